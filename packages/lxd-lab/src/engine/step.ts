@@ -1,0 +1,65 @@
+import type { LabSpec } from "../spec/lab-spec.js";
+
+/**
+ * The step contract every provider implements. A lab is a list of steps computed by a pure
+ * `plan(spec)`; the engine shows each step, asks at the gate, then runs check → apply → verify and
+ * records progress. `undo` runs in reverse order on `lab down`.
+ */
+export interface Step {
+  /** Stable id, kebab-case, unique in the plan (e.g. "create-vnet", "launch-app1"). */
+  id: string;
+  title: string;
+  /** One paragraph for a person learning as they go: why this step exists and what it changes. */
+  why: string;
+  /** The exact commands or API calls the step will make, as the user would type or read them. */
+  commands: string[];
+  /** Is the step already done? Makes re-running a lab change nothing. */
+  check(ctx: StepContext): Promise<CheckResult>;
+  apply(ctx: StepContext): Promise<void>;
+  /** Proves the step worked (e.g. the app answers /health); throws a StepFailedError otherwise. */
+  verify(ctx: StepContext): Promise<void>;
+  /** Removes what this step created (and only that); must succeed if there is nothing to remove. */
+  undo(ctx: StepContext): Promise<void>;
+  /** What to try next when the step fails, shown in the failure output. */
+  diagnostics?: string[];
+}
+
+export interface CheckResult {
+  done: boolean;
+  /** What was found, e.g. "container app1 is RUNNING with 10.20.0.30". */
+  detail?: string;
+}
+
+/** A resource a step created, recorded in the lab state as soon as its id is known. */
+export interface ResourceRecord {
+  /** e.g. "process", "container", "network", "vm", "template", "proxy-device", "file". */
+  kind: string;
+  /** Provider id: pid, instance name, OpenNebula VM id ... */
+  id: string;
+  /** Step that created it. */
+  stepId: string;
+  /** Free-form facts needed to find, check or undo it (address, port, pidfile ...). */
+  data?: Record<string, unknown>;
+}
+
+export interface StepContext {
+  readonly spec: LabSpec;
+  /** Directory of this lab's state, logs and pid files (created by the engine, mode 0700). */
+  readonly stateDir: string;
+  /** Records (or updates) a resource immediately and durably, before waiting on it. */
+  record(resource: ResourceRecord): Promise<void>;
+  /** Forgets a resource after undo removed it. */
+  forget(kind: string, id: string): Promise<void>;
+  /** Resources recorded so far (optionally of one kind). */
+  resources(kind?: string): ResourceRecord[];
+  /** Progress line for people (stderr). */
+  log(message: string): void;
+  /** Aborted on Ctrl-C; long waits must honour it. */
+  readonly signal: AbortSignal;
+}
+
+export interface LabProvider {
+  readonly name: string;
+  /** Pure: the ordered steps for this spec. No I/O. */
+  plan(spec: LabSpec): Step[];
+}

@@ -1,0 +1,51 @@
+/**
+ * The lab spec: what the user writes in lab.json / lab.yaml. Everything a provider needs to plan
+ * its steps comes from here, so `plan()` stays a pure function of the spec.
+ */
+export type ProviderName = "local" | "lxd" | "opennebula";
+
+export interface LabNetworkSpec {
+  /** Subnet of the lab network, e.g. "10.20.0.0/24" (local provider: "127.0.0.0/8"). */
+  cidr: string;
+  /** Gateway address; defaults to the subnet's first usable address. */
+  gateway?: string;
+  dns?: string[];
+  /** On-prem lab networks have no DHCP: addresses come from the core IP pool. */
+  dhcp: boolean;
+  /** Bridge / VNet name the provider creates (LXD: bridge name, OpenNebula: VNet name). */
+  name?: string;
+}
+
+export interface LabAppSpec {
+  /** Number of app instances (default 2). */
+  count: number;
+  /** Port each instance listens on, one per instance (default 8000, 8001). */
+  ports: number[];
+  /** Instance name prefix; instances are `${namePrefix}${n}` (default "app"). */
+  namePrefix: string;
+}
+
+export interface LabLbSpec {
+  /** Port HAProxy's frontend listens on (default 8080). */
+  port: number;
+  /** Port of the HAProxy stats/metrics endpoint (default 8404). */
+  statsPort: number;
+  /** Where the LB is exposed to the user: host address and port (LXD proxy device, port forward). */
+  expose?: { address: string; port: number };
+  name: string;
+}
+
+export interface LabSpec {
+  /** Lab name; namespaces state, instances and networks. */
+  name: string;
+  provider: ProviderName;
+  network: LabNetworkSpec;
+  apps: LabAppSpec;
+  lb: LabLbSpec;
+  /** Image reference: LXD alias ("labgate/debian-bookworm"), OpenNebula image name, "ubuntu:22.04". */
+  image: string;
+  /** SLO expressions handed to the bench at the end (e.g. "p99<250ms"). */
+  slos: string[];
+  /** Provider-specific settings (LXD socket path, OpenNebula endpoint, SSH host ...). */
+  providerOptions?: Record<string, unknown>;
+}
