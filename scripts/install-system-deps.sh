@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs every Debian package labgate and its tests need. Idempotent; run as root (or it uses sudo).
+set -euo pipefail
+
+PACKAGES=(
+  haproxy            # the load balancer of every lab, and `haproxy -c -f` validation in tests
+  python3            # the sentiment-analysis app payload (standard library only)
+  openssh-server     # tests start their own sshd on 127.0.0.1 for the SSH runner
+  openssh-client     # ssh-keygen for those tests
+  lxd                # the LXD provider and its end-to-end suite
+  iptables           # LXD refuses to create a managed bridge without it
+  debootstrap        # `labgate image build`: offline Debian images for LXD
+  xz-utils
+  chromium           # the bench's HTML report is checked in headless Chromium
+  procps             # pgrep/ps for process checks
+  util-linux         # script(1) drives the confirmation gate through a real pseudo-terminal in tests
+  acl                # getfacl in host diagnostics
+  ca-certificates
+)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "labgate: installing Debian packages: ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+else
+  echo "labgate: all Debian packages already installed" >&2
+fi
