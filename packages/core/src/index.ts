@@ -1,13 +1,245 @@
+export { AwsAdapter, type AwsAdapterOptions } from "./adapters/aws.js";
+export { AzureAdapter, type AzureAdapterOptions } from "./adapters/azure.js";
+export { cloudInitMetadata, cloudInitUserData, guestinfoKeys, networkConfig } from "./adapters/cloud-init.js";
+export { type CommandRunner, defaultCommandRunner } from "./adapters/command-runner.js";
+export { EsxiAdapter, type EsxiAdapterOptions } from "./adapters/esxi.js";
+export { LxdAdapter, type LxdAdapterOptions } from "./adapters/lxd.js";
+export { OpenNebulaAdapter, type OpenNebulaAdapterOptions } from "./adapters/opennebula.js";
+export { ProxmoxAdapter, type ProxmoxAdapterOptions } from "./adapters/proxmox.js";
+export { type CreateAdapterOptions, createAdapter } from "./adapters/registry.js";
+export type {
+  CallOptions,
+  DeploymentPlan,
+  NodeInfo,
+  NodeRef,
+  NodeState,
+  PlannedCall,
+  PlatformAdapter,
+  PlatformCapabilities,
+  ResolvedNetwork,
+  ResolvedSpec,
+  WaitOptions as AdapterWaitOptions,
+} from "./adapters/types.js";
+export { pollUntil, waitForRunning } from "./adapters/wait.js";
+export { checkDeployment } from "./deploy-rules/check-deployment.js";
 export {
+  DEFAULT_DEPLOY_STATE_DIR,
+  type DeployRecord,
+  deployStatePath,
+  readDeployRecord,
+  removeDeployRecord,
+  writeDeployRecord,
+} from "./deploy-rules/deploy-state.js";
+export { type Finding, type FindingSeverity, formatFinding, hasErrors } from "./deploy-rules/findings.js";
+export {
+  loadDeploySpec,
+  type ParsedSpec,
+  parseDeploySpec,
+  validateDeploySpec,
+} from "./deploy-rules/parse-spec.js";
+export {
+  deployOwner,
+  previewAllocation,
+  type ResolveResult,
+  resolveDeployNetwork,
+} from "./deploy-rules/resolve-network.js";
+export { checkDeployRules, platformOptions, type RuleCapabilities, usesDhcp } from "./deploy-rules/rules.js";
+export {
+  CLOUD_PLATFORMS,
+  type DeployImage,
+  type DeployNetwork,
+  type DeploySpec,
+  type ImageFormat,
+  ON_PREM_PLATFORMS,
+  type OsFamily,
+  PLATFORMS,
+  type PlatformName,
+} from "./deploy-rules/spec.js";
+export {
+  CommandFailedError,
+  CommandNotFoundError,
+  DeployNotConfirmedError,
+  DeploySpecError,
+  HostKeyError,
+  InvalidAddressError,
   InvalidInputError,
+  IpLedgerError,
+  IpPoolConfigError,
+  IpPoolRequestError,
   isLabgateError,
   LabgateError,
   type LabgateErrorOptions,
+  OpenNebulaError,
+  PlatformApiError,
+  PlatformConfigError,
+  PlatformTimeoutError,
   PreconditionError,
+  RunnerTimeoutError,
+  SshConnectError,
   StateError,
+  SubnetExhaustedError,
 } from "./errors.js";
 export { ExitCode, type ExitCodeValue } from "./exit-codes.js";
 export { type AtomicWriteOptions, writeFileAtomic } from "./fs/atomic-write.js";
 export { acquireFileLock, type FileLockOptions, isProcessAlive, withFileLock } from "./fs/file-lock.js";
 export { readJsonFile } from "./fs/read-json-file.js";
+export {
+  type LedgerChange,
+  type PlanContext,
+  planAllocation,
+  planRelease,
+  planReservation,
+} from "./ip-pool/allocator.js";
+export {
+  isUsableAddress,
+  parseCidr,
+  type Subnet,
+  subnetContains,
+  subnetOf,
+  subnetsOverlap,
+} from "./ip-pool/cidr.js";
+export { loadIpPoolConfig, validateIpPoolConfig } from "./ip-pool/config.js";
+export { type IpChangeOptions, IpPool } from "./ip-pool/ip-pool.js";
+export { formatIpv4, isValidIpv4, parseIpv4, prefixToMask, prefixToNetmask } from "./ip-pool/ipv4.js";
+export { emptyLedger, type IpLedger, readLedger, validateLedger, writeLedger } from "./ip-pool/ledger.js";
+export { findNetworkContaining, type NetworkView, resolveNetwork } from "./ip-pool/network-view.js";
+export { assertValidOwner } from "./ip-pool/owner.js";
+export {
+  DEFAULT_IP_POOLS_CONFIG,
+  defaultIpPoolStatePath,
+  resolveIpPoolConfigPath,
+} from "./ip-pool/paths.js";
+export type {
+  IpAllocation,
+  IpNetworkConfig,
+  IpPoolConfig,
+  IpPoolOptions,
+  IpRange,
+  IpReleaseSelector,
+} from "./ip-pool/types.js";
+export { configDrift, deviceDrift, isLxdManagedKey } from "./platforms/lxd/config-diff.js";
+export {
+  LxdClient,
+  type LxdExecOptions,
+  type LxdImageImportOptions,
+  type LxdPushFileOptions,
+  type LxdWaitOptions,
+} from "./platforms/lxd/lxd-client.js";
+export {
+  LxdApiError,
+  LxdNotFoundError,
+  LxdOperationFailedError,
+  LxdTimeoutError,
+  LxdUnreachableError,
+} from "./platforms/lxd/lxd-errors.js";
+export { DEFAULT_LXD_SOCKETS, findLxdSocket, lxdSocketCandidates } from "./platforms/lxd/socket-path.js";
+export {
+  type LxdEnvelope,
+  type LxdRequest,
+  LxdTransport,
+  type LxdTransportOptions,
+} from "./platforms/lxd/transport.js";
+export type * from "./platforms/lxd/types.js";
+export {
+  describeCall,
+  OpenNebulaClient,
+  type OpenNebulaClientOptions,
+  type VmAction,
+} from "./platforms/opennebula/client.js";
+export {
+  type OneAddressRange,
+  OneDocumentError,
+  type OneHost,
+  type OneImage,
+  type OneLease,
+  type OneNic,
+  type OneTemplate,
+  type OneVm,
+  type OneVnet,
+  parseHost,
+  parseHostPool,
+  parseImage,
+  parseImagePool,
+  parseTemplate,
+  parseTemplatePool,
+  parseVm,
+  parseVmPool,
+  parseVnet,
+  parseVnetPool,
+  templateChild,
+  templateText,
+  type XmlNode,
+} from "./platforms/opennebula/documents.js";
+export { OneErrorCode, oneApiError, oneErrorCodeName } from "./platforms/opennebula/one-errors.js";
+export {
+  DEFAULT_XMLRPC_PORT,
+  defaultEndpoint,
+  type OpenNebulaConnectionConfig,
+  type ResolvedConnection,
+  resolveConnection,
+  resolveEndpoint,
+  resolveSession,
+} from "./platforms/opennebula/session.js";
+export {
+  HOST_STATES,
+  hostStateName,
+  IMAGE_STATES,
+  imageStateName,
+  isLcmFailure,
+  LCM_STATES,
+  lcmStateName,
+  stateValue,
+  VM_STATES,
+  VNET_STATES,
+  vmStateLabel,
+  vmStateName,
+  vnetStateName,
+} from "./platforms/opennebula/states.js";
+export {
+  type TemplateObject,
+  type TemplateValue,
+  toTemplateXml,
+} from "./platforms/opennebula/template-xml.js";
+export {
+  hostError,
+  hostVerdict,
+  type WaitOptions,
+  waitForHostMonitored,
+  waitForImageReady,
+  waitForVmRunning,
+  waitForVnetReady,
+} from "./platforms/opennebula/wait.js";
+export {
+  decodeMethodCall,
+  decodeMethodResponse,
+  encodeFault,
+  encodeMethodCall,
+  encodeMethodResponse,
+  escapeXml,
+  type XmlRpcParam,
+  XmlRpcParseError,
+  type XmlRpcValue,
+} from "./platforms/opennebula/xmlrpc.js";
+export {
+  appendKnownHost,
+  checkKnownHosts,
+  fingerprintOf,
+  type HostKeyVerdict,
+  type KnownHostEntry,
+  keyTypeOf,
+  knownHostsName,
+  normalizeFingerprint,
+  parseKnownHosts,
+  patternsMatch,
+} from "./runner/host-keys.js";
+export { LocalRunner, type LocalRunnerOptions } from "./runner/local-runner.js";
+export {
+  commandWords,
+  displayCommandLine,
+  displayQuote,
+  remoteCommandLine,
+  shellQuote,
+} from "./runner/shell-quote.js";
+export { SshRunner, type SshRunnerOptions } from "./runner/ssh-runner.js";
+export type { Runner, RunOptions, RunResult } from "./runner/types.js";
 export { clearRegisteredSecrets, REDACTED, redact, redactValue, registerSecret } from "./util/redact.js";

@@ -1,0 +1,118 @@
+import { describe, expect, it } from "vitest";
+import { checkDeployment } from "../deploy-rules/check-deployment.js";
+import { resolveDeployNetwork } from "../deploy-rules/resolve-network.js";
+import type { DeploySpec } from "../deploy-rules/spec.js";
+import { AwsAdapter } from "./aws.js";
+import { startEc2Sim } from "./test-support/ec2-sim.js";
+
+const credentials = {
+  accessKeyId: "AKIALABGATETEST00001",
+  secretAccessKey: "labgate/test/secret/key/value/000000000",
+};
+
+const specFor = (url: string, network: DeploySpec["network"]): DeploySpec => ({
+  name: "bench-client",
+  os: { family: "linux", distro: "ubuntu" },
+  cores: 2,
+  memory_mib: 4096,
+  disk_gb: 30,
+  image: { ref: "ami-0abcdef1234567890", format: "ami" },
+  network,
+  platform_options: {
+    aws: {
+      region: "eu-central-1",
+      subnet_id: "subnet-0123456789abcdef0",
+      instance_type: "t3.medium",
+      security_group_ids: ["sg-0aa"],
+      endpoint: url,
+    },
+  },
+});
+
+describe("AwsAdapter with the EC2 SDK pointed at a loopback EC2 Query simulator", () => {
+  it("launches with DHCP (no PrivateIpAddress), waits for running, stops and terminates", async () => {
+    const sim = await startEc2Sim({ accessKeyId: credentials.accessKeyId, pendingPolls: 1 });
+    try {
+      const spec = specFor(sim.url, {});
+      const adapter = new AwsAdapter({
+        spec,
+        clientConfig: { credentials, maxAttempts: 1 },
+        pollIntervalMs: 5,
+      });
+      expect(checkDeployment(spec, adapter).filter((f) => f.severity === "error")).toEqual([]);
+      const { spec: resolved } = await resolveDeployNetwork(spec, "aws", undefined);
+      expect(resolved.resolvedNetwork).toEqual({ mode: "dhcp" });
+      const ref = await adapter.create(resolved);
+      const run = sim.requests.find((r) => r.form.Action === "RunInstances");
+      expect(run?.form).toMatchObject({
+        ImageId: "ami-0abcdef1234567890",
+        InstanceType: "t3.medium",
+        SubnetId: "subnet-0123456789abcdef0",
+        "SecurityGroupId.1": "sg-0aa",
+        "TagSpecification.1.Tag.1.Value": "bench-client",
+        "BlockDeviceMapping.1.Ebs.VolumeSize": "30",
+      });
+      expect(run?.form.PrivateIpAddress).toBeUndefined();
+      expect(Buffer.from(run?.form.UserData ?? "", "base64").toString()).toContain("#cloud-config");
+      const info = await adapter.waitUntilRunning(ref, { timeoutMs: 5000, intervalMs: 5 });
+      expect(info).toMatchObject({ state: "running", rawState: "running", addresses: ["10.0.1.10"] });
+      await adapter.stop(ref);
+      expect((await adapter.get(ref))?.state).toBe("stopped");
+      await adapter.destroy(ref);
+      expect(sim.instances.get(ref.id)?.state).toBe("shutting-down");
+      expect((await adapter.get(ref))?.state).toBe("terminated");
+      await adapter.destroy(ref); // terminated: nothing to do
+      expect(await adapter.get({ ...ref, id: "i-00000000000000000" })).toBeUndefined();
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it("sends PrivateIpAddress only when static is asked", async () => {
+    const sim = await startEc2Sim({ accessKeyId: credentials.accessKeyId });
+    try {
+      const spec = specFor(sim.url, { ip: "10.0.1.50", static: true });
+      const adapter = new AwsAdapter({ spec, clientConfig: { credentials, maxAttempts: 1 } });
+      const { spec: resolved } = await resolveDeployNetwork(
+        { ...spec, network: { ...spec.network, prefix: 24, gateway: "10.0.1.1", dns: ["10.0.0.2"] } },
+        "aws",
+        undefined,
+      );
+      await adapter.create(resolved);
+      expect(sim.requests.find((r) => r.form.Action === "RunInstances")?.form.PrivateIpAddress).toBe(
+        "10.0.1.50",
+      );
+      expect(checkDeployment(specFor(sim.url, { ip: "10.0.1.50" }), adapter).map((f) => f.code)).toContain(
+        "CLOUD_IP_WITHOUT_STATIC",
+      );
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it("maps EC2 errors: bad credentials → PLATFORM_AUTH_FAILED, malformed AMI → PLATFORM_API_ERROR", async () => {
+    const sim = await startEc2Sim({ accessKeyId: credentials.accessKeyId });
+    try {
+      const spec = specFor(sim.url, {});
+      const { spec: resolved } = await resolveDeployNetwork(spec, "aws", undefined);
+      const wrong = new AwsAdapter({
+        spec,
+        clientConfig: {
+          credentials: { ...credentials, accessKeyId: "AKIAWRONG00000000000" },
+          maxAttempts: 1,
+        },
+      });
+      await expect(wrong.create(resolved)).rejects.toMatchObject({ code: "PLATFORM_AUTH_FAILED" });
+      const adapter = new AwsAdapter({ spec, clientConfig: { credentials, maxAttempts: 1 } });
+      await expect(adapter.create({ ...resolved, image: { ref: "bogus" } })).rejects.toMatchObject({
+        code: "PLATFORM_API_ERROR",
+        message: expect.stringContaining("InvalidAMIID.Malformed"),
+      });
+      expect(adapter.validate({ ...spec, image: { ref: "bogus" } }).map((f) => f.code)).toContain(
+        "AWS_AMI_INVALID",
+      );
+    } finally {
+      await sim.close();
+    }
+  });
+});

@@ -1,0 +1,140 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TokenCredential } from "@azure/core-auth";
+import { describe, expect, it } from "vitest";
+import { resolveDeployNetwork } from "../deploy-rules/resolve-network.js";
+import type { DeploySpec } from "../deploy-rules/spec.js";
+import { AzureAdapter } from "./azure.js";
+import { startAzureSim } from "./test-support/azure-sim.js";
+
+const credentialFor = (token: string): TokenCredential => ({
+  getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3_600_000 }),
+});
+const SUBNET =
+  "/subscriptions/0000/resourceGroups/lab-rg/providers/Microsoft.Network/virtualNetworks/lab/subnets/default";
+
+describe("AzureAdapter with the ARM SDKs pointed at a loopback ARM simulator", () => {
+  it("creates NIC and VM through LROs (DHCP), reads the power state, deallocates and deletes", async () => {
+    const sim = await startAzureSim({ token: "sim-token-123", pollsUntilDone: 1 });
+    const dir = mkdtempSync(join(tmpdir(), "labgate-az-"));
+    try {
+      writeFileSync(join(dir, "ca.pem"), sim.ca);
+      const spec: DeploySpec = {
+        name: "web2",
+        os: { family: "linux" },
+        cores: 2,
+        memory_mib: 8192,
+        disk_gb: 64,
+        image: { ref: "Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2:latest", format: "marketplace" },
+        network: {},
+        ssh_authorized_keys: ["ssh-ed25519 AAAAC3Nza lab@host"],
+        platform_options: {
+          azure: {
+            subscription_id: "0000",
+            resource_group: "lab-rg",
+            location: "westeurope",
+            subnet_id: SUBNET,
+            vm_size: "Standard_D2s_v5",
+            endpoint: sim.url,
+            ca_file: join(dir, "ca.pem"),
+          },
+        },
+      };
+      const adapter = new AzureAdapter({
+        spec,
+        credential: credentialFor("sim-token-123"),
+        pollIntervalMs: 5,
+      });
+      expect(adapter.validate(spec)).toEqual([]);
+      const { spec: resolved } = await resolveDeployNetwork(spec, "azure", undefined);
+      const ref = await adapter.create(resolved);
+      expect(ref).toEqual({
+        platform: "azure",
+        id: "web2",
+        name: "web2",
+        location: { resourceGroup: "lab-rg", nic: "web2-nic" },
+      });
+      const nicPut = sim.requests.find(
+        (r) => r.method === "PUT" && r.path.endsWith("/networkInterfaces/web2-nic"),
+      );
+      expect(nicPut?.json).toMatchObject({
+        location: "westeurope",
+        properties: {
+          ipConfigurations: [
+            {
+              name: "ipconfig1",
+              properties: { subnet: { id: SUBNET }, privateIPAllocationMethod: "Dynamic" },
+            },
+          ],
+        },
+      });
+      const vmPut = sim.requests.find((r) => r.method === "PUT" && r.path.endsWith("/virtualMachines/web2"));
+      expect(vmPut?.json).toMatchObject({
+        properties: {
+          hardwareProfile: { vmSize: "Standard_D2s_v5" },
+          storageProfile: {
+            imageReference: { publisher: "Canonical", sku: "22_04-lts-gen2" },
+            osDisk: { diskSizeGB: 64, createOption: "FromImage" },
+          },
+          osProfile: { linuxConfiguration: { disablePasswordAuthentication: true } },
+        },
+      });
+      // The SDK polled the Azure-AsyncOperation URL before returning.
+      expect(sim.requests.filter((r) => r.path.includes("/operations/")).length).toBeGreaterThanOrEqual(4);
+      const info = await adapter.waitUntilRunning(ref, { timeoutMs: 5000, intervalMs: 5 });
+      expect(info).toMatchObject({
+        state: "running",
+        rawState: "PowerState/running",
+        addresses: ["10.1.0.4"],
+      });
+      await adapter.stop(ref);
+      expect((await adapter.get(ref))?.state).toBe("stopped");
+      await adapter.destroy(ref);
+      expect(await adapter.get(ref)).toBeUndefined();
+      expect(sim.resources.size).toBe(0);
+      await adapter.destroy(ref); // gone: no error
+    } finally {
+      await sim.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("asks for a Static NIC address only when static is set, and maps auth failures", async () => {
+    const sim = await startAzureSim({ token: "good" });
+    const dir = mkdtempSync(join(tmpdir(), "labgate-az-"));
+    try {
+      writeFileSync(join(dir, "ca.pem"), sim.ca);
+      const options = {
+        subscription_id: "0000",
+        resource_group: "lab-rg",
+        location: "westeurope",
+        subnet_id: SUBNET,
+        vm_size: "Standard_B2s",
+        endpoint: sim.url,
+        ca_file: join(dir, "ca.pem"),
+      };
+      const spec: DeploySpec = {
+        name: "db1",
+        os: { family: "linux" },
+        cores: 2,
+        memory_mib: 4096,
+        image: { ref: "Canonical:ubuntu-24_04-lts:server:latest" },
+        network: { ip: "10.1.0.50", prefix: 24, gateway: "10.1.0.1", dns: ["168.63.129.16"], static: true },
+        ssh_authorized_keys: ["ssh-ed25519 AAAA x"],
+        platform_options: { azure: options },
+      };
+      const { spec: resolved } = await resolveDeployNetwork(spec, "azure", undefined);
+      const body = new AzureAdapter({ spec }).nicBody(resolved);
+      expect(body.ipConfigurations?.[0]).toMatchObject({
+        privateIPAllocationMethod: "Static",
+        privateIPAddress: "10.1.0.50",
+      });
+      const bad = new AzureAdapter({ spec, credential: credentialFor("bad"), pollIntervalMs: 5 });
+      await expect(bad.create(resolved)).rejects.toMatchObject({ code: "PLATFORM_AUTH_FAILED", status: 401 });
+    } finally {
+      await sim.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

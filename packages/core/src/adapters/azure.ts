@@ -1,0 +1,383 @@
+import { ComputeManagementClient, type VirtualMachine } from "@azure/arm-compute";
+import { type NetworkInterface, NetworkManagementClient } from "@azure/arm-network";
+import type { TokenCredential } from "@azure/core-auth";
+import { DefaultAzureCredential } from "@azure/identity";
+import type { Finding } from "../deploy-rules/findings.js";
+import type { DeploySpec } from "../deploy-rules/spec.js";
+import { PlatformApiError } from "../errors.js";
+import { redact, registerSecret } from "../util/redact.js";
+import { cloudInitUserData } from "./cloud-init.js";
+import { missingOption, OptionReader, requireEnv } from "./options.js";
+import type {
+  CallOptions,
+  DeploymentPlan,
+  NodeInfo,
+  NodeRef,
+  NodeState,
+  PlatformAdapter,
+  PlatformCapabilities,
+  ResolvedSpec,
+  WaitOptions,
+} from "./types.js";
+import { waitForRunning } from "./wait.js";
+
+export interface AzureAdapterOptions {
+  /** platform_options.azure: subscription_id, resource_group, location, subnet_id, vm_size, admin_username, endpoint, ca_file. */
+  spec?: DeploySpec;
+  overrides?: Record<string, unknown>;
+  /** Default: DefaultAzureCredential (env, workload identity, managed identity, Azure CLI ...). */
+  credential?: TokenCredential;
+  /** AZURE_SUBSCRIPTION_ID; AZURE_ADMIN_PASSWORD for Windows guests. */
+  env?: NodeJS.ProcessEnv;
+  pollIntervalMs?: number;
+}
+
+/** Azure VMs through @azure/arm-compute + @azure/arm-network: a NIC (DHCP unless static is asked), then the VM. */
+export class AzureAdapter implements PlatformAdapter {
+  readonly name = "azure" as const;
+  readonly capabilities: PlatformCapabilities = {
+    dhcpAvailable: true,
+    windowsDiskBus: "scsi",
+    imageFormats: ["marketplace", "vhd"],
+    convertibleFormats: [],
+    cloneFromTemplate: false,
+    guestConfig: "custom-data",
+  };
+  private readonly env: NodeJS.ProcessEnv;
+  private clients: { compute: ComputeManagementClient; network: NetworkManagementClient } | undefined;
+
+  constructor(private readonly options: AzureAdapterOptions = {}) {
+    this.env = options.env ?? process.env;
+  }
+
+  validate(spec: DeploySpec): Finding[] {
+    const o = this.reader(spec);
+    const out: Finding[] = [];
+    if (!o.string("subscription_id") && !this.env.AZURE_SUBSCRIPTION_ID)
+      out.push(missingOption("azure", "subscription_id", '"0000..."', "AZURE_SUBSCRIPTION_ID"));
+    for (const [key, example] of [
+      ["resource_group", '"lab-rg"'],
+      ["location", '"westeurope"'],
+      ["subnet_id", '"/subscriptions/.../subnets/default"'],
+      ["vm_size", '"Standard_D2s_v5"'],
+    ] as const) {
+      if (!o.string(key)) out.push(missingOption("azure", key, example));
+    }
+    if (spec.image?.ref?.split(":").length !== 4) {
+      out.push({
+        code: "AZURE_IMAGE_URN",
+        severity: "error",
+        field: "image.ref",
+        message: `image.ref must be a marketplace URN publisher:offer:sku:version, got ${JSON.stringify(spec.image?.ref ?? null)}.`,
+        fix: 'E.g. "Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2:latest" (az vm image list).',
+      });
+    }
+    if (spec.os.family === "linux" && !spec.ssh_authorized_keys?.length) {
+      out.push({
+        code: "AZURE_SSH_KEY_REQUIRED",
+        severity: "error",
+        field: "ssh_authorized_keys",
+        message: "Linux VMs on Azure are created with SSH key login only; no key is given.",
+        fix: "Add ssh_authorized_keys.",
+      });
+    }
+    return out;
+  }
+
+  plan(spec: ResolvedSpec): DeploymentPlan {
+    const o = this.reader(spec);
+    const rg = o.string("resource_group") ?? "<resource group>";
+    const vm = this.vmBody(spec, "<nic id>", "<from $AZURE_ADMIN_PASSWORD>");
+    return {
+      platform: "azure",
+      name: spec.name,
+      network: spec.resolvedNetwork,
+      calls: [
+        {
+          kind: "sdk",
+          action: "networkInterfaces.beginCreateOrUpdate",
+          target: `${rg}/${spec.name}-nic`,
+          why: "Create the NIC in the subnet (Dynamic = DHCP, Static only when asked).",
+          params: this.nicBody(spec) as Record<string, unknown>,
+        },
+        {
+          kind: "sdk",
+          action: "virtualMachines.beginCreateOrUpdate",
+          target: `${rg}/${spec.name}`,
+          why: "Create the VM from the marketplace image; poll the Azure-AsyncOperation until Succeeded.",
+          params: { ...vm, osProfile: { ...vm.osProfile, customData: "<base64 cloud-config>" } } as Record<
+            string,
+            unknown
+          >,
+        },
+        {
+          kind: "sdk",
+          action: "virtualMachines.get",
+          target: `${rg}/${spec.name}?$expand=instanceView`,
+          why: "Poll until PowerState/running.",
+        },
+      ],
+    };
+  }
+
+  async create(spec: ResolvedSpec, call: CallOptions = {}): Promise<NodeRef> {
+    const o = this.reader(spec);
+    const rg = o.requireString("resource_group");
+    const { compute, network } = this.sdk(spec);
+    const lro = {
+      updateIntervalInMs: this.options.pollIntervalMs ?? 5000,
+      ...(call.signal ? { abortSignal: call.signal } : {}),
+    };
+    call.onCall?.(`networkInterfaces.beginCreateOrUpdate ${rg}/${spec.name}-nic`);
+    const nic = await this.sdkCall(
+      () =>
+        network.networkInterfaces.beginCreateOrUpdateAndWait(rg, `${spec.name}-nic`, this.nicBody(spec), lro),
+      "create the NIC",
+    );
+    let password = "";
+    if (spec.os.family === "windows") {
+      [password] = requireEnv(
+        "Azure",
+        ["AZURE_ADMIN_PASSWORD"],
+        this.env,
+        "Windows administrator password",
+      ) as [string];
+      registerSecret(password);
+    }
+    call.onCall?.(`virtualMachines.beginCreateOrUpdate ${rg}/${spec.name}`);
+    await this.sdkCall(
+      () =>
+        compute.virtualMachines.beginCreateOrUpdateAndWait(
+          rg,
+          spec.name,
+          this.vmBody(spec, nic.id ?? "", password),
+          lro,
+        ),
+      "create the VM",
+    );
+    return {
+      platform: "azure",
+      id: spec.name,
+      name: spec.name,
+      location: { resourceGroup: rg, nic: `${spec.name}-nic` },
+    };
+  }
+
+  async get(ref: NodeRef, call: CallOptions = {}): Promise<NodeInfo | undefined> {
+    const rg = this.rgOf(ref);
+    const { compute, network } = this.sdk();
+    call.onCall?.(`virtualMachines.get ${rg}/${ref.id}`);
+    let vm: VirtualMachine;
+    try {
+      vm = await compute.virtualMachines.get(rg, ref.id, {
+        expand: "instanceView",
+        ...(call.signal ? { abortSignal: call.signal } : {}),
+      });
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+      throw azureError(error, "read the VM");
+    }
+    const statuses = vm.instanceView?.statuses ?? [];
+    const power = statuses.find((s) => s.code?.startsWith("PowerState/"))?.code?.slice("PowerState/".length);
+    const provisioning =
+      statuses
+        .find((s) => s.code?.startsWith("ProvisioningState/"))
+        ?.code?.slice("ProvisioningState/".length) ?? vm.provisioningState;
+    const addresses: string[] = [];
+    const nicName = ref.location?.nic;
+    if (nicName) {
+      const nic = await network.networkInterfaces.get(rg, nicName).catch(() => undefined);
+      for (const c of nic?.ipConfigurations ?? []) if (c.privateIPAddress) addresses.push(c.privateIPAddress);
+    }
+    return {
+      ref,
+      state: azureState(power, provisioning),
+      rawState: power ? `PowerState/${power}` : `ProvisioningState/${provisioning ?? "unknown"}`,
+      addresses,
+    };
+  }
+
+  async start(ref: NodeRef, call: CallOptions = {}): Promise<void> {
+    call.onCall?.(`virtualMachines.beginStart ${ref.id}`);
+    await this.sdkCall(
+      () => this.sdk().compute.virtualMachines.beginStartAndWait(this.rgOf(ref), ref.id, this.lro(call)),
+      "start the VM",
+    );
+  }
+
+  async stop(ref: NodeRef, call: CallOptions = {}): Promise<void> {
+    // Deallocate, not power off: a powered-off Azure VM is still billed.
+    call.onCall?.(`virtualMachines.beginDeallocate ${ref.id}`);
+    await this.sdkCall(
+      () => this.sdk().compute.virtualMachines.beginDeallocateAndWait(this.rgOf(ref), ref.id, this.lro(call)),
+      "deallocate the VM",
+    );
+  }
+
+  async destroy(ref: NodeRef, call: CallOptions = {}): Promise<void> {
+    const rg = this.rgOf(ref);
+    const { compute, network } = this.sdk();
+    call.onCall?.(`virtualMachines.beginDelete ${ref.id}`);
+    await this.sdkCall(
+      () => compute.virtualMachines.beginDeleteAndWait(rg, ref.id, this.lro(call)),
+      "delete the VM",
+      true,
+    );
+    if (ref.location?.nic) {
+      call.onCall?.(`networkInterfaces.beginDelete ${ref.location.nic}`);
+      await this.sdkCall(
+        () => network.networkInterfaces.beginDeleteAndWait(rg, ref.location?.nic as string, this.lro(call)),
+        "delete the NIC",
+        true,
+      );
+    }
+  }
+
+  waitUntilRunning(ref: NodeRef, options: WaitOptions = {}): Promise<NodeInfo> {
+    return waitForRunning(() => this.get(ref, options.signal ? { signal: options.signal } : {}), ref, {
+      intervalMs: this.options.pollIntervalMs ?? 5000,
+      ...options,
+    });
+  }
+
+  nicBody(spec: ResolvedSpec): NetworkInterface {
+    const o = this.reader(spec);
+    const n = spec.resolvedNetwork;
+    return {
+      location: o.string("location"),
+      tags: { "labgate-deploy": spec.name },
+      ipConfigurations: [
+        {
+          name: "ipconfig1",
+          subnet: { id: n.attach ?? o.string("subnet_id") },
+          privateIPAllocationMethod: n.mode === "static" ? "Static" : "Dynamic",
+          ...(n.mode === "static" ? { privateIPAddress: n.ip } : {}),
+        },
+      ],
+    };
+  }
+
+  vmBody(spec: ResolvedSpec, nicId: string, password: string): VirtualMachine {
+    const o = this.reader(spec);
+    const [publisher, offer, sku, version] = (spec.image?.ref ?? ":::").split(":");
+    const user = o.string("admin_username") ?? "labgate";
+    const windows = spec.os.family === "windows";
+    return {
+      location: o.string("location") ?? "",
+      tags: { "labgate-deploy": spec.name },
+      hardwareProfile: { vmSize: o.string("vm_size") },
+      storageProfile: {
+        imageReference: { publisher, offer, sku, version },
+        osDisk: {
+          createOption: "FromImage",
+          deleteOption: "Delete",
+          ...(spec.disk_gb !== undefined ? { diskSizeGB: spec.disk_gb } : {}),
+        },
+      },
+      osProfile: {
+        computerName: spec.name.slice(0, windows ? 15 : 64),
+        adminUsername: user,
+        customData: Buffer.from(cloudInitUserData(spec)).toString("base64"),
+        ...(windows
+          ? { adminPassword: password }
+          : {
+              linuxConfiguration: {
+                disablePasswordAuthentication: true,
+                ssh: {
+                  publicKeys: (spec.ssh_authorized_keys ?? []).map((keyData) => ({
+                    path: `/home/${user}/.ssh/authorized_keys`,
+                    keyData,
+                  })),
+                },
+              },
+            }),
+      },
+      networkProfile: { networkInterfaces: [{ id: nicId, primary: true, deleteOption: "Delete" }] },
+    };
+  }
+
+  private lro(call: CallOptions) {
+    return {
+      updateIntervalInMs: this.options.pollIntervalMs ?? 5000,
+      ...(call.signal ? { abortSignal: call.signal } : {}),
+    };
+  }
+
+  private rgOf(ref: NodeRef): string {
+    return ref.location?.resourceGroup ?? this.reader(undefined).requireString("resource_group");
+  }
+
+  private sdk(spec?: DeploySpec) {
+    if (this.clients) return this.clients;
+    const o = this.reader(spec);
+    const subscription =
+      o.string("subscription_id") ??
+      (requireEnv("Azure", ["AZURE_SUBSCRIPTION_ID"], this.env, "subscription")[0] as string);
+    const credential = this.options.credential ?? new DefaultAzureCredential();
+    const endpoint = o.string("endpoint");
+    const ca = o.caPem();
+    const common = { ...(endpoint ? { endpoint } : {}), ...(ca ? { tlsOptions: { ca } } : {}) };
+    this.clients = {
+      compute: new ComputeManagementClient(credential, subscription, common),
+      network: new NetworkManagementClient(credential, subscription, common),
+    };
+    return this.clients;
+  }
+
+  private reader(spec: DeploySpec | undefined): OptionReader {
+    return new OptionReader("azure", spec ?? this.options.spec, this.options.overrides ?? {});
+  }
+
+  private async sdkCall<T>(run: () => Promise<T>, what: string, notFoundOk = false): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      if (notFoundOk && (error as { statusCode?: number }).statusCode === 404) return undefined as T;
+      throw azureError(error, what);
+    }
+  }
+}
+
+function azureState(power: string | undefined, provisioning: string | undefined): NodeState {
+  if (provisioning === "failed" || provisioning === "Failed") return "error";
+  switch (power) {
+    case "running":
+      return "running";
+    case "starting":
+      return "pending";
+    case "stopping":
+    case "deallocating":
+      return "stopping";
+    case "stopped":
+    case "deallocated":
+      return "stopped";
+    default:
+      return provisioning === "Creating" || provisioning === "creating"
+        ? "pending"
+        : provisioning === "Deleting"
+          ? "stopping"
+          : "unknown";
+  }
+}
+
+function azureError(error: unknown, what: string): PlatformApiError {
+  const e = error as { statusCode?: number; code?: string; message?: string };
+  const auth =
+    e.statusCode === 401 ||
+    e.statusCode === 403 ||
+    /AuthenticationFailed|AuthorizationFailed|CredentialUnavailable/.test(
+      `${e.code} ${(error as Error).name}`,
+    );
+  return new PlatformApiError(
+    "azure",
+    auth ? "PLATFORM_AUTH_FAILED" : e.statusCode === 404 ? "PLATFORM_NOT_FOUND" : "PLATFORM_API_ERROR",
+    `Azure: ${what} failed${e.statusCode ? ` (${e.statusCode})` : ""}: ${e.code ? `${e.code}: ` : ""}${redact(e.message ?? String(error))}`,
+    {
+      cause: error,
+      ...(e.statusCode ? { status: e.statusCode } : {}),
+      hint: auth
+        ? "Sign in (az login) or set AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET; the identity needs Virtual Machine Contributor and Network Contributor on the resource group."
+        : "Fix what Azure names above; `labgate deploy plan` shows the request bodies.",
+    },
+  );
+}

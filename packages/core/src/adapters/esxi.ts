@@ -1,0 +1,631 @@
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import type { Finding } from "../deploy-rules/findings.js";
+import type { DeploySpec } from "../deploy-rules/spec.js";
+import { PlatformApiError } from "../errors.js";
+import { registerSecret } from "../util/redact.js";
+import { cloudInitMetadata, cloudInitUserData, guestinfoKeys, networkConfig } from "./cloud-init.js";
+import { type CommandRunner, defaultCommandRunner, quoteForDisplay as shellQuote } from "./command-runner.js";
+import { HttpJsonClient, type HttpResponse } from "./http-json.js";
+import { missingOption, OptionReader, requireEnv } from "./options.js";
+import type {
+  CallOptions,
+  DeploymentPlan,
+  NodeInfo,
+  NodeRef,
+  NodeState,
+  PlannedCall,
+  PlatformAdapter,
+  PlatformCapabilities,
+  ResolvedSpec,
+  WaitOptions,
+} from "./types.js";
+import { waitForRunning } from "./wait.js";
+
+export interface EsxiAdapterOptions {
+  /** platform_options.esxi: url, datastore (name), datastore_id, folder, resource_pool, host, network, ssh_host, ssh_key, insecure_tls, ca_file. */
+  spec?: DeploySpec;
+  overrides?: Record<string, unknown>;
+  /** VSPHERE_USER / VSPHERE_PASSWORD (or govc's GOVC_USERNAME / GOVC_PASSWORD), VSPHERE_URL / GOVC_URL. */
+  env?: NodeJS.ProcessEnv;
+  runner?: CommandRunner;
+  pollIntervalMs?: number;
+}
+
+/** Formats ESXi boots only after conversion to a VMDK; a VMDK is copied to a thin disk with vmkfstools. */
+const CONVERTIBLE = ["qcow2", "ova", "raw", "img", "vmdk"] as const;
+
+/**
+ * ESXi / vCenter through the vSphere Automation REST API (/api/session, /api/vcenter/vm). Templates are
+ * cloned and customised with cloud-init (the metadata carries the static network); cloud images are
+ * converted to VMDK locally, copied to the host, imported with vmkfstools and booted with a NoCloud seed ISO.
+ */
+export class EsxiAdapter implements PlatformAdapter {
+  readonly name = "esxi" as const;
+  readonly capabilities: PlatformCapabilities = {
+    dhcpAvailable: false,
+    windowsDiskBus: "sata",
+    imageFormats: [],
+    convertibleFormats: CONVERTIBLE,
+    cloneFromTemplate: true,
+    guestConfig: "guestinfo",
+  };
+  private readonly env: NodeJS.ProcessEnv;
+  private session: string | undefined;
+
+  constructor(private readonly options: EsxiAdapterOptions = {}) {
+    this.env = options.env ?? process.env;
+  }
+
+  validate(spec: DeploySpec): Finding[] {
+    const o = this.reader(spec);
+    const out: Finding[] = [];
+    if (!o.string("url") && !this.env.VSPHERE_URL && !this.env.GOVC_URL)
+      out.push(missingOption("esxi", "url", '"https://vcenter.lab"', "VSPHERE_URL"));
+    if (spec.template_id === undefined) {
+      for (const key of ["datastore", "datastore_id", "resource_pool", "folder", "ssh_host", "ssh_key"]) {
+        if (!o.string(key))
+          out.push(missingOption("esxi", key, key === "datastore" ? '"datastore1"' : '"..."'));
+      }
+    }
+    if (spec.template_id !== undefined && spec.disk_gb !== undefined) {
+      out.push({
+        code: "ESXI_CLONE_DISK_SIZE",
+        severity: "warning",
+        field: "disk_gb",
+        message: `A clone keeps the template's disk size; disk_gb ${spec.disk_gb} is not applied through the REST API.`,
+        fix: `Grow it after deployment: govc vm.disk.change -vm ${spec.name} -size ${spec.disk_gb}G (then grow the partition in the guest).`,
+      });
+    }
+    if (spec.template_id !== undefined && !/^vm-\d+$/.test(spec.template_id)) {
+      out.push({
+        code: "ESXI_TEMPLATE_ID",
+        severity: "warning",
+        field: "template_id",
+        message: `vSphere VM ids look like "vm-42"; "${spec.template_id}" will be looked up by name.`,
+        fix: "Use the id from GET /api/vcenter/vm?names=<template> (govc ls -i).",
+      });
+    }
+    return out;
+  }
+
+  plan(spec: ResolvedSpec): DeploymentPlan {
+    const calls: PlannedCall[] = [];
+    calls.push({
+      kind: "http",
+      action: "POST",
+      target: "/api/session",
+      why: "Log in (HTTP Basic) and get a vmware-api-session-id.",
+    });
+    if (spec.template_id !== undefined) {
+      calls.push({
+        kind: "http",
+        action: "POST",
+        target: "/api/vcenter/vm?action=clone",
+        why: `Clone template ${spec.template_id}.`,
+        params: this.cloneBody(spec),
+      });
+      calls.push({
+        kind: "http",
+        action: "PATCH",
+        target: "/api/vcenter/vm/{vm}/hardware/cpu",
+        why: "Set the CPU count.",
+        params: { count: spec.cores },
+      });
+      calls.push({
+        kind: "http",
+        action: "PATCH",
+        target: "/api/vcenter/vm/{vm}/hardware/memory",
+        why: "Set the memory.",
+        params: { size_MiB: spec.memory_mib },
+      });
+      calls.push({
+        kind: "http",
+        action: "PUT",
+        target: "/api/vcenter/vm/{vm}/guest/customization",
+        why: "Hand cloud-init its metadata (hostname, static network) and user-data.",
+        params: this.customizationBody(spec),
+      });
+      calls.push({
+        kind: "command",
+        action: "govc",
+        where: "local",
+        target: `govc vm.change -vm ${shellQuote(spec.name)} ${Object.entries(guestinfoKeys(spec))
+          .map(([k, v]) => `-e ${k}=${v.length > 40 ? `${v.slice(0, 24)}…` : v}`)
+          .join(" ")}`,
+        why: "govc-compatible equivalent: the same cloud-init metadata as base64 guestinfo keys (VMware datasource).",
+      });
+    } else {
+      for (const step of this.importCommands(spec, "<workdir>")) calls.push(step.call);
+      calls.push({
+        kind: "http",
+        action: "POST",
+        target: "/api/vcenter/vm",
+        why: "Create the VM around the imported disk and the seed ISO.",
+        params: this.createBody(spec),
+      });
+    }
+    calls.push({
+      kind: "http",
+      action: "POST",
+      target: "/api/vcenter/vm/{vm}/power?action=start",
+      why: "Power on.",
+    });
+    calls.push({
+      kind: "http",
+      action: "GET",
+      target: "/api/vcenter/vm/{vm}",
+      why: "Poll until power_state is POWERED_ON.",
+    });
+    return { platform: "esxi", name: spec.name, network: spec.resolvedNetwork, calls };
+  }
+
+  async create(spec: ResolvedSpec, call: CallOptions = {}): Promise<NodeRef> {
+    let vm: string;
+    let configure: (id: string) => Promise<void> = async () => undefined;
+    if (spec.template_id !== undefined) {
+      const source = /^vm-\d+$/.test(spec.template_id)
+        ? spec.template_id
+        : await this.findVm(spec.template_id, call);
+      if (!source)
+        throw new PlatformApiError(
+          "esxi",
+          "PLATFORM_NOT_FOUND",
+          `No vSphere VM or template named ${spec.template_id}.`,
+          { hint: "Check template_id (govc ls -i)." },
+        );
+      vm = await this.json<string>(
+        "POST",
+        "/api/vcenter/vm?action=clone",
+        { ...this.cloneBody(spec), source },
+        call,
+        "clone the template",
+      );
+      configure = async (id) => {
+        await this.json(
+          "PATCH",
+          `/api/vcenter/vm/${id}/hardware/cpu`,
+          { count: spec.cores },
+          call,
+          "set the CPU count",
+        );
+        await this.json(
+          "PATCH",
+          `/api/vcenter/vm/${id}/hardware/memory`,
+          { size_MiB: spec.memory_mib },
+          call,
+          "set the memory",
+        );
+        await this.json(
+          "PUT",
+          `/api/vcenter/vm/${id}/guest/customization`,
+          this.customizationBody(spec),
+          call,
+          "set the cloud-init customization",
+        );
+      };
+    } else {
+      const runner = this.options.runner ?? defaultCommandRunner(this.sshOptions(spec));
+      const work = await mkdtemp(join(tmpdir(), "labgate-esxi-"));
+      try {
+        await this.writeSeedFiles(spec, work);
+        for (const step of this.importCommands(spec, work)) {
+          call.onCall?.(step.call.target);
+          if (step.put) await runner.put(step.put[0], step.put[1]);
+          else await runner.run(step.call.where ?? "local", await step.argv(), call.signal);
+        }
+      } finally {
+        await rm(work, { recursive: true, force: true });
+        if (!this.options.runner) await runner.close();
+      }
+      vm = await this.json<string>("POST", "/api/vcenter/vm", this.createBody(spec), call, "create the VM");
+    }
+    const ref: NodeRef = { platform: "esxi", id: vm, name: spec.name };
+    try {
+      await configure(vm);
+      await this.start(ref, call);
+    } catch (error) {
+      // Remove the half-made VM, then report the original failure.
+      await this.destroy(ref).catch(() => undefined);
+      throw error;
+    }
+    return ref;
+  }
+
+  async get(ref: NodeRef, call: CallOptions = {}): Promise<NodeInfo | undefined> {
+    const res = await this.request("GET", `/api/vcenter/vm/${encodeURIComponent(ref.id)}`, undefined, call);
+    if (res.status === 404) return undefined;
+    const info = this.unwrap<{ power_state?: string }>(res, `read VM ${ref.id}`);
+    const addresses: string[] = [];
+    const identity = await this.request(
+      "GET",
+      `/api/vcenter/vm/${encodeURIComponent(ref.id)}/guest/identity`,
+      undefined,
+      call,
+    );
+    if (identity.status === 200) {
+      const ip = (identity.body as { ip_address?: string }).ip_address;
+      if (ip) addresses.push(ip);
+    }
+    return { ref, state: vsphereState(info.power_state), rawState: info.power_state ?? "unknown", addresses };
+  }
+
+  async start(ref: NodeRef, call: CallOptions = {}): Promise<void> {
+    await this.power(ref, "start", call);
+  }
+
+  async stop(ref: NodeRef, call: CallOptions = {}): Promise<void> {
+    await this.power(ref, "stop", call);
+  }
+
+  async destroy(ref: NodeRef, call: CallOptions = {}): Promise<void> {
+    const info = await this.get(ref, call);
+    if (!info) return;
+    if (info.state !== "stopped") await this.power(ref, "stop", call);
+    const res = await this.request(
+      "DELETE",
+      `/api/vcenter/vm/${encodeURIComponent(ref.id)}`,
+      undefined,
+      call,
+    );
+    if (res.status !== 404) this.unwrap(res, `delete VM ${ref.id}`);
+  }
+
+  waitUntilRunning(ref: NodeRef, options: WaitOptions = {}): Promise<NodeInfo> {
+    return waitForRunning(() => this.get(ref, options.signal ? { signal: options.signal } : {}), ref, {
+      intervalMs: this.options.pollIntervalMs ?? 2000,
+      ...options,
+    });
+  }
+
+  /** The conversion and import steps for a cloud image; `argv` is resolved at run time (an OVA's disk name is only known after tar). */
+  importCommands(
+    spec: ResolvedSpec,
+    work: string,
+  ): { call: PlannedCall; argv: () => Promise<string[]>; put?: [string, string] }[] {
+    const o = this.reader(spec);
+    const ds = o.string("datastore") ?? "<datastore>";
+    const dir = `/vmfs/volumes/${ds}/${spec.name}`;
+    const source = spec.image?.source ?? "<image>";
+    const format = spec.image?.format ?? "qcow2";
+    const steps: { call: PlannedCall; argv: () => Promise<string[]>; put?: [string, string] }[] = [];
+    const cmd = (
+      where: "local" | "host",
+      why: string,
+      argv: string[] | (() => Promise<string[]>),
+      shown?: string[],
+    ) => {
+      const resolve = typeof argv === "function" ? argv : async () => argv;
+      const text = (shown ?? (Array.isArray(argv) ? argv : [])).map(shellQuote).join(" ");
+      steps.push({
+        call: { kind: "command", action: (shown ?? (argv as string[]))[0] ?? "", target: text, why, where },
+        argv: resolve,
+      });
+    };
+    const converted = join(work, `${spec.name}-src.vmdk`);
+    let input: string | (() => Promise<string>) = source;
+    if (format === "ova") {
+      cmd("local", "An OVA is a tar archive: unpack it to reach its disk.", [
+        "tar",
+        "-xf",
+        source,
+        "-C",
+        work,
+      ]);
+      input = async () => {
+        const disk = (await readdir(work)).find(
+          (f) => f.endsWith(".vmdk") && !f.startsWith(`${spec.name}-src`),
+        );
+        if (!disk)
+          throw new PlatformApiError("esxi", "ESXI_OVA_NO_DISK", `${source} contains no .vmdk disk.`, {
+            hint: "Check that the OVA is a VM export.",
+          });
+        return join(work, disk);
+      };
+    }
+    const fromFormat = format === "ova" || format === "vmdk" ? "vmdk" : format === "img" ? "qcow2" : format;
+    cmd(
+      "local",
+      "Convert the image to a monolithicFlat VMDK (descriptor + -flat extent) that vmkfstools can import.",
+      async () => [
+        "qemu-img",
+        "convert",
+        "-f",
+        fromFormat,
+        "-O",
+        "vmdk",
+        "-o",
+        "subformat=monolithicFlat",
+        typeof input === "string" ? input : await input(),
+        converted,
+      ],
+      [
+        "qemu-img",
+        "convert",
+        "-f",
+        fromFormat,
+        "-O",
+        "vmdk",
+        "-o",
+        "subformat=monolithicFlat",
+        format === "ova" ? `${work}/<disk from the OVA>.vmdk` : source,
+        converted,
+      ],
+    );
+    cmd(
+      "local",
+      "Build the NoCloud seed ISO (volume id cidata) with meta-data, user-data and the static network-config.",
+      [
+        "genisoimage",
+        "-output",
+        join(work, "seed.iso"),
+        "-volid",
+        "cidata",
+        "-joliet",
+        "-rock",
+        join(work, "user-data"),
+        join(work, "meta-data"),
+        join(work, "network-config"),
+      ],
+    );
+    cmd("host", "Make the VM's directory on the datastore.", ["mkdir", "-p", dir]);
+    for (const file of [converted, converted.replace(/\.vmdk$/, "-flat.vmdk"), join(work, "seed.iso")]) {
+      steps.push({
+        call: {
+          kind: "command",
+          action: "scp",
+          where: "local",
+          target: `scp ${shellQuote(file)} root@<esxi>:${shellQuote(`${dir}/${basename(file)}`)}`,
+          why: "Copy to the datastore over SSH.",
+        },
+        argv: async () => [],
+        put: [file, `${dir}/${basename(file)}`],
+      });
+    }
+    cmd("host", "Import the disk as a thin VMDK that ESXi can boot (vmkfstools clones and converts).", [
+      "vmkfstools",
+      "-i",
+      `${dir}/${spec.name}-src.vmdk`,
+      "-d",
+      "thin",
+      `${dir}/${spec.name}.vmdk`,
+    ]);
+    if (spec.disk_gb !== undefined)
+      cmd("host", `Grow the disk to ${spec.disk_gb} GB.`, [
+        "vmkfstools",
+        "-X",
+        `${spec.disk_gb}G`,
+        `${dir}/${spec.name}.vmdk`,
+      ]);
+    cmd("host", "Remove the uploaded source copy.", ["vmkfstools", "-U", `${dir}/${spec.name}-src.vmdk`]);
+    return steps;
+  }
+
+  private async writeSeedFiles(spec: ResolvedSpec, work: string): Promise<void> {
+    const meta = cloudInitMetadata(spec);
+    delete meta.network;
+    await writeFile(join(work, "meta-data"), `${JSON.stringify(meta, null, 2)}\n`);
+    await writeFile(join(work, "user-data"), cloudInitUserData(spec));
+    await writeFile(
+      join(work, "network-config"),
+      `${JSON.stringify(networkConfig(spec) ?? { version: 2, ethernets: { primary: { match: { name: "e*" }, dhcp4: true } } }, null, 2)}\n`,
+    );
+  }
+
+  private placement(spec: DeploySpec): Record<string, string> {
+    const o = this.reader(spec);
+    const placement: Record<string, string> = {};
+    for (const [key, field] of [
+      ["folder", "folder"],
+      ["resource_pool", "resource_pool"],
+      ["host", "host"],
+      ["datastore_id", "datastore"],
+      ["cluster", "cluster"],
+    ] as const) {
+      const v = o.string(key);
+      if (v) placement[field] = v;
+    }
+    return placement;
+  }
+
+  private cloneBody(spec: ResolvedSpec): Record<string, unknown> {
+    return { name: spec.name, source: spec.template_id, placement: this.placement(spec), power_on: false };
+  }
+
+  private customizationBody(spec: ResolvedSpec): Record<string, unknown> {
+    return {
+      spec: {
+        configuration_spec: {
+          cloud_config: {
+            type: "CLOUDINIT",
+            cloudinit: {
+              metadata: JSON.stringify(cloudInitMetadata(spec)),
+              userdata: cloudInitUserData(spec),
+            },
+          },
+        },
+        global_DNS_settings:
+          spec.resolvedNetwork.mode === "static" ? { dns_servers: spec.resolvedNetwork.dns } : {},
+        interfaces: [],
+      },
+    };
+  }
+
+  private createBody(spec: ResolvedSpec): Record<string, unknown> {
+    const o = this.reader(spec);
+    const ds = o.string("datastore") ?? "<datastore>";
+    const windows = spec.os.family === "windows";
+    const bus = windows ? "SATA" : o.string("disk_bus")?.toUpperCase() === "SATA" ? "SATA" : "SCSI";
+    return {
+      name: spec.name,
+      guest_OS: windows ? "WINDOWS_9_SERVER_64" : "UBUNTU_64",
+      placement: this.placement(spec),
+      cpu: { count: spec.cores },
+      memory: { size_MiB: spec.memory_mib },
+      disks: [
+        {
+          type: bus,
+          ...(bus === "SATA" ? { sata: { bus: 0, unit: 0 } } : { scsi: { bus: 0, unit: 0 } }),
+          backing: { type: "VMDK_FILE", vmdk_file: `[${ds}] ${spec.name}/${spec.name}.vmdk` },
+        },
+      ],
+      cdroms: [
+        {
+          type: "SATA",
+          sata: { bus: 0, unit: 1 },
+          backing: { type: "ISO_FILE", iso_file: `[${ds}] ${spec.name}/seed.iso` },
+          start_connected: true,
+        },
+      ],
+      nics: [
+        {
+          type: windows ? "E1000E" : "VMXNET3",
+          backing: {
+            type: "STANDARD_PORTGROUP",
+            network: spec.resolvedNetwork.attach ?? o.string("network") ?? "<network id>",
+          },
+          start_connected: true,
+        },
+      ],
+    };
+  }
+
+  private sshOptions(spec: DeploySpec) {
+    const o = this.reader(spec);
+    return {
+      host: o.string("ssh_host"),
+      username: o.string("ssh_user") ?? "root",
+      privateKeyPath: o.string("ssh_key"),
+      knownHostsPath: o.string("known_hosts"),
+    };
+  }
+
+  private reader(spec: DeploySpec | undefined): OptionReader {
+    return new OptionReader("esxi", spec ?? this.options.spec, this.options.overrides ?? {});
+  }
+
+  private async findVm(name: string, call: CallOptions): Promise<string | undefined> {
+    const list = await this.json<{ vm: string; name: string }[]>(
+      "GET",
+      `/api/vcenter/vm?names=${encodeURIComponent(name)}`,
+      undefined,
+      call,
+      "find the template",
+    );
+    return list[0]?.vm;
+  }
+
+  private async power(ref: NodeRef, action: "start" | "stop", call: CallOptions): Promise<void> {
+    const res = await this.request(
+      "POST",
+      `/api/vcenter/vm/${encodeURIComponent(ref.id)}/power?action=${action}`,
+      undefined,
+      call,
+    );
+    // Already in the wanted power state is success for us.
+    if (res.status === 400 && /ALREADY_IN_DESIRED_STATE/.test(res.text)) return;
+    this.unwrap(res, `${action} VM ${ref.id}`);
+  }
+
+  private async json<T>(
+    method: string,
+    path: string,
+    body: unknown,
+    call: CallOptions,
+    what: string,
+  ): Promise<T> {
+    return this.unwrap<T>(await this.request(method, path, body, call), what);
+  }
+
+  private async request(
+    method: string,
+    path: string,
+    body: unknown,
+    call: CallOptions,
+  ): Promise<HttpResponse> {
+    const client = this.client(call);
+    if (!this.session) {
+      const [user, password] = this.env.VSPHERE_USER
+        ? requireEnv("vSphere", ["VSPHERE_USER", "VSPHERE_PASSWORD"], this.env, "login")
+        : requireEnv("vSphere", ["GOVC_USERNAME", "GOVC_PASSWORD"], this.env, "login");
+      registerSecret(password);
+      const basic = Buffer.from(`${user}:${password}`).toString("base64");
+      registerSecret(basic);
+      const res = await client.request("POST", "/api/session", undefined, {
+        authorization: `Basic ${basic}`,
+      });
+      if (res.status === 401) {
+        throw new PlatformApiError(
+          "esxi",
+          "PLATFORM_AUTH_FAILED",
+          "vSphere rejected the login (POST /api/session: 401).",
+          { status: 401, hint: "Check VSPHERE_USER (user@vsphere.local) and VSPHERE_PASSWORD." },
+        );
+      }
+      this.session = this.unwrap<string>(res, "log in");
+      registerSecret(this.session);
+    }
+    const session = this.session;
+    return client.request(method, path, body === undefined ? undefined : { json: body }, {
+      "vmware-api-session-id": session,
+    });
+  }
+
+  private client(call: CallOptions): HttpJsonClient {
+    const o = this.reader(undefined);
+    const url = (
+      o.string("url") ??
+      this.env.VSPHERE_URL ??
+      this.env.GOVC_URL ??
+      o.requireString("url", "VSPHERE_URL", this.env)
+    ).replace(/\/(sdk|api)?\/?$/, "");
+    return new HttpJsonClient({
+      baseUrl: url,
+      platform: "esxi",
+      insecureTls: o.bool("insecure_tls") === true,
+      ca: o.caPem(),
+      ...(call.onCall ? { onCall: call.onCall } : {}),
+    });
+  }
+
+  private unwrap<T>(res: HttpResponse, what: string): T {
+    if (res.status >= 200 && res.status < 300) return res.body as T;
+    const body = res.body as { error_type?: string; messages?: { default_message?: string }[] } | undefined;
+    const detail =
+      body && typeof body === "object"
+        ? `${body.error_type ?? ""}${body.messages?.length ? `: ${body.messages.map((m) => m.default_message).join("; ")}` : ""}`
+        : res.statusMessage;
+    const code =
+      res.status === 401
+        ? "PLATFORM_AUTH_FAILED"
+        : res.status === 404
+          ? "PLATFORM_NOT_FOUND"
+          : res.status === 403
+            ? "PLATFORM_PERMISSION_DENIED"
+            : "PLATFORM_API_ERROR";
+    if (res.status === 401) this.session = undefined;
+    return fail(
+      new PlatformApiError("esxi", code, `vSphere: ${what} failed (${res.status} ${detail}).`, {
+        status: res.status,
+        hint: "Fix what vSphere names above; `labgate deploy plan` shows every request body.",
+      }),
+    );
+  }
+}
+
+function fail(error: Error): never {
+  throw error;
+}
+
+function vsphereState(power: string | undefined): NodeState {
+  switch (power) {
+    case "POWERED_ON":
+      return "running";
+    case "POWERED_OFF":
+    case "SUSPENDED":
+      return "stopped";
+    default:
+      return "unknown";
+  }
+}

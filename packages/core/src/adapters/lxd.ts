@@ -1,0 +1,228 @@
+import type { Finding } from "../deploy-rules/findings.js";
+import type { DeploySpec } from "../deploy-rules/spec.js";
+import { LxdClient } from "../platforms/lxd/lxd-client.js";
+import type { LxdInstancesPost } from "../platforms/lxd/types.js";
+import { cloudInitUserData, networkConfig } from "./cloud-init.js";
+import { OptionReader } from "./options.js";
+import type {
+  CallOptions,
+  DeploymentPlan,
+  NodeInfo,
+  NodeRef,
+  NodeState,
+  PlatformAdapter,
+  PlatformCapabilities,
+  ResolvedSpec,
+  WaitOptions,
+} from "./types.js";
+import { waitForRunning } from "./wait.js";
+
+export interface LxdAdapterOptions {
+  /** platform_options.lxd: type (container | virtual-machine), storage_pool, project, socket_path. */
+  spec?: DeploySpec;
+  overrides?: Record<string, unknown>;
+  client?: LxdClient;
+  pollIntervalMs?: number;
+}
+
+/**
+ * LXD (containers or VMs) through the REST client in platforms/lxd. On bridged networks without
+ * DHCP the static address goes to cloud-init (cloud-init.network-config); the NIC joins network.attach.
+ */
+export class LxdAdapter implements PlatformAdapter {
+  readonly name = "lxd" as const;
+  readonly capabilities: PlatformCapabilities = {
+    dhcpAvailable: false,
+    windowsDiskBus: "nvme",
+    imageFormats: ["lxd"],
+    convertibleFormats: [],
+    cloneFromTemplate: true,
+    guestConfig: "lxd-config",
+  };
+  private clientInstance: LxdClient | undefined;
+
+  constructor(private readonly options: LxdAdapterOptions = {}) {
+    this.clientInstance = options.client;
+  }
+
+  validate(spec: DeploySpec): Finding[] {
+    const out: Finding[] = [];
+    if (!spec.network.attach) {
+      out.push({
+        code: "LXD_NETWORK_REQUIRED",
+        severity: "error",
+        field: "network.attach",
+        message: "LXD needs the network (managed network name or host bridge) the instance joins.",
+        fix: 'Set "network": {"attach": "labbr0", ...}.',
+      });
+    }
+    if (spec.os.family === "windows" && this.reader(spec).string("type") !== "virtual-machine") {
+      out.push({
+        code: "LXD_WINDOWS_NEEDS_VM",
+        severity: "error",
+        field: "platform_options.lxd.type",
+        message: "Windows cannot run in a container.",
+        fix: '"platform_options": {"lxd": {"type": "virtual-machine"}}.',
+      });
+    }
+    if (spec.template_id === undefined && !spec.image?.ref) {
+      out.push({
+        code: "LXD_IMAGE_REQUIRED",
+        severity: "error",
+        field: "image.ref",
+        message: "LXD needs an image alias (image.ref) or an instance to copy (template_id).",
+        fix: 'E.g. "image": {"ref": "ubuntu/22.04"}.',
+      });
+    }
+    return out;
+  }
+
+  plan(spec: ResolvedSpec): DeploymentPlan {
+    return {
+      platform: "lxd",
+      name: spec.name,
+      network: spec.resolvedNetwork,
+      calls: [
+        {
+          kind: "http",
+          action: "POST",
+          target: "/1.0/instances",
+          why: "Create the instance (wait for the operation).",
+          params: this.body(spec) as unknown as Record<string, unknown>,
+        },
+        {
+          kind: "http",
+          action: "PUT",
+          target: `/1.0/instances/${spec.name}/state`,
+          why: "Start it.",
+          params: { action: "start" },
+        },
+        {
+          kind: "http",
+          action: "GET",
+          target: `/1.0/instances/${spec.name}/state`,
+          why: "Poll until Running.",
+        },
+      ],
+    };
+  }
+
+  async create(spec: ResolvedSpec, call: CallOptions = {}): Promise<NodeRef> {
+    call.onCall?.(`POST /1.0/instances (${spec.name})`);
+    await this.client().createInstance(this.body(spec), call.signal ? { signal: call.signal } : {});
+    const ref: NodeRef = { platform: "lxd", id: spec.name, name: spec.name };
+    await this.start(ref, call);
+    return ref;
+  }
+
+  async get(ref: NodeRef): Promise<NodeInfo | undefined> {
+    const instance = await this.client().getInstance(ref.id);
+    if (!instance) return undefined;
+    const state = await this.client().getInstanceState(ref.id);
+    const addresses = Object.entries(state.network ?? {})
+      .filter(([name]) => name !== "lo")
+      .flatMap(([, nic]) =>
+        nic.addresses.filter((a) => a.family === "inet" && a.scope === "global").map((a) => a.address),
+      );
+    return { ref, state: lxdState(state.status), rawState: state.status, addresses };
+  }
+
+  async start(ref: NodeRef, call: CallOptions = {}): Promise<void> {
+    call.onCall?.(`PUT /1.0/instances/${ref.id}/state start`);
+    await this.client().setInstanceState(ref.id, "start", call.signal ? { signal: call.signal } : {});
+  }
+
+  async stop(ref: NodeRef, call: CallOptions = {}): Promise<void> {
+    call.onCall?.(`PUT /1.0/instances/${ref.id}/state stop`);
+    await this.client().setInstanceState(ref.id, "stop", {
+      force: false,
+      timeoutSeconds: 60,
+      ...(call.signal ? { signal: call.signal } : {}),
+    });
+  }
+
+  async destroy(ref: NodeRef, call: CallOptions = {}): Promise<void> {
+    const info = await this.get(ref);
+    if (!info) return;
+    if (info.state === "running") await this.client().setInstanceState(ref.id, "stop", { force: true });
+    call.onCall?.(`DELETE /1.0/instances/${ref.id}`);
+    await this.client().deleteInstance(ref.id);
+  }
+
+  waitUntilRunning(ref: NodeRef, options: WaitOptions = {}): Promise<NodeInfo> {
+    return waitForRunning(() => this.get(ref), ref, {
+      intervalMs: this.options.pollIntervalMs ?? 1000,
+      ...options,
+    });
+  }
+
+  body(spec: ResolvedSpec): LxdInstancesPost {
+    const o = this.reader(spec);
+    const config: Record<string, string> = {
+      "limits.cpu": String(spec.cores),
+      "limits.memory": `${spec.memory_mib}MiB`,
+      "cloud-init.user-data": cloudInitUserData(spec),
+    };
+    const net = networkConfig(spec);
+    if (net) config["cloud-init.network-config"] = JSON.stringify(net);
+    const nic: Record<string, string> = { type: "nic", name: "eth0" };
+    const attach = spec.resolvedNetwork.attach ?? "";
+    if (o.bool("bridged") === true) {
+      nic.nictype = "bridged";
+      nic.parent = attach;
+    } else nic.network = attach;
+    const root: Record<string, string> = {
+      type: "disk",
+      path: "/",
+      pool: o.string("storage_pool") ?? "default",
+    };
+    if (spec.disk_gb !== undefined) root.size = `${spec.disk_gb}GB`;
+    const source: LxdInstancesPost["source"] =
+      spec.template_id !== undefined
+        ? ({ type: "copy", source: spec.template_id } as LxdInstancesPost["source"])
+        : { type: "image", alias: spec.image?.ref ?? "" };
+    return {
+      name: spec.name,
+      type: o.string("type") === "virtual-machine" ? "virtual-machine" : "container",
+      config,
+      devices: { eth0: nic, root },
+      source,
+    };
+  }
+
+  private client(): LxdClient {
+    if (!this.clientInstance) {
+      const o = this.reader(undefined);
+      const socketPath = o.string("socket_path");
+      const project = o.string("project");
+      this.clientInstance = new LxdClient({
+        ...(socketPath ? { socketPath } : {}),
+        ...(project ? { project } : {}),
+      });
+    }
+    return this.clientInstance;
+  }
+
+  private reader(spec: DeploySpec | undefined): OptionReader {
+    return new OptionReader("lxd", spec ?? this.options.spec, this.options.overrides ?? {});
+  }
+}
+
+function lxdState(status: string): NodeState {
+  switch (status) {
+    case "Running":
+      return "running";
+    case "Stopped":
+    case "Frozen":
+      return "stopped";
+    case "Starting":
+    case "Pending":
+      return "pending";
+    case "Stopping":
+      return "stopping";
+    case "Error":
+      return "error";
+    default:
+      return "unknown";
+  }
+}

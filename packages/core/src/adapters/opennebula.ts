@@ -1,0 +1,206 @@
+import type { Finding } from "../deploy-rules/findings.js";
+import type { DeploySpec } from "../deploy-rules/spec.js";
+import { OpenNebulaClient, type OpenNebulaClientOptions } from "../platforms/opennebula/client.js";
+import { type TemplateObject, toTemplateXml } from "../platforms/opennebula/template-xml.js";
+import { missingOption, OptionReader } from "./options.js";
+import type {
+  CallOptions,
+  DeploymentPlan,
+  NodeInfo,
+  NodeRef,
+  NodeState,
+  PlatformAdapter,
+  PlatformCapabilities,
+  ResolvedSpec,
+  WaitOptions,
+} from "./types.js";
+import { waitForRunning } from "./wait.js";
+
+export interface OpenNebulaAdapterOptions {
+  /** platform_options.opennebula: endpoint (or host), network (vnet name) or network_id. */
+  spec?: DeploySpec;
+  overrides?: Record<string, unknown>;
+  /** Connection for the wrapped OpenNebulaClient; the session comes from ONE_AUTH / ONE_SESSION when not given. */
+  client?: OpenNebulaClient | OpenNebulaClientOptions;
+  pollIntervalMs?: number;
+}
+
+/**
+ * OpenNebula (LXD/LXC or KVM hosts) through the XML-RPC client in platforms/opennebula: instantiate a
+ * VM template with the static address in CONTEXT (one-context applies ETH0_*) and on the NIC.
+ */
+export class OpenNebulaAdapter implements PlatformAdapter {
+  readonly name = "opennebula" as const;
+  readonly capabilities: PlatformCapabilities = {
+    dhcpAvailable: false,
+    windowsDiskBus: "sata",
+    imageFormats: ["qcow2", "raw", "img"],
+    convertibleFormats: [],
+    cloneFromTemplate: true,
+    guestConfig: "context",
+  };
+  private clientInstance: OpenNebulaClient | undefined;
+
+  constructor(private readonly options: OpenNebulaAdapterOptions = {}) {
+    if (options.client instanceof OpenNebulaClient) this.clientInstance = options.client;
+  }
+
+  validate(spec: DeploySpec): Finding[] {
+    const out: Finding[] = [];
+    const o = this.reader(spec);
+    if (spec.template_id !== undefined && !/^\d+$/.test(spec.template_id)) {
+      out.push({
+        code: "ONE_TEMPLATE_ID",
+        severity: "error",
+        field: "template_id",
+        message: `OpenNebula template ids are integers, got "${spec.template_id}".`,
+        fix: "Use the id from onetemplate list.",
+      });
+    }
+    if (spec.template_id === undefined) {
+      out.push({
+        code: "ONE_TEMPLATE_REQUIRED",
+        severity: "error",
+        field: "template_id",
+        message: "The OpenNebula adapter instantiates a VM template.",
+        fix: "Create a template (onetemplate create) and set template_id.",
+      });
+    }
+    if (!o.string("network") && !o.string("network_id") && !spec.network.attach)
+      out.push(missingOption("opennebula", "network", '"lab-net"'));
+    return out;
+  }
+
+  plan(spec: ResolvedSpec): DeploymentPlan {
+    return {
+      platform: "opennebula",
+      name: spec.name,
+      network: spec.resolvedNetwork,
+      calls: [
+        {
+          kind: "xmlrpc",
+          action: "one.template.instantiate",
+          target: `template ${spec.template_id}`,
+          why: "Instantiate the template with size, NIC and contextualised network.",
+          params: { name: spec.name, extra_template: this.extraTemplate(spec) },
+        },
+        { kind: "xmlrpc", action: "one.vm.info", target: "<new VM id>", why: "Poll until ACTIVE/RUNNING." },
+      ],
+    };
+  }
+
+  async create(spec: ResolvedSpec, call: CallOptions = {}): Promise<NodeRef> {
+    const id = await this.client(call).templateInstantiate(
+      Number(spec.template_id),
+      spec.name,
+      this.extraTemplate(spec),
+    );
+    return { platform: "opennebula", id: String(id), name: spec.name };
+  }
+
+  async get(ref: NodeRef, call: CallOptions = {}): Promise<NodeInfo | undefined> {
+    try {
+      const vm = await this.client(call).vmInfo(Number(ref.id));
+      const state = oneState(vm.stateName, vm.lcmStateName);
+      return { ref, state, rawState: vm.label, addresses: vm.nics.map((n) => n.ip).filter(Boolean) };
+    } catch (error) {
+      if ((error as { code?: string }).code === "ONE_NOT_FOUND") return undefined;
+      throw error;
+    }
+  }
+
+  async start(ref: NodeRef, call: CallOptions = {}): Promise<void> {
+    await this.client(call).vmAction("resume", Number(ref.id));
+  }
+
+  async stop(ref: NodeRef, call: CallOptions = {}): Promise<void> {
+    await this.client(call).vmAction("poweroff", Number(ref.id));
+  }
+
+  async destroy(ref: NodeRef, call: CallOptions = {}): Promise<void> {
+    const info = await this.get(ref, call);
+    if (!info || info.state === "terminated") return;
+    await this.client(call).vmAction("terminate-hard", Number(ref.id));
+  }
+
+  waitUntilRunning(ref: NodeRef, options: WaitOptions = {}): Promise<NodeInfo> {
+    return waitForRunning(() => this.get(ref, options.signal ? { signal: options.signal } : {}), ref, {
+      intervalMs: this.options.pollIntervalMs ?? 3000,
+      ...options,
+    });
+  }
+
+  /** The template fragment merged at instantiation: sizes, NIC with its fixed IP, CONTEXT for one-context. */
+  extraTemplate(spec: ResolvedSpec): string {
+    const o = this.reader(spec);
+    const n = spec.resolvedNetwork;
+    const network = n.attach ?? o.string("network");
+    const nic: TemplateObject = network ? { NETWORK: network } : { NETWORK_ID: o.string("network_id") ?? "" };
+    const context: TemplateObject = { NETWORK: "YES", SET_HOSTNAME: spec.name };
+    if (n.mode === "static") {
+      nic.IP = n.ip;
+      Object.assign(context, {
+        ETH0_IP: n.ip,
+        ETH0_MASK: n.netmask,
+        ETH0_GATEWAY: n.gateway,
+        ETH0_DNS: n.dns.join(" "),
+      });
+    }
+    if (spec.ssh_authorized_keys?.length) context.SSH_PUBLIC_KEY = spec.ssh_authorized_keys.join("\n");
+    return toTemplateXml({
+      CPU: spec.cores,
+      VCPU: spec.cores,
+      MEMORY: spec.memory_mib,
+      NIC: nic,
+      CONTEXT: context,
+    });
+  }
+
+  private client(call: CallOptions): OpenNebulaClient {
+    if (this.clientInstance && !call.onCall) return this.clientInstance;
+    const o = this.reader(undefined);
+    const given = this.options.client instanceof OpenNebulaClient ? undefined : this.options.client;
+    const endpoint = o.string("endpoint");
+    const host = o.string("host");
+    const client = new OpenNebulaClient({
+      ...(endpoint ? { endpoint } : {}),
+      ...(host ? { host } : {}),
+      ...given,
+      ...(call.onCall ? { onCall: call.onCall } : {}),
+    });
+    if (!call.onCall) this.clientInstance = client;
+    return client;
+  }
+
+  private reader(spec: DeploySpec | undefined): OptionReader {
+    return new OptionReader("opennebula", spec ?? this.options.spec, this.options.overrides ?? {});
+  }
+}
+
+function oneState(state: string, lcm: string): NodeState {
+  if (state === "ACTIVE") {
+    if (lcm === "RUNNING") return "running";
+    if (/FAILURE|UNKNOWN/.test(lcm)) return "error";
+    if (/SHUTDOWN|EPILOG|CLEANUP/.test(lcm)) return "stopping";
+    return "pending";
+  }
+  switch (state) {
+    case "INIT":
+    case "PENDING":
+    case "HOLD":
+    case "CLONING":
+      return "pending";
+    case "POWEROFF":
+    case "STOPPED":
+    case "SUSPENDED":
+    case "UNDEPLOYED":
+      return "stopped";
+    case "DONE":
+      return "terminated";
+    case "FAILED":
+    case "CLONING_FAILURE":
+      return "error";
+    default:
+      return "unknown";
+  }
+}

@@ -1,0 +1,153 @@
+import { mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
+import { IpLedgerError } from "../errors.js";
+import { writeFileAtomic } from "../fs/atomic-write.js";
+import { readJsonFile } from "../fs/read-json-file.js";
+import { isUsableAddress, parseCidr } from "./cidr.js";
+import { parseIpv4 } from "./ipv4.js";
+import { ownerProblem } from "./owner.js";
+import type { IpAllocation } from "./types.js";
+
+/** The state file: every address handed out or held, one entry per address. */
+export interface IpLedger {
+  version: 1;
+  allocations: IpAllocation[];
+}
+
+const ENTRY_KEYS = new Set([
+  "ip",
+  "network",
+  "prefix",
+  "netmask",
+  "gateway",
+  "dns",
+  "owner",
+  "source",
+  "allocatedAt",
+  "reserved",
+  "fallbackReason",
+]);
+
+export function emptyLedger(): IpLedger {
+  return { version: 1, allocations: [] };
+}
+
+/** A missing ledger is empty; a corrupt or hand-broken one is an error naming the path, never reset. */
+export async function readLedger(path: string): Promise<IpLedger> {
+  const raw = await readJsonFile(path);
+  return raw === undefined ? emptyLedger() : validateLedger(raw, path);
+}
+
+export async function writeLedger(path: string, ledger: IpLedger): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const sorted = [...ledger.allocations].sort((a, b) => parseIpv4(a.ip) - parseIpv4(b.ip));
+  await writeFileAtomic(path, `${JSON.stringify({ version: 1, allocations: sorted }, null, 2)}\n`, {
+    mode: 0o600,
+  });
+}
+
+/** Checks every entry so a hand edit that breaks an invariant (duplicate address, address outside its network) is caught. */
+export function validateLedger(raw: unknown, path: string): IpLedger {
+  if (!isObject(raw))
+    throw broken(path, "(root)", 'it must be an object {"version": 1, "allocations": [...]}');
+  if (raw.version !== 1)
+    throw broken(path, "version", `unsupported version ${JSON.stringify(raw.version)} (expected 1)`);
+  if (!Array.isArray(raw.allocations)) throw broken(path, "allocations", "it must be a list");
+  const seen = new Map<number, number>();
+  const allocations = raw.allocations.map((entry, index) => {
+    const allocation = validateEntry(entry, `allocations[${index}]`, path);
+    const address = parseIpv4(allocation.ip);
+    const previous = seen.get(address);
+    if (previous !== undefined) {
+      throw broken(
+        path,
+        `allocations[${index}].ip`,
+        `${allocation.ip} is also recorded at allocations[${previous}]`,
+      );
+    }
+    seen.set(address, index);
+    return allocation;
+  });
+  return { version: 1, allocations };
+}
+
+function validateEntry(entry: unknown, where: string, path: string): IpAllocation {
+  if (!isObject(entry)) throw broken(path, where, "it must be an object");
+  const fail = (field: string, why: string) => broken(path, `${where}.${field}`, why);
+  for (const key of Object.keys(entry)) {
+    if (!ENTRY_KEYS.has(key)) throw fail(key, "unknown field");
+  }
+  const address = (field: string): number => {
+    const value = entry[field];
+    if (typeof value !== "string") throw fail(field, "it must be an IPv4 address string");
+    try {
+      return parseIpv4(value);
+    } catch (error) {
+      throw fail(field, (error as Error).message);
+    }
+  };
+  const ip = address("ip");
+  if (typeof entry.network !== "string") throw fail("network", "it must be a CIDR string");
+  let subnet: ReturnType<typeof parseCidr>;
+  try {
+    subnet = parseCidr(entry.network);
+  } catch (error) {
+    throw fail("network", (error as Error).message);
+  }
+  if (!isUsableAddress(subnet, ip)) throw fail("ip", `${entry.ip} is not a usable address of ${subnet.cidr}`);
+  if (entry.prefix !== subnet.prefix) throw fail("prefix", `it must be ${subnet.prefix} for ${subnet.cidr}`);
+  if (entry.netmask !== subnet.netmask)
+    throw fail("netmask", `it must be ${subnet.netmask} for ${subnet.cidr}`);
+  address("gateway");
+  if (!Array.isArray(entry.dns)) throw fail("dns", "it must be a list of addresses");
+  entry.dns.forEach((_, i) => {
+    const value = (entry.dns as unknown[])[i];
+    if (typeof value !== "string" || !safeParse(value))
+      throw fail(`dns[${i}]`, "it must be an IPv4 address string");
+  });
+  const problem = ownerProblem(entry.owner);
+  if (problem) throw fail("owner", problem);
+  if (entry.source !== "pool" && entry.source !== "fallback")
+    throw fail("source", 'it must be "pool" or "fallback"');
+  if (typeof entry.allocatedAt !== "string" || Number.isNaN(Date.parse(entry.allocatedAt))) {
+    throw fail("allocatedAt", "it must be an ISO-8601 time");
+  }
+  if (entry.reserved !== undefined && typeof entry.reserved !== "boolean")
+    throw fail("reserved", "it must be true or false");
+  if (entry.fallbackReason !== undefined && typeof entry.fallbackReason !== "string") {
+    throw fail("fallbackReason", "it must be a string");
+  }
+  return {
+    ip: entry.ip as string,
+    network: subnet.cidr,
+    prefix: subnet.prefix,
+    netmask: subnet.netmask,
+    gateway: entry.gateway as string,
+    dns: [...(entry.dns as string[])],
+    owner: entry.owner as string,
+    source: entry.source,
+    allocatedAt: entry.allocatedAt,
+    ...(entry.reserved === undefined ? {} : { reserved: entry.reserved }),
+    ...(entry.fallbackReason === undefined ? {} : { fallbackReason: entry.fallbackReason }),
+  };
+}
+
+function safeParse(value: string): boolean {
+  try {
+    parseIpv4(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function broken(path: string, field: string, why: string): IpLedgerError {
+  return new IpLedgerError("LEDGER_INVALID", `The IP ledger ${path} is broken at ${field}: ${why}.`, {
+    hint: `Fix that entry by hand (or restore ${path} from a backup); labgate will not reset it because that would forget which addresses are in use.`,
+    details: { path, field },
+  });
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,57 @@
+/** One address handed out (or held) by the pool manager: everything a caller needs for a static config. */
+export interface IpAllocation {
+  ip: string;
+  /** Canonical CIDR of the subnet, e.g. "192.168.3.0/24". */
+  network: string;
+  prefix: number;
+  netmask: string;
+  gateway: string;
+  dns: string[];
+  owner: string;
+  /** "pool": from a configured pool range; "fallback": descending from the subnet's last usable address. */
+  source: "pool" | "fallback";
+  /** ISO-8601 time the address was recorded. */
+  allocatedAt: string;
+  /** True when the address was held with reserve() rather than chosen by allocate(). */
+  reserved?: boolean;
+  /** Why a fallback address was used (pools exhausted, network not configured, ...). */
+  fallbackReason?: string;
+}
+
+export interface IpRange {
+  start: string;
+  end: string;
+}
+
+/** One subnet in config/ip_pools.json. */
+export interface IpNetworkConfig {
+  /** Optional short name ("lan"), accepted wherever a network CIDR is. */
+  name?: string;
+  cidr: string;
+  gateway: string;
+  dns: string[];
+  /** Whether the subnet runs DHCP; on-prem lab subnets without DHCP are why this manager exists. */
+  dhcp: boolean;
+  pools: IpRange[];
+  /** Addresses or ranges never handed out, neither from the pools nor as fallback. */
+  exclude?: (string | IpRange)[];
+}
+
+export interface IpPoolConfig {
+  networks: IpNetworkConfig[];
+  /** DNS servers given with fallback addresses on subnets that are not in `networks`. */
+  defaultDns?: string[];
+}
+
+export interface IpPoolOptions {
+  /** Default: $LABGATE_IP_POOLS, else config/ip_pools.json resolved from the working directory. */
+  configPath?: string;
+  /** Default: beside the config file, `<config name>.state.json` (ip_pools.state.json). */
+  statePath?: string;
+  /** An in-memory config instead of a file (statePath is then required). */
+  config?: IpPoolConfig;
+  /** How long to wait for another process holding the ledger lock. */
+  lockTimeoutMs?: number;
+}
+
+export type IpReleaseSelector = { owner: string; network?: string } | { ip: string };

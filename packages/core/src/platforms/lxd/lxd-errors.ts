@@ -1,0 +1,53 @@
+import { LabgateError, type LabgateErrorOptions, PreconditionError } from "../../errors.js";
+import { ExitCode } from "../../exit-codes.js";
+
+type Options = Omit<LabgateErrorOptions, "exitCode">;
+
+/** The LXD socket is missing, refuses connections or may not be opened by this user. */
+export class LxdUnreachableError extends PreconditionError {
+  readonly socketPaths: string[];
+  constructor(message: string, socketPaths: string[], options: Options = {}) {
+    super("LXD_UNREACHABLE", message, { ...options, details: { socketPaths, ...options.details } });
+    this.socketPaths = socketPaths;
+  }
+}
+
+/** LXD answered 404: the instance, network, image, alias or pool does not exist. */
+export class LxdNotFoundError extends LabgateError {
+  readonly resource: string;
+  constructor(resource: string, message: string, options: Options = {}) {
+    super("LXD_NOT_FOUND", message, {
+      ...options,
+      exitCode: ExitCode.EXTERNAL,
+      details: { resource, ...options.details },
+    });
+    this.resource = resource;
+  }
+}
+
+/** LXD rejected a request (400 bad config, 409 conflict, 500 ...): its own message is kept verbatim. */
+export class LxdApiError extends LabgateError {
+  readonly status: number;
+  constructor(status: number, message: string, options: Options = {}) {
+    super("LXD_API_ERROR", message, {
+      ...options,
+      exitCode: ExitCode.EXTERNAL,
+      details: { status, ...options.details },
+    });
+    this.status = status;
+  }
+}
+
+/** A background operation (create, start, exec, image import) ended in Failure or Cancelled. */
+export class LxdOperationFailedError extends LabgateError {
+  constructor(message: string, options: Options = {}) {
+    super("LXD_OPERATION_FAILED", message, { ...options, exitCode: ExitCode.EXTERNAL });
+  }
+}
+
+/** An operation or a state change did not finish before its deadline. */
+export class LxdTimeoutError extends LabgateError {
+  constructor(message: string, options: Options = {}) {
+    super("LXD_TIMEOUT", message, { ...options, exitCode: ExitCode.TIMEOUT });
+  }
+}

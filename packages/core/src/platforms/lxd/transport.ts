@@ -1,0 +1,214 @@
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { LabgateError } from "../../errors.js";
+import { ExitCode } from "../../exit-codes.js";
+import { LxdApiError, LxdNotFoundError, LxdUnreachableError } from "./lxd-errors.js";
+import { findLxdSocket, lxdSocketCandidates } from "./socket-path.js";
+
+export interface LxdTransportOptions {
+  /** Path of LXD's unix socket; default: LXD_SOCKET, $LXD_DIR/unix.socket, snap, then /var/lib/lxd. */
+  socketPath?: string;
+  /** LXD project for every request (default: LXD's own default project). */
+  project?: string;
+  /** Deadline of one HTTP exchange (not of the operations it starts). Default 60 s. */
+  requestTimeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface LxdRequest {
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+  /** API path with its query, e.g. "/1.0/instances/app1/state". */
+  path: string;
+  /** A JSON value, raw bytes, or a stream (image upload). */
+  body?: unknown;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+/** LXD's response envelope (sync, async or error). */
+export interface LxdEnvelope<T = unknown> {
+  type: "sync" | "async" | "error";
+  status?: string;
+  status_code?: number;
+  operation?: string;
+  error_code?: number;
+  error?: string;
+  metadata: T;
+}
+
+export interface RawResponse {
+  status: number;
+  headers: IncomingMessage["headers"];
+  body: Buffer;
+}
+
+/**
+ * HTTP over LXD's unix socket with node:http: no `lxc` client, so no snap home-directory
+ * confinement and no output scraping. Every failure becomes a labgate error naming the request.
+ */
+export class LxdTransport {
+  readonly candidates: string[];
+  readonly project: string | undefined;
+  private readonly requestTimeoutMs: number;
+  private resolved: string | undefined;
+
+  constructor(options: LxdTransportOptions = {}) {
+    this.candidates = lxdSocketCandidates(options.socketPath, options.env);
+    this.project = options.project;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 60_000;
+  }
+
+  /** The socket in use; throws LXD_UNREACHABLE naming every path tried when none exists. */
+  socketPath(): string {
+    if (this.resolved) return this.resolved;
+    const found = findLxdSocket(this.candidates);
+    if (!found) {
+      throw new LxdUnreachableError(
+        `LXD is not reachable: no LXD socket at ${this.candidates.join(" or ")}.`,
+        this.candidates,
+        { hint: START_HINT },
+      );
+    }
+    this.resolved = found;
+    return found;
+  }
+
+  /** A JSON request; returns LXD's envelope. Errors (4xx/5xx) are thrown as labgate errors. */
+  async json<T>(req: LxdRequest): Promise<LxdEnvelope<T>> {
+    const raw = await this.raw(req);
+    return parseEnvelope<T>(req, raw);
+  }
+
+  /** The request as bytes (file downloads, exec logs); error envelopes are still mapped. */
+  async raw(req: LxdRequest): Promise<RawResponse> {
+    const socketPath = this.socketPath();
+    const path = this.withProject(req.path);
+    const { payload, contentType } = encodeBody(req.body);
+    const headers: Record<string, string> = {
+      ...(contentType ? { "content-type": contentType } : {}),
+      ...req.headers,
+    };
+    const timeoutMs = req.timeoutMs ?? this.requestTimeoutMs;
+
+    const response = await new Promise<RawResponse>((resolve, reject) => {
+      const r = httpRequest(
+        { socketPath, path, method: req.method, headers: { host: "lxd", ...headers }, signal: req.signal },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () =>
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+          );
+          res.on("error", reject);
+        },
+      );
+      r.setTimeout(timeoutMs, () =>
+        r.destroy(
+          new LabgateError(
+            "LXD_TIMEOUT",
+            `LXD did not answer ${req.method} ${req.path} within ${timeoutMs / 1000} s.`,
+            {
+              exitCode: ExitCode.TIMEOUT,
+              hint: "Check that the LXD daemon is not stuck: `lxc info`, and its log (e.g. /tmp/lxd.log or /var/log/lxd/lxd.log).",
+            },
+          ),
+        ),
+      );
+      r.on("error", (error) => reject(mapSocketError(error, socketPath, req)));
+      if (payload === undefined) r.end();
+      else if (isReadable(payload)) pipeline(payload, r).catch((error: unknown) => r.destroy(error as Error));
+      else r.end(payload);
+    });
+
+    if (response.status >= 400) throw mapHttpError(req, response);
+    return response;
+  }
+
+  private withProject(path: string): string {
+    if (!this.project) return path;
+    return `${path}${path.includes("?") ? "&" : "?"}project=${encodeURIComponent(this.project)}`;
+  }
+}
+
+const START_HINT =
+  "Start the daemon (`lxd --group root --logfile /tmp/lxd.log &` then `lxd waitready --timeout 60`; with systemd: `systemctl start lxd` or `snap start lxd`), " +
+  "or point labgate at the socket with LXD_SOCKET=/path/to/unix.socket.";
+
+function encodeBody(body: unknown): { payload: Buffer | Readable | undefined; contentType?: string } {
+  if (body === undefined) return { payload: undefined };
+  if (Buffer.isBuffer(body) || body instanceof Uint8Array)
+    return { payload: Buffer.from(body), contentType: "application/octet-stream" };
+  if (isReadable(body)) return { payload: body };
+  return { payload: Buffer.from(JSON.stringify(body)), contentType: "application/json" };
+}
+
+function isReadable(value: unknown): value is Readable {
+  return typeof value === "object" && value !== null && typeof (value as Readable).pipe === "function";
+}
+
+function mapSocketError(error: unknown, socketPath: string, req: LxdRequest): unknown {
+  if (error instanceof LabgateError) return error;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "EACCES" || code === "EPERM") {
+    return new LxdUnreachableError(`Permission denied opening the LXD socket ${socketPath}.`, [socketPath], {
+      cause: error,
+      hint:
+        "Run as root, or add your user to the group that owns the socket (`ls -l " +
+        socketPath +
+        "`; usually `lxd`): `sudo usermod -aG lxd $USER` then log in again.",
+    });
+  }
+  if (code === "ENOENT" || code === "ECONNREFUSED" || code === "ECONNRESET" || code === "EPIPE") {
+    return new LxdUnreachableError(
+      `LXD is not answering on ${socketPath} (${code}) for ${req.method} ${req.path}.`,
+      [socketPath],
+      { cause: error, hint: START_HINT },
+    );
+  }
+  return error;
+}
+
+function parseEnvelope<T>(req: LxdRequest, raw: RawResponse): LxdEnvelope<T> {
+  try {
+    return JSON.parse(raw.body.toString("utf8")) as LxdEnvelope<T>;
+  } catch (error) {
+    throw new LxdApiError(
+      raw.status,
+      `LXD answered ${req.method} ${req.path} with something that is not JSON.`,
+      {
+        cause: error,
+        hint: "Is the socket really LXD's? Check LXD_SOCKET / the socket path option.",
+      },
+    );
+  }
+}
+
+function mapHttpError(req: LxdRequest, raw: RawResponse): Error {
+  let text = raw.body.toString("utf8").trim();
+  try {
+    const envelope = JSON.parse(text) as Partial<LxdEnvelope>;
+    if (envelope.error) text = envelope.error;
+  } catch {
+    // not JSON: keep the body text
+  }
+  const what = `${req.method} ${req.path.split("?")[0]}`;
+  if (raw.status === 404) {
+    return new LxdNotFoundError(
+      req.path.split("?")[0] ?? req.path,
+      `LXD: ${text || "not found"} (${what}).`,
+      {
+        hint: "List what exists with `lxc list`, `lxc network list`, `lxc image list` or `lxc storage list`.",
+      },
+    );
+  }
+  if (raw.status === 403) {
+    return new LxdUnreachableError(`LXD refused ${what}: ${text || "forbidden"}.`, [], {
+      hint: "This user may not use LXD (or this project): run as root or join the lxd group.",
+    });
+  }
+  return new LxdApiError(raw.status, `LXD rejected ${what} (HTTP ${raw.status}): ${text || "no message"}.`, {
+    hint: "The message above is LXD's own; `lxc info --show-log <instance>` or the daemon log often says more.",
+  });
+}

@@ -1,0 +1,205 @@
+import { LabgateError, OpenNebulaError } from "../../errors.js";
+import { ExitCode } from "../../exit-codes.js";
+import type { OpenNebulaClient } from "./client.js";
+import type { OneHost, OneImage, OneVm, OneVnet } from "./documents.js";
+import { isLcmFailure } from "./states.js";
+
+/**
+ * Polling waits for OpenNebula's asynchronous operations (instantiate, host monitoring, image
+ * download). Each ends in success, a clear failure naming the state OpenNebula reported, or a
+ * timeout; all honour Ctrl-C through the signal.
+ */
+export interface WaitOptions {
+  timeoutMs?: number;
+  intervalMs?: number;
+  signal?: AbortSignal;
+  /** Called whenever the observed state changes, e.g. "ACTIVE/PROLOG". */
+  onProgress?: (state: string) => void;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(interrupted());
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(interrupted());
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+function interrupted(): LabgateError {
+  return new LabgateError("INTERRUPTED", "Interrupted while waiting for OpenNebula.", {
+    exitCode: ExitCode.INTERRUPTED,
+    hint: "Run `labgate lab up` again to resume; the resource IDs were recorded before waiting.",
+  });
+}
+
+type Verdict<T> = { done: true; value: T } | { done: false; state: string } | { failed: OpenNebulaError };
+
+async function poll<T>(what: string, fetchOnce: () => Promise<Verdict<T>>, options: WaitOptions): Promise<T> {
+  const timeoutMs = options.timeoutMs ?? 300_000;
+  const intervalMs = options.intervalMs ?? 2_000;
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  for (;;) {
+    if (options.signal?.aborted) throw interrupted();
+    const verdict = await fetchOnce();
+    if ("failed" in verdict) throw verdict.failed;
+    if (verdict.done) return verdict.value;
+    if (verdict.state !== last) {
+      last = verdict.state;
+      options.onProgress?.(verdict.state);
+    }
+    if (Date.now() + intervalMs > deadline) {
+      throw new OpenNebulaError(
+        "ONE_TIMEOUT",
+        `${what} is still ${last} after ${Math.round(timeoutMs / 1000)} s.`,
+        {
+          exitCode: ExitCode.TIMEOUT,
+          hint: "OpenNebula is slow or stuck: look at the resource in Sunstone or with the one* CLI, then re-run to resume.",
+        },
+      );
+    }
+    await sleep(intervalMs, options.signal);
+  }
+}
+
+/** Waits for ACTIVE/RUNNING; BOOT_FAILURE, PROLOG_FAILURE, FAILED or DONE end the wait with ONE_VM_FAILED. */
+export function waitForVmRunning(
+  client: OpenNebulaClient,
+  id: number,
+  options: WaitOptions = {},
+): Promise<OneVm> {
+  return poll<OneVm>(
+    `VM ${id}`,
+    async () => {
+      const vm = await client.vmInfo(id);
+      if (vm.stateName === "ACTIVE" && vm.lcmStateName === "RUNNING") return { done: true, value: vm };
+      if (isLcmFailure(vm.lcmState) || ["FAILED", "DONE", "CLONING_FAILURE"].includes(vm.stateName)) {
+        return {
+          failed: new OpenNebulaError(
+            "ONE_VM_FAILED",
+            `VM ${vm.id} (${vm.name}) is ${vm.label}${vm.error ? `: ${vm.error}` : ""}.`,
+            {
+              details: { vmId: vm.id, state: vm.label },
+              hint: `See why with \`onevm show ${vm.id}\` and /var/log/one/${vm.id}.log on the front-end; fix the cause, then \`onevm recover --retry ${vm.id}\` or run \`labgate lab down\` and up again.`,
+            },
+          ),
+        };
+      }
+      return { done: false, state: vm.label };
+    },
+    options,
+  );
+}
+
+/** Waits for MONITORED; ERROR ends the wait with ONE_HOST_ERROR (the diagnostics step follows). */
+export function waitForHostMonitored(
+  client: OpenNebulaClient,
+  id: number,
+  options: WaitOptions = {},
+): Promise<OneHost> {
+  return poll<OneHost>(
+    `Host ${id}`,
+    async () => {
+      const host = await client.hostInfo(id);
+      return hostVerdict(host);
+    },
+    options,
+  );
+}
+
+export function hostVerdict(host: OneHost): Verdict<OneHost> {
+  if (host.stateName === "MONITORED") return { done: true, value: host };
+  if (host.stateName === "ERROR" || host.stateName === "MONITORING_ERROR") return { failed: hostError(host) };
+  if (host.stateName === "DISABLED" || host.stateName === "OFFLINE") {
+    return {
+      failed: new OpenNebulaError(
+        "ONE_HOST_DISABLED",
+        `Host ${host.name} (ID ${host.id}) is ${host.stateName}.`,
+        {
+          exitCode: ExitCode.PRECONDITION,
+          details: { hostId: host.id, state: host.stateName },
+          hint: `Enable it with \`onehost enable ${host.id}\`.`,
+        },
+      ),
+    };
+  }
+  return { done: false, state: host.stateName };
+}
+
+export function hostError(host: OneHost): OpenNebulaError {
+  return new OpenNebulaError(
+    "ONE_HOST_ERROR",
+    `Host ${host.name} (ID ${host.id}) is in ${host.stateName}${host.error ? `: ${host.error}` : ""}.`,
+    {
+      details: { hostId: host.id, state: host.stateName },
+      hint: `Run the host diagnostics (\`onehost show ${host.id}\`, tail /var/log/one/oned.log, getfacl of the LXD socket, \`sudo -u oneadmin lxc version\`); usually oneadmin is not in the lxd group or OpenNebula was not restarted after adding it.`,
+    },
+  );
+}
+
+/** Waits for READY (or USED); ERROR ends the wait with ONE_IMAGE_ERROR. */
+export function waitForImageReady(
+  client: OpenNebulaClient,
+  id: number,
+  options: WaitOptions = {},
+): Promise<OneImage> {
+  return poll<OneImage>(
+    `Image ${id}`,
+    async () => {
+      const image = await client.imageInfo(id);
+      if (image.stateName === "READY" || image.stateName === "USED" || image.stateName === "USED_PERS") {
+        return { done: true, value: image };
+      }
+      if (image.stateName === "ERROR") {
+        return {
+          failed: new OpenNebulaError(
+            "ONE_IMAGE_ERROR",
+            `Image ${image.name} (ID ${image.id}) is in ERROR${image.error ? `: ${image.error}` : ""}.`,
+            {
+              details: { imageId: image.id },
+              hint: `Check the image source and the datastore (\`oneimage show ${image.id}\`, \`onedatastore show ${image.datastoreId}\`); delete it and re-run.`,
+            },
+          ),
+        };
+      }
+      return { done: false, state: image.stateName };
+    },
+    options,
+  );
+}
+
+/** Waits for READY; ERROR ends the wait with ONE_VNET_ERROR. */
+export function waitForVnetReady(
+  client: OpenNebulaClient,
+  id: number,
+  options: WaitOptions = {},
+): Promise<OneVnet> {
+  return poll<OneVnet>(
+    `Virtual network ${id}`,
+    async () => {
+      const vnet = await client.vnInfo(id);
+      if (vnet.stateName === "READY") return { done: true, value: vnet };
+      if (vnet.stateName === "ERROR" || vnet.stateName === "UPDATE_FAILURE") {
+        return {
+          failed: new OpenNebulaError(
+            "ONE_VNET_ERROR",
+            `Virtual network ${vnet.name} (ID ${vnet.id}) is ${vnet.stateName}.`,
+            {
+              details: { vnetId: vnet.id },
+              hint: `See \`onevnet show ${vnet.id}\` and oned.log; the bridge or driver (${vnet.vnMad || "?"}) could not be set up.`,
+            },
+          ),
+        };
+      }
+      return { done: false, state: vnet.stateName };
+    },
+    options,
+  );
+}

@@ -1,0 +1,110 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir, userInfo } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+
+const SSHD = "/usr/sbin/sshd";
+
+export interface TestSshd {
+  port: number;
+  dir: string;
+  user: string;
+  privateKeyPath: string;
+  privateKey: string;
+  hostPublicKeyLine: string;
+  hostFingerprint: string;
+  /** A second, unrelated host key: what a man-in-the-middle would present. */
+  otherHostPublicKeyLine: string;
+  otherHostFingerprint: string;
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+async function keygen(path: string): Promise<{ line: string; fingerprint: string }> {
+  await execa("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "labgate-test", "-f", path]);
+  const line = (await readFile(`${path}.pub`, "utf8")).trim();
+  const { stdout } = await execa("ssh-keygen", ["-lf", `${path}.pub`]);
+  return { line, fingerprint: stdout.split(" ")[1] ?? "" };
+}
+
+/** Starts a real OpenSSH server on 127.0.0.1 (free port) with its own host key and a user key for this user. */
+export async function startSshd(): Promise<TestSshd> {
+  if (!existsSync(SSHD))
+    throw new Error(`${SSHD} is missing: install openssh-server (apt-get install -y openssh-server).`);
+  const dir = await mkdtemp(join(tmpdir(), "labgate-sshd-"));
+  const host = await keygen(join(dir, "host_ed25519"));
+  const other = await keygen(join(dir, "other_ed25519"));
+  const user = await keygen(join(dir, "user_ed25519"));
+  await writeFile(join(dir, "authorized_keys"), `${user.line}\n`, { mode: 0o600 });
+  await mkdir("/run/sshd", { recursive: true, mode: 0o755 });
+  const port = await freePort();
+  const config = [
+    `ListenAddress 127.0.0.1:${port}`,
+    `HostKey ${join(dir, "host_ed25519")}`,
+    `AuthorizedKeysFile ${join(dir, "authorized_keys")}`,
+    `PidFile ${join(dir, "sshd.pid")}`,
+    "UsePAM no",
+    "StrictModes no",
+    "PermitRootLogin prohibit-password",
+    "PasswordAuthentication no",
+    "KbdInteractiveAuthentication no",
+    "LogLevel ERROR",
+  ].join("\n");
+  await writeFile(join(dir, "sshd_config"), `${config}\n`);
+  const child: ChildProcess = spawn(SSHD, ["-D", "-e", "-f", join(dir, "sshd_config")], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let log = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    log += chunk.toString();
+  });
+  await waitForPort(port, child, () => log);
+  return {
+    port,
+    dir,
+    user: userInfo().username,
+    privateKeyPath: join(dir, "user_ed25519"),
+    privateKey: await readFile(join(dir, "user_ed25519"), "utf8"),
+    hostPublicKeyLine: host.line,
+    hostFingerprint: host.fingerprint,
+    otherHostPublicKeyLine: other.line,
+    otherHostFingerprint: other.fingerprint,
+    async stop() {
+      child.kill("SIGTERM");
+      await new Promise((resolve) => (child.exitCode === null ? child.once("exit", resolve) : resolve(null)));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function waitForPort(port: number, child: ChildProcess, log: () => string): Promise<void> {
+  const { connect } = await import("node:net");
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`sshd exited with ${child.exitCode}: ${log()}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, "127.0.0.1");
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once("error", () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`sshd did not listen on 127.0.0.1:${port}: ${log()}`);
+}
