@@ -1,1 +1,63 @@
-export {};
+export {
+  type AutocannonClient,
+  type AutocannonOptions,
+  type AutocannonSummary,
+  startAutocannon,
+} from "./autocannon.js";
+export {
+  type CompareResult,
+  type CompareRow,
+  compareResults,
+  NOISE_MODEL,
+  readResultFile,
+} from "./compare.js";
+export { formatMicros, parseDuration } from "./duration.js";
+export { BenchFileError, BenchOptionError, BenchReportError, SloSyntaxError } from "./errors.js";
+export {
+  compareTable,
+  describeRun,
+  formatCompareText,
+  formatResultText,
+  resultTables,
+} from "./format.js";
+export {
+  decodeHistogram,
+  encodeHistogram,
+  mergeEncodedHistograms,
+  percentileDistribution,
+} from "./histogram.js";
+export { DEFAULTS, parseHeaderFlags, resolveOptions, validateUrl } from "./options.js";
+export { JITTER_DEFINITION } from "./recorder.js";
+export { renderHtmlReport } from "./report-html.js";
+export { renderMarkdownReport } from "./report-md.js";
+export { runBench } from "./run-bench.js";
+export {
+  applySlos,
+  evaluateSlos,
+  formatValue,
+  loadSloFile,
+  parseSlo,
+  parseSlos,
+  SLO_METRICS,
+} from "./slo.js";
+export type {
+  BackendStats,
+  BenchHooks,
+  BenchMode,
+  BenchOptions,
+  BenchProgress,
+  BenchResult,
+  EncodedHistograms,
+  GeneratorReport,
+  JitterSummary,
+  LatencySummary,
+  RateReport,
+  RequestCounts,
+  ResolvedBenchOptions,
+  SeriesPoint,
+  Slo,
+  SloOperator,
+  SloResult,
+} from "./types.js";
+export { VERSION } from "./version.js";
+export { type WrittenReports, writeReports } from "./write-reports.js";

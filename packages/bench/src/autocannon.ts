@@ -1,0 +1,64 @@
+import { createRequire } from "node:module";
+
+/**
+ * Typed view of the small part of autocannon 9 (which ships no types) that labgate uses.
+ * Only per-connection events are used: autocannon's own histograms are 1 ms-resolution and its
+ * coordinated-omission correction is not trusted; labgate records its own.
+ */
+export interface AutocannonClient {
+  on(event: "headers", listener: (info: { statusCode: number; headers: string[] }) => void): void;
+  on(event: "response", listener: (statusCode: number, bytes: number, durationMs: number) => void): void;
+  on(event: "request", listener: () => void): void;
+  on(event: "timeout", listener: () => void): void;
+  on(event: "connError", listener: (error: NodeJS.ErrnoException) => void): void;
+}
+
+export interface AutocannonOptions {
+  url: string;
+  connections: number;
+  /** Seconds. */
+  duration: number;
+  /** Seconds. */
+  timeout: number;
+  method?: string;
+  headers?: Record<string, string>;
+  pipelining?: number;
+  /** Milliseconds between autocannon's own samples (and its stop checks). */
+  sampleInt?: number;
+  setupClient?: (client: AutocannonClient) => void;
+}
+
+export interface AutocannonSummary {
+  requests: { average: number; total: number };
+  throughput: { average: number; total: number };
+  latency: { p50: number; p99: number; average: number };
+  errors: number;
+  timeouts: number;
+  duration: number;
+  non2xx: number;
+}
+
+export interface AutocannonInstance {
+  stop(): void;
+  on(event: "done", listener: (result: AutocannonSummary) => void): void;
+}
+
+type AutocannonFn = (
+  options: AutocannonOptions,
+  callback: (error: Error | null, result: AutocannonSummary) => void,
+) => AutocannonInstance;
+
+const require = createRequire(import.meta.url);
+const autocannon = require("autocannon") as AutocannonFn;
+
+/** Starts autocannon and resolves with its own summary when it has stopped. */
+export function startAutocannon(options: AutocannonOptions): {
+  instance: AutocannonInstance;
+  done: Promise<AutocannonSummary>;
+} {
+  let instance!: AutocannonInstance;
+  const done = new Promise<AutocannonSummary>((resolve, reject) => {
+    instance = autocannon(options, (error, result) => (error ? reject(error) : resolve(result)));
+  });
+  return { instance, done };
+}

@@ -1,0 +1,166 @@
+import http from "node:http";
+import https from "node:https";
+import type { LoopWindow } from "./closed-loop.js";
+import type { Recorder } from "./recorder.js";
+import type { ResolvedBenchOptions } from "./types.js";
+
+/** A send more than this after its scheduled time counts as late (timers have ~1 ms granularity). */
+export const LATE_THRESHOLD_MS = 2;
+
+/**
+ * Constant rate, open loop (wrk2's model): request i is due at start + i/R whatever happened to
+ * earlier ones. Latency runs from the due time, so a stalled target (or a generator that could not
+ * send because every connection was busy) shows up in the latency instead of silently lowering the
+ * request rate — the coordinated-omission correction. Service time (actual send → response) is
+ * recorded beside it. Requests due before `endMs` are all sent; the loop then waits for them.
+ */
+export async function runConstantRate(
+  options: ResolvedBenchOptions,
+  recorder: Recorder,
+  window: LoopWindow & { runStartMs: number },
+): Promise<{ aborted: boolean }> {
+  const rate = options.rate ?? 1;
+  const intervalMs = 1000 / rate;
+  const url = new URL(options.url);
+  const secure = url.protocol === "https:";
+  const transport = secure ? https : http;
+  const agent = secure
+    ? new https.Agent({
+        keepAlive: true,
+        maxSockets: options.connections,
+        maxFreeSockets: options.connections,
+        scheduling: "fifo",
+        rejectUnauthorized: !options.insecure,
+      })
+    : new http.Agent({
+        keepAlive: true,
+        maxSockets: options.connections,
+        maxFreeSockets: options.connections,
+        scheduling: "fifo",
+      });
+  const headerLower = options.backendHeader.toLowerCase();
+  const timeoutMs = options.timeoutMs;
+  const requestOptions: http.RequestOptions = {
+    agent,
+    method: options.method,
+    headers: { "user-agent": "labgate-bench", ...options.headers },
+  };
+
+  let inFlight = 0;
+  let next = 0;
+  let aborted = false;
+  let schedulingDone = false;
+  let resolveDrained: () => void = () => {};
+  const drained = new Promise<void>((resolve) => {
+    resolveDrained = resolve;
+  });
+  const settle = () => {
+    inFlight--;
+    if (schedulingDone && inFlight === 0) resolveDrained();
+  };
+
+  const fire = (scheduledMs: number) => {
+    inFlight++;
+    let finished = false;
+    let timedOut = false;
+    let sentMs = scheduledMs;
+    const fail = (error: NodeJS.ErrnoException) => {
+      if (finished) return;
+      finished = true;
+      recorder.recordFailure(
+        scheduledMs,
+        performance.now(),
+        timedOut ? "timeout" : "error",
+        timedOut ? "ETIMEDOUT" : (error.code ?? error.message),
+      );
+      settle();
+    };
+    const req = transport.request(url, requestOptions, (res) => {
+      let bytes = headerBytes(res);
+      res.on("data", (chunk: Buffer) => {
+        bytes += chunk.length;
+      });
+      res.on("end", () => {
+        if (finished) return;
+        finished = true;
+        const end = performance.now();
+        const value = res.headers[headerLower];
+        const backend = typeof value === "string" ? value : Array.isArray(value) ? value[0] : undefined;
+        recorder.recordResponse(
+          scheduledMs,
+          end,
+          Math.round((end - sentMs) * 1000),
+          res.statusCode ?? 0,
+          bytes,
+          backend,
+        );
+        settle();
+      });
+      res.on("error", fail);
+      res.on("aborted", () => fail(Object.assign(new Error("response aborted"), { code: "ECONNRESET" })));
+    });
+    req.on("socket", () => {
+      sentMs = performance.now();
+      recorder.recordSend(scheduledMs, sentMs, LATE_THRESHOLD_MS);
+      if (sentMs - scheduledMs > timeoutMs) {
+        // It waited for a free connection longer than the timeout: it has already failed.
+        timedOut = true;
+        req.destroy(
+          Object.assign(new Error("request timed out waiting for a connection"), { code: "ETIMEDOUT" }),
+        );
+      }
+    });
+    req.setTimeout(timeoutMs, () => {
+      timedOut = true;
+      req.destroy(Object.assign(new Error("request timed out"), { code: "ETIMEDOUT" }));
+    });
+    req.on("error", fail);
+    req.end();
+  };
+
+  const onAbort = () => {
+    aborted = true;
+  };
+  window.signal?.addEventListener("abort", onAbort, { once: true });
+
+  await new Promise<void>((resolve) => {
+    const pump = () => {
+      const now = performance.now();
+      let due = window.runStartMs + next * intervalMs;
+      while (!aborted && due <= now && due < window.endMs) {
+        fire(due);
+        next++;
+        due = window.runStartMs + next * intervalMs;
+      }
+      if (aborted || due >= window.endMs) {
+        resolve();
+        return;
+      }
+      setTimeout(pump, Math.max(0, due - performance.now()));
+    };
+    pump();
+  });
+  schedulingDone = true;
+  if (inFlight === 0) resolveDrained();
+
+  // Every request due in the window gets its answer (or its timeout); a stall at the end counts.
+  let drainTimer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    drained,
+    new Promise<void>((resolve) => {
+      drainTimer = setTimeout(resolve, timeoutMs + 1000);
+    }),
+  ]);
+  clearTimeout(drainTimer);
+  agent.destroy();
+  window.signal?.removeEventListener("abort", onAbort);
+  return { aborted };
+}
+
+/** Bytes of the status line and headers as received (chunked-encoding framing is not counted). */
+function headerBytes(res: http.IncomingMessage): number {
+  let total = 17 + (res.statusMessage?.length ?? 0);
+  const raw = res.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) total += raw[i]!.length + raw[i + 1]!.length + 4;
+  return total + 2;
+}

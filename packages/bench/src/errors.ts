@@ -1,0 +1,48 @@
+import { InvalidInputError, LabgateError } from "@labgate/core";
+
+/** A bench option (URL, duration, number) the user gave is not usable. Exit code 2. */
+export class BenchOptionError extends InvalidInputError {
+  constructor(message: string, hint: string, details?: Record<string, unknown>) {
+    super("BENCH_OPTION_INVALID", message, { hint, ...(details ? { details } : {}) });
+  }
+}
+
+/** An SLO expression or SLO file cannot be parsed. Exit code 2; the message names the expression. */
+export class SloSyntaxError extends InvalidInputError {
+  readonly expression: string;
+  constructor(expression: string, problem: string, options: { hint?: string; cause?: unknown } = {}) {
+    super("BENCH_SLO_INVALID", `Invalid SLO "${expression}": ${problem}`, {
+      hint:
+        options.hint ??
+        'Write SLOs as <metric><op><value>, e.g. "p99<250ms", "rps>=500", "errors<1%", "jitter<5ms", "backend_share>=40%".',
+      details: { expression },
+      cause: options.cause,
+    });
+    this.expression = expression;
+  }
+}
+
+/** A result.json given to `bench compare` (or an SLO file) cannot be read or is not a labgate result. Exit code 2. */
+export class BenchFileError extends InvalidInputError {
+  constructor(path: string, problem: string, options: { hint?: string; cause?: unknown } = {}) {
+    super("BENCH_FILE_INVALID", `${path}: ${problem}`, {
+      hint: options.hint ?? "Pass a result.json written by `labgate bench run --out DIR`.",
+      details: { path },
+      cause: options.cause,
+    });
+  }
+}
+
+/** Writing report files failed (permissions, full disk). */
+export class BenchReportError extends LabgateError {
+  constructor(dir: string, cause: unknown) {
+    super(
+      "BENCH_REPORT_WRITE_FAILED",
+      `Cannot write the bench reports to ${dir}: ${(cause as Error)?.message ?? cause}`,
+      {
+        hint: "Check that the directory is writable and the disk is not full; the measurement itself is unaffected.",
+        cause,
+      },
+    );
+  }
+}

@@ -1,0 +1,183 @@
+import type { CompareResult, CompareRow } from "./compare.js";
+import { formatMicros, formatMs, round } from "./duration.js";
+import { textTable } from "./table.js";
+import type { BenchResult, LatencySummary } from "./types.js";
+
+type Table = { title: string; header: string[]; rows: string[][] };
+
+export function describeRun(r: BenchResult): string {
+  const o = r.options;
+  const load =
+    o.mode === "constant-rate"
+      ? `constant rate ${o.rate} req/s over up to ${o.connections} connections`
+      : `closed loop, ${o.connections} connections`;
+  return `${o.method} ${o.url} — ${load}, ${formatMs(o.durationMs)} measured${o.warmupMs ? ` after ${formatMs(o.warmupMs)} warm-up` : ""}`;
+}
+
+const latencyCells = (l: LatencySummary) =>
+  [l.p50Us, l.p90Us, l.p95Us, l.p99Us, l.p999Us, l.maxUs, l.meanUs, l.stddevUs].map(formatMicros);
+export const LATENCY_HEADER = ["p50", "p90", "p95", "p99", "p99.9", "max", "mean", "stddev"];
+
+/** The tables shared by the terminal output and report.md. */
+export function resultTables(r: BenchResult): Table[] {
+  const tables: Table[] = [];
+  const latencyRows = [
+    [
+      r.latencyBasis === "scheduled-send" ? "latency (from scheduled send)" : "latency",
+      ...latencyCells(r.latency),
+    ],
+  ];
+  if (r.options.mode === "constant-rate")
+    latencyRows.push(["service time (from actual send)", ...latencyCells(r.serviceTime)]);
+  tables.push({ title: "Latency", header: ["", ...LATENCY_HEADER], rows: latencyRows });
+
+  const q = r.requests;
+  const throughputRows = [
+    ["requests/s", String(r.throughput.rps)],
+    ["bytes/s", formatBytes(r.throughput.bytesPerSec)],
+    ["responses", String(q.responses)],
+    ["failed", `${q.failed} (${q.errorRatePct}%)`],
+    ["timeouts", String(q.timeouts)],
+    ["connection errors", String(q.connectionErrors)],
+    ["non-2xx", String(q.non2xx)],
+    [
+      "status codes",
+      Object.entries(q.statusCodes)
+        .map(([c, n]) => `${c}×${n}`)
+        .join(" ") || "-",
+    ],
+  ];
+  if (Object.keys(q.errorsByCode).length) {
+    throughputRows.push([
+      "errors by code",
+      Object.entries(q.errorsByCode)
+        .map(([c, n]) => `${c}×${n}`)
+        .join(" "),
+    ]);
+  }
+  if (r.rate) {
+    throughputRows.push(
+      ["target rate", `${r.rate.targetRps}/s`],
+      ["achieved send rate", `${r.rate.achievedSendRps}/s`],
+      ["late sends", `${r.rate.lateSends} (${r.rate.latePct}%, >${formatMicros(r.rate.lateThresholdUs)})`],
+      [
+        "send lag p50/p99/max",
+        [r.rate.sendLagUs.p50, r.rate.sendLagUs.p99, r.rate.sendLagUs.max].map(formatMicros).join(" / "),
+      ],
+    );
+  }
+  tables.push({
+    title: `Throughput over ${round(r.measuredMs / 1000, 2)}s measured`,
+    header: ["", "value"],
+    rows: throughputRows,
+  });
+
+  tables.push({
+    title: "Jitter",
+    header: ["", "value"],
+    rows: [
+      ["mean |Δ| consecutive latencies", formatMicros(r.jitter.meanAbsDiffUs)],
+      ["stddev", formatMicros(r.jitter.stddevUs)],
+      ["p99 − p50 spread", formatMicros(r.jitter.spreadP99P50Us)],
+    ],
+  });
+
+  if (r.backends.entries.length) {
+    tables.push({
+      title: `Per backend (${r.backends.header})`,
+      header: ["backend", "count", "share", "p50", "p90", "p99", "max"],
+      rows: r.backends.entries.map((b) => [
+        b.name,
+        String(b.count),
+        `${b.sharePct}%`,
+        ...[b.latency.p50Us, b.latency.p90Us, b.latency.p99Us, b.latency.maxUs].map(formatMicros),
+      ]),
+    });
+  }
+
+  tables.push({
+    title: "Generator",
+    header: ["", "value"],
+    rows: [
+      ["CPU (one core = 100%)", `${r.generator.cpuPercent}%`],
+      ["event loop busy", `${r.generator.eventLoopUtilizationPercent}%`],
+      ["event-loop delay p99", `${r.generator.eventLoopDelayP99Ms}ms`],
+      ["trustworthy", r.generator.trustworthy ? "yes" : "NO"],
+    ],
+  });
+
+  if (r.slos.length) {
+    tables.push({
+      title: "SLOs",
+      header: ["SLO", "actual", "result"],
+      rows: r.slos.map((s) => [
+        s.expression,
+        s.actualText,
+        s.pass ? "pass" : `FAIL${s.note ? ` (${s.note})` : ""}`,
+      ]),
+    });
+  }
+  return tables;
+}
+
+export function formatResultText(r: BenchResult): string {
+  const parts = [describeRun(r), ""];
+  for (const t of resultTables(r)) parts.push(t.title, textTable(t.header, t.rows), "");
+  for (const w of r.warnings) parts.push(`! ${w}`);
+  if (r.slosPassed !== null)
+    parts.push(
+      r.slosPassed
+        ? "All SLOs passed."
+        : `SLOs FAILED: ${r.slos
+            .filter((s) => !s.pass)
+            .map((s) => s.expression)
+            .join(", ")}`,
+    );
+  return parts.join("\n").trimEnd();
+}
+
+export function formatCompareCell(value: number, unit: CompareRow["unit"]): string {
+  switch (unit) {
+    case "us":
+      return formatMicros(value);
+    case "per_s":
+      return `${value}/s`;
+    case "bytes_per_s":
+      return `${formatBytes(value)}/s`;
+    case "pct":
+      return `${value}%`;
+  }
+}
+
+export function compareTable(c: CompareResult): { header: string[]; rows: string[][] } {
+  return {
+    header: ["metric", "A", "B", "change", "noise ±", "verdict"],
+    rows: c.rows.map((row) => [
+      row.metric,
+      formatCompareCell(row.a, row.unit),
+      formatCompareCell(row.b, row.unit),
+      row.changePct === null ? "n/a" : `${row.changePct > 0 ? "+" : ""}${row.changePct}%`,
+      row.noise === null ? "n/a" : formatCompareCell(row.noise, row.unit),
+      row.verdict,
+    ]),
+  };
+}
+
+export function formatCompareText(c: CompareResult): string {
+  const t = compareTable(c);
+  return [
+    `A: ${c.a.url} (${c.a.mode}, ${c.a.startedAt})`,
+    `B: ${c.b.url} (${c.b.mode}, ${c.b.startedAt})`,
+    "",
+    textTable(t.header, t.rows),
+    "",
+    `Noise model: ${c.noiseModel}`,
+    ...c.warnings.map((w) => `! ${w}`),
+  ].join("\n");
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${round(n / 1024, 1)} KiB`;
+  return `${round(n / 1024 / 1024, 2)} MiB`;
+}

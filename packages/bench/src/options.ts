@@ -1,0 +1,179 @@
+import { registerSecret } from "@labgate/core";
+import { BenchOptionError } from "./errors.js";
+import type { BenchOptions, ResolvedBenchOptions } from "./types.js";
+
+export const DEFAULTS = {
+  connections: 10,
+  durationMs: 10_000,
+  warmupMs: 0,
+  timeoutMs: 5_000,
+  backendHeader: "X-Served-By",
+  method: "GET",
+} as const;
+
+const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]);
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** Checks every option and fills defaults; each problem becomes an exit-2 error saying what to type instead. */
+export function resolveOptions(input: BenchOptions): ResolvedBenchOptions {
+  const url = validateUrl(input.url);
+  const connections = integerIn(input.connections ?? DEFAULTS.connections, "connections", 1, 10_000);
+  const durationMs = positiveMs(input.durationMs ?? DEFAULTS.durationMs, "duration", 100);
+  const warmupMs = nonNegativeMs(input.warmupMs ?? DEFAULTS.warmupMs, "warmup");
+  const timeoutMs = positiveMs(input.timeoutMs ?? DEFAULTS.timeoutMs, "timeout", 1);
+  let rate: number | null = null;
+  if (input.rate !== undefined && input.rate !== null) {
+    if (!Number.isFinite(input.rate) || input.rate <= 0 || input.rate > 1_000_000) {
+      throw new BenchOptionError(
+        `--rate ${input.rate} is not a usable request rate.`,
+        "Give requests per second as a positive number up to 1000000, e.g. --rate 200; leave it out for closed-loop mode.",
+        { rate: input.rate },
+      );
+    }
+    rate = input.rate;
+  }
+  const backendHeader = (input.backendHeader ?? DEFAULTS.backendHeader).trim();
+  if (!HEADER_NAME.test(backendHeader)) {
+    throw new BenchOptionError(
+      `--backend-header "${backendHeader}" is not a valid HTTP header name.`,
+      "Use a header name such as X-Served-By (letters, digits and - only).",
+    );
+  }
+  const method = (input.method ?? DEFAULTS.method).toUpperCase();
+  if (!METHODS.has(method)) {
+    throw new BenchOptionError(
+      `HTTP method "${input.method}" is not supported.`,
+      `Use one of ${[...METHODS].join(", ")}.`,
+    );
+  }
+  return {
+    url,
+    mode: rate === null ? "closed-loop" : "constant-rate",
+    connections,
+    durationMs,
+    warmupMs,
+    rate,
+    timeoutMs,
+    backendHeader,
+    method,
+    headers: validateHeaders(input.headers ?? {}),
+    insecure: input.insecure ?? false,
+  };
+}
+
+export function validateUrl(raw: string | undefined): string {
+  if (!raw?.trim()) {
+    throw new BenchOptionError("No target URL given.", "Pass --url http://HOST:PORT/PATH (http or https).");
+  }
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw new BenchOptionError(
+      `"${raw}" is not a URL.`,
+      "Pass a full URL such as http://127.0.0.1:8080/ (scheme, host, optional port and path).",
+      {
+        url: raw,
+      },
+    );
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new BenchOptionError(
+      `"${raw}" uses ${url.protocol.replace(":", "")}; only http and https can be measured.`,
+      "Use a URL starting with http:// or https://.",
+      {
+        url: raw,
+      },
+    );
+  }
+  if (!url.hostname) {
+    throw new BenchOptionError(`"${raw}" has no host.`, "Use a URL such as http://127.0.0.1:8080/.");
+  }
+  return url.toString();
+}
+
+function integerIn(value: number, what: string, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new BenchOptionError(
+      `--${what} ${value} is not a whole number between ${min} and ${max}.`,
+      `Pass e.g. --${what} ${min === 1 ? 10 : min}.`,
+      {
+        [what]: value,
+      },
+    );
+  }
+  return value;
+}
+
+function positiveMs(value: number, what: string, min: number): number {
+  if (!Number.isFinite(value) || value < min) {
+    throw new BenchOptionError(
+      `--${what} must be at least ${min}ms (got ${value}ms).`,
+      `Pass e.g. --${what} ${what === "timeout" ? "5s" : "10s"}.`,
+      {
+        [what]: value,
+      },
+    );
+  }
+  return value;
+}
+
+function nonNegativeMs(value: number, what: string): number {
+  if (!Number.isFinite(value) || value < 0) {
+    throw new BenchOptionError(
+      `--${what} must not be negative (got ${value}ms).`,
+      `Pass e.g. --${what} 2s, or 0 for none.`,
+    );
+  }
+  return value;
+}
+
+const SENSITIVE_HEADER = /^(authorization|proxy-authorization|cookie|x-api-key|x-auth-token)$/i;
+
+function validateHeaders(headers: Record<string, string>): Record<string, string> {
+  for (const [name, value] of Object.entries(headers)) {
+    if (!HEADER_NAME.test(name)) {
+      throw new BenchOptionError(
+        `Request header name "${name}" is not valid.`,
+        'Pass headers as --header "Name: value".',
+      );
+    }
+    if (/[\r\n]/.test(value)) {
+      throw new BenchOptionError(
+        `Request header "${name}" contains a line break.`,
+        "Header values must be a single line.",
+      );
+    }
+    // Credentials sent to the target must not end up in reports or logs.
+    if (SENSITIVE_HEADER.test(name)) {
+      registerSecret(value);
+      const token = value.split(/\s+/).pop();
+      if (token) registerSecret(token);
+    }
+  }
+  return { ...headers };
+}
+
+/** Parses a repeated `--header "Name: value"` flag. */
+export function parseHeaderFlags(flags: readonly string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const flag of flags) {
+    const colon = flag.indexOf(":");
+    if (colon <= 0) {
+      throw new BenchOptionError(
+        `--header "${flag}" is not "Name: value".`,
+        'Write e.g. --header "Host: app.lab".',
+      );
+    }
+    headers[flag.slice(0, colon).trim()] = flag.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
+/** The options as they may be stored in reports: credentials in headers masked. */
+export function publicOptions<T extends { headers: Record<string, string> }>(options: T): T {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(options.headers))
+    headers[name] = SENSITIVE_HEADER.test(name) ? "***" : value;
+  return { ...options, headers };
+}

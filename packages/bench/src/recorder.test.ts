@@ -1,0 +1,87 @@
+import { describe, expect, it } from "vitest";
+import { decodeHistogram } from "./histogram.js";
+import { Recorder } from "./recorder.js";
+
+describe("Recorder", () => {
+  it("computes jitter as the mean absolute difference of consecutive latencies in completion order", () => {
+    const rec = new Recorder({ runStartMs: 0, warmupEndMs: 0 });
+    // latencies 10, 30, 20, 60 ms → |20| + |10| + |40| = 70 / 3
+    const samples: Array<[number, number]> = [
+      [0, 10],
+      [5, 35],
+      [20, 40],
+      [30, 90],
+    ];
+    for (const [start, end] of samples)
+      rec.recordResponse(start, end, (end - start) * 1000, 200, 10, undefined);
+    const out = rec.finish(1000);
+    expect(out.jitter.meanAbsDiffUs).toBeCloseTo(70_000 / 3, 0);
+    expect(out.jitter.spreadP99P50Us).toBe(out.latency.p99Us - out.latency.p50Us);
+    expect(out.latency.count).toBe(4);
+    expect(out.latency.maxUs).toBeGreaterThanOrEqual(59_900);
+  });
+
+  it("excludes requests sent during the warm-up but keeps them in the series", () => {
+    const rec = new Recorder({ runStartMs: 0, warmupEndMs: 1000 });
+    rec.recordFailure(500, 600, "timeout", "ETIMEDOUT");
+    for (let t = 0; t < 2000; t += 10) {
+      const slow = t < 1000;
+      rec.recordResponse(t, t + (slow ? 100 : 1), slow ? 100_000 : 1000, 200, 50, "web1");
+    }
+    rec.recordFailure(1500, 1600, "error", "ECONNRESET");
+    const out = rec.finish(1000);
+    expect(out.latency.count).toBe(100);
+    expect(out.latency.maxUs).toBeLessThan(1100);
+    expect(out.requests.timeouts).toBe(0);
+    expect(out.requests.connectionErrors).toBe(1);
+    expect(out.requests.errorsByCode).toEqual({ ECONNRESET: 1 });
+    expect(out.throughput.rps).toBe(100);
+    expect(out.series.points[0]).toMatchObject({ tSec: 0, warmup: true, errors: 1 });
+    expect(out.series.points[0]!.p50Us).toBeGreaterThanOrEqual(99_000);
+    expect(out.series.points[1]).toMatchObject({ warmup: false, errors: 1 });
+  });
+
+  it("counts per backend, unlabeled responses and status classes", () => {
+    const rec = new Recorder({ runStartMs: 0, warmupEndMs: 0 });
+    for (let i = 0; i < 30; i++) rec.recordResponse(i, i + 1, 1000, 200, 10, "a");
+    for (let i = 0; i < 10; i++) rec.recordResponse(i, i + 5, 5000, 200, 10, "b");
+    for (let i = 0; i < 10; i++) rec.recordResponse(i, i + 1, 1000, 503, 10, undefined);
+    const out = rec.finish(1000);
+    expect(out.backends.entries.map((b) => [b.name, b.count, b.sharePct])).toEqual([
+      ["a", 30, 60],
+      ["b", 10, 20],
+    ]);
+    expect(out.backends.minSharePct).toBe(20);
+    expect(out.backends.unlabeled).toBe(10);
+    expect(out.backends.entries[1]!.latency.p50Us).toBeGreaterThanOrEqual(4990);
+    expect(out.requests).toMatchObject({
+      ok: 40,
+      failed: 10,
+      non2xx: 10,
+      statusCodes: { "200": 40, "503": 10 },
+      errorRatePct: 20,
+    });
+    expect(decodeHistogram(out.encoded.perBackend["b"]!).totalCount).toBe(10);
+  });
+
+  it("keeps a bounded series on long runs by coalescing intervals", () => {
+    const rec = new Recorder({ runStartMs: 0, warmupEndMs: 0, maxPoints: 16 });
+    // 200 simulated seconds, one response per 100 ms.
+    for (let t = 0; t < 200_000; t += 100) rec.recordResponse(t, t + 2, 2000, 200, 10, undefined);
+    const out = rec.finish(200_000);
+    expect(out.series.points.length).toBeLessThanOrEqual(17);
+    expect(out.series.intervalMs).toBeGreaterThanOrEqual(16_000);
+    const covered = out.series.points.length * out.series.intervalMs;
+    expect(covered).toBeGreaterThanOrEqual(200_000);
+    expect(out.series.points[1]!.rps).toBeCloseTo(10, 0);
+    expect(out.latency.count).toBe(2000);
+  });
+
+  it("emits empty intervals while the target is silent", () => {
+    const rec = new Recorder({ runStartMs: 0, warmupEndMs: 0 });
+    rec.recordResponse(0, 1, 1000, 200, 10, undefined);
+    rec.recordResponse(3500, 3501, 1000, 200, 10, undefined);
+    const out = rec.finish(4000);
+    expect(out.series.points.map((p) => p.rps)).toEqual([1, 0, 0, 1]);
+  });
+});

@@ -1,0 +1,159 @@
+import { formatMicros } from "./duration.js";
+import { describeRun, resultTables } from "./format.js";
+import { decodeHistogram, percentileDistribution } from "./histogram.js";
+import { JITTER_DEFINITION } from "./recorder.js";
+import { barChart, escapeXml, lineChart } from "./svg-charts.js";
+import type { BenchResult } from "./types.js";
+
+const STYLE = `
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:900px;color:#1d232b;background:#fff}
+h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px;border-bottom:1px solid #dde2e8;padding-bottom:4px}
+table{border-collapse:collapse;margin:6px 0}th,td{padding:3px 10px;border-bottom:1px solid #eef1f4;text-align:right}
+th:first-child,td:first-child{text-align:left}.pass{color:#137333;font-weight:600}.fail{color:#b3261e;font-weight:600}
+.verdict{font-size:16px;padding:8px 12px;border-radius:6px;display:inline-block;margin:8px 0}
+.verdict.pass{background:#e6f4ea}.verdict.fail{background:#fce8e6}.verdict.none{background:#eef1f4}
+.warn{background:#fff4e5;border-left:4px solid #f29900;padding:6px 10px;margin:4px 0}
+svg{display:block;margin:6px 0}svg .title{font-weight:600;font-size:13px}svg .tick,svg .legend{font-size:11px;fill:#444}
+svg .axis{font-size:11px;fill:#666}svg .muted{font-size:11px;fill:#888}svg .grid{stroke:#eef1f4}svg .frame{stroke:#999}
+svg .shade{fill:#f1f3f4}svg .bar{fill:#1a73e8}.small{color:#666;font-size:12px}
+`;
+
+/** A single HTML file with inline CSS and SVG: no script, no fonts, no network. */
+export function renderHtmlReport(r: BenchResult): string {
+  const tables = resultTables(r);
+  const slo = r.slos.length
+    ? `<div class="verdict ${r.slosPassed ? "pass" : "fail"}">${r.slosPassed ? "All SLOs passed" : "SLOs failed"}</div>`
+    : `<div class="verdict none">No SLOs were given</div>`;
+  const sloTable = r.slos.length
+    ? `<h2>SLOs</h2><table><thead><tr><th>SLO</th><th>actual</th><th>result</th></tr></thead><tbody>${r.slos
+        .map(
+          (s) =>
+            `<tr><td>${escapeXml(s.expression)}</td><td>${escapeXml(s.actualText)}</td><td class="${s.pass ? "pass" : "fail"}">${s.pass ? "pass" : "FAIL"}${s.note ? ` <span class="small">(${escapeXml(s.note)})</span>` : ""}</td></tr>`,
+        )
+        .join("")}</tbody></table>`
+    : "";
+  const otherTables = tables
+    .filter((t) => t.title !== "SLOs")
+    .map(
+      (t) =>
+        `<h2>${escapeXml(t.title)}</h2><table><thead><tr>${t.header.map((h) => `<th>${escapeXml(h)}</th>`).join("")}</tr></thead><tbody>${t.rows
+          .map((row) => `<tr>${row.map((c) => `<td>${escapeXml(c)}</td>`).join("")}</tr>`)
+          .join("")}</tbody></table>`,
+    )
+    .join("");
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>labgate bench report</title><style>${STYLE}</style></head>
+<body>
+<h1>labgate bench report</h1>
+<div class="small">${escapeXml(describeRun(r))}<br>${escapeXml(r.startedAt)} → ${escapeXml(r.finishedAt)} · latency basis: ${escapeXml(r.latencyBasis)}</div>
+${slo}
+${r.warnings.map((w) => `<div class="warn">${escapeXml(w)}</div>`).join("")}
+${sloTable}
+<h2>Latency over time</h2>
+${latencyOverTime(r)}
+${throughputOverTime(r)}
+<h2>Percentile distribution</h2>
+${distribution(r)}
+${backendChart(r)}
+${otherTables}
+<h2>Definitions</h2>
+<p class="small">${escapeXml(JITTER_DEFINITION)} Throughput is counted over the measured window only (warm-up excluded).
+${r.options.mode === "constant-rate" ? "In constant-rate mode latency runs from the time each request was scheduled (coordinated-omission correction, as wrk2); service time runs from the actual send." : "In closed-loop mode latency runs from the actual send; a stalled target slows the senders, so rare stalls are under-represented (coordinated omission). Use --rate to see them."}</p>
+</body></html>
+`;
+}
+
+function latencyOverTime(r: BenchResult): string {
+  const pts = r.series.points;
+  const warmupSec = r.options.warmupMs / 1000;
+  const half = r.series.intervalMs / 2000;
+  const line = (name: string, color: string, pick: (p: (typeof pts)[number]) => number) => ({
+    name,
+    color,
+    points: pts.filter((p) => p.rps > 0).map((p) => [p.tSec + half, pick(p) / 1000] as [number, number]),
+  });
+  return lineChart({
+    title: "Latency per interval (ms)",
+    yLabel: "ms",
+    xLabel: "seconds since start",
+    series: [
+      line("p50", "#1a73e8", (p) => p.p50Us),
+      line("p99", "#d93025", (p) => p.p99Us),
+      line("max", "#f29900", (p) => p.maxUs),
+    ],
+    ...(warmupSec > 0 ? { shade: { from: 0, to: warmupSec, label: "warm-up (not counted)" } } : {}),
+  });
+}
+
+function throughputOverTime(r: BenchResult): string {
+  const half = r.series.intervalMs / 2000;
+  const warmupSec = r.options.warmupMs / 1000;
+  return lineChart({
+    title: "Responses and errors per second",
+    yLabel: "per second",
+    xLabel: "seconds since start",
+    height: 220,
+    series: [
+      { name: "rps", color: "#188038", points: r.series.points.map((p) => [p.tSec + half, p.rps]) },
+      {
+        name: "errors/s",
+        color: "#d93025",
+        points: r.series.points.map((p) => [p.tSec + half, p.errors / (r.series.intervalMs / 1000)]),
+      },
+    ],
+    ...(warmupSec > 0 ? { shade: { from: 0, to: warmupSec, label: "warm-up" } } : {}),
+  });
+}
+
+function distribution(r: BenchResult): string {
+  // x = log10(1 / (1 − p)): 90% → 1, 99% → 2, 99.9% → 3, the usual HdrHistogram view.
+  const toX = (p: number) => Math.log10(1 / Math.max(1e-5, 1 - p / 100));
+  const curve = (encoded: string) => {
+    try {
+      return percentileDistribution(decodeHistogram(encoded)).map(
+        (d) => [toX(d.percentile), d.valueUs / 1000] as [number, number],
+      );
+    } catch {
+      return [];
+    }
+  };
+  const series = [
+    {
+      name: r.latencyBasis === "scheduled-send" ? "latency (scheduled)" : "latency",
+      color: "#d93025",
+      points: curve(r.histograms.latency),
+    },
+  ];
+  if (r.options.mode === "constant-rate")
+    series.push({ name: "service time", color: "#1a73e8", points: curve(r.histograms.serviceTime) });
+  return lineChart({
+    title: "Latency by percentile (ms)",
+    yLabel: "ms",
+    xLabel: "percentile",
+    series,
+    xTicks: [0, 50, 90, 99, 99.9, 99.99, 99.999].map((p) => ({ x: toX(p), label: `${p}%` })),
+  });
+}
+
+function backendChart(r: BenchResult): string {
+  if (!r.backends.entries.length) {
+    return `<h2>Per backend</h2><p class="small">No response carried the ${escapeXml(r.backends.header)} header.</p>`;
+  }
+  return `<h2>Per backend (${escapeXml(r.backends.header)})</h2>${barChart(
+    "Share of responses",
+    r.backends.entries.map((b) => ({
+      label: b.name,
+      value: b.sharePct,
+      text: `${b.sharePct}% · ${b.count} req · p50 ${formatMicros(b.latency.p50Us)} · p99 ${formatMicros(b.latency.p99Us)}`,
+    })),
+    100,
+  )}${barChart(
+    "p99 latency per backend (ms)",
+    r.backends.entries.map((b) => ({
+      label: b.name,
+      value: b.latency.p99Us / 1000,
+      text: formatMicros(b.latency.p99Us),
+    })),
+  )}`;
+}

@@ -1,0 +1,42 @@
+import { describeRun, resultTables } from "./format.js";
+import { JITTER_DEFINITION } from "./recorder.js";
+import { markdownTable } from "./table.js";
+import type { BenchResult } from "./types.js";
+
+export function renderMarkdownReport(r: BenchResult): string {
+  const lines = [
+    "# labgate bench report",
+    "",
+    describeRun(r),
+    "",
+    `Started ${r.startedAt}, finished ${r.finishedAt}.`,
+    "",
+  ];
+  if (r.slosPassed !== null) lines.push(r.slosPassed ? "**All SLOs passed.**" : "**SLOs FAILED.**", "");
+  for (const w of r.warnings) lines.push(`> ⚠ ${w}`, "");
+  for (const t of resultTables(r)) {
+    lines.push(
+      `## ${t.title}`,
+      "",
+      markdownTable(
+        t.header.map((h) => h || " "),
+        t.rows,
+      ),
+      "",
+    );
+  }
+  lines.push("## Definitions", "", `- ${JITTER_DEFINITION}`);
+  lines.push(
+    "- Throughput (requests/s, bytes/s) is counted over the measured window; warm-up requests are sent but not counted.",
+  );
+  lines.push(
+    r.options.mode === "constant-rate"
+      ? "- Latency is measured from each request's scheduled send time (coordinated-omission correction, as in wrk2); service time from the actual send."
+      : "- Closed loop: latency is measured from the actual send. A stalled target slows the senders, so rare stalls are under-represented; use --rate for an open-loop view.",
+  );
+  lines.push(
+    "- Failed = transport errors + timeouts + responses with status ≥ 400; latency histograms include every HTTP response.",
+    "",
+  );
+  return lines.join("\n");
+}

@@ -1,0 +1,179 @@
+import { mkdtemp, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { decodeHistogram } from "./histogram.js";
+import { runBench } from "./run-bench.js";
+import { parseSlos } from "./slo.js";
+import { startTarget, type Target } from "./test-support/target.js";
+import type { BenchProgress } from "./types.js";
+import { writeReports } from "./write-reports.js";
+
+const targets: Target[] = [];
+async function target(config: Parameters<typeof startTarget>[0]): Promise<Target> {
+  const t = await startTarget(config);
+  targets.push(t);
+  return t;
+}
+afterEach(async () => {
+  await Promise.all(targets.splice(0).map((t) => t.stop()));
+});
+
+describe("runBench against real loopback servers", () => {
+  it("constant rate reveals a stall that the service-time and closed-loop views under-report (coordinated omission)", async () => {
+    // Every 100th request stalls 200 ms; at 100 req/s over one connection, the ~20 requests due
+    // during each stall wait for the connection: their latency from the schedule is up to 200 ms.
+    const t = await target({ stallEvery: 100, stallMs: 200 });
+    const open = await runBench({ url: t.url, rate: 100, connections: 1, durationMs: 2000 });
+    expect(open.options.mode).toBe("constant-rate");
+    expect(open.latencyBasis).toBe("scheduled-send");
+    expect(open.requests.responses).toBeGreaterThanOrEqual(195);
+    expect(open.latency.p99Us).toBeGreaterThanOrEqual(150_000);
+    expect(open.latency.p95Us).toBeGreaterThanOrEqual(20_000);
+    // Service time sees the stalled request itself but not the queue behind it.
+    expect(open.serviceTime.maxUs).toBeGreaterThanOrEqual(190_000);
+    expect(open.serviceTime.p95Us).toBeLessThan(20_000);
+    expect(open.serviceTime.p99Us).toBeLessThan(open.latency.p99Us);
+    expect(open.rate).toMatchObject({ targetRps: 100 });
+    expect(open.rate!.achievedSendRps).toBeGreaterThan(90);
+    expect(open.rate!.lateSends).toBeGreaterThanOrEqual(10);
+    expect(open.rate!.sendLagUs.max).toBeGreaterThanOrEqual(100_000);
+
+    // Closed loop on the same target: one stalled request per 100, the queue behind it is never sent.
+    const closed = await runBench({ url: t.url, connections: 1, durationMs: 1000 });
+    expect(closed.latencyBasis).toBe("actual-send");
+    expect(closed.latency.maxUs).toBeGreaterThanOrEqual(190_000);
+    expect(closed.latency.p90Us).toBeLessThan(20_000);
+    expect(closed.rate).toBeNull();
+  });
+
+  it("splits responses per backend in closed loop and matches what the server counted", async () => {
+    const t = await target({ backends: ["web1", "web2"], backendDelayMs: { web2: 4 } });
+    const r = await runBench({
+      url: t.url,
+      connections: 4,
+      durationMs: 1200,
+      slos: parseSlos(["backend_share>=40%", "backends>=2"]),
+    });
+    const served = await t.stats();
+    const names = r.backends.entries.map((b) => b.name);
+    expect(names).toEqual(["web1", "web2"]);
+    const web1 = r.backends.entries[0]!;
+    const web2 = r.backends.entries[1]!;
+    expect(web1.count + web2.count).toBe(r.requests.responses);
+    expect(r.backends.unlabeled).toBe(0);
+    // The server also answered the requests in flight while the generator stopped, so its counts are
+    // a little higher; the split must agree.
+    const servedTotal = served.perBackend["web1"]! + served.perBackend["web2"]!;
+    for (const b of r.backends.entries) {
+      expect(b.count).toBeLessThanOrEqual(served.perBackend[b.name]!);
+      expect(b.count).toBeGreaterThanOrEqual(served.perBackend[b.name]! * 0.9);
+      expect(Math.abs(b.sharePct - (served.perBackend[b.name]! / servedTotal) * 100)).toBeLessThan(1);
+    }
+    expect(Math.abs(web1.count - web2.count)).toBeLessThanOrEqual(4);
+    expect(web1.sharePct + web2.sharePct).toBeCloseTo(100, 0);
+    expect(web2.latency.p50Us).toBeGreaterThanOrEqual(4000);
+    expect(web1.latency.p50Us).toBeLessThan(web2.latency.p50Us);
+    expect(decodeHistogram(r.histograms.perBackend["web2"]!).totalCount).toBe(web2.count);
+    expect(r.slosPassed).toBe(true);
+    expect(r.series.points.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it("reads a custom backend header in constant-rate mode", async () => {
+    const t = await target({ backends: ["a", "b", "c"], backendHeader: "X-Backend" });
+    const r = await runBench({ url: t.url, rate: 150, durationMs: 1000, backendHeader: "x-backend" });
+    expect(r.backends.entries.map((b) => b.name)).toEqual(["a", "b", "c"]);
+    for (const b of r.backends.entries) expect(b.sharePct).toBeGreaterThan(30);
+  });
+
+  it("survives a target that dies mid-run: errors counted, report written, SLOs fail", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "labgate-bench-dead-"));
+    for (const rate of [undefined, 200]) {
+      const t = await target({ dieAfterMs: 500 });
+      const progress: BenchProgress[] = [];
+      const r = await runBench(
+        {
+          url: t.url,
+          connections: 2,
+          durationMs: 1500,
+          timeoutMs: 1000,
+          ...(rate ? { rate } : {}),
+          slos: parseSlos(["errors<1%", "p99<250ms"]),
+        },
+        { onProgress: (p) => progress.push(p) },
+      );
+      expect(r.requests.responses).toBeGreaterThan(0);
+      expect(r.requests.connectionErrors).toBeGreaterThan(0);
+      expect(r.requests.errorRatePct).toBeGreaterThan(1);
+      expect(Object.keys(r.requests.errorsByCode)).toContain("ECONNREFUSED");
+      expect(r.slos.find((s) => s.expression === "errors<1%")?.pass).toBe(false);
+      expect(r.slosPassed).toBe(false);
+      expect(r.series.points.some((p) => p.errors > 0)).toBe(true);
+      expect(r.warnings.join("\n")).toMatch(/failed/);
+      expect(progress.length).toBeGreaterThan(2);
+      const files = await writeReports(r, join(dir, rate ? "rate" : "closed"));
+      const saved = JSON.parse(await readFile(files.resultJson, "utf8"));
+      expect(saved.slosPassed).toBe(false);
+    }
+  });
+
+  it("excludes the warm-up: a slow start does not reach the measured percentiles", async () => {
+    const cold = await target({ slowForMs: 400, slowDelayMs: 60 });
+    const withWarmup = await runBench({ url: cold.url, connections: 2, warmupMs: 700, durationMs: 800 });
+    expect(withWarmup.latency.maxUs).toBeLessThan(50_000);
+    expect(withWarmup.series.points[0]?.warmup).toBe(true);
+    expect(withWarmup.series.points[0]!.maxUs).toBeGreaterThanOrEqual(55_000);
+    expect(withWarmup.measuredMs).toBeGreaterThanOrEqual(750);
+    expect(withWarmup.measuredMs).toBeLessThanOrEqual(850);
+
+    const fresh = await target({ slowForMs: 400, slowDelayMs: 60 });
+    const noWarmup = await runBench({ url: fresh.url, connections: 2, durationMs: 800 });
+    expect(noWarmup.latency.maxUs).toBeGreaterThanOrEqual(55_000);
+  });
+
+  it("counts timeouts separately from connection errors", async () => {
+    const t = await target({ stallEvery: 1, stallMs: 3000 });
+    const r = await runBench({ url: t.url, rate: 20, connections: 5, durationMs: 500, timeoutMs: 300 });
+    expect(r.requests.timeouts).toBeGreaterThanOrEqual(8);
+    expect(r.requests.responses).toBe(0);
+    expect(r.requests.errorRatePct).toBe(100);
+    expect(r.warnings.join("\n")).toMatch(/No response was received/);
+  });
+
+  it("sends request headers and method but keeps credentials out of the result and reports", async () => {
+    const t = await target({});
+    const secret = "s3cr3t-bench-token";
+    const r = await runBench({
+      url: t.url,
+      rate: 20,
+      durationMs: 300,
+      method: "post",
+      headers: { Authorization: `Bearer ${secret}`, "X-Lab": "demo" },
+    });
+    const seen = (await t.stats()).lastRequest;
+    expect(seen.method).toBe("POST");
+    expect(seen.headers?.["authorization"]).toBe(`Bearer ${secret}`);
+    expect(seen.headers?.["x-lab"]).toBe("demo");
+    expect(r.options.headers).toEqual({ Authorization: "***", "X-Lab": "demo" });
+    const files = await writeReports(r, await mkdtemp(join(tmpdir(), "labgate-bench-secret-")));
+    for (const file of [files.resultJson, files.reportMd, files.reportHtml]) {
+      expect(await readFile(file, "utf8")).not.toContain(secret);
+    }
+  });
+
+  it("stops early on abort and says so", async () => {
+    const t = await target({});
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 300);
+    const started = performance.now();
+    const r = await runBench({ url: t.url, rate: 50, durationMs: 5000, signal: controller.signal });
+    expect(performance.now() - started).toBeLessThan(2500);
+    expect(r.aborted).toBe(true);
+    expect(r.requests.responses).toBeGreaterThan(5);
+    expect(r.measuredMs).toBeGreaterThanOrEqual(250);
+    expect(r.measuredMs).toBeLessThan(1000);
+    expect(r.throughput.rps).toBeGreaterThan(35);
+    expect(r.throughput.rps).toBeLessThan(65);
+    expect(r.warnings.join("\n")).toMatch(/interrupted/);
+  });
+});

@@ -1,0 +1,162 @@
+import { runClosedLoop } from "./closed-loop.js";
+import { LATE_THRESHOLD_MS, runConstantRate } from "./constant-rate.js";
+import { startCpuMonitor } from "./cpu-monitor.js";
+import { publicOptions, resolveOptions } from "./options.js";
+import { Recorder } from "./recorder.js";
+import { applySlos } from "./slo.js";
+import type { BenchHooks, BenchOptions, BenchResult, RateReport, Slo } from "./types.js";
+import { VERSION } from "./version.js";
+
+const PROGRESS_INTERVAL_MS = 250;
+
+/**
+ * Runs one measurement and returns the full result. Never throws because the target misbehaves:
+ * refused connections, resets and timeouts are counted; only bad options throw (exit 2).
+ * SLOs given in `slos` are evaluated into the result.
+ */
+export async function runBench(
+  input: BenchOptions & { slos?: readonly Slo[] },
+  hooks: BenchHooks = {},
+): Promise<BenchResult> {
+  const options = resolveOptions(input);
+  const startedAt = new Date();
+  const cpu = startCpuMonitor();
+  const runStartMs = performance.now();
+  const warmupEndMs = runStartMs + options.warmupMs;
+  const endMs = warmupEndMs + options.durationMs;
+  const recorder = new Recorder({
+    runStartMs,
+    warmupEndMs,
+    separateServiceTime: options.mode === "constant-rate",
+  });
+  const totalMs = options.warmupMs + options.durationMs;
+
+  const progress = setInterval(() => {
+    const now = performance.now();
+    recorder.advance(now);
+    hooks.onProgress?.({
+      phase: now < warmupEndMs ? "warmup" : now < endMs ? "measure" : "drain",
+      elapsedMs: Math.min(totalMs, Math.round(now - runStartMs)),
+      totalMs,
+      completed: recorder.completedAll,
+      errors: recorder.failedAll,
+      currentRps: recorder.lastCompleteRps(),
+    });
+  }, PROGRESS_INTERVAL_MS);
+
+  let aborted = false;
+  let abortedAtMs: number | undefined;
+  const onAbort = () => {
+    abortedAtMs ??= performance.now();
+  };
+  input.signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    const window = { endMs, signal: input.signal, runStartMs };
+    const outcome =
+      options.mode === "constant-rate"
+        ? await runConstantRate(options, recorder, window)
+        : await runClosedLoop(options, recorder, window);
+    aborted = outcome.aborted;
+  } finally {
+    clearInterval(progress);
+    input.signal?.removeEventListener("abort", onAbort);
+  }
+  const stoppedMs = Math.min(abortedAtMs ?? endMs, endMs);
+  const generator = cpu.stop();
+  // A run that was not interrupted measured exactly its window (closed loop drops later responses).
+  const measuredMs = aborted ? Math.max(0, Math.round(stoppedMs - warmupEndMs)) : options.durationMs;
+  const recorded = recorder.finish(measuredMs);
+
+  let rate: RateReport | null = null;
+  if (options.rate !== null) {
+    const lag = recorder.sendLag;
+    rate = {
+      targetRps: options.rate,
+      achievedSendRps: measuredMs > 0 ? Math.round((recorder.sent / (measuredMs / 1000)) * 100) / 100 : 0,
+      lateSends: recorder.lateSends,
+      latePct: recorder.sent > 0 ? Math.round((recorder.lateSends / recorder.sent) * 10_000) / 100 : 0,
+      lateThresholdUs: LATE_THRESHOLD_MS * 1000,
+      sendLagUs: {
+        p50: lag.totalCount ? lag.getValueAtPercentile(50) : 0,
+        p99: lag.totalCount ? lag.getValueAtPercentile(99) : 0,
+        max: lag.totalCount ? lag.maxValue : 0,
+      },
+    };
+  }
+
+  const result: BenchResult = {
+    schema: "labgate.bench.result/v1",
+    tool: { name: "labgate-bench", version: VERSION },
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    options: publicOptions(options),
+    measuredMs,
+    latencyBasis: options.mode === "constant-rate" ? "scheduled-send" : "actual-send",
+    requests: recorded.requests,
+    throughput: recorded.throughput,
+    latency: recorded.latency,
+    serviceTime: recorded.serviceTime,
+    jitter: recorded.jitter,
+    rate,
+    backends: { header: options.backendHeader, ...recorded.backends },
+    series: recorded.series,
+    generator,
+    histograms: {
+      encoding: "hdr-histogram-compressed-base64",
+      unit: "us",
+      latency: recorded.encoded.latency,
+      serviceTime: recorded.encoded.serviceTime,
+      perBackend: recorded.encoded.perBackend,
+    },
+    slos: [],
+    slosPassed: null,
+    aborted,
+    warnings: [],
+  };
+  result.warnings = collectWarnings(result);
+  return applySlos(result, input.slos ?? []);
+}
+
+function collectWarnings(r: BenchResult): string[] {
+  const warnings = [...r.generator.notes];
+  if (r.options.mode === "closed-loop" && r.options.timeoutMs % 1000 !== 0) {
+    warnings.push(
+      `Closed loop (autocannon) times out in whole seconds: --timeout ${r.options.timeoutMs}ms was rounded up to ${Math.ceil(r.options.timeoutMs / 1000)}s.`,
+    );
+  }
+  if (r.options.mode === "closed-loop" && r.options.url.startsWith("https:") && !r.options.insecure) {
+    warnings.push(
+      "Closed loop (autocannon) does not verify the target's TLS certificate; use --rate for a verified connection.",
+    );
+  }
+  if (r.aborted) warnings.push("The run was interrupted; numbers cover only the part that ran.");
+  if (r.requests.responses === 0) {
+    warnings.push("No response was received in the measured window: is the target up and the URL right?");
+  }
+  if (r.requests.failed > 0) {
+    const codes = Object.entries(r.requests.errorsByCode)
+      .map(([code, n]) => `${code}×${n}`)
+      .join(", ");
+    warnings.push(
+      `${r.requests.failed} request(s) failed (${r.requests.errorRatePct}%)${codes ? `: ${codes}` : ""}${r.requests.non2xx ? `; non-2xx responses: ${r.requests.non2xx}` : ""}.`,
+    );
+  }
+  if (r.rate) {
+    if (r.rate.achievedSendRps < r.rate.targetRps * 0.95) {
+      warnings.push(
+        `Only ${r.rate.achievedSendRps} req/s were sent of the ${r.rate.targetRps} asked for; the latency figures still count the waiting from the scheduled time.`,
+      );
+    }
+    if (r.rate.latePct > 5) {
+      warnings.push(
+        `${r.rate.latePct}% of sends were more than ${r.rate.lateThresholdUs / 1000}ms late (all ${r.options.connections} connections busy or the generator lagging); consider more --connections.`,
+      );
+    }
+  }
+  if (r.backends.entries.length > 0 && r.backends.unlabeled > 0) {
+    warnings.push(
+      `${r.backends.unlabeled} response(s) carried no ${r.backends.header} header and are not in the per-backend split.`,
+    );
+  }
+  return warnings;
+}

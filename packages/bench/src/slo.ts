@@ -1,0 +1,312 @@
+import { readFile } from "node:fs/promises";
+import { parse as parseYaml } from "yaml";
+import { formatMicros } from "./duration.js";
+import { BenchFileError, SloSyntaxError } from "./errors.js";
+import type { BenchResult, LatencySummary, Slo, SloOperator, SloResult } from "./types.js";
+
+type Kind = "latency" | "rate" | "ratio" | "share" | "count";
+
+interface MetricDef {
+  kind: Kind;
+  describe: string;
+  /** Canonical value from a result; null when the run has no data for it. */
+  read: (r: BenchResult) => number | null;
+}
+
+const latency = (pick: (l: LatencySummary) => number, from: "latency" | "serviceTime" = "latency") => {
+  return (r: BenchResult) => (r[from].count > 0 ? pick(r[from]) : null);
+};
+const attempts = (r: BenchResult) => r.requests.responses + r.requests.timeouts + r.requests.connectionErrors;
+
+const LATENCY_FIELDS: Record<string, (l: LatencySummary) => number> = {
+  p50: (l) => l.p50Us,
+  p75: (l) => l.p75Us,
+  p90: (l) => l.p90Us,
+  p95: (l) => l.p95Us,
+  p99: (l) => l.p99Us,
+  "p99.9": (l) => l.p999Us,
+  p999: (l) => l.p999Us,
+  max: (l) => l.maxUs,
+  min: (l) => l.minUs,
+  mean: (l) => l.meanUs,
+  avg: (l) => l.meanUs,
+  stddev: (l) => l.stddevUs,
+};
+
+const METRICS: Record<string, MetricDef> = {
+  ...Object.fromEntries(
+    Object.entries(LATENCY_FIELDS).flatMap(([name, pick]) => [
+      [name, { kind: "latency", describe: `latency ${name}`, read: latency(pick) }],
+      [
+        `service_${name}`,
+        { kind: "latency", describe: `service time ${name}`, read: latency(pick, "serviceTime") },
+      ],
+    ]),
+  ),
+  jitter: {
+    kind: "latency",
+    describe: "jitter (mean absolute difference of consecutive latencies)",
+    read: (r) => (r.latency.count > 1 ? r.jitter.meanAbsDiffUs : null),
+  },
+  spread: {
+    kind: "latency",
+    describe: "p99 − p50 spread",
+    read: (r) => (r.latency.count > 0 ? r.jitter.spreadP99P50Us : null),
+  },
+  rps: { kind: "rate", describe: "responses per second", read: (r) => r.throughput.rps },
+  errors: {
+    kind: "ratio",
+    describe: "failed requests (transport errors, timeouts, 4xx/5xx)",
+    read: (r) => r.requests.failed,
+  },
+  timeouts: { kind: "ratio", describe: "timed-out requests", read: (r) => r.requests.timeouts },
+  non2xx: { kind: "ratio", describe: "responses with a non-2xx status", read: (r) => r.requests.non2xx },
+  late_sends: {
+    kind: "ratio",
+    describe: "late sends (constant rate)",
+    read: (r) => (r.rate ? r.rate.lateSends : null),
+  },
+  backend_share: {
+    kind: "share",
+    describe: "smallest share of responses served by one backend",
+    read: (r) => r.backends.minSharePct,
+  },
+  backends: {
+    kind: "count",
+    describe: "number of distinct backends seen",
+    read: (r) => r.backends.entries.length,
+  },
+};
+
+/** Denominator for ratio metrics written with %. */
+const RATIO_BASE: Record<string, (r: BenchResult) => number> = {
+  errors: attempts,
+  timeouts: attempts,
+  non2xx: (r) => r.requests.responses,
+  late_sends: (r) => r.requests.sent,
+};
+
+const LATENCY_UNITS: Record<string, number> = { us: 1, µs: 1, ms: 1000, s: 1_000_000 };
+const SLO_RE =
+  /^([a-z][a-z0-9_.]*|p\(\s*[0-9.]+\s*\))\s*(<=|>=|<|>)\s*(-?[0-9]*\.?[0-9]+(?:e[+-]?\d+)?)\s*([a-zµ%/]*)$/i;
+
+export const SLO_METRICS = Object.keys(METRICS);
+
+/**
+ * Parses one SLO expression: `<metric><op><value>[unit]`, e.g. `p99<250ms`, `rps>=500`,
+ * `errors<1%`, `jitter<5ms`, `backend_share>=40%`. Latency without a unit is milliseconds (as in
+ * k6); k6's `p(95)` spelling is accepted. Any problem names the expression.
+ */
+export function parseSlo(expression: string): Slo {
+  const text = typeof expression === "string" ? expression.trim() : "";
+  if (!text) throw new SloSyntaxError(text, "the expression is empty.");
+  const match = SLO_RE.exec(text);
+  if (!match) {
+    const hasOp = /[<>]/.test(text);
+    throw new SloSyntaxError(
+      text,
+      hasOp
+        ? "it does not have the shape <metric><op><number>[unit]."
+        : "it has no comparison operator (use <, <=, > or >=).",
+    );
+  }
+  const [, rawMetric = "", op = "", rawValue = "", rawUnit = ""] = match;
+  const k6 = /^p\(\s*([0-9.]+)\s*\)$/i.exec(rawMetric);
+  const metric = k6 ? `p${k6[1]}` : rawMetric.toLowerCase();
+  const def = METRICS[metric];
+  if (!def) {
+    throw new SloSyntaxError(text, `unknown metric "${rawMetric}".`, {
+      hint: `Known metrics: ${SLO_METRICS.join(", ")}.`,
+    });
+  }
+  const value = Number(rawValue);
+  if (!Number.isFinite(value) || value < 0) {
+    throw new SloSyntaxError(text, `"${rawValue}" is not a non-negative number.`);
+  }
+  const unit = rawUnit.toLowerCase();
+  const operator = op as SloOperator;
+  const base = { expression: text, metric, operator };
+  switch (def.kind) {
+    case "latency": {
+      const factor = unit === "" ? 1000 : LATENCY_UNITS[unit];
+      if (factor === undefined) {
+        throw new SloSyntaxError(text, `"${rawUnit}" is not a time unit for ${metric}.`, {
+          hint: "Latency SLOs take us, ms or s, e.g. p99<250ms (no unit means ms).",
+        });
+      }
+      return { ...base, threshold: value * factor, unit: "us" };
+    }
+    case "rate":
+      if (unit !== "" && unit !== "/s" && unit !== "rps") {
+        throw new SloSyntaxError(text, `"${rawUnit}" is not a unit for ${metric}.`, {
+          hint: "Throughput SLOs are plain requests per second, e.g. rps>=500.",
+        });
+      }
+      return { ...base, threshold: value, unit: "per_s" };
+    case "ratio":
+      if (unit === "%") return { ...base, threshold: percent(text, value), unit: "pct" };
+      if (unit === "") {
+        if (!Number.isInteger(value)) {
+          throw new SloSyntaxError(text, `${metric} without % is a count and must be a whole number.`, {
+            hint: `Write ${metric}<1% for a rate or ${metric}<10 for a count.`,
+          });
+        }
+        return { ...base, threshold: value, unit: "count" };
+      }
+      throw new SloSyntaxError(text, `"${rawUnit}" is not a unit for ${metric}.`, {
+        hint: `Write ${metric}<1% for a rate or ${metric}<10 for a count.`,
+      });
+    case "share":
+      if (unit !== "%") {
+        throw new SloSyntaxError(text, `${metric} needs a percentage, e.g. ${metric}>=40%.`);
+      }
+      return { ...base, threshold: percent(text, value), unit: "pct" };
+    case "count":
+      if (unit !== "" || !Number.isInteger(value)) {
+        throw new SloSyntaxError(text, `${metric} is a whole number without unit, e.g. ${metric}>=2.`);
+      }
+      return { ...base, threshold: value, unit: "count" };
+  }
+}
+
+function percent(text: string, value: number): number {
+  if (value > 100) throw new SloSyntaxError(text, `${value}% is more than 100%.`);
+  return value;
+}
+
+export function parseSlos(expressions: readonly string[]): Slo[] {
+  return expressions.map(parseSlo);
+}
+
+/**
+ * Reads SLOs from a JSON or YAML file: a list of expressions, or `{ slos: [...] }`.
+ * k6-style `{ thresholds: { any: ["p(95)<200"] } }` is accepted too.
+ */
+export async function loadSloFile(path: string): Promise<Slo[]> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new BenchFileError(path, `cannot read the SLO file (${(error as Error).message}).`, {
+      cause: error,
+      hint: "Check the path given to --slo-file.",
+    });
+  }
+  let data: unknown;
+  try {
+    data = /\.json$/i.test(path) ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    throw new BenchFileError(
+      path,
+      `the SLO file is not valid ${/\.json$/i.test(path) ? "JSON" : "YAML"}: ${(error as Error).message}`,
+      {
+        cause: error,
+        hint: 'Write a list of expressions, e.g. ["p99<250ms", "errors<1%"] (JSON) or "slos:\\n  - p99<250ms" (YAML).',
+      },
+    );
+  }
+  const list = extractExpressions(data);
+  if (!list) {
+    throw new BenchFileError(
+      path,
+      "the SLO file must contain a list of SLO expressions (or `slos:` with a list).",
+      {
+        hint: 'Example (YAML):\nslos:\n  - "p99<250ms"\n  - "errors<1%"',
+      },
+    );
+  }
+  return list.map((item) => {
+    if (typeof item !== "string") {
+      throw new SloSyntaxError(
+        JSON.stringify(item),
+        `entries in ${path} must be strings such as "p99<250ms".`,
+      );
+    }
+    return parseSlo(item);
+  });
+}
+
+function extractExpressions(data: unknown): unknown[] | undefined {
+  if (Array.isArray(data)) return data;
+  if (data && typeof data === "object") {
+    const record = data as Record<string, unknown>;
+    if (Array.isArray(record["slos"])) return record["slos"];
+    const thresholds = record["thresholds"];
+    if (thresholds && typeof thresholds === "object") {
+      return Object.values(thresholds as Record<string, unknown>).flatMap((v) =>
+        Array.isArray(v) ? v : [v],
+      );
+    }
+  }
+  return undefined;
+}
+
+/** Judges a result against SLOs. A metric the run has no data for (no responses, no backend header) fails. */
+export function evaluateSlos(result: BenchResult, slos: readonly Slo[]): SloResult[] {
+  return slos.map((slo) => {
+    const def = METRICS[slo.metric];
+    let actual = def ? def.read(result) : null;
+    let note: string | undefined;
+    if (actual !== null && slo.unit === "pct" && RATIO_BASE[slo.metric]) {
+      const base = RATIO_BASE[slo.metric]!(result);
+      actual = base > 0 ? Math.round((actual / base) * 10_000) / 100 : null;
+    }
+    if (actual === null) {
+      note =
+        slo.metric === "backend_share"
+          ? `no response carried the ${result.options.backendHeader} header`
+          : slo.metric === "late_sends"
+            ? "late sends are only measured in constant-rate mode (--rate)"
+            : "no responses were measured";
+    }
+    const pass = actual !== null && compare(actual, slo.operator, slo.threshold);
+    return {
+      expression: slo.expression,
+      metric: slo.metric,
+      operator: slo.operator,
+      threshold: slo.threshold,
+      unit: slo.unit,
+      actual,
+      actualText: formatValue(actual, slo.unit),
+      pass,
+      ...(note ? { note } : {}),
+    };
+  });
+}
+
+/** Returns the result with its SLO verdicts filled in. */
+export function applySlos(result: BenchResult, slos: readonly Slo[]): BenchResult {
+  const verdicts = evaluateSlos(result, slos);
+  return {
+    ...result,
+    slos: verdicts,
+    slosPassed: verdicts.length === 0 ? null : verdicts.every((v) => v.pass),
+  };
+}
+
+function compare(actual: number, op: SloOperator, threshold: number): boolean {
+  switch (op) {
+    case "<":
+      return actual < threshold;
+    case "<=":
+      return actual <= threshold;
+    case ">":
+      return actual > threshold;
+    case ">=":
+      return actual >= threshold;
+  }
+}
+
+export function formatValue(value: number | null, unit: Slo["unit"]): string {
+  if (value === null) return "n/a";
+  switch (unit) {
+    case "us":
+      return formatMicros(value);
+    case "per_s":
+      return `${value}/s`;
+    case "pct":
+      return `${value}%`;
+    case "count":
+      return String(value);
+  }
+}

@@ -1,0 +1,197 @@
+/** What `runBench` is asked to do. Durations in milliseconds. */
+export interface BenchOptions {
+  url: string;
+  /** Closed loop: concurrent connections each sending its next request when the previous one returns. Constant rate: connection pool size. */
+  connections?: number;
+  durationMs?: number;
+  /** Requests sent during the warm-up are sent but not counted. */
+  warmupMs?: number;
+  /** Requests per second; when set the run is open-loop (constant rate) with latency measured from the scheduled send time. */
+  rate?: number;
+  timeoutMs?: number;
+  /** Response header that names the backend that served the request. Default X-Served-By. */
+  backendHeader?: string;
+  method?: string;
+  headers?: Record<string, string>;
+  /** Skip TLS certificate verification in constant-rate mode (closed loop via autocannon never verifies). */
+  insecure?: boolean;
+  /** Stops the run early (e.g. Ctrl-C); what was measured so far is reported. */
+  signal?: AbortSignal;
+}
+
+export interface ResolvedBenchOptions {
+  url: string;
+  mode: BenchMode;
+  connections: number;
+  durationMs: number;
+  warmupMs: number;
+  rate: number | null;
+  timeoutMs: number;
+  backendHeader: string;
+  method: string;
+  headers: Record<string, string>;
+  insecure: boolean;
+}
+
+export type BenchMode = "closed-loop" | "constant-rate";
+
+export interface BenchProgress {
+  phase: "warmup" | "measure" | "drain";
+  elapsedMs: number;
+  totalMs: number;
+  completed: number;
+  errors: number;
+  /** Requests per second over the last full second. */
+  currentRps: number;
+}
+
+export interface BenchHooks {
+  onProgress?: (progress: BenchProgress) => void;
+}
+
+/** Latency statistics in microseconds; `count` is the number of recorded responses. */
+export interface LatencySummary {
+  count: number;
+  minUs: number;
+  meanUs: number;
+  stddevUs: number;
+  p50Us: number;
+  p75Us: number;
+  p90Us: number;
+  p95Us: number;
+  p99Us: number;
+  p999Us: number;
+  maxUs: number;
+}
+
+export interface JitterSummary {
+  /** Mean absolute difference between consecutive response latencies in completion order. */
+  meanAbsDiffUs: number;
+  stddevUs: number;
+  /** p99 − p50 of the latency distribution. */
+  spreadP99P50Us: number;
+  definition: string;
+}
+
+export interface BackendStats {
+  name: string;
+  count: number;
+  sharePct: number;
+  latency: LatencySummary;
+}
+
+export interface SeriesPoint {
+  /** Seconds since the start of the run (warm-up included) at the start of the interval. */
+  tSec: number;
+  warmup: boolean;
+  rps: number;
+  bytesPerSec: number;
+  errors: number;
+  meanUs: number;
+  p50Us: number;
+  p90Us: number;
+  p95Us: number;
+  p99Us: number;
+  p999Us: number;
+  maxUs: number;
+  jitterUs: number;
+}
+
+export interface RequestCounts {
+  /** Requests whose send fell in the measured window. */
+  sent: number;
+  /** Responses (any status) received for them. */
+  responses: number;
+  /** 2xx and 3xx responses. */
+  ok: number;
+  /** Transport errors + timeouts + 4xx/5xx responses. */
+  failed: number;
+  errorRatePct: number;
+  timeouts: number;
+  connectionErrors: number;
+  errorsByCode: Record<string, number>;
+  statusCodes: Record<string, number>;
+  non2xx: number;
+  /** Measured requests still unanswered when the run ended (closed loop stops mid-flight). */
+  unfinished: number;
+}
+
+export interface RateReport {
+  targetRps: number;
+  /** Measured sends per second actually dispatched. */
+  achievedSendRps: number;
+  lateSends: number;
+  latePct: number;
+  lateThresholdUs: number;
+  sendLagUs: { p50: number; p99: number; max: number };
+}
+
+export interface GeneratorReport {
+  /** CPU time of the generator process over wall time; one core = 100%. */
+  cpuPercent: number;
+  /** Share of time the event loop was busy (not waiting for I/O). */
+  eventLoopUtilizationPercent: number;
+  eventLoopDelayP99Ms: number;
+  saturated: boolean;
+  trustworthy: boolean;
+  notes: string[];
+}
+
+export interface EncodedHistograms {
+  encoding: "hdr-histogram-compressed-base64";
+  unit: "us";
+  latency: string;
+  serviceTime: string;
+  perBackend: Record<string, string>;
+}
+
+export type SloOperator = "<" | "<=" | ">" | ">=";
+
+export interface Slo {
+  expression: string;
+  metric: string;
+  operator: SloOperator;
+  /** Threshold in the metric's canonical unit (µs, per second, percent or count). */
+  threshold: number;
+  unit: "us" | "per_s" | "pct" | "count";
+}
+
+export interface SloResult {
+  expression: string;
+  metric: string;
+  operator: SloOperator;
+  threshold: number;
+  unit: Slo["unit"];
+  actual: number | null;
+  actualText: string;
+  pass: boolean;
+  note?: string;
+}
+
+export interface BenchResult {
+  schema: "labgate.bench.result/v1";
+  tool: { name: "labgate-bench"; version: string };
+  startedAt: string;
+  finishedAt: string;
+  options: ResolvedBenchOptions;
+  /** Length of the measured window (warm-up excluded). */
+  measuredMs: number;
+  /** "scheduled-send": latency counted from when the request should have been sent (coordinated-omission corrected). */
+  latencyBasis: "scheduled-send" | "actual-send";
+  requests: RequestCounts;
+  throughput: { rps: number; bytesPerSec: number; bytes: number };
+  latency: LatencySummary;
+  /** Time from actual send to response; equals `latency` in closed loop. */
+  serviceTime: LatencySummary;
+  jitter: JitterSummary;
+  rate: RateReport | null;
+  backends: { header: string; entries: BackendStats[]; minSharePct: number | null; unlabeled: number };
+  series: { intervalMs: number; points: SeriesPoint[] };
+  generator: GeneratorReport;
+  histograms: EncodedHistograms;
+  slos: SloResult[];
+  /** null when no SLO was given. */
+  slosPassed: boolean | null;
+  aborted: boolean;
+  warnings: string[];
+}

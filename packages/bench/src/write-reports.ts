@@ -1,0 +1,39 @@
+import { mkdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { redact, redactValue, writeFileAtomic } from "@labgate/core";
+import { BenchReportError } from "./errors.js";
+import { renderHtmlReport } from "./report-html.js";
+import { renderMarkdownReport } from "./report-md.js";
+import type { BenchResult } from "./types.js";
+
+export interface WrittenReports {
+  dir: string;
+  resultJson: string;
+  reportMd: string;
+  reportHtml: string;
+}
+
+/** Writes result.json, report.md and report.html into `dir` (created if missing), each atomically. */
+export async function writeReports(result: BenchResult, dir: string): Promise<WrittenReports> {
+  const target = resolve(dir);
+  const files = {
+    dir: target,
+    resultJson: join(target, "result.json"),
+    reportMd: join(target, "report.md"),
+    reportHtml: join(target, "report.html"),
+  };
+  try {
+    await mkdir(target, { recursive: true });
+    // Histograms are opaque base64: redaction patterns must not touch them.
+    const safe: BenchResult = {
+      ...redactValue({ ...result, histograms: undefined }),
+      histograms: result.histograms,
+    };
+    await writeFileAtomic(files.resultJson, `${JSON.stringify(safe, null, 2)}\n`, { mode: 0o644 });
+    await writeFileAtomic(files.reportMd, redact(renderMarkdownReport(safe)), { mode: 0o644 });
+    await writeFileAtomic(files.reportHtml, redact(renderHtmlReport(safe)), { mode: 0o644 });
+  } catch (error) {
+    throw new BenchReportError(target, error);
+  }
+  return files;
+}
