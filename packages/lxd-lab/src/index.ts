@@ -1,3 +1,199 @@
-export type { CheckResult, LabProvider, ResourceRecord, Step, StepContext } from "./engine/step.js";
-export { StepFailedError } from "./errors.js";
+export {
+  autoYesGate,
+  explainStep,
+  type Gate,
+  type GateAction,
+  type GateDecision,
+  type GateRequest,
+  type PromptGateOptions,
+  parseAnswer,
+  promptGate,
+  refusingGate,
+} from "./engine/gate.js";
+export {
+  type LabState,
+  LabStateStore,
+  STATE_FILE,
+  type StepRecord,
+  type StepStatus,
+} from "./engine/lab-state.js";
+export {
+  assertVerified,
+  type LabReadOptions,
+  type LabStatus,
+  labEndpoint,
+  labStatus,
+  labVerify,
+  type ResourceStatusView,
+  type StepStatusView,
+} from "./engine/lab-status.js";
+export { describePlan, type LabPlan, type PlannedStep, planSteps, selectSteps } from "./engine/plan-view.js";
+export {
+  type LabRunOptions,
+  type LabRunResult,
+  labDown,
+  labUp,
+  type StepOutcome,
+  type StepOutcomeKind,
+} from "./engine/run-lab.js";
+export type {
+  CheckResult,
+  HealthState,
+  LabProvider,
+  LabVerifyOptions,
+  LabVerifyResult,
+  ResourceHealth,
+  ResourceRecord,
+  Step,
+  StepContext,
+} from "./engine/step.js";
+export { createStepContext } from "./engine/step-context.js";
+export { describeFailure, formatStepFailure, stepFailure } from "./engine/step-failure.js";
+export {
+  HaproxyConfigError,
+  ImageBuildError,
+  LabInterruptedError,
+  LabSpecError,
+  LabVerifyFailedError,
+  NotConfirmedError,
+  PortInUseError,
+  StepFailedError,
+} from "./errors.js";
+export {
+  detectHaproxy,
+  type HaproxyInfo,
+  haproxySupportsHttpCheckSend,
+  parseHaproxyVersionOutput,
+} from "./haproxy/haproxy-binary.js";
+export {
+  buildLbCloudInit,
+  LB_CONFIG_STAGING_PATH,
+  LB_FALLBACK_CONFIG_PATH,
+  renderLbSetupScript,
+} from "./haproxy/lb-cloud-init.js";
+export {
+  DEFAULT_HAPROXY_TIMEOUTS,
+  HAPROXY_METRICS_PATH,
+  HAPROXY_STATS_PATH,
+  type HaproxyBackendServer,
+  type HaproxyConfigOptions,
+  type HaproxyTimeouts,
+  haproxyOptionsFromSpec,
+  renderHaproxyConfig,
+  type ServedByHeaderMode,
+} from "./haproxy/render-config.js";
+export {
+  fetchHaproxyServerStatus,
+  type HaproxyServerStatus,
+  parseHaproxyStatsCsv,
+} from "./haproxy/stats-csv.js";
+export {
+  assertValidHaproxyConfig,
+  checkHaproxyConfig,
+  checkHaproxyConfigFile,
+  type HaproxyCheckResult,
+} from "./haproxy/validate-config.js";
+export {
+  collectHostDiagnostics,
+  type DiagnosticSection,
+  formatDiagnostics,
+  type HostDiagnostics,
+} from "./host-prep/diagnostics.js";
+export { hostPrepSteps } from "./host-prep/host-prep-steps.js";
+export { restartNeeded } from "./host-prep/restart-step.js";
+export { decideSnapHomeFix, type SnapHomeFix } from "./host-prep/snap-home-step.js";
+export {
+  type HostCommandRunner,
+  type HostPrepOptions,
+  type HostRecord,
+  type HostRegistry,
+  LXD_SOCKETS,
+  type ResolvedHostPrep,
+  resolveHostPrep,
+} from "./host-prep/types.js";
+export {
+  FALLBACK_DEBIAN_MIRROR,
+  findDebianMirror,
+  mirrorFromDeb822,
+  mirrorFromSourcesList,
+} from "./image/debian-mirror.js";
+export {
+  CACHE_FILES,
+  DEFAULT_IMAGE_PACKAGES,
+  defaultImageCacheDir,
+  type ImageBuildInput,
+  type ImageBuildOptions,
+  imageBuildOptions,
+  imageProperties,
+  renderImageMetadata,
+} from "./image/image-build-options.js";
+export {
+  type CachedImageInfo,
+  type ImageStep,
+  imageBuildSteps,
+  readCachedImage,
+  splitImageFingerprint,
+} from "./image/image-build-steps.js";
+export { INIT_SCRIPT } from "./image/init-script.js";
+export { type ImageBuildResult, type ImageStepOutcome, runImageBuild } from "./image/run-image-build.js";
+export {
+  APP_INSTALL_DIR,
+  APP_SERVICE_NAME,
+  type AppCloudInitOptions,
+  buildAppCloudInit,
+  renderAppSetupScript,
+  renderAppSystemdUnit,
+} from "./payload/app-cloud-init.js";
+export { type CloudConfigFile, renderCloudConfig, shellQuote } from "./payload/cloud-config.js";
+export {
+  type PayloadFile,
+  readSentimentAppFiles,
+  SENTIMENT_APP_FILES,
+  sentimentAppDir,
+  sentimentAppEntry,
+} from "./payload/sentiment-app.js";
+export { localProvider } from "./providers/local/local-provider.js";
+export { describePortOwners, findPortOwners, type PortOwner } from "./providers/local/port-owner.js";
+export {
+  DEFAULT_LXD_IMAGE,
+  EXPOSE_DEVICE,
+  LAB_MARKER_KEY,
+  type LxdInstancePlan,
+  type LxdLabOptions,
+  lxdLabOptions,
+  type PayloadMode,
+} from "./providers/lxd/lxd-lab-options.js";
+export { createLxdProvider, type LxdProviderOptions, lxdProvider } from "./providers/lxd/lxd-provider.js";
+export { type LxdClientFactory, labIpPoolConfig } from "./providers/lxd/lxd-runtime.js";
+export { lxdPreflight, type PreflightProblem, type PreflightReport } from "./providers/lxd/preflight-step.js";
+export { createOpenNebulaProvider, openNebulaProvider } from "./providers/opennebula/one-lab.js";
+export {
+  type OneInstancePlan,
+  type OneLabOptions,
+  oneLabOptions,
+} from "./providers/opennebula/one-lab-options.js";
+export type {
+  AddressPool,
+  HostRunner,
+  OneLabDeps,
+  VerifyTarget,
+} from "./providers/opennebula/one-lab-runtime.js";
+export { driverForVersion, preflight } from "./providers/opennebula/preflight-step.js";
+export { getProvider, listProviders, registerProvider } from "./providers/registry.js";
+export { defaultLabSpec, LAB_SPEC_DEFAULTS } from "./spec/default-lab-spec.js";
 export type { LabAppSpec, LabLbSpec, LabNetworkSpec, LabSpec, ProviderName } from "./spec/lab-spec.js";
+export {
+  BUILTIN_SPEC_SOURCE,
+  DEFAULT_SPEC_FILES,
+  type LoadedLabSpec,
+  loadLabSpec,
+  parseSpecText,
+} from "./spec/load-lab-spec.js";
+export { parseLabSpec } from "./spec/parse-lab-spec.js";
+export { type HttpProbeResult, headerValue, httpProbe } from "./verify/http-probe.js";
+export {
+  formatRoundRobinReport,
+  type RoundRobinOptions,
+  type RoundRobinReport,
+  verifyRoundRobin,
+} from "./verify/round-robin.js";

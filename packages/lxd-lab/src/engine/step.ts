@@ -62,4 +62,43 @@ export interface LabProvider {
   readonly name: string;
   /** Pure: the ordered steps for this spec. No I/O. */
   plan(spec: LabSpec): Step[];
+  /**
+   * Optional, for `lab status`: the live health of the recorded resources (ctx.resources()).
+   * Resources left out are shown as "unknown". Read-only: must not change anything.
+   */
+  status?(ctx: StepContext): Promise<ResourceHealth[]>;
+  /**
+   * Optional, for `lab verify` and the demo: proves the whole lab works end to end (local provider:
+   * N requests through the LB, every backend served, split within tolerance). Read-only.
+   */
+  verify?(ctx: StepContext, options: LabVerifyOptions): Promise<LabVerifyResult>;
+  /** Optional: the URL users (and the bench) reach the lab's service at; default http://127.0.0.1:<lb.port>/. */
+  endpoint?(spec: LabSpec): string;
+}
+
+export type HealthState = "healthy" | "unhealthy" | "unknown";
+
+export interface ResourceHealth {
+  kind: string;
+  id: string;
+  health: HealthState;
+  /** What was seen, e.g. "pid 4242 alive, GET /health 200 in 3 ms" or "pid 4242 not running". */
+  detail?: string;
+}
+
+export interface LabVerifyOptions {
+  /** Requests to send through the LB (default chosen by the provider, e.g. 20). */
+  requests?: number;
+  /** Allowed deviation of each backend's share from an even split, as a fraction (e.g. 0.2). */
+  tolerance?: number;
+}
+
+export interface LabVerifyResult {
+  passed: boolean;
+  /** One line for people, e.g. "round robin OK: 20/20 with X-Served-By, app1 10, app2 10". */
+  summary: string;
+  /** Further lines for people (the sequence of backends, which backend is down ...). */
+  lines?: string[];
+  /** Structured result for --json (e.g. the full round-robin report). */
+  data?: unknown;
 }

@@ -1,0 +1,157 @@
+import { PreconditionError } from "@labgate/core";
+import { LabVerifyFailedError } from "../errors.js";
+import type { LabSpec } from "../spec/lab-spec.js";
+import { LabStateStore, type StepRecord } from "./lab-state.js";
+import { planSteps } from "./plan-view.js";
+import type { HealthState, LabProvider, LabVerifyOptions, LabVerifyResult, StepContext } from "./step.js";
+import { createStepContext } from "./step-context.js";
+import { describeFailure } from "./step-failure.js";
+
+export interface StepStatusView {
+  id: string;
+  title: string;
+  /** What the state file says: "pending" when it has no record. */
+  recorded: StepRecord["status"] | "pending";
+  doneAt?: string;
+  error?: string;
+  /** What the step's own check finds now (read-only). */
+  live: { done: boolean; detail?: string } | { error: string };
+}
+
+export interface ResourceStatusView {
+  kind: string;
+  id: string;
+  stepId: string;
+  health: HealthState;
+  detail?: string;
+  data?: Record<string, unknown>;
+}
+
+export interface LabStatus {
+  lab: string;
+  provider: string;
+  stateDir: string;
+  /** Is there a state file at all? */
+  exists: boolean;
+  updatedAt?: string;
+  steps: StepStatusView[];
+  resources: ResourceStatusView[];
+  /** Every step done and every resource healthy (or of unknown health). */
+  healthy: boolean;
+}
+
+export interface LabReadOptions {
+  provider: LabProvider;
+  spec: LabSpec;
+  stateDir: string;
+  log?: (message: string) => void;
+  signal?: AbortSignal;
+}
+
+/** `lab status`: read-only. Recorded progress, each step's live check, each resource's health. */
+export async function labStatus(options: LabReadOptions): Promise<LabStatus> {
+  const { provider, spec } = options;
+  const { store, ctx, exists } = await openReadOnly(options);
+  const state = store.snapshot(spec.name, provider.name);
+  const steps: StepStatusView[] = [];
+  for (const step of planSteps(provider, spec)) {
+    const rec = state.steps[step.id];
+    let live: StepStatusView["live"];
+    try {
+      const found = await step.check(ctx);
+      live = { done: found.done, ...(found.detail ? { detail: found.detail } : {}) };
+    } catch (error) {
+      live = { error: describeFailure(error).message };
+    }
+    steps.push({
+      id: step.id,
+      title: step.title,
+      recorded: rec?.status ?? "pending",
+      ...(rec?.doneAt ? { doneAt: rec.doneAt } : {}),
+      ...(rec?.error ? { error: rec.error } : {}),
+      live,
+    });
+  }
+  const health = provider.status
+    ? await provider.status(ctx).catch((error: unknown) => describeFailure(error).message)
+    : [];
+  const resources: ResourceStatusView[] = state.resources.map((r) => {
+    const h = typeof health === "string" ? undefined : health.find((x) => x.kind === r.kind && x.id === r.id);
+    const detail = typeof health === "string" ? `health check failed: ${health}` : h?.detail;
+    return {
+      kind: r.kind,
+      id: r.id,
+      stepId: r.stepId,
+      health: h?.health ?? "unknown",
+      ...(detail
+        ? { detail }
+        : !provider.status
+          ? { detail: `provider "${provider.name}" reports no health` }
+          : {}),
+      ...(r.data ? { data: r.data } : {}),
+    };
+  });
+  return {
+    lab: spec.name,
+    provider: provider.name,
+    stateDir: options.stateDir,
+    exists,
+    ...(exists ? { updatedAt: state.updatedAt } : {}),
+    steps,
+    resources,
+    healthy:
+      steps.every((s) => "done" in s.live && s.live.done) && resources.every((r) => r.health !== "unhealthy"),
+  };
+}
+
+/** `lab verify`: the provider's end-to-end check (round robin through the LB). Read-only; see `assertVerified`. */
+export async function labVerify(
+  options: LabReadOptions & { verify?: LabVerifyOptions },
+): Promise<LabVerifyResult> {
+  const { provider } = options;
+  if (!provider.verify) {
+    throw new PreconditionError(
+      "VERIFY_UNSUPPORTED",
+      `Provider "${provider.name}" has no end-to-end verification.`,
+      {
+        hint: "Use `labgate lab status` to see each step and resource instead.",
+      },
+    );
+  }
+  const { ctx } = await openReadOnly(options);
+  return provider.verify(ctx, options.verify ?? {});
+}
+
+/** Turns a failed verification into LabVerifyFailedError (exit 1). */
+export function assertVerified(result: LabVerifyResult, spec: LabSpec): LabVerifyResult {
+  if (!result.passed) {
+    throw new LabVerifyFailedError(
+      `Lab "${spec.name}" failed verification: ${result.summary}`,
+      "Run `labgate lab status` to see which resource is unhealthy, then `labgate lab up` to repair it.",
+      { summary: result.summary, lines: result.lines ?? [], result: result.data ?? null },
+    );
+  }
+  return result;
+}
+
+/** The default URL of the lab's service: the provider's, else the LB port on loopback. */
+export function labEndpoint(provider: LabProvider, spec: LabSpec): string {
+  if (provider.endpoint) return provider.endpoint(spec);
+  const host = spec.lb.expose?.address ?? "127.0.0.1";
+  return `http://${host}:${spec.lb.expose?.port ?? spec.lb.port}/`;
+}
+
+async function openReadOnly(
+  options: LabReadOptions,
+): Promise<{ store: LabStateStore; ctx: StepContext; exists: boolean }> {
+  const store = new LabStateStore(options.stateDir);
+  const exists = (await store.load()) !== undefined;
+  const ctx = createStepContext(
+    store,
+    options.spec,
+    options.provider,
+    options.log ?? (() => {}),
+    options.signal ?? new AbortController().signal,
+  );
+  return { store, ctx, exists };
+}

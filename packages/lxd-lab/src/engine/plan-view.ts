@@ -1,0 +1,75 @@
+import { InvalidInputError, LabgateError } from "@labgate/core";
+import type { LabSpec } from "../spec/lab-spec.js";
+import type { LabProvider, Step } from "./step.js";
+
+/** A step as data, for printing and --json. */
+export interface PlannedStep {
+  index: number;
+  id: string;
+  title: string;
+  why: string;
+  commands: string[];
+  diagnostics: string[];
+}
+
+export interface LabPlan {
+  lab: string;
+  provider: string;
+  steps: PlannedStep[];
+}
+
+/** Pure: the provider's plan for this spec, checked for duplicate ids. */
+export function planSteps(provider: LabProvider, spec: LabSpec): Step[] {
+  const steps = provider.plan(spec);
+  const seen = new Set<string>();
+  for (const step of steps) {
+    if (seen.has(step.id)) {
+      throw new LabgateError(
+        "PLAN_INVALID",
+        `Provider "${provider.name}" planned two steps with the id "${step.id}".`,
+        {
+          hint: "This is a bug in the provider; step ids must be unique.",
+        },
+      );
+    }
+    seen.add(step.id);
+  }
+  return steps;
+}
+
+export function describePlan(provider: LabProvider, spec: LabSpec): LabPlan {
+  return {
+    lab: spec.name,
+    provider: provider.name,
+    steps: planSteps(provider, spec).map((s, i) => ({
+      index: i + 1,
+      id: s.id,
+      title: s.title,
+      why: s.why,
+      commands: [...s.commands],
+      diagnostics: [...(s.diagnostics ?? [])],
+    })),
+  };
+}
+
+/** `--step ID` (just that one) or `--from ID` (that one and everything after it). */
+export function selectSteps(
+  steps: Step[],
+  selection: { step?: string | undefined; from?: string | undefined },
+): Step[] {
+  if (selection.step !== undefined && selection.from !== undefined) {
+    throw new InvalidInputError("STEP_SELECTION", "--step and --from cannot be used together.", {
+      hint: "Use --step ID to run one step, or --from ID to run from that step to the end.",
+    });
+  }
+  const id = selection.step ?? selection.from;
+  if (id === undefined) return steps;
+  const at = steps.findIndex((s) => s.id === id);
+  if (at < 0) {
+    throw new InvalidInputError("UNKNOWN_STEP", `This lab has no step "${id}".`, {
+      hint: `Step ids: ${steps.map((s) => s.id).join(", ")} (see \`labgate lab plan\`).`,
+      details: { step: id, known: steps.map((s) => s.id) },
+    });
+  }
+  return selection.step !== undefined ? [steps[at]!] : steps.slice(at);
+}

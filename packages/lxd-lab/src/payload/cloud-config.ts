@@ -1,0 +1,33 @@
+import { stringify } from "yaml";
+
+/** One cloud-init write_files entry (only keys OpenNebula's context agent also honours). */
+export interface CloudConfigFile {
+  path: string;
+  content: string;
+  /** Octal string, e.g. "0644". */
+  permissions?: string;
+  owner?: string;
+}
+
+/**
+ * `#cloud-config` user-data with write_files + runcmd ONLY: OpenNebula's context agent applies
+ * just those two modules, so anything else (packages:, bootcmd:) would silently not happen there.
+ * Setup logic therefore lives in a shell script written by write_files and started by runcmd.
+ */
+export function renderCloudConfig(files: CloudConfigFile[], runcmd: string[]): string {
+  const document = {
+    write_files: files.map((f) => ({
+      path: f.path,
+      ...(f.owner ? { owner: f.owner } : {}),
+      permissions: f.permissions ?? "0644",
+      content: f.content,
+    })),
+    runcmd,
+  };
+  return `#cloud-config\n${stringify(document, { lineWidth: 0, blockQuote: "literal" })}`;
+}
+
+/** POSIX single-quoting for one shell word. */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}

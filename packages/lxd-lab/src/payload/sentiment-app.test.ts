@@ -1,0 +1,127 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePorts } from "../test-support/free-ports.js";
+import { headerValue, httpProbe } from "../verify/http-probe.js";
+import {
+  readSentimentAppFiles,
+  SENTIMENT_APP_FILES,
+  sentimentAppDir,
+  sentimentAppEntry,
+} from "./sentiment-app.js";
+
+describe("sentiment app payload", () => {
+  it("is found from src (and the same relative URL from dist) with every shipped file", async () => {
+    for (const name of SENTIMENT_APP_FILES) expect(existsSync(join(sentimentAppDir(), name))).toBe(true);
+    const files = await readSentimentAppFiles();
+    expect(files.map((f) => f.name)).toEqual([...SENTIMENT_APP_FILES]);
+    expect(files.find((f) => f.name === "lexicon.txt")?.content.split("\n").length).toBeGreaterThan(400);
+  });
+
+  it("passes its Python unit tests (model on labelled sentences)", async () => {
+    const result = await execa("python3", ["-m", "unittest", "discover", "-s", "tests", "-t", ".", "-v"], {
+      cwd: sentimentAppDir(),
+      all: true,
+      reject: false,
+      env: { PYTHONDONTWRITEBYTECODE: "1" },
+    });
+    expect(result.all).toMatch(/OK/);
+    expect(result.exitCode).toBe(0);
+  });
+});
+
+describe("sentiment app over HTTP", () => {
+  let child: ChildProcess;
+  let base: string;
+  let stderr = "";
+
+  beforeAll(async () => {
+    const [port] = await freePorts(1);
+    base = `http://127.0.0.1:${port}`;
+    child = spawn(
+      "python3",
+      [sentimentAppEntry(), "--name", "unit-app", "--host", "127.0.0.1", "--port", String(port)],
+      {
+        env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" },
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
+    child.stderr?.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        await httpProbe(`${base}/health`, { timeoutMs: 500 });
+        break;
+      } catch (error) {
+        if (Date.now() > deadline) throw new Error(`app did not start: ${stderr}`, { cause: error });
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  });
+
+  afterAll(() => {
+    if (child.exitCode === null) child.kill("SIGKILL");
+  });
+
+  it("answers /health and / with JSON and X-Served-By", async () => {
+    const health = await httpProbe(`${base}/health`);
+    expect(health.status).toBe(200);
+    expect(headerValue(health, "x-served-by")).toBe("unit-app");
+    expect(JSON.parse(health.body)).toMatchObject({ status: "ok", instance: "unit-app" });
+    const info = await httpProbe(`${base}/`);
+    expect(JSON.parse(info.body)).toMatchObject({ service: "labgate-sentiment", instance: "unit-app" });
+    expect(JSON.parse(info.body).model.words).toBeGreaterThan(400);
+  });
+
+  it("predicts labels with the lexicon model", async () => {
+    const cases = [
+      ["The new release is fantastic and very fast!", "positive"],
+      ["This is not good, it keeps crashing.", "negative"],
+      ["The invoice was sent on Tuesday.", "neutral"],
+    ] as const;
+    for (const [text, label] of cases) {
+      const res = await httpProbe(`${base}/predict`, { method: "POST", body: JSON.stringify({ text }) });
+      expect(res.status).toBe(200);
+      expect(headerValue(res, "x-served-by")).toBe("unit-app");
+      const body = JSON.parse(res.body);
+      expect(body.label).toBe(label);
+      expect(typeof body.score).toBe("number");
+      expect(body.instance).toBe("unit-app");
+    }
+  });
+
+  it("rejects bad JSON and missing or non-string text with a JSON 400", async () => {
+    for (const body of [
+      "{not json",
+      JSON.stringify({ txt: "x" }),
+      JSON.stringify({ text: 42 }),
+      "[1,2]",
+      "",
+    ]) {
+      const res = await httpProbe(`${base}/predict`, { method: "POST", body });
+      expect(res.status, body).toBe(400);
+      expect(headerValue(res, "x-served-by")).toBe("unit-app");
+      expect(JSON.parse(res.body).error).toMatch(/bad_json|bad_request/);
+    }
+  });
+
+  it("answers unknown paths with a JSON 404 and wrong methods with 405", async () => {
+    const missing = await httpProbe(`${base}/nope`);
+    expect(missing.status).toBe(404);
+    expect(JSON.parse(missing.body).error).toBe("not_found");
+    expect(headerValue(missing, "x-served-by")).toBe("unit-app");
+    const wrong = await httpProbe(`${base}/predict`);
+    expect(wrong.status).toBe(405);
+  });
+
+  it("stops cleanly on SIGTERM", async () => {
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(stderr).toMatch(/stopped/);
+  });
+});

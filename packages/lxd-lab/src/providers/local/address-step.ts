@@ -1,0 +1,111 @@
+import { IpPool, type IpPoolConfig } from "@labgate/core";
+import type { Step, StepContext } from "../../engine/step.js";
+import { StepFailedError } from "../../errors.js";
+import type { LabSpec } from "../../spec/lab-spec.js";
+import { localOptions, localPaths } from "./local-lab.js";
+
+export const ADDRESS_STEP_ID = "allocate-address";
+
+/**
+ * The lab's loopback "network": one pool holding exactly the bind address. The gateway must be
+ * another address of the subnet (the pool never hands a gateway out); on loopback it is never used.
+ */
+export function loopbackPoolConfig(spec: LabSpec, address: string): IpPoolConfig {
+  const cidr = loopbackCidr(spec);
+  const gateway =
+    spec.network.gateway && spec.network.gateway !== address
+      ? spec.network.gateway
+      : address === "127.255.255.254"
+        ? "127.255.255.253"
+        : "127.255.255.254";
+  return {
+    networks: [
+      {
+        name: "loopback",
+        cidr,
+        gateway,
+        dns: spec.network.dns ?? [],
+        dhcp: false,
+        pools: [{ start: address, end: address }],
+      },
+    ],
+  };
+}
+
+/** The spec's network when it is a loopback one, else 127.0.0.0/8: the local lab never leaves loopback. */
+export function loopbackCidr(spec: LabSpec): string {
+  return spec.network.cidr?.startsWith("127.") ? spec.network.cidr : "127.0.0.0/8";
+}
+
+export function addressOwner(spec: LabSpec): string {
+  return `lab:${spec.name}`;
+}
+
+function pool(ctx: StepContext): IpPool {
+  const { bindAddress } = localOptions(ctx.spec);
+  return new IpPool({
+    config: loopbackPoolConfig(ctx.spec, bindAddress),
+    statePath: localPaths.ipPoolState(ctx.stateDir),
+  });
+}
+
+/** Takes the lab's address from the core IP pool (the same code path the on-prem providers use). */
+export function allocateAddressStep(spec: LabSpec): Step {
+  const { bindAddress } = localOptions(spec);
+  const cidr = loopbackCidr(spec);
+  return {
+    id: ADDRESS_STEP_ID,
+    title: `Take the lab's address ${bindAddress} from the loopback IP pool`,
+    why:
+      "On real lab networks there is no DHCP, so every instance gets a static address from labgate's IP pool, " +
+      "recorded so two labs never collide. The local lab uses the same pool logic on a loopback network " +
+      `(${cidr}) whose pool holds just ${bindAddress}: the apps and HAProxy share that address and differ by port.`,
+    commands: [
+      `ip-pool allocate ${cidr} --owner ${addressOwner(spec)}   # pool ${bindAddress}-${bindAddress}, ledger <state>/ip-pool.state.json`,
+    ],
+    async check(ctx) {
+      const rec = ctx.resources("address")[0];
+      if (!rec) return { done: false, detail: "no address allocated yet" };
+      const held = (await pool(ctx).list()).some(
+        (a) => a.ip === rec.id && a.owner === addressOwner(ctx.spec),
+      );
+      return held
+        ? { done: true, detail: `${rec.id} held by ${addressOwner(ctx.spec)}` }
+        : { done: false, detail: `${rec.id} is no longer in the pool ledger` };
+    },
+    async apply(ctx) {
+      const allocation = await pool(ctx).allocate(cidr, addressOwner(ctx.spec));
+      await ctx.record({
+        kind: "address",
+        id: allocation.ip,
+        stepId: ADDRESS_STEP_ID,
+        data: {
+          owner: allocation.owner,
+          network: allocation.network,
+          prefix: allocation.prefix,
+          source: allocation.source,
+        },
+      });
+      ctx.log(
+        `address ${allocation.ip}/${allocation.prefix} allocated to ${allocation.owner} (${allocation.source})`,
+      );
+    },
+    async verify(ctx) {
+      const rec = ctx.resources("address")[0];
+      const held = rec && (await pool(ctx).list()).some((a) => a.ip === rec.id);
+      if (!held) {
+        throw new StepFailedError(
+          ADDRESS_STEP_ID,
+          "The allocated address is not recorded in the IP pool ledger.",
+          {
+            hint: `Inspect ${localPaths.ipPoolState(ctx.stateDir)}; run \`labgate lab down\` then \`labgate lab up\`.`,
+          },
+        );
+      }
+    },
+    async undo(ctx) {
+      await pool(ctx).release({ owner: addressOwner(ctx.spec) });
+      for (const rec of ctx.resources("address")) await ctx.forget("address", rec.id);
+    },
+  };
+}

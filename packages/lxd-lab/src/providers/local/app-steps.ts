@@ -1,0 +1,87 @@
+import type { Step, StepContext } from "../../engine/step.js";
+import { StepFailedError } from "../../errors.js";
+import { sentimentAppEntry } from "../../payload/sentiment-app.js";
+import type { LabSpec } from "../../spec/lab-spec.js";
+import {
+  answers,
+  type ManagedProcess,
+  ownProcessAlive,
+  startManagedProcess,
+  stopManagedProcess,
+} from "./instance-process.js";
+import { type LocalApp, labAddress, localOptions, localPaths } from "./local-lab.js";
+import { waitFor } from "./local-process.js";
+
+export function appProcess(spec: LabSpec, app: LocalApp, stepId: string, address: string): ManagedProcess {
+  const entry = sentimentAppEntry();
+  return {
+    stepId,
+    name: app.name,
+    command: localOptions(spec).python,
+    args: [entry, "--name", app.name, "--host", address, "--port", String(app.port)],
+    markers: [entry, app.name, String(app.port)],
+    ports: [app.port],
+    healthy: (ctx: StepContext) => answers(healthUrl(address, app), app.name, ctx.signal),
+    extraData: { role: "app", port: app.port },
+    // The payload may sit in a read-only install; never write __pycache__ beside it.
+    env: { PYTHONDONTWRITEBYTECODE: "1", PYTHONUNBUFFERED: "1" },
+  };
+}
+
+function healthUrl(address: string, app: LocalApp): string {
+  return `http://${address}:${app.port}/health`;
+}
+
+/** Starts one sentiment app instance as a detached python3 process. */
+export function startAppStep(spec: LabSpec, app: LocalApp): Step {
+  const id = `start-${app.name}`;
+  const { bindAddress, python } = localOptions(spec);
+  const proc = (ctx: StepContext) => appProcess(ctx.spec, app, id, labAddress(ctx));
+  return {
+    id,
+    title: `Start ${app.name}: the sentiment app on ${bindAddress}:${app.port}`,
+    why:
+      `${app.name} is one of the ${spec.apps.count} identical app instances HAProxy balances across. It is the ` +
+      "sentiment-analysis API (python3 standard library only), started as a background process that keeps " +
+      "running after this command ends. Every answer carries `X-Served-By: " +
+      `${app.name}\`, which is how the round-robin check later sees who served each request.`,
+    commands: [
+      `${python} ${sentimentAppEntry()} --name ${app.name} --host ${bindAddress} --port ${app.port} >> ${localPaths.logFile("<state>", app.name)} 2>&1 &`,
+      `curl -si http://${bindAddress}:${app.port}/health   # expect 200 and X-Served-By: ${app.name}`,
+    ],
+    diagnostics: [
+      `tail -n 50 <state dir>/logs/${app.name}.log`,
+      `ss -ltnp 'sport = :${app.port}'`,
+      `${python} ${sentimentAppEntry()} --name ${app.name} --port ${app.port}   # run it in the foreground`,
+    ],
+    async check(ctx) {
+      const p = proc(ctx);
+      const pid = await ownProcessAlive(ctx, p);
+      if (pid === undefined) return { done: false, detail: `${app.name} is not running` };
+      // A process started just before an interruption may still be loading: give it a moment.
+      const healthy = await waitFor(() => p.healthy(ctx), 3_000, ctx.signal, 150);
+      return healthy
+        ? { done: true, detail: `${app.name} pid ${pid} answers /health on ${labAddress(ctx)}:${app.port}` }
+        : { done: false, detail: `${app.name} pid ${pid} runs but /health does not answer correctly` };
+    },
+    async apply(ctx) {
+      const p = proc(ctx);
+      // A process of ours that runs but is unhealthy (or on a port the spec no longer has) is
+      // replaced, not left running: match it by app path and name only.
+      const previous = { ...p, markers: [sentimentAppEntry(), app.name] };
+      if ((await ownProcessAlive(ctx, previous)) !== undefined) await stopManagedProcess(ctx, previous);
+      await startManagedProcess(ctx, p);
+    },
+    async verify(ctx) {
+      const url = healthUrl(labAddress(ctx), app);
+      if (!(await answers(url, app.name, ctx.signal))) {
+        throw new StepFailedError(id, `GET ${url} did not answer 200 with X-Served-By: ${app.name}.`, {
+          hint: `curl -si ${url}; then read ${localPaths.logFile(ctx.stateDir, app.name)}`,
+        });
+      }
+    },
+    async undo(ctx) {
+      await stopManagedProcess(ctx, proc(ctx));
+    },
+  };
+}

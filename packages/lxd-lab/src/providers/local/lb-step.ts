@@ -1,0 +1,146 @@
+import { createHash } from "node:crypto";
+import { mkdir, readFile, rm } from "node:fs/promises";
+import { writeFileAtomic } from "@labgate/core";
+import type { Step, StepContext } from "../../engine/step.js";
+import { HaproxyConfigError, StepFailedError } from "../../errors.js";
+import { detectHaproxy } from "../../haproxy/haproxy-binary.js";
+import { haproxyOptionsFromSpec, renderHaproxyConfig } from "../../haproxy/render-config.js";
+import { checkHaproxyConfigFile } from "../../haproxy/validate-config.js";
+import type { LabSpec } from "../../spec/lab-spec.js";
+import {
+  answers,
+  type ManagedProcess,
+  ownProcessAlive,
+  processRecord,
+  startManagedProcess,
+  stopManagedProcess,
+} from "./instance-process.js";
+import { labAddress, lbUrl, localApps, localOptions, localPaths } from "./local-lab.js";
+
+export const LB_STEP_ID = "start-haproxy";
+
+/** The config text for this lab; pure given the address and whether promex is built in. */
+export function renderLocalHaproxyConfig(spec: LabSpec, address: string, prometheus: boolean): string {
+  const backends = localApps(spec).map((app) => ({ name: app.name, address, port: app.port }));
+  return renderHaproxyConfig(
+    haproxyOptionsFromSpec(spec, backends, {
+      bindAddress: address,
+      prometheus,
+      servedByHeader: "if-missing",
+    }),
+  );
+}
+
+export function lbProcess(ctx: StepContext): ManagedProcess {
+  const spec = ctx.spec;
+  const address = labAddress(ctx);
+  const config = localPaths.haproxyConfig(ctx.stateDir);
+  const names = localApps(spec).map((a) => a.name);
+  return {
+    stepId: LB_STEP_ID,
+    name: spec.lb.name,
+    command: localOptions(spec).haproxy,
+    // -db: stay in the foreground of its own detached session, logging to the lab's log file.
+    args: ["-db", "-f", config],
+    markers: [config],
+    ports: [spec.lb.port, spec.lb.statsPort],
+    healthy: async (c) =>
+      (await answers(lbUrl(address, spec), names, c.signal)) &&
+      (await answers(`http://${address}:${spec.lb.statsPort}/stats`, undefined, c.signal)),
+    extraData: { role: "lb", port: spec.lb.port, statsPort: spec.lb.statsPort, config },
+  };
+}
+
+/** Renders, validates (`haproxy -c`) and starts HAProxy in front of the apps. */
+export function startLbStep(spec: LabSpec): Step {
+  const { bindAddress, haproxy } = localOptions(spec);
+  const apps = localApps(spec);
+  return {
+    id: LB_STEP_ID,
+    title: `Start HAProxy on ${bindAddress}:${spec.lb.port} in front of ${apps.map((a) => a.name).join(", ")}`,
+    why:
+      "HAProxy is the load balancer: it takes requests on one port and hands them to the app instances in " +
+      "turn (balance roundrobin). It checks each app's /health every second and stops sending traffic to an " +
+      "app after 2 failed checks. Its config is rendered from the lab spec and checked with `haproxy -c` " +
+      `before it starts; the stats page (and Prometheus metrics where built in) listen on port ${spec.lb.statsPort}.`,
+    commands: [
+      `write <state>/run/haproxy.cfg   # frontend :${spec.lb.port}, backend ${apps.map((a) => `${a.name} ${bindAddress}:${a.port}`).join(", ")}`,
+      `${haproxy} -c -f <state>/run/haproxy.cfg`,
+      `${haproxy} -db -f <state>/run/haproxy.cfg >> <state>/logs/${spec.lb.name}.log 2>&1 &`,
+      `curl -si http://${bindAddress}:${spec.lb.port}/   # expect 200 with X-Served-By`,
+    ],
+    diagnostics: [
+      `${haproxy} -c -f <state dir>/run/haproxy.cfg`,
+      `tail -n 50 <state dir>/logs/${spec.lb.name}.log`,
+      `curl -s 'http://${bindAddress}:${spec.lb.statsPort}/stats;csv'`,
+    ],
+    async check(ctx) {
+      const p = lbProcess(ctx);
+      const pid = await ownProcessAlive(ctx, p);
+      if (pid === undefined) return { done: false, detail: "HAProxy is not running" };
+      const recorded = processRecord(ctx, p.name)?.data?.["configHash"];
+      const onDisk = await readFile(localPaths.haproxyConfig(ctx.stateDir), "utf8").catch(() => "");
+      const wanted = renderLocalHaproxyConfig(
+        ctx.spec,
+        labAddress(ctx),
+        onDisk.includes("prometheus-exporter"),
+      );
+      if (recorded !== sha256(wanted) || onDisk !== wanted) {
+        return { done: false, detail: `HAProxy pid ${pid} runs an outdated config` };
+      }
+      if (!(await p.healthy(ctx)))
+        return { done: false, detail: `HAProxy pid ${pid} runs but the LB does not answer` };
+      return { done: true, detail: `HAProxy pid ${pid} serves ${lbUrl(labAddress(ctx), ctx.spec)}` };
+    },
+    async apply(ctx) {
+      const info = await detectHaproxy(localOptions(ctx.spec).haproxy);
+      const text = renderLocalHaproxyConfig(ctx.spec, labAddress(ctx), info.prometheus);
+      const file = localPaths.haproxyConfig(ctx.stateDir);
+      await mkdir(localPaths.runDir(ctx.stateDir), { recursive: true, mode: 0o700 });
+      await writeFileAtomic(file, text, { mode: 0o600 });
+      const checked = await checkHaproxyConfigFile(file, info.bin);
+      if (!checked.valid) {
+        throw new HaproxyConfigError(
+          `HAProxy ${info.version} rejected the rendered config ${file}:\n${checked.output}`,
+          `Run \`${info.bin} -c -f ${file}\` to see the error; report it with \`haproxy -vv\`.`,
+          { file, output: checked.output },
+        );
+      }
+      const p = lbProcess(ctx);
+      p.extraData = {
+        ...p.extraData,
+        configHash: sha256(text),
+        haproxyVersion: info.version,
+        prometheus: info.prometheus,
+      };
+      if ((await ownProcessAlive(ctx, p)) !== undefined) await stopManagedProcess(ctx, p);
+      await startManagedProcess(ctx, p);
+    },
+    async verify(ctx) {
+      const url = lbUrl(labAddress(ctx), ctx.spec);
+      if (
+        !(await answers(
+          url,
+          apps.map((a) => a.name),
+          ctx.signal,
+        ))
+      ) {
+        throw new StepFailedError(
+          LB_STEP_ID,
+          `GET ${url} did not answer 200 with an X-Served-By of ${apps.map((a) => a.name).join("/")}.`,
+          {
+            hint: `curl -si ${url}; curl -s 'http://${labAddress(ctx)}:${ctx.spec.lb.statsPort}/stats;csv'`,
+          },
+        );
+      }
+    },
+    async undo(ctx) {
+      await stopManagedProcess(ctx, lbProcess(ctx));
+      await rm(localPaths.haproxyConfig(ctx.stateDir), { force: true });
+    },
+  };
+}
+
+function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}

@@ -1,0 +1,104 @@
+import type {
+  LabProvider,
+  LabVerifyOptions,
+  LabVerifyResult,
+  ResourceHealth,
+  StepContext,
+} from "../../engine/step.js";
+import type { LabSpec } from "../../spec/lab-spec.js";
+import { formatRoundRobinReport } from "../../verify/round-robin.js";
+import { allocateAddressStep } from "./address-step.js";
+import { appProcess, startAppStep } from "./app-steps.js";
+import { answers, ownProcessAlive } from "./instance-process.js";
+import { lbProcess, startLbStep } from "./lb-step.js";
+import { labAddress, lbUrl, localApps, localOptions } from "./local-lab.js";
+import { preflightStep } from "./preflight-step.js";
+import { runLocalRoundRobin, verifyRoundRobinStep } from "./verify-step.js";
+
+/**
+ * The embedded default: the whole lab on this machine, no infrastructure. App instances are
+ * detached python3 processes, the LB is the real HAProxy; pid files and logs live in the lab's
+ * state dir, so `lab down` (or any later CLI run) can find and stop them.
+ */
+export const localProvider: LabProvider = {
+  name: "local",
+  plan(spec: LabSpec) {
+    return [
+      preflightStep(spec),
+      allocateAddressStep(spec),
+      ...localApps(spec).map((app) => startAppStep(spec, app)),
+      startLbStep(spec),
+      verifyRoundRobinStep(spec),
+    ];
+  },
+  async status(ctx: StepContext): Promise<ResourceHealth[]> {
+    const health: ResourceHealth[] = [];
+    const address = labAddress(ctx);
+    for (const rec of ctx.resources("address")) {
+      health.push({
+        kind: "address",
+        id: rec.id,
+        health: "healthy",
+        detail: `held by ${String(rec.data?.["owner"] ?? "?")}`,
+      });
+    }
+    for (const rec of ctx.resources("check")) {
+      health.push({
+        kind: "check",
+        id: rec.id,
+        health: "healthy",
+        detail: `passed at ${String(rec.data?.["passedAt"] ?? "?")}`,
+      });
+    }
+    const apps = localApps(ctx.spec);
+    const processes = [
+      ...apps.map((app) => ({
+        p: appProcess(ctx.spec, app, `start-${app.name}`, address),
+        url: `http://${address}:${app.port}/health`,
+      })),
+      { p: lbProcess(ctx), url: lbUrl(address, ctx.spec) },
+    ];
+    for (const { p, url } of processes) {
+      if (!ctx.resources("process").some((r) => r.id === p.name)) continue;
+      const pid = await ownProcessAlive(ctx, p);
+      if (pid === undefined) {
+        health.push({ kind: "process", id: p.name, health: "unhealthy", detail: "not running" });
+        continue;
+      }
+      const started = Date.now();
+      const ok = await answers(
+        url,
+        p.name === ctx.spec.lb.name ? apps.map((a) => a.name) : p.name,
+        ctx.signal,
+      );
+      health.push({
+        kind: "process",
+        id: p.name,
+        health: ok ? "healthy" : "unhealthy",
+        detail: `pid ${pid} alive, GET ${url} ${ok ? "OK" : "failed"} in ${Date.now() - started} ms`,
+      });
+    }
+    return health;
+  },
+  async verify(ctx: StepContext, options: LabVerifyOptions): Promise<LabVerifyResult> {
+    const report = await runLocalRoundRobin(ctx, {
+      ...(options.requests !== undefined ? { requests: options.requests } : {}),
+      ...(options.tolerance !== undefined ? { tolerancePct: options.tolerance * 100 } : {}),
+    });
+    const counts = Object.entries(report.counts)
+      .map(([name, n]) => `${name} ${n}`)
+      .join(", ");
+    const withHeader = report.requests - report.missingHeader;
+    return {
+      passed: report.ok,
+      summary: report.ok
+        ? `round robin OK: ${withHeader}/${report.requests} with X-Served-By, ${counts}`
+        : `round robin FAILED: ${report.problems.join("; ")}`,
+      lines: formatRoundRobinReport(report).slice(1),
+      data: report,
+    };
+  },
+  endpoint(spec: LabSpec) {
+    return lbUrl(localOptions(spec).bindAddress, spec);
+  },
+};

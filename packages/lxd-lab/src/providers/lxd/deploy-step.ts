@@ -1,0 +1,162 @@
+import { createHash } from "node:crypto";
+import type { LxdClient } from "@labgate/core";
+import type { Step, StepContext } from "../../engine/step.js";
+import { StepFailedError } from "../../errors.js";
+import { BOOT_HOOK_DIR } from "./instance-network.js";
+import { execOrFail, hasCloudInit } from "./instance-step.js";
+import { LAB_MARKER_KEY, type LxdInstancePlan, type LxdLabOptions } from "./lxd-lab-options.js";
+import { type LxdClientFactory, sleep } from "./lxd-runtime.js";
+import { resolvePayloadMode } from "./payload-mode.js";
+
+/** Instance config key holding the hash of the payload last deployed: a changed payload is redeployed. */
+export const PAYLOAD_HASH_KEY = "user.labgate.payload-hash";
+
+export interface PayloadFileSpec {
+  path: string;
+  content: string;
+  mode?: number;
+}
+
+/** What runs in an instance: files, the script that (re)starts it, and how to tell it works. */
+export interface InstancePayload {
+  files: PayloadFileSpec[];
+  /** Path of the start script among `files`; run now and, as a boot hook, at every boot. */
+  startScript: string;
+  /** Boot hook name under /etc/labgate/boot.d, e.g. "50-app.sh". */
+  bootHook: string;
+  /** Stops what the start script started (undo). */
+  stopCommand: string[];
+  /** undefined when healthy, else what is wrong. Read-only, from the host over the bridge. */
+  probe(signal: AbortSignal): Promise<string | undefined>;
+}
+
+export interface DeployStepOptions {
+  o: LxdLabOptions;
+  plan: LxdInstancePlan;
+  clientFor: LxdClientFactory;
+  title: string;
+  why: string;
+  payload: (ctx: StepContext) => Promise<InstancePayload>;
+  /** Extra command lines for the plan view. */
+  commands: string[];
+}
+
+export function payloadHash(payload: InstancePayload): string {
+  const h = createHash("sha256");
+  for (const f of payload.files) h.update(`${f.path}\0${f.mode ?? 0o644}\0${f.content}\0`);
+  h.update(`${payload.startScript}\0${payload.bootHook}`);
+  return h.digest("hex").slice(0, 16);
+}
+
+/**
+ * Puts the payload into a running instance and starts it. With cloud-init the instance already
+ * got it at first boot (this step waits for cloud-init and the health probe); otherwise, or when
+ * the payload changed since, the files are pushed through the API and the start script is run.
+ */
+export function deployStep({ o, plan, clientFor, title, why, payload, commands }: DeployStepOptions): Step {
+  const id = `deploy-${plan.name}`;
+  const deployedHash = async (client: LxdClient) =>
+    (await client.getInstance(plan.instance))?.config[PAYLOAD_HASH_KEY];
+
+  const state = async (ctx: StepContext) => {
+    const client = clientFor(o);
+    const p = await payload(ctx);
+    const want = payloadHash(p);
+    const have = await deployedHash(client);
+    if (have !== want)
+      return {
+        client,
+        p,
+        want,
+        problem: have ? "the payload changed since it was deployed" : "not deployed yet",
+      };
+    const unhealthy = await p.probe(ctx.signal);
+    return { client, p, want, problem: unhealthy };
+  };
+
+  return {
+    id,
+    title,
+    why,
+    commands: [
+      ...commands,
+      `PATCH /1.0/instances/${plan.instance} {"config":{"${PAYLOAD_HASH_KEY}":"<hash>"}}`,
+    ],
+    async check(ctx) {
+      const { problem } = await state(ctx);
+      return problem
+        ? { done: false, detail: problem }
+        : { done: true, detail: `${plan.instance} is serving` };
+    },
+    async apply(ctx) {
+      const { client, p, want } = await state(ctx);
+      const wait = { timeoutMs: o.timeoutMs, signal: ctx.signal };
+      const mode = await resolvePayloadMode(client, o);
+      const firstDeploy = !(await deployedHash(client));
+      let healthy = false;
+      if (mode === "cloud-init" && firstDeploy && (await hasCloudInit(client, plan.instance, wait))) {
+        ctx.log(`${plan.instance}: waiting for cloud-init to finish`);
+        await client.exec(plan.instance, ["sh", "-c", "cloud-init status --wait || true"], wait);
+        healthy = (await waitHealthy(p, 30_000, ctx.signal)) === undefined;
+        if (!healthy)
+          ctx.log(`${plan.instance}: cloud-init did not bring it up; pushing the payload instead`);
+      }
+      if (!healthy) {
+        const dirs = [
+          ...new Set([...p.files.map((f) => f.path.slice(0, f.path.lastIndexOf("/")) || "/"), BOOT_HOOK_DIR]),
+        ];
+        await execOrFail(client, plan.instance, ["mkdir", "-p", ...dirs], id, wait);
+        for (const f of p.files)
+          await client.pushFile(plan.instance, f.path, f.content, { mode: f.mode ?? 0o644 });
+        await client.pushFile(
+          plan.instance,
+          `${BOOT_HOOK_DIR}/${p.bootHook}`,
+          `#!/bin/sh\nsh ${p.startScript}\n`,
+          { mode: 0o755 },
+        );
+        const out = await execOrFail(client, plan.instance, ["sh", p.startScript], id, wait);
+        if (out.trim()) ctx.log(`${plan.instance}: ${out.trim().split("\n").slice(-1)[0]}`);
+      }
+      await client.patchInstance(plan.instance, { config: { [PAYLOAD_HASH_KEY]: want } }, wait);
+    },
+    async verify(ctx) {
+      const p = await payload(ctx);
+      const problem = await waitHealthy(p, 15_000, ctx.signal);
+      if (problem) {
+        throw new StepFailedError(id, `${plan.instance} is not serving: ${problem}.`, {
+          hint: `lxc exec ${plan.instance} -- sh -c 'tail -30 /var/log/labgate*.log /var/log/labgate/*.log'`,
+        });
+      }
+    },
+    async undo(ctx) {
+      const client = clientFor(o);
+      const instance = await client.getInstance(plan.instance);
+      if (!instance || instance.config[LAB_MARKER_KEY] !== o.lab || instance.status !== "Running") return;
+      const p = await payload(ctx);
+      const wait = { timeoutMs: o.timeoutMs, signal: ctx.signal };
+      await client.exec(plan.instance, p.stopCommand, wait);
+      await client.exec(plan.instance, ["rm", "-f", `${BOOT_HOOK_DIR}/${p.bootHook}`], wait);
+      // LXD removes a config key when it is set to "".
+      await client.patchInstance(plan.instance, { config: { [PAYLOAD_HASH_KEY]: "" } }, wait);
+    },
+    diagnostics: [
+      `lxc exec ${plan.instance} -- sh -c 'tail -30 /var/log/labgate*.log /var/log/labgate/*.log'`,
+      `lxc exec ${plan.instance} -- ss -ltnp`,
+    ],
+  };
+}
+
+/** Polls the probe until healthy or the deadline; returns the last problem, undefined when healthy. */
+export async function waitHealthy(
+  p: InstancePayload,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<string | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  let problem = await p.probe(signal);
+  while (problem !== undefined && Date.now() < deadline) {
+    await sleep(300, signal);
+    problem = await p.probe(signal);
+  }
+  return problem;
+}

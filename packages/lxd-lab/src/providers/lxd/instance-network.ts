@@ -1,0 +1,44 @@
+import { stringify } from "yaml";
+import { shellQuote } from "../../payload/cloud-config.js";
+
+export interface StaticAddress {
+  ip: string;
+  prefix: number;
+  gateway: string;
+  dns: string[];
+}
+
+/** Where the boot hooks live; labgate's image runs them at every boot (see image/init-script.ts). */
+export const BOOT_HOOK_DIR = "/etc/labgate/boot.d";
+export const NETWORK_HOOK = `${BOOT_HOOK_DIR}/10-network.sh`;
+
+/**
+ * Static address for images without cloud-init: plain `ip` commands, idempotent (`replace`), run
+ * now through the API and again at every boot as a hook.
+ */
+export function renderNetworkScript(a: StaticAddress, device = "eth0"): string {
+  const lines = [
+    "#!/bin/sh",
+    "# Written by labgate: static address (the lab network has no DHCP).",
+    "set -e",
+    `ip link set ${shellQuote(device)} up`,
+    `ip addr replace ${a.ip}/${a.prefix} dev ${shellQuote(device)}`,
+    `ip route replace default via ${a.gateway} dev ${shellQuote(device)}`,
+  ];
+  if (a.dns.length) {
+    lines.push(
+      `printf '%s\\n' ${a.dns.map((d) => shellQuote(`nameserver ${d}`)).join(" ")} > /etc/resolv.conf`,
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/** cloud-init network-config (version 2) for images with cloud-init. */
+export function renderCloudInitNetworkConfig(a: StaticAddress, device = "eth0"): string {
+  const ethernet: Record<string, unknown> = {
+    addresses: [`${a.ip}/${a.prefix}`],
+    routes: [{ to: "default", via: a.gateway }],
+  };
+  if (a.dns.length) ethernet.nameservers = { addresses: a.dns };
+  return stringify({ version: 2, ethernets: { [device]: ethernet } });
+}

@@ -1,0 +1,246 @@
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { findLxdSocket, LxdClient, lxdSocketCandidates } from "@labgate/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { autoYesGate } from "../../engine/gate.js";
+import { labStatus, labVerify } from "../../engine/lab-status.js";
+import { labDown, labUp } from "../../engine/run-lab.js";
+import type { LabSpec } from "../../spec/lab-spec.js";
+import { parseLabSpec } from "../../spec/parse-lab-spec.js";
+import { verifyRoundRobin } from "../../verify/round-robin.js";
+import { LAB_MARKER_KEY, lxdLabOptions } from "./lxd-lab-options.js";
+import { createLxdProvider } from "./lxd-provider.js";
+import { lxdPreflight } from "./preflight-step.js";
+
+/**
+ * The LXD provider against the real daemon: lab up, round robin through the proxy device,
+ * idempotent second up, down leaves no instance and no network. Gated by LABGATE_LXD_E2E=1
+ * (LABGATE_REQUIRE_LXD=1 makes an unreachable LXD a failure instead of a skip).
+ * Traffic goes only to the bridge this test creates, its containers, and a loopback port.
+ */
+const enabled = process.env.LABGATE_LXD_E2E === "1" || process.env.LABGATE_REQUIRE_LXD === "1";
+const required = process.env.LABGATE_REQUIRE_LXD === "1";
+const image = process.env.LABGATE_LXD_IMAGE ?? "labgate/debian-bookworm";
+
+async function lxdState(): Promise<{ ok: boolean; reason: string }> {
+  const socket = findLxdSocket(lxdSocketCandidates());
+  if (!socket) return { ok: false, reason: `no LXD socket at ${lxdSocketCandidates().join(", ")}` };
+  try {
+    const client = new LxdClient({ socketPath: socket });
+    await client.server();
+    if (!(await client.resolveImageAlias(image)))
+      return { ok: false, reason: `LXD has no image ${image} (run scripts/ci/setup-lxd.sh)` };
+    return { ok: true, reason: "" };
+  } catch (error) {
+    return { ok: false, reason: (error as Error).message };
+  }
+}
+
+const state = enabled
+  ? await lxdState()
+  : { ok: false, reason: "set LABGATE_LXD_E2E=1 to run the LXD end-to-end suite" };
+if (required && !state.ok) {
+  describe("LXD end-to-end", () => {
+    it("needs LXD (LABGATE_REQUIRE_LXD=1)", () => {
+      throw new Error(`LXD is required but not usable: ${state.reason}`);
+    });
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe.skipIf(!state.ok)(`LXD end-to-end${state.ok ? "" : ` (skipped: ${state.reason})`}`, () => {
+  const client = new LxdClient();
+  const lab = `lge2e${process.pid % 10000}`;
+  const bridge = `lgt${process.pid % 100000}`;
+  const subnetByte = 100 + (process.pid % 100);
+  let stateDir: string;
+  let spec: LabSpec;
+  const provider = createLxdProvider();
+  const logs: string[] = [];
+  const log = (m: string) => logs.push(m);
+
+  // An instance that is not the lab's: `down` must leave it alone.
+  const bystander = `${lab}-bystander`;
+
+  beforeAll(async () => {
+    await client.createInstance({
+      name: bystander,
+      source: { type: "image", alias: image },
+      devices: { root: { type: "disk", path: "/", pool: "default" } },
+    });
+    stateDir = await mkdtemp(join(tmpdir(), "labgate-lxd-e2e-"));
+    const port = await freePort();
+    spec = parseLabSpec(
+      {
+        name: lab,
+        provider: "lxd",
+        network: { cidr: `10.20.${subnetByte}.0/24`, name: bridge, dhcp: false },
+        lb: { expose: { address: "127.0.0.1", port } },
+        image,
+      },
+      "lxd-e2e",
+    );
+  });
+
+  afterAll(async () => {
+    // Safety net when a test failed half-way: remove only what carries this lab's marker.
+    for (const instance of await client.listInstances().catch(() => [])) {
+      if (instance.config[LAB_MARKER_KEY] === lab || instance.config[LAB_MARKER_KEY] === `${lab}c`) {
+        await client.setInstanceState(instance.name, "stop", { force: true }).catch(() => {});
+        await client.deleteInstance(instance.name).catch(() => {});
+      }
+    }
+    await client.deleteInstance(bystander).catch(() => {});
+    for (const [name, owner] of [
+      [bridge, lab],
+      [`${bridge}c`.slice(0, 15), `${lab}c`],
+    ] as const) {
+      const network = await client.getNetwork(name).catch(() => undefined);
+      if (network?.config[LAB_MARKER_KEY] === owner) await client.deleteNetwork(name).catch(() => {});
+    }
+    await rm(stateDir, { recursive: true, force: true });
+  }, 120_000);
+
+  it("lab up builds the lab and round robin passes through the proxy device", async () => {
+    const started = Date.now();
+    const result = await labUp({ provider, spec, stateDir, gate: autoYesGate(), log });
+    expect(result.complete).toBe(true);
+    expect(result.changed).toBe(true);
+    expect(result.steps.map((s) => s.outcome).every((o) => o === "applied" || o === "already-done")).toBe(
+      true,
+    );
+
+    const instances = (await client.listInstances()).filter((i) => i.config[LAB_MARKER_KEY] === lab);
+    expect(instances.map((i) => i.name).sort()).toEqual([`${lab}-app1`, `${lab}-app2`, `${lab}-lb`]);
+    expect(instances.every((i) => i.status === "Running")).toBe(true);
+    const network = await client.getNetwork(bridge);
+    expect(network?.config["ipv4.dhcp"]).toBe("false");
+
+    // Round robin through the proxy device on the host's loopback, independently of the step's own check.
+    const report = await verifyRoundRobin({
+      url: provider.endpoint?.(spec) ?? "",
+      expectedBackends: [`${lab}-app1`, `${lab}-app2`],
+      requests: 20,
+    });
+    expect(report.problems).toEqual([]);
+    expect(report.counts).toEqual({ [`${lab}-app1`]: 10, [`${lab}-app2`]: 10 });
+
+    const verified = await labVerify({ provider, spec, stateDir, verify: { requests: 20 } });
+    expect(verified.passed).toBe(true);
+    const status = await labStatus({ provider, spec, stateDir });
+    expect(status.resources.filter((r) => r.health !== "healthy")).toEqual([]);
+    expect(status.resources.map((r) => r.kind)).toEqual(
+      expect.arrayContaining(["network", "container", "proxy-device", "address"]),
+    );
+    console.error(`lab up took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  }, 600_000);
+
+  it("preflight names each problem with the command that fixes it", async () => {
+    const other = parseLabSpec(
+      {
+        name: `${lab}x`,
+        provider: "lxd",
+        network: { cidr: `10.20.${subnetByte}.0/24`, name: `${bridge}x`.slice(0, 15) },
+        image: "labgate/no-such-image",
+        providerOptions: { storagePool: "labgate-no-such-pool" },
+      },
+      "preflight-test",
+    );
+    const report = await lxdPreflight(client, lxdLabOptions(other));
+    expect(report.problems.map((p) => p.code).sort()).toEqual([
+      "LXD_IMAGE_MISSING",
+      "LXD_STORAGE_POOL_MISSING",
+      "LXD_SUBNET_IN_USE",
+    ]);
+    expect(report.problems.find((p) => p.code === "LXD_STORAGE_POOL_MISSING")?.fix).toContain(
+      "lxc storage create labgate-no-such-pool dir",
+    );
+    expect(report.problems.find((p) => p.code === "LXD_IMAGE_MISSING")?.fix).toContain("labgate image build");
+    const up = await labUp({
+      provider,
+      spec: other,
+      stateDir: join(stateDir, "other"),
+      gate: autoYesGate(),
+      log,
+    }).catch((e: unknown) => e);
+    expect((up as { code?: string }).code).toBe("STEP_FAILED");
+    expect(await client.getNetwork(`${bridge}x`.slice(0, 15))).toBeUndefined();
+  }, 120_000);
+
+  it("a second lab up changes nothing", async () => {
+    const result = await labUp({ provider, spec, stateDir, gate: autoYesGate(), log });
+    expect(result.changed).toBe(false);
+    expect(result.steps.every((s) => s.outcome === "already-done")).toBe(true);
+  }, 300_000);
+
+  it("verify names an app that stopped serving, and lab up repairs it", async () => {
+    await client.exec(`${lab}-app2`, ["sh", "-c", "pkill -F /run/labgate-sentiment.pid"]);
+    const broken = await labVerify({ provider, spec, stateDir, verify: { requests: 10 } });
+    expect(broken.passed).toBe(false);
+    expect(broken.summary).toContain(`${lab}-app2`);
+    const repaired = await labUp({ provider, spec, stateDir, gate: autoYesGate(), log });
+    expect(repaired.steps.find((s) => s.id === "deploy-app2")?.outcome).toBe("applied");
+    expect(repaired.steps.filter((s) => s.outcome === "applied").map((s) => s.id)).toEqual(["deploy-app2"]);
+    expect((await labVerify({ provider, spec, stateDir })).passed).toBe(true);
+  }, 300_000);
+
+  it("lab down removes the instances, the proxy device and the network, and nothing else", async () => {
+    const before = (await client.listInstances())
+      .filter((i) => i.config[LAB_MARKER_KEY] !== lab)
+      .map((i) => i.name);
+    expect(before).toContain(bystander);
+    const result = await labDown({ provider, spec, stateDir, gate: autoYesGate(), log });
+    expect(result.complete).toBe(true);
+    const after = await client.listInstances();
+    expect(after.filter((i) => i.config[LAB_MARKER_KEY] === lab)).toEqual([]);
+    expect(after.map((i) => i.name)).toEqual(expect.arrayContaining(before));
+    expect(await client.getNetwork(bridge)).toBeUndefined();
+    await expect(stat(stateDir)).rejects.toThrow();
+  }, 300_000);
+
+  it("cloud-init payload mode: LXD takes the cloud-init.* keys; on an image without cloud-init the payload is pushed", async () => {
+    const ciLab = `${lab}c`;
+    const ciBridge = `${bridge}c`.slice(0, 15);
+    const ciSpec = parseLabSpec(
+      {
+        name: ciLab,
+        provider: "lxd",
+        network: { cidr: `10.20.${subnetByte + 1}.0/24`, name: ciBridge },
+        lb: { expose: { address: "127.0.0.1", port: await freePort() } },
+        image,
+        providerOptions: { payload: "cloud-init" },
+      },
+      "lxd-e2e-cloud-init",
+    );
+    const ciState = join(stateDir, "cloud-init-lab");
+    try {
+      const up = await labUp({ provider, spec: ciSpec, stateDir: ciState, gate: autoYesGate(), log });
+      expect(up.complete).toBe(true);
+      const app1 = await client.getInstance(`${ciLab}-app1`);
+      const keys = (await client.hasExtension("cloud_init"))
+        ? ["cloud-init.user-data", "cloud-init.network-config"]
+        : ["user.user-data", "user.network-config"];
+      expect(app1?.config[keys[0] ?? ""]).toMatch(/^#cloud-config\n/);
+      expect(app1?.config[keys[1] ?? ""]).toContain("version: 2");
+      expect(
+        (await labUp({ provider, spec: ciSpec, stateDir: ciState, gate: autoYesGate(), log })).changed,
+      ).toBe(false);
+    } finally {
+      const down = await labDown({ provider, spec: ciSpec, stateDir: ciState, gate: autoYesGate(), log });
+      expect(down.complete).toBe(true);
+      expect(await client.getNetwork(ciBridge)).toBeUndefined();
+    }
+  }, 600_000);
+});

@@ -1,0 +1,167 @@
+import type {
+  LabProvider,
+  LabVerifyOptions,
+  LabVerifyResult,
+  ResourceHealth,
+  Step,
+  StepContext,
+} from "../../engine/step.js";
+import type { LabSpec } from "../../spec/lab-spec.js";
+import { formatRoundRobinReport } from "../../verify/round-robin.js";
+import { addressStep } from "./address-step.js";
+import { deployStep } from "./deploy-step.js";
+import { exposeDevice, exposeStep, exposeUrl } from "./expose-step.js";
+import { instanceAddress, instanceStep } from "./instance-step.js";
+import { appPayload, appUserData, lbPayload, lbUserData, probeServedBy } from "./lab-payloads.js";
+import { EXPOSE_DEVICE, LAB_MARKER_KEY, lxdLabOptions } from "./lxd-lab-options.js";
+import { defaultClientFactory, type LxdClientFactory } from "./lxd-runtime.js";
+import { networkStep } from "./network-step.js";
+import { preflightStep } from "./preflight-step.js";
+import { roundRobinStep, runLxdRoundRobin } from "./round-robin-step.js";
+
+export interface LxdProviderOptions {
+  /** How to reach LXD; default: the unix socket from the spec / LXD_SOCKET / well-known paths. */
+  clientFor?: LxdClientFactory;
+}
+
+/**
+ * The lab in real LXD containers, through LXD's REST API on its unix socket: a bridge without DHCP,
+ * static addresses from the core IP pool, app containers with the sentiment app, an LB container
+ * with HAProxy, and a proxy device exposing the LB on the host.
+ */
+export function createLxdProvider(options: LxdProviderOptions = {}): LabProvider {
+  const clientFor = options.clientFor ?? defaultClientFactory;
+  return {
+    name: "lxd",
+    plan(spec: LabSpec): Step[] {
+      const o = lxdLabOptions(spec);
+      const steps: Step[] = [preflightStep(o, clientFor), networkStep(o, clientFor), addressStep(o)];
+      for (const app of o.apps) {
+        steps.push(
+          instanceStep({ o, plan: app, clientFor, userData: () => appUserData(app) }),
+          deployStep({
+            o,
+            plan: app,
+            clientFor,
+            title: `Start the sentiment app in ${app.instance} on port ${app.port}`,
+            why:
+              `The app (python3 standard library, no install) is copied into ${app.instance} and started by its setup ` +
+              "script, which also waits until GET /health answers. Every answer carries X-Served-By with the container's " +
+              "name, so the load balancer's split is visible.",
+            commands: [
+              `POST /1.0/instances/${app.instance}/files?path=/opt/labgate/sentiment-app/{app.py,sentiment_model.py,lexicon.txt}`,
+              `POST /1.0/instances/${app.instance}/exec {"command":["sh","/usr/local/sbin/labgate-app-setup.sh"]}`,
+              `GET http://<${app.instance} address>:${app.port}/health`,
+            ],
+            payload: (ctx) => appPayload(ctx, app, `deploy-${app.name}`),
+          }),
+        );
+      }
+      steps.push(
+        instanceStep({
+          o,
+          plan: o.lb,
+          clientFor,
+          userData: async (ctx) => lbUserData(ctx, o, `launch-${o.lb.name}`),
+        }),
+        deployStep({
+          o,
+          plan: o.lb,
+          clientFor,
+          title: `Start HAProxy in ${o.lb.instance} on port ${o.lb.port} (stats on ${o.statsPort})`,
+          why:
+            "HAProxy balances round robin over the app containers by their static addresses, health-checks GET /health " +
+            "every second and serves its stats page. The config is rendered by labgate from the lab spec and checked " +
+            "with `haproxy -c` inside the container before it is used.",
+          commands: [
+            `POST /1.0/instances/${o.lb.instance}/files?path=/etc/labgate/haproxy.cfg   # rendered: ${o.apps.map((a) => `server ${a.instance} <address>:${a.port} check`).join(", ")}`,
+            `POST /1.0/instances/${o.lb.instance}/exec {"command":["sh","/usr/local/sbin/labgate-lb-setup.sh"]}   # haproxy -c, then start`,
+            `GET http://<${o.lb.instance} address>:${o.statsPort}/stats`,
+          ],
+          payload: (ctx) => lbPayload(ctx, o, `deploy-${o.lb.name}`),
+        }),
+        exposeStep(o, clientFor),
+        roundRobinStep(o),
+      );
+      return steps;
+    },
+
+    async status(ctx: StepContext): Promise<ResourceHealth[]> {
+      const o = lxdLabOptions(ctx.spec);
+      const client = clientFor(o);
+      const health: ResourceHealth[] = [];
+      for (const r of ctx.resources()) {
+        if (r.kind === "network") {
+          const network = await client.getNetwork(r.id);
+          health.push({
+            kind: r.kind,
+            id: r.id,
+            health: network?.config[LAB_MARKER_KEY] === o.lab ? "healthy" : "unhealthy",
+            detail: network ? `${network.config["ipv4.address"]} (${network.status ?? "?"})` : "missing",
+          });
+        } else if (r.kind === "container") {
+          const instance = await client.getInstance(r.id);
+          if (!instance) {
+            health.push({ kind: r.kind, id: r.id, health: "unhealthy", detail: "missing" });
+            continue;
+          }
+          const live = await instanceAddress(client, r.id);
+          const plan = [...o.apps, o.lb].find((p) => p.instance === r.id);
+          const ip = live.ips[0];
+          const problem =
+            live.status !== "Running" || !ip || !plan
+              ? `${live.status}`
+              : await probeServedBy(
+                  `http://${ip}:${plan.port}/health`,
+                  plan.role === "lb" ? o.apps.map((a) => a.instance) : [plan.instance],
+                  ctx.signal,
+                );
+          health.push({
+            kind: r.kind,
+            id: r.id,
+            health: problem ? "unhealthy" : "healthy",
+            detail: `${live.status} ${live.ips.join(", ") || "no IPv4"}${problem ? `: ${problem}` : `, port ${plan?.port} answers`}`,
+          });
+        } else if (r.kind === "proxy-device") {
+          const instance = await client.getInstance(o.lb.instance);
+          const device = instance?.devices[EXPOSE_DEVICE];
+          const want = exposeDevice(o);
+          health.push({
+            kind: r.kind,
+            id: r.id,
+            health: device?.listen === want.listen ? "healthy" : "unhealthy",
+            detail: device ? `${device.listen} → ${device.connect}` : "missing",
+          });
+        } else if (r.kind === "address") {
+          health.push({ kind: r.kind, id: r.id, health: "healthy", detail: String(r.data?.ip ?? "?") });
+        }
+      }
+      return health;
+    },
+
+    async verify(ctx: StepContext, options: LabVerifyOptions): Promise<LabVerifyResult> {
+      const o = lxdLabOptions(ctx.spec);
+      const report = await runLxdRoundRobin(ctx, o, {
+        ...(options.requests !== undefined ? { requests: options.requests } : {}),
+        ...(options.tolerance !== undefined ? { tolerancePct: options.tolerance * 100 } : {}),
+      });
+      const counts = Object.entries(report.counts)
+        .map(([name, n]) => `${name} ${n}`)
+        .join(", ");
+      return {
+        passed: report.ok,
+        summary: report.ok
+          ? `round robin OK through ${report.url}: ${report.requests - report.missingHeader}/${report.requests} with X-Served-By, ${counts}`
+          : `round robin FAILED through ${report.url}: ${report.problems.join("; ")}`,
+        lines: formatRoundRobinReport(report).slice(1),
+        data: report,
+      };
+    },
+
+    endpoint(spec: LabSpec): string {
+      return exposeUrl(lxdLabOptions(spec));
+    },
+  };
+}
+
+export const lxdProvider: LabProvider = createLxdProvider();

@@ -1,0 +1,76 @@
+import { join } from "node:path";
+import { type IpAllocation, IpPool, type IpPoolConfig, LxdClient, writeFileAtomic } from "@labgate/core";
+import type { StepContext } from "../../engine/step.js";
+import { StepFailedError } from "../../errors.js";
+import type { LxdLabOptions } from "./lxd-lab-options.js";
+
+/** Creates the LXD client for a lab; tests swap it to point at another socket. */
+export type LxdClientFactory = (options: LxdLabOptions) => LxdClient;
+
+export const defaultClientFactory: LxdClientFactory = (o) =>
+  new LxdClient({
+    ...(o.socketPath ? { socketPath: o.socketPath } : {}),
+    ...(o.project ? { project: o.project } : {}),
+  });
+
+export const IP_POOL_CONFIG_FILE = "ip-pool.json";
+export const IP_POOL_STATE_FILE = "ip-pool.state.json";
+
+/** The lab's own pool config: the spec's subnet, no DHCP, the lab's range. Pure. */
+export function labIpPoolConfig(o: LxdLabOptions): IpPoolConfig {
+  return {
+    networks: [
+      {
+        name: o.bridge,
+        cidr: o.subnet.cidr,
+        gateway: o.gateway,
+        dns: o.dns,
+        dhcp: false,
+        pools: [o.addressPool],
+      },
+    ],
+  };
+}
+
+/**
+ * The IP pool of this lab, kept in its state directory (config + ledger): addresses are static
+ * because the lab network runs no DHCP, and they go away with the lab's state on `down`.
+ */
+export async function labIpPool(ctx: StepContext, o: LxdLabOptions): Promise<IpPool> {
+  const configPath = join(ctx.stateDir, IP_POOL_CONFIG_FILE);
+  await writeFileAtomic(configPath, `${JSON.stringify(labIpPoolConfig(o), null, 2)}\n`);
+  return new IpPool({ configPath, statePath: join(ctx.stateDir, IP_POOL_STATE_FILE) });
+}
+
+/** The owner string of an instance's address in the pool ledger. */
+export function addressOwner(o: LxdLabOptions, instance: string): string {
+  return `lab:${o.lab}/${instance}`;
+}
+
+/** The address recorded for an instance by the allocate-addresses step. */
+export function recordedAddress(ctx: StepContext, instance: string, stepId: string): IpAllocation {
+  const record = ctx.resources("address").find((r) => r.id === instance);
+  const allocation = record?.data as IpAllocation | undefined;
+  if (!allocation?.ip) {
+    throw new StepFailedError(stepId, `No address is recorded for ${instance}.`, {
+      hint: "Run `labgate lab up --step allocate-addresses` first (or a plain `labgate lab up`).",
+    });
+  }
+  return allocation;
+}
+
+/** Waits `ms`, or throws when the run is aborted. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

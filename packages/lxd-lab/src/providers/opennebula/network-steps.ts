@@ -1,0 +1,139 @@
+import { ExitCode, OpenNebulaError, toTemplateXml, waitForVnetReady } from "@labgate/core";
+import type { Step, StepContext } from "../../engine/step.js";
+import type { OneLabRuntime } from "./one-lab-runtime.js";
+
+/** Static addresses for every VM, from the core IP pool (the lab network has no DHCP). */
+export function addressesStep(rt: OneLabRuntime): Step {
+  const o = rt.options;
+  const instances = [...o.apps, o.lb];
+  return {
+    id: "one-addresses",
+    title: `Reserve ${instances.length} static addresses in ${o.cidr}`,
+    why: "The lab network has no DHCP, so every VM gets a fixed address. labgate's IP pool hands them out and records who owns each one, so two labs (or two people) never get the same address; running this again gives each VM the same address back.",
+    commands: instances.map((i) => `labgate ip allocate ${o.cidr} --owner ${i.ipOwner}`),
+    async check(ctx) {
+      const have = rt.addresses(ctx);
+      const missing = instances.filter((i) => !have.has(i.name));
+      return missing.length
+        ? { done: false, detail: `no address yet for ${missing.map((i) => i.name).join(", ")}` }
+        : { done: true, detail: instances.map((i) => `${i.name} ${have.get(i.name)?.ip}`).join(", ") };
+    },
+    async apply(ctx) {
+      for (const i of instances) {
+        const a = await rt.pool().allocate(o.cidr, i.ipOwner);
+        await ctx.record({
+          kind: "ip",
+          id: a.ip,
+          stepId: "one-addresses",
+          data: {
+            name: i.name,
+            ip: a.ip,
+            owner: i.ipOwner,
+            netmask: a.netmask,
+            gateway: a.gateway,
+            dns: a.dns,
+          },
+        });
+        ctx.log(`  ${i.name}: ${a.ip}`);
+      }
+    },
+    async verify(ctx) {
+      const have = rt.addresses(ctx);
+      if (instances.some((i) => !have.has(i.name))) throw new Error("not every VM got an address");
+    },
+    async undo(ctx) {
+      for (const r of ctx.resources("ip")) {
+        const owner = (r.data as Record<string, unknown> | undefined)?.owner;
+        if (typeof owner === "string") await rt.pool().release({ owner });
+        await ctx.forget("ip", r.id);
+      }
+    },
+  };
+}
+
+function vnetTemplate(rt: OneLabRuntime, ctx: StepContext): string {
+  const o = rt.options;
+  const addresses = [...rt.addresses(ctx).values()];
+  const first = addresses[0];
+  return toTemplateXml({
+    NAME: o.vnetName,
+    VN_MAD: o.vnMad,
+    BRIDGE: o.bridge,
+    DESCRIPTION: `labgate lab ${o.lab}: static addresses from the labgate IP pool`,
+    LABGATE_LAB: o.lab,
+    ...(first?.gateway ? { GATEWAY: first.gateway } : {}),
+    ...(first?.netmask ? { NETWORK_MASK: first.netmask } : {}),
+    ...(first?.dns.length ? { DNS: first.dns.join(" ") } : {}),
+    // One single-address range per VM: exactly the addresses the pool gave out, nothing more.
+    AR: addresses.map((a) => ({ TYPE: "IP4", IP: a.ip, SIZE: 1 })),
+  });
+}
+
+/** The virtual network `vnet-lxd` with an address range made of the pool's addresses. */
+export function vnetStep(rt: OneLabRuntime): Step {
+  const o = rt.options;
+  return {
+    id: "one-vnet",
+    title: `Create virtual network ${o.vnetName} on bridge ${o.bridge}`,
+    why: `OpenNebula hands addresses to VMs from a virtual network's address ranges (AR). ${o.vnetName} is attached to the host bridge ${o.bridge} and contains only the static addresses reserved in the previous step, so OpenNebula can never give a VM an address someone else uses.`,
+    commands: [
+      `one.vn.allocate(<TEMPLATE NAME=${o.vnetName} VN_MAD=${o.vnMad} BRIDGE=${o.bridge} AR=[TYPE=IP4,IP=..,SIZE=1]...>, -1)`,
+    ],
+    async check(ctx) {
+      const vnet = await rt.client(ctx).findVnet(o.vnetName);
+      if (!vnet) return { done: false, detail: `no virtual network named ${o.vnetName}` };
+      return {
+        done: vnet.stateName === "READY",
+        detail: `${o.vnetName} (ID ${vnet.id}) is ${vnet.stateName}`,
+      };
+    },
+    async apply(ctx) {
+      const client = rt.client(ctx);
+      let vnet = await client.findVnet(o.vnetName);
+      const id = vnet ? vnet.id : await client.vnAllocate(vnetTemplate(rt, ctx), -1);
+      if (!vnet)
+        await ctx.record({
+          kind: "one-vnet",
+          id: String(id),
+          stepId: "one-vnet",
+          data: { name: o.vnetName },
+        });
+      vnet = await waitForVnetReady(client, id, rt.waitOptions(ctx, o.vnetName));
+    },
+    async verify(ctx) {
+      const client = rt.client(ctx);
+      const vnet = await client.findVnet(o.vnetName);
+      if (!vnet) throw new Error(`virtual network ${o.vnetName} is missing`);
+      const inRange = (ip: string) =>
+        vnet.addressRanges.some((ar) => {
+          const n = toInt(ip);
+          return n >= toInt(ar.ip) && n < toInt(ar.ip) + ar.size;
+        });
+      const outside = [...rt.addresses(ctx).values()].filter((a) => !inRange(a.ip));
+      if (outside.length) {
+        throw new OpenNebulaError(
+          "ONE_VNET_MISMATCH",
+          `Virtual network ${o.vnetName} (ID ${vnet.id}) exists but does not contain ${outside.map((a) => a.ip).join(", ")}.`,
+          {
+            exitCode: ExitCode.PRECONDITION,
+            hint: `It was not created for this lab's addresses: set network.name to another name, or add the range with \`onevnet addar ${vnet.id}\`.`,
+          },
+        );
+      }
+    },
+    async undo(ctx) {
+      const client = rt.client(ctx);
+      for (const r of ctx.resources("one-vnet")) {
+        await client.vnDelete(Number(r.id)).catch((e: unknown) => {
+          if (!(e instanceof OpenNebulaError && e.code === "ONE_NOT_FOUND")) throw e;
+        });
+        await ctx.forget("one-vnet", r.id);
+      }
+    },
+    diagnostics: [`onevnet show ${o.vnetName}`, `ip link show ${o.bridge}  # on the host`],
+  };
+}
+
+function toInt(ip: string): number {
+  return ip.split(".").reduce((n, part) => n * 256 + Number(part), 0);
+}

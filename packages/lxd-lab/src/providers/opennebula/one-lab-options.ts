@@ -1,0 +1,171 @@
+import { InvalidInputError, type OpenNebulaConnectionConfig } from "@labgate/core";
+import type { LabSpec } from "../../spec/lab-spec.js";
+
+/** A VM of the lab: its OpenNebula name (`<lab>-app1`), short name (X-Served-By value) and port. */
+export interface OneInstancePlan {
+  vmName: string;
+  name: string;
+  role: "app" | "lb";
+  port: number;
+  /** IP pool owner of its address. */
+  ipOwner: string;
+}
+
+/** Everything the OpenNebula provider derives from a lab spec (pure: no I/O). */
+export interface OneLabOptions {
+  lab: string;
+  connection: OpenNebulaConnectionConfig;
+  /** OpenNebula host to run on (name or IP as registered with `onehost create`); any MONITORED host when unset. */
+  hostName?: string;
+  /** Add `hostName` with `onehost create` when it is not registered yet. */
+  addHost: boolean;
+  /** "lxd" (OpenNebula ≤ 6.8) or "lxc" (6.10+); "auto" picks from the version. */
+  hostDriver: "lxd" | "lxc" | "auto";
+  vnetName: string;
+  cidr: string;
+  /** Bridge on the host the VNet attaches to, and its driver. */
+  bridge: string;
+  vnMad: string;
+  datastoreId: number;
+  /** Image name in OpenNebula; an existing image is used as is. */
+  imageName: string;
+  /** Where OpenNebula downloads the image from when it must create it. */
+  imagePath: string;
+  appTemplate: string;
+  lbTemplate: string;
+  sshPublicKey?: string;
+  apps: OneInstancePlan[];
+  lb: OneInstancePlan;
+  statsPort: number;
+  /** IP pool config/ledger (core IpPool); default: the pool's own defaults. */
+  ipPoolConfig?: string;
+  ipPoolState?: string;
+  /** Expose the LB on the host at address:port (LXD proxy device / DNAT). */
+  expose?: { address: string; port: number };
+  /** SSH access to the host, for host preparation and exposure. */
+  ssh?: {
+    host: string;
+    user: string;
+    port: number;
+    privateKeyPath?: string;
+    hostKeyFingerprints?: string[];
+    knownHostsPath?: string;
+  };
+  pollIntervalMs: number;
+  waitTimeoutMs: number;
+}
+
+/** The linuxcontainers.org image OpenNebula's LXD marketplace uses for ubuntu:22.04 (override with imagePath). */
+export const UBUNTU_2204_LXD_PATH =
+  "lxd://https://images.linuxcontainers.org/images/ubuntu/jammy/amd64/default/";
+
+function opt<T>(
+  o: Record<string, unknown>,
+  key: string,
+  type: "string" | "number" | "boolean",
+): T | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== type) {
+    throw new InvalidInputError("ONE_OPTION_INVALID", `providerOptions.${key} must be a ${type}.`, {
+      hint: "Fix the OpenNebula settings in lab.yaml (providerOptions).",
+      details: { key },
+    });
+  }
+  return v as T;
+}
+
+export function oneLabOptions(spec: LabSpec): OneLabOptions {
+  const o = spec.providerOptions ?? {};
+  const session = opt<string>(o, "session", "string");
+  const sshRaw = o.ssh;
+  let ssh: OneLabOptions["ssh"];
+  if (sshRaw !== undefined) {
+    if (
+      !sshRaw ||
+      typeof sshRaw !== "object" ||
+      typeof (sshRaw as Record<string, unknown>).host !== "string"
+    ) {
+      throw new InvalidInputError(
+        "ONE_OPTION_INVALID",
+        "providerOptions.ssh must be { host, user?, port? }.",
+        {
+          hint: "e.g. ssh: { host: 192.168.3.20, user: root }",
+        },
+      );
+    }
+    const s = sshRaw as Record<string, unknown>;
+    ssh = {
+      host: s.host as string,
+      user: typeof s.user === "string" ? s.user : "root",
+      port: typeof s.port === "number" ? s.port : 22,
+      ...(typeof s.privateKeyPath === "string" ? { privateKeyPath: s.privateKeyPath } : {}),
+      ...(Array.isArray(s.hostKeyFingerprints)
+        ? { hostKeyFingerprints: s.hostKeyFingerprints.map(String) }
+        : {}),
+      ...(typeof s.knownHostsPath === "string" ? { knownHostsPath: s.knownHostsPath } : {}),
+    };
+  }
+  const driver = opt<string>(o, "hostDriver", "string") ?? "auto";
+  if (driver !== "lxd" && driver !== "lxc" && driver !== "auto") {
+    throw new InvalidInputError(
+      "ONE_OPTION_INVALID",
+      `providerOptions.hostDriver "${driver}" is not lxd, lxc or auto.`,
+      {
+        hint: "OpenNebula up to 6.8 runs containers with the lxd driver, 6.10 and later with lxc.",
+      },
+    );
+  }
+  const named = (role: "app" | "lb", name: string, port: number): OneInstancePlan => ({
+    vmName: `${spec.name}-${name}`,
+    name,
+    role,
+    port,
+    ipOwner: `lab:${spec.name}:${name}`,
+  });
+  const apps = Array.from({ length: spec.apps.count }, (_, i) => {
+    const port = spec.apps.ports[i];
+    if (port === undefined) {
+      throw new InvalidInputError("ONE_OPTION_INVALID", `apps.ports has no port for instance ${i + 1}.`, {
+        hint: "Give one port per app instance.",
+      });
+    }
+    return named("app", `${spec.apps.namePrefix}${i + 1}`, port);
+  });
+  const image = opt<string>(o, "image", "string");
+  const hostName = opt<string>(o, "hostName", "string");
+  const sshPublicKey = opt<string>(o, "sshPublicKey", "string");
+  const ipPoolConfig = opt<string>(o, "ipPoolConfig", "string");
+  const ipPoolState = opt<string>(o, "ipPoolState", "string");
+  return {
+    lab: spec.name,
+    connection: {
+      ...(opt<string>(o, "endpoint", "string") ? { endpoint: o.endpoint as string } : {}),
+      ...(opt<string>(o, "host", "string") ? { host: o.host as string } : {}),
+      ...(session ? { session } : {}),
+      ...(opt<string>(o, "authFile", "string") ? { authFile: o.authFile as string } : {}),
+    },
+    ...(hostName ? { hostName } : {}),
+    addHost: opt<boolean>(o, "addHost", "boolean") ?? hostName !== undefined,
+    hostDriver: driver,
+    vnetName: spec.network.name ?? "vnet-lxd",
+    cidr: spec.network.cidr,
+    bridge: opt<string>(o, "bridge", "string") ?? "lxdbr0",
+    vnMad: opt<string>(o, "vnMad", "string") ?? "bridge",
+    datastoreId: opt<number>(o, "datastoreId", "number") ?? 1,
+    imageName: image ?? (spec.image === "ubuntu:22.04" ? "labgate-ubuntu-22.04" : spec.image),
+    imagePath: opt<string>(o, "imagePath", "string") ?? UBUNTU_2204_LXD_PATH,
+    appTemplate: opt<string>(o, "appTemplate", "string") ?? "tpl-app",
+    lbTemplate: opt<string>(o, "lbTemplate", "string") ?? "tpl-lb",
+    ...(sshPublicKey ? { sshPublicKey } : {}),
+    apps,
+    lb: named("lb", spec.lb.name, spec.lb.port),
+    statsPort: spec.lb.statsPort,
+    ...(ipPoolConfig ? { ipPoolConfig } : {}),
+    ...(ipPoolState ? { ipPoolState } : {}),
+    ...(spec.lb.expose ? { expose: spec.lb.expose } : {}),
+    ...(ssh ? { ssh } : {}),
+    pollIntervalMs: opt<number>(o, "pollIntervalMs", "number") ?? 2_000,
+    waitTimeoutMs: opt<number>(o, "waitTimeoutMs", "number") ?? 600_000,
+  };
+}

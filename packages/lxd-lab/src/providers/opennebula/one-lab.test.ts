@@ -1,0 +1,424 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { clearRegisteredSecrets, ExitCode, IpPool, type LabgateError, type Runner } from "@labgate/core";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import {
+  OneSimulator,
+  type OneSimulatorOptions,
+} from "../../../../core/src/platforms/opennebula/test-support/one-simulator.js";
+import { autoYesGate } from "../../engine/gate.js";
+import { labDown, labUp } from "../../engine/run-lab.js";
+import type { LabSpec } from "../../spec/lab-spec.js";
+import { createOpenNebulaProvider } from "./one-lab.js";
+import { defaultVerify, type VerifyTarget } from "./one-lab-runtime.js";
+import { type LoopbackLb, startLoopbackLb } from "./test-support/loopback-lb.js";
+
+const PASSWORD = "Op3nNebula-s3cret";
+let root: string;
+let sim: OneSimulator | undefined;
+let lb: LoopbackLb;
+let lbDir: string;
+let logs: string[];
+let verifyTargets: VerifyTarget[];
+
+beforeAll(async () => {
+  lbDir = await mkdtemp(join(tmpdir(), "one-lb-"));
+  lb = await startLoopbackLb(lbDir, ["app1", "app2"]);
+});
+afterAll(async () => {
+  await lb?.stop();
+  await rm(lbDir, { recursive: true, force: true });
+});
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), "one-lab-"));
+  logs = [];
+  verifyTargets = [];
+});
+afterEach(async () => {
+  await sim?.stop();
+  sim = undefined;
+  clearRegisteredSecrets();
+  await rm(root, { recursive: true, force: true });
+});
+
+/**
+ * Stands in for SSH to the OpenNebula host, which cannot exist here: records every command and
+ * answers the existence checks from what earlier commands added, like the host would.
+ */
+function recordingRunner(): Runner & { commands: string[] } {
+  const commands: string[] = [];
+  const present = new Set<string>();
+  return {
+    target: "root@192.168.3.20:22",
+    commands,
+    describe: (cmd, args) => [cmd, ...args].join(" "),
+    async close() {},
+    async run(cmd, args) {
+      const line = [cmd, ...args].join(" ");
+      commands.push(line);
+      // lxc config device VERB CONTAINER DEVICE ... | iptables -t nat OP RULE...
+      const op = cmd === "lxc" ? args[2] : cmd === "iptables" ? args[2] : "other";
+      const key = cmd === "lxc" ? `lxc ${args[3]} ${args[4]}` : `iptables ${args.slice(3).join(" ")}`;
+      let exitCode = 0;
+      if (op === "get" || op === "-C") exitCode = present.has(key) ? 0 : 1;
+      else if (op === "add" || op === "-A") present.add(key);
+      else if (op === "remove" || op === "-D") present.delete(key);
+      return { stdout: "", stderr: exitCode ? "not found" : "", exitCode, command: line, durationMs: 1 };
+    },
+  };
+}
+
+async function setup(
+  simOptions: OneSimulatorOptions,
+  options: Record<string, unknown> = {},
+  session: string | null = `oneadmin:${PASSWORD}`,
+  runner?: Runner,
+) {
+  sim = new OneSimulator({ users: { oneadmin: PASSWORD }, ...simOptions });
+  const endpoint = await sim.start();
+  const spec: LabSpec = {
+    name: "lab",
+    provider: "opennebula",
+    network: { cidr: "192.168.3.0/24", dhcp: false, gateway: "192.168.3.1" },
+    apps: { count: 2, ports: [8000, 8001], namePrefix: "app" },
+    lb: {
+      port: 8080,
+      statsPort: 8404,
+      name: "lb",
+      ...(options.expose ? { expose: options.expose as { address: string; port: number } } : {}),
+    },
+    image: "ubuntu:22.04",
+    slos: [],
+    providerOptions: {
+      endpoint,
+      ...(session ? { session } : {}),
+      pollIntervalMs: 5,
+      waitTimeoutMs: 5_000,
+      sshPublicKey: "ssh-ed25519 AAAAC3Nza test@lab",
+      ...options,
+    },
+  };
+  const pool = new IpPool({
+    config: {
+      networks: [
+        {
+          cidr: "192.168.3.0/24",
+          gateway: "192.168.3.1",
+          dns: ["192.168.3.1"],
+          dhcp: false,
+          pools: [{ start: "192.168.3.100", end: "192.168.3.120" }],
+        },
+      ],
+    },
+    statePath: join(root, "ip-pool.json"),
+  });
+  const provider = createOpenNebulaProvider({
+    addressPool: () => pool,
+    // Host preparation (E1's steps) is tested against a real sshd in host-prep/; here the runner is a recorder.
+    ...(runner ? { runner: () => runner, hostPrepSteps: () => [] } : {}),
+    // Simulated VMs cannot serve HTTP: verification goes to the loopback HAProxy + apps instead of
+    // the LB's address, and the test checks the provider asked for the right target.
+    verify: (target, ctx) => {
+      verifyTargets.push(target);
+      return defaultVerify({ ...target, url: lb.url }, ctx);
+    },
+  });
+  const stateDir = join(root, "labs", "lab");
+  const run = (signal?: AbortSignal) =>
+    labUp({
+      provider,
+      spec,
+      stateDir,
+      gate: autoYesGate(),
+      log: (l) => logs.push(l),
+      ...(signal ? { signal } : {}),
+    });
+  const down = () => labDown({ provider, spec, stateDir, gate: autoYesGate(), log: (l) => logs.push(l) });
+  const state = () => readFile(join(stateDir, "state.json"), "utf8");
+  return { sim, spec, pool, run, down, state };
+}
+
+function b64(text: string) {
+  return Buffer.from(text, "base64").toString("utf8");
+}
+
+describe("OpenNebula lab plan", () => {
+  it("is pure and orders preflight, host preparation, host, network, image, templates, VMs, exposure, verify", () => {
+    const spec: LabSpec = {
+      name: "lab",
+      provider: "opennebula",
+      network: { cidr: "192.168.3.0/24", dhcp: false },
+      apps: { count: 2, ports: [8000, 8001], namePrefix: "app" },
+      lb: { port: 8080, statsPort: 8404, name: "lb", expose: { address: "192.168.3.20", port: 80 } },
+      image: "ubuntu:22.04",
+      slos: [],
+      // Nothing listens here and nothing may connect: planning must not touch the network.
+      providerOptions: { host: "192.168.3.10", hostName: "192.168.3.20", ssh: { host: "192.168.3.20" } },
+    };
+    const ids = createOpenNebulaProvider()
+      .plan(spec)
+      .map((s) => s.id);
+    expect(ids[0]).toBe("one-preflight");
+    expect(ids.indexOf("one-host")).toBeGreaterThan(1);
+    expect(ids.slice(ids.indexOf("one-host"))).toEqual([
+      "one-host",
+      "one-addresses",
+      "one-vnet",
+      "one-image",
+      "one-template-app",
+      "one-template-lb",
+      "one-vm-app1",
+      "one-vm-app2",
+      "one-vm-lb",
+      "one-expose",
+      "one-verify",
+    ]);
+    expect(ids.slice(1, ids.indexOf("one-host")).length).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe("OpenNebula lab against the simulator", () => {
+  it("builds the whole lab, re-runs without changes, and tears it down", async () => {
+    const { sim, run, down, pool, state } = await setup({ hosts: [{ name: "lxd-host" }] });
+    const first = await run();
+    expect(first.complete).toBe(true);
+    expect(sim.vms.map((v) => [v.name, v.state, v.lcm])).toEqual([
+      ["lab-app1", 3, 3],
+      ["lab-app2", 3, 3],
+      ["lab-lb", 3, 3],
+    ]);
+    const ips = (await pool.list()).map((a) => [a.owner, a.ip]);
+    expect(ips).toEqual([
+      ["lab:lab:app1", "192.168.3.100"],
+      ["lab:lab:app2", "192.168.3.101"],
+      ["lab:lab:lb", "192.168.3.102"],
+    ]);
+    expect(sim.vms.map((v) => v.nics[0]!.ip)).toEqual(["192.168.3.100", "192.168.3.101", "192.168.3.102"]);
+    expect(sim.vnets).toHaveLength(1);
+    expect(sim.vnets[0]!.name).toBe("vnet-lxd");
+    expect(sim.vnets[0]!.ars.map((a) => [a.ip, a.size])).toEqual([
+      ["192.168.3.100", 1],
+      ["192.168.3.101", 1],
+      ["192.168.3.102", 1],
+    ]);
+    expect(sim.templates.map((t) => t.name)).toEqual(["tpl-app", "tpl-lb"]);
+    expect(sim.templates[0]!.template.CONTEXT).toMatchObject({
+      NETWORK: "YES",
+      SSH_PUBLIC_KEY: "ssh-ed25519 AAAAC3Nza test@lab",
+    });
+    const appCtx = sim.vms[0]!.template.CONTEXT as Record<string, string>;
+    expect(appCtx.USER_DATA_ENCODING).toBe("base64");
+    const appData = b64(appCtx.USER_DATA!);
+    expect(appData).toMatch(/^#cloud-config/);
+    expect(appData).toContain("write_files:");
+    expect(appData).toContain("runcmd:");
+    expect(appData).not.toMatch(/^packages:/m);
+    const lbData = b64((sim.vms[2]!.template.CONTEXT as Record<string, string>).USER_DATA!);
+    expect(lbData).toContain("192.168.3.100:8000");
+    expect(lbData).toContain("192.168.3.101:8001");
+    expect(verifyTargets[0]).toEqual({
+      url: "http://192.168.3.102:8080/",
+      expectedBackends: ["app1", "app2"],
+    });
+    expect(sim.images.map((i) => [i.name, i.state])).toEqual([["labgate-ubuntu-22.04", 1]]);
+    const st = JSON.parse(await state());
+    expect(
+      st.resources.filter((r: { kind: string }) => r.kind === "one-vm").map((r: { id: string }) => r.id),
+    ).toEqual(["0", "1", "2"]);
+
+    const creating = [
+      "one.vn.allocate",
+      "one.image.allocate",
+      "one.template.allocate",
+      "one.template.instantiate",
+    ];
+    const before = creating.map((m) => sim.count(m));
+    expect(before).toEqual([1, 1, 2, 3]);
+    const second = await run();
+    expect(second.changed).toBe(false);
+    expect(second.steps.every((s) => s.outcome === "already-done")).toBe(true);
+    expect(creating.map((m) => sim.count(m))).toEqual(before);
+
+    await down();
+    expect(sim.vms.every((v) => v.state === 6)).toBe(true);
+    expect(sim.vnets).toEqual([]);
+    expect(sim.templates).toEqual([]);
+    expect(sim.images).toEqual([]);
+    expect(await pool.list()).toEqual([]);
+  });
+
+  it("uses the LXC driver on OpenNebula 6.10 and refuses an explicit lxd driver there", async () => {
+    const { run, sim } = await setup({ version: "6.10.0", hosts: [{ name: "lxc-host" }] });
+    await run();
+    expect(sim.vms.every((v) => v.lcm === 3)).toBe(true);
+    await sim.stop();
+    const again = await setup({ version: "6.10.0", hosts: [{ name: "lxc-host" }] }, { hostDriver: "lxd" });
+    const error = (await again.run().catch((e: unknown) => e)) as LabgateError & { cause: LabgateError };
+    expect(error.cause.code).toBe("ONE_DRIVER_UNSUPPORTED");
+    expect(error.exitCode).toBe(ExitCode.PRECONDITION);
+  });
+
+  it("adds the configured host and stops at ONE_HOST_ERROR when monitoring fails", async () => {
+    const { run, sim } = await setup({ failingHosts: ["192.168.3.20"] }, { hostName: "192.168.3.20" });
+    const error = (await run().catch((e: unknown) => e)) as LabgateError & {
+      cause: LabgateError;
+      stepId: string;
+    };
+    expect(error.stepId).toBe("one-host");
+    expect(error.cause.code).toBe("ONE_HOST_ERROR");
+    expect(error.message).toMatch(/192\.168\.3\.20.*ERROR.*Permission denied/);
+    expect(error.hint).toMatch(/getfacl/);
+    expect(sim.count("one.host.allocate")).toBe(1);
+    expect(sim.count("one.template.instantiate")).toBe(0);
+  });
+
+  it("collects host diagnostics over SSH when the added host goes to ERROR", async () => {
+    const ssh = recordingRunner();
+    const { run } = await setup(
+      { failingHosts: ["192.168.3.20"] },
+      { hostName: "192.168.3.20", ssh: { host: "192.168.3.20" } },
+      undefined,
+      ssh,
+    );
+    const error = (await run().catch((e: unknown) => e)) as LabgateError & {
+      cause: LabgateError;
+      stepId: string;
+    };
+    expect(error.stepId).toBe("one-host");
+    expect(error.cause.code).toBe("ONE_HOST_ERROR");
+    expect(ssh.commands.some((c) => c.startsWith("onehost show 192.168.3.20"))).toBe(true);
+    expect(ssh.commands.some((c) => c.includes("/var/log/one/oned.log"))).toBe(true);
+    expect(String((error.details as { output?: string }).output)).toMatch(/onehost show/);
+  });
+
+  it("reports BOOT_FAILURE with the VM ID already recorded", async () => {
+    const { run, sim, state } = await setup({ hosts: [{ name: "lxd-host" }], bootFailures: ["lab-app2"] });
+    const error = (await run().catch((e: unknown) => e)) as LabgateError & {
+      cause: LabgateError;
+      stepId: string;
+    };
+    expect(error.stepId).toBe("one-vm-app2");
+    expect(error.cause.code).toBe("ONE_VM_FAILED");
+    expect(error.message).toMatch(/ACTIVE\/BOOT_FAILURE/);
+    const st = JSON.parse(await state());
+    expect(st.resources).toContainEqual(
+      expect.objectContaining({ kind: "one-vm", id: "1", stepId: "one-vm-app2" }),
+    );
+    expect(sim.count("one.template.instantiate")).toBe(2);
+  });
+
+  it("keeps a session given in the spec out of logs, errors and recorded resources", async () => {
+    const { run, state } = await setup({ hosts: [{ name: "lxd-host" }], bootFailures: ["lab-lb"] });
+    const error = (await run().catch((e: unknown) => e)) as LabgateError;
+    const st = JSON.parse(await state());
+    // st.spec is the engine's copy of the spec (see report: it should go through redactValue).
+    const printed = [
+      error.message,
+      error.hint,
+      JSON.stringify(error),
+      ...logs,
+      JSON.stringify(st.resources),
+      JSON.stringify(st.steps),
+    ].join("\n");
+    expect(printed).toContain("lab-lb");
+    expect(printed).not.toContain(PASSWORD);
+  });
+
+  it("refuses wrong credentials at preflight without printing or storing them", async () => {
+    const { run } = await setup({ hosts: [{ name: "lxd-host" }] }, {}, "oneadmin:Wr0ng-passw0rd");
+    const error = (await run().catch((e: unknown) => e)) as LabgateError & {
+      cause: LabgateError;
+      stepId: string;
+    };
+    expect(error.stepId).toBe("one-preflight");
+    expect(error.cause.code).toBe("ONE_AUTH_FAILED");
+    expect(error.exitCode).toBe(ExitCode.PRECONDITION);
+    const printed = [
+      error.message,
+      error.hint,
+      JSON.stringify(error),
+      JSON.stringify(error.details),
+      ...logs,
+    ].join("\n");
+    expect(printed).not.toContain("Wr0ng-passw0rd");
+  });
+
+  it("stops at preflight with ONE_UNREACHABLE when nothing listens on the endpoint", async () => {
+    const { run, sim } = await setup({ hosts: [{ name: "lxd-host" }] });
+    await sim.stop();
+    const error = (await run().catch((e: unknown) => e)) as LabgateError & {
+      cause: LabgateError;
+      stepId: string;
+    };
+    expect(error.stepId).toBe("one-preflight");
+    expect(error.cause.code).toBe("ONE_UNREACHABLE");
+    expect(error.exitCode).toBe(ExitCode.PRECONDITION);
+  });
+
+  it("resumes an interrupted run without duplicating anything, and never leaks the session", async () => {
+    // The recommended way: the session in an ONE_AUTH-style file, never in lab.yaml.
+    const authFile = join(root, "one_auth");
+    await writeFile(authFile, `oneadmin:${PASSWORD}\n`, { mode: 0o600 });
+    const { run, sim, state } = await setup(
+      { hosts: [{ name: "lxd-host" }], ticksPerTransition: 3 },
+      { authFile },
+      null,
+    );
+    const abort = new AbortController();
+    const watcher = setInterval(() => {
+      if (logs.some((l) => l.includes("lab-app2: ACTIVE/PROLOG"))) abort.abort();
+    }, 2);
+    const first = await run(abort.signal).catch((e: unknown) => e);
+    clearInterval(watcher);
+    expect((first as LabgateError).code).toBe("INTERRUPTED");
+    expect(sim.count("one.template.instantiate")).toBe(2);
+    const recorded = JSON.parse(await state()).resources.filter((r: { kind: string }) => r.kind === "one-vm");
+    expect(recorded.map((r: { id: string }) => r.id)).toEqual(["0", "1"]);
+
+    const second = await run();
+    expect(second.complete).toBe(true);
+    expect(sim.count("one.template.instantiate")).toBe(3);
+    expect(sim.count("one.vn.allocate")).toBe(1);
+    expect(sim.count("one.template.allocate")).toBe(2);
+    expect(sim.vms.map((v) => v.name)).toEqual(["lab-app1", "lab-app2", "lab-lb"]);
+
+    const everything = [...logs, await state()].join("\n");
+    expect(everything).not.toContain(PASSWORD);
+    // The wire carries it (that is how OpenNebula authenticates), which shows the check above can fail.
+    expect(sim.requests.some((r) => r.includes(PASSWORD))).toBe(true);
+  });
+
+  it("exposes the LB with an LXD proxy device on 6.8 and a DNAT rule on 6.10, once", async () => {
+    const expose = { address: "192.168.3.20", port: 18080 };
+    const ssh = { host: "192.168.3.20", user: "root" };
+    const lxd = recordingRunner();
+    const a = await setup({ hosts: [{ name: "lxd-host" }] }, { expose, ssh }, undefined, lxd);
+    await a.run();
+    expect(lxd.commands.filter((c) => c.includes(" add "))).toEqual([
+      "lxc config device add one-2 labgate-expose proxy listen=tcp:192.168.3.20:18080 connect=tcp:192.168.3.102:8080",
+    ]);
+    expect(verifyTargets[0]!.url).toBe("http://192.168.3.20:18080/");
+    const adds = lxd.commands.length;
+    await a.run();
+    expect(lxd.commands.slice(adds).some((c) => c.includes(" add "))).toBe(false);
+    await a.down();
+    expect(lxd.commands.at(-1)).toBe("lxc config device remove one-2 labgate-expose");
+    await sim!.stop();
+    await rm(join(root, "labs"), { recursive: true, force: true });
+    await rm(join(root, "ip-pool.json"), { force: true });
+
+    const lxc = recordingRunner();
+    const b = await setup(
+      { version: "6.10.0", hosts: [{ name: "lxc-host" }] },
+      { expose, ssh },
+      undefined,
+      lxc,
+    );
+    await b.run();
+    expect(lxc.commands.filter((c) => c.includes(" -A ") || c.startsWith("sysctl"))).toEqual([
+      "sysctl -w net.ipv4.ip_forward=1",
+      "iptables -t nat -A PREROUTING -p tcp -d 192.168.3.20 --dport 18080 -j DNAT --to-destination 192.168.3.102:8080 -m comment --comment labgate-expose",
+    ]);
+  });
+});

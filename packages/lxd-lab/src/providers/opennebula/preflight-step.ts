@@ -1,0 +1,107 @@
+import { ExitCode, hostError, type OpenNebulaClient, OpenNebulaError } from "@labgate/core";
+import type { Step, StepContext } from "../../engine/step.js";
+import type { OneLabRuntime } from "./one-lab-runtime.js";
+
+/** OpenNebula 6.10 removed the LXD driver; containers run with LXC from then on. */
+export function driverForVersion(version: string): "lxd" | "lxc" {
+  const [major = 0, minor = 0] = version.split(".").map((x) => Number.parseInt(x, 10));
+  return major > 6 || (major === 6 && minor >= 10) ? "lxc" : "lxd";
+}
+
+export interface PreflightFacts {
+  version: string;
+  driver: "lxd" | "lxc";
+  host?: { id: number; name: string; state: string };
+}
+
+/** Read-only probe: endpoint, credentials, version, driver, host. Throws the precise error. */
+export async function preflight(rt: OneLabRuntime, client: OpenNebulaClient): Promise<PreflightFacts> {
+  const version = await client.version();
+  const supported = driverForVersion(version);
+  const wanted = rt.options.hostDriver === "auto" ? supported : rt.options.hostDriver;
+  if (wanted !== supported) {
+    throw new OpenNebulaError(
+      "ONE_DRIVER_UNSUPPORTED",
+      `OpenNebula ${version} runs containers with the ${supported} driver, but providerOptions.hostDriver is ${wanted}.`,
+      {
+        exitCode: ExitCode.PRECONDITION,
+        hint:
+          supported === "lxc"
+            ? "OpenNebula 6.10 removed the LXD driver: set hostDriver: lxc (or auto) and use an LXC host."
+            : "This OpenNebula has no LXC driver yet: set hostDriver: lxd (or auto).",
+      },
+    );
+  }
+  const hosts = await client.hostPool();
+  if (rt.options.hostName) {
+    const host = hosts.find((h) => h.name === rt.options.hostName);
+    if (!host) {
+      if (rt.options.addHost) return { version, driver: wanted };
+      throw new OpenNebulaError(
+        "ONE_HOST_MISSING",
+        `Host ${rt.options.hostName} is not registered in OpenNebula.`,
+        {
+          exitCode: ExitCode.PRECONDITION,
+          hint: "Set providerOptions.addHost: true to add it, or `onehost create HOST -i lxd -v lxd` by hand.",
+        },
+      );
+    }
+    if (host.stateName === "ERROR" || host.stateName === "MONITORING_ERROR") throw hostError(host);
+    return { version, driver: wanted, host: { id: host.id, name: host.name, state: host.stateName } };
+  }
+  const usable = hosts.find((h) => h.stateName === "MONITORED" && h.vmMad === wanted);
+  if (!usable) {
+    const broken = hosts.find(
+      (h) => h.vmMad === wanted && (h.stateName === "ERROR" || h.stateName === "MONITORING_ERROR"),
+    );
+    if (broken) throw hostError(broken);
+    throw new OpenNebulaError(
+      "ONE_NO_HOST",
+      `No MONITORED ${wanted} host in OpenNebula (${hosts.length} hosts listed).`,
+      {
+        exitCode: ExitCode.PRECONDITION,
+        hint: "Set providerOptions.hostName (and ssh) so labgate prepares and adds the host, or add one with `onehost create`.",
+        details: { hosts: hosts.map((h) => `${h.name}:${h.vmMad}:${h.stateName}`) },
+      },
+    );
+  }
+  return { version, driver: wanted, host: { id: usable.id, name: usable.name, state: usable.stateName } };
+}
+
+function describe(f: PreflightFacts, endpoint: string): string {
+  return `OpenNebula ${f.version} at ${endpoint}, driver ${f.driver}${f.host ? `, host ${f.host.name} ${f.host.state}` : ", host to be added"}`;
+}
+
+export function preflightStep(rt: OneLabRuntime): Step {
+  const run = async (ctx: StepContext) => {
+    const client = rt.client(ctx);
+    return describe(await preflight(rt, client), client.endpoint);
+  };
+  return {
+    id: "one-preflight",
+    title: "Check OpenNebula: endpoint, credentials, version, host",
+    why: "Before creating anything, labgate makes sure the OpenNebula front-end answers on its XML-RPC port, accepts your credentials, runs a version whose container driver matches your host (LXD up to 6.8, LXC from 6.10), and has a host that is MONITORED. A host in ERROR is reported here, not after ten minutes of waiting on a VM that can never be scheduled.",
+    commands: ["one.system.version", "one.hostpool.info"],
+    async check(ctx) {
+      // The probe is read-only, so it runs on every `lab up`: a preflight that passed yesterday
+      // says nothing about today. When it fails, apply runs it again and reports the precise error.
+      try {
+        return { done: true, detail: await run(ctx) };
+      } catch {
+        return { done: false };
+      }
+    },
+    async apply(ctx) {
+      ctx.log(`  ${await run(ctx)}`);
+    },
+    async verify(ctx) {
+      await run(ctx);
+    },
+    async undo() {},
+    diagnostics: [
+      "curl -s http://FRONTEND:2633/RPC2 (connection refused = oned not running or firewalled)",
+      "oneuser show (on the front-end, with the same credentials)",
+      "onehost list",
+    ],
+  };
+}

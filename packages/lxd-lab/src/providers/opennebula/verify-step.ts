@@ -1,0 +1,50 @@
+import type { LabVerifyResult, Step, StepContext } from "../../engine/step.js";
+import { StepFailedError } from "../../errors.js";
+import { defaultVerify, type OneLabRuntime, type VerifyTarget } from "./one-lab-runtime.js";
+
+/** Where round robin is checked: the exposed address when there is one, else the LB's own address. */
+export function verifyTarget(rt: OneLabRuntime, ctx: StepContext): VerifyTarget {
+  const o = rt.options;
+  const lbIp = rt.addresses(ctx).get(o.lb.name)?.ip;
+  const url = o.expose
+    ? `http://${o.expose.address}:${o.expose.port}/`
+    : `http://${lbIp ?? "LB"}:${o.lb.port}/`;
+  return { url, expectedBackends: o.apps.map((a) => a.name) };
+}
+
+export async function runVerify(
+  rt: OneLabRuntime,
+  ctx: StepContext,
+  requests?: number,
+): Promise<LabVerifyResult> {
+  const target = { ...verifyTarget(rt, ctx), ...(requests ? { requests } : {}) };
+  return (rt.deps.verify ?? defaultVerify)(target, ctx);
+}
+
+export function verifyStep(rt: OneLabRuntime): Step {
+  return {
+    id: "one-verify",
+    title: "Verify round robin through the load balancer",
+    why: "Sends requests through the load balancer and checks that every answer carries X-Served-By, that every app instance served, and that the split is even: the proof that HAProxy, the apps and the network all work together.",
+    commands: ["GET http://LB/ ×20, counting X-Served-By"],
+    async check(ctx) {
+      // Read-only, so it runs every time: a lab that verified yesterday may be broken today.
+      const result = await runVerify(rt, ctx).catch(() => undefined);
+      return result?.passed ? { done: true, detail: result.summary } : { done: false };
+    },
+    async apply(ctx) {
+      const result = await runVerify(rt, ctx);
+      for (const line of result.lines ?? []) ctx.log(`  ${line}`);
+      if (!result.passed) {
+        throw new StepFailedError("one-verify", result.summary, {
+          hint: "Check the apps (`onevm show`, `curl http://APP:PORT/health` from the host) and HAProxy's stats page.",
+        });
+      }
+    },
+    async verify(ctx) {
+      const result = await runVerify(rt, ctx);
+      if (!result.passed) throw new StepFailedError("one-verify", result.summary);
+    },
+    async undo() {},
+  };
+}
