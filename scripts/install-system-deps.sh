@@ -15,6 +15,7 @@ PACKAGES=(
   procps             # pgrep/ps for process checks
   util-linux         # script(1) drives the confirmation gate through a real pseudo-terminal in tests
   acl                # getfacl in host diagnostics
+  sudo               # the SSH runner's sudo tests run `sudo -n` on the test sshd
   ca-certificates
 )
 

@@ -1,4 +1,10 @@
 import { Command } from "commander";
+import { registerBenchCommands } from "./commands/bench.js";
+import { registerDemoCommand } from "./commands/demo.js";
+import { registerDeployCommands } from "./commands/deploy.js";
+import { registerImageCommands } from "./commands/image.js";
+import { registerIpCommands } from "./commands/ip.js";
+import { registerLabCommands } from "./commands/lab.js";
 
 /**
  * The `labgate` command tree. Each command group lives in its own file under commands/ and
@@ -13,6 +19,12 @@ export function createProgram(): Command {
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
 
   // Command groups (one line each, kept sorted):
+  registerBenchCommands(program);
+  registerDeployCommands(program);
+  registerDemoCommand(program);
+  registerImageCommands(program);
+  registerIpCommands(program);
+  registerLabCommands(program);
 
   return program;
 }

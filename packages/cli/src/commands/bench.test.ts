@@ -1,0 +1,190 @@
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { ExitCode } from "@labgate/core";
+import { afterEach, describe, expect, it } from "vitest";
+import { startTarget, type Target } from "../../../bench/src/test-support/target.js";
+import { main } from "../main.js";
+import { benchCompareCommand, benchRunCommand } from "./bench.js";
+
+function capture() {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = "";
+  let err = "";
+  stdout.on("data", (c) => (out += c));
+  stderr.on("data", (c) => (err += c));
+  return { streams: { stdout, stderr }, out: () => out, err: () => err };
+}
+
+/** Runs the real CLI entry point in-process and captures what it writes. */
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  const w1 = process.stdout.write;
+  const w2 = process.stderr.write;
+  process.stdout.write = ((c: string | Uint8Array) => {
+    stdout += String(c);
+    return true;
+  }) as typeof process.stdout.write;
+  process.stderr.write = ((c: string | Uint8Array) => {
+    stderr += String(c);
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    const code = await main(["node", "labgate", ...args]);
+    return { code, stdout, stderr };
+  } finally {
+    process.stdout.write = w1;
+    process.stderr.write = w2;
+    process.exitCode = undefined;
+  }
+}
+
+const targets: Target[] = [];
+afterEach(async () => {
+  await Promise.all(targets.splice(0).map((t) => t.stop()));
+});
+
+describe("labgate bench run", () => {
+  it("exits 0 when every SLO passes and prints human tables on stdout", async () => {
+    const t = await startTarget({ backends: ["web1", "web2"] });
+    targets.push(t);
+    const r = await cli([
+      "bench",
+      "run",
+      "--url",
+      t.url,
+      "-c",
+      "2",
+      "-d",
+      "700ms",
+      "--slo",
+      "p99<250ms",
+      "--slo",
+      "backend_share>=40%",
+    ]);
+    expect(r.code).toBe(ExitCode.OK);
+    expect(r.stdout).toMatch(/Latency/);
+    expect(r.stdout).toMatch(/web1/);
+    expect(r.stdout).toMatch(/All SLOs passed/);
+    expect(r.stderr).toMatch(/Measuring/);
+    // stderr is not a TTY here: no progress bar escape sequences.
+    expect(r.stderr).not.toContain("\r");
+  });
+
+  it("exits 1 on a failed SLO, still writing the reports, and --json is one parseable document", async () => {
+    const t = await startTarget({});
+    targets.push(t);
+    const dir = await mkdtemp(join(tmpdir(), "labgate-cli-bench-"));
+    const sloFile = join(dir, "slos.yaml");
+    await writeFile(sloFile, "slos:\n  - rps>=1000000\n");
+    const r = await cli([
+      "bench",
+      "run",
+      "--url",
+      t.url,
+      "--rate",
+      "50",
+      "-d",
+      "600ms",
+      "--slo",
+      "errors<1%",
+      "--slo-file",
+      sloFile,
+      "--out",
+      join(dir, "out"),
+      "--json",
+    ]);
+    expect(r.code).toBe(ExitCode.CHECK_FAILED);
+    const result = JSON.parse(r.stdout);
+    expect(result.slos.map((s: { expression: string; pass: boolean }) => [s.expression, s.pass])).toEqual([
+      ["errors<1%", true],
+      ["rps>=1000000", false],
+    ]);
+    expect(result.options.mode).toBe("constant-rate");
+    const saved = JSON.parse(await readFile(join(dir, "out", "result.json"), "utf8"));
+    expect(saved.slosPassed).toBe(false);
+    expect(await readFile(join(dir, "out", "report.html"), "utf8")).toContain("<svg");
+  });
+
+  it.each([
+    [["--url", "ftp://127.0.0.1/"], /only http and https/],
+    [["--url", "127.0.0.1:80"], /only http and https|not a URL/],
+    [["--url", "http://127.0.0.1:1/", "--duration", "ten"], /--duration "ten" is not a duration/],
+    [["--url", "http://127.0.0.1:1/", "--connections", "0"], /--connections "0"/],
+    [["--url", "http://127.0.0.1:1/", "--rate", "-5"], /--rate "-5"/],
+    [["--url", "http://127.0.0.1:1/", "--slo", "p99<<250ms"], /Invalid SLO "p99<<250ms"/],
+    [["--url", "http://127.0.0.1:1/", "--slo", "latency<1s"], /unknown metric "latency"/],
+    [["--url", "http://127.0.0.1:1/", "--slo-file", "/nonexistent/slos.yaml"], /cannot read the SLO file/],
+  ])("exits 2 on bad input %j without sending traffic", async (args, message) => {
+    const started = performance.now();
+    const r = await cli(["bench", "run", ...args]);
+    expect(r.code).toBe(ExitCode.INVALID_INPUT);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toMatch(/what to do:/);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  it("exits 2 when --url is missing", async () => {
+    const r = await cli(["bench", "run"]);
+    expect(r.code).toBe(ExitCode.INVALID_INPUT);
+  });
+});
+
+describe("labgate bench compare", () => {
+  it("compares two runs side by side and flags regressions when asked", async () => {
+    const fast = await startTarget({});
+    const slow = await startTarget({ stallEvery: 1, stallMs: 15 });
+    targets.push(fast, slow);
+    const dir = await mkdtemp(join(tmpdir(), "labgate-cli-compare-"));
+    const a = capture();
+    const b = capture();
+    // 3.2 s runs give three full measured seconds, the minimum the noise model judges.
+    expect(
+      await benchRunCommand(
+        { url: fast.url, rate: "100", duration: "3200ms", out: join(dir, "a"), json: true },
+        a.streams,
+      ),
+    ).toBe(0);
+    expect(
+      await benchRunCommand(
+        { url: slow.url, rate: "100", duration: "3200ms", out: join(dir, "b"), json: true },
+        b.streams,
+      ),
+    ).toBe(0);
+
+    const c = capture();
+    const code = await benchCompareCommand(
+      join(dir, "a", "result.json"),
+      join(dir, "b", "result.json"),
+      { failOnRegression: true },
+      c.streams,
+    );
+    expect(code).toBe(ExitCode.CHECK_FAILED);
+    expect(c.out()).toMatch(/metric\s+A\s+B\s+change\s+noise ±\s+verdict/);
+    expect(c.out()).toMatch(/p50 .* worse/);
+    expect(c.out()).toMatch(/Noise model/);
+    expect(c.err()).toMatch(/worse beyond noise: .*p50/);
+
+    const j = await cli([
+      "bench",
+      "compare",
+      join(dir, "a", "result.json"),
+      join(dir, "a", "result.json"),
+      "--json",
+    ]);
+    expect(j.code).toBe(0);
+    const parsed = JSON.parse(j.stdout);
+    expect(parsed.rows.find((r: { metric: string }) => r.metric === "p99").verdict).toBe("within noise");
+  });
+
+  it("exits 2 on a file that is not a result", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "labgate-cli-compare-"));
+    await writeFile(join(dir, "x.json"), "[]");
+    const r = await cli(["bench", "compare", join(dir, "x.json"), join(dir, "x.json")]);
+    expect(r.code).toBe(ExitCode.INVALID_INPUT);
+    expect(r.stderr).toMatch(/not a labgate bench result/);
+  });
+});

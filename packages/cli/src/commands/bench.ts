@@ -1,0 +1,206 @@
+import {
+  BenchOptionError,
+  type BenchProgress,
+  type BenchResult,
+  compareResults,
+  formatCompareText,
+  formatResultText,
+  loadSloFile,
+  parseDuration,
+  parseHeaderFlags,
+  parseSlos,
+  readResultFile,
+  runBench,
+  type Slo,
+  writeReports,
+} from "@labgate/bench";
+import { ExitCode } from "@labgate/core";
+import type { Command } from "commander";
+import { createOutput, type OutputStreams } from "../output.js";
+
+export interface BenchRunFlags {
+  url?: string;
+  connections?: string;
+  duration?: string;
+  rate?: string;
+  warmup?: string;
+  timeout?: string;
+  slo?: string[];
+  sloFile?: string;
+  backendHeader?: string;
+  header?: string[];
+  method?: string;
+  insecure?: boolean;
+  out?: string;
+  json?: boolean;
+  progress?: boolean;
+}
+
+export interface BenchCompareFlags {
+  json?: boolean;
+  failOnRegression?: boolean;
+}
+
+interface Streams extends OutputStreams {
+  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+}
+
+/** `labgate bench run|compare`. */
+export function registerBenchCommands(program: Command): void {
+  const bench = program
+    .command("bench")
+    .description("Measure an HTTP service's latency, throughput and jitter and judge it against SLOs.");
+
+  bench
+    .command("run")
+    .description(
+      "Load a URL and report latency percentiles, throughput, jitter, per-backend split and SLO verdicts.\n" +
+        "Closed loop by default (N connections, each sends when its previous response is back);\n" +
+        "with --rate it sends at a constant rate and measures latency from each scheduled send time (wrk2-style).",
+    )
+    .requiredOption("--url <url>", "target URL (http or https)")
+    .option("-c, --connections <n>", "concurrent connections (constant rate: connection pool size)", "10")
+    .option("-d, --duration <time>", "measured duration, e.g. 10s, 1m", "10s")
+    .option("-R, --rate <rps>", "constant request rate per second (open loop); omit for closed loop")
+    .option("-w, --warmup <time>", "warm-up before measuring; requests are sent but not counted", "0s")
+    .option("--timeout <time>", "per-request timeout", "5s")
+    .option(
+      "--slo <expr>",
+      'SLO, repeatable: "p99<250ms", "rps>=500", "errors<1%", "jitter<5ms", "backend_share>=40%"',
+      collect,
+      [],
+    )
+    .option("--slo-file <file>", "JSON or YAML file with a list of SLO expressions")
+    .option(
+      "--backend-header <name>",
+      "response header naming the backend that served a request",
+      "X-Served-By",
+    )
+    .option("-H, --header <header>", 'request header "Name: value", repeatable', collect, [])
+    .option("-m, --method <method>", "HTTP method", "GET")
+    .option(
+      "-k, --insecure",
+      "constant rate: do not verify the target's TLS certificate (self-signed lab certificates)",
+    )
+    .option("--out <dir>", "write result.json, report.md and report.html into this directory")
+    .option("--json", "print the result as JSON on stdout")
+    .option("--no-progress", "no progress bar on stderr")
+    .action(async (flags: BenchRunFlags) => {
+      process.exitCode = await benchRunCommand(flags);
+    });
+
+  bench
+    .command("compare")
+    .description(
+      "Compare two result.json files side by side: change in % and whether it exceeds run-to-run noise.",
+    )
+    .argument("<a>", "baseline result.json (A)")
+    .argument("<b>", "candidate result.json (B)")
+    .option("--json", "print the comparison as JSON on stdout")
+    .option("--fail-on-regression", "exit 1 when any metric got worse beyond noise")
+    .action(async (a: string, b: string, flags: BenchCompareFlags) => {
+      process.exitCode = await benchCompareCommand(a, b, flags);
+    });
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Runs `bench run` and returns the exit code: 0 SLOs pass (or none), 1 an SLO failed, 130 interrupted. Bad input throws (exit 2). */
+export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = process): Promise<number> {
+  const out = createOutput(Boolean(flags.json), streams);
+  const slos: Slo[] = [
+    ...parseSlos(flags.slo ?? []),
+    ...(flags.sloFile ? await loadSloFile(flags.sloFile) : []),
+  ];
+  const options = {
+    url: flags.url ?? "",
+    connections: parseCount(flags.connections ?? "10", "connections"),
+    durationMs: parseDuration(flags.duration ?? "10s", "--duration"),
+    warmupMs: parseDuration(flags.warmup ?? "0s", "--warmup"),
+    timeoutMs: parseDuration(flags.timeout ?? "5s", "--timeout"),
+    ...(flags.rate !== undefined ? { rate: parseRate(flags.rate) } : {}),
+    backendHeader: flags.backendHeader ?? "X-Served-By",
+    headers: parseHeaderFlags(flags.header ?? []),
+    method: flags.method ?? "GET",
+    insecure: Boolean(flags.insecure),
+    slos,
+  };
+
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once("SIGINT", onSigint);
+  const bar = flags.progress !== false && streams.stderr.isTTY ? progressBar(streams.stderr) : undefined;
+  out.info(
+    `Measuring ${options.url} ${options.rate ? `at a constant ${options.rate} req/s` : `with ${options.connections} connections (closed loop)`} for ${flags.duration ?? "10s"}${options.warmupMs ? ` after a ${flags.warmup} warm-up` : ""}. Ctrl-C stops early and still reports.`,
+  );
+  let result: BenchResult;
+  try {
+    result = await runBench({ ...options, signal: controller.signal }, bar ? { onProgress: bar.update } : {});
+  } finally {
+    bar?.clear();
+    process.removeListener("SIGINT", onSigint);
+  }
+
+  if (flags.out) {
+    const files = await writeReports(result, flags.out);
+    out.info(`Reports written: ${files.resultJson}, ${files.reportMd}, ${files.reportHtml}`);
+  }
+  out.result(result, formatResultText);
+  if (result.aborted) return ExitCode.INTERRUPTED;
+  return result.slosPassed === false ? ExitCode.CHECK_FAILED : ExitCode.OK;
+}
+
+export async function benchCompareCommand(
+  a: string,
+  b: string,
+  flags: BenchCompareFlags,
+  streams: Streams = process,
+): Promise<number> {
+  const out = createOutput(Boolean(flags.json), streams);
+  const [ra, rb] = await Promise.all([readResultFile(a), readResultFile(b)]);
+  const comparison = compareResults(ra, rb);
+  out.result(comparison, formatCompareText);
+  const regressed = comparison.rows.filter((r) => r.verdict === "worse");
+  if (regressed.length) out.warn(`worse beyond noise: ${regressed.map((r) => r.metric).join(", ")}`);
+  return flags.failOnRegression && regressed.length ? ExitCode.CHECK_FAILED : ExitCode.OK;
+}
+
+function parseCount(text: string, what: string): number {
+  const value = Number(text);
+  if (!/^\s*\d+\s*$/.test(text) || !Number.isInteger(value) || value < 1) {
+    throw new BenchOptionError(
+      `--${what} "${text}" is not a whole number of at least 1.`,
+      `Pass e.g. --${what} 10.`,
+    );
+  }
+  return value;
+}
+
+function parseRate(text: string): number {
+  const value = Number(text);
+  if (!/^\s*\d+(\.\d+)?\s*$/.test(text) || !(value > 0)) {
+    throw new BenchOptionError(
+      `--rate "${text}" is not a positive number of requests per second.`,
+      "Pass e.g. --rate 200, or leave --rate out for closed-loop mode.",
+    );
+  }
+  return value;
+}
+
+function progressBar(stderr: Streams["stderr"]) {
+  const width = Math.max(10, Math.min(30, (stderr.columns ?? 80) - 60));
+  return {
+    update(p: BenchProgress) {
+      const share = Math.min(1, p.elapsedMs / Math.max(1, p.totalMs));
+      const filled = Math.round(share * width);
+      stderr.write(
+        `\r[${"#".repeat(filled)}${".".repeat(width - filled)}] ${Math.round(share * 100)}% ${p.phase} ${(p.elapsedMs / 1000).toFixed(1)}s  ${p.currentRps} req/s  ${p.completed} done  ${p.errors} errors\x1b[K`,
+      );
+    },
+    clear() {
+      stderr.write("\r\x1b[K");
+    },
+  };
+}

@@ -1,0 +1,113 @@
+import { execFile, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+
+/**
+ * `labgate demo` end to end through the built binary on the real local provider: two sentiment app
+ * processes, the real HAProxy, a real benchmark, the report, and a teardown that leaves no port held.
+ */
+const bin = fileURLToPath(new URL("../../dist/bin.js", import.meta.url));
+let cwd: string;
+let ports: number[];
+
+beforeAll(() => {
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: build first (npx turbo run build).`);
+});
+beforeEach(async () => {
+  cwd = await mkdtemp(join(tmpdir(), "labgate-demo-local-"));
+  ports = await freePorts(4);
+  await writeFile(
+    join(cwd, "lab.json"),
+    JSON.stringify({
+      name: "demo-e2e",
+      apps: { ports: [ports[0], ports[1]] },
+      lb: { port: ports[2], statsPort: ports[3] },
+    }),
+  );
+});
+afterEach(async () => {
+  // Whatever happened, do not leave the lab running.
+  await runCli(["lab", "down", "--yes"]).catch(() => {});
+  await rm(cwd, { recursive: true, force: true });
+});
+
+function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile("node", [bin, ...args], { cwd, timeout: 60_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe("labgate demo on the local provider", () => {
+  it("up, verify, bench, report, down: exit 0 and nothing left listening", async () => {
+    const r = await runCli(["demo", "--yes", "--json", "--duration", "1s", "--connections", "4"]);
+    expect(r.code, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result.verify).toMatchObject({ passed: true });
+    expect(result.bench).toMatchObject({
+      available: true,
+      url: `http://127.0.0.1:${ports[2]}/`,
+      slosPassed: true,
+    });
+    const report = await readFile(result.bench.reports.reportMd, "utf8");
+    expect(report).toContain("app1");
+    expect(report).toContain("app2");
+    expect(result.down).toMatchObject({ stateRemoved: true });
+    expect(await readdir(join(cwd, ".labgate"))).toEqual(["reports"]);
+    for (const port of ports) expect(await isFree(port), `port ${port} still held`).toBe(true);
+    await expect(stat(join(cwd, ".labgate/labs"))).rejects.toMatchObject({ code: "ENOENT" });
+  });
+});
+
+describe("labgate demo interrupted", () => {
+  it("Ctrl-C during the benchmark: the report is still written, the lab is torn down, exit 130", async () => {
+    const child = spawn("node", [bin, "demo", "--yes", "--duration", "30s", "--connections", "2"], { cwd });
+    let stderr = "";
+    const benchStarted = new Promise<void>((resolve) => {
+      child.stderr.on("data", (c) => {
+        stderr += String(c);
+        if (stderr.includes("== 3/4 benchmark")) resolve();
+      });
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    await benchStarted;
+    await new Promise((r) => setTimeout(r, 1500));
+    child.kill("SIGINT");
+    expect(await exited, stderr).toBe(130);
+    expect(stderr).toContain("== 4/4 report:");
+    expect(stderr).toContain('lab "demo-e2e" is down');
+    for (const port of ports) expect(await isFree(port), `port ${port} still held`).toBe(true);
+    await expect(stat(join(cwd, ".labgate/labs"))).rejects.toMatchObject({ code: "ENOENT" });
+  });
+});
+
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve) => {
+          const s = createServer();
+          s.listen(0, "127.0.0.1", () => resolve(s));
+        }),
+    ),
+  );
+  const found = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return found;
+}
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
+}

@@ -1,0 +1,230 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { ExitCode } from "@labgate/core";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { startProxmoxSim } from "../../../core/src/adapters/test-support/proxmox-sim.js";
+import { main, reportError } from "../main.js";
+import { deployCommand } from "./deploy.js";
+
+const TOKEN_ID = "labgate@pve!cli";
+const SECRET = "0b7e3c52-cli-test-secret-9a1f";
+
+const POOLS = {
+  networks: [
+    {
+      cidr: "192.168.3.0/24",
+      gateway: "192.168.3.1",
+      dns: ["8.8.8.8", "8.8.4.4"],
+      dhcp: false,
+      pools: [{ start: "192.168.3.30", end: "192.168.3.40" }],
+    },
+    {
+      cidr: "192.168.2.0/24",
+      gateway: "192.168.2.1",
+      dns: ["8.8.8.8", "8.8.4.4"],
+      dhcp: false,
+      pools: [{ start: "192.168.2.30", end: "192.168.2.40" }],
+    },
+  ],
+};
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  const w1 = process.stdout.write;
+  const w2 = process.stderr.write;
+  process.stdout.write = ((c: string | Uint8Array) => {
+    stdout += String(c);
+    return true;
+  }) as typeof process.stdout.write;
+  process.stderr.write = ((c: string | Uint8Array) => {
+    stderr += String(c);
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    const code = await main(["node", "labgate", ...args]);
+    return { code, stdout, stderr };
+  } finally {
+    process.stdout.write = w1;
+    process.stderr.write = w2;
+    process.exitCode = undefined;
+  }
+}
+
+describe("labgate deploy", () => {
+  let dir: string;
+  let sim: Awaited<ReturnType<typeof startProxmoxSim>>;
+  let specPath: string;
+  const saved = { ...process.env };
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "labgate-deploy-cli-"));
+    sim = await startProxmoxSim({ tokenId: TOKEN_ID, secret: SECRET });
+    sim.addTemplate(9000, {
+      config: { scsi0: "local-lvm:base-9000-disk-0,size=3584M", boot: "order=scsi0" },
+    });
+    await writeFile(join(dir, "ip_pools.json"), JSON.stringify(POOLS));
+    specPath = join(dir, "vm.json");
+    await writeFile(
+      specPath,
+      JSON.stringify({
+        name: "ubuntu-big",
+        platform: "proxmox",
+        os: { family: "linux", distro: "ubuntu" },
+        cores: 16,
+        memory_gib: 32,
+        disk_gb: 1000,
+        template_id: 9000,
+        network: { cidr: "192.168.3.0/24" },
+        platform_options: { proxmox: { node: "pve1", url: sim.url } },
+      }),
+    );
+    process.env.PROXMOX_TOKEN_ID = TOKEN_ID;
+    process.env.PROXMOX_TOKEN_SECRET = SECRET;
+    process.env.LABGATE_IP_POOLS = join(dir, "ip_pools.json");
+  });
+  afterEach(async () => {
+    process.env = { ...saved };
+    await sim.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("check: a bad spec exits 2 and lists every finding", async () => {
+    const bad = join(dir, "bad.json");
+    await writeFile(
+      bad,
+      JSON.stringify({
+        name: "win 1",
+        os: { family: "windows" },
+        cores: 0,
+        memory_mib: 4096,
+        network: {},
+        extra: 1,
+      }),
+    );
+    const r = await cli(["deploy", "check", bad, "--platform", "proxmox", "--json"]);
+    expect(r.code).toBe(ExitCode.INVALID_INPUT);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.ok).toBe(false);
+    expect(doc.findings.map((f: { field: string }) => f.field).sort()).toEqual(["cores", "extra", "name"]);
+
+    const rules = join(dir, "rules.json");
+    await writeFile(
+      rules,
+      JSON.stringify({
+        name: "win1",
+        os: { family: "windows" },
+        cores: 4,
+        memory_mib: 4096,
+        network: {},
+        platform_options: { proxmox: { disk_bus: "virtio" } },
+      }),
+    );
+    const r2 = await cli(["deploy", "check", rules, "--platform", "proxmox"]);
+    expect(r2.code).toBe(ExitCode.INVALID_INPUT);
+    for (const code of [
+      "STATIC_ADDRESS_REQUIRED",
+      "WINDOWS_DISK_BUS_UNSAFE",
+      "WINDOWS_NO_TEMPLATE",
+      "SOURCE_MISSING",
+      "PROXMOX_TEMPLATE_REQUIRED",
+      "PLATFORM_OPTION_MISSING",
+    ]) {
+      expect(r2.stdout).toContain(code);
+    }
+    expect(r2.stdout).toMatch(/fix: /);
+  });
+
+  it("plan: shows the pool address and the exact Proxmox calls without allocating", async () => {
+    const r = await cli(["deploy", "plan", specPath, "--json"]);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.plan.network).toMatchObject({
+      ip: "192.168.3.30",
+      gateway: "192.168.3.1",
+      netmask: "255.255.255.0",
+      dns: ["8.8.8.8", "8.8.4.4"],
+    });
+    expect(JSON.stringify(doc.plan.calls)).toContain("ip=192.168.3.30/24,gw=192.168.3.1");
+    expect(sim.requests).toHaveLength(0);
+    await expect(readFile(join(dir, "ip_pools.state.json"), "utf8")).rejects.toThrow();
+  });
+
+  it("apply without a TTY and without --yes is refused with exit 7, nothing created", async () => {
+    const r = await cli(["deploy", "apply", specPath, "--state-dir", join(dir, "state")]);
+    expect(r.code).toBe(ExitCode.NOT_CONFIRMED);
+    expect(r.stderr).toContain("DEPLOY_NOT_CONFIRMED");
+    expect(r.stderr).toContain("Plan for ubuntu-big");
+    expect(sim.requests).toHaveLength(0);
+  });
+
+  it("apply --yes deploys on the simulator, records it, and destroy releases the address", async () => {
+    const state = join(dir, "state");
+    const r = await cli([
+      "deploy",
+      "apply",
+      specPath,
+      "--yes",
+      "--json",
+      "--state-dir",
+      state,
+      "--timeout",
+      "20",
+    ]);
+    expect(r.stderr).not.toContain(SECRET);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc).toMatchObject({ platform: "proxmox", state: "running", network: { ip: "192.168.3.30" } });
+    expect(sim.vms.get(100)?.config.ipconfig0).toBe("ip=192.168.3.30/24,gw=192.168.3.1");
+    const ledger = JSON.parse(await readFile(join(dir, "ip_pools.state.json"), "utf8"));
+    expect(JSON.stringify(ledger)).toContain("deploy/proxmox/ubuntu-big");
+
+    const again = await cli(["deploy", "apply", specPath, "--yes", "--state-dir", state]);
+    expect(again.code).toBe(ExitCode.STATE);
+
+    const d = await cli(["deploy", "destroy", specPath, "--yes", "--json", "--state-dir", state]);
+    expect(d.code).toBe(0);
+    expect(JSON.parse(d.stdout).released).toEqual(["192.168.3.30"]);
+    expect(sim.vms.has(100)).toBe(false);
+    expect(await cli(["deploy", "destroy", specPath, "--yes", "--state-dir", state])).toMatchObject({
+      code: ExitCode.STATE,
+    });
+  });
+
+  it("a failed create releases the address again", async () => {
+    process.env.PROXMOX_TOKEN_SECRET = "not-the-secret";
+    const r = await cli(["deploy", "apply", specPath, "--yes", "--state-dir", join(dir, "state")]);
+    expect(r.code).toBe(ExitCode.EXTERNAL);
+    expect(r.stderr).toContain("PLATFORM_AUTH_FAILED");
+    const ledger = JSON.parse(await readFile(join(dir, "ip_pools.state.json"), "utf8"));
+    expect(ledger.allocations).toEqual([]);
+  });
+
+  it("asks on a terminal: n refuses, y goes ahead", async () => {
+    const run = async (answer: string) => {
+      const stdin = Object.assign(new PassThrough(), { isTTY: true });
+      const stdout = new PassThrough();
+      const stderr = new PassThrough();
+      let err = "";
+      stderr.on("data", (c) => (err += c));
+      stdout.resume();
+      stdin.end(`${answer}\n`);
+      const code = await deployCommand(
+        "apply",
+        specPath,
+        { stateDir: join(dir, "state"), timeout: "20" },
+        { stdin, stdout, stderr, env: process.env },
+      ).catch((e) => reportError(e, false));
+      return { code, err };
+    };
+    const no = await run("n");
+    expect(no.code).toBe(ExitCode.NOT_CONFIRMED);
+    expect(sim.requests).toHaveLength(0);
+    const yes = await run("y");
+    expect(yes.err).toContain("[y/N]");
+    expect(yes.code).toBe(0);
+    expect(sim.vms.get(100)?.status).toBe("running");
+  });
+});

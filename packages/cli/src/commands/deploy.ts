@@ -1,0 +1,309 @@
+import { existsSync } from "node:fs";
+import { createInterface } from "node:readline";
+import {
+  checkDeployment,
+  createAdapter,
+  DEFAULT_DEPLOY_STATE_DIR,
+  type DeploymentPlan,
+  DeployNotConfirmedError,
+  type DeploySpec,
+  DeploySpecError,
+  deployOwner,
+  deployStatePath,
+  ExitCode,
+  type Finding,
+  formatFinding,
+  hasErrors,
+  IpPool,
+  loadDeploySpec,
+  ON_PREM_PLATFORMS,
+  PLATFORMS,
+  type PlatformName,
+  readDeployRecord,
+  removeDeployRecord,
+  resolveDeployNetwork,
+  resolveIpPoolConfigPath,
+  StateError,
+  usesDhcp,
+  writeDeployRecord,
+} from "@labgate/core";
+import type { Command } from "commander";
+import { createOutput, type Output, type OutputStreams } from "../output.js";
+
+export interface DeployFlags {
+  platform?: string;
+  json?: boolean;
+  yes?: boolean;
+  ipPools?: string;
+  ipState?: string;
+  stateDir?: string;
+  timeout?: string;
+}
+
+export interface DeployIo extends OutputStreams {
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+}
+
+type Action = "check" | "plan" | "apply" | "destroy";
+
+/** `labgate deploy check|plan|apply|destroy spec.json`. */
+export function registerDeployCommands(program: Command, io?: DeployIo): void {
+  const deploy = program
+    .command("deploy")
+    .description(
+      "Deploy one VM from a JSON spec onto proxmox, esxi, aws, azure, opennebula or lxd.\n" +
+        "The platform rules run first (static addresses on on-prem networks, SATA for Windows, image conversion for ESXi);\n" +
+        "every API call is shown before it is made and apply/destroy ask before acting.",
+    );
+  const add = (action: Action, description: string) => {
+    const cmd = deploy
+      .command(`${action} <spec>`)
+      .description(description)
+      .option(
+        "-p, --platform <name>",
+        `target platform (${PLATFORMS.join(", ")}); default: the spec's "platform"`,
+      )
+      .option("--ip-pools <file>", "IP pool config (default: $LABGATE_IP_POOLS or config/ip_pools.json)")
+      .option("--ip-state <file>", "IP ledger (default: beside the pool config)")
+      .option("--json", "machine-readable output on stdout");
+    if (action === "apply" || action === "destroy") {
+      cmd
+        .option("-y, --yes", "do not ask; the plan is still printed")
+        .option("--state-dir <dir>", "where deploy records are kept", DEFAULT_DEPLOY_STATE_DIR);
+    }
+    if (action === "apply") cmd.option("--timeout <seconds>", "how long to wait for the VM to run", "600");
+    cmd.action(async (spec: string, flags: DeployFlags) => {
+      process.exitCode = await deployCommand(
+        action,
+        spec,
+        flags,
+        io ?? { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env },
+      );
+    });
+  };
+  add(
+    "check",
+    "Check a spec against the platform rules; exits 2 listing every finding when it cannot be deployed.",
+  );
+  add(
+    "plan",
+    "Show the API calls and commands a deployment would make (the address it would get from the pool, too).",
+  );
+  add("apply", "Deploy: print the plan, ask, then create the VM and wait until it runs.");
+  add("destroy", "Remove a VM deployed with apply and release its address.");
+}
+
+export async function deployCommand(
+  action: Action,
+  specPath: string,
+  flags: DeployFlags,
+  io: DeployIo,
+): Promise<number> {
+  const out = createOutput(Boolean(flags.json), io);
+  const parsed = await loadDeploySpec(specPath);
+  if (!parsed.spec) return reportFindings(out, parsed.findings, specPath, undefined);
+  const spec = parsed.spec;
+  const platform = choosePlatform(spec, flags, out);
+  const adapter = createAdapter(platform, { spec, env: io.env });
+  const findings = checkDeployment(spec, adapter);
+  if (action === "check" || hasErrors(findings)) return reportFindings(out, findings, specPath, platform);
+  for (const f of findings) if (f.severity !== "error") out.info(formatFinding(f));
+
+  const pool = ipPoolFor(spec, platform, flags, io.env);
+  const statePath = deployStatePath(flags.stateDir ?? DEFAULT_DEPLOY_STATE_DIR, platform, spec.name);
+  if (action === "destroy") return destroy(out, adapter, spec, platform, statePath, pool, flags, io);
+
+  const preview = await resolveDeployNetwork(spec, platform, pool, { dryRun: true });
+  const plan = adapter.plan(preview.spec);
+  if (action === "plan") {
+    out.result({ platform, findings, plan }, () => formatPlan(plan));
+    return ExitCode.OK;
+  }
+  const existing = await readDeployRecord(statePath);
+  if (existing) {
+    throw new StateError(
+      "DEPLOY_EXISTS",
+      `${spec.name} is already deployed on ${platform} (id ${existing.ref.id}, recorded in ${statePath}).`,
+      {
+        hint: `Run \`labgate deploy destroy ${specPath} --platform ${platform}\` first, or deploy under another name.`,
+      },
+    );
+  }
+  out.info(formatPlan(plan));
+  await confirm(`Deploy ${spec.name} on ${platform} with these ${plan.calls.length} steps?`, flags, io);
+
+  const resolved = await resolveDeployNetwork(spec, platform, pool);
+  const owner =
+    resolved.spec.resolvedNetwork.mode === "static" && pool ? deployOwner(spec, platform) : undefined;
+  let ref: Awaited<ReturnType<typeof adapter.create>>;
+  try {
+    ref = await adapter.create(resolved.spec, { onCall: (d) => out.info(`  → ${d}`) });
+  } catch (error) {
+    // The VM was not created: give the address back so the pool does not leak it.
+    if (owner && pool) await pool.release({ owner }).catch(() => undefined);
+    throw error;
+  }
+  await writeDeployRecord(statePath, {
+    version: 1,
+    ref,
+    network: resolved.spec.resolvedNetwork,
+    ...(owner ? { ipOwner: owner } : {}),
+    createdAt: new Date().toISOString(),
+  });
+  out.info(`Created ${ref.platform} node ${ref.id}; waiting for it to run ...`);
+  const info = await adapter.waitUntilRunning(ref, { timeoutMs: Number(flags.timeout ?? 600) * 1000 });
+  out.result(
+    {
+      platform,
+      ref,
+      network: resolved.spec.resolvedNetwork,
+      state: info.state,
+      addresses: info.addresses,
+      record: statePath,
+    },
+    (r) =>
+      [
+        `${spec.name} is ${r.state} on ${platform} (id ${r.ref.id})`,
+        ...networkLines(r.network),
+        `record: ${r.record}`,
+      ].join("\n"),
+  );
+  return ExitCode.OK;
+}
+
+async function destroy(
+  out: Output,
+  adapter: ReturnType<typeof createAdapter>,
+  spec: DeploySpec,
+  platform: PlatformName,
+  statePath: string,
+  pool: IpPool | undefined,
+  flags: DeployFlags,
+  io: DeployIo,
+): Promise<number> {
+  const record = await readDeployRecord(statePath);
+  if (!record) {
+    throw new StateError(
+      "DEPLOY_NOT_FOUND",
+      `No deploy record for ${spec.name} on ${platform} (${statePath}).`,
+      {
+        hint: "Only VMs created with `labgate deploy apply` can be destroyed here; check --state-dir and --platform.",
+      },
+    );
+  }
+  out.info(
+    `Will destroy ${platform} node ${record.ref.id} (${record.ref.name})${record.network.mode === "static" ? ` and release ${record.network.ip}` : ""}.`,
+  );
+  await confirm(`Destroy ${record.ref.name}?`, flags, io);
+  await adapter.destroy(record.ref, { onCall: (d) => out.info(`  → ${d}`) });
+  const released = record.ipOwner && pool ? await pool.release({ owner: record.ipOwner }) : [];
+  await removeDeployRecord(statePath);
+  out.result(
+    { platform, destroyed: record.ref, released: released.map((a) => a.ip) },
+    (r) =>
+      `destroyed ${r.destroyed.name} (${r.destroyed.id})${r.released.length ? `, released ${r.released.join(", ")}` : ""}`,
+  );
+  return ExitCode.OK;
+}
+
+function choosePlatform(spec: DeploySpec, flags: DeployFlags, out: Output): PlatformName {
+  const name = flags.platform ?? spec.platform;
+  if (!name) {
+    throw new DeploySpecError(
+      "DEPLOY_PLATFORM_REQUIRED",
+      'No platform: the spec has no "platform" and --platform was not given.',
+      {
+        hint: `Pass --platform ${PLATFORMS.join("|")}.`,
+      },
+    );
+  }
+  if (!(PLATFORMS as readonly string[]).includes(name)) {
+    throw new DeploySpecError("DEPLOY_PLATFORM_UNKNOWN", `Unknown platform "${name}".`, {
+      hint: `Use one of ${PLATFORMS.join(", ")}.`,
+    });
+  }
+  if (flags.platform && spec.platform && flags.platform !== spec.platform)
+    out.warn(`--platform ${flags.platform} overrides the spec's platform ${spec.platform}.`);
+  return name as PlatformName;
+}
+
+/** The pool is needed on on-prem platforms with static addresses; a spec with a full address works without a pool file. */
+function ipPoolFor(
+  spec: DeploySpec,
+  platform: PlatformName,
+  flags: DeployFlags,
+  env: NodeJS.ProcessEnv,
+): IpPool | undefined {
+  if (!ON_PREM_PLATFORMS.includes(platform) || usesDhcp(spec, platform)) return undefined;
+  const configPath = resolveIpPoolConfigPath(flags.ipPools, env);
+  if (spec.network.ip && !existsSync(configPath)) return undefined;
+  return new IpPool({ configPath, ...(flags.ipState ? { statePath: flags.ipState } : {}) });
+}
+
+function reportFindings(
+  out: Output,
+  findings: Finding[],
+  specPath: string,
+  platform: PlatformName | undefined,
+): number {
+  const bad = hasErrors(findings);
+  out.result({ spec: specPath, platform: platform ?? null, ok: !bad, findings }, () =>
+    findings.length === 0 ? `${specPath}: no findings` : findings.map(formatFinding).join("\n"),
+  );
+  const errors = findings.filter((f) => f.severity === "error").length;
+  if (bad)
+    out.info(
+      `${specPath}: ${errors} error${errors === 1 ? "" : "s"}; nothing was deployed. Fix them and run \`labgate deploy check\` again.`,
+    );
+  return bad ? ExitCode.INVALID_INPUT : ExitCode.OK;
+}
+
+export function formatPlan(plan: DeploymentPlan): string {
+  const lines = [
+    `Plan for ${plan.name} on ${plan.platform}:`,
+    ...networkLines(plan.network).map((l) => `  ${l}`),
+    "",
+  ];
+  plan.calls.forEach((c, i) => {
+    const where = c.kind === "command" ? (c.where === "host" ? "host$ " : "$ ") : `${c.action} `;
+    lines.push(`  ${i + 1}. ${where}${c.kind === "command" ? c.target : c.target}`);
+    lines.push(`     ${c.why}`);
+    if (c.params) lines.push(`     ${JSON.stringify(c.params)}`);
+  });
+  return lines.join("\n");
+}
+
+function networkLines(n: DeploymentPlan["network"]): string[] {
+  if (n.mode === "dhcp") return ["network: DHCP"];
+  return [
+    `address: ${n.ip}/${n.prefix} (netmask ${n.netmask}, from ${n.source})`,
+    `gateway: ${n.gateway}`,
+    `dns: ${n.dns.join(", ")}`,
+  ];
+}
+
+/** The gate: --yes goes on; a terminal is asked; no terminal and no --yes is refused (exit 7). */
+async function confirm(question: string, flags: DeployFlags, io: DeployIo): Promise<void> {
+  if (flags.yes) return;
+  if (!io.stdin.isTTY) {
+    throw new DeployNotConfirmedError(
+      `${question} needs a yes, but stdin is not a terminal, so there is no one to ask.`,
+      {
+        hint: "Run it in a terminal, or pass --yes after reviewing `labgate deploy plan`.",
+      },
+    );
+  }
+  io.stderr.write(`${question} [y/N] `);
+  const rl = createInterface({ input: io.stdin, terminal: false });
+  const answer = await new Promise<string | undefined>((resolve) => {
+    rl.once("line", resolve);
+    rl.once("close", () => resolve(undefined));
+  });
+  rl.close();
+  if (!answer || !/^y(es)?$/i.test(answer.trim())) {
+    throw new DeployNotConfirmedError("Not confirmed; nothing was changed.", {
+      hint: "Answer y to go ahead, or pass --yes.",
+    });
+  }
+}

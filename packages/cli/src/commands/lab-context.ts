@@ -1,0 +1,100 @@
+import { resolve } from "node:path";
+import {
+  autoYesGate,
+  type Gate,
+  getProvider,
+  type LabProvider,
+  type LabSpec,
+  LabStateStore,
+  loadLabSpec,
+  promptGate,
+  refusingGate,
+} from "@labgate/lxd-lab";
+
+/** What every lab command reads and writes; injectable so tests drive it without a real terminal. */
+export interface LabIo {
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  cwd: string;
+  /** Aborts the run (Ctrl-C). When absent, the command listens for SIGINT itself. */
+  signal?: AbortSignal;
+}
+
+export const processIo = (): LabIo => ({
+  stdin: process.stdin,
+  stdout: process.stdout,
+  stderr: process.stderr,
+  cwd: process.cwd(),
+});
+
+export interface LabTargetFlags {
+  spec?: string;
+  stateDir?: string;
+}
+
+export interface LabTarget {
+  spec: LabSpec;
+  /** Where the spec came from: a file name, "(built-in default)" or "(recorded in state.json)". */
+  source: string;
+  provider: LabProvider;
+  stateDir: string;
+}
+
+/**
+ * Loads the spec (--spec, lab.json/lab.yaml in cwd, built-in default) and finds the provider and
+ * state dir. With `preferRecorded`, the spec the lab was built from wins (down/status/verify must
+ * look at what exists, even if lab.json was edited since).
+ */
+export async function resolveLab(
+  flags: LabTargetFlags,
+  io: LabIo,
+  preferRecorded: boolean,
+): Promise<LabTarget & { note?: string }> {
+  const loaded = await loadLabSpec(flags.spec, io.cwd);
+  const stateDir = resolve(io.cwd, flags.stateDir ?? `.labgate/labs/${loaded.spec.name}`);
+  let spec = loaded.spec;
+  let source = loaded.source;
+  let note: string | undefined;
+  if (preferRecorded) {
+    const recorded = (await new LabStateStore(stateDir).load())?.spec;
+    if (recorded) {
+      if (JSON.stringify(recorded) !== JSON.stringify(spec)) {
+        note = `Using the spec recorded when this lab was built (${stateDir}/state.json); ${source} differs from it.`;
+      }
+      spec = recorded;
+      source = "(recorded in state.json)";
+    }
+  }
+  return { spec, source, provider: getProvider(spec.provider), stateDir, ...(note ? { note } : {}) };
+}
+
+/** --yes → yes to all; a terminal → ask; otherwise refuse instead of hanging. */
+export function makeGate(yes: boolean | undefined, io: LabIo): Gate {
+  if (yes) return autoYesGate();
+  if (io.stdin.isTTY) return promptGate({ input: io.stdin, output: io.stderr });
+  return refusingGate();
+}
+
+/**
+ * Runs `fn` with an abort signal tied to Ctrl-C: the first SIGINT asks the running step to stop and
+ * lets the engine save state; a second one exits at once.
+ */
+export async function withInterrupt<T>(io: LabIo, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  if (io.signal) return fn(io.signal);
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) {
+      io.stderr.write("\nSecond Ctrl-C: exiting now; run `labgate lab status` to see what is left.\n");
+      process.exit(130);
+    }
+    io.stderr.write("\nCtrl-C: stopping after saving the lab state (Ctrl-C again to exit at once)...\n");
+    controller.abort();
+  };
+  process.on("SIGINT", onSigint);
+  try {
+    return await fn(controller.signal);
+  } finally {
+    process.removeListener("SIGINT", onSigint);
+  }
+}

@@ -1,0 +1,87 @@
+import type { LabPlan, LabRunResult, LabStatus, LabVerifyResult, StepRecord } from "@labgate/lxd-lab";
+
+const wrapText = (text: string, width: number): string[] => {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines;
+};
+
+export function formatPlan(
+  plan: LabPlan & { source: string; stateDir: string; recorded?: Record<string, StepRecord> },
+): string {
+  const out = [
+    `Lab "${plan.lab}" — provider ${plan.provider}, spec ${plan.source}, state ${plan.stateDir}`,
+    `${plan.steps.length} steps:`,
+    "",
+  ];
+  for (const s of plan.steps) {
+    const rec = plan.recorded?.[s.id];
+    out.push(
+      `${String(s.index).padStart(2)}. ${s.id} — ${s.title}${rec ? `  [recorded: ${rec.status}]` : ""}`,
+    );
+    for (const l of wrapText(s.why, 92)) out.push(`    ${l}`);
+    for (const c of s.commands) out.push(`      $ ${c}`);
+    out.push("");
+  }
+  return out.join("\n");
+}
+
+const MARK: Record<string, string> = {
+  applied: "✓ ran",
+  "already-done": "= already done",
+  skipped: "- skipped",
+  undone: "✓ undone",
+  "nothing-to-undo": "= nothing to undo",
+};
+
+export function formatRun(result: LabRunResult): string {
+  const out = result.steps.map(
+    (s) => `  ${(MARK[s.outcome] ?? s.outcome).padEnd(18)} ${s.id}${s.detail ? `  (${s.detail})` : ""}`,
+  );
+  out.push(result.message);
+  return out.join("\n");
+}
+
+export function formatStatus(status: LabStatus): string {
+  const out = [
+    `Lab "${status.lab}" — provider ${status.provider}, state ${status.stateDir}${status.exists ? `, updated ${status.updatedAt}` : " (no state: not built here)"}`,
+    "",
+    "Steps:",
+  ];
+  for (const s of status.steps) {
+    const live =
+      "error" in s.live
+        ? `check failed: ${s.live.error}`
+        : s.live.done
+          ? `live: done${s.live.detail ? ` — ${s.live.detail}` : ""}`
+          : "live: not done";
+    out.push(
+      `  ${s.id.padEnd(22)} ${`recorded: ${s.recorded}`.padEnd(24)} ${live}${s.error ? `  (last error: ${s.error})` : ""}`,
+    );
+  }
+  out.push("", "Resources:");
+  if (!status.resources.length) out.push("  (none recorded)");
+  for (const r of status.resources) {
+    out.push(
+      `  ${r.health.padEnd(9)} ${r.kind} ${r.id}  (step ${r.stepId})${r.detail ? ` — ${r.detail}` : ""}`,
+    );
+  }
+  out.push(
+    "",
+    status.healthy
+      ? "Overall: healthy"
+      : "Overall: NOT healthy (see above; `labgate lab up` repairs missing steps)",
+  );
+  return out.join("\n");
+}
+
+export function formatVerify(result: LabVerifyResult): string {
+  return [...(result.lines ?? []), `${result.passed ? "PASS" : "FAIL"}: ${result.summary}`].join("\n");
+}

@@ -1,0 +1,231 @@
+import { rmdir } from "node:fs/promises";
+import { join } from "node:path";
+import { ExitCode, InvalidInputError } from "@labgate/core";
+import {
+  describePlan,
+  LabStateStore,
+  type LabVerifyOptions,
+  labDown,
+  labStatus,
+  labUp,
+  labVerify,
+} from "@labgate/lxd-lab";
+import type { Command } from "commander";
+import { createOutput } from "../output.js";
+import {
+  type LabIo,
+  type LabTargetFlags,
+  makeGate,
+  processIo,
+  resolveLab,
+  withInterrupt,
+} from "./lab-context.js";
+import { formatPlan, formatRun, formatStatus, formatVerify } from "./lab-format.js";
+
+export interface LabFlags extends LabTargetFlags {
+  json?: boolean;
+  yes?: boolean;
+  dryRun?: boolean;
+  step?: string;
+  from?: string;
+  requests?: string;
+  tolerance?: string;
+}
+
+/** `labgate lab plan|up|status|verify|down`. */
+export function registerLabCommands(program: Command): void {
+  const lab = program
+    .command("lab")
+    .description(
+      "Build a small test lab step by step: each step is shown, explained and confirmed, then run, verified and recorded. " +
+        "The lab is described by lab.json / lab.yaml in the current directory (or --spec); without one, the built-in " +
+        "local lab: two app instances on 127.0.0.1:8000/8001 behind HAProxy on 127.0.0.1:8080.",
+    );
+  const common = (c: Command) =>
+    c
+      .option(
+        "--spec <file>",
+        "lab spec (JSON or YAML); default lab.json / lab.yaml here, else the built-in local lab",
+      )
+      .option(
+        "--state-dir <dir>",
+        "where the lab's state, logs and pid files live (default .labgate/labs/<name>)",
+      )
+      .option("--json", "print the result as JSON on stdout");
+
+  common(
+    lab
+      .command("plan")
+      .description("Show every step with why it exists and the exact commands, without running anything."),
+  ).action(async (flags: LabFlags) => {
+    process.exitCode = await labPlanCommand(flags);
+  });
+  common(
+    lab
+      .command("up")
+      .description("Build the lab (or resume it): check → confirm → run → verify → record, step by step."),
+  )
+    .option("-y, --yes", "answer yes at every confirmation gate")
+    .option("--dry-run", "print the whole plan and run nothing")
+    .option("--step <id>", "run only this step")
+    .option("--from <id>", "start at this step (earlier steps are not touched)")
+    .action(async (flags: LabFlags) => {
+      process.exitCode = await labUpCommand(flags);
+    });
+  common(
+    lab
+      .command("status")
+      .description("Each step's recorded and live state, and each resource with its health."),
+  ).action(async (flags: LabFlags) => {
+    process.exitCode = await labStatusCommand(flags);
+  });
+  common(
+    lab
+      .command("verify")
+      .description(
+        "Prove the lab works end to end: requests through the load balancer, round robin over every backend.",
+      ),
+  )
+    .option("--requests <n>", "requests to send through the load balancer")
+    .option(
+      "--tolerance <fraction>",
+      "allowed deviation of each backend's share from an even split, e.g. 0.2",
+    )
+    .action(async (flags: LabFlags) => {
+      process.exitCode = await labVerifyCommand(flags);
+    });
+  common(
+    lab
+      .command("down")
+      .description("Undo every step in reverse order and remove the lab's state: nothing left behind."),
+  )
+    .option("-y, --yes", "answer yes at every confirmation gate")
+    .option("--dry-run", "print what would be undone and run nothing")
+    .option("--step <id>", "undo only this step")
+    .action(async (flags: LabFlags) => {
+      process.exitCode = await labDownCommand(flags);
+    });
+}
+
+export async function labPlanCommand(flags: LabFlags, io: LabIo = processIo()): Promise<number> {
+  const out = createOutput(Boolean(flags.json), io);
+  const target = await resolveLab(flags, io, false);
+  const recorded = (await new LabStateStore(target.stateDir).load())?.steps;
+  out.result(
+    {
+      ...describePlan(target.provider, target.spec),
+      source: target.source,
+      stateDir: target.stateDir,
+      ...(recorded ? { recorded } : {}),
+    },
+    formatPlan,
+  );
+  return ExitCode.OK;
+}
+
+export async function labUpCommand(flags: LabFlags, io: LabIo = processIo()): Promise<number> {
+  const out = createOutput(Boolean(flags.json), io);
+  const target = await resolveLab(flags, io, false);
+  if (flags.dryRun) return dryRun(flags, io, "up");
+  const gate = makeGate(flags.yes, io);
+  out.info(
+    `Lab "${target.spec.name}" (provider ${target.provider.name}, spec ${target.source}), state in ${target.stateDir}`,
+  );
+  try {
+    const result = await withInterrupt(io, (signal) =>
+      labUp({ ...target, gate, signal, log: (l) => out.info(l), step: flags.step, from: flags.from }),
+    );
+    out.result(result, formatRun);
+  } finally {
+    gate.close();
+  }
+  return ExitCode.OK;
+}
+
+export async function labDownCommand(flags: LabFlags, io: LabIo = processIo()): Promise<number> {
+  const out = createOutput(Boolean(flags.json), io);
+  const target = await resolveLab(flags, io, true);
+  if (target.note) out.warn(target.note);
+  if (flags.dryRun) return dryRun(flags, io, "down");
+  const gate = makeGate(flags.yes, io);
+  out.info(
+    `Tearing down lab "${target.spec.name}" (provider ${target.provider.name}), state in ${target.stateDir}`,
+  );
+  try {
+    const result = await withInterrupt(io, (signal) =>
+      labDown({ ...target, gate, signal, log: (l) => out.info(l), step: flags.step }),
+    );
+    if (result.stateRemoved && flags.stateDir === undefined) await removeEmptyParents(io.cwd);
+    out.result(result, formatRun);
+  } finally {
+    gate.close();
+  }
+  return ExitCode.OK;
+}
+
+export async function labStatusCommand(flags: LabFlags, io: LabIo = processIo()): Promise<number> {
+  const out = createOutput(Boolean(flags.json), io);
+  const target = await resolveLab(flags, io, true);
+  if (target.note) out.warn(target.note);
+  const status = await labStatus(target);
+  out.result(status, formatStatus);
+  return ExitCode.OK;
+}
+
+export async function labVerifyCommand(flags: LabFlags, io: LabIo = processIo()): Promise<number> {
+  const out = createOutput(Boolean(flags.json), io);
+  const target = await resolveLab(flags, io, true);
+  if (target.note) out.warn(target.note);
+  const verify: LabVerifyOptions = {};
+  if (flags.requests !== undefined) verify.requests = parseNumber(flags.requests, "--requests", true);
+  if (flags.tolerance !== undefined) verify.tolerance = parseNumber(flags.tolerance, "--tolerance", false);
+  const result = await withInterrupt(io, (signal) => labVerify({ ...target, verify, signal }));
+  out.result(result, formatVerify);
+  if (!result.passed) {
+    out.warn(
+      `lab "${target.spec.name}" failed verification: ${result.summary}. See \`labgate lab status\`; \`labgate lab up\` repairs what is missing.`,
+    );
+    return ExitCode.CHECK_FAILED;
+  }
+  return ExitCode.OK;
+}
+
+async function dryRun(flags: LabFlags, io: LabIo, action: "up" | "down"): Promise<number> {
+  const out = createOutput(Boolean(flags.json), io);
+  const target = await resolveLab(flags, io, action === "down");
+  const plan = describePlan(target.provider, target.spec);
+  if (action === "down") plan.steps.reverse();
+  const recorded = (await new LabStateStore(target.stateDir).load())?.steps ?? {};
+  out.info(
+    `Dry run of \`lab ${action}\`: nothing is run.${action === "down" ? " Steps are undone in this (reverse) order." : ""}`,
+  );
+  out.result(
+    { dryRun: true, action, ...plan, source: target.source, stateDir: target.stateDir, recorded },
+    formatPlan,
+  );
+  return ExitCode.OK;
+}
+
+function parseNumber(text: string, flag: string, whole: boolean): number {
+  const value = Number(text);
+  const ok = whole
+    ? /^\d+$/.test(text.trim()) && value >= 1
+    : /^\d*\.?\d+$/.test(text.trim()) && value >= 0 && value <= 1;
+  if (!ok) {
+    throw new InvalidInputError(
+      "INVALID_FLAG",
+      `${flag} "${text}" is not ${whole ? "a whole number of at least 1" : "a fraction from 0 to 1"}.`,
+      {
+        hint: whole
+          ? `Pass e.g. ${flag} 20.`
+          : `Pass e.g. ${flag} 0.2 (each backend within 20% of an even share).`,
+      },
+    );
+  }
+  return value;
+}
+
+/** `.labgate/labs` and `.labgate` were created by `lab up`; once empty they go too (rmdir refuses non-empty dirs). */
+export async function removeEmptyParents(cwd: string): Promise<void> {
+  for (const dir of [".labgate/labs", ".labgate"]) await rmdir(join(cwd, dir)).catch(() => {});
+}

@@ -1,0 +1,53 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../../..");
+export const CLI_BIN = join(REPO_ROOT, "packages/cli/dist/bin.js");
+
+/** Source files whose compiled output the multi-process IP tests run; if any is newer than its .js, rebuild. */
+function watched(): [string, string][] {
+  const coreSrc = join(REPO_ROOT, "packages/core/src");
+  const coreDist = join(REPO_ROOT, "packages/core/dist");
+  const ipPool = readdirSync(join(coreSrc, "ip-pool"))
+    .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))
+    .map((f) => `ip-pool/${f}`);
+  const pairs: [string, string][] = [...ipPool, "index.ts", "errors.ts"].map((f) => [
+    join(coreSrc, f),
+    join(coreDist, f.replace(/\.ts$/, ".js")),
+  ]);
+  for (const f of ["commands/ip.ts", "program.ts", "main.ts", "bin.ts"]) {
+    pairs.push([
+      join(REPO_ROOT, "packages/cli/src", f),
+      join(REPO_ROOT, "packages/cli/dist", f.replace(/\.ts$/, ".js")),
+    ]);
+  }
+  return pairs;
+}
+
+function isStale(): boolean {
+  return watched().some(([src, out]) => !existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs);
+}
+
+/**
+ * The multi-process tests must run the real compiled `labgate` binary. `npm test` builds first;
+ * when a developer runs vitest alone on a stale or missing dist/, build it here (turbo caches).
+ */
+export function ensureBuiltCli(): string {
+  if (!isStale()) return CLI_BIN;
+  const build = spawnSync(
+    "npx",
+    ["turbo", "run", "build", "--filter=labgate...", "--output-logs=errors-only"],
+    {
+      cwd: REPO_ROOT,
+      encoding: "utf8",
+    },
+  );
+  if (build.status !== 0 || isStale()) {
+    throw new Error(
+      `Building the labgate CLI for the multi-process tests failed (exit ${build.status}):\n${build.stdout}\n${build.stderr}`,
+    );
+  }
+  return CLI_BIN;
+}
