@@ -5,8 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-system-deps.sh
-npm ci --no-audit --no-fund
-npx turbo run build --output-logs=errors-only
+npm ci --no-audit --no-fund   # its prepare script builds every package (the `labgate` command)
 # LXD is optional for the demo; set it up so `npm test` can run the LXD suite too (skip with LABGATE_NO_LXD=1).
 if [ "${LABGATE_NO_LXD:-0}" != "1" ]; then
   bash scripts/ci/setup-lxd.sh || echo "labgate: LXD setup failed; the local demo does not need it (see above)." >&2

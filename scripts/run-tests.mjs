@@ -1,10 +1,17 @@
 #!/usr/bin/env node
-// The one test command (README and .ci/run): build every package, run every test, and close
+// The one test command (README and .ci/run): lint, build every package, run every test, and close
 // with a plain "Tests: N passed, N failed, N skipped" line that CI can read.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 
-const run = (cmd, args) => spawnSync(cmd, args, { stdio: "inherit" }).status ?? 1;
+const env = { ...process.env, TURBO_TELEMETRY_DISABLED: "1" };
+const run = (cmd, args) => spawnSync(cmd, args, { stdio: "inherit", env }).status ?? 1;
+
+const lintStatus = run("npx", ["biome", "check", "."]);
+if (lintStatus !== 0) {
+  console.error("Lint failed: `npm run format` fixes formatting; the rest is listed above.");
+  process.exit(lintStatus);
+}
 
 const buildStatus = run("npx", ["turbo", "run", "build", "--output-logs=errors-only"]);
 if (buildStatus !== 0) {
