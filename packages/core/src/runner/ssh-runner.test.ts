@@ -131,6 +131,22 @@ describe("SshRunner against a real OpenSSH server", () => {
     await r.close();
   });
 
+  it("never hands the sudo password to the command when sudo does not ask for it (needs the sudo package)", async () => {
+    // The test user is root here, so sudo never prompts: exactly the case where `sudo -S` alone would pass
+    // the password line on to the command's stdin.
+    const r = runner({ sudoPassword: "sudo-pass-456" });
+    expect((await r.run("cat", [], { sudo: true, input: "payload\n" })).stdout).toBe("payload\n");
+    const file = join(sshd.dir, "tee d; $(x)");
+    await r.run("tee", [file], { sudo: true, input: "[Service]\n", cwd: sshd.dir });
+    expect(await readFile(file, "utf8")).toBe("[Service]\n");
+    const asNobody = await r.run("sh", ["-c", 'id -un; cat; printf "%s" "$1"', "sh", "a 'b'"], {
+      sudoUser: "nobody",
+      input: "in",
+    });
+    expect(asNobody.stdout).toBe("nobody\nina 'b'");
+    await r.close();
+  });
+
   it("kills a command that outlives its timeout and reports RUNNER_TIMEOUT", async () => {
     const r = runner();
     const started = Date.now();

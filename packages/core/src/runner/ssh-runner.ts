@@ -20,6 +20,7 @@ import {
   readKnownHosts,
 } from "./host-keys.js";
 import { commandWords, displayCommandLine, remoteCommandLine, tail } from "./shell-quote.js";
+import { sudoPasswordLine } from "./sudo-password-line.js";
 import type { Runner, RunOptions, RunResult } from "./types.js";
 
 export interface SshRunnerOptions {
@@ -33,7 +34,10 @@ export interface SshRunnerOptions {
   password?: string;
   /** ssh-agent socket; defaults to SSH_AUTH_SOCK when no key or password is given. */
   agent?: string;
-  /** Password for `sudo -S`, sent on stdin and never shown; without it sudo runs with `-n` (no prompt). */
+  /**
+   * Password for `sudo -S`, sent as the first stdin line and never shown; the command never receives it (see
+   * sudoPasswordLine). Without it sudo runs with `-n` (no prompt).
+   */
   sudoPassword?: string;
   /** Pinned host key fingerprints (`SHA256:...` as `ssh-keygen -lf` prints); when set, known_hosts is not consulted. */
   hostKeyFingerprints?: string[];
@@ -138,10 +142,17 @@ export class SshRunner implements Runner {
 
   async run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
     const words = commandWords(command, args, options, this.#sudoFlags());
-    // The shell reports its pid (= the session's process group, sshd calls setsid) so a timeout can kill the group.
-    const line = `${PID_PREFIX}${remoteCommandLine(words, options.cwd)}`;
-    const display = this.describe(command, args, options);
     const usesSudoPassword = Boolean((options.sudo || options.sudoUser) && this.#options.sudoPassword);
+    const remote = usesSudoPassword
+      ? sudoPasswordLine(
+          commandWords(command, args, options.env ? { env: options.env } : {}),
+          options.sudoUser,
+          options.cwd,
+        )
+      : remoteCommandLine(words, options.cwd);
+    // The shell reports its pid (= the session's process group, sshd calls setsid) so a timeout can kill the group.
+    const line = `${PID_PREFIX}${remote}`;
+    const display = this.describe(command, args, options);
     const input = `${usesSudoPassword ? `${this.#options.sudoPassword}\n` : ""}${options.input ?? ""}`;
     const client = await this.#connect();
     const started = performance.now();

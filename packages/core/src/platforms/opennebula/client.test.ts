@@ -6,7 +6,7 @@ import { describeCall, OpenNebulaClient } from "./client.js";
 import { resolveSession } from "./session.js";
 import { toTemplateXml } from "./template-xml.js";
 import { OneSimulator } from "./test-support/one-simulator.js";
-import { waitForHostMonitored, waitForImageReady, waitForVmRunning } from "./wait.js";
+import { waitForHostMonitored, waitForImageReady, waitForVmRunning, waitForVnetReady } from "./wait.js";
 import { decodeMethodCall, decodeMethodResponse, encodeMethodCall, encodeMethodResponse } from "./xmlrpc.js";
 
 const SESSION = "oneadmin:s3cr3t-Pa55";
@@ -209,6 +209,83 @@ describe("OpenNebulaClient against the simulator", () => {
     const e = (await waitForVmRunning(client, id, fast).catch((x: unknown) => x)) as OpenNebulaError;
     expect(e.code).toBe("ONE_VM_FAILED");
     expect(e.message).toMatch(/ACTIVE\/BOOT_FAILURE: Error executing deploy/);
+  });
+
+  it("maps PROLOG_FAILURE, an image in ERROR and a virtual network in ERROR to their errors", async () => {
+    const { client } = await start({
+      hosts: [{ name: "h" }],
+      prologFailures: ["stuck"],
+      failingImages: ["broken-img"],
+      failingVnets: ["broken-net"],
+    });
+    await client.vnAllocate(
+      toTemplateXml({ NAME: "n", VN_MAD: "bridge", AR: { TYPE: "IP4", IP: "10.1.0.5", SIZE: 2 } }),
+    );
+    const tid = await client.templateAllocate(toTemplateXml({ NAME: "t", NIC: { NETWORK: "n" } }));
+    const vm = await client.templateInstantiate(tid, "stuck");
+    const prolog = (await waitForVmRunning(client, vm, fast).catch((x: unknown) => x)) as OpenNebulaError;
+    expect(prolog.code).toBe("ONE_VM_FAILED");
+    expect(prolog.message).toMatch(/ACTIVE\/PROLOG_FAILURE: Error executing image transfer script/);
+    expect(prolog.details).toMatchObject({ vmId: vm, state: "ACTIVE/PROLOG_FAILURE" });
+    const img = await client.imageAllocate(
+      toTemplateXml({ NAME: "broken-img", PATH: "lxd://nowhere", TYPE: "OS" }),
+      1,
+    );
+    const image = (await waitForImageReady(client, img, fast).catch((x: unknown) => x)) as OpenNebulaError;
+    expect(image.code).toBe("ONE_IMAGE_ERROR");
+    expect(image.message).toMatch(/broken-img .* is in ERROR: Error copying image/);
+    const net = await client.vnAllocate(
+      toTemplateXml({ NAME: "broken-net", VN_MAD: "bridge", AR: { TYPE: "IP4", IP: "10.2.0.5", SIZE: 1 } }),
+    );
+    const vnet = (await waitForVnetReady(client, net, fast).catch((x: unknown) => x)) as OpenNebulaError;
+    expect(vnet.code).toBe("ONE_VNET_ERROR");
+    expect(vnet.message).toMatch(/broken-net \(ID 1\) is ERROR/);
+  });
+
+  it("waits out a host's ERROR within the grace period (oned re-monitors it) and reports one that stays there", async () => {
+    const { client } = await start({
+      hosts: [
+        { name: "fixed", state: "ERROR", recoverAfter: 3 },
+        { name: "broken", fails: true },
+      ],
+    });
+    const started = Date.now();
+    const broken = (await waitForHostMonitored(client, 1, { ...fast, errorGraceMs: 150 }).catch(
+      (x: unknown) => x,
+    )) as OpenNebulaError;
+    expect(broken.code).toBe("ONE_HOST_ERROR");
+    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+    // Without a grace period the first ERROR ends the wait.
+    const atOnce = (await waitForHostMonitored(client, 0, fast).catch((x: unknown) => x)) as OpenNebulaError;
+    expect(atOnce.code).toBe("ONE_HOST_ERROR");
+    const seen: string[] = [];
+    const host = await waitForHostMonitored(client, 0, {
+      ...fast,
+      errorGraceMs: 2_000,
+      onProgress: (s) => seen.push(s),
+    });
+    expect(host.stateName).toBe("MONITORED");
+    expect(seen).toEqual(["ERROR"]);
+  });
+
+  it("refuses to instantiate a VM whose image is missing or not READY yet, taking no lease", async () => {
+    const { client, sim } = await start({ hosts: [{ name: "h" }] });
+    await client.vnAllocate(
+      toTemplateXml({ NAME: "n", VN_MAD: "bridge", AR: { TYPE: "IP4", IP: "10.1.0.5", SIZE: 1 } }),
+    );
+    const missing = await client.templateAllocate(
+      toTemplateXml({ NAME: "t1", DISK: { IMAGE: "nope" }, NIC: { NETWORK: "n" } }),
+    );
+    const e1 = (await client.templateInstantiate(missing, "a").catch((x: unknown) => x)) as OpenNebulaError;
+    expect(e1.code).toBe("ONE_NOT_FOUND");
+    await client.imageAllocate(toTemplateXml({ NAME: "img", PATH: "lxd://x", TYPE: "OS" }), 1);
+    const locked = await client.templateAllocate(
+      toTemplateXml({ NAME: "t2", DISK: { IMAGE: "img" }, NIC: { NETWORK: "n" } }),
+    );
+    const e2 = (await client.templateInstantiate(locked, "b").catch((x: unknown) => x)) as OpenNebulaError;
+    expect(e2.code).toBe("ONE_ALLOCATE_FAILED");
+    expect(e2.message).toMatch(/state LOCKED/);
+    expect(sim.vnets[0]!.ars[0]!.leases).toEqual([]);
   });
 
   it("reports a host that fails monitoring as ONE_HOST_ERROR, and the LXD driver on 6.10 as ALLOCATE", async () => {

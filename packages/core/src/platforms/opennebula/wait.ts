@@ -98,17 +98,33 @@ export function waitForVmRunning(
   );
 }
 
-/** Waits for MONITORED; ERROR ends the wait with ONE_HOST_ERROR (the diagnostics step follows). */
+export interface HostWaitOptions extends WaitOptions {
+  /**
+   * How long the host may be in ERROR before the wait gives up (default 0: at once). oned retries
+   * monitoring a host in ERROR, so after the host was just fixed (lxd group, restart) it recovers by itself.
+   */
+  errorGraceMs?: number;
+}
+
+/** Waits for MONITORED; ERROR for longer than errorGraceMs ends the wait with ONE_HOST_ERROR (the diagnostics step follows). */
 export function waitForHostMonitored(
   client: OpenNebulaClient,
   id: number,
-  options: WaitOptions = {},
+  options: HostWaitOptions = {},
 ): Promise<OneHost> {
+  const grace = options.errorGraceMs ?? 0;
+  let errorSince: number | undefined;
   return poll<OneHost>(
     `Host ${id}`,
     async () => {
       const host = await client.hostInfo(id);
-      return hostVerdict(host);
+      const verdict = hostVerdict(host);
+      if (!("failed" in verdict) || verdict.failed.code !== "ONE_HOST_ERROR") {
+        errorSince = undefined;
+        return verdict;
+      }
+      errorSince ??= Date.now();
+      return Date.now() - errorSince >= grace ? verdict : { done: false, state: host.stateName };
     },
     options,
   );

@@ -39,6 +39,8 @@ export function hostStep(rt: OneLabRuntime, hostName: string): Step {
       "one.host.info(ID)",
     ],
     async check(ctx) {
+      // Host preparation (just before) may have restarted OpenNebula.
+      if (rt.options.ssh) await rt.untilReachable(ctx);
       const host = await rt.client(ctx).findHost(hostName);
       if (!host) return { done: false, detail: `host ${hostName} is not registered` };
       return {
@@ -61,13 +63,18 @@ export function hostStep(rt: OneLabRuntime, hostName: string): Step {
         });
         host = await client.hostInfo(id);
       }
-      if (host.stateName === "ERROR") throw await hostFailure(rt, ctx, host);
+      // A host in ERROR gets a grace period: oned re-monitors it, and host preparation may just have fixed it.
       try {
-        await waitForHostMonitored(client, host.id, rt.waitOptions(ctx, `host ${hostName}`));
+        await waitForHostMonitored(client, host.id, {
+          ...rt.waitOptions(ctx, `host ${hostName}`),
+          errorGraceMs: rt.options.hostErrorGraceMs,
+        });
       } catch (error) {
-        if (error instanceof OpenNebulaError && error.code === "ONE_HOST_ERROR") {
-          throw await hostFailure(rt, ctx, await client.hostInfo(host.id));
-        }
+        if (!(error instanceof OpenNebulaError)) throw error;
+        if (error.code !== "ONE_HOST_ERROR" && error.code !== "ONE_TIMEOUT") throw error;
+        const now = await client.hostInfo(host.id);
+        if (error.code === "ONE_HOST_ERROR" || now.stateName.endsWith("ERROR"))
+          throw await hostFailure(rt, ctx, now);
         throw error;
       }
     },

@@ -1,4 +1,4 @@
-import { InvalidInputError, type OpenNebulaConnectionConfig } from "@labgate/core";
+import { InvalidInputError, type OpenNebulaConnectionConfig, REDACTED } from "@labgate/core";
 import type { LabSpec } from "../../spec/lab-spec.js";
 
 /** A VM of the lab: its OpenNebula name (`<lab>-app1`), short name (X-Served-By value) and port. */
@@ -53,6 +53,13 @@ export interface OneLabOptions {
   };
   pollIntervalMs: number;
   waitTimeoutMs: number;
+  /** How long the host may stay in ERROR while oned re-monitors it (after host preparation) before it is reported. */
+  hostErrorGraceMs: number;
+  /**
+   * The spec's session was the redacted placeholder: the spec came from state.json, where secrets are never
+   * written. The session must then come from ONE_SESSION / ONE_AUTH / authFile.
+   */
+  sessionRedacted: boolean;
 }
 
 /** The linuxcontainers.org image OpenNebula's LXD marketplace uses for ubuntu:22.04 (override with imagePath). */
@@ -77,7 +84,9 @@ function opt<T>(
 
 export function oneLabOptions(spec: LabSpec): OneLabOptions {
   const o = spec.providerOptions ?? {};
-  const session = opt<string>(o, "session", "string");
+  const given = opt<string>(o, "session", "string");
+  const sessionRedacted = given === REDACTED;
+  const session = sessionRedacted ? undefined : given;
   const sshRaw = o.ssh;
   let ssh: OneLabOptions["ssh"];
   if (sshRaw !== undefined) {
@@ -167,5 +176,7 @@ export function oneLabOptions(spec: LabSpec): OneLabOptions {
     ...(ssh ? { ssh } : {}),
     pollIntervalMs: opt<number>(o, "pollIntervalMs", "number") ?? 2_000,
     waitTimeoutMs: opt<number>(o, "waitTimeoutMs", "number") ?? 600_000,
+    hostErrorGraceMs: opt<number>(o, "hostErrorGraceMs", "number") ?? 60_000,
+    sessionRedacted,
   };
 }

@@ -1,8 +1,22 @@
-import { type IpAllocation, IpPool, OpenNebulaClient, type Runner, SshRunner } from "@labgate/core";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import {
+  type IpAllocation,
+  IpPool,
+  isLabgateError,
+  OpenNebulaClient,
+  OpenNebulaError,
+  type Runner,
+  SshRunner,
+  type SshRunnerOptions,
+} from "@labgate/core";
 import type { LabVerifyResult, Step, StepContext } from "../../engine/step.js";
+import { sleep } from "../../host-prep/probes.js";
 import type { PayloadFile } from "../../payload/sentiment-app.js";
 import { formatRoundRobinReport, verifyRoundRobin } from "../../verify/round-robin.js";
 import type { OneLabOptions } from "./one-lab-options.js";
+
+const REACHABLE_TIMEOUT_MS = 60_000;
 
 /** Commands on the OpenNebula host (exposure, host prep): core's Runner (SSH, or local on the host). */
 export type HostRunner = Runner;
@@ -34,7 +48,7 @@ export interface OneLabDeps {
   runner?: (options: OneLabOptions) => HostRunner | undefined;
   /**
    * Host preparation steps (LXD installed, oneadmin in the lxd group, snap home fix ...) run
-   * before the host is added; wire E1's host-prep builder here. `runner` is lazy: no SSH at plan time.
+   * before the host is added; default: host-prep's hostPrepSteps. `runner` is lazy: no SSH at plan time.
    */
   hostPrepSteps?: (options: OneLabOptions, runner: (ctx: StepContext) => HostRunner) => Step[];
   payloadFiles?: () => Promise<PayloadFile[]>;
@@ -74,11 +88,27 @@ export class OneLabRuntime {
   client(ctx: StepContext): OpenNebulaClient {
     this.#log = ctx.log;
     if (!this.#client) {
-      this.#client = this.deps.client
-        ? this.deps.client(this.options, ctx)
-        : new OpenNebulaClient({ ...this.options.connection, onCall: (d) => this.#log?.(`  ${d}`) });
+      this.#client = this.deps.client ? this.deps.client(this.options, ctx) : this.#newClient();
     }
     return this.#client;
+  }
+
+  #newClient(): OpenNebulaClient {
+    try {
+      return new OpenNebulaClient({ ...this.options.connection, onCall: (d) => this.#log?.(`  ${d}`) });
+    } catch (error) {
+      if (!this.options.sessionRedacted || !isLabgateError(error) || error.code !== "ONE_SESSION_MISSING")
+        throw error;
+      throw new OpenNebulaError(
+        "ONE_SESSION_MISSING",
+        "The OpenNebula session is not in the recorded lab spec: secrets are never written to state.json.",
+        {
+          exitCode: error.exitCode,
+          hint: "Export ONE_SESSION=user:password (or ONE_AUTH=/path/to/one_auth, or set providerOptions.authFile) and run the command again.",
+          cause: error,
+        },
+      );
+    }
   }
 
   pool(): AddressPool {
@@ -99,18 +129,59 @@ export class OneLabRuntime {
   runner(): HostRunner | undefined {
     if (this.#runner) return this.#runner;
     if (this.deps.runner) this.#runner = this.deps.runner(this.options);
-    else if (this.options.ssh) {
-      const s = this.options.ssh;
-      this.#runner = new SshRunner({
-        host: s.host,
-        port: s.port,
-        username: s.user,
-        ...(s.privateKeyPath ? { privateKeyPath: s.privateKeyPath } : {}),
-        ...(s.hostKeyFingerprints ? { hostKeyFingerprints: s.hostKeyFingerprints } : {}),
-        ...(s.knownHostsPath ? { knownHostsPath: s.knownHostsPath } : {}),
-      });
-    }
+    else if (this.options.ssh) this.#runner = this.sshRunner();
     return this.#runner;
+  }
+
+  /** Whether commands on the host go over SSH with core's host-key checks (not an injected runner). */
+  get usesSsh(): boolean {
+    return this.options.ssh !== undefined && this.deps.runner === undefined;
+  }
+
+  /** The known_hosts file host keys are checked against and recorded in. */
+  get knownHostsPath(): string {
+    return this.options.ssh?.knownHostsPath ?? join(homedir(), ".ssh", "known_hosts");
+  }
+
+  /**
+   * An SSH runner for providerOptions.ssh. `onUnknownHostKey` is the gate for a host not in known_hosts
+   * (the key is recorded when it resolves true); without it an unknown host is refused.
+   */
+  sshRunner(onUnknownHostKey?: SshRunnerOptions["onUnknownHostKey"]): SshRunner {
+    const s = this.options.ssh;
+    if (!s) throw new Error("providerOptions.ssh is not set");
+    return new SshRunner({
+      host: s.host,
+      port: s.port,
+      username: s.user,
+      knownHostsPath: this.knownHostsPath,
+      ...(s.privateKeyPath ? { privateKeyPath: s.privateKeyPath } : {}),
+      ...(s.hostKeyFingerprints ? { hostKeyFingerprints: s.hostKeyFingerprints } : {}),
+      ...(onUnknownHostKey ? { onUnknownHostKey } : {}),
+    });
+  }
+
+  /** The fingerprint of an unknown host key, as the SSH step's check saw and showed it before the gate. */
+  unknownHostKey: string | undefined;
+
+  /**
+   * Waits until oned answers again: host preparation may just have restarted OpenNebula, and oned takes a
+   * moment to open its XML-RPC port after the process is back. Only "unreachable" is waited out.
+   */
+  async untilReachable(ctx: StepContext, timeoutMs = REACHABLE_TIMEOUT_MS): Promise<void> {
+    const client = this.client(ctx);
+    const deadline = Date.now() + timeoutMs;
+    for (let said = false; ; said = true) {
+      try {
+        await client.version();
+        return;
+      } catch (error) {
+        if (!isLabgateError(error) || error.code !== "ONE_UNREACHABLE" || Date.now() >= deadline) throw error;
+        if (!said)
+          ctx.log(`  OpenNebula does not answer yet (restarting?); retrying for ${timeoutMs / 1000} s`);
+      }
+      await sleep(Math.min(this.options.pollIntervalMs, 1_000), ctx.signal);
+    }
   }
 
   waitOptions(ctx: StepContext, what: string) {

@@ -1,17 +1,26 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { clearRegisteredSecrets, ExitCode, IpPool, type LabgateError, type Runner } from "@labgate/core";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import {
+  clearRegisteredSecrets,
+  ExitCode,
+  IpPool,
+  type LabgateError,
+  REDACTED,
+  type Runner,
+} from "@labgate/core";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { parse as parseYaml } from "yaml";
 import {
   OneSimulator,
   type OneSimulatorOptions,
 } from "../../../../core/src/platforms/opennebula/test-support/one-simulator.js";
 import { autoYesGate } from "../../engine/gate.js";
 import { labDown, labUp } from "../../engine/run-lab.js";
+import type { Step } from "../../engine/step.js";
 import type { LabSpec } from "../../spec/lab-spec.js";
 import { createOpenNebulaProvider } from "./one-lab.js";
-import { defaultVerify, type VerifyTarget } from "./one-lab-runtime.js";
+import { defaultVerify, type OneLabDeps, type VerifyTarget } from "./one-lab-runtime.js";
 import { type LoopbackLb, startLoopbackLb } from "./test-support/loopback-lb.js";
 
 const PASSWORD = "Op3nNebula-s3cret";
@@ -74,6 +83,7 @@ async function setup(
   options: Record<string, unknown> = {},
   session: string | null = `oneadmin:${PASSWORD}`,
   runner?: Runner,
+  deps: OneLabDeps = {},
 ) {
   sim = new OneSimulator({ users: { oneadmin: PASSWORD }, ...simOptions });
   const endpoint = await sim.start();
@@ -95,6 +105,7 @@ async function setup(
       ...(session ? { session } : {}),
       pollIntervalMs: 5,
       waitTimeoutMs: 5_000,
+      hostErrorGraceMs: 100,
       sshPublicKey: "ssh-ed25519 AAAAC3Nza test@lab",
       ...options,
     },
@@ -115,7 +126,7 @@ async function setup(
   });
   const provider = createOpenNebulaProvider({
     addressPool: () => pool,
-    // Host preparation (E1's steps) is tested against a real sshd in host-prep/; here the runner is a recorder.
+    // Host preparation is tested in host-prep/ (its probes over a real sshd, its changes on a host model); here the runner is a recorder.
     ...(runner ? { runner: () => runner, hostPrepSteps: () => [] } : {}),
     // Simulated VMs cannot serve HTTP: verification goes to the loopback HAProxy + apps instead of
     // the LB's address, and the test checks the provider asked for the right target.
@@ -123,6 +134,7 @@ async function setup(
       verifyTargets.push(target);
       return defaultVerify({ ...target, url: lb.url }, ctx);
     },
+    ...deps,
   });
   const stateDir = join(root, "labs", "lab");
   const run = (signal?: AbortSignal) =>
@@ -160,6 +172,8 @@ describe("OpenNebula lab plan", () => {
       .plan(spec)
       .map((s) => s.id);
     expect(ids[0]).toBe("one-preflight");
+    // Nothing runs on the host before its SSH host key is verified.
+    expect(ids[1]).toBe("one-ssh");
     expect(ids.indexOf("one-host")).toBeGreaterThan(1);
     expect(ids.slice(ids.indexOf("one-host"))).toEqual([
       "one-host",
@@ -203,20 +217,30 @@ describe("OpenNebula lab against the simulator", () => {
       ["192.168.3.102", 1],
     ]);
     expect(sim.templates.map((t) => t.name)).toEqual(["tpl-app", "tpl-lb"]);
-    expect(sim.templates[0]!.template.CONTEXT).toMatchObject({
-      NETWORK: "YES",
-      SSH_PUBLIC_KEY: "ssh-ed25519 AAAAC3Nza test@lab",
-    });
-    const appCtx = sim.vms[0]!.template.CONTEXT as Record<string, string>;
-    expect(appCtx.USER_DATA_ENCODING).toBe("base64");
-    const appData = b64(appCtx.USER_DATA!);
-    expect(appData).toMatch(/^#cloud-config/);
-    expect(appData).toContain("write_files:");
-    expect(appData).toContain("runcmd:");
-    expect(appData).not.toMatch(/^packages:/m);
-    const lbData = b64((sim.vms[2]!.template.CONTEXT as Record<string, string>).USER_DATA!);
-    expect(lbData).toContain("192.168.3.100:8000");
-    expect(lbData).toContain("192.168.3.101:8001");
+    // Templates and VMs alike: NETWORK, the key, and base64 cloud-config using only what the context agent runs.
+    const contexts = [
+      ...sim.templates.map((t) => ["template", t.name, t.template.CONTEXT]),
+      ...sim.vms.map((v) => ["vm", v.name, v.template.CONTEXT]),
+    ] as Array<[string, string, Record<string, string>]>;
+    const data = new Map<string, string>();
+    for (const [kind, name, context] of contexts) {
+      expect(context, `${kind} ${name}`).toMatchObject({
+        NETWORK: "YES",
+        SSH_PUBLIC_KEY: "ssh-ed25519 AAAAC3Nza test@lab",
+        USER_DATA_ENCODING: "base64",
+      });
+      const text = b64(context.USER_DATA!);
+      expect(text, `${kind} ${name}`).toMatch(/^#cloud-config\n/);
+      const doc = parseYaml(text) as Record<string, unknown>;
+      expect(Object.keys(doc).sort(), `${kind} ${name}`).toEqual(["runcmd", "write_files"]);
+      data.set(`${kind} ${name}`, text);
+    }
+    expect(data.get("vm lab-app1")).toContain("--name app1 --host 0.0.0.0 --port 8000");
+    expect(data.get("vm lab-app2")).toContain("--name app2 --host 0.0.0.0 --port 8001");
+    for (const lbData of [data.get("vm lab-lb"), data.get("template tpl-lb")]) {
+      expect(lbData).toContain("192.168.3.100:8000");
+      expect(lbData).toContain("192.168.3.101:8001");
+    }
     expect(verifyTargets[0]).toEqual({
       url: "http://192.168.3.102:8080/",
       expectedBackends: ["app1", "app2"],
@@ -292,6 +316,60 @@ describe("OpenNebula lab against the simulator", () => {
     expect(String((error.details as { output?: string }).output)).toMatch(/onehost show/);
   });
 
+  it("lets host preparation repair a host in ERROR: preflight goes on, oned restarts, the host recovers", async () => {
+    const ssh = recordingRunner();
+    const restarts: string[] = [];
+    let simulator: OneSimulator | undefined;
+    // Stands in for the host-prep steps (tested against a real sshd in host-prep/): it restarts OpenNebula,
+    // which closes the XML-RPC port for a while, as `systemctl restart opennebula` does.
+    const restart: Step = {
+      id: "host-restart-opennebula",
+      title: "Restart OpenNebula (stand-in)",
+      why: "test",
+      commands: ["systemctl restart opennebula"],
+      check: async () => ({ done: restarts.length > 0 }),
+      async apply() {
+        restarts.push("restart");
+        void simulator!.restart(300);
+      },
+      async verify() {},
+      async undo() {},
+    };
+    const { run, sim } = await setup(
+      // ERROR until oned's monitoring runs a few more times after the fix.
+      { hosts: [{ name: "192.168.3.20", state: "ERROR", recoverAfter: 8 }] },
+      { hostName: "192.168.3.20", ssh: { host: "192.168.3.20" }, hostErrorGraceMs: 3_000 },
+      undefined,
+      ssh,
+      { hostPrepSteps: () => [restart] },
+    );
+    simulator = sim;
+    const result = await run();
+    expect(result.complete).toBe(true);
+    expect(restarts).toEqual(["restart"]);
+    expect(logs.join("\n")).toMatch(/host 192\.168\.3\.20 ERROR \(host preparation over SSH follows\)/);
+    expect(logs.join("\n")).toMatch(/OpenNebula does not answer yet/);
+    // The wait saw ERROR and sat it out instead of failing.
+    expect(logs).toContain("  host 192.168.3.20: ERROR");
+    expect(sim.hosts[0]!.state).toBe(2);
+    expect(sim.count("one.host.allocate")).toBe(0);
+    expect(sim.vms.every((v) => v.lcm === 3)).toBe(true);
+  });
+
+  it("without SSH access, stops at preflight on a host in ERROR", async () => {
+    const { run, sim } = await setup(
+      { hosts: [{ name: "192.168.3.20", state: "ERROR", recoverAfter: 100 }] },
+      { hostName: "192.168.3.20" },
+    );
+    const error = (await run().catch((e: unknown) => e)) as LabgateError & {
+      cause: LabgateError;
+      stepId: string;
+    };
+    expect(error.stepId).toBe("one-preflight");
+    expect(error.cause.code).toBe("ONE_HOST_ERROR");
+    expect(sim.count("one.vn.allocate")).toBe(0);
+  });
+
   it("reports BOOT_FAILURE with the VM ID already recorded", async () => {
     const { run, sim, state } = await setup({ hosts: [{ name: "lxd-host" }], bootFailures: ["lab-app2"] });
     const error = (await run().catch((e: unknown) => e)) as LabgateError & {
@@ -306,6 +384,23 @@ describe("OpenNebula lab against the simulator", () => {
       expect.objectContaining({ kind: "one-vm", id: "1", stepId: "one-vm-app2" }),
     );
     expect(sim.count("one.template.instantiate")).toBe(2);
+  });
+
+  it("stops at the image step when OpenNebula cannot download the image, recording its ID", async () => {
+    const { run, sim, state } = await setup({
+      hosts: [{ name: "lxd-host" }],
+      failingImages: ["labgate-ubuntu-22.04"],
+    });
+    const error = (await run().catch((e: unknown) => e)) as LabgateError & {
+      cause: LabgateError;
+      stepId: string;
+    };
+    expect(error.stepId).toBe("one-image");
+    expect(error.cause.code).toBe("ONE_IMAGE_ERROR");
+    expect(JSON.parse(await state()).resources).toContainEqual(
+      expect.objectContaining({ kind: "one-image", id: "0" }),
+    );
+    expect(sim.count("one.template.allocate")).toBe(0);
   });
 
   it("keeps a session given in the spec out of logs, errors and recorded resources", async () => {
@@ -342,6 +437,24 @@ describe("OpenNebula lab against the simulator", () => {
       ...logs,
     ].join("\n");
     expect(printed).not.toContain("Wr0ng-passw0rd");
+  });
+
+  it("takes the session from the environment when the spec's was redacted (a spec recorded in state.json)", async () => {
+    vi.stubEnv("ONE_SESSION", "");
+    vi.stubEnv("ONE_AUTH", "");
+    vi.stubEnv("HOME", root);
+    try {
+      const { run } = await setup({ hosts: [{ name: "lxd-host" }] }, {}, REDACTED);
+      const error = (await run().catch((e: unknown) => e)) as LabgateError & { cause: LabgateError };
+      expect(error.cause.code).toBe("ONE_SESSION_MISSING");
+      expect(error.cause.message).toMatch(/state\.json/);
+      expect(error.cause.hint).toMatch(/ONE_SESSION=/);
+      expect(error.exitCode).toBe(ExitCode.INVALID_INPUT);
+      vi.stubEnv("ONE_SESSION", `oneadmin:${PASSWORD}`);
+      expect((await run()).complete).toBe(true);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 
   it("stops at preflight with ONE_UNREACHABLE when nothing listens on the endpoint", async () => {

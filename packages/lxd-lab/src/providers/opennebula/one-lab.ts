@@ -16,6 +16,7 @@ import { addressesStep, vnetStep } from "./network-steps.js";
 import { oneLabOptions } from "./one-lab-options.js";
 import { type OneLabDeps, OneLabRuntime } from "./one-lab-runtime.js";
 import { preflightStep } from "./preflight-step.js";
+import { sshAccessStep } from "./ssh-access-step.js";
 import { templateStep } from "./template-steps.js";
 import { runVerify, verifyStep } from "./verify-step.js";
 import { instanceStep } from "./vm-steps.js";
@@ -43,6 +44,8 @@ export function createOpenNebulaProvider(deps: OneLabDeps = {}): LabProvider {
       const o = rt.options;
       const steps: Step[] = [preflightStep(rt)];
       if (o.ssh) {
+        // Before any command runs on the host: its key verified (or accepted at this step's gate).
+        steps.push(sshAccessStep(rt));
         const runner = () => {
           const r = rt.runner();
           if (!r) throw new Error("host preparation needs a runner for providerOptions.ssh");

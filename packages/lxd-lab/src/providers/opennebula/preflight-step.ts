@@ -46,7 +46,10 @@ export async function preflight(rt: OneLabRuntime, client: OpenNebulaClient): Pr
         },
       );
     }
-    if (host.stateName === "ERROR" || host.stateName === "MONITORING_ERROR") throw hostError(host);
+    // With SSH access the host-preparation steps that follow are what repairs a host in ERROR (lxd group,
+    // restart, snap home): stopping here would make the lab unable to fix the very problem it knows how to.
+    if ((host.stateName === "ERROR" || host.stateName === "MONITORING_ERROR") && !rt.options.ssh)
+      throw hostError(host);
     return { version, driver: wanted, host: { id: host.id, name: host.name, state: host.stateName } };
   }
   const usable = hosts.find((h) => h.stateName === "MONITORED" && h.vmMad === wanted);
@@ -69,7 +72,8 @@ export async function preflight(rt: OneLabRuntime, client: OpenNebulaClient): Pr
 }
 
 function describe(f: PreflightFacts, endpoint: string): string {
-  return `OpenNebula ${f.version} at ${endpoint}, driver ${f.driver}${f.host ? `, host ${f.host.name} ${f.host.state}` : ", host to be added"}`;
+  const repair = f.host && f.host.state !== "MONITORED" ? " (host preparation over SSH follows)" : "";
+  return `OpenNebula ${f.version} at ${endpoint}, driver ${f.driver}${f.host ? `, host ${f.host.name} ${f.host.state}${repair}` : ", host to be added"}`;
 }
 
 export function preflightStep(rt: OneLabRuntime): Step {
@@ -80,7 +84,7 @@ export function preflightStep(rt: OneLabRuntime): Step {
   return {
     id: "one-preflight",
     title: "Check OpenNebula: endpoint, credentials, version, host",
-    why: "Before creating anything, labgate makes sure the OpenNebula front-end answers on its XML-RPC port, accepts your credentials, runs a version whose container driver matches your host (LXD up to 6.8, LXC from 6.10), and has a host that is MONITORED. A host in ERROR is reported here, not after ten minutes of waiting on a VM that can never be scheduled.",
+    why: "Before creating anything, labgate makes sure the OpenNebula front-end answers on its XML-RPC port, accepts your credentials, runs a version whose container driver matches your host (LXD up to 6.8, LXC from 6.10), and has a host that is MONITORED. A host in ERROR is reported here, not after ten minutes of waiting on a VM that can never be scheduled — unless labgate has SSH access to it, in which case the host-preparation steps that follow are what repairs it.",
     commands: ["one.system.version", "one.hostpool.info"],
     async check(ctx) {
       // The probe is read-only, so it runs on every `lab up`: a preflight that passed yesterday

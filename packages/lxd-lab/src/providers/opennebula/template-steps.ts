@@ -1,27 +1,29 @@
-import { OpenNebulaError, type TemplateObject, templateChild, toTemplateXml } from "@labgate/core";
+import {
+  OpenNebulaError,
+  type TemplateObject,
+  templateChild,
+  toTemplateXml,
+  type XmlNode,
+} from "@labgate/core";
 import type { Step } from "../../engine/step.js";
+import { oneContext, userDataFor } from "./one-context.js";
 import type { OneLabRuntime } from "./one-lab-runtime.js";
 
 /**
- * The base CONTEXT of both templates. OpenNebula's context agent only honours `write_files` and
- * `runcmd` of cloud-config user data, which is exactly what the payload builders emit; the
- * per-VM USER_DATA is given at instantiation (a declared CONTEXT replaces the template's whole).
+ * A lab template. Its CONTEXT carries the role's cloud-config (the LB's with the apps' reserved addresses,
+ * the first app's for tpl-app) so the template is complete on its own; every VM is instantiated with its own
+ * CONTEXT, because a CONTEXT given at instantiation replaces the template's whole.
  */
-export function baseContext(rt: OneLabRuntime): TemplateObject {
-  return {
-    NETWORK: "YES",
-    SET_HOSTNAME: "$NAME",
-    ...(rt.options.sshPublicKey
-      ? { SSH_PUBLIC_KEY: rt.options.sshPublicKey }
-      : { SSH_PUBLIC_KEY: "$USER[SSH_PUBLIC_KEY]" }),
-  };
-}
-
-export function vmTemplate(rt: OneLabRuntime, name: string, role: "app" | "lb"): TemplateObject {
+export function vmTemplate(
+  rt: OneLabRuntime,
+  name: string,
+  role: "app" | "lb",
+  userData: string,
+): TemplateObject {
   const o = rt.options;
   return {
     NAME: name,
-    DESCRIPTION: `labgate lab ${o.lab}: ${role === "app" ? "sentiment app instance" : "HAProxy load balancer"}`,
+    DESCRIPTION: `labgate lab ${o.lab}: ${role === "app" ? "sentiment app instance (each VM gets its own name and port in CONTEXT at instantiation)" : "HAProxy load balancer"}`,
     LABGATE_LAB: o.lab,
     LABGATE_ROLE: role,
     CPU: "0.5",
@@ -29,8 +31,16 @@ export function vmTemplate(rt: OneLabRuntime, name: string, role: "app" | "lb"):
     MEMORY: role === "app" ? "512" : "256",
     DISK: { IMAGE: o.imageName },
     NIC: { NETWORK: o.vnetName },
-    CONTEXT: baseContext(rt),
+    CONTEXT: oneContext(rt, userData),
   };
+}
+
+function contextProblem(context: XmlNode): string | undefined {
+  if (String(context.NETWORK ?? "") !== "YES") return 'no CONTEXT NETWORK="YES"';
+  if (String(context.USER_DATA_ENCODING ?? "") !== "base64") return 'no CONTEXT USER_DATA_ENCODING="base64"';
+  const data = Buffer.from(String(context.USER_DATA ?? ""), "base64").toString("utf8");
+  if (!data.startsWith("#cloud-config")) return "no base64 cloud-config in CONTEXT USER_DATA";
+  return undefined;
 }
 
 export function templateStep(rt: OneLabRuntime, role: "app" | "lb"): Step {
@@ -40,7 +50,9 @@ export function templateStep(rt: OneLabRuntime, role: "app" | "lb"): Step {
     id,
     title: `Create VM template ${name}`,
     why: `A VM template says what every ${role === "app" ? "app instance" : "load balancer"} is made of: the image, one NIC on ${rt.options.vnetName}, and the CONTEXT section (NETWORK="YES" so the address is configured inside the container, your SSH key, and the cloud-config user data, base64-encoded).`,
-    commands: [`one.template.allocate(${toTemplateXml(vmTemplate(rt, name, role)).slice(0, 120)}...)`],
+    commands: [
+      `one.template.allocate(<TEMPLATE NAME=${name} DISK=[IMAGE=${rt.options.imageName}] NIC=[NETWORK=${rt.options.vnetName}] CONTEXT=[NETWORK=YES, SSH_PUBLIC_KEY=..., USER_DATA=<base64 cloud-config>, USER_DATA_ENCODING=base64]>)`,
+    ],
     async check(ctx) {
       const t = await rt.client(ctx).findTemplate(name);
       return t
@@ -50,7 +62,8 @@ export function templateStep(rt: OneLabRuntime, role: "app" | "lb"): Step {
     async apply(ctx) {
       const client = rt.client(ctx);
       if (await client.findTemplate(name)) return;
-      const tid = await client.templateAllocate(toTemplateXml(vmTemplate(rt, name, role)));
+      const userData = await userDataFor(rt, ctx, role === "app" ? rt.options.apps[0]! : rt.options.lb);
+      const tid = await client.templateAllocate(toTemplateXml(vmTemplate(rt, name, role, userData)));
       await ctx.record({ kind: "one-template", id: String(tid), stepId: id, data: { name } });
     },
     async verify(ctx) {
@@ -58,14 +71,11 @@ export function templateStep(rt: OneLabRuntime, role: "app" | "lb"): Step {
       const t = await client.findTemplate(name);
       if (!t) throw new Error(`template ${name} is missing`);
       const info = await client.templateInfo(t.id);
-      if (String(templateChild(info.template, "CONTEXT").NETWORK ?? "") !== "YES") {
-        throw new OpenNebulaError(
-          "ONE_TEMPLATE_MISMATCH",
-          `Template ${name} (ID ${t.id}) has no CONTEXT NETWORK="YES".`,
-          {
-            hint: `It was not made by labgate: rename it or set providerOptions.${role}Template to another name.`,
-          },
-        );
+      const problem = contextProblem(templateChild(info.template, "CONTEXT"));
+      if (problem) {
+        throw new OpenNebulaError("ONE_TEMPLATE_MISMATCH", `Template ${name} (ID ${t.id}) has ${problem}.`, {
+          hint: `It was not made by labgate: rename it or set providerOptions.${role}Template to another name.`,
+        });
       }
     },
     async undo(ctx) {

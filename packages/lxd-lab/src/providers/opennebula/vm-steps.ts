@@ -2,41 +2,17 @@ import {
   type OneVm,
   type OpenNebulaClient,
   OpenNebulaError,
-  type TemplateObject,
   toTemplateXml,
   waitForVmRunning,
 } from "@labgate/core";
 import type { Step, StepContext } from "../../engine/step.js";
-import { buildLbCloudInit } from "../../haproxy/lb-cloud-init.js";
-import { haproxyOptionsFromSpec } from "../../haproxy/render-config.js";
-import { buildAppCloudInit } from "../../payload/app-cloud-init.js";
-import { readSentimentAppFiles } from "../../payload/sentiment-app.js";
+import { oneContext, userDataFor } from "./one-context.js";
 import type { OneInstancePlan } from "./one-lab-options.js";
 import type { OneLabRuntime } from "./one-lab-runtime.js";
-import { baseContext } from "./template-steps.js";
 
 /** The instantiation extra template: the VM's fixed address and its full CONTEXT with USER_DATA. */
 export function instanceExtraTemplate(rt: OneLabRuntime, ip: string, userData: string): string {
-  const context: TemplateObject = {
-    ...baseContext(rt),
-    USER_DATA: Buffer.from(userData, "utf8").toString("base64"),
-    USER_DATA_ENCODING: "base64",
-  };
-  return toTemplateXml({ NIC: { NETWORK: rt.options.vnetName, IP: ip }, CONTEXT: context });
-}
-
-async function userDataFor(rt: OneLabRuntime, ctx: StepContext, inst: OneInstancePlan): Promise<string> {
-  if (inst.role === "app") {
-    const files = await (rt.deps.payloadFiles ?? readSentimentAppFiles)();
-    return buildAppCloudInit({ name: inst.name, port: inst.port, files });
-  }
-  const addresses = rt.addresses(ctx);
-  const backends = rt.options.apps.map((app) => {
-    const ip = addresses.get(app.name)?.ip;
-    if (!ip) throw new Error(`no address recorded for ${app.name}; run the one-addresses step first`);
-    return { name: app.name, address: ip, port: app.port };
-  });
-  return buildLbCloudInit(haproxyOptionsFromSpec(ctx.spec, backends));
+  return toTemplateXml({ NIC: { NETWORK: rt.options.vnetName, IP: ip }, CONTEXT: oneContext(rt, userData) });
 }
 
 function ipOf(rt: OneLabRuntime, ctx: StepContext, inst: OneInstancePlan): string {

@@ -25,7 +25,14 @@ export interface OneSimulatorOptions {
   /** "6.8.0" (LXD driver) or "6.10.0" (LXC driver only). Default "6.8.0". */
   version?: string;
   /** Hosts that already exist: name, driver, and whether monitoring succeeds. */
-  hosts?: Array<{ name: string; vmMad?: string; fails?: boolean; state?: (typeof HOST_STATES)[number] }>;
+  hosts?: Array<{
+    name: string;
+    vmMad?: string;
+    fails?: boolean;
+    state?: (typeof HOST_STATES)[number];
+    /** A host in ERROR whose cause was fixed: oned's next monitoring rounds (info calls) find it MONITORED. */
+    recoverAfter?: number;
+  }>;
   /** Hosts added later that end in ERROR after monitoring (names). */
   failingHosts?: string[];
   /** VMs (by name) whose boot fails: they end ACTIVE/BOOT_FAILURE. */
@@ -34,6 +41,8 @@ export interface OneSimulatorOptions {
   prologFailures?: string[];
   /** Images (by name) that end in ERROR. */
   failingImages?: string[];
+  /** Virtual networks (by name) whose driver fails to set them up: they are in ERROR once allocated. */
+  failingVnets?: string[];
   /** Info calls per transition (default 1). */
   ticksPerTransition?: number;
 }
@@ -47,6 +56,7 @@ interface SimHost {
   state: number;
   fails: boolean;
   ticks: number;
+  recoverIn?: number;
 }
 interface SimLease {
   ip: string;
@@ -220,6 +230,9 @@ function macFor(ip: string): string {
   return `02:00:${[n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].map((b) => b.toString(16).padStart(2, "0")).join(":")}`;
 }
 
+/** What one.vmpool.info keeps of a VM's TEMPLATE. */
+const SHORT_VM_TEMPLATE = new Set(["CPU", "VCPU", "MEMORY", "DISK", "NIC", "NIC_ALIAS", "GRAPHICS"]);
+
 const PERMISSIONS =
   "<PERMISSIONS><OWNER_U>1</OWNER_U><OWNER_M>1</OWNER_M><OWNER_A>0</OWNER_A><GROUP_U>0</GROUP_U><GROUP_M>0</GROUP_M><GROUP_A>0</GROUP_A><OTHER_U>0</OTHER_U><OTHER_M>0</OTHER_M><OTHER_A>0</OTHER_A></PERMISSIONS>";
 const OWNER = "<UID>0</UID><GID>0</GID><UNAME>oneadmin</UNAME><GNAME>oneadmin</GNAME>";
@@ -243,6 +256,7 @@ export class OneSimulator {
   vms: SimVm[] = [];
   #next = { host: 0, vnet: 0, image: 0, template: 0, vm: 0 };
   #server: Server | undefined;
+  #port = 0;
   #clock = 1_700_000_000;
 
   constructor(options: OneSimulatorOptions = {}) {
@@ -253,6 +267,7 @@ export class OneSimulator {
       bootFailures: options.bootFailures ?? [],
       prologFailures: options.prologFailures ?? [],
       failingImages: options.failingImages ?? [],
+      failingVnets: options.failingVnets ?? [],
       ticksPerTransition: options.ticksPerTransition ?? 1,
     };
     for (const h of options.hosts ?? []) {
@@ -266,6 +281,7 @@ export class OneSimulator {
         state: st.host(h.state ?? (h.fails ? "ERROR" : "MONITORED")),
         fails: h.fails ?? false,
         ticks: 0,
+        ...(h.recoverAfter === undefined ? {} : { recoverIn: h.recoverAfter }),
       });
     }
   }
@@ -279,11 +295,23 @@ export class OneSimulator {
     return (major ?? 0) > 6 || ((major ?? 0) === 6 && (minor ?? 0) >= 10);
   }
 
-  async start(): Promise<string> {
-    this.#server = createServer((req, res) => void this.#handle(req, res));
-    await new Promise<void>((resolve) => this.#server!.listen(0, "127.0.0.1", resolve));
-    const { port } = this.#server.address() as AddressInfo;
-    return `http://127.0.0.1:${port}/RPC2`;
+  async start(port = 0): Promise<string> {
+    const server = createServer((req, res) => void this.#handle(req, res));
+    this.#server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", resolve);
+    });
+    this.#port = (server.address() as AddressInfo).port;
+    return `http://127.0.0.1:${this.#port}/RPC2`;
+  }
+
+  /** Like `systemctl restart opennebula`: nothing answers for `downMs`, then oned is back with its state. */
+  async restart(downMs: number): Promise<void> {
+    const port = this.#port;
+    await this.stop();
+    await new Promise((resolve) => setTimeout(resolve, downMs));
+    await this.start(port);
   }
 
   async stop(): Promise<void> {
@@ -400,7 +428,7 @@ export class OneSimulator {
         const vms = this.vms.filter((vm) =>
           filter === -2 ? true : filter === -1 ? vm.state !== st.vm("DONE") : vm.state === filter,
         );
-        return `<VM_POOL>${vms.map((vm) => this.#vmXml(vm)).join("")}</VM_POOL>`;
+        return `<VM_POOL>${vms.map((vm) => this.#vmXml(vm, true)).join("")}</VM_POOL>`;
       }
       case "one.vm.info": {
         const vm = this.#find(this.vms, int(0), "VM");
@@ -463,6 +491,13 @@ export class OneSimulator {
   }
 
   #tickHost(h: SimHost): void {
+    if (h.state === st.host("ERROR") && h.recoverIn !== undefined) {
+      if (--h.recoverIn > 0) return;
+      h.state = st.host("MONITORED");
+      h.fails = false;
+      delete h.recoverIn;
+      return;
+    }
     if (h.state !== st.host("INIT") && h.state !== st.host("MONITORING_INIT")) return;
     if (++h.ticks < this.options.ticksPerTransition) return;
     h.ticks = 0;
@@ -506,7 +541,8 @@ export class OneSimulator {
     const id = this.#next.vnet++;
     const rest = { ...t };
     delete rest.AR;
-    this.vnets.push({ id, name, bridge, vnMad, state: st.vnet("READY"), ars, template: rest });
+    const state = st.vnet(this.options.failingVnets.includes(name) ? "ERROR" : "READY");
+    this.vnets.push({ id, name, bridge, vnMad, state, ars, template: rest });
     return id;
   }
 
@@ -607,6 +643,7 @@ export class OneSimulator {
       ...tpl.template,
       ...(extra.trim() ? parseTemplate(extra) : {}),
     };
+    this.#acquireDisks(merged);
     const id = this.#next.vm;
     const name = vmName || `${tpl.name}-${id}`;
     const nicsRaw = (merged.NIC as Record<string, unknown>[] | undefined) ?? [];
@@ -659,6 +696,23 @@ export class OneSimulator {
       stime: this.#clock++,
     });
     return id;
+  }
+
+  /** Like oned, refuses a VM whose DISK names an image that does not exist or is not READY/USED yet. */
+  #acquireDisks(merged: Record<string, unknown>): void {
+    for (const disk of (merged.DISK as Record<string, unknown>[] | undefined) ?? []) {
+      const byName = str(disk, "IMAGE");
+      const byId = str(disk, "IMAGE_ID");
+      if (!byName && !byId) continue;
+      const image = this.images.find((i) => (byName ? i.name === byName : String(i.id) === byId));
+      if (!image) throw new ApiError(OneErrorCode.NO_EXISTS, `Error getting image [${byName || byId}].`);
+      if (image.state !== st.image("READY") && image.state !== st.image("USED")) {
+        throw new ApiError(
+          OneErrorCode.ALLOCATE,
+          `Error allocating a new virtual machine. Cannot acquire image ${image.id}, it is in state ${IMAGE_STATES[image.state]}.`,
+        );
+      }
+    }
   }
 
   #freeLease(vnet: SimVnet, vmId: number): string {
@@ -724,7 +778,14 @@ export class OneSimulator {
     throw new ApiError(OneErrorCode.ACTION, `Action ${action} is not simulated.`);
   }
 
-  #vmXml(vm: SimVm): string {
+  /**
+   * `short`: the pool's short VM body (the API reference: TEMPLATE and USER_TEMPLATE "are limited in this
+   * call"): no CONTEXT or other attributes, only the NICs, disks and sizes, so a client relying on more fails.
+   */
+  #vmXml(vm: SimVm, short = false): string {
+    const template = short
+      ? Object.fromEntries(Object.entries(vm.template).filter(([k]) => SHORT_VM_TEMPLATE.has(k)))
+      : vm.template;
     const host = this.hosts.find((h) => h.id === vm.hostId);
     const history = host
       ? `<HISTORY_RECORDS><HISTORY><OID>${vm.id}</OID><SEQ>0</SEQ><HOSTNAME>${escapeXml(host.name)}</HOSTNAME><HID>${host.id}</HID><CID>0</CID><STIME>${vm.stime}</STIME><ETIME>0</ETIME><VM_MAD>${cdata(host.vmMad)}</VM_MAD><TM_MAD>${cdata("ssh")}</TM_MAD><DS_ID>0</DS_ID><ACTION>0</ACTION></HISTORY></HISTORY_RECORDS>`
@@ -732,6 +793,6 @@ export class OneSimulator {
     const userTemplate = vm.error
       ? `<USER_TEMPLATE><ERROR>${cdata(vm.error)}</ERROR></USER_TEMPLATE>`
       : "<USER_TEMPLATE/>";
-    return `<VM><ID>${vm.id}</ID>${OWNER}<NAME>${escapeXml(vm.name)}</NAME>${PERMISSIONS}<LAST_POLL>0</LAST_POLL><STATE>${vm.state}</STATE><LCM_STATE>${vm.lcm}</LCM_STATE><PREV_STATE>${vm.state}</PREV_STATE><PREV_LCM_STATE>${vm.lcm}</PREV_LCM_STATE><RESCHED>0</RESCHED><STIME>${vm.stime}</STIME><ETIME>0</ETIME><DEPLOY_ID>${vm.hostId >= 0 ? `one-${vm.id}` : ""}</DEPLOY_ID><MONITORING/><SCHED_ACTIONS/>${templateXml(vm.template)}${userTemplate}${history}</VM>`;
+    return `<VM><ID>${vm.id}</ID>${OWNER}<NAME>${escapeXml(vm.name)}</NAME>${PERMISSIONS}<LAST_POLL>0</LAST_POLL><STATE>${vm.state}</STATE><LCM_STATE>${vm.lcm}</LCM_STATE><PREV_STATE>${vm.state}</PREV_STATE><PREV_LCM_STATE>${vm.lcm}</PREV_LCM_STATE><RESCHED>0</RESCHED><STIME>${vm.stime}</STIME><ETIME>0</ETIME><DEPLOY_ID>${vm.hostId >= 0 ? `one-${vm.id}` : ""}</DEPLOY_ID><MONITORING/>${short ? "" : "<SCHED_ACTIONS/>"}${templateXml(template)}${userTemplate}${history}</VM>`;
   }
 }
