@@ -1,8 +1,9 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
-import { ExitCode } from "@labgate/core";
+import { acquireFileLock, ExitCode } from "@labgate/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startProxmoxSim } from "../../../core/src/adapters/test-support/proxmox-sim.js";
 import { main, reportError } from "../main.js";
@@ -193,6 +194,23 @@ describe("labgate deploy", () => {
     });
   });
 
+  it("refuses a bad --timeout and a second apply of the same node while one runs, before any call", async () => {
+    const state = join(dir, "state");
+    const bad = await cli(["deploy", "apply", specPath, "--yes", "--timeout", "soon", "--state-dir", state]);
+    expect(bad.code).toBe(ExitCode.INVALID_INPUT);
+    expect(bad.stderr).toContain("DEPLOY_TIMEOUT_INVALID");
+    await mkdir(state, { recursive: true });
+    const release = await acquireFileLock(join(state, "proxmox-ubuntu-big.json.apply"));
+    try {
+      const busy = await cli(["deploy", "apply", specPath, "--yes", "--state-dir", state]);
+      expect(busy.code).toBe(ExitCode.STATE);
+      expect(busy.stderr).toContain("LOCK_TIMEOUT");
+    } finally {
+      await release();
+    }
+    expect(sim.requests).toHaveLength(0);
+  });
+
   it("a failed create releases the address again", async () => {
     process.env.PROXMOX_TOKEN_SECRET = "not-the-secret";
     const r = await cli(["deploy", "apply", specPath, "--yes", "--state-dir", join(dir, "state")]);
@@ -200,6 +218,77 @@ describe("labgate deploy", () => {
     expect(r.stderr).toContain("PLATFORM_AUTH_FAILED");
     const ledger = JSON.parse(await readFile(join(dir, "ip_pools.state.json"), "utf8"));
     expect(ledger.allocations).toEqual([]);
+  });
+
+  it("local: apply runs the node on a loopback pool address, destroy ends it and frees the address", async () => {
+    const state = join(dir, "state");
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, "127.0.0.2", () => {
+        const { port } = probe.address() as { port: number };
+        probe.close(() => resolve(port));
+      });
+    });
+    const localSpec = join(dir, "local.json");
+    const serve = `require("node:http").createServer((_q, s) => s.end(process.env.LABGATE_IP)).listen(${port}, process.argv[1]);`;
+    await writeFile(
+      localSpec,
+      JSON.stringify({
+        name: "node1",
+        os: { family: "linux" },
+        cores: 1,
+        memory_mib: 128,
+        network: {},
+        platform_options: {
+          local: { command: [process.execPath, "-e", serve, "{ip}"], ready_port: port, log_dir: dir },
+        },
+      }),
+    );
+    const plan = await cli(["deploy", "plan", localSpec, "-p", "local", "--state-dir", state, "--json"]);
+    expect(plan.code).toBe(0);
+    expect(JSON.parse(plan.stdout).plan.network).toMatchObject({ ip: "127.0.0.2", gateway: "127.0.0.1" });
+    const r = await cli([
+      "deploy",
+      "apply",
+      localSpec,
+      "-p",
+      "local",
+      "--yes",
+      "--json",
+      "--state-dir",
+      state,
+    ]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ state: "running", addresses: ["127.0.0.2"] });
+    expect(await (await fetch(`http://127.0.0.2:${port}/`)).text()).toBe("127.0.0.2");
+    const ledger = JSON.parse(await readFile(join(state, "local-ip-pool.state.json"), "utf8"));
+    expect(ledger.allocations.map((a: { owner: string }) => a.owner)).toEqual(["deploy/local/node1"]);
+
+    const d = await cli([
+      "deploy",
+      "destroy",
+      localSpec,
+      "-p",
+      "local",
+      "--yes",
+      "--json",
+      "--state-dir",
+      state,
+    ]);
+    expect(d.code).toBe(0);
+    expect(JSON.parse(d.stdout).released).toEqual(["127.0.0.2"]);
+    await expect(fetch(`http://127.0.0.2:${port}/`)).rejects.toThrow();
+    const bad = await cli(["deploy", "check", localSpec, "-p", "local", "--json"]);
+    expect(bad.code).toBe(0);
+    await writeFile(
+      localSpec,
+      JSON.stringify({
+        ...JSON.parse(await readFile(localSpec, "utf8")),
+        network: { cidr: "192.168.3.0/24" },
+      }),
+    );
+    const refused = await cli(["deploy", "apply", localSpec, "-p", "local", "--yes", "--state-dir", state]);
+    expect(refused.code).toBe(ExitCode.INVALID_INPUT);
+    expect(refused.stdout).toContain("LOCAL_NETWORK_NOT_LOOPBACK");
   });
 
   it("asks on a terminal: n refuses, y goes ahead", async () => {

@@ -1,4 +1,6 @@
 import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import {
   checkDeployment,
@@ -14,8 +16,10 @@ import {
   type Finding,
   formatFinding,
   hasErrors,
+  InvalidInputError,
   IpPool,
   loadDeploySpec,
+  localLoopbackPoolConfig,
   ON_PREM_PLATFORMS,
   PLATFORMS,
   type PlatformName,
@@ -25,6 +29,7 @@ import {
   resolveIpPoolConfigPath,
   StateError,
   usesDhcp,
+  withFileLock,
   writeDeployRecord,
 } from "@labgate/core";
 import type { Command } from "commander";
@@ -52,7 +57,7 @@ export function registerDeployCommands(program: Command, io?: DeployIo): void {
   const deploy = program
     .command("deploy")
     .description(
-      "Deploy one VM from a JSON spec onto proxmox, esxi, aws, azure, opennebula or lxd.\n" +
+      "Deploy one VM from a JSON spec onto proxmox, esxi, aws, azure, opennebula, lxd or local (a process on loopback).\n" +
         "The platform rules run first (static addresses on on-prem networks, SATA for Windows, image conversion for ESXi);\n" +
         "every API call is shown before it is made and apply/destroy ask before acting.",
     );
@@ -67,10 +72,14 @@ export function registerDeployCommands(program: Command, io?: DeployIo): void {
       .option("--ip-pools <file>", "IP pool config (default: $LABGATE_IP_POOLS or config/ip_pools.json)")
       .option("--ip-state <file>", "IP ledger (default: beside the pool config)")
       .option("--json", "machine-readable output on stdout");
-    if (action === "apply" || action === "destroy") {
-      cmd
-        .option("-y, --yes", "do not ask; the plan is still printed")
-        .option("--state-dir <dir>", "where deploy records are kept", DEFAULT_DEPLOY_STATE_DIR);
+    if (action === "apply" || action === "destroy")
+      cmd.option("-y, --yes", "do not ask; the plan is still printed");
+    if (action !== "check") {
+      cmd.option(
+        "--state-dir <dir>",
+        "where deploy records (and the local platform's loopback IP ledger) are kept",
+        DEFAULT_DEPLOY_STATE_DIR,
+      );
     }
     if (action === "apply") cmd.option("--timeout <seconds>", "how long to wait for the VM to run", "600");
     cmd.action(async (spec: string, flags: DeployFlags) => {
@@ -101,6 +110,7 @@ export async function deployCommand(
   io: DeployIo,
 ): Promise<number> {
   const out = createOutput(Boolean(flags.json), io);
+  if (action === "apply") timeoutMs(flags); // a bad --timeout is refused before anything happens
   const parsed = await loadDeploySpec(specPath);
   if (!parsed.spec) return reportFindings(out, parsed.findings, specPath, undefined);
   const spec = parsed.spec;
@@ -108,11 +118,11 @@ export async function deployCommand(
   const adapter = createAdapter(platform, { spec, env: io.env });
   const findings = checkDeployment(spec, adapter);
   if (action === "check" || hasErrors(findings)) return reportFindings(out, findings, specPath, platform);
-  for (const f of findings) if (f.severity !== "error") out.info(formatFinding(f));
-
-  const pool = ipPoolFor(spec, platform, flags, io.env);
-  const statePath = deployStatePath(flags.stateDir ?? DEFAULT_DEPLOY_STATE_DIR, platform, spec.name);
+  const stateDir = flags.stateDir ?? DEFAULT_DEPLOY_STATE_DIR;
+  const pool = ipPoolFor(spec, platform, flags, io.env, stateDir);
+  const statePath = deployStatePath(stateDir, platform, spec.name);
   if (action === "destroy") return destroy(out, adapter, spec, platform, statePath, pool, flags, io);
+  for (const f of findings) if (f.severity !== "error") out.info(formatFinding(f));
 
   const preview = await resolveDeployNetwork(spec, platform, pool, { dryRun: true });
   const plan = adapter.plan(preview.spec);
@@ -120,6 +130,29 @@ export async function deployCommand(
     out.result({ platform, findings, plan }, () => formatPlan(plan));
     return ExitCode.OK;
   }
+  // One apply per node at a time: a second one would see no record yet and create a twin.
+  await mkdir(dirname(statePath), { recursive: true });
+  return withFileLock(
+    `${statePath}.apply`,
+    () => apply(out, adapter, spec, platform, statePath, pool, plan, specPath, flags, io),
+    {
+      timeoutMs: 2_000,
+    },
+  );
+}
+
+async function apply(
+  out: Output,
+  adapter: ReturnType<typeof createAdapter>,
+  spec: DeploySpec,
+  platform: PlatformName,
+  statePath: string,
+  pool: IpPool | undefined,
+  plan: DeploymentPlan,
+  specPath: string,
+  flags: DeployFlags,
+  io: DeployIo,
+): Promise<number> {
   const existing = await readDeployRecord(statePath);
   if (existing) {
     throw new StateError(
@@ -134,25 +167,40 @@ export async function deployCommand(
   await confirm(`Deploy ${spec.name} on ${platform} with these ${plan.calls.length} steps?`, flags, io);
 
   const resolved = await resolveDeployNetwork(spec, platform, pool);
-  const owner =
-    resolved.spec.resolvedNetwork.mode === "static" && pool ? deployOwner(spec, platform) : undefined;
+  const network = resolved.spec.resolvedNetwork;
+  if (network.mode === "static" && plan.network.mode === "static" && network.ip !== plan.network.ip)
+    out.warn(
+      `The pool changed since the plan was made: ${spec.name} gets ${network.ip}, not ${plan.network.ip}.`,
+    );
+  const owner = network.mode === "static" && pool ? deployOwner(spec, platform) : undefined;
+  const releaseAddress = async () => {
+    if (owner && pool) await pool.release({ owner }).catch(() => undefined);
+  };
   let ref: Awaited<ReturnType<typeof adapter.create>>;
   try {
     ref = await adapter.create(resolved.spec, { onCall: (d) => out.info(`  → ${d}`) });
   } catch (error) {
     // The VM was not created: give the address back so the pool does not leak it.
-    if (owner && pool) await pool.release({ owner }).catch(() => undefined);
+    await releaseAddress();
     throw error;
   }
-  await writeDeployRecord(statePath, {
-    version: 1,
-    ref,
-    network: resolved.spec.resolvedNetwork,
-    ...(owner ? { ipOwner: owner } : {}),
-    createdAt: new Date().toISOString(),
-  });
+  try {
+    await writeDeployRecord(statePath, {
+      version: 1,
+      ref,
+      network,
+      ...(owner ? { ipOwner: owner } : {}),
+      createdAt: new Date().toISOString(),
+    });
+  } catch (error) {
+    // Without a record, destroy could never find this node again: remove it rather than leave it behind.
+    out.warn(`Could not record ${spec.name} in ${statePath}; removing node ${ref.id} again.`);
+    await adapter.destroy(ref).catch(() => undefined);
+    await releaseAddress();
+    throw error;
+  }
   out.info(`Created ${ref.platform} node ${ref.id}; waiting for it to run ...`);
-  const info = await adapter.waitUntilRunning(ref, { timeoutMs: Number(flags.timeout ?? 600) * 1000 });
+  const info = await adapter.waitUntilRunning(ref, { timeoutMs: timeoutMs(flags) });
   out.result(
     {
       platform,
@@ -207,6 +255,20 @@ async function destroy(
   return ExitCode.OK;
 }
 
+function timeoutMs(flags: DeployFlags): number {
+  const seconds = Number(flags.timeout ?? 600);
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw new InvalidInputError(
+      "DEPLOY_TIMEOUT_INVALID",
+      `--timeout must be a number of seconds above 0, got "${flags.timeout}".`,
+      {
+        hint: "E.g. --timeout 900 to wait up to 15 minutes for the VM to run.",
+      },
+    );
+  }
+  return seconds * 1000;
+}
+
 function choosePlatform(spec: DeploySpec, flags: DeployFlags, out: Output): PlatformName {
   const name = flags.platform ?? spec.platform;
   if (!name) {
@@ -234,7 +296,15 @@ function ipPoolFor(
   platform: PlatformName,
   flags: DeployFlags,
   env: NodeJS.ProcessEnv,
+  stateDir: string,
 ): IpPool | undefined {
+  if (platform === "local") {
+    // Local nodes live on loopback: their pool is built in, its ledger kept with the deploy records.
+    return new IpPool({
+      config: localLoopbackPoolConfig(spec.network.cidr),
+      statePath: flags.ipState ?? join(stateDir, "local-ip-pool.state.json"),
+    });
+  }
   if (!ON_PREM_PLATFORMS.includes(platform) || usesDhcp(spec, platform)) return undefined;
   const configPath = resolveIpPoolConfigPath(flags.ipPools, env);
   if (spec.network.ip && !existsSync(configPath)) return undefined;
@@ -276,10 +346,11 @@ export function formatPlan(plan: DeploymentPlan): string {
 
 function networkLines(n: DeploymentPlan["network"]): string[] {
   if (n.mode === "dhcp") return ["network: DHCP"];
+  if (n.mode === "fixed") return [`address: ${n.ip} (pinned by the platform, handed out by its DHCP)`];
   return [
     `address: ${n.ip}/${n.prefix} (netmask ${n.netmask}, from ${n.source})`,
     `gateway: ${n.gateway}`,
-    `dns: ${n.dns.join(", ")}`,
+    `dns: ${n.dns.length > 0 ? n.dns.join(", ") : "(none)"}`,
   ];
 }
 

@@ -73,10 +73,11 @@ describe("AwsAdapter with the EC2 SDK pointed at a loopback EC2 Query simulator"
     try {
       const spec = specFor(sim.url, { ip: "10.0.1.50", static: true });
       const adapter = new AwsAdapter({ spec, clientConfig: { credentials, maxAttempts: 1 } });
-      const { spec: resolved } = await resolveDeployNetwork(
-        { ...spec, network: { ...spec.network, prefix: 24, gateway: "10.0.1.1", dns: ["10.0.0.2"] } },
-        "aws",
-        undefined,
+      // The cloud knows the subnet's gateway and DNS: the address alone is enough, and the guest stays on DHCP.
+      const { spec: resolved } = await resolveDeployNetwork(spec, "aws", undefined);
+      expect(resolved.resolvedNetwork).toEqual({ mode: "fixed", ip: "10.0.1.50" });
+      expect(Buffer.from(adapter.runInput(resolved).UserData ?? "", "base64").toString()).not.toContain(
+        "addresses",
       );
       await adapter.create(resolved);
       expect(sim.requests.find((r) => r.form.Action === "RunInstances")?.form.PrivateIpAddress).toBe(

@@ -193,7 +193,7 @@ export class AwsAdapter implements PlatformAdapter {
       ],
       UserData: Buffer.from(cloudInitUserData(spec)).toString("base64"),
     };
-    if (spec.resolvedNetwork.mode === "static") input.PrivateIpAddress = spec.resolvedNetwork.ip;
+    if (spec.resolvedNetwork.mode === "fixed") input.PrivateIpAddress = spec.resolvedNetwork.ip;
     const groups = o.values.security_group_ids;
     if (Array.isArray(groups) && groups.every((g) => typeof g === "string"))
       input.SecurityGroupIds = groups as string[];

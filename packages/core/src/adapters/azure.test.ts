@@ -120,7 +120,7 @@ describe("AzureAdapter with the ARM SDKs pointed at a loopback ARM simulator", (
         cores: 2,
         memory_mib: 4096,
         image: { ref: "Canonical:ubuntu-24_04-lts:server:latest" },
-        network: { ip: "10.1.0.50", prefix: 24, gateway: "10.1.0.1", dns: ["168.63.129.16"], static: true },
+        network: { ip: "10.1.0.50", static: true },
         ssh_authorized_keys: ["ssh-ed25519 AAAA x"],
         platform_options: { azure: options },
       };

@@ -250,8 +250,8 @@ export class AzureAdapter implements PlatformAdapter {
         {
           name: "ipconfig1",
           subnet: { id: n.attach ?? o.string("subnet_id") },
-          privateIPAllocationMethod: n.mode === "static" ? "Static" : "Dynamic",
-          ...(n.mode === "static" ? { privateIPAddress: n.ip } : {}),
+          privateIPAllocationMethod: n.mode === "fixed" ? "Static" : "Dynamic",
+          ...(n.mode === "fixed" ? { privateIPAddress: n.ip } : {}),
         },
       ],
     };

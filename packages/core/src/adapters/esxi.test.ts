@@ -3,8 +3,10 @@ import { checkDeployment } from "../deploy-rules/check-deployment.js";
 import type { DeploySpec } from "../deploy-rules/spec.js";
 import type { CommandRunner } from "./command-runner.js";
 import { EsxiAdapter } from "./esxi.js";
+import { HttpJsonClient } from "./http-json.js";
 import { startVsphereSim } from "./test-support/vsphere-sim.js";
 import type { ResolvedNetwork, ResolvedSpec } from "./types.js";
+import { VimJsonClient } from "./vsphere-vim.js";
 
 const env = { VSPHERE_USER: "administrator@vsphere.local", VSPHERE_PASSWORD: "Lab-Passw0rd!" };
 const net = {
@@ -18,7 +20,7 @@ const net = {
 } satisfies ResolvedNetwork as ResolvedNetwork;
 
 describe("EsxiAdapter against the vSphere REST simulator", () => {
-  it("clones a template, sets CPU/memory, hands cloud-init the static network and powers on", async () => {
+  it("clones a template, sets CPU/memory, puts the static network into guestinfo, grows the disk, powers on", async () => {
     const sim = await startVsphereSim({ user: env.VSPHERE_USER, password: env.VSPHERE_PASSWORD });
     try {
       sim.vms.set("vm-42", {
@@ -27,6 +29,16 @@ describe("EsxiAdapter against the vSphere REST simulator", () => {
         cpu: { count: 2 },
         memory: { size_MiB: 2048 },
         template: true,
+        disks: new Map([
+          [
+            "2000",
+            {
+              type: "SCSI",
+              vmdk_file: "[datastore1] ubuntu-tmpl/ubuntu-tmpl.vmdk",
+              capacityBytes: 10 * 1024 ** 3,
+            },
+          ],
+        ]),
       });
       const spec: ResolvedSpec = {
         name: "web1",
@@ -34,6 +46,7 @@ describe("EsxiAdapter against the vSphere REST simulator", () => {
         os: { family: "linux" },
         cores: 4,
         memory_mib: 8192,
+        disk_gb: 50,
         template_id: "vm-42",
         network: { cidr: "192.168.3.0/24" },
         resolvedNetwork: net,
@@ -47,6 +60,12 @@ describe("EsxiAdapter against the vSphere REST simulator", () => {
         },
       };
       const adapter = new EsxiAdapter({ spec, env, pollIntervalMs: 5 });
+      expect(checkDeployment(spec, adapter).map((f) => f.code)).not.toContain("ESXI_CLONE_DISK_SIZE");
+      const plan = adapter.plan(spec);
+      expect(plan.calls.map((c) => `${c.action} ${c.target}`)).toContain(
+        "POST /sdk/vim25/8.0.1.0/VirtualMachine/{vm}/ReconfigVM_Task",
+      );
+      expect(plan.calls.every((c) => c.kind === "http")).toBe(true); // nothing shown that create does not do
       const ref = await adapter.create(spec);
       const vm = sim.vms.get(ref.id);
       expect(vm).toMatchObject({
@@ -64,10 +83,24 @@ describe("EsxiAdapter against the vSphere REST simulator", () => {
         placement: { folder: "group-v4", resource_pool: "resgroup-9", datastore: "datastore-11" },
         power_on: false,
       });
-      const customization = vm?.customization as
-        | { spec: { configuration_spec: { cloud_config: { cloudinit: { metadata: string } } } } }
-        | undefined;
-      const meta = JSON.parse(customization?.spec.configuration_spec.cloud_config.cloudinit.metadata ?? "{}");
+      expect(vm?.customization).toBeUndefined();
+      expect(vm?.extraConfig).toMatchObject({
+        "guestinfo.metadata.encoding": "base64",
+        "guestinfo.userdata.encoding": "base64",
+      });
+      const decode = (k: string) => Buffer.from(vm?.extraConfig?.[k] ?? "", "base64").toString("utf8");
+      expect(decode("guestinfo.userdata")).toMatch(/^#cloud-config\n/);
+      const meta = JSON.parse(decode("guestinfo.metadata"));
+      expect(meta).toMatchObject({ "instance-id": "labgate-web1", "local-hostname": "web1" });
+      expect(vm?.disks?.get("2000")).toMatchObject({
+        capacityBytes: 50 * 1024 ** 3,
+        vmdk_file: "[datastore1] web1/web1.vmdk",
+      });
+      // The reconfiguration ran as a task that was polled to the end.
+      const taskPolls = sim.requests.filter((r) =>
+        /^\/sdk\/vim25\/8\.0\.1\.0\/Task\/task-\d+\/info$/.test(r.path),
+      );
+      expect(taskPolls.length).toBeGreaterThanOrEqual(4);
       expect(meta.network.ethernets.primary).toMatchObject({
         addresses: ["192.168.3.31/24"],
         routes: [{ to: "default", via: "192.168.3.1" }],
@@ -80,12 +113,176 @@ describe("EsxiAdapter against the vSphere REST simulator", () => {
       await adapter.destroy(ref);
       expect(sim.vms.has(ref.id)).toBe(false);
       expect(await adapter.get(ref)).toBeUndefined();
-      // Every call after login carried the session header, never Basic credentials.
+      // Every call after login carried the session header, never Basic credentials or the password.
+      const open = [
+        "/api/session",
+        "/sdk/vim25/8.0.1.0/ServiceInstance/ServiceInstance/content",
+        "/sdk/vim25/8.0.1.0/SessionManager/SessionManager/Login",
+      ];
       expect(
         sim.requests
-          .filter((r) => r.path !== "/api/session")
+          .filter((r) => !open.includes(r.path))
           .every((r) => r.headers.authorization === undefined && r.headers["vmware-api-session-id"]),
       ).toBe(true);
+      expect(sim.requests.filter((r) => r.raw.includes(env.VSPHERE_PASSWORD)).map((r) => r.path)).toEqual([
+        "/sdk/vim25/8.0.1.0/SessionManager/SessionManager/Login",
+      ]);
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it("moves a Windows clone's SCSI system disk to SATA and boots from it", async () => {
+    const sim = await startVsphereSim({ user: env.VSPHERE_USER, password: env.VSPHERE_PASSWORD });
+    try {
+      sim.vms.set("vm-50", {
+        name: "win-tmpl",
+        power_state: "POWERED_OFF",
+        cpu: { count: 2 },
+        memory: { size_MiB: 4096 },
+        template: true,
+        disks: new Map([
+          [
+            "2000",
+            { type: "SCSI", vmdk_file: "[ds1] win-tmpl/win-tmpl.vmdk", capacityBytes: 40 * 1024 ** 3 },
+          ],
+        ]),
+      });
+      const spec: ResolvedSpec = {
+        name: "win1",
+        platform: "esxi",
+        os: { family: "windows" },
+        cores: 2,
+        memory_mib: 4096,
+        disk_gb: 30,
+        template_id: "vm-50",
+        network: { cidr: "192.168.3.0/24" },
+        resolvedNetwork: net,
+        platform_options: { esxi: { url: sim.url, resource_pool: "resgroup-9" } },
+      };
+      const adapter = new EsxiAdapter({ spec, env, pollIntervalMs: 5 });
+      expect(adapter.plan(spec).calls.map((c) => c.target)).toContain(
+        "/api/vcenter/vm/{vm}/hardware/boot/device",
+      );
+      const said: string[] = [];
+      const ref = await adapter.create(spec, { onCall: (d) => said.push(d) });
+      const vm = sim.vms.get(ref.id);
+      const disks = [...(vm?.disks ?? new Map()).entries()];
+      expect(disks).toHaveLength(1);
+      const [id, disk] = disks[0] as [string, { type: string; vmdk_file: string; capacityBytes: number }];
+      expect(disk).toMatchObject({ type: "SATA", vmdk_file: "[ds1] win1/win1.vmdk" });
+      expect(vm?.bootDisks).toEqual([id]);
+      expect(vm?.sataAdapters).toHaveLength(1);
+      expect(vm?.power_state).toBe("POWERED_ON");
+      // disk_gb below the template's size: kept, never shrunk.
+      expect(said).toContain("disk already 30 GB or larger: kept (never shrunk)");
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it("uses guest customization instead when asked (vCenter before 8.0U1)", async () => {
+    const sim = await startVsphereSim({ user: env.VSPHERE_USER, password: env.VSPHERE_PASSWORD });
+    try {
+      sim.vms.set("vm-42", {
+        name: "t",
+        power_state: "POWERED_OFF",
+        cpu: { count: 1 },
+        memory: { size_MiB: 1024 },
+      });
+      const spec: ResolvedSpec = {
+        name: "old1",
+        platform: "esxi",
+        os: { family: "linux" },
+        cores: 1,
+        memory_mib: 1024,
+        disk_gb: 20,
+        template_id: "vm-42",
+        network: {},
+        resolvedNetwork: net,
+        platform_options: { esxi: { url: sim.url, guest_config: "customization" } },
+      };
+      const adapter = new EsxiAdapter({ spec, env, pollIntervalMs: 5 });
+      expect(checkDeployment(spec, adapter).map((f) => f.code)).toContain("ESXI_CLONE_DISK_SIZE");
+      const ref = await adapter.create(spec);
+      const customization = sim.vms.get(ref.id)?.customization as {
+        spec: { configuration_spec: { cloud_config: { cloudinit: { metadata: string } } } };
+      };
+      expect(
+        JSON.parse(customization.spec.configuration_spec.cloud_config.cloudinit.metadata).network,
+      ).toBeDefined();
+      expect(sim.requests.some((r) => r.path.startsWith("/sdk/"))).toBe(false);
+      expect(
+        adapter
+          .validate({ ...spec, platform_options: { esxi: { url: sim.url, guest_config: "ovf" } } })
+          .map((f) => f.code),
+      ).toContain("ESXI_GUEST_CONFIG_INVALID");
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it("without VI/JSON (older vCenter) fails with the way out, and removes the half-made clone", async () => {
+    const sim = await startVsphereSim({ user: env.VSPHERE_USER, password: env.VSPHERE_PASSWORD });
+    try {
+      sim.vms.set("vm-42", {
+        name: "t",
+        power_state: "POWERED_OFF",
+        cpu: { count: 1 },
+        memory: { size_MiB: 1024 },
+      });
+      const spec: ResolvedSpec = {
+        name: "x1",
+        platform: "esxi",
+        os: { family: "linux" },
+        cores: 1,
+        memory_mib: 1024,
+        template_id: "vm-42",
+        network: {},
+        resolvedNetwork: net,
+        // The simulator, like vCenter 8.0U1+, serves no VI/JSON release 7.0.3.0.
+        platform_options: { esxi: { url: sim.url, vim_release: "7.0.3.0" } },
+      };
+      const error = await new EsxiAdapter({ spec, env, pollIntervalMs: 5 })
+        .create(spec)
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({
+        code: "PLATFORM_NOT_FOUND",
+        hint: expect.stringContaining('"customization"'),
+      });
+      expect([...sim.vms.values()].map((v) => v.name)).toEqual(["t"]);
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it("VI/JSON: a wrong password is PLATFORM_AUTH_FAILED, a failed task PLATFORM_TASK_FAILED", async () => {
+    const sim = await startVsphereSim({ user: env.VSPHERE_USER, password: env.VSPHERE_PASSWORD });
+    try {
+      sim.vms.set("vm-7", {
+        name: "v",
+        power_state: "POWERED_OFF",
+        cpu: { count: 1 },
+        memory: { size_MiB: 1024 },
+        disks: new Map([
+          ["2000", { type: "SCSI", vmdk_file: "[ds] v/v.vmdk", capacityBytes: 8 * 1024 ** 3 }],
+        ]),
+      });
+      const http = new HttpJsonClient({ baseUrl: sim.url, platform: "esxi" });
+      const wrong = new VimJsonClient(http, () => [env.VSPHERE_USER, "not-the-password"]);
+      await expect(wrong.setExtraConfig("vm-7", { "guestinfo.x": "1" })).rejects.toMatchObject({
+        code: "PLATFORM_AUTH_FAILED",
+        message: expect.stringContaining("InvalidLogin"),
+      });
+      const vim = new VimJsonClient(http, () => [env.VSPHERE_USER, env.VSPHERE_PASSWORD]);
+      await expect(vim.setExtraConfig("vm-404", { "guestinfo.x": "1" })).rejects.toMatchObject({
+        code: "PLATFORM_NOT_FOUND",
+      });
+      // Shrinking is refused by vSphere as a task error; growFirstDisk never asks for it, so edit by hand.
+      (sim.vms.get("vm-7")?.disks?.get("2000") as { capacityBytes: number }).capacityBytes = 100 * 1024 ** 3;
+      expect(await vim.growFirstDisk("vm-7", 50, { intervalMs: 5 })).toBe("kept");
+      expect(await vim.growFirstDisk("vm-7", 120, { intervalMs: 5 })).toBe("grown");
+      expect(sim.vms.get("vm-7")?.disks?.get("2000")?.capacityBytes).toBe(120 * 1024 ** 3);
     } finally {
       await sim.close();
     }

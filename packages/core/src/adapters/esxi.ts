@@ -7,6 +7,7 @@ import { PlatformApiError } from "../errors.js";
 import { registerSecret } from "../util/redact.js";
 import { cloudInitMetadata, cloudInitUserData, guestinfoKeys, networkConfig } from "./cloud-init.js";
 import { type CommandRunner, defaultCommandRunner, quoteForDisplay as shellQuote } from "./command-runner.js";
+import { moveSystemDiskToSata, sataMovePlan } from "./esxi-windows-disk.js";
 import { HttpJsonClient, type HttpResponse } from "./http-json.js";
 import { missingOption, OptionReader, requireEnv } from "./options.js";
 import type {
@@ -21,24 +22,32 @@ import type {
   ResolvedSpec,
   WaitOptions,
 } from "./types.js";
+import { DEFAULT_VIM_RELEASE, VimJsonClient } from "./vsphere-vim.js";
 import { waitForRunning } from "./wait.js";
 
 export interface EsxiAdapterOptions {
-  /** platform_options.esxi: url, datastore (name), datastore_id, folder, resource_pool, host, network, ssh_host, ssh_key, insecure_tls, ca_file. */
+  /**
+   * platform_options.esxi: url, datastore (name), datastore_id, folder, resource_pool, host, network, ssh_host,
+   * ssh_key, insecure_tls, ca_file; guest_config ("guestinfo", the default, or "customization" for vCenter
+   * before 8.0U1) and vim_release (VI/JSON release, default 8.0.1.0).
+   */
   spec?: DeploySpec;
   overrides?: Record<string, unknown>;
   /** VSPHERE_USER / VSPHERE_PASSWORD (or govc's GOVC_USERNAME / GOVC_PASSWORD), VSPHERE_URL / GOVC_URL. */
   env?: NodeJS.ProcessEnv;
   runner?: CommandRunner;
   pollIntervalMs?: number;
+  /** How long a vSphere task (ReconfigVM_Task) may take. */
+  taskTimeoutMs?: number;
 }
 
 /** Formats ESXi boots only after conversion to a VMDK; a VMDK is copied to a thin disk with vmkfstools. */
 const CONVERTIBLE = ["qcow2", "ova", "raw", "img", "vmdk"] as const;
 
 /**
- * ESXi / vCenter through the vSphere Automation REST API (/api/session, /api/vcenter/vm). Templates are
- * cloned and customised with cloud-init (the metadata carries the static network); cloud images are
+ * ESXi through vCenter's vSphere Automation REST API (/api/session, /api/vcenter/vm). Templates are
+ * cloned, and cloud-init gets its metadata (hostname, static network) and user-data as guestinfo keys set
+ * over the VI/JSON API (what `govc vm.change -e guestinfo.metadata=...` does over SOAP); cloud images are
  * converted to VMDK locally, copied to the host, imported with vmkfstools and booted with a NoCloud seed ISO.
  */
 export class EsxiAdapter implements PlatformAdapter {
@@ -53,6 +62,7 @@ export class EsxiAdapter implements PlatformAdapter {
   };
   private readonly env: NodeJS.ProcessEnv;
   private session: string | undefined;
+  private vimClient: VimJsonClient | undefined;
 
   constructor(private readonly options: EsxiAdapterOptions = {}) {
     this.env = options.env ?? process.env;
@@ -69,12 +79,22 @@ export class EsxiAdapter implements PlatformAdapter {
           out.push(missingOption("esxi", key, key === "datastore" ? '"datastore1"' : '"..."'));
       }
     }
-    if (spec.template_id !== undefined && spec.disk_gb !== undefined) {
+    const guestConfig = o.string("guest_config");
+    if (guestConfig !== undefined && guestConfig !== "guestinfo" && guestConfig !== "customization") {
+      out.push({
+        code: "ESXI_GUEST_CONFIG_INVALID",
+        severity: "error",
+        field: "platform_options.esxi.guest_config",
+        message: `guest_config must be "guestinfo" or "customization", got "${guestConfig}".`,
+        fix: 'Use "guestinfo" (vCenter 8.0U1+, the default) or "customization" (older vCenter, needs open-vm-tools).',
+      });
+    }
+    if (spec.template_id !== undefined && spec.disk_gb !== undefined && guestConfig === "customization") {
       out.push({
         code: "ESXI_CLONE_DISK_SIZE",
         severity: "warning",
         field: "disk_gb",
-        message: `A clone keeps the template's disk size; disk_gb ${spec.disk_gb} is not applied through the REST API.`,
+        message: `Without the VI/JSON API (guest_config "customization") a clone keeps the template's disk size; disk_gb ${spec.disk_gb} is not applied.`,
         fix: `Grow it after deployment: govc vm.disk.change -vm ${spec.name} -size ${spec.disk_gb}G (then grow the partition in the guest).`,
       });
     }
@@ -120,22 +140,49 @@ export class EsxiAdapter implements PlatformAdapter {
         why: "Set the memory.",
         params: { size_MiB: spec.memory_mib },
       });
-      calls.push({
-        kind: "http",
-        action: "PUT",
-        target: "/api/vcenter/vm/{vm}/guest/customization",
-        why: "Hand cloud-init its metadata (hostname, static network) and user-data.",
-        params: this.customizationBody(spec),
-      });
-      calls.push({
-        kind: "command",
-        action: "govc",
-        where: "local",
-        target: `govc vm.change -vm ${shellQuote(spec.name)} ${Object.entries(guestinfoKeys(spec))
-          .map(([k, v]) => `-e ${k}=${v.length > 40 ? `${v.slice(0, 24)}…` : v}`)
-          .join(" ")}`,
-        why: "govc-compatible equivalent: the same cloud-init metadata as base64 guestinfo keys (VMware datasource).",
-      });
+      if (this.usesGuestinfo(spec)) {
+        const vim = `/sdk/vim25/${this.reader(spec).string("vim_release") ?? DEFAULT_VIM_RELEASE}`;
+        calls.push({
+          kind: "http",
+          action: "POST",
+          target: `${vim}/SessionManager/SessionManager/Login`,
+          why: "Log in to the VI/JSON API (the Automation REST API cannot set extraConfig).",
+        });
+        calls.push({
+          kind: "http",
+          action: "POST",
+          target: `${vim}/VirtualMachine/{vm}/ReconfigVM_Task`,
+          why:
+            "Put cloud-init's metadata (hostname, static network) and user-data into guestinfo keys, base64, where its VMware datasource reads them; " +
+            `govc equivalent: govc vm.change -vm ${shellQuote(spec.name)} -e guestinfo.metadata=<base64> -e guestinfo.metadata.encoding=base64 -e guestinfo.userdata=<base64> -e guestinfo.userdata.encoding=base64. Then poll GET ${vim}/Task/{task}/info until success.`,
+          params: {
+            "guestinfo.metadata (decoded)": cloudInitMetadata(spec),
+            "guestinfo.userdata (decoded)": cloudInitUserData(spec),
+            "guestinfo.metadata.encoding": "base64",
+            "guestinfo.userdata.encoding": "base64",
+          },
+        });
+        if (spec.disk_gb !== undefined) {
+          calls.push({
+            kind: "http",
+            action: "POST",
+            target: `${vim}/VirtualMachine/{vm}/ReconfigVM_Task`,
+            why: `Grow the system disk to ${spec.disk_gb} GB if the template's is smaller (never shrunk), after reading GET ${vim}/VirtualMachine/{vm}/config; govc equivalent: govc vm.disk.change -vm ${shellQuote(spec.name)} -size ${spec.disk_gb}G.`,
+            params: {
+              deviceChange: [{ operation: "edit", device: { capacityInKB: spec.disk_gb * 1024 * 1024 } }],
+            },
+          });
+        }
+      } else {
+        calls.push({
+          kind: "http",
+          action: "PUT",
+          target: "/api/vcenter/vm/{vm}/guest/customization",
+          why: "Hand cloud-init its metadata (hostname, static network) and user-data through guest customization.",
+          params: this.customizationBody(spec),
+        });
+      }
+      if (this.windowsNeedsSata(spec)) calls.push(...sataMovePlan());
     } else {
       for (const step of this.importCommands(spec, "<workdir>")) calls.push(step.call);
       calls.push({
@@ -197,13 +244,37 @@ export class EsxiAdapter implements PlatformAdapter {
           call,
           "set the memory",
         );
-        await this.json(
-          "PUT",
-          `/api/vcenter/vm/${id}/guest/customization`,
-          this.customizationBody(spec),
-          call,
-          "set the cloud-init customization",
-        );
+        const wait = {
+          intervalMs: this.options.pollIntervalMs ?? 1000,
+          ...(this.options.taskTimeoutMs ? { timeoutMs: this.options.taskTimeoutMs } : {}),
+          ...(call.signal ? { signal: call.signal } : {}),
+        };
+        if (this.usesGuestinfo(spec)) {
+          call.onCall?.(`ReconfigVM_Task ${id}: guestinfo.metadata, guestinfo.userdata`);
+          await this.vim(call).setExtraConfig(id, guestinfoKeys(spec), wait);
+          if (spec.disk_gb !== undefined) {
+            call.onCall?.(`ReconfigVM_Task ${id}: grow the disk to ${spec.disk_gb} GB`);
+            const grown = await this.vim(call).growFirstDisk(id, spec.disk_gb, wait);
+            if (grown === "kept")
+              call.onCall?.(`disk already ${spec.disk_gb} GB or larger: kept (never shrunk)`);
+          }
+        } else {
+          await this.json(
+            "PUT",
+            `/api/vcenter/vm/${id}/guest/customization`,
+            this.customizationBody(spec),
+            call,
+            "set the cloud-init customization",
+          );
+        }
+        if (this.windowsNeedsSata(spec)) {
+          const moved = await moveSystemDiskToSata(
+            <T>(method: string, path: string, body: unknown, what: string) =>
+              this.json<T>(method, path, body, call, what),
+            id,
+          );
+          call.onCall?.(moved === "moved" ? "system disk moved to SATA" : "system disk already on SATA");
+        }
       };
     } else {
       const runner = this.options.runner ?? defaultCommandRunner(this.sshOptions(spec));
@@ -491,6 +562,34 @@ export class EsxiAdapter implements PlatformAdapter {
     };
   }
 
+  private usesGuestinfo(spec: DeploySpec): boolean {
+    return this.reader(spec).string("guest_config") !== "customization";
+  }
+
+  /** Windows clones go to SATA unless the template has the VMware paravirtual drivers (virtio_drivers). */
+  private windowsNeedsSata(spec: DeploySpec): boolean {
+    return spec.os.family === "windows" && this.reader(spec).bool("virtio_drivers") !== true;
+  }
+
+  private vim(call: CallOptions): VimJsonClient {
+    this.vimClient ??= new VimJsonClient(
+      this.client(call),
+      () => this.credentials(),
+      this.reader(undefined).string("vim_release") ?? DEFAULT_VIM_RELEASE,
+    );
+    return this.vimClient;
+  }
+
+  private credentials(): [string, string] {
+    const [user, password] = (
+      this.env.VSPHERE_USER
+        ? requireEnv("vSphere", ["VSPHERE_USER", "VSPHERE_PASSWORD"], this.env, "login")
+        : requireEnv("vSphere", ["GOVC_USERNAME", "GOVC_PASSWORD"], this.env, "login")
+    ) as [string, string];
+    registerSecret(password);
+    return [user, password];
+  }
+
   private sshOptions(spec: DeploySpec) {
     const o = this.reader(spec);
     return {
@@ -546,10 +645,7 @@ export class EsxiAdapter implements PlatformAdapter {
   ): Promise<HttpResponse> {
     const client = this.client(call);
     if (!this.session) {
-      const [user, password] = this.env.VSPHERE_USER
-        ? requireEnv("vSphere", ["VSPHERE_USER", "VSPHERE_PASSWORD"], this.env, "login")
-        : requireEnv("vSphere", ["GOVC_USERNAME", "GOVC_PASSWORD"], this.env, "login");
-      registerSecret(password);
+      const [user, password] = this.credentials();
       const basic = Buffer.from(`${user}:${password}`).toString("base64");
       registerSecret(basic);
       const res = await client.request("POST", "/api/session", undefined, {

@@ -121,7 +121,8 @@ describe("ProxmoxAdapter against the Proxmox API simulator", () => {
       nameserver: "8.8.8.8 8.8.4.4",
       cores: 16,
       memory: 32768,
-      scsi0: "local-lvm:base-9000-disk-0,size=1000G",
+      // A full clone gets its own volume, grown to the spec's size.
+      scsi0: "local-lvm:vm-100-disk-0,size=1000G",
     });
     const config = sim.requests.find((r) => r.method === "PUT" && r.path.endsWith("/qemu/100/config"));
     expect(config?.form.ipconfig0).toBe("ip=192.168.3.30/24,gw=192.168.3.1");
@@ -158,10 +159,60 @@ describe("ProxmoxAdapter against the Proxmox API simulator", () => {
     await adapter.create(resolved);
     const vm = sim.vms.get(123);
     expect(vm?.config.scsi0).toBeUndefined();
-    expect(vm?.config.sata0).toBe("local-lvm:base-9100-disk-0,size=80G");
+    expect(vm?.config.sata0).toBe("local-lvm:vm-123-disk-0,size=80G");
     expect(vm?.config.boot).toBe("order=sata0");
     expect(vm?.config.ipconfig0).toBe("ip=192.168.2.50/24,gw=192.168.2.1");
     expect(sim.requests.find((r) => r.path.endsWith("/resize"))?.form.disk).toBe("sata0");
+  });
+
+  it("keeps a Windows disk larger than disk_gb as it is (Proxmox never shrinks) instead of failing", async () => {
+    const spec: DeploySpec = {
+      name: "win2",
+      os: { family: "windows" },
+      cores: 2,
+      memory_mib: 4096,
+      disk_gb: 30,
+      template_id: "9100",
+      network: { ip: "192.168.2.51", prefix: 24, gateway: "192.168.2.1", dns: ["8.8.8.8"] },
+      platform_options: { proxmox: { node: "pve1", url: sim.url, vmid: 124 } },
+    };
+    const adapter = new ProxmoxAdapter({ spec, env, pollIntervalMs: 5 });
+    const { spec: resolved } = await resolveDeployNetwork(spec, "proxmox", undefined);
+    const said: string[] = [];
+    await adapter.create(resolved, { onCall: (d) => said.push(d) });
+    expect(sim.vms.get(124)?.config.sata0).toBe("local-lvm:vm-124-disk-0,size=40G");
+    expect(sim.requests.some((r) => r.path.endsWith("/resize"))).toBe(false);
+    expect(said.join("\n")).toContain(
+      "below the size of the template's system disk (40 GB): sata0 kept at 40 GB",
+    );
+  });
+
+  it("treats a task that ends with WARNINGS as done, not failed", async () => {
+    await sim.close();
+    sim = await startProxmoxSim({ tokenId: TOKEN_ID, secret: SECRET, warnTasks: { qmstart: 1 } });
+    sim.addTemplate(9000, { config: { scsi0: "local-lvm:base-9000-disk-0,size=3G", boot: "order=scsi0" } });
+    const spec = seedSpec(sim.url);
+    const adapter = new ProxmoxAdapter({ spec, env, pollIntervalMs: 5 });
+    const { spec: resolved } = await resolveDeployNetwork(
+      spec,
+      "proxmox",
+      new IpPool({ config: LAB_POOLS, statePath: join(dir, "w.json") }),
+    );
+    const ref = await adapter.create(resolved);
+    expect(sim.vms.get(Number(ref.id))?.status).toBe("running");
+  });
+
+  it("refuses a token id that is not USER@REALM!TOKENID before any request", async () => {
+    const spec = seedSpec(sim.url);
+    const adapter = new ProxmoxAdapter({
+      spec,
+      env: { PROXMOX_TOKEN_ID: "deploy", PROXMOX_TOKEN_SECRET: SECRET },
+    });
+    await expect(adapter.get({ platform: "proxmox", id: "100", name: "x" })).rejects.toMatchObject({
+      code: "PLATFORM_CREDENTIALS_INVALID",
+      exitCode: 4,
+    });
+    expect(sim.requests).toHaveLength(0);
   });
 
   it("rejects a bad token with PLATFORM_AUTH_FAILED and never prints the secret", async () => {

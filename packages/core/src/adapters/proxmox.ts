@@ -1,6 +1,6 @@
 import type { Finding } from "../deploy-rules/findings.js";
 import type { DeploySpec } from "../deploy-rules/spec.js";
-import { PlatformApiError } from "../errors.js";
+import { PlatformApiError, PlatformConfigError } from "../errors.js";
 import { registerSecret } from "../util/redact.js";
 import { HttpJsonClient, type HttpResponse } from "./http-json.js";
 import { missingOption, OptionReader, requireEnv } from "./options.js";
@@ -30,6 +30,8 @@ export interface ProxmoxAdapterOptions {
 }
 
 const DISK_KEYS = /^(scsi|virtio|sata|ide)\d+$/;
+/** user@realm!tokenid, as Proxmox shows the Token ID. */
+const TOKEN_ID = /^[^\s@!=]+@[^\s@!=]+![A-Za-z][A-Za-z0-9._-]*$/;
 
 /**
  * Proxmox VE through its REST API (/api2/json) with an API token. Every VM is a clone of a template
@@ -100,8 +102,14 @@ export class ProxmoxAdapter implements PlatformAdapter {
       http(
         "PUT",
         `/nodes/${node}/qemu/${vmid}/config`,
-        "Windows: move the system disk to SATA (sata0) if the template has it on SCSI/VirtIO, and boot from it.",
-        { delete: "<template disk>", sata0: "<its volume>", boot: "order=sata0" },
+        "Windows: if the template's system disk is on SCSI/VirtIO, detach it (its volume becomes unused0) ...",
+        { delete: "<template disk, e.g. scsi0>" },
+      );
+      http(
+        "PUT",
+        `/nodes/${node}/qemu/${vmid}/config`,
+        "... and attach the same volume as sata0 and boot from it: Windows has no in-box VirtIO/SCSI driver.",
+        { sata0: "<its volume>", boot: "order=sata0" },
       );
     }
     http(
@@ -145,6 +153,8 @@ export class ProxmoxAdapter implements PlatformAdapter {
         `GET VM ${vmid} config`,
       );
       let disk = systemDisk(config);
+      // The size before any re-attach: a disk moved to sata0 keeps its volume, so its size too.
+      const currentGb = disk ? sizeInGb(String(config[disk] ?? "")) : undefined;
       if (
         spec.os.family === "windows" &&
         disk &&
@@ -174,8 +184,11 @@ export class ProxmoxAdapter implements PlatformAdapter {
         `configure VM ${vmid}`,
       );
       if (spec.disk_gb !== undefined && disk) {
-        const current = sizeInGb(String(config[disk] ?? ""));
-        if (current === undefined || current < spec.disk_gb) {
+        if (currentGb !== undefined && currentGb > spec.disk_gb) {
+          call.onCall?.(
+            `disk_gb ${spec.disk_gb} is below the size of the template's system disk (${round(currentGb)} GB): ${disk} kept at ${round(currentGb)} GB, Proxmox never shrinks disks`,
+          );
+        } else if (currentGb === undefined || currentGb < spec.disk_gb) {
           const resized = await this.data<string | null>(
             api.request("PUT", `${base}/resize`, { form: { disk, size: `${spec.disk_gb}G` } }),
             `resize ${disk}`,
@@ -313,8 +326,16 @@ export class ProxmoxAdapter implements PlatformAdapter {
       ["PROXMOX_TOKEN_ID", "PROXMOX_TOKEN_SECRET"],
       this.env,
       "API token",
-    );
+    ) as [string, string];
     registerSecret(secret);
+    if (!TOKEN_ID.test(tokenId)) {
+      // The header is PVEAPIToken=USER@REALM!TOKENID=SECRET; a bare token name yields a puzzling 401.
+      throw new PlatformConfigError(
+        "PLATFORM_CREDENTIALS_INVALID",
+        `PROXMOX_TOKEN_ID must be USER@REALM!TOKENID (e.g. labgate@pve!deploy), got "${tokenId}".`,
+        { hint: "Copy the full Token ID shown under Datacenter → Permissions → API Tokens." },
+      );
+    }
     const client = new HttpJsonClient({
       baseUrl: url.endsWith("/api2/json") ? url : `${url}/api2/json`,
       platform: "proxmox",
@@ -355,7 +376,8 @@ export class ProxmoxAdapter implements PlatformAdapter {
         ...(signal ? { signal } : {}),
       },
     );
-    if (final.exitstatus !== "OK") {
+    // "WARNINGS: n" is how Proxmox ends a task that succeeded with warnings (e.g. qmstart); only other statuses failed.
+    if (final.exitstatus !== "OK" && !/^WARNINGS: \d+$/.test(final.exitstatus ?? "")) {
       throw new PlatformApiError(
         "proxmox",
         "PLATFORM_TASK_FAILED",
@@ -388,6 +410,10 @@ function systemDisk(config: Record<string, string | number>): string | undefined
         !String(config[k]).includes("cloudinit"),
     )
     .sort()[0];
+}
+
+function round(gb: number): number {
+  return Math.round(gb * 10) / 10;
 }
 
 function sizeInGb(disk: string): number | undefined {

@@ -2,6 +2,7 @@ import type { DeploySpec, PlatformName } from "../deploy-rules/spec.js";
 import { AwsAdapter } from "./aws.js";
 import { AzureAdapter } from "./azure.js";
 import { EsxiAdapter } from "./esxi.js";
+import { LocalAdapter } from "./local.js";
 import { LxdAdapter } from "./lxd.js";
 import { OpenNebulaAdapter } from "./opennebula.js";
 import { ProxmoxAdapter } from "./proxmox.js";
@@ -31,5 +32,7 @@ export function createAdapter(platform: PlatformName, options: CreateAdapterOpti
       return new OpenNebulaAdapter(options.spec ? { spec: options.spec } : {});
     case "lxd":
       return new LxdAdapter(options.spec ? { spec: options.spec } : {});
+    case "local":
+      return new LocalAdapter(options.spec ? { spec: options.spec } : {});
   }
 }

@@ -18,7 +18,15 @@ export interface PlatformCapabilities {
   convertibleFormats: readonly ImageFormat[];
   cloneFromTemplate: boolean;
   /** How cloud-init (or its equivalent) gets the network and keys. */
-  guestConfig: "cloud-init-drive" | "guestinfo" | "user-data" | "custom-data" | "context" | "lxd-config";
+  guestConfig:
+    | "cloud-init-drive"
+    | "guestinfo"
+    | "user-data"
+    | "custom-data"
+    | "context"
+    | "lxd-config"
+    /** The local platform: LABGATE_* variables in the node process's environment. */
+    | "environment";
 }
 
 /** A network with everything a static guest config needs, or DHCP. */
@@ -34,6 +42,11 @@ export type ResolvedNetwork =
       source: "spec" | "pool" | "fallback";
       attach?: string;
     }
+  /**
+   * Cloud platforms with network.static: the platform pins the private address and still hands it out
+   * by its own DHCP, so the guest keeps DHCP and only the address is sent (PrivateIpAddress, Static NIC).
+   */
+  | { mode: "fixed"; ip: string; attach?: string }
   | { mode: "dhcp"; attach?: string };
 
 /** A spec after the rules ran and the network was resolved: what adapters plan and create from. */
@@ -44,7 +57,8 @@ export interface ResolvedSpec extends DeploySpec {
 
 /** One API call or command a plan makes, printable as-is (no secrets). */
 export interface PlannedCall {
-  kind: "http" | "sdk" | "xmlrpc" | "command";
+  /** "probe": a read-only check this machine makes (the local platform's /proc and TCP polls). */
+  kind: "http" | "sdk" | "xmlrpc" | "command" | "probe";
   /** HTTP method, SDK command name, XML-RPC method or program. */
   action: string;
   /** Path, resource or command line. */

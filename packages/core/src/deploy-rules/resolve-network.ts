@@ -8,7 +8,7 @@ import { readLedger } from "../ip-pool/ledger.js";
 import { findNetworkContaining } from "../ip-pool/network-view.js";
 import type { IpAllocation } from "../ip-pool/types.js";
 import { maskToPrefix, usesDhcp } from "./rules.js";
-import type { DeploySpec, PlatformName } from "./spec.js";
+import { type DeploySpec, LOCAL_DEFAULT_CIDR, type PlatformName } from "./spec.js";
 
 /** The IP pool owner a deployment's address is recorded under; destroy releases by it. */
 export function deployOwner(spec: Pick<DeploySpec, "name">, platform: PlatformName): string {
@@ -36,8 +36,20 @@ export async function resolveDeployNetwork(
   const attach = n.attach === undefined ? {} : { attach: n.attach };
   if (usesDhcp(spec, platform))
     return { spec: { ...spec, platform, resolvedNetwork: { mode: "dhcp", ...attach } } };
+  if (CLOUD.includes(platform)) {
+    // The cloud knows the subnet's gateway and DNS; only the address to pin is ours to give.
+    if (!n.ip) {
+      throw new DeploySpecError(
+        "CLOUD_STATIC_WITHOUT_ADDRESS",
+        `${spec.name}: network.static is true on ${platform} but network.ip is missing.`,
+        { hint: "Give network.ip (a free private address in the subnet), or drop static to use DHCP." },
+      );
+    }
+    return { spec: { ...spec, platform, resolvedNetwork: { mode: "fixed", ip: n.ip, ...attach } } };
+  }
   if (!n.ip) {
-    if (!n.cidr) {
+    const cidr = n.cidr ?? (platform === "local" ? LOCAL_DEFAULT_CIDR : undefined);
+    if (!cidr) {
       throw new DeploySpecError(
         "STATIC_ADDRESS_REQUIRED",
         `${spec.name} needs a static address on ${platform}, but the spec has no network.ip or network.cidr.`,
@@ -53,8 +65,8 @@ export async function resolveDeployNetwork(
         { hint: "Pass --ip-pools config/ip_pools.json." },
       );
     const allocation = options.dryRun
-      ? await previewAllocation(pool, n.cidr, deployOwner(spec, platform))
-      : await pool.allocate(n.cidr, deployOwner(spec, platform));
+      ? await previewAllocation(pool, cidr, deployOwner(spec, platform))
+      : await pool.allocate(cidr, deployOwner(spec, platform));
     const resolved: ResolvedNetwork = {
       mode: "static",
       ip: allocation.ip,

@@ -49,6 +49,7 @@ const OPTIONS = {
   },
   opennebula: { network: "lab" },
   lxd: {},
+  local: { command: ["python3", "-m", "http.server", "--bind", "{ip}", "8080"], ready_port: 8080 },
 };
 
 const base = (platform: PlatformName, over: Partial<DeploySpec> = {}): DeploySpec => ({
@@ -59,6 +60,13 @@ const base = (platform: PlatformName, over: Partial<DeploySpec> = {}): DeploySpe
   template_id: platform === "esxi" ? "vm-42" : "9000",
   network: { cidr: "192.168.3.0/24" },
   platform_options: OPTIONS,
+  ...over,
+});
+
+const local = (over: Partial<DeploySpec> = {}): DeploySpec => ({
+  ...base("local"),
+  template_id: undefined,
+  network: {},
   ...over,
 });
 
@@ -174,6 +182,20 @@ const CASES: [string, PlatformName, DeploySpec, string[], string[]][] = [
     [],
   ],
   [
+    "aws static with a cidr but no ip: the cloud's addresses are not in labgate's pool",
+    "aws",
+    cloud("aws", { network: { static: true, cidr: "10.0.1.0/24" } }),
+    ["CLOUD_STATIC_WITHOUT_ADDRESS"],
+    [],
+  ],
+  [
+    "aws static with just an ip is complete",
+    "aws",
+    cloud("aws", { network: { static: true, ip: "10.0.1.50" } }),
+    [],
+    ["CLOUD_STATIC_WITHOUT_ADDRESS", "CLOUD_IP_WITHOUT_STATIC", "STATIC_NETWORK_INCOMPLETE"],
+  ],
+  [
     "azure gateway/dns are ignored",
     "azure",
     cloud("azure", { network: { gateway: "10.0.0.1" } }),
@@ -247,6 +269,36 @@ const CASES: [string, PlatformName, DeploySpec, string[], string[]][] = [
     "proxmox",
     base("proxmox", { template_id: undefined }),
     ["SOURCE_MISSING", "PROXMOX_TEMPLATE_REQUIRED"],
+    [],
+  ],
+  [
+    "local with no network takes a loopback address from the pool",
+    "local",
+    local(),
+    ["STATIC_ADDRESS_FROM_POOL", "LOCAL_LIMITS_NOT_ENFORCED"],
+    ["STATIC_ADDRESS_REQUIRED", "SOURCE_MISSING", "LOCAL_NETWORK_NOT_LOOPBACK", "CLOUD_DHCP_FALSE"],
+  ],
+  [
+    "local on a lab subnet is refused: loopback only",
+    "local",
+    local({ network: { cidr: "192.168.3.0/24", gateway: "192.168.3.1" } }),
+    ["LOCAL_NETWORK_NOT_LOOPBACK"],
+    ["STATIC_ADDRESS_FROM_POOL"],
+  ],
+  [
+    "local with a loopback address is fine",
+    "local",
+    local({ network: { ip: "127.0.0.9" } }),
+    [],
+    ["LOCAL_NETWORK_NOT_LOOPBACK", "STATIC_ADDRESS_FROM_POOL", "STATIC_NETWORK_INCOMPLETE"],
+  ],
+  ["local has no DHCP", "local", local({ network: { dhcp: true } }), ["LOCAL_NO_DHCP"], []],
+  ["local does not clone templates", "local", local({ template_id: "9000" }), ["TEMPLATE_NOT_SUPPORTED"], []],
+  [
+    "local needs a command",
+    "local",
+    local({ platform_options: { ...OPTIONS, local: {} } }),
+    ["LOCAL_COMMAND_REQUIRED"],
     [],
   ],
   [

@@ -1,5 +1,6 @@
 import { formatIpv4, parseIpv4, prefixToNetmask } from "../ip-pool/ipv4.js";
 import type { Finding } from "./findings.js";
+import { localNetworkRules } from "./local-rules.js";
 import { CLOUD_PLATFORMS, type DeploySpec, ON_PREM_PLATFORMS, type PlatformName } from "./spec.js";
 
 /** Capabilities the shared rules look at (a subset of PlatformCapabilities, kept apart so rules stay pure). */
@@ -31,6 +32,7 @@ export function checkDeployRules(
 ): Finding[] {
   return [
     ...networkRules(spec, platform),
+    ...(platform === "local" ? localNetworkRules(spec) : []),
     ...windowsRules(spec, platform, caps),
     ...sourceRules(spec, platform, caps),
   ];
@@ -141,13 +143,15 @@ function networkRules(spec: DeploySpec, platform: PlatformName): Finding[] {
     }
     return out;
   }
+  // The local platform has its own network rules (loopback only, see local-rules.ts).
+  if (!CLOUD_PLATFORMS.includes(platform)) return out;
   // Cloud: DHCP by default, static only when asked.
-  if (n.static === true && !n.ip && !n.cidr) {
+  if (n.static === true && !n.ip) {
     out.push({
       code: "CLOUD_STATIC_WITHOUT_ADDRESS",
       severity: "error",
       field: "network.ip",
-      message: "network.static is true but there is no network.ip (nor a cidr to allocate from).",
+      message: `network.static is true but there is no network.ip to pin (${platform} addresses are not taken from labgate's pool).`,
       fix: "Give network.ip (a free private address in the subnet), or drop static to use DHCP.",
     });
   }
@@ -221,6 +225,13 @@ function windowsRules(spec: DeploySpec, platform: PlatformName, caps: RuleCapabi
 function sourceRules(spec: DeploySpec, platform: PlatformName, caps: RuleCapabilities): Finding[] {
   const out: Finding[] = [];
   const format = spec.image?.format;
+  // A local node runs platform_options.local.command; the local adapter checks it.
+  if (platform === "local")
+    return templateRefused(
+      spec,
+      platform,
+      "Remove template_id; platform_options.local.command says what the node runs.",
+    );
   if (spec.template_id === undefined && !spec.image?.source && !spec.image?.ref) {
     out.push({
       code: "SOURCE_MISSING",
@@ -233,15 +244,7 @@ function sourceRules(spec: DeploySpec, platform: PlatformName, caps: RuleCapabil
         : "Set image.ref (e.g. an AMI id or image URN).",
     });
   }
-  if (spec.template_id !== undefined && !caps.cloneFromTemplate) {
-    out.push({
-      code: "TEMPLATE_NOT_SUPPORTED",
-      severity: "error",
-      field: "template_id",
-      message: `${platform} does not clone from templates here.`,
-      fix: "Use image.ref instead.",
-    });
-  }
+  if (!caps.cloneFromTemplate) out.push(...templateRefused(spec, platform, "Use image.ref instead."));
   if (
     spec.template_id === undefined &&
     caps.cloneFromTemplate &&
@@ -277,6 +280,19 @@ function sourceRules(spec: DeploySpec, platform: PlatformName, caps: RuleCapabil
     }
   }
   return out;
+}
+
+function templateRefused(spec: DeploySpec, platform: PlatformName, fix: string): Finding[] {
+  if (spec.template_id === undefined) return [];
+  return [
+    {
+      code: "TEMPLATE_NOT_SUPPORTED",
+      severity: "error",
+      field: "template_id",
+      message: `${platform} does not clone from templates here.`,
+      fix,
+    },
+  ];
 }
 
 /** The spec's options for this platform (`platform_options.proxmox`), or an empty object. */

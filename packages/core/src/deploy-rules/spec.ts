@@ -1,10 +1,12 @@
 /** Platforms a deployment spec can target. */
-export const PLATFORMS = ["proxmox", "esxi", "aws", "azure", "opennebula", "lxd"] as const;
+export const PLATFORMS = ["proxmox", "esxi", "aws", "azure", "opennebula", "lxd", "local"] as const;
 export type PlatformName = (typeof PLATFORMS)[number];
 
 /** Platforms without DHCP on their lab networks: every VM needs a static address. */
 export const ON_PREM_PLATFORMS: readonly PlatformName[] = ["proxmox", "esxi", "opennebula", "lxd"];
 export const CLOUD_PLATFORMS: readonly PlatformName[] = ["aws", "azure"];
+/** The subnet a `local` node's address comes from when the spec names none: loopback, never anything else. */
+export const LOCAL_DEFAULT_CIDR = "127.0.0.0/8";
 
 export type OsFamily = "linux" | "windows";
 export type ImageFormat =
@@ -37,7 +39,7 @@ export interface DeployNetwork {
   dns?: string[];
   /**
    * Whether the network hands out addresses. Unset means the platform's default:
-   * false on proxmox/esxi/opennebula/lxd-bridged, true on aws/azure.
+   * false on proxmox/esxi/opennebula/lxd-bridged/local, true on aws/azure.
    */
   dhcp?: boolean;
   /** Cloud platforms: ask for a fixed private address instead of DHCP. */

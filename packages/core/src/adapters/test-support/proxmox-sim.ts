@@ -19,7 +19,26 @@ export interface ProxmoxSimOptions {
   taskPolls?: number;
   /** Make the next task of this type fail with this exit status (e.g. {qmclone: "storage full"}). */
   failTasks?: Record<string, string>;
+  /** Make the next task of this type succeed with warnings ({qmstart: 1} → "WARNINGS: 1"). */
+  warnTasks?: Record<string, number>;
 }
+
+/** The parameters POST /nodes/{node}/qemu/{vmid}/clone takes (apidata: additionalProperties 0). */
+const CLONE_KEYS = new Set([
+  "newid",
+  "name",
+  "full",
+  "storage",
+  "pool",
+  "target",
+  "format",
+  "description",
+  "snapname",
+  "bwlimit",
+]);
+/** pve-configid-list "dns-name" format of the clone's name. */
+const DNS_NAME =
+  /^(?=.{1,255}$)[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*$/;
 
 const CONFIG_KEYS =
   /^(cores|memory|ipconfig\d|nameserver|searchdomain|sshkeys|ciuser|cipassword|net\d|boot|delete|name|description|(scsi|sata|virtio|ide)\d+|digest)$/;
@@ -43,9 +62,11 @@ export async function startProxmoxSim(options: ProxmoxSimOptions) {
     const upid = `UPID:${node}:${taskSeq.toString(16).toUpperCase().padStart(8, "0")}:00000000:6560A000:${type}:${id}:${options.tokenId}:`;
     const fail = options.failTasks?.[type];
     if (fail) delete options.failTasks?.[type];
+    const warnings = options.warnTasks?.[type];
+    if (warnings) delete options.warnTasks?.[type];
     tasks.set(upid, {
       polls: options.taskPolls ?? 1,
-      exitstatus: fail ?? "OK",
+      exitstatus: fail ?? (warnings ? `WARNINGS: ${warnings}` : "OK"),
       type,
       ...(fail ? {} : apply ? { apply } : {}),
     });
@@ -98,6 +119,20 @@ export async function startProxmoxSim(options: ProxmoxSimOptions) {
     const vm = vms.get(vmid);
     if (req.method === "POST" && sub === "/clone") {
       if (!vm) return missing(vmid);
+      const unknown = Object.keys(params).filter((k) => !CLONE_KEYS.has(k));
+      if (unknown.length)
+        return paramError(
+          Object.fromEntries(
+            unknown.map((k) => [
+              k,
+              "property is not defined in schema and the schema does not allow additional properties",
+            ]),
+          ),
+        );
+      if (params.newid === undefined)
+        return paramError({ newid: "property is missing and it is not optional" });
+      if (params.name !== undefined && !DNS_NAME.test(params.name))
+        return paramError({ name: `value '${params.name}' does not look like a valid DNS name` });
       const newid = Number(params.newid);
       if (!Number.isInteger(newid) || newid < 100 || newid > 999_999_999)
         return paramError({ newid: "invalid format - value does not look like a valid VM ID" });
@@ -106,12 +141,14 @@ export async function startProxmoxSim(options: ProxmoxSimOptions) {
         return paramError({ full: "type check ('boolean') failed" });
       if (!vm.template && params.full === "0")
         return fail(500, "Linked clone feature is not supported for a VM, only for templates");
+      const full = params.full === "1" || !vm.template;
       const clone: SimVm = {
         name: params.name ?? `Copy-of-VM-${vm.name}`,
         template: false,
         status: "stopped",
-        config: { ...vm.config, name: params.name ?? "" },
+        config: { ...cloneDisks(vm.config, vmid, newid, full, params.storage), name: params.name ?? "" },
       };
+      remember(clone.config);
       vms.set(newid, { ...clone, config: { ...clone.config } });
       // The clone holds a lock until the task completes.
       (vms.get(newid) as SimVm).config.lock = "clone";
@@ -227,6 +264,31 @@ export async function startProxmoxSim(options: ProxmoxSimOptions) {
       remember(vm.config);
     },
   };
+}
+
+/**
+ * Disks of a clone the way Proxmox names them: a full clone copies each volume to vm-<newid>-disk-N
+ * (on the target storage when given), a linked clone refers to the template's base volume.
+ */
+function cloneDisks(
+  config: Record<string, string | number>,
+  source: number,
+  newid: number,
+  full: boolean,
+  storage: string | undefined,
+): Record<string, string | number> {
+  const out: Record<string, string | number> = {};
+  for (const [key, value] of Object.entries(config)) {
+    const m = /^([^:,]+):([^,]+)(,.*)?$/.exec(String(value));
+    if (!/^(scsi|sata|virtio|ide)\d+$/.test(key) || !m || String(value).includes("media=cdrom")) {
+      out[key] = value;
+      continue;
+    }
+    const [, store, volume, rest = ""] = m as unknown as [string, string, string, string | undefined];
+    const renamed = volume.replace(new RegExp(`^(base|vm)-${source}-`), `vm-${newid}-`);
+    out[key] = full ? `${storage ?? store}:${renamed}${rest}` : `${store}:${volume}/${renamed}${rest}`;
+  }
+  return out;
 }
 
 function toGb(size: string): number {

@@ -1,10 +1,18 @@
 import { randomBytes } from "node:crypto";
 import { type SimReply, type SimRequest, startSim } from "./http-sim.js";
+import { handleVimJson, type VimState } from "./vsphere-vim-sim.js";
 
 /**
- * vSphere Automation REST API (/api, vSphere 7.0U2+) simulator: Basic-auth sessions, the
- * vmware-api-session-id header, {error_type, messages} errors, VMs with power states.
+ * vCenter simulator: the vSphere Automation REST API (/api, vSphere 7.0U2+) with Basic-auth sessions,
+ * the vmware-api-session-id header, {error_type, messages} errors, VMs with power states, disks,
+ * SATA adapters and boot devices — plus the VI/JSON API (/sdk/vim25, see vsphere-vim-sim.ts).
  */
+export interface SimDisk {
+  type: "SCSI" | "SATA" | "IDE" | "NVME";
+  vmdk_file: string;
+  capacityBytes: number;
+}
+
 export interface SimVsphereVm {
   name: string;
   power_state: "POWERED_ON" | "POWERED_OFF" | "SUSPENDED";
@@ -13,12 +21,19 @@ export interface SimVsphereVm {
   spec?: unknown;
   customization?: unknown;
   template?: boolean;
+  /** extraConfig (the .vmx keys), e.g. guestinfo.metadata. */
+  extraConfig?: Record<string, string>;
+  /** Disk id ("2000") → disk. */
+  disks?: Map<string, SimDisk>;
+  sataAdapters?: string[];
+  bootDisks?: string[];
 }
 
-export async function startVsphereSim(options: { user: string; password: string }) {
+export async function startVsphereSim(options: { user: string; password: string; taskPolls?: number }) {
   const vms = new Map<string, SimVsphereVm>();
   const sessions = new Set<string>();
   let seq = 1000;
+  let deviceSeq = 16000;
   const err = (status: number, error_type: string, message: string): SimReply => ({
     status,
     body: {
@@ -26,7 +41,16 @@ export async function startVsphereSim(options: { user: string; password: string 
       messages: [{ id: `vapi.${error_type.toLowerCase()}`, default_message: message, args: [] }],
     },
   });
+  const vim: VimState = {
+    vms,
+    sessions: new Set(),
+    tasks: new Map(),
+    user: options.user,
+    password: options.password,
+    taskPolls: options.taskPolls ?? 1,
+  };
   const handle = (req: SimRequest): SimReply => {
+    if (req.path.startsWith("/sdk/vim25/")) return handleVimJson(vim, req);
     if (req.method === "POST" && req.path === "/api/session") {
       const expected = `Basic ${Buffer.from(`${options.user}:${options.password}`).toString("base64")}`;
       if (req.headers.authorization !== expected)
@@ -59,6 +83,15 @@ export async function startVsphereSim(options: { user: string; password: string 
           name: body.name,
           template: false,
           power_state: body.power_on ? "POWERED_ON" : "POWERED_OFF",
+          extraConfig: { ...source.extraConfig },
+          disks: new Map(
+            [...(source.disks ?? [])].map(([key, d]) => [
+              key,
+              { ...d, vmdk_file: d.vmdk_file.replace(/[^\s/]+\/[^/]+$/, `${body.name}/${body.name}.vmdk`) },
+            ]),
+          ),
+          sataAdapters: [...(source.sataAdapters ?? [])],
+          bootDisks: [...(source.bootDisks ?? [])],
         });
         return { status: 200, body: id };
       }
@@ -74,6 +107,8 @@ export async function startVsphereSim(options: { user: string; password: string 
         cpu: { count: cpu?.count ?? 1 },
         memory: { size_MiB: memory?.size_MiB ?? 1024 },
         spec: body,
+        extraConfig: {},
+        disks: new Map(),
       });
       return { status: 201, body: id };
     }
@@ -104,6 +139,8 @@ export async function startVsphereSim(options: { user: string; password: string 
       vm.memory.size_MiB = body.size_MiB;
       return { status: 204 };
     }
+    const hardware = hardwareRoute(vm, sub, req, body, () => String(++deviceSeq), err);
+    if (hardware) return hardware;
     if (sub === "/guest/customization" && req.method === "PUT") {
       if (vm.power_state !== "POWERED_OFF")
         return err(400, "NOT_ALLOWED_IN_CURRENT_STATE", "Customization needs a powered-off VM.");
@@ -113,15 +150,8 @@ export async function startVsphereSim(options: { user: string; password: string 
     if (sub === "/guest/identity" && req.method === "GET") {
       if (vm.power_state !== "POWERED_ON")
         return err(503, "SERVICE_UNAVAILABLE", "VMware Tools is not running.");
-      const meta = JSON.parse(
-        (
-          vm.customization as {
-            spec?: { configuration_spec?: { cloud_config?: { cloudinit?: { metadata?: string } } } };
-          }
-        )?.spec?.configuration_spec?.cloud_config?.cloudinit?.metadata ?? "{}",
-      );
-      const ip = String(meta.network?.ethernets?.primary?.addresses?.[0] ?? "").split("/")[0];
-      return { status: 200, body: { name: "UBUNTU_64", host_name: vm.name, ip_address: ip || undefined } };
+      const ip = guestAddress(vm);
+      return { status: 200, body: { name: "UBUNTU_64", host_name: vm.name, ip_address: ip } };
     }
     if (sub === "/power" && req.method === "POST") {
       const action = req.query.get("action");
@@ -135,5 +165,92 @@ export async function startVsphereSim(options: { user: string; password: string 
     return err(404, "NOT_FOUND", `No such path ${req.path}.`);
   };
   const server = await startSim(handle);
-  return { ...server, vms, sessions };
+  return { ...server, vms, sessions, vimSessions: vim.sessions };
+}
+
+/** /hardware/disk, /hardware/adapter/sata and /hardware/boot/device (powered-off VMs only, as vCenter requires). */
+function hardwareRoute(
+  vm: SimVsphereVm,
+  sub: string,
+  req: SimRequest,
+  body: Record<string, unknown>,
+  nextId: () => string,
+  err: (status: number, type: string, message: string) => SimReply,
+): SimReply | undefined {
+  if (!vm.disks) vm.disks = new Map();
+  const disks = vm.disks;
+  if (sub === "/hardware/disk" && req.method === "GET")
+    return { status: 200, body: [...disks.keys()].map((disk) => ({ disk })) };
+  const one = /^\/hardware\/disk\/(\d+)$/.exec(sub);
+  if (one && req.method === "GET") {
+    const d = disks.get(one[1] as string);
+    if (!d) return err(404, "NOT_FOUND", `Disk ${one[1]} not found.`);
+    const address = d.type === "SATA" ? { sata: { bus: 0, unit: 0 } } : { scsi: { bus: 0, unit: 0 } };
+    return {
+      status: 200,
+      body: {
+        label: `Hard disk ${one[1]}`,
+        type: d.type,
+        ...address,
+        backing: { type: "VMDK_FILE", vmdk_file: d.vmdk_file },
+        capacity: d.capacityBytes,
+      },
+    };
+  }
+  const changes = sub.startsWith("/hardware/") && req.method !== "GET";
+  if (changes && vm.power_state !== "POWERED_OFF")
+    return err(400, "NOT_ALLOWED_IN_CURRENT_STATE", "The VM must be powered off to change its hardware.");
+  if (one && req.method === "DELETE") {
+    if (!disks.delete(one[1] as string)) return err(404, "NOT_FOUND", `Disk ${one[1]} not found.`);
+    vm.bootDisks = (vm.bootDisks ?? []).filter((d) => d !== one[1]);
+    return { status: 204 };
+  }
+  if (sub === "/hardware/disk" && req.method === "POST") {
+    const backing = body.backing as { type?: string; vmdk_file?: string } | undefined;
+    if (backing?.type !== "VMDK_FILE" || !backing.vmdk_file)
+      return err(400, "INVALID_ARGUMENT", "backing must be {type: VMDK_FILE, vmdk_file}.");
+    if (body.type === "SATA" && (vm.sataAdapters ?? []).length === 0)
+      return err(400, "UNABLE_TO_ALLOCATE_RESOURCE", "No SATA adapter with a free slot.");
+    const id = nextId();
+    disks.set(id, {
+      type: (body.type as SimDisk["type"]) ?? "SCSI",
+      vmdk_file: backing.vmdk_file,
+      capacityBytes: 10 * 1024 ** 3,
+    });
+    return { status: 201, body: id };
+  }
+  if (sub === "/hardware/adapter/sata" && req.method === "GET")
+    return { status: 200, body: (vm.sataAdapters ?? []).map((adapter) => ({ adapter })) };
+  if (sub === "/hardware/adapter/sata" && req.method === "POST") {
+    if (body.type !== undefined && body.type !== "AHCI")
+      return err(400, "INVALID_ARGUMENT", `Unknown SATA adapter type ${String(body.type)}.`);
+    const id = String(15000 + (vm.sataAdapters ?? []).length);
+    vm.sataAdapters = [...(vm.sataAdapters ?? []), id];
+    return { status: 201, body: id };
+  }
+  if (sub === "/hardware/boot/device" && req.method === "PUT") {
+    const devices = body.devices as { type?: string; disks?: string[] }[] | undefined;
+    const unknown = (devices ?? []).flatMap((d) => d.disks ?? []).filter((d) => !disks.has(d));
+    if (!Array.isArray(devices) || unknown.length)
+      return err(400, "INVALID_ARGUMENT", `Unknown boot disks ${unknown.join(", ")}.`);
+    vm.bootDisks = devices.flatMap((d) => d.disks ?? []);
+    return { status: 204 };
+  }
+  return undefined;
+}
+
+/** What VMware Tools would report once cloud-init applied the static network from guestinfo (or customization). */
+function guestAddress(vm: SimVsphereVm): string | undefined {
+  const fromGuestinfo = vm.extraConfig?.["guestinfo.metadata"];
+  const meta = fromGuestinfo
+    ? JSON.parse(Buffer.from(fromGuestinfo, "base64").toString("utf8"))
+    : JSON.parse(
+        (
+          vm.customization as {
+            spec?: { configuration_spec?: { cloud_config?: { cloudinit?: { metadata?: string } } } };
+          }
+        )?.spec?.configuration_spec?.cloud_config?.cloudinit?.metadata ?? "{}",
+      );
+  const ip = String(meta.network?.ethernets?.primary?.addresses?.[0] ?? "").split("/")[0];
+  return ip || undefined;
 }

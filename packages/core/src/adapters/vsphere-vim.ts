@@ -1,0 +1,203 @@
+import { PlatformApiError } from "../errors.js";
+import { registerSecret } from "../util/redact.js";
+import type { HttpJsonClient, HttpResponse } from "./http-json.js";
+import type { WaitOptions } from "./types.js";
+import { pollUntil } from "./wait.js";
+
+/** The first vCenter release that serves the VI/JSON API (8.0 Update 1). */
+export const DEFAULT_VIM_RELEASE = "8.0.1.0";
+
+/** A vim25 ManagedObjectReference as VI/JSON writes it. */
+export interface MoRef {
+  _typeName?: string;
+  type: string;
+  value: string;
+}
+
+/**
+ * The vSphere Web Services API over its JSON protocol (VI/JSON, /sdk/vim25/{release}, vCenter 8.0U1+):
+ * what the Automation REST API cannot do — setting a VM's extraConfig (the guestinfo keys cloud-init
+ * reads) and growing a disk — through ReconfigVM_Task, with the returned Task polled until it ends.
+ * govc does the same over SOAP (`govc vm.change -e`, `govc vm.disk.change -size`).
+ */
+export class VimJsonClient {
+  private session: string | undefined;
+
+  constructor(
+    private readonly http: HttpJsonClient,
+    private readonly credentials: () => [user: string, password: string],
+    private readonly release = DEFAULT_VIM_RELEASE,
+  ) {}
+
+  /** Sets extraConfig keys (guestinfo.*) on a VM and waits for the reconfiguration task. */
+  async setExtraConfig(vm: string, keys: Record<string, string>, wait: WaitOptions = {}): Promise<void> {
+    const spec = {
+      _typeName: "VirtualMachineConfigSpec",
+      extraConfig: Object.entries(keys).map(([key, value]) => ({
+        _typeName: "OptionValue",
+        key,
+        value: { _typeName: "string", _value: value },
+      })),
+    };
+    await this.reconfigure(vm, spec, "set the guestinfo cloud-init keys", wait);
+  }
+
+  /** Grows a VM's first virtual disk to `gb`; a disk that is already as large is left alone. */
+  async growFirstDisk(vm: string, gb: number, wait: WaitOptions = {}): Promise<"grown" | "kept"> {
+    const config = await this.call<{ hardware?: { device?: Record<string, unknown>[] } }>(
+      "GET",
+      `/VirtualMachine/${enc(vm)}/config`,
+      undefined,
+      `read the configuration of ${vm}`,
+    );
+    const disk = (config.hardware?.device ?? []).find((d) => d._typeName === "VirtualDisk");
+    if (!disk)
+      throw new PlatformApiError("esxi", "PLATFORM_NOT_FOUND", `VM ${vm} has no virtual disk to grow.`, {
+        hint: "Check the template: it should have its system disk attached.",
+      });
+    const wantedKb = gb * 1024 * 1024;
+    if (Number(disk.capacityInKB ?? 0) >= wantedKb) return "kept";
+    const spec = {
+      _typeName: "VirtualMachineConfigSpec",
+      deviceChange: [
+        {
+          _typeName: "VirtualDeviceConfigSpec",
+          operation: "edit",
+          device: { ...disk, capacityInKB: wantedKb, capacityInBytes: wantedKb * 1024 },
+        },
+      ],
+    };
+    await this.reconfigure(vm, spec, `grow the disk to ${gb} GB`, wait);
+    return "grown";
+  }
+
+  private async reconfigure(
+    vm: string,
+    spec: Record<string, unknown>,
+    what: string,
+    wait: WaitOptions,
+  ): Promise<void> {
+    const task = await this.call<MoRef>(
+      "POST",
+      `/VirtualMachine/${enc(vm)}/ReconfigVM_Task`,
+      { spec },
+      `${what} (ReconfigVM_Task on ${vm})`,
+    );
+    const info = await pollUntil(
+      `vSphere task ${task.value} (${what})`,
+      () =>
+        this.call<{ state: string; error?: Fault }>(
+          "GET",
+          `/Task/${enc(task.value)}/info`,
+          undefined,
+          `read task ${task.value}`,
+        ),
+      (i) => i.state === "success" || i.state === "error",
+      { timeoutMs: 600_000, intervalMs: 1_000, ...wait },
+    );
+    if (info.state === "error") {
+      throw new PlatformApiError(
+        "esxi",
+        "PLATFORM_TASK_FAILED",
+        `vSphere could not ${what}: ${faultText(info.error)}.`,
+        {
+          hint: `See the task ${task.value} in the vSphere client's Recent Tasks.`,
+          details: { task: task.value },
+        },
+      );
+    }
+  }
+
+  private async call<T>(method: string, path: string, body: unknown, what: string): Promise<T> {
+    if (!this.session) await this.login();
+    let res = await this.send(method, path, body);
+    if (res.status === 401) {
+      // Sessions expire after 30 idle minutes; log in once more.
+      await this.login();
+      res = await this.send(method, path, body);
+    }
+    return unwrap<T>(res, what);
+  }
+
+  private send(method: string, path: string, body: unknown): Promise<HttpResponse> {
+    return this.http.request(
+      method,
+      `${this.base()}${path}`,
+      body === undefined ? undefined : { json: body },
+      { "vmware-api-session-id": this.session ?? "" },
+    );
+  }
+
+  private async login(): Promise<void> {
+    // The ServiceInstance is readable without a session and names the SessionManager to log in with.
+    const content = unwrap<{ sessionManager?: MoRef }>(
+      await this.http.request("GET", `${this.base()}/ServiceInstance/ServiceInstance/content`),
+      "read the vSphere service content (VI/JSON needs vCenter 8.0 Update 1 or later)",
+    );
+    const manager = content.sessionManager?.value ?? "SessionManager";
+    const [userName, password] = this.credentials();
+    const res = await this.http.request("POST", `${this.base()}/SessionManager/${enc(manager)}/Login`, {
+      json: { userName, password },
+    });
+    const session = res.headers["vmware-api-session-id"];
+    if (res.status >= 300 || typeof session !== "string" || session === "") {
+      const fault = res.body as Fault | undefined;
+      throw new PlatformApiError(
+        "esxi",
+        fault?._typeName === "InvalidLogin" || res.status === 401
+          ? "PLATFORM_AUTH_FAILED"
+          : "PLATFORM_API_ERROR",
+        `vSphere VI/JSON login failed (${res.status}): ${faultText(fault)}.`,
+        { status: res.status, hint: "Check VSPHERE_USER (user@vsphere.local) and VSPHERE_PASSWORD." },
+      );
+    }
+    registerSecret(session);
+    this.session = session;
+  }
+
+  private base(): string {
+    return `/sdk/vim25/${this.release}`;
+  }
+}
+
+interface Fault {
+  _typeName?: string;
+  message?: string;
+  localizedMessage?: string;
+  faultMessage?: { message?: string }[];
+}
+
+function faultText(fault: Fault | undefined): string {
+  if (!fault || typeof fault !== "object") return "no details";
+  const messages = [
+    fault.localizedMessage,
+    fault.message,
+    ...(fault.faultMessage ?? []).map((m) => m.message),
+  ].filter((m): m is string => typeof m === "string" && m !== "");
+  return [fault._typeName, ...messages].filter(Boolean).join(": ") || "no details";
+}
+
+function unwrap<T>(res: HttpResponse, what: string): T {
+  if (res.status >= 200 && res.status < 300) return res.body as T;
+  const fault = res.body as Fault | undefined;
+  const type = typeof fault === "object" ? fault?._typeName : undefined;
+  const code =
+    type === "NotAuthenticated" || res.status === 401
+      ? "PLATFORM_AUTH_FAILED"
+      : type === "NoPermission"
+        ? "PLATFORM_PERMISSION_DENIED"
+        : type === "ManagedObjectNotFound" || res.status === 404
+          ? "PLATFORM_NOT_FOUND"
+          : "PLATFORM_API_ERROR";
+  throw new PlatformApiError("esxi", code, `vSphere: ${what} failed (${res.status} ${faultText(fault)}).`, {
+    status: res.status,
+    hint:
+      res.status === 404 && !type
+        ? 'This vCenter does not serve the VI/JSON API (8.0 Update 1+): set platform_options.esxi.guest_config to "customization".'
+        : "Fix what vSphere names above; `labgate deploy plan` shows every request body.",
+  });
+}
+
+function enc(s: string): string {
+  return encodeURIComponent(s);
+}
