@@ -3,6 +3,8 @@ export { AzureAdapter, type AzureAdapterOptions } from "./adapters/azure.js";
 export { cloudInitMetadata, cloudInitUserData, guestinfoKeys, networkConfig } from "./adapters/cloud-init.js";
 export { type CommandRunner, defaultCommandRunner } from "./adapters/command-runner.js";
 export { EsxiAdapter, type EsxiAdapterOptions } from "./adapters/esxi.js";
+export { LocalAdapter, type LocalAdapterOptions } from "./adapters/local.js";
+export { localLoopbackPoolConfig } from "./adapters/local-pool.js";
 export { LxdAdapter, type LxdAdapterOptions } from "./adapters/lxd.js";
 export { OpenNebulaAdapter, type OpenNebulaAdapterOptions } from "./adapters/opennebula.js";
 export { ProxmoxAdapter, type ProxmoxAdapterOptions } from "./adapters/proxmox.js";
@@ -50,6 +52,7 @@ export {
   type DeployNetwork,
   type DeploySpec,
   type ImageFormat,
+  LOCAL_DEFAULT_CIDR,
   ON_PREM_PLATFORMS,
   type OsFamily,
   PLATFORMS,
@@ -80,7 +83,7 @@ export {
   SubnetExhaustedError,
 } from "./errors.js";
 export { ExitCode, type ExitCodeValue } from "./exit-codes.js";
-export { type AtomicWriteOptions, writeFileAtomic } from "./fs/atomic-write.js";
+export { type AtomicWriteOptions, removeOrphanTempFiles, writeFileAtomic } from "./fs/atomic-write.js";
 export { acquireFileLock, type FileLockOptions, isProcessAlive, withFileLock } from "./fs/file-lock.js";
 export { readJsonFile } from "./fs/read-json-file.js";
 export {
@@ -201,6 +204,7 @@ export {
   toTemplateXml,
 } from "./platforms/opennebula/template-xml.js";
 export {
+  type HostWaitOptions,
   hostError,
   hostVerdict,
   type WaitOptions,

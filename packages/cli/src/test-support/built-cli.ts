@@ -10,14 +10,20 @@ export const CLI_BIN = join(REPO_ROOT, "packages/cli/dist/bin.js");
 function watched(): [string, string][] {
   const coreSrc = join(REPO_ROOT, "packages/core/src");
   const coreDist = join(REPO_ROOT, "packages/core/dist");
-  const ipPool = readdirSync(join(coreSrc, "ip-pool"))
-    .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))
-    .map((f) => `ip-pool/${f}`);
+  const sources = (folder: string) =>
+    readdirSync(join(coreSrc, folder))
+      .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))
+      .map((f) => `${folder}/${f}`);
+  // The ledger's lock and atomic write live in fs/: a stale build of them would test old code.
+  const ipPool = [...sources("ip-pool"), ...sources("fs")];
   const pairs: [string, string][] = [...ipPool, "index.ts", "errors.ts"].map((f) => [
     join(coreSrc, f),
     join(coreDist, f.replace(/\.ts$/, ".js")),
   ]);
-  for (const f of ["commands/ip.ts", "program.ts", "main.ts", "bin.ts"]) {
+  const ipCommands = readdirSync(join(REPO_ROOT, "packages/cli/src/commands"))
+    .filter((f) => /^ip(-[a-z-]+)?\.ts$/.test(f))
+    .map((f) => `commands/${f}`);
+  for (const f of [...ipCommands, "program.ts", "main.ts", "bin.ts"]) {
     pairs.push([
       join(REPO_ROOT, "packages/cli/src", f),
       join(REPO_ROOT, "packages/cli/dist", f.replace(/\.ts$/, ".js")),

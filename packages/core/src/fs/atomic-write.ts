@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { escapeRegExp, removeFilesOfDeadProcesses } from "./orphan-files.js";
 
 export interface AtomicWriteOptions {
   /** File mode of the result; state files default to 0600 because they may name hosts and owners. */
@@ -19,6 +20,7 @@ export async function writeFileAtomic(
   const mode = options.mode ?? 0o600;
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  // keep in step with tempFilePattern()
   const handle = await open(tmp, "wx", mode);
   try {
     await handle.writeFile(data);
@@ -38,6 +40,18 @@ export async function writeFileAtomic(
     throw error;
   }
   await syncDirectory(dir);
+}
+
+/**
+ * Removes temp files that writers of `path` killed before their rename left behind. Call it while
+ * holding the lock that guards `path`: then no live writer of this host can own such a file.
+ */
+export function removeOrphanTempFiles(path: string): Promise<string[]> {
+  return removeFilesOfDeadProcesses(dirname(path), tempFilePattern(path));
+}
+
+function tempFilePattern(path: string): RegExp {
+  return new RegExp(`^\\.${escapeRegExp(basename(path))}\\.([0-9]+)\\.[0-9a-f]{12}\\.tmp$`);
 }
 
 async function syncDirectory(dir: string): Promise<void> {

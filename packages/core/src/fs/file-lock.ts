@@ -1,7 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { link, readFile, stat, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
+import { basename, dirname } from "node:path";
 import { StateError } from "../errors.js";
+import { escapeRegExp, removeFilesOfDeadProcesses } from "./orphan-files.js";
+import { currentProcessIdentity, isSameProcessAlive, type ProcessIdentity } from "./process-identity.js";
+
+export { isProcessAlive } from "./process-identity.js";
 
 export interface FileLockOptions {
   /** How long to wait for a lock held by a live process before giving up. */
@@ -10,8 +15,7 @@ export interface FileLockOptions {
   staleMs?: number;
 }
 
-interface LockOwner {
-  pid: number;
+interface LockOwner extends ProcessIdentity {
   host: string;
   createdAt: string;
 }
@@ -22,8 +26,9 @@ const POLL_MAX_MS = 50;
 /**
  * Runs `fn` while holding an inter-process lock on `path` (the lock is `${path}.lock`).
  * The lock file is created complete and atomically with link(2), so no reader ever sees an
- * empty owner. A lock left by a killed process on this host is detected by its dead pid and
- * broken without manual work.
+ * empty owner. A lock left by a killed process on this host is detected (its pid is gone, or now
+ * belongs to a process with another start time) and broken without manual work, and the temp
+ * files such a process left are removed.
  */
 export async function withFileLock<T>(
   path: string,
@@ -46,11 +51,16 @@ export async function acquireFileLock(
   const timeoutMs = options.timeoutMs ?? 15_000;
   const staleMs = options.staleMs ?? 120_000;
   const deadline = Date.now() + timeoutMs;
-  const me: LockOwner = { pid: process.pid, host: hostname(), createdAt: new Date().toISOString() };
+  const me: LockOwner = {
+    ...(await currentProcessIdentity()),
+    host: hostname(),
+    createdAt: new Date().toISOString(),
+  };
   const body = JSON.stringify(me);
 
   for (;;) {
     if (await tryCreate(lockPath, body)) {
+      await removeLeftovers(lockPath);
       return async () => {
         // Only remove the lock if it is still ours (it could have been broken as stale and retaken).
         const owner = await readOwner(lockPath);
@@ -81,24 +91,51 @@ export async function acquireFileLock(
 }
 
 async function tryCreate(lockPath: string, body: string): Promise<boolean> {
+  // keep in step with the pattern in removeLeftovers()
   const tmp = `${lockPath}.${process.pid}.${randomBytes(4).toString("hex")}`;
-  await writeFile(tmp, body, { mode: 0o600 });
   try {
+    await writeFile(tmp, body, { mode: 0o600 });
     await link(tmp, lockPath);
     return true;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") return false;
+    // Our temp file vanished before link(): a cleaner on another host took it for an orphan. Retry.
+    if (code === "ENOENT" && (await directoryExists(dirname(lockPath)))) return false;
     throw new StateError(
       "LOCK_FAILED",
       `Cannot create the lock file ${lockPath}: ${(error as Error).message}`,
       {
         cause: error,
         hint: "Check that the directory exists and is writable by this user.",
+        details: { path: lockPath },
       },
     );
   } finally {
     await unlink(tmp).catch(() => {});
   }
+}
+
+/**
+ * A process killed while trying for the lock, or while breaking a stale one, leaves its temp file
+ * or the break guard behind. The lock holder tidies them up so no litter builds up beside the state.
+ */
+async function removeLeftovers(lockPath: string): Promise<void> {
+  const name = escapeRegExp(basename(lockPath));
+  await removeFilesOfDeadProcesses(
+    dirname(lockPath),
+    new RegExp(`^${name}(?:\\.break)?\\.([0-9]+)\\.[0-9a-f]{8}$`),
+  );
+  const guard = `${lockPath}.break`;
+  const guardOwner = await readOwner(guard);
+  if (guardOwner && guardOwner.host === hostname() && !(await isSameProcessAlive(guardOwner))) {
+    await unlink(guard).catch(() => {});
+  }
+}
+
+async function directoryExists(dir: string): Promise<boolean> {
+  const info = await stat(dir).catch(() => undefined);
+  return info?.isDirectory() ?? false;
 }
 
 async function readOwner(lockPath: string): Promise<LockOwner | undefined> {
@@ -109,7 +146,14 @@ async function readOwner(lockPath: string): Promise<LockOwner | undefined> {
       typeof parsed.host === "string" &&
       typeof parsed.createdAt === "string"
     ) {
-      return parsed as LockOwner;
+      return {
+        pid: parsed.pid,
+        host: parsed.host,
+        createdAt: parsed.createdAt,
+        // Locks written before start times were recorded carry only the pid.
+        ...(typeof parsed.startTime === "string" ? { startTime: parsed.startTime } : {}),
+        ...(typeof parsed.bootId === "string" ? { bootId: parsed.bootId } : {}),
+      };
     }
   } catch {
     // missing or unreadable: the caller decides by age
@@ -118,19 +162,10 @@ async function readOwner(lockPath: string): Promise<LockOwner | undefined> {
 }
 
 async function isStale(lockPath: string, holder: LockOwner | undefined, staleMs: number): Promise<boolean> {
-  if (holder && holder.host === hostname()) return !isProcessAlive(holder.pid);
+  if (holder && holder.host === hostname()) return !(await isSameProcessAlive(holder));
   const info = await stat(lockPath).catch(() => undefined);
   if (!info) return false; // released between our attempts; simply retry
   return Date.now() - info.mtimeMs > staleMs;
-}
-
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /**
@@ -140,7 +175,7 @@ export function isProcessAlive(pid: number): boolean {
 async function breakStaleLock(lockPath: string, seen: LockOwner | undefined): Promise<void> {
   const guard = `${lockPath}.break`;
   const guardBody = JSON.stringify({
-    pid: process.pid,
+    ...(await currentProcessIdentity()),
     host: hostname(),
     createdAt: new Date().toISOString(),
   });

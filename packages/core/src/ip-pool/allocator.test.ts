@@ -183,6 +183,22 @@ describe("allocate", () => {
     });
   });
 
+  it("falls back when every pool address is excluded, and says so rather than 'in use'", () => {
+    const h = new Harness(
+      config({
+        cidr: "10.3.0.0/24",
+        gateway: "10.3.0.1",
+        pools: [{ start: "10.3.0.10", end: "10.3.0.12" }],
+        exclude: [{ start: "10.3.0.10", end: "10.3.0.11" }, "10.3.0.12", "10.3.0.254"],
+      }),
+    );
+    expect(h.allocate("10.3.0.0/24", "x")).toMatchObject({
+      ip: "10.3.0.253",
+      source: "fallback",
+      fallbackReason: `every address in the pools of 10.3.0.0/24 is excluded, the gateway or a DNS server in ${SOURCE}`,
+    });
+  });
+
   it("falls back for a network that is not configured: gateway is the first usable address, DNS the default", () => {
     const h = new Harness();
     const a = h.allocate("172.16.5.0/24", "x");
@@ -372,6 +388,15 @@ describe("release", () => {
       code: "UNKNOWN_OWNER",
     });
     expect(h.ledger.allocations).toHaveLength(1);
+  });
+
+  it("lists at most ten known owners and counts the rest", () => {
+    const h = new Harness();
+    for (let i = 10; i < 22; i++) h.allocate("192.168.3.0/24", `vm${i}`);
+    const error = catchError(() => h.release({ owner: "vm99" }));
+    expect(error.message).toBe(
+      '"vm99" holds no address; known owners: vm10, vm11, vm12, vm13, vm14, vm15, vm16, vm17, vm18, vm19 and 2 more.',
+    );
   });
 
   it("rejects an address nobody holds and a malformed one", () => {

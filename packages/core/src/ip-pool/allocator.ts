@@ -1,9 +1,11 @@
-import { IpPoolRequestError, SubnetExhaustedError } from "../errors.js";
+import { IpPoolRequestError } from "../errors.js";
 import { isUsableAddress, parseCidr, subnetContains } from "./cidr.js";
 import { formatIpv4, parseIpv4 } from "./ipv4.js";
 import type { IpLedger } from "./ledger.js";
 import { findNetworkContaining, type NetworkView, resolveNetwork } from "./network-view.js";
 import { assertValidOwner } from "./owner.js";
+import { assertNoOverlappingRecordedNetwork } from "./recorded-network-conflict.js";
+import { subnetExhausted } from "./subnet-exhausted.js";
 import type { IpAllocation, IpPoolConfig, IpReleaseSelector } from "./types.js";
 
 /** What a ledger operation decided: the entries it returns and the ledger to write (undefined: unchanged). */
@@ -16,6 +18,8 @@ export interface PlanContext {
   config: IpPoolConfig;
   /** Where the config came from, for messages. */
   configSource: string;
+  /** Where the ledger lives, for messages (default: "the IP ledger"). */
+  stateSource?: string;
   ledger: IpLedger;
   now: Date;
 }
@@ -32,6 +36,7 @@ export function planAllocation(ctx: PlanContext, network: string, owner: string)
     .filter((a) => a.network === view.subnet.cidr && a.owner === owner)
     .sort((a, b) => parseIpv4(a.ip) - parseIpv4(b.ip))[0];
   if (existing) return { result: existing, ledger: undefined };
+  assertNoOverlappingRecordedNetwork(view, ctx.ledger, stateSourceOf(ctx));
 
   const taken = takenAddresses(ctx.ledger);
   const free = (address: number) => !taken.has(address) && !view.isBlocked(address);
@@ -50,7 +55,7 @@ export function planAllocation(ctx: PlanContext, network: string, owner: string)
       );
     }
   }
-  throw exhausted(view, ctx.ledger);
+  throw subnetExhausted(view, ctx.ledger);
 }
 
 /** Holds `ip` for `owner` so allocate() never hands it out. Idempotent for the same owner. */
@@ -84,9 +89,11 @@ export function planReservation(
     );
   }
   const holder = ctx.ledger.allocations.find((a) => a.ip === formatIpv4(address));
+  if (holder?.owner === owner && holder.network === view.subnet.cidr) {
+    return { result: holder, ledger: undefined };
+  }
+  assertNoOverlappingRecordedNetwork(view, ctx.ledger, stateSourceOf(ctx));
   if (holder) {
-    if (holder.owner === owner && holder.network === view.subnet.cidr)
-      return { result: holder, ledger: undefined };
     throw new IpPoolRequestError(
       "ADDRESS_TAKEN",
       `${ip} is already held by "${holder.owner}" (${holder.network}).`,
@@ -135,7 +142,7 @@ export function planRelease(ctx: PlanContext, by: IpReleaseSelector): LedgerChan
       const known =
         owners.length === 0
           ? "the ledger is empty"
-          : `known owners: ${owners.slice(0, 10).join(", ")}${owners.length > 10 ? ", ..." : ""}`;
+          : `known owners: ${owners.slice(0, 10).join(", ")}${owners.length > 10 ? ` and ${owners.length - 10} more` : ""}`;
       throw new IpPoolRequestError(
         "UNKNOWN_OWNER",
         `"${by.owner}" holds no address${network === undefined ? "" : ` on ${network}`}; ${known}.`,
@@ -230,17 +237,16 @@ function fallbackReasonOf(view: NetworkView, configSource: string): string {
   if (!view.configured) return `${view.subnet.cidr} is not in ${configSource}`;
   if (view.pools.length === 0) return `${view.subnet.cidr} has no pools in ${configSource}`;
   const size = view.pools.reduce((sum, [s, e]) => sum + (e - s + 1), 0);
+  const usable = view.pools.some(([s, e]) => {
+    for (let address = s; address <= e; address++) if (!view.isBlocked(address)) return true;
+    return false;
+  });
+  if (!usable) {
+    return `every address in the pools of ${view.subnet.cidr} is excluded, the gateway or a DNS server in ${configSource}`;
+  }
   return `the pools of ${view.subnet.cidr} (${size} addresses) have no free address left`;
 }
 
-function exhausted(view: NetworkView, ledger: IpLedger): SubnetExhaustedError {
-  const inSubnet = ledger.allocations.filter((a) => a.network === view.subnet.cidr).length;
-  return new SubnetExhaustedError(
-    `No usable address is left in ${view.subnet.cidr}: its ${view.subnet.usableCount} usable addresses are all ` +
-      `allocated (${inSubnet}), reserved, excluded or the gateway.`,
-    {
-      hint: "Release addresses that are no longer used (labgate ip release --owner ID), or use a larger subnet.",
-      details: { network: view.subnet.cidr, usable: view.subnet.usableCount, allocated: inSubnet },
-    },
-  );
+function stateSourceOf(ctx: PlanContext): string {
+  return ctx.stateSource ?? "the IP ledger";
 }

@@ -1,6 +1,7 @@
 import { mkdir } from "node:fs/promises";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { IpPoolRequestError } from "../errors.js";
+import { removeOrphanTempFiles } from "../fs/atomic-write.js";
 import { withFileLock } from "../fs/file-lock.js";
 import {
   type LedgerChange,
@@ -47,10 +48,11 @@ export class IpPool {
         );
       }
       this.configPath = undefined;
-      this.statePath = opts.statePath;
+      this.statePath = resolve(opts.statePath);
     } else {
       this.configPath = resolveIpPoolConfigPath(opts.configPath);
-      this.statePath = opts.statePath ?? defaultIpPoolStatePath(this.configPath);
+      this.statePath =
+        opts.statePath === undefined ? defaultIpPoolStatePath(this.configPath) : resolve(opts.statePath);
     }
   }
 
@@ -111,7 +113,13 @@ export class IpPool {
     const configSource = this.configPath ?? IN_MEMORY;
     if (options.dryRun) {
       const ledger = await readLedger(this.statePath);
-      const { result, ledger: next } = plan({ config, configSource, ledger, now: new Date() });
+      const { result, ledger: next } = plan({
+        config,
+        configSource,
+        stateSource: this.statePath,
+        ledger,
+        now: new Date(),
+      });
       return { result, changed: next !== undefined };
     }
     // The lock file lives beside the ledger, so its directory must exist before the lock is taken.
@@ -119,8 +127,16 @@ export class IpPool {
     return withFileLock(
       this.statePath,
       async () => {
+        // A writer killed between its temp file and the rename left that temp file; nobody else will.
+        await removeOrphanTempFiles(this.statePath);
         const ledger: IpLedger = await readLedger(this.statePath);
-        const { result, ledger: next } = plan({ config, configSource, ledger, now: new Date() });
+        const { result, ledger: next } = plan({
+          config,
+          configSource,
+          stateSource: this.statePath,
+          ledger,
+          now: new Date(),
+        });
         if (next) {
           await holdLockForTests();
           await writeLedger(this.statePath, next);

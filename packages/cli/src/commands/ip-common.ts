@@ -1,0 +1,46 @@
+import { IpPool, IpPoolRequestError } from "@labgate/core";
+
+/** Flags every `labgate ip` subcommand takes. */
+export interface IpCommonFlags {
+  config?: string;
+  state?: string;
+  json?: boolean;
+  dryRun?: boolean;
+}
+
+export interface IpAllocateFlags extends IpCommonFlags {
+  network?: string;
+  owner?: string;
+}
+
+export interface IpReleaseFlags extends IpCommonFlags {
+  owner?: string;
+  ip?: string;
+  network?: string;
+}
+
+export interface IpReserveFlags extends IpCommonFlags {
+  ip?: string;
+  owner?: string;
+  network?: string;
+}
+
+export interface IpListFlags extends IpCommonFlags {
+  network?: string;
+  owner?: string;
+}
+
+/** The pool the flags point at: --config and --state, else the defaults beside config/ip_pools.json. */
+export function poolFrom(flags: IpCommonFlags): IpPool {
+  return new IpPool({
+    ...(flags.config === undefined ? {} : { configPath: flags.config }),
+    ...(flags.state === undefined ? {} : { statePath: flags.state }),
+  });
+}
+
+export function required(value: string | undefined, flag: string): string {
+  if (value === undefined || value === "") {
+    throw new IpPoolRequestError("MISSING_OPTION", `${flag} is required.`, { hint: `Pass ${flag} <value>.` });
+  }
+  return value;
+}

@@ -1,0 +1,31 @@
+import type { IpAllocation } from "@labgate/core";
+
+/** One line a person can paste into a static network config. */
+export function formatAllocationLine(a: IpAllocation): string {
+  return (
+    `${a.ip}/${a.prefix} netmask ${a.netmask} gateway ${a.gateway} dns ${a.dns.join(",") || "-"}` +
+    ` owner ${a.owner} source ${a.source}${a.reserved ? " reserved" : ""}`
+  );
+}
+
+export function formatTable(rows: IpAllocation[]): string {
+  if (rows.length === 0) return "";
+  const header = ["IP", "NETWORK", "OWNER", "SOURCE", "GATEWAY", "ALLOCATED"];
+  const body = rows.map((a) => [
+    a.ip,
+    a.network,
+    a.owner,
+    a.reserved ? `${a.source},reserved` : a.source,
+    a.gateway,
+    a.allocatedAt,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? "").length)));
+  return [header, ...body]
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
