@@ -1,13 +1,8 @@
-import {
-  DescribeInstancesCommand,
-  type DescribeInstancesCommandOutput,
+import type {
+  DescribeInstancesCommandOutput,
   EC2Client,
-  type EC2ClientConfig,
-  RunInstancesCommand,
-  type RunInstancesCommandInput,
-  StartInstancesCommand,
-  StopInstancesCommand,
-  TerminateInstancesCommand,
+  EC2ClientConfig,
+  RunInstancesCommandInput,
 } from "@aws-sdk/client-ec2";
 import type { Finding } from "../deploy-rules/findings.js";
 import type { DeploySpec } from "../deploy-rules/spec.js";
@@ -115,10 +110,10 @@ export class AwsAdapter implements PlatformAdapter {
 
   async create(spec: ResolvedSpec, call: CallOptions = {}): Promise<NodeRef> {
     call.onCall?.("ec2:RunInstances");
-    const out = await this.send(
-      () => this.ec2(spec).send(new RunInstancesCommand(this.runInput(spec)), sig(call)),
-      "RunInstances",
-    );
+    const out = await this.send(async () => {
+      const { client, sdk } = await this.ec2(spec);
+      return client.send(new sdk.RunInstancesCommand(this.runInput(spec)), sig(call));
+    }, "RunInstances");
     const id = out.Instances?.[0]?.InstanceId;
     if (!id) throw new PlatformApiError("aws", "PLATFORM_API_ERROR", "RunInstances returned no instance id.");
     return { platform: "aws", id, name: spec.name, location: { region: this.region(spec) } };
@@ -128,7 +123,8 @@ export class AwsAdapter implements PlatformAdapter {
     call.onCall?.("ec2:DescribeInstances");
     let out: DescribeInstancesCommandOutput;
     try {
-      out = await this.ec2().send(new DescribeInstancesCommand({ InstanceIds: [ref.id] }), sig(call));
+      const { client, sdk } = await this.ec2();
+      out = await client.send(new sdk.DescribeInstancesCommand({ InstanceIds: [ref.id] }), sig(call));
     } catch (error) {
       if ((error as { name?: string }).name === "InvalidInstanceID.NotFound") return undefined;
       throw awsError(error, "DescribeInstances");
@@ -142,28 +138,28 @@ export class AwsAdapter implements PlatformAdapter {
 
   async start(ref: NodeRef, call: CallOptions = {}): Promise<void> {
     call.onCall?.("ec2:StartInstances");
-    await this.send(
-      () => this.ec2().send(new StartInstancesCommand({ InstanceIds: [ref.id] }), sig(call)),
-      "StartInstances",
-    );
+    await this.send(async () => {
+      const { client, sdk } = await this.ec2();
+      return client.send(new sdk.StartInstancesCommand({ InstanceIds: [ref.id] }), sig(call));
+    }, "StartInstances");
   }
 
   async stop(ref: NodeRef, call: CallOptions = {}): Promise<void> {
     call.onCall?.("ec2:StopInstances");
-    await this.send(
-      () => this.ec2().send(new StopInstancesCommand({ InstanceIds: [ref.id] }), sig(call)),
-      "StopInstances",
-    );
+    await this.send(async () => {
+      const { client, sdk } = await this.ec2();
+      return client.send(new sdk.StopInstancesCommand({ InstanceIds: [ref.id] }), sig(call));
+    }, "StopInstances");
   }
 
   async destroy(ref: NodeRef, call: CallOptions = {}): Promise<void> {
     const info = await this.get(ref, call);
     if (!info || info.state === "terminated") return;
     call.onCall?.("ec2:TerminateInstances");
-    await this.send(
-      () => this.ec2().send(new TerminateInstancesCommand({ InstanceIds: [ref.id] }), sig(call)),
-      "TerminateInstances",
-    );
+    await this.send(async () => {
+      const { client, sdk } = await this.ec2();
+      return client.send(new sdk.TerminateInstancesCommand({ InstanceIds: [ref.id] }), sig(call));
+    }, "TerminateInstances");
   }
 
   waitUntilRunning(ref: NodeRef, options: WaitOptions = {}): Promise<NodeInfo> {
@@ -210,15 +206,17 @@ export class AwsAdapter implements PlatformAdapter {
     return input;
   }
 
-  private ec2(spec?: DeploySpec): EC2Client {
-    if (this.client) return this.client;
-    const endpoint = this.reader(spec).string("endpoint");
-    this.client = new EC2Client({
-      region: this.region(spec),
-      ...(endpoint ? { endpoint } : {}),
-      ...this.options.clientConfig,
-    });
-    return this.client;
+  private async ec2(spec?: DeploySpec): Promise<{ client: EC2Client; sdk: Ec2Sdk }> {
+    const sdk = await loadEc2Sdk();
+    if (!this.client) {
+      const endpoint = this.reader(spec).string("endpoint");
+      this.client = new sdk.EC2Client({
+        region: this.region(spec),
+        ...(endpoint ? { endpoint } : {}),
+        ...this.options.clientConfig,
+      });
+    }
+    return { client: this.client, sdk };
   }
 
   private region(spec?: DeploySpec): string {
@@ -238,6 +236,15 @@ export class AwsAdapter implements PlatformAdapter {
       throw awsError(error, what);
     }
   }
+}
+
+type Ec2Sdk = typeof import("@aws-sdk/client-ec2");
+let ec2Sdk: Promise<Ec2Sdk> | undefined;
+
+// The SDK costs seconds of CPU to load: only a command that talks to EC2 pays for it.
+function loadEc2Sdk(): Promise<Ec2Sdk> {
+  ec2Sdk ??= import("@aws-sdk/client-ec2");
+  return ec2Sdk;
 }
 
 function sig(call: CallOptions): { abortSignal?: AbortSignal } {

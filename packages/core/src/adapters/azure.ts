@@ -1,7 +1,6 @@
-import { ComputeManagementClient, type VirtualMachine } from "@azure/arm-compute";
-import { type NetworkInterface, NetworkManagementClient } from "@azure/arm-network";
+import type { ComputeManagementClient, VirtualMachine } from "@azure/arm-compute";
+import type { NetworkInterface, NetworkManagementClient } from "@azure/arm-network";
 import type { TokenCredential } from "@azure/core-auth";
-import { DefaultAzureCredential } from "@azure/identity";
 import type { Finding } from "../deploy-rules/findings.js";
 import type { DeploySpec } from "../deploy-rules/spec.js";
 import { PlatformApiError } from "../errors.js";
@@ -123,7 +122,7 @@ export class AzureAdapter implements PlatformAdapter {
   async create(spec: ResolvedSpec, call: CallOptions = {}): Promise<NodeRef> {
     const o = this.reader(spec);
     const rg = o.requireString("resource_group");
-    const { compute, network } = this.sdk(spec);
+    const { compute, network } = await this.sdk(spec);
     const lro = {
       updateIntervalInMs: this.options.pollIntervalMs ?? 5000,
       ...(call.signal ? { abortSignal: call.signal } : {}),
@@ -165,7 +164,7 @@ export class AzureAdapter implements PlatformAdapter {
 
   async get(ref: NodeRef, call: CallOptions = {}): Promise<NodeInfo | undefined> {
     const rg = this.rgOf(ref);
-    const { compute, network } = this.sdk();
+    const { compute, network } = await this.sdk();
     call.onCall?.(`virtualMachines.get ${rg}/${ref.id}`);
     let vm: VirtualMachine;
     try {
@@ -200,7 +199,8 @@ export class AzureAdapter implements PlatformAdapter {
   async start(ref: NodeRef, call: CallOptions = {}): Promise<void> {
     call.onCall?.(`virtualMachines.beginStart ${ref.id}`);
     await this.sdkCall(
-      () => this.sdk().compute.virtualMachines.beginStartAndWait(this.rgOf(ref), ref.id, this.lro(call)),
+      async () =>
+        (await this.sdk()).compute.virtualMachines.beginStartAndWait(this.rgOf(ref), ref.id, this.lro(call)),
       "start the VM",
     );
   }
@@ -209,14 +209,19 @@ export class AzureAdapter implements PlatformAdapter {
     // Deallocate, not power off: a powered-off Azure VM is still billed.
     call.onCall?.(`virtualMachines.beginDeallocate ${ref.id}`);
     await this.sdkCall(
-      () => this.sdk().compute.virtualMachines.beginDeallocateAndWait(this.rgOf(ref), ref.id, this.lro(call)),
+      async () =>
+        (await this.sdk()).compute.virtualMachines.beginDeallocateAndWait(
+          this.rgOf(ref),
+          ref.id,
+          this.lro(call),
+        ),
       "deallocate the VM",
     );
   }
 
   async destroy(ref: NodeRef, call: CallOptions = {}): Promise<void> {
     const rg = this.rgOf(ref);
-    const { compute, network } = this.sdk();
+    const { compute, network } = await this.sdk();
     call.onCall?.(`virtualMachines.beginDelete ${ref.id}`);
     await this.sdkCall(
       () => compute.virtualMachines.beginDeleteAndWait(rg, ref.id, this.lro(call)),
@@ -307,13 +312,21 @@ export class AzureAdapter implements PlatformAdapter {
     return ref.location?.resourceGroup ?? this.reader(undefined).requireString("resource_group");
   }
 
-  private sdk(spec?: DeploySpec) {
+  private async sdk(
+    spec?: DeploySpec,
+  ): Promise<{ compute: ComputeManagementClient; network: NetworkManagementClient }> {
     if (this.clients) return this.clients;
+    // The SDKs cost seconds of CPU to load: only a command that talks to Azure pays for it.
+    const [{ ComputeManagementClient }, { NetworkManagementClient }] = await Promise.all([
+      import("@azure/arm-compute"),
+      import("@azure/arm-network"),
+    ]);
     const o = this.reader(spec);
     const subscription =
       o.string("subscription_id") ??
       (requireEnv("Azure", ["AZURE_SUBSCRIPTION_ID"], this.env, "subscription")[0] as string);
-    const credential = this.options.credential ?? new DefaultAzureCredential();
+    const credential =
+      this.options.credential ?? new (await import("@azure/identity")).DefaultAzureCredential();
     const endpoint = o.string("endpoint");
     const ca = o.caPem();
     const common = { ...(endpoint ? { endpoint } : {}), ...(ca ? { tlsOptions: { ca } } : {}) };
