@@ -6,11 +6,16 @@ import { createRequire } from "node:module";
  * coordinated-omission correction is not trusted; labgate records its own.
  */
 export interface AutocannonClient {
-  on(event: "headers", listener: (info: { statusCode: number; headers: string[] }) => void): void;
+  on(
+    event: "headers",
+    listener: (info: { statusCode: number; headers: string[]; shouldKeepAlive?: boolean }) => void,
+  ): void;
   on(event: "response", listener: (statusCode: number, bytes: number, durationMs: number) => void): void;
   on(event: "request", listener: () => void): void;
   on(event: "timeout", listener: () => void): void;
   on(event: "connError", listener: (error: NodeJS.ErrnoException) => void): void;
+  /** Closes the connection and sends nothing more (autocannon's own stop acts only at its next sample tick). */
+  destroy(): void;
 }
 
 export interface AutocannonOptions {

@@ -1,4 +1,5 @@
 import { type AutocannonClient, startAutocannon } from "./autocannon.js";
+import { repairAutocannonClient } from "./autocannon-client-repair.js";
 import type { Recorder } from "./recorder.js";
 import type { ResolvedBenchOptions } from "./types.js";
 
@@ -20,14 +21,25 @@ export async function runClosedLoop(
 ): Promise<{ aborted: boolean }> {
   const headerLower = options.backendHeader.toLowerCase();
   const headerLength = headerLower.length;
-  const timeoutMs = options.timeoutMs;
+  // autocannon times out in whole seconds.
+  const timeoutSec = Math.max(1, Math.ceil(options.timeoutMs / 1000));
+  const timeoutMs = timeoutSec * 1000;
   const endMs = window.endMs;
   let stopped = false;
   // Flipped by a timer so the per-request path does not read the clock just to count sends.
   let measuring = performance.now() >= recorder.warmupEndMs;
 
+  const clients: AutocannonClient[] = [];
   const setupClient = (client: AutocannonClient): void => {
+    clients.push(client);
     let backend: string | undefined;
+    repairAutocannonClient(client, {
+      onLost() {
+        if (stopped) return;
+        const now = performance.now();
+        recorder.recordFailure(now, now, "error", "ECONNRESET");
+      },
+    });
     client.on("request", () => {
       if (measuring && !stopped) recorder.countSend();
     });
@@ -45,7 +57,17 @@ export async function runClosedLoop(
     client.on("response", (status, bytes, durationMs) => {
       if (stopped) return;
       const end = performance.now();
-      if (end > endMs) return;
+      if (end > endMs) {
+        // The stop timer is late (busy event loop): stop here, before this client sends again.
+        stop();
+        return;
+      }
+      if (!(status >= 100 && status < 600)) {
+        // A response autocannon could not attribute (no status line parsed): not a measurement.
+        recorder.recordFailure(end - durationMs, end, "error", "EPROTO");
+        backend = undefined;
+        return;
+      }
       recorder.recordResponse(end - durationMs, end, Math.round(durationMs * 1000), status, bytes, backend);
       backend = undefined;
     });
@@ -66,7 +88,7 @@ export async function runClosedLoop(
     url: options.url,
     connections: options.connections,
     duration: totalSeconds,
-    timeout: Math.max(1, Math.ceil(timeoutMs / 1000)),
+    timeout: timeoutSec,
     method: options.method,
     headers: options.headers,
     pipelining: 1,
@@ -79,6 +101,9 @@ export async function runClosedLoop(
   const stop = () => {
     if (stopped) return;
     stopped = true;
+    // Stop the load at the end of the window, not up to a sample interval later: the target then
+    // sees exactly the load that was measured.
+    for (const client of clients) client.destroy();
     instance.stop();
   };
   const timer = setTimeout(stop, Math.max(0, window.endMs - performance.now()));

@@ -59,14 +59,31 @@ export async function runConstantRate(
     if (schedulingDone && inFlight === 0) resolveDrained();
   };
 
+  // Requests not yet answered, so the drain can fail the ones still hanging when it gives up.
+  const pending = new Set<() => void>();
+
   const fire = (scheduledMs: number) => {
     inFlight++;
     let finished = false;
     let timedOut = false;
     let sentMs = scheduledMs;
+    let deadline: NodeJS.Timeout | undefined;
+    // Recorded at once, not on the 'error' event that follows, so the drain can count it synchronously.
+    const giveUp = () => {
+      if (finished) return;
+      timedOut = true;
+      fail(Object.assign(new Error("request timed out"), { code: "ETIMEDOUT" }));
+      req.destroy();
+    };
+    pending.add(giveUp);
+    const done = () => {
+      finished = true;
+      clearTimeout(deadline);
+      pending.delete(giveUp);
+    };
     const fail = (error: NodeJS.ErrnoException) => {
       if (finished) return;
-      finished = true;
+      done();
       recorder.recordFailure(
         scheduledMs,
         performance.now(),
@@ -82,7 +99,7 @@ export async function runConstantRate(
       });
       res.on("end", () => {
         if (finished) return;
-        finished = true;
+        done();
         const end = performance.now();
         const value = res.headers[headerLower];
         const backend = typeof value === "string" ? value : Array.isArray(value) ? value[0] : undefined;
@@ -104,15 +121,12 @@ export async function runConstantRate(
       recorder.recordSend(scheduledMs, sentMs, LATE_THRESHOLD_MS);
       if (sentMs - scheduledMs > timeoutMs) {
         // It waited for a free connection longer than the timeout: it has already failed.
-        timedOut = true;
-        req.destroy(
-          Object.assign(new Error("request timed out waiting for a connection"), { code: "ETIMEDOUT" }),
-        );
+        giveUp();
+        return;
       }
-    });
-    req.setTimeout(timeoutMs, () => {
-      timedOut = true;
-      req.destroy(Object.assign(new Error("request timed out"), { code: "ETIMEDOUT" }));
+      // A deadline for the whole exchange: an idle timeout would never fire on a response that
+      // trickles in slowly, and such a request would silently count as neither answer nor failure.
+      deadline = setTimeout(giveUp, timeoutMs);
     });
     req.on("error", fail);
     req.end();
@@ -152,6 +166,8 @@ export async function runConstantRate(
     }),
   ]);
   clearTimeout(drainTimer);
+  // Whatever is still unanswered (e.g. queued for a connection all along) has timed out.
+  for (const giveUp of [...pending]) giveUp();
   agent.destroy();
   window.signal?.removeEventListener("abort", onAbort);
   return { aborted };

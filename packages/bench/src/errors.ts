@@ -2,23 +2,35 @@ import { InvalidInputError, LabgateError } from "@labgate/core";
 
 /** A bench option (URL, duration, number) the user gave is not usable. Exit code 2. */
 export class BenchOptionError extends InvalidInputError {
-  constructor(message: string, hint: string, details?: Record<string, unknown>) {
-    super("BENCH_OPTION_INVALID", message, { hint, ...(details ? { details } : {}) });
+  constructor(message: string, hint: string, details?: Record<string, unknown>, cause?: unknown) {
+    super("BENCH_OPTION_INVALID", message, {
+      hint,
+      ...(details ? { details } : {}),
+      ...(cause !== undefined ? { cause } : {}),
+    });
   }
 }
 
 /** An SLO expression or SLO file cannot be parsed. Exit code 2; the message names the expression. */
 export class SloSyntaxError extends InvalidInputError {
   readonly expression: string;
-  constructor(expression: string, problem: string, options: { hint?: string; cause?: unknown } = {}) {
-    super("BENCH_SLO_INVALID", `Invalid SLO "${expression}": ${problem}`, {
+  readonly problem: string;
+  /** `source` names where the expression came from (an SLO file), so the message points there too. */
+  constructor(
+    expression: string,
+    problem: string,
+    options: { hint?: string; cause?: unknown; source?: string } = {},
+  ) {
+    const where = options.source ? ` in ${options.source}` : "";
+    super("BENCH_SLO_INVALID", `Invalid SLO "${expression}"${where}: ${problem}`, {
       hint:
         options.hint ??
         'Write SLOs as <metric><op><value>, e.g. "p99<250ms", "rps>=500", "errors<1%", "jitter<5ms", "backend_share>=40%".',
-      details: { expression },
+      details: { expression, ...(options.source ? { source: options.source } : {}) },
       cause: options.cause,
     });
     this.expression = expression;
+    this.problem = problem;
   }
 }
 

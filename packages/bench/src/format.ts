@@ -113,7 +113,7 @@ export function resultTables(r: BenchResult): Table[] {
       rows: r.slos.map((s) => [
         s.expression,
         s.actualText,
-        s.pass ? "pass" : `FAIL${s.note ? ` (${s.note})` : ""}`,
+        `${s.pass ? "pass" : "FAIL"}${s.note ? ` (${s.note})` : ""}`,
       ]),
     });
   }

@@ -28,6 +28,7 @@ export {
 } from "./histogram.js";
 export { DEFAULTS, parseHeaderFlags, resolveOptions, validateUrl } from "./options.js";
 export { JITTER_DEFINITION } from "./recorder.js";
+export { checkReportDir } from "./report-dir.js";
 export { renderHtmlReport } from "./report-html.js";
 export { renderMarkdownReport } from "./report-md.js";
 export { runBench } from "./run-bench.js";

@@ -27,7 +27,9 @@ describe("reports", () => {
       connections: 4,
       warmupMs: 300,
       durationMs: 1500,
-      slos: parseSlos(["p99<250ms", "rps>=1000", "backend_share>=40%"]),
+      // One SLO that cannot pass at 200 req/s between two that cannot fail on an alternating
+      // loopback target: the verdicts rendered below do not depend on how loaded the machine is.
+      slos: parseSlos(["errors<1%", "rps>=1000", "backend_share>=40%"]),
     });
     files = await writeReports(
       result,

@@ -110,6 +110,64 @@ describe("evaluateSlos", () => {
     expect(verdict?.note).toMatch(/X-Served-By/);
   });
 
+  it("judges on exact values, not on the rounded figures of the result", () => {
+    // 1 failure in 100 000 attempts is 0.001%: rounded to two decimals it would read 0% and pass.
+    const rare = makeResult({
+      requests: { ...makeResult().requests, responses: 100_000, failed: 1, errorRatePct: 0, non2xx: 1 },
+    });
+    const [zero, tiny] = evaluateSlos(rare, [parseSlo("errors<=0%"), parseSlo("errors<0.01%")]);
+    expect(zero).toMatchObject({ pass: false, actualText: "0.001%" });
+    expect(zero!.actual).toBeCloseTo(0.001, 6);
+    expect(tiny?.pass).toBe(true);
+
+    // 39 996 of 100 000 is 39.996%, shown as 40% in the table but below backend_share>=40%.
+    const skewed = makeResult({
+      requests: { ...makeResult().requests, responses: 100_000 },
+      backends: {
+        header: "X-Served-By",
+        entries: [
+          { name: "web1", count: 60_004, sharePct: 60, latency: latency(1000) },
+          { name: "web2", count: 39_996, sharePct: 40, latency: latency(1000) },
+        ],
+        minSharePct: 40,
+        unlabeled: 0,
+      },
+    });
+    expect(evaluateSlos(skewed, [parseSlo("backend_share>=40%")])[0]).toMatchObject({
+      pass: false,
+      actualText: "39.996%",
+    });
+
+    // 4 999 responses in 10 s is 499.9/s: not rps>=500, even if a rounded figure said 500.
+    const slow = makeResult({
+      requests: { ...makeResult().requests, responses: 4999 },
+      throughput: { rps: 500, bytesPerSec: 0, bytes: 0 },
+    });
+    expect(evaluateSlos(slow, [parseSlo("rps>=500")])[0]).toMatchObject({ pass: false, actual: 499.9 });
+
+    // 250.4 ms reads "250ms" at table precision; the verdict text shows why p99<250ms failed.
+    const edge = makeResult({ latency: latency(250_400) });
+    expect(evaluateSlos(edge, [parseSlo("p99<250ms")])[0]).toMatchObject({
+      pass: false,
+      actualText: "250400µs",
+    });
+  });
+
+  it("says beside backend_share when only one backend answered", () => {
+    const single = makeResult({
+      backends: {
+        header: "X-Served-By",
+        entries: [{ name: "web1", count: 1000, sharePct: 100, latency: latency(1000) }],
+        minSharePct: 100,
+        unlabeled: 0,
+      },
+    });
+    const [share, count] = evaluateSlos(single, [parseSlo("backend_share>=40%"), parseSlo("backends>=2")]);
+    expect(share).toMatchObject({ pass: true, actual: 100 });
+    expect(share?.note).toMatch(/only one backend \(web1\)/);
+    expect(count).toMatchObject({ pass: false, actual: 1 });
+  });
+
   it("applySlos sets the overall verdict", () => {
     expect(applySlos(result, []).slosPassed).toBeNull();
     expect(applySlos(result, [parseSlo("p99<250ms")]).slosPassed).toBe(true);
@@ -135,7 +193,14 @@ describe("loadSloFile", () => {
     await writeFile(join(dir, "expr.yaml"), "- p99<250ms\n- p99<<1\n");
     await expect(loadSloFile(join(dir, "bad.json"))).rejects.toThrow(BenchFileError);
     await expect(loadSloFile(join(dir, "shape.yaml"))).rejects.toThrow(/must contain a list/);
-    await expect(loadSloFile(join(dir, "expr.yaml"))).rejects.toThrow(/Invalid SLO "p99<<1"/);
+    await expect(loadSloFile(join(dir, "expr.yaml"))).rejects.toThrow(
+      `Invalid SLO "p99<<1" in ${join(dir, "expr.yaml")}:`,
+    );
+    await expect(loadSloFile(join(dir, "expr.yaml"))).rejects.toMatchObject({
+      code: "BENCH_SLO_INVALID",
+      exitCode: ExitCode.INVALID_INPUT,
+      expression: "p99<<1",
+    });
     await expect(loadSloFile(join(dir, "missing.yaml"))).rejects.toThrow(/cannot read the SLO file/);
   });
 });

@@ -53,7 +53,7 @@ const METRICS: Record<string, MetricDef> = {
     describe: "p99 − p50 spread",
     read: (r) => (r.latency.count > 0 ? r.jitter.spreadP99P50Us : null),
   },
-  rps: { kind: "rate", describe: "responses per second", read: (r) => r.throughput.rps },
+  rps: { kind: "rate", describe: "responses per second", read: exactRps },
   errors: {
     kind: "ratio",
     describe: "failed requests (transport errors, timeouts, 4xx/5xx)",
@@ -69,7 +69,7 @@ const METRICS: Record<string, MetricDef> = {
   backend_share: {
     kind: "share",
     describe: "smallest share of responses served by one backend",
-    read: (r) => r.backends.minSharePct,
+    read: exactMinShare,
   },
   backends: {
     kind: "count",
@@ -77,6 +77,19 @@ const METRICS: Record<string, MetricDef> = {
     read: (r) => r.backends.entries.length,
   },
 };
+
+// Verdicts are taken on exact values: the rounded figures in the result (2 decimals) could turn
+// 1 failure in 100 000 into "0%" and pass errors<=0%, or 39.996% into "40%" and pass backend_share>=40%.
+function exactRps(r: BenchResult): number {
+  return r.measuredMs > 0 ? r.requests.responses / (r.measuredMs / 1000) : r.throughput.rps;
+}
+
+function exactMinShare(r: BenchResult): number | null {
+  const entries = r.backends.entries;
+  if (entries.length === 0) return null;
+  if (!(r.requests.responses > 0)) return r.backends.minSharePct;
+  return (Math.min(...entries.map((e) => e.count)) / r.requests.responses) * 100;
+}
 
 /** Denominator for ratio metrics written with %. */
 const RATIO_BASE: Record<string, (r: BenchResult) => number> = {
@@ -222,7 +235,16 @@ export async function loadSloFile(path: string): Promise<Slo[]> {
         `entries in ${path} must be strings such as "p99<250ms".`,
       );
     }
-    return parseSlo(item);
+    try {
+      return parseSlo(item);
+    } catch (error) {
+      if (!(error instanceof SloSyntaxError)) throw error;
+      throw new SloSyntaxError(error.expression, error.problem, {
+        source: path,
+        ...(error.hint ? { hint: error.hint } : {}),
+        cause: error,
+      });
+    }
   });
 }
 
@@ -249,7 +271,7 @@ export function evaluateSlos(result: BenchResult, slos: readonly Slo[]): SloResu
     let note: string | undefined;
     if (actual !== null && slo.unit === "pct" && RATIO_BASE[slo.metric]) {
       const base = RATIO_BASE[slo.metric]!(result);
-      actual = base > 0 ? Math.round((actual / base) * 10_000) / 100 : null;
+      actual = base > 0 ? (actual / base) * 100 : null;
     }
     if (actual === null) {
       note =
@@ -258,6 +280,9 @@ export function evaluateSlos(result: BenchResult, slos: readonly Slo[]): SloResu
           : slo.metric === "late_sends"
             ? "late sends are only measured in constant-rate mode (--rate)"
             : "no responses were measured";
+    } else if (slo.metric === "backend_share" && result.backends.entries.length === 1) {
+      // A backend that is down has no share at all and is not in the list: say so beside the verdict.
+      note = `only one backend (${result.backends.entries[0]!.name}) answered; add backends>=N to require the others`;
     }
     const pass = actual !== null && compare(actual, slo.operator, slo.threshold);
     return {
@@ -267,7 +292,7 @@ export function evaluateSlos(result: BenchResult, slos: readonly Slo[]): SloResu
       threshold: slo.threshold,
       unit: slo.unit,
       actual,
-      actualText: formatValue(actual, slo.unit),
+      actualText: actualText(actual, slo),
       pass,
       ...(note ? { note } : {}),
     };
@@ -303,10 +328,24 @@ export function formatValue(value: number | null, unit: Slo["unit"]): string {
     case "us":
       return formatMicros(value);
     case "per_s":
-      return `${value}/s`;
+      return `${round2(value)}/s`;
     case "pct":
-      return `${value}%`;
+      return `${round2(value)}%`;
     case "count":
       return String(value);
   }
+}
+
+/** The actual value as shown; full precision when rounding would make it look equal to the threshold. */
+function actualText(actual: number | null, slo: Slo): string {
+  const text = formatValue(actual, slo.unit);
+  if (actual === null || actual === slo.threshold || text !== formatValue(slo.threshold, slo.unit)) {
+    return text;
+  }
+  const precise = String(Number(actual.toPrecision(8)));
+  return slo.unit === "us" ? `${precise}µs` : slo.unit === "per_s" ? `${precise}/s` : `${precise}%`;
+}
+
+function round2(value: number): number {
+  return Math.round(value * 100) / 100;
 }

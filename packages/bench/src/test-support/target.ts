@@ -9,7 +9,17 @@ export interface TargetConfig {
   backendHeader?: string;
   slowForMs?: number;
   slowDelayMs?: number;
+  /** Label responses "cold" (inside slowForMs) or "warm" in the backend header. */
+  labelCold?: boolean;
   dieAfterMs?: number;
+  /** Restart: stop listening and drop all connections this long after the first request ... */
+  downAfterMs?: number;
+  /** ... and listen again on the same port after this long (default 1000). */
+  downForMs?: number;
+  /** Answer with `Connection: close` and close the connection after each response. */
+  connectionClose?: boolean;
+  /** Send the headers, then trickle the body one byte per 100 ms forever. */
+  drip?: boolean;
   status?: number;
 }
 

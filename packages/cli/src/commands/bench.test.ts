@@ -2,6 +2,7 @@ import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
+import { fileURLToPath } from "node:url";
 import { ExitCode } from "@labgate/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { startTarget, type Target } from "../../../bench/src/test-support/target.js";
@@ -41,6 +42,9 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
     process.exitCode = undefined;
   }
 }
+
+/** A path that exists and is a file: --out under it can never be written. */
+const aFile = fileURLToPath(new URL("../../package.json", import.meta.url));
 
 const targets: Target[] = [];
 afterEach(async () => {
@@ -118,6 +122,7 @@ describe("labgate bench run", () => {
     [["--url", "http://127.0.0.1:1/", "--slo", "p99<<250ms"], /Invalid SLO "p99<<250ms"/],
     [["--url", "http://127.0.0.1:1/", "--slo", "latency<1s"], /unknown metric "latency"/],
     [["--url", "http://127.0.0.1:1/", "--slo-file", "/nonexistent/slos.yaml"], /cannot read the SLO file/],
+    [["--url", "http://127.0.0.1:1/", "--out", `${aFile}/out`], /--out .* cannot hold the reports/],
   ])("exits 2 on bad input %j without sending traffic", async (args, message) => {
     const started = performance.now();
     const r = await cli(["bench", "run", ...args]);
@@ -136,7 +141,9 @@ describe("labgate bench run", () => {
 describe("labgate bench compare", () => {
   it("compares two runs side by side and flags regressions when asked", async () => {
     const fast = await startTarget({});
-    const slow = await startTarget({ stallEvery: 1, stallMs: 15 });
+    // 150 ms per request (15 in flight at 100 req/s, within 30 connections): far above what a busy
+    // shared machine adds to either run's per-second p50.
+    const slow = await startTarget({ stallEvery: 1, stallMs: 150 });
     targets.push(fast, slow);
     const dir = await mkdtemp(join(tmpdir(), "labgate-cli-compare-"));
     const a = capture();
@@ -144,13 +151,27 @@ describe("labgate bench compare", () => {
     // 3.2 s runs give three full measured seconds, the minimum the noise model judges.
     expect(
       await benchRunCommand(
-        { url: fast.url, rate: "100", duration: "3200ms", out: join(dir, "a"), json: true },
+        {
+          url: fast.url,
+          rate: "100",
+          connections: "30",
+          duration: "3200ms",
+          out: join(dir, "a"),
+          json: true,
+        },
         a.streams,
       ),
     ).toBe(0);
     expect(
       await benchRunCommand(
-        { url: slow.url, rate: "100", duration: "3200ms", out: join(dir, "b"), json: true },
+        {
+          url: slow.url,
+          rate: "100",
+          connections: "30",
+          duration: "3200ms",
+          out: join(dir, "b"),
+          json: true,
+        },
         b.streams,
       ),
     ).toBe(0);

@@ -2,6 +2,7 @@ import {
   BenchOptionError,
   type BenchProgress,
   type BenchResult,
+  checkReportDir,
   compareResults,
   formatCompareText,
   formatResultText,
@@ -10,6 +11,7 @@ import {
   parseHeaderFlags,
   parseSlos,
   readResultFile,
+  resolveOptions,
   runBench,
   type Slo,
   writeReports,
@@ -127,6 +129,9 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
     insecure: Boolean(flags.insecure),
     slos,
   };
+  // Every input is checked before the first request: a bad --url or --out must not cost a run.
+  resolveOptions(options);
+  if (flags.out) await checkReportDir(flags.out);
 
   const controller = new AbortController();
   const onSigint = () => controller.abort();
@@ -143,11 +148,12 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
     process.removeListener("SIGINT", onSigint);
   }
 
+  // The result is printed first: if writing the reports fails, the measurement is not lost.
+  out.result(result, formatResultText);
   if (flags.out) {
     const files = await writeReports(result, flags.out);
     out.info(`Reports written: ${files.resultJson}, ${files.reportMd}, ${files.reportHtml}`);
   }
-  out.result(result, formatResultText);
   if (result.aborted) return ExitCode.INTERRUPTED;
   return result.slosPassed === false ? ExitCode.CHECK_FAILED : ExitCode.OK;
 }
