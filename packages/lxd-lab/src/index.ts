@@ -119,7 +119,9 @@ export {
 } from "./image/debian-mirror.js";
 export {
   CACHE_FILES,
+  CLOUD_INIT_PACKAGES,
   DEFAULT_IMAGE_PACKAGES,
+  DEFAULT_LXD_CLOUD_IMAGE,
   defaultImageCacheDir,
   type ImageBuildInput,
   type ImageBuildOptions,

@@ -36,16 +36,20 @@ afterEach(async () => {
   await rm(cwd, { recursive: true, force: true });
 });
 
+/** Bound on one CLI run (a whole demo: up, verify, bench, report, down). */
+const CLI_RUN_MS = 60_000;
+
 function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile("node", [bin, ...args], { cwd, timeout: 60_000 }, (error, stdout, stderr) => {
+    execFile("node", [bin, ...args], { cwd, timeout: CLI_RUN_MS }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
   });
 }
 
-describe("labgate demo on the local provider", () => {
+// One demo run per test, plus the checks around it: the test's bound follows the run's.
+describe("labgate demo on the local provider", { timeout: CLI_RUN_MS + 30_000 }, () => {
   it("up, verify, bench, report, down: exit 0 and nothing left listening", async () => {
     const r = await runCli(["demo", "--yes", "--json", "--duration", "1s", "--connections", "4"]);
     expect(r.code, r.stderr).toBe(0);
@@ -66,7 +70,7 @@ describe("labgate demo on the local provider", () => {
   });
 });
 
-describe("labgate demo interrupted", () => {
+describe("labgate demo interrupted", { timeout: CLI_RUN_MS + 30_000 }, () => {
   it("Ctrl-C during the benchmark: the report is still written, the lab is torn down, exit 130", async () => {
     const child = spawn("node", [bin, "demo", "--yes", "--duration", "30s", "--connections", "2"], { cwd });
     let stderr = "";

@@ -61,7 +61,7 @@ export function formatStatus(status: LabStatus): string {
         ? `check failed: ${s.live.error}`
         : s.live.done
           ? `live: done${s.live.detail ? ` — ${s.live.detail}` : ""}`
-          : "live: not done";
+          : `live: not done${s.live.detail ? ` — ${s.live.detail}` : ""}`;
     out.push(
       `  ${s.id.padEnd(22)} ${`recorded: ${s.recorded}`.padEnd(24)} ${live}${s.error ? `  (last error: ${s.error})` : ""}`,
     );

@@ -30,6 +30,9 @@ afterEach(async () => {
 
 type ScriptStep = { expect: string; send?: string; intr?: boolean };
 
+/** Bound on one CLI session in the pty (each pays the CLI's start-up, slow on a loaded machine). */
+const PTY_SESSION_MS = 30_000;
+
 async function inPty(
   args: string[],
   script: ScriptStep[],
@@ -38,7 +41,7 @@ async function inPty(
   const spec = JSON.stringify({ argv: ["node", driver, ...args], cwd, script, timeout: 20 });
   const { stdout } = await run("python3", [ptyRun, spec], {
     env: { ...process.env, ...env },
-    timeout: 30_000,
+    timeout: PTY_SESSION_MS,
   });
   const result = JSON.parse(stdout) as { output: string; exitCode: number; timedOut: boolean };
   expect(result.timedOut, result.output).toBe(false);
@@ -53,7 +56,8 @@ const exists = (p: string) =>
     () => false,
   );
 
-describe("confirmation gate through a pseudo-terminal", () => {
+// A test may drive up to three sessions one after another: its bound is theirs added up.
+describe("confirmation gate through a pseudo-terminal", { timeout: 3 * PTY_SESSION_MS }, () => {
   it("[e]xplain, [y]es, [s]kip, [n]o-stop: exit 7, only the confirmed step ran", async () => {
     const r = await inPty(
       ["lab", "up"],

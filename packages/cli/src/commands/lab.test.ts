@@ -72,8 +72,12 @@ describe("labgate lab (in process)", () => {
   });
 
   it("up without a terminal and without --yes refuses (exit 7) and runs nothing", async () => {
-    await expect(labUpCommand({}, io().io)).rejects.toMatchObject({ code: "NOT_CONFIRMED", exitCode: 7 });
+    const t = io();
+    await expect(labUpCommand({}, t.io)).rejects.toMatchObject({ code: "NOT_CONFIRMED", exitCode: 7 });
     expect(events.filter((e) => e.startsWith("apply:"))).toEqual([]);
+    expect(t.err()).not.toContain("confirmed by --yes");
+    // Nothing half-made is left: not the state dir, nor the .labgate/labs it would have lived in.
+    await expect(stat(join(cwd, ".labgate"))).rejects.toMatchObject({ code: "ENOENT" });
   });
 
   it("up --yes --json, then again (nothing to do), status, verify, down: the whole cycle", async () => {

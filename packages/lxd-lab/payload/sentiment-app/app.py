@@ -3,7 +3,7 @@
 
   POST /predict {"text": "..."} -> {"label": "positive|negative|neutral", "score": ..., ...}
   GET  /health                  -> {"status": "ok", ...}
-  GET  /                        -> service info
+  GET  /                        -> service info (HEAD works on every GET route)
 
 Every response carries `X-Served-By: <instance name>` so a load balancer's split is visible.
 Usage: app.py --name app1 [--host 127.0.0.1] [--port 8000] [--lexicon lexicon.txt]
@@ -18,6 +18,7 @@ import socket
 import sys
 import threading
 import time
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -35,6 +36,25 @@ def make_handler(name, model, started):
 
         def version_string(self):
             return self.server_version
+
+        def send_response(self, code, message=None):
+            super().send_response(code, message)
+            # Every answer names its instance, errors raised by http.server itself included.
+            self.send_header("X-Served-By", name)
+
+        def send_error(self, code, message=None, explain=None):
+            # http.server's own errors (header too long, unknown method ...) are JSON like ours.
+            self.close_connection = True
+            try:
+                phrase = HTTPStatus(code).phrase
+            except ValueError:
+                phrase = "error"
+            self._json(code, {"error": phrase.lower().replace(" ", "_").replace("-", "_"),
+                              "message": message or phrase})
+
+        def do_HEAD(self):
+            # Same routes and headers as GET; _json leaves the body out.
+            self.do_GET()
 
         def do_GET(self):
             path = self.path.split("?", 1)[0]
@@ -100,9 +120,13 @@ def make_handler(name, model, started):
         def do_PATCH(self):
             self._method_not_allowed()
 
+        def do_OPTIONS(self):
+            self._method_not_allowed()
+
         def _method_not_allowed(self):
             self._drain()
-            self._json(405, {"error": "method_not_allowed", "message": "use GET or POST"}, {"Allow": "GET, POST"})
+            self._json(405, {"error": "method_not_allowed", "message": "use GET, HEAD or POST"},
+                       {"Allow": "GET, HEAD, POST"})
 
         def _drain(self):
             try:
@@ -119,12 +143,14 @@ def make_handler(name, model, started):
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
-            self.send_header("X-Served-By", name)
             self.send_header("Cache-Control", "no-store")
             for key, value in (extra_headers or {}).items():
                 self.send_header(key, value)
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
-            self.wfile.write(data)
+            if self.command != "HEAD":
+                self.wfile.write(data)
 
         def log_message(self, fmt, *args):
             sys.stderr.write("%s %s %s\n" % (self.log_date_time_string(), name, fmt % args))

@@ -17,6 +17,8 @@ export interface GateRequest {
 export interface Gate {
   /** True when a person answers (the engine then mentions the choices), false for --yes. */
   readonly interactive: boolean;
+  /** True only for --yes: every step is confirmed without asking (the engine says so under each step). */
+  readonly confirmsAll?: boolean;
   confirm(request: GateRequest, signal: AbortSignal): Promise<GateDecision>;
   /** Releases the input stream (the process could otherwise stay alive waiting on it). */
   close(): void;
@@ -24,7 +26,7 @@ export interface Gate {
 
 /** `--yes`: every step is confirmed; the engine still prints each one before running it. */
 export function autoYesGate(): Gate {
-  return { interactive: false, confirm: async () => "yes", close() {} };
+  return { interactive: false, confirmsAll: true, confirm: async () => "yes", close() {} };
 }
 
 /**

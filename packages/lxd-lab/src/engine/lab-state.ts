@@ -1,5 +1,5 @@
-import { chmod, mkdir, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { chmod, mkdir, rm, rmdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { readJsonFile, StateError, withFileLock, writeFileAtomic } from "@labgate/core";
 import type { LabSpec } from "../spec/lab-spec.js";
 import type { ResourceRecord } from "./step.js";
@@ -56,10 +56,29 @@ export class LabStateStore {
     return this.current ?? emptyState(lab, provider);
   }
 
-  /** Creates the state dir (0700) so steps can put logs and pid files in it. */
-  async ensureDir(): Promise<void> {
-    await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
+  /**
+   * Creates the state dir (0700) so steps can put logs and pid files in it. Returns the topmost
+   * directory this call had to create (e.g. `.labgate` of `.labgate/labs/demo`), if any.
+   */
+  async ensureDir(): Promise<string | undefined> {
+    const created = await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
     await chmod(this.stateDir, 0o700);
+    return created;
+  }
+
+  /**
+   * Undoes ensureDir for a run that recorded nothing: removes the state dir and its parents up to
+   * `createdTop`, each only while empty. Directories that existed before are never touched.
+   */
+  async removeCreatedDirs(createdTop: string | undefined): Promise<void> {
+    if (createdTop === undefined) return;
+    for (let dir = this.stateDir; ; dir = dirname(dir)) {
+      const removed = await rmdir(dir).then(
+        () => true,
+        () => false,
+      );
+      if (!removed || dir === createdTop || dirname(dir) === dir) return;
+    }
   }
 
   /** Applies `change` to the freshest state on disk and writes it back, all under the lock. */

@@ -118,7 +118,18 @@ export async function labVerify(
       },
     );
   }
-  const { ctx } = await openReadOnly(options);
+  const { ctx, exists } = await openReadOnly(options);
+  if (!exists) {
+    // Requests to the spec's ports would reach whatever else listens there and report on it.
+    throw new PreconditionError(
+      "LAB_NOT_BUILT",
+      `Lab "${options.spec.name}" has not been built here: there is no state in ${options.stateDir}.`,
+      {
+        hint: "Build it first with `labgate lab up`, or point --state-dir / --spec at the lab you mean.",
+        details: { stateDir: options.stateDir },
+      },
+    );
+  }
   return provider.verify(ctx, options.verify ?? {});
 }
 

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isProcessAlive } from "@labgate/core";
@@ -130,16 +130,16 @@ describe("lab up", () => {
     expect(error.message).toContain(
       'Step "write-marker" (Write the marker) failed while running: Command failed with exit code 1',
     );
-    expect(error.hint).toContain("ls -l <state>/work");
+    expect(error.hint).toContain(`Next diagnostics: \`ls -l ${stateDir}/work\`, \`df -h ${stateDir}\``);
     expect(error.details).toMatchObject({
-      commands: ["touch <state>/work/marker"],
+      commands: [`touch ${stateDir}/work/marker`],
       output: "touch: cannot touch 'write-marker': Permission denied",
     });
     const printed = lines.join("\n");
     expect(printed).toContain('✗ step "write-marker" failed');
-    expect(printed).toContain("$ touch <state>/work/marker");
+    expect(printed).toContain(`$ touch ${stateDir}/work/marker`);
     expect(printed).toContain("| touch: cannot touch 'write-marker': Permission denied");
-    expect(printed).toContain("$ df -h <state>");
+    expect(printed).toContain(`$ df -h ${stateDir}`);
     const state = await new LabStateStore(stateDir).load();
     expect(state!.steps["write-marker"]).toMatchObject({
       status: "failed",
@@ -178,11 +178,26 @@ describe("lab up", () => {
     expect(proc).toMatchObject({ stepId: "start-server" });
     expect(applied()).not.toContain("apply:write-marker");
 
-    // The interrupted server process is found by its record and cleaned up by down, then up again resumes.
+    // The interrupted server keeps starting on its own. Once it answers, the next run adopts it (found
+    // by its record) instead of starting a second one, and goes on from the step after it.
+    await expect
+      .poll(
+        () =>
+          stat(join(stateDir, "work", "port")).then(
+            () => true,
+            () => false,
+          ),
+        { timeout: 10_000 },
+      )
+      .toBe(true);
     events.length = 0;
     const resumed = await labUp({ provider: fakeProvider({ events }), spec, stateDir, gate: autoYesGate() });
-    expect(applied()).toEqual(["apply:start-server", "apply:write-marker"]);
+    expect(resumed.steps.find((s) => s.id === "start-server")?.outcome).toBe("already-done");
+    expect(applied()).toEqual(["apply:write-marker"]);
     expect(resumed.complete).toBe(true);
+    const after = await new LabStateStore(stateDir).load();
+    expect(after!.steps["start-server"]!.status).toBe("done");
+    expect(after!.resources.filter((r) => r.kind === "process").map((r) => r.id)).toEqual([proc!.id]);
     const down = await labDown({ provider: fakeProvider({ events }), spec, stateDir, gate: autoYesGate() });
     expect(down.stateRemoved).toBe(true);
     expect(isProcessAlive(Number(proc!.id))).toBe(false);
@@ -252,17 +267,32 @@ describe("lab up", () => {
   });
 
   it("without a TTY and without --yes it refuses before running anything (NOT_CONFIRMED, exit 7)", async () => {
+    const lines: string[] = [];
     const error = await labUp({
       provider: fakeProvider({ events }),
       spec,
       stateDir,
       gate: refusingGate(),
+      log: (l) => lines.push(l),
     }).catch((e) => e);
     expect(error).toMatchObject({ code: "NOT_CONFIRMED", exitCode: 7 });
     expect(error.hint).toContain("--yes");
     expect(applied()).toEqual([]);
-    // Nothing recorded, so no empty state dir is left either.
+    // The step is shown, but nothing claims it was confirmed.
+    expect(lines.join("\n")).toContain("── step 1/4: make-dir");
+    expect(lines.join("\n")).not.toContain("confirmed by --yes");
+    // Nothing recorded, so neither the state dir nor the parent this run created is left behind.
     await expect(stat(stateDir)).rejects.toMatchObject({ code: "ENOENT" });
+    await expect(stat(join(root, "labs"))).rejects.toMatchObject({ code: "ENOENT" });
+    expect((await stat(root)).isDirectory()).toBe(true);
+  });
+
+  it("a refused run leaves a state dir that existed before it in place", async () => {
+    await mkdir(stateDir, { recursive: true });
+    await writeFile(join(root, "labs", "keep.txt"), "mine");
+    await labUp({ provider: fakeProvider({ events }), spec, stateDir, gate: refusingGate() }).catch(() => {});
+    expect(await readdir(stateDir)).toEqual([]);
+    expect(await readFile(join(root, "labs", "keep.txt"), "utf8")).toBe("mine");
   });
 
   it("--step runs one step and --from resumes from one; unknown ids list the real ones", async () => {
@@ -465,6 +495,12 @@ describe("plan, status, verify", () => {
     const result = await labVerify({ provider, spec, stateDir, verify: { requests: 4 } });
     expect(result).toMatchObject({ passed: true, summary: "4/4 served by fake" });
     const bare = { name: "bare", plan: provider.plan };
+    const elsewhere = join(root, "never-built");
+    await expect(labVerify({ provider, spec, stateDir: elsewhere })).rejects.toMatchObject({
+      code: "LAB_NOT_BUILT",
+      exitCode: 4,
+      message: expect.stringContaining(elsewhere),
+    });
     await expect(labVerify({ provider: bare, spec, stateDir })).rejects.toMatchObject({
       code: "VERIFY_UNSUPPORTED",
       exitCode: 4,

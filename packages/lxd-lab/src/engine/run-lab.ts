@@ -1,4 +1,3 @@
-import { rmdir } from "node:fs/promises";
 import { join } from "node:path";
 import { acquireFileLock } from "@labgate/core";
 import { LabInterruptedError, NotConfirmedError, type StepFailedError } from "../errors.js";
@@ -63,7 +62,7 @@ export async function labUp(options: LabRunOptions): Promise<LabRunResult> {
   const steps = selectSteps(planSteps(provider, spec), options);
   const store = new LabStateStore(options.stateDir);
   const fresh = (await store.load()) === undefined;
-  await store.ensureDir();
+  const createdTop = await store.ensureDir();
   const release = await lockRun(options.stateDir);
   const outcomes: StepOutcome[] = [];
   try {
@@ -97,7 +96,7 @@ export async function labUp(options: LabRunOptions): Promise<LabRunResult> {
         }
         log(`${label}: found done but its verification failed (${stale}); running it again.`);
       }
-      log(showStep(step, "apply", i + 1, steps.length, gate.interactive));
+      log(showStep(step, "apply", i + 1, steps.length, gate.confirmsAll === true));
       const decision = await gate.confirm(
         { step, action: "apply", index: i + 1, total: steps.length },
         signal,
@@ -117,9 +116,9 @@ export async function labUp(options: LabRunOptions): Promise<LabRunResult> {
     }
   } finally {
     await release();
-    // A run refused or stopped before it recorded anything leaves no empty state dir behind.
+    // A run refused or stopped before it recorded anything leaves none of the dirs it made behind.
     if (fresh && (await store.load().catch(() => "unreadable")) === undefined)
-      await rmdir(options.stateDir).catch(() => {});
+      await store.removeCreatedDirs(createdTop);
   }
   const applied = outcomes.filter((o) => o.outcome === "applied").length;
   const skipped = outcomes.filter((o) => o.outcome === "skipped").length;
@@ -176,7 +175,7 @@ export async function labDown(options: LabRunOptions): Promise<LabRunResult> {
           "undo",
           i + 1,
           steps.length,
-          gate.interactive,
+          gate.confirmsAll === true,
           owned.map((r) => `${r.kind} ${r.id}`),
         ),
       );
@@ -258,7 +257,7 @@ async function runGuarded(
         { stepId: step.id },
       );
     }
-    const failure: StepFailedError = stepFailure(step, action, error);
+    const failure: StepFailedError = stepFailure(step, action, error, store.stateDir);
     await mark(store, spec, provider, step.id, { status: "failed", error: describeFailure(error).message });
     log(formatStepFailure(failure));
     throw failure;
@@ -277,7 +276,7 @@ async function checkStep(
     return await step.check(ctx);
   } catch (error) {
     throwIfAborted(signal, step, "while checking it");
-    const failure = stepFailure(step, "check", error);
+    const failure = stepFailure(step, "check", error, ctx.stateDir);
     log(formatStepFailure(failure));
     throw failure;
   }
@@ -319,7 +318,7 @@ function showStep(
   action: GateAction,
   index: number,
   total: number,
-  interactive: boolean,
+  confirmedByYes: boolean,
   owned: string[] = [],
 ): string {
   const head = `── step ${index}/${total}: ${action === "undo" ? "undo " : ""}${step.id} — ${step.title}`;
@@ -330,7 +329,7 @@ function showStep(
   } else {
     out.push(`   removes: ${owned.length ? owned.join(", ") : "whatever this step created"}`);
   }
-  if (!interactive) out.push("   (confirmed by --yes)");
+  if (confirmedByYes) out.push("   (confirmed by --yes)");
   return out.join("\n");
 }
 

@@ -27,13 +27,23 @@ export function describeFailure(error: unknown): { message: string; output?: str
 
 /**
  * Wraps whatever a step threw into the failure the user sees: which step, what it ran, what it got,
- * what to try next. Keeps the cause's exit code (a taken port stays PRECONDITION, exit 4).
+ * what to try next. Keeps the cause's exit code (a taken port stays PRECONDITION, exit 4) and its
+ * own hint (it knows the specific fix). With `stateDir`, the plan's `<state>` placeholders in the
+ * commands and diagnostics become the real path, so they can be pasted as they are.
  */
-export function stepFailure(step: Step, action: GateAction | "check", error: unknown): StepFailedError {
+export function stepFailure(
+  step: Step,
+  action: GateAction | "check",
+  error: unknown,
+  stateDir?: string,
+): StepFailedError {
   const { message, output } = describeFailure(error);
-  const diagnostics = step.diagnostics ?? [];
+  const fill = (text: string) => (stateDir === undefined ? text : fillStateDir(text, stateDir));
+  const diagnostics = (step.diagnostics ?? []).map(fill);
+  const commands = action === "apply" ? step.commands.map(fill) : [];
   const resume = action === "undo" ? "labgate lab down" : "labgate lab up";
   const exitCode = isLabgateError(error) ? error.exitCode : ExitCode.EXTERNAL;
+  const causeHint = isLabgateError(error) && error.hint ? `${redact(error.hint)} ` : "";
   return new StepFailedError(
     step.id,
     `Step "${step.id}" (${step.title}) failed while ${VERB[action]}: ${message}`,
@@ -41,18 +51,24 @@ export function stepFailure(step: Step, action: GateAction | "check", error: unk
       exitCode,
       cause: error,
       hint:
-        (diagnostics.length ? `Try: ${diagnostics.join(" ; ")}. ` : "") +
+        causeHint +
+        (diagnostics.length ? `Next diagnostics: ${diagnostics.map((d) => `\`${d}\``).join(", ")}. ` : "") +
         `Then run \`${resume}\` again: it resumes at this step.`,
       details: {
         stepId: step.id,
         action,
-        commands: action === "apply" ? step.commands : [],
+        commands,
         error: message,
         ...(output ? { output } : {}),
         diagnostics,
       },
     },
   );
+}
+
+/** `<state>` and `<state dir>` (how plans name the lab's state directory) replaced by the real one. */
+export function fillStateDir(text: string, stateDir: string): string {
+  return text.replace(/<state(?: dir)?>/g, stateDir);
 }
 
 /** The failure block printed on stderr. */
@@ -71,7 +87,7 @@ export function formatStepFailure(failure: StepFailedError): string {
     out.push("  it ran:");
     for (const c of d.commands) out.push(`    $ ${c}`);
   }
-  out.push("  it got:", `    ${d.error ?? failure.message}`);
+  out.push("  it got:", ...(d.error ?? failure.message).split("\n").map((l) => `    ${l}`));
   if (d.output) out.push("  output:", ...d.output.split("\n").map((l) => `    | ${l}`));
   if (d.diagnostics?.length) {
     out.push("  next diagnostics to try:");

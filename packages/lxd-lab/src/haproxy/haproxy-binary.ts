@@ -52,7 +52,7 @@ export function parseHaproxyVersionOutput(bin: string, output: string): HaproxyI
   };
 }
 
-/** `http-check send meth ...` (the health-check syntax we render) exists since HAProxy 2.2. */
+/** `http-check send hdr ...` (used in the health check we render) exists since HAProxy 2.2. */
 export function haproxySupportsHttpCheckSend(info: HaproxyInfo): boolean {
   return info.major > 2 || (info.major === 2 && info.minor >= 2);
 }

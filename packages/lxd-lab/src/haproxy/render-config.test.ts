@@ -25,8 +25,9 @@ describe("renderHaproxyConfig", () => {
     const text = renderHaproxyConfig({ ...base, prometheus: true });
     expect(text).toContain("    bind 127.0.0.1:8080\n");
     expect(text).toContain("    balance roundrobin\n");
-    expect(text).toContain("    option httpchk\n");
-    expect(text).toContain("http-check send meth GET uri /health");
+    expect(text).toContain("    option httpchk GET /health HTTP/1.1\n");
+    expect(text).toContain("    http-check send hdr Host labgate-check\n");
+    expect(text).toContain("    http-check expect status 200\n");
     expect(text).toContain("    server app1 127.0.0.1:8000 check inter 1000ms fall 2 rise 1\n");
     expect(text).toContain("    server app2 127.0.0.1:8001 check inter 1000ms fall 2 rise 1\n");
     expect(text).toContain(

@@ -128,8 +128,9 @@ export function renderHaproxyConfig(options: HaproxyConfigOptions): string {
     "",
     `backend ${proxy}_apps`,
     "    balance roundrobin",
-    "    option httpchk",
-    `    http-check send meth GET uri ${healthPath} ver HTTP/1.1 hdr Host labgate-check`,
+    // HTTP/1.1 needs a Host header; `http-check send` adds it to the request `option httpchk` defines.
+    `    option httpchk GET ${healthPath} HTTP/1.1`,
+    "    http-check send hdr Host labgate-check",
     "    http-check expect status 200",
   ];
   if (needsResolver) lines.push("    default-server init-addr last,libc,none");

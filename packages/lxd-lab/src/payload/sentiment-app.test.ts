@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -116,6 +117,38 @@ describe("sentiment app over HTTP", () => {
     expect(headerValue(missing, "x-served-by")).toBe("unit-app");
     const wrong = await httpProbe(`${base}/predict`);
     expect(wrong.status).toBe(405);
+  });
+
+  it("HEAD answers like GET without a body; OPTIONS is a JSON 405 naming the allowed methods", async () => {
+    const head = await httpProbe(`${base}/health`, { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(head.body).toBe("");
+    expect(headerValue(head, "x-served-by")).toBe("unit-app");
+    const options = await httpProbe(`${base}/`, { method: "OPTIONS" });
+    expect(options.status).toBe(405);
+    expect(headerValue(options, "allow")).toBe("GET, HEAD, POST");
+    expect(headerValue(options, "x-served-by")).toBe("unit-app");
+    expect(JSON.parse(options.body).error).toBe("method_not_allowed");
+  });
+
+  it("errors raised by http.server itself are JSON with X-Served-By too (a header over 64 KiB: 431)", async () => {
+    const port = new URL(base).port;
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect({ host: "127.0.0.1", port: Number(port) }, () =>
+        socket.write(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(70_000)}\r\n\r\n`),
+      );
+      let got = "";
+      socket.on("data", (c: Buffer) => {
+        got += c.toString();
+      });
+      socket.on("end", () => resolve(got));
+      socket.on("error", reject);
+    });
+    const [head = "", body = ""] = raw.split("\r\n\r\n");
+    expect(head).toMatch(/^HTTP\/1\.1 431 /);
+    expect(head).toMatch(/^X-Served-By: unit-app$/m);
+    expect(head).toMatch(/^Content-Type: application\/json$/m);
+    expect(JSON.parse(body)).toMatchObject({ error: "request_header_fields_too_large" });
   });
 
   it("stops cleanly on SIGTERM", async () => {

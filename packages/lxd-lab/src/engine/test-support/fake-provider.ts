@@ -18,9 +18,10 @@ export interface FakeProviderOptions {
   holdServer?: { onHeld: () => void };
 }
 
+// The port file appears whole (write + rename): a reader never sees it empty.
 const SERVER = `const http=require("http");const fs=require("fs");
 const s=http.createServer((q,r)=>{r.writeHead(200,{"x-served-by":"fake"});r.end("ok")});
-s.listen(0,"127.0.0.1",()=>fs.writeFileSync(process.argv[1],String(s.address().port)));
+s.listen(0,"127.0.0.1",()=>{fs.writeFileSync(process.argv[1]+".tmp",String(s.address().port));fs.renameSync(process.argv[1]+".tmp",process.argv[1])});
 process.on("SIGTERM",()=>process.exit(0));`;
 
 export function fakeProvider(options: FakeProviderOptions): LabProvider {

@@ -60,9 +60,11 @@ export function allocateAddressStep(spec: LabSpec): Step {
       "On real lab networks there is no DHCP, so every instance gets a static address from labgate's IP pool, " +
       "recorded so two labs never collide. The local lab uses the same pool logic on a loopback network " +
       `(${cidr}) whose pool holds just ${bindAddress}: the apps and HAProxy share that address and differ by port.`,
+    // An API call into @labgate/core, not a shell command: the lab's own ledger, not config/ip_pools.json.
     commands: [
-      `ip-pool allocate ${cidr} --owner ${addressOwner(spec)}   # pool ${bindAddress}-${bindAddress}, ledger <state>/ip-pool.state.json`,
+      `IpPool.allocate("${cidr}", "${addressOwner(spec)}")   # @labgate/core; network "loopback", pool ${bindAddress}-${bindAddress}, ledger <state>/ip-pool.state.json`,
     ],
+    diagnostics: [`cat <state dir>/ip-pool.state.json`, `labgate lab status`],
     async check(ctx) {
       const rec = ctx.resources("address")[0];
       if (!rec) return { done: false, detail: "no address allocated yet" };

@@ -120,6 +120,10 @@ describe("local provider end to end (real python3 apps, real HAProxy)", () => {
     expect(status.healthy).toBe(true);
     const procs = status.resources.filter((r) => r.kind === "process");
     expect(procs.map((r) => r.health)).toEqual(["healthy", "healthy", "healthy"]);
+    expect(status.resources.find((r) => r.id === "verify-round-robin")).toMatchObject({
+      health: "healthy",
+      detail: expect.stringMatching(/now: (app1 app2|app2 app1) (app1 app2|app2 app1)$/),
+    });
   });
 
   it("a killed app is named by verify, and the next up restarts only it", async () => {
@@ -134,6 +138,15 @@ describe("local provider end to end (real python3 apps, real HAProxy)", () => {
 
     const status = await labStatus({ provider: localProvider, spec, stateDir });
     expect(status.resources.find((r) => r.id === "app1")?.health).toBe("unhealthy");
+    // The recorded round-robin pass is re-checked live, not reported healthy from the past.
+    expect(status.resources.find((r) => r.id === "verify-round-robin")).toMatchObject({
+      health: "unhealthy",
+      detail: expect.stringMatching(/now failing: .*backend app1 served none/),
+    });
+    expect(status.steps.find((s) => s.id === "start-app1")?.live).toMatchObject({
+      done: false,
+      detail: "app1 is not running",
+    });
 
     const up = await labUp({ provider: localProvider, spec, stateDir, gate: autoYesGate(), log });
     expect(up.steps.filter((s) => s.outcome === "applied").map((s) => s.id)).toEqual(["start-app1"]);

@@ -13,7 +13,7 @@ import { answers, ownProcessAlive } from "./instance-process.js";
 import { lbProcess, startLbStep } from "./lb-step.js";
 import { labAddress, lbUrl, localApps, localOptions } from "./local-lab.js";
 import { preflightStep } from "./preflight-step.js";
-import { runLocalRoundRobin, verifyRoundRobinStep } from "./verify-step.js";
+import { runLocalRoundRobin, VERIFY_STEP_ID, verifyRoundRobinStep } from "./verify-step.js";
 
 /**
  * The embedded default: the whole lab on this machine, no infrastructure. App instances are
@@ -43,11 +43,20 @@ export const localProvider: LabProvider = {
       });
     }
     for (const rec of ctx.resources("check")) {
+      const passed = `passed at ${String(rec.data?.["passedAt"] ?? "?")}`;
+      if (rec.id !== VERIFY_STEP_ID) {
+        health.push({ kind: "check", id: rec.id, health: "healthy", detail: passed });
+        continue;
+      }
+      // A round robin that passed once says nothing about now: run a short one (read-only).
+      const report = await runLocalRoundRobin(ctx, { requests: 2 * ctx.spec.apps.count });
       health.push({
         kind: "check",
         id: rec.id,
-        health: "healthy",
-        detail: `passed at ${String(rec.data?.["passedAt"] ?? "?")}`,
+        health: report.ok ? "healthy" : "unhealthy",
+        detail: report.ok
+          ? `${passed}; now: ${report.sequence.join(" ")}`
+          : `${passed}; now failing: ${report.problems.join("; ")}`,
       });
     }
     const apps = localApps(ctx.spec);
