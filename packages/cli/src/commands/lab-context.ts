@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { redactValue } from "@labgate/core";
 import {
   autoYesGate,
   type Gate,
@@ -58,10 +59,10 @@ export async function resolveLab(
   let note: string | undefined;
   if (preferRecorded) {
     const recorded = (await new LabStateStore(stateDir).load())?.spec;
-    if (recorded) {
-      if (JSON.stringify(recorded) !== JSON.stringify(spec)) {
-        note = `Using the spec recorded when this lab was built (${stateDir}/state.json); ${source} differs from it.`;
-      }
+    // state.json holds the spec with its secrets redacted: when that is all that differs, the loaded spec
+    // (secrets included) is the one to use.
+    if (recorded && JSON.stringify(recorded) !== JSON.stringify(redactValue(spec))) {
+      note = `Using the spec recorded when this lab was built (${stateDir}/state.json); ${source} differs from it.`;
       spec = recorded;
       source = "(recorded in state.json)";
     }

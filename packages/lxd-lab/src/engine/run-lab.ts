@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { acquireFileLock } from "@labgate/core";
+import { acquireFileLock, redactValue } from "@labgate/core";
 import { LabInterruptedError, NotConfirmedError, type StepFailedError } from "../errors.js";
 import type { LabSpec } from "../spec/lab-spec.js";
 import { type Gate, type GateAction, wrap } from "./gate.js";
@@ -300,7 +300,8 @@ async function mark(
         : now
       : previous?.doneAt;
     state.steps[stepId] = { ...record, at: now, ...(doneAt ? { doneAt } : {}) };
-    state.spec = spec;
+    // The spec can carry a session or token (providerOptions): state.json keeps only its redacted form.
+    state.spec = redactValue(spec);
   });
 }
 

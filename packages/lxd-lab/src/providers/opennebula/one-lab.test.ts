@@ -407,8 +407,8 @@ describe("OpenNebula lab against the simulator", () => {
     const { run, state } = await setup({ hosts: [{ name: "lxd-host" }], bootFailures: ["lab-lb"] });
     const error = (await run().catch((e: unknown) => e)) as LabgateError;
     const st = JSON.parse(await state());
-    // st.spec is the engine's copy of the spec (see report: it should go through redactValue).
     const printed = [
+      JSON.stringify(st.spec),
       error.message,
       error.hint,
       JSON.stringify(error),
