@@ -82,8 +82,44 @@ function opt<T>(
   return v as T;
 }
 
+const KNOWN_OPTIONS = [
+  "endpoint",
+  "host",
+  "session",
+  "authFile",
+  "hostName",
+  "addHost",
+  "hostDriver",
+  "bridge",
+  "vnMad",
+  "datastoreId",
+  "image",
+  "imagePath",
+  "appTemplate",
+  "lbTemplate",
+  "sshPublicKey",
+  "ssh",
+  "ipPoolConfig",
+  "ipPoolState",
+  "pollIntervalMs",
+  "waitTimeoutMs",
+  "hostErrorGraceMs",
+];
+
 export function oneLabOptions(spec: LabSpec): OneLabOptions {
   const o = spec.providerOptions ?? {};
+  // A misspelt key (say "sesion") would otherwise be ignored without a word and its default used.
+  const unknown = Object.keys(o).filter((key) => !KNOWN_OPTIONS.includes(key));
+  if (unknown.length > 0) {
+    throw new InvalidInputError(
+      "ONE_OPTION_INVALID",
+      `providerOptions: unknown option${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")}.`,
+      {
+        hint: `Fix the spelling in lab.yaml; the OpenNebula provider knows ${KNOWN_OPTIONS.join(", ")}.`,
+        details: { unknown },
+      },
+    );
+  }
   const given = opt<string>(o, "session", "string");
   const sessionRedacted = given === REDACTED;
   const session = sessionRedacted ? undefined : given;

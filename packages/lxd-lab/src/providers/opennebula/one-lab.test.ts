@@ -87,6 +87,8 @@ async function setup(
 ) {
   sim = new OneSimulator({ users: { oneadmin: PASSWORD }, ...simOptions });
   const endpoint = await sim.start();
+  // `expose` belongs to lb, everything else to providerOptions.
+  const { expose, ...providerOptions } = options;
   const spec: LabSpec = {
     name: "lab",
     provider: "opennebula",
@@ -96,7 +98,7 @@ async function setup(
       port: 8080,
       statsPort: 8404,
       name: "lb",
-      ...(options.expose ? { expose: options.expose as { address: string; port: number } } : {}),
+      ...(expose ? { expose: expose as { address: string; port: number } } : {}),
     },
     image: "ubuntu:22.04",
     slos: [],
@@ -107,7 +109,7 @@ async function setup(
       waitTimeoutMs: 5_000,
       hostErrorGraceMs: 100,
       sshPublicKey: "ssh-ed25519 AAAAC3Nza test@lab",
-      ...options,
+      ...providerOptions,
     },
   };
   const pool = new IpPool({

@@ -1,0 +1,46 @@
+import { ExitCode, type LabgateError } from "@labgate/core";
+import { describe, expect, it } from "vitest";
+import type { LabSpec } from "../../spec/lab-spec.js";
+import { oneLabOptions } from "./one-lab-options.js";
+
+const spec = (providerOptions: Record<string, unknown>): LabSpec => ({
+  name: "lab",
+  provider: "opennebula",
+  network: { cidr: "192.168.3.0/24", dhcp: false },
+  apps: { count: 2, ports: [8000, 8001], namePrefix: "app" },
+  lb: { port: 8080, statsPort: 8404, name: "lb" },
+  image: "ubuntu:22.04",
+  slos: [],
+  providerOptions,
+});
+
+describe("oneLabOptions", () => {
+  it("fills the documented defaults", () => {
+    const o = oneLabOptions(spec({ host: "192.168.3.10" }));
+    expect(o).toMatchObject({
+      vnetName: "vnet-lxd",
+      appTemplate: "tpl-app",
+      lbTemplate: "tpl-lb",
+      imageName: "labgate-ubuntu-22.04",
+      hostDriver: "auto",
+      bridge: "lxdbr0",
+      connection: { host: "192.168.3.10" },
+    });
+    expect(o.apps.map((a) => a.vmName)).toEqual(["lab-app1", "lab-app2"]);
+  });
+
+  it("refuses a misspelt option instead of silently using the default", () => {
+    let error: LabgateError | undefined;
+    try {
+      oneLabOptions(spec({ host: "192.168.3.10", sesion: "oneadmin:x", hostname: "h1" }));
+    } catch (e) {
+      error = e as LabgateError;
+    }
+    expect(error?.code).toBe("ONE_OPTION_INVALID");
+    expect(error?.exitCode).toBe(ExitCode.INVALID_INPUT);
+    expect(error?.message).toContain("sesion, hostname");
+    expect(error?.hint).toContain("hostName");
+    // The value of a misspelt session key is a secret too: it never reaches the message.
+    expect(JSON.stringify(error)).not.toContain("oneadmin:x");
+  });
+});
