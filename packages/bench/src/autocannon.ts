@@ -27,6 +27,8 @@ export interface AutocannonOptions {
   timeout: number;
   method?: string;
   headers?: Record<string, string>;
+  /** Sent with every request; autocannon adds its Content-Length (only when non-empty). */
+  body?: Buffer | string;
   pipelining?: number;
   /** Milliseconds between autocannon's own samples (and its stop checks). */
   sampleInt?: number;

@@ -1,5 +1,6 @@
 import { type AutocannonClient, startAutocannon } from "./autocannon.js";
 import { repairAutocannonClient } from "./autocannon-client-repair.js";
+import { requestHeaders } from "./options.js";
 import type { Recorder } from "./recorder.js";
 import type { ResolvedBenchOptions } from "./types.js";
 
@@ -90,7 +91,9 @@ export async function runClosedLoop(
     duration: totalSeconds,
     timeout: timeoutSec,
     method: options.method,
-    headers: options.headers,
+    headers: requestHeaders(options),
+    // autocannon 9 builds each request once: its Content-Length from the buffer's byte length, then the body.
+    ...(options.body ? { body: options.body.data } : {}),
     pipelining: 1,
     setupClient,
     // autocannon checks its stop flag once per sample interval; keep that short so stop() is prompt.

@@ -75,6 +75,32 @@ describe("compareResults", () => {
     expect(c.warnings.join("\n")).toMatch(/different load/);
   });
 
+  it("warns when the same URL was sent a different request (method or body)", () => {
+    const base = makeResult().options;
+    const a = makeResult();
+    const b = makeResult({
+      options: {
+        ...base,
+        method: "POST",
+        body: { bytes: 42, contentType: "application/json", contentTypeInferred: true },
+      },
+    });
+    expect(compareResults(a, b).warnings.join("\n")).toContain(
+      `different requests (GET ${base.url} vs POST ${base.url} with a 42 B body (application/json, inferred))`,
+    );
+    expect(compareResults(b, b).warnings.join("\n")).not.toMatch(/different requests/);
+  });
+
+  it("reads a result.json written before request bodies as one sent without a body", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "labgate-compare-old-"));
+    const old = makeResult() as unknown as { options: Record<string, unknown> };
+    delete old.options["body"];
+    await writeFile(join(dir, "old.json"), JSON.stringify(old));
+    const back = await readResultFile(join(dir, "old.json"));
+    expect(back.options.body).toBeNull();
+    expect(compareResults(back, makeResult()).warnings.join("\n")).not.toMatch(/different requests/);
+  });
+
   it("round-trips through result.json and rejects files that are not results", async () => {
     const dir = await mkdtemp(join(tmpdir(), "labgate-compare-"));
     const files = await writeReports(makeResult(), join(dir, "a"));

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { BenchFileError } from "./errors.js";
+import { describeRequest } from "./format.js";
 import type { BenchResult, LatencySummary, SeriesPoint } from "./types.js";
 
 export interface CompareRow {
@@ -92,6 +93,11 @@ export function compareResults(a: BenchResult, b: BenchResult): CompareResult {
   const warnings: string[] = [];
   if (a.options.url !== b.options.url)
     warnings.push(`The runs measured different URLs (${a.options.url} vs ${b.options.url}).`);
+  const requestA = describeRequest(a.options);
+  const requestB = describeRequest(b.options);
+  // Same URL, different work: a GET of an info page and a POST to the model are not comparable.
+  if (a.options.url === b.options.url && requestA !== requestB)
+    warnings.push(`The runs sent different requests (${requestA} vs ${requestB}).`);
   if (a.options.mode !== b.options.mode) {
     warnings.push(
       `The runs used different modes (${a.options.mode} vs ${b.options.mode}); their latencies are not measured the same way.`,
@@ -212,5 +218,8 @@ export async function readResultFile(path: string): Promise<BenchResult> {
     if (!record[key] || typeof record[key] !== "object")
       throw new BenchFileError(path, `the result has no "${key}" section.`);
   }
-  return record as BenchResult;
+  const result = record as BenchResult;
+  // Results written before request bodies were supported carry no `body`: they sent none.
+  result.options.body ??= null;
+  return result;
 }

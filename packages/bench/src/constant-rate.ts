@@ -1,6 +1,7 @@
 import http from "node:http";
 import https from "node:https";
 import type { LoopWindow } from "./closed-loop.js";
+import { requestHeaders } from "./options.js";
 import type { Recorder } from "./recorder.js";
 import type { ResolvedBenchOptions } from "./types.js";
 
@@ -40,10 +41,16 @@ export async function runConstantRate(
       });
   const headerLower = options.backendHeader.toLowerCase();
   const timeoutMs = options.timeoutMs;
+  const body = options.body?.data;
   const requestOptions: http.RequestOptions = {
     agent,
     method: options.method,
-    headers: { "user-agent": "labgate-bench", ...options.headers },
+    headers: {
+      "user-agent": "labgate-bench",
+      ...requestHeaders(options),
+      // Set up front so Node does not fall back to chunked encoding, which some servers refuse.
+      ...(body ? { "content-length": String(body.length) } : {}),
+    },
   };
 
   let inFlight = 0;
@@ -129,7 +136,8 @@ export async function runConstantRate(
       deadline = setTimeout(giveUp, timeoutMs);
     });
     req.on("error", fail);
-    req.end();
+    if (body) req.end(body);
+    else req.end();
   };
 
   const onAbort = () => {

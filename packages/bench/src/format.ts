@@ -11,7 +11,15 @@ export function describeRun(r: BenchResult): string {
     o.mode === "constant-rate"
       ? `constant rate ${o.rate} req/s over up to ${o.connections} connections`
       : `closed loop, ${o.connections} connections`;
-  return `${o.method} ${o.url} — ${load}, ${formatMs(o.durationMs)} measured${o.warmupMs ? ` after ${formatMs(o.warmupMs)} warm-up` : ""}`;
+  return `${describeRequest(o)} — ${load}, ${formatMs(o.durationMs)} measured${o.warmupMs ? ` after ${formatMs(o.warmupMs)} warm-up` : ""}`;
+}
+
+/** Method, URL and the body by size and type only (the body itself may be large or sensitive). */
+export function describeRequest(o: Pick<BenchResult["options"], "method" | "url" | "body">): string {
+  const body = o.body
+    ? ` with a ${formatBytes(o.body.bytes)} body (${o.body.contentType}${o.body.contentTypeInferred ? ", inferred" : ""})`
+    : "";
+  return `${o.method} ${o.url}${body}`;
 }
 
 const latencyCells = (l: LatencySummary) =>

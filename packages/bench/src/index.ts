@@ -15,6 +15,7 @@ export { formatMicros, parseDuration } from "./duration.js";
 export { BenchFileError, BenchOptionError, BenchReportError, SloSyntaxError } from "./errors.js";
 export {
   compareTable,
+  describeRequest,
   describeRun,
   formatCompareText,
   formatResultText,
@@ -31,6 +32,7 @@ export { JITTER_DEFINITION } from "./recorder.js";
 export { checkReportDir } from "./report-dir.js";
 export { renderHtmlReport } from "./report-html.js";
 export { renderMarkdownReport } from "./report-md.js";
+export { inferContentType, loadBodyFile, MAX_BODY_BYTES } from "./request-body.js";
 export { runBench } from "./run-bench.js";
 export {
   applySlos,
@@ -52,7 +54,9 @@ export type {
   GeneratorReport,
   JitterSummary,
   LatencySummary,
+  PublicBenchOptions,
   RateReport,
+  RequestBody,
   RequestCounts,
   ResolvedBenchOptions,
   SeriesPoint,

@@ -1,6 +1,7 @@
 import { registerSecret } from "@labgate/core";
 import { BenchOptionError } from "./errors.js";
-import type { BenchOptions, ResolvedBenchOptions } from "./types.js";
+import { CLOSED_LOOP_BODY_MEMORY_BYTES, resolveBody } from "./request-body.js";
+import type { BenchOptions, PublicBenchOptions, ResolvedBenchOptions } from "./types.js";
 
 export const DEFAULTS = {
   connections: 10,
@@ -46,6 +47,15 @@ export function resolveOptions(input: BenchOptions): ResolvedBenchOptions {
       `Use one of ${[...METHODS].join(", ")}.`,
     );
   }
+  const headers = validateHeaders(input.headers ?? {});
+  const body = resolveBody(input.body, method, headers);
+  if (body && rate === null && body.bytes * connections > CLOSED_LOOP_BODY_MEMORY_BYTES) {
+    throw new BenchOptionError(
+      `${connections} connections × a ${body.bytes}-byte body need ${Math.ceil((body.bytes * connections) / 2 ** 20)} MiB: closed loop (autocannon) keeps a copy of the whole request per connection.`,
+      `Use fewer --connections (at most ${Math.max(1, Math.floor(CLOSED_LOOP_BODY_MEMORY_BYTES / body.bytes))} with this body), a smaller body, or constant rate (--rate), which shares one copy.`,
+      { connections, bodyBytes: body.bytes },
+    );
+  }
   return {
     url,
     mode: rate === null ? "closed-loop" : "constant-rate",
@@ -56,7 +66,8 @@ export function resolveOptions(input: BenchOptions): ResolvedBenchOptions {
     timeoutMs,
     backendHeader,
     method,
-    headers: validateHeaders(input.headers ?? {}),
+    headers,
+    body,
     insecure: input.insecure ?? false,
   };
 }
@@ -170,10 +181,23 @@ export function parseHeaderFlags(flags: readonly string[]): Record<string, strin
   return headers;
 }
 
-/** The options as they may be stored in reports: credentials in headers masked. */
-export function publicOptions<T extends { headers: Record<string, string> }>(options: T): T {
+/** The options as they may be stored in reports: credentials in headers masked, the body by size and type only. */
+export function publicOptions(options: ResolvedBenchOptions): PublicBenchOptions {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(options.headers))
     headers[name] = SENSITIVE_HEADER.test(name) ? "***" : value;
-  return { ...options, headers };
+  const { body, ...rest } = options;
+  return {
+    ...rest,
+    headers,
+    body: body
+      ? { bytes: body.bytes, contentType: body.contentType, contentTypeInferred: body.contentTypeInferred }
+      : null,
+  };
+}
+
+/** The headers every request carries: the given ones plus the body's inferred Content-Type. */
+export function requestHeaders(options: ResolvedBenchOptions): Record<string, string> {
+  if (!options.body?.contentTypeInferred) return { ...options.headers };
+  return { ...options.headers, "Content-Type": options.body.contentType };
 }

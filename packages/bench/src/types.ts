@@ -13,6 +13,12 @@ export interface BenchOptions {
   backendHeader?: string;
   method?: string;
   headers?: Record<string, string>;
+  /**
+   * Request body sent with every request (a string is sent as UTF-8). Needs a method that carries a
+   * body (not GET or HEAD). Without a Content-Type header one is inferred: application/json when the
+   * body parses as JSON, text/plain; charset=utf-8 for other UTF-8 text, application/octet-stream otherwise.
+   */
+  body?: string | Buffer;
   /** Skip TLS certificate verification in constant-rate mode (closed loop via autocannon never verifies). */
   insecure?: boolean;
   /** Stops the run early (e.g. Ctrl-C); what was measured so far is reported. */
@@ -29,9 +35,25 @@ export interface ResolvedBenchOptions {
   timeoutMs: number;
   backendHeader: string;
   method: string;
+  /** The headers given; the body's Content-Type is in `body` when it was inferred. */
   headers: Record<string, string>;
+  body: RequestBody | null;
   insecure: boolean;
 }
+
+export interface RequestBody {
+  data: Buffer;
+  /** Content-Length of every request. */
+  bytes: number;
+  /** The Content-Type sent: the one given in the headers, or the inferred one. */
+  contentType: string;
+  contentTypeInferred: boolean;
+}
+
+/** The options as stored in results and reports: the body only by size and type (it may be large or sensitive), credentials masked. */
+export type PublicBenchOptions = Omit<ResolvedBenchOptions, "body"> & {
+  body: Omit<RequestBody, "data"> | null;
+};
 
 export type BenchMode = "closed-loop" | "constant-rate";
 
@@ -173,7 +195,7 @@ export interface BenchResult {
   tool: { name: "labgate-bench"; version: string };
   startedAt: string;
   finishedAt: string;
-  options: ResolvedBenchOptions;
+  options: PublicBenchOptions;
   /** Length of the measured window (warm-up excluded). */
   measuredMs: number;
   /** "scheduled-send": latency counted from when the request should have been sent (coordinated-omission corrected). */

@@ -57,6 +57,7 @@ export function makeResult(overrides: Partial<BenchResult> = {}): BenchResult {
       backendHeader: "X-Served-By",
       method: "GET",
       headers: {},
+      body: null,
       insecure: false,
     },
     measuredMs: 10_000,

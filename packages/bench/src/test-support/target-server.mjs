@@ -1,5 +1,6 @@
 // A loopback HTTP target for the bench tests, run in its own process so it can really die and so
 // its CPU is not charged to the generator. Configured by the JSON in argv[2]; prints its port.
+import { createHash } from "node:crypto";
 import http from "node:http";
 
 const config = JSON.parse(process.argv[2] ?? "{}");
@@ -9,15 +10,40 @@ let served = 0;
 let firstAt = 0;
 let lastRequest = {};
 const perBackend = {};
+// How many requests arrived with each shape: method, path, framing headers and body digest.
+const requests = {};
 
 const server = http.createServer((req, res) => {
   if (req.url === "/__stats") {
     res.setHeader("content-type", "application/json");
-    res.end(JSON.stringify({ served, perBackend, lastRequest }));
+    res.end(JSON.stringify({ served, perBackend, lastRequest, requests }));
     return;
   }
+  // The whole body is read before answering, as a real service does.
+  const chunks = [];
+  req.on("data", (chunk) => chunks.push(chunk));
+  req.on("end", () => answer(req, res, Buffer.concat(chunks)));
+  // A request cut off mid-body (the generator stopped) is not a request; it must not crash the target.
+  req.on("error", () => {});
+});
+
+/** `METHOD PATH cl=<Content-Length header> te=<Transfer-Encoding> bytes=<received> sha256=<hex>`. */
+function requestSignature(method, path, contentLength, transferEncoding, body) {
+  const digest = createHash("sha256").update(body).digest("hex");
+  return `${method} ${path} cl=${contentLength ?? "-"} te=${transferEncoding ?? "-"} bytes=${body.length} sha256=${digest}`;
+}
+
+function answer(req, res, body) {
   served++;
-  lastRequest = { method: req.method, headers: req.headers };
+  lastRequest = { method: req.method, url: req.url, headers: req.headers, body: body.toString("utf8") };
+  const signature = requestSignature(
+    req.method,
+    req.url,
+    req.headers["content-length"],
+    req.headers["transfer-encoding"],
+    body,
+  );
+  requests[signature] = (requests[signature] ?? 0) + 1;
   const now = Date.now();
   if (!firstAt) {
     firstAt = now;
@@ -51,7 +77,7 @@ const server = http.createServer((req, res) => {
   };
   if (delay > 0) setTimeout(reply, delay);
   else reply();
-});
+}
 server.keepAliveTimeout = 30_000;
 
 // A restart: stop listening, drop every connection, listen again on the same port after downForMs.

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 
 export interface TargetConfig {
@@ -26,7 +27,21 @@ export interface TargetConfig {
 export interface TargetStats {
   served: number;
   perBackend: Record<string, number>;
-  lastRequest: { method?: string; headers?: Record<string, string> };
+  lastRequest: { method?: string; url?: string; headers?: Record<string, string>; body?: string };
+  /** Count of requests per shape, keyed by `requestSignature`. */
+  requests: Record<string, number>;
+}
+
+/** The key the target counts a request under (same as target-server.mjs). */
+export function requestSignature(
+  method: string,
+  path: string,
+  contentLength: string | undefined,
+  transferEncoding: string | undefined,
+  body: Buffer,
+): string {
+  const digest = createHash("sha256").update(body).digest("hex");
+  return `${method} ${path} cl=${contentLength ?? "-"} te=${transferEncoding ?? "-"} bytes=${body.length} sha256=${digest}`;
 }
 
 export interface Target {

@@ -1,11 +1,11 @@
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { PassThrough } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { ExitCode } from "@labgate/core";
 import { afterEach, describe, expect, it } from "vitest";
-import { startTarget, type Target } from "../../../bench/src/test-support/target.js";
+import { requestSignature, startTarget, type Target } from "../../../bench/src/test-support/target.js";
 import { main } from "../main.js";
 import { benchCompareCommand, benchRunCommand } from "./bench.js";
 
@@ -123,6 +123,25 @@ describe("labgate bench run", () => {
     [["--url", "http://127.0.0.1:1/", "--slo", "latency<1s"], /unknown metric "latency"/],
     [["--url", "http://127.0.0.1:1/", "--slo-file", "/nonexistent/slos.yaml"], /cannot read the SLO file/],
     [["--url", "http://127.0.0.1:1/", "--out", `${aFile}/out`], /--out .* cannot hold the reports/],
+    [["--url", "http://127.0.0.1:1/", "--body", "{}"], /A request body was given with GET/],
+    [["--url", "http://127.0.0.1:1/", "-m", "HEAD", "-b", "{}"], /A request body was given with HEAD/],
+    [["--url", "http://127.0.0.1:1/", "-m", "POST", "--body", ""], /The request body is empty/],
+    [
+      ["--url", "http://127.0.0.1:1/", "-m", "POST", "--body", "x", "--body-file", aFile],
+      /--body and --body-file were both given/,
+    ],
+    [
+      ["--url", "http://127.0.0.1:1/", "-m", "POST", "--body-file", "/nonexistent/body.json"],
+      /--body-file \/nonexistent\/body.json does not exist/,
+    ],
+    [
+      ["--url", "http://127.0.0.1:1/", "-m", "POST", "-i", dirname(aFile)],
+      /--body-file .* is not a regular file/,
+    ],
+    [
+      ["--url", "http://127.0.0.1:1/", "-m", "POST", "--body", "x", "-H", "Content-Length: 1"],
+      /"Content-Length" cannot be set by hand/,
+    ],
   ])("exits 2 on bad input %j without sending traffic", async (args, message) => {
     const started = performance.now();
     const r = await cli(["bench", "run", ...args]);
@@ -130,6 +149,48 @@ describe("labgate bench run", () => {
     expect(r.stderr).toMatch(message);
     expect(r.stderr).toMatch(/what to do:/);
     expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  it("--body-file (closed loop) and --body (constant rate) send the exact bytes; the body stays out of the output", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "labgate-cli-body-"));
+    const secret = "body-secret-2b9c";
+    const body = Buffer.from(`{"text": "good ✓", "token": "${secret}"}\n`);
+    await writeFile(join(dir, "body.json"), body);
+    const signature = requestSignature("POST", "/predict", String(body.length), undefined, body);
+    for (const mode of [
+      ["-i", join(dir, "body.json"), "-c", "2"],
+      ["--body", body.toString("utf8"), "--rate", "20"],
+    ]) {
+      const t = await startTarget({});
+      targets.push(t);
+      const r = await cli([
+        "bench",
+        "run",
+        "--url",
+        `${t.url}predict`,
+        "-m",
+        "POST",
+        ...mode,
+        "-d",
+        "500ms",
+        "--json",
+      ]);
+      expect(r.code, r.stderr).toBe(ExitCode.OK);
+      const stats = await t.stats();
+      expect(Object.keys(stats.requests)).toEqual([signature]);
+      expect(stats.lastRequest.headers?.["content-type"]).toBe("application/json");
+      const result = JSON.parse(r.stdout);
+      expect(stats.requests[signature]).toBeGreaterThanOrEqual(result.requests.responses);
+      expect(result.requests.responses).toBeGreaterThan(5);
+      expect(result.options).toMatchObject({
+        method: "POST",
+        body: { bytes: body.length, contentType: "application/json", contentTypeInferred: true },
+      });
+      expect(r.stderr).toContain(
+        `Measuring POST ${t.url}predict with a ${body.length} B body (application/json, inferred)`,
+      );
+      expect(r.stdout + r.stderr).not.toContain(secret);
+    }
   });
 
   it("exits 2 when --url is missing", async () => {

@@ -4,8 +4,10 @@ import {
   type BenchResult,
   checkReportDir,
   compareResults,
+  describeRequest,
   formatCompareText,
   formatResultText,
+  loadBodyFile,
   loadSloFile,
   parseDuration,
   parseHeaderFlags,
@@ -32,6 +34,8 @@ export interface BenchRunFlags {
   backendHeader?: string;
   header?: string[];
   method?: string;
+  body?: string;
+  bodyFile?: string;
   insecure?: boolean;
   out?: string;
   json?: boolean;
@@ -81,6 +85,11 @@ export function registerBenchCommands(program: Command): void {
     .option("-H, --header <header>", 'request header "Name: value", repeatable', collect, [])
     .option("-m, --method <method>", "HTTP method", "GET")
     .option(
+      "-b, --body <body>",
+      "request body sent with every request (needs -m POST/PUT/PATCH...); Content-Type inferred unless given with -H",
+    )
+    .option("-i, --body-file <file>", "like --body, read from a file (exact bytes)")
+    .option(
       "-k, --insecure",
       "constant rate: do not verify the target's TLS certificate (self-signed lab certificates)",
     )
@@ -116,6 +125,7 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
     ...parseSlos(flags.slo ?? []),
     ...(flags.sloFile ? await loadSloFile(flags.sloFile) : []),
   ];
+  const body = await readBodyFlags(flags);
   const options = {
     url: flags.url ?? "",
     connections: parseCount(flags.connections ?? "10", "connections"),
@@ -126,11 +136,12 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
     backendHeader: flags.backendHeader ?? "X-Served-By",
     headers: parseHeaderFlags(flags.header ?? []),
     method: flags.method ?? "GET",
+    ...(body !== undefined ? { body } : {}),
     insecure: Boolean(flags.insecure),
     slos,
   };
   // Every input is checked before the first request: a bad --url or --out must not cost a run.
-  resolveOptions(options);
+  const resolved = resolveOptions(options);
   if (flags.out) await checkReportDir(flags.out);
 
   const controller = new AbortController();
@@ -138,7 +149,7 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
   process.once("SIGINT", onSigint);
   const bar = flags.progress !== false && streams.stderr.isTTY ? progressBar(streams.stderr) : undefined;
   out.info(
-    `Measuring ${options.url} ${options.rate ? `at a constant ${options.rate} req/s` : `with ${options.connections} connections (closed loop)`} for ${flags.duration ?? "10s"}${options.warmupMs ? ` after a ${flags.warmup} warm-up` : ""}. Ctrl-C stops early and still reports.`,
+    `Measuring ${describeRequest(resolved)} ${options.rate ? `at a constant ${options.rate} req/s` : `with ${options.connections} connections (closed loop)`} for ${flags.duration ?? "10s"}${options.warmupMs ? ` after a ${flags.warmup} warm-up` : ""}. Ctrl-C stops early and still reports.`,
   );
   let result: BenchResult;
   try {
@@ -171,6 +182,18 @@ export async function benchCompareCommand(
   const regressed = comparison.rows.filter((r) => r.verdict === "worse");
   if (regressed.length) out.warn(`worse beyond noise: ${regressed.map((r) => r.metric).join(", ")}`);
   return flags.failOnRegression && regressed.length ? ExitCode.CHECK_FAILED : ExitCode.OK;
+}
+
+/** `--body` and `--body-file` (autocannon's -b / -i): one or the other, never both. */
+async function readBodyFlags(flags: BenchRunFlags): Promise<string | Buffer | undefined> {
+  if (flags.body !== undefined && flags.bodyFile !== undefined) {
+    throw new BenchOptionError(
+      "--body and --body-file were both given.",
+      "Pass the body inline with --body TEXT or from a file with --body-file PATH, not both.",
+    );
+  }
+  if (flags.bodyFile !== undefined) return loadBodyFile(flags.bodyFile);
+  return flags.body;
 }
 
 function parseCount(text: string, what: string): number {

@@ -57,16 +57,50 @@ describe("labgate demo on the local provider", { timeout: CLI_RUN_MS + 30_000 },
     expect(result.verify).toMatchObject({ passed: true });
     expect(result.bench).toMatchObject({
       available: true,
-      url: `http://127.0.0.1:${ports[2]}/`,
+      url: `http://127.0.0.1:${ports[2]}/predict`,
+      request: { method: "POST", contentType: "application/json" },
       slosPassed: true,
     });
+    // Through HAProxy to the real app, a 200 on /predict is only ever a model answer to a valid
+    // POST: GET /predict is a 405, a bad body a 400, a missing backend a 503.
+    const measured = JSON.parse(await readFile(result.bench.reports.resultJson, "utf8"));
+    expect(result.bench.statusCodes).toEqual({ "200": measured.requests.responses });
+    expect(measured.requests.responses).toBeGreaterThan(10);
     const report = await readFile(result.bench.reports.reportMd, "utf8");
+    expect(report).toContain(
+      `POST http://127.0.0.1:${ports[2]}/predict with a ${result.bench.request.bodyBytes} B body`,
+    );
     expect(report).toContain("app1");
     expect(report).toContain("app2");
     expect(result.down).toMatchObject({ stateRemoved: true });
     expect(await readdir(join(cwd, ".labgate"))).toEqual(["reports"]);
     for (const port of ports) expect(await isFree(port), `port ${port} still held`).toBe(true);
     await expect(stat(join(cwd, ".labgate/labs"))).rejects.toMatchObject({ code: "ENOENT" });
+  });
+});
+
+describe("labgate demo --keep", { timeout: CLI_RUN_MS + 30_000 }, () => {
+  it("the apps' own request logs show the benchmark's POST /predict requests, on both apps", async () => {
+    const r = await runCli(["demo", "--yes", "--keep", "--json", "--duration", "1s", "--connections", "4"]);
+    expect(r.code, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout);
+    const measured = JSON.parse(await readFile(result.bench.reports.resultJson, "utf8"));
+    const predictions: Record<string, number> = {};
+    for (const name of ["app1", "app2"]) {
+      const log = await readFile(join(cwd, ".labgate/labs/demo-e2e/logs", `${name}.log`), "utf8");
+      predictions[name] = log.split("\n").filter((l) => l.includes('"POST /predict HTTP/1.1" 200 ')).length;
+      // Nothing else but health checks and the round-robin verify hit the apps.
+      const others = log
+        .split("\n")
+        .filter((l) => /"[A-Z]+ \S+ HTTP\/1\.1"/.test(l) && !l.includes('"POST /predict HTTP/1.1" 200 '));
+      expect(
+        others.every((l) => /"GET \/(health)? HTTP\/1\.1" 200 /.test(l)),
+        others.join("\n"),
+      ).toBe(true);
+    }
+    expect(predictions["app1"]).toBeGreaterThan(0);
+    expect(predictions["app2"]).toBeGreaterThan(0);
+    expect(predictions["app1"]! + predictions["app2"]!).toBeGreaterThanOrEqual(measured.requests.responses);
   });
 });
 

@@ -1,41 +1,72 @@
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { isProcessAlive } from "@labgate/core";
-import { registerProvider } from "@labgate/lxd-lab";
+import { registerProvider, sentimentAppEntry } from "@labgate/lxd-lab";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { fakeProvider } from "../../../lxd-lab/src/engine/test-support/fake-provider.js";
-import { demoCommand } from "./demo.js";
+import { DEMO_REQUEST, demoCommand } from "./demo.js";
 import type { LabIo } from "./lab-context.js";
 
 let cwd: string;
 let restore: () => void;
 let events: string[];
 let failApply: Set<string>;
-let server: Server;
-let url: string;
+let app: ChildProcess;
+let appUrl: string;
+/** The endpoint the fake provider reports for the lab; a test may point it elsewhere on the app. */
+let endpoint: string;
+/** The app's request log (http.server's access lines on stderr), reset per test. */
+let accessLog: string[];
 
-// The service the bench measures: a real loopback server naming its backend like the app does.
+// The service the bench measures: the real sentiment app (python3, the model and its routes) on loopback.
 beforeAll(async () => {
-  let n = 0;
-  server = createServer((_req, res) => {
-    res.writeHead(200, { "X-Served-By": `app${(n++ % 2) + 1}` });
-    res.end("ok");
+  app = spawn("python3", [sentimentAppEntry(), "--name", "app1", "--host", "127.0.0.1", "--port", "0"], {
+    stdio: ["ignore", "ignore", "pipe"],
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  let buffer = "";
+  appUrl = await new Promise<string>((resolve, reject) => {
+    app.stderr!.on("data", (chunk: Buffer) => {
+      buffer += chunk.toString();
+      for (;;) {
+        const nl = buffer.indexOf("\n");
+        if (nl < 0) break;
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        const listening = /listening on 127\.0\.0\.1:(\d+)/.exec(line);
+        if (listening) resolve(`http://127.0.0.1:${listening[1]}/`);
+        else if (/"[A-Z]+ \S+ HTTP\/1\.1"/.test(line)) accessLog.push(line);
+      }
+    });
+    app.once("exit", (code) => reject(new Error(`the sentiment app exited early (${code})`)));
+  });
 });
-afterAll(() => new Promise<void>((r) => server.close(() => r())));
+afterAll(async () => {
+  if (app.exitCode !== null) return;
+  const exited = new Promise((r) => app.once("exit", r));
+  app.kill("SIGTERM");
+  await exited;
+});
 
 beforeEach(async () => {
   cwd = await mkdtemp(join(tmpdir(), "labgate-demo-"));
   events = [];
   failApply = new Set();
-  restore = registerProvider({ ...fakeProvider({ events, failApply }), name: "local", endpoint: () => url });
+  accessLog = [];
+  endpoint = appUrl;
+  restore = registerProvider({
+    ...fakeProvider({ events, failApply }),
+    name: "local",
+    endpoint: () => endpoint,
+  });
 });
+
+/** How many requests the app logged with this request line and status, e.g. `POST /predict` 200. */
+function logged(requestLine: string, status: number): number {
+  return accessLog.filter((l) => l.includes(`"${requestLine} HTTP/1.1" ${status} `)).length;
+}
 afterEach(async () => {
   restore();
   await rm(cwd, { recursive: true, force: true });
@@ -75,11 +106,35 @@ describe("labgate demo", () => {
     expect(result.verify).toMatchObject({ passed: true });
     expect(result.bench).toMatchObject({
       available: true,
-      url,
+      url: `${appUrl}predict`,
+      request: {
+        method: "POST",
+        bodyBytes: Buffer.byteLength(DEMO_REQUEST.body),
+        contentType: "application/json",
+      },
       slos: ["p99<250ms", "errors<1%"],
       slosPassed: true,
       aborted: false,
     });
+    // The app itself saw the model's work: every request it logged was a successful POST /predict
+    // (GET / would be an info page; a bad body a 400), at least as many as the bench counted.
+    const measured = JSON.parse(await readFile(join(cwd, "reports/result.json"), "utf8"));
+    expect(result.bench.statusCodes).toEqual({ "200": measured.requests.responses });
+    expect(measured.requests.responses).toBeGreaterThan(10);
+    // The app logs before it answers, but its stderr may still be on its way through the pipe.
+    await expect.poll(() => logged("POST /predict", 200)).toBeGreaterThanOrEqual(measured.requests.responses);
+    expect(accessLog.length).toBe(logged("POST /predict", 200));
+    expect(measured.options).toMatchObject({
+      method: "POST",
+      url: `${appUrl}predict`,
+      body: { bytes: Buffer.byteLength(DEMO_REQUEST.body), contentType: "application/json" },
+    });
+    // The request is shown; the report header names it too.
+    expect(t.err()).toContain(`== 3/4 benchmark POST ${appUrl}predict`);
+    expect(t.err()).toContain(DEMO_REQUEST.body);
+    expect(await readFile(join(cwd, "reports/report.md"), "utf8")).toContain(
+      `POST ${appUrl}predict with a ${Buffer.byteLength(DEMO_REQUEST.body)} B body (application/json)`,
+    );
     expect(result.down).toMatchObject({ stateRemoved: true });
     const html = await readFile(join(cwd, "reports/report.html"), "utf8");
     expect(html).toContain("<html");
@@ -93,6 +148,34 @@ describe("labgate demo", () => {
       "undo:write-config",
       "undo:make-dir",
     ]);
+  });
+
+  it("the demo body is what the model is for: the app labels it with a score", async () => {
+    const res = await fetch(`${appUrl}${DEMO_REQUEST.path}`, {
+      method: DEMO_REQUEST.method,
+      headers: { "Content-Type": DEMO_REQUEST.contentType },
+      body: DEMO_REQUEST.body,
+    });
+    expect(res.status).toBe(200);
+    const answer = (await res.json()) as { label: string; score: number };
+    expect(["positive", "negative", "neutral"]).toContain(answer.label);
+    expect(typeof answer.score).toBe("number");
+  });
+
+  it("answers that are not the model's (404 from a wrong path) fail the errors SLO: exit 1 and a warning", async () => {
+    // The same app behind a path prefix it does not serve: POST /v1/predict is a 404.
+    endpoint = `${appUrl}v1/`;
+    const t = io();
+    const code = await demoCommand({ yes: true, json: true, duration: "1s", connections: "2" }, t.io);
+    expect(code).toBe(1);
+    const result = JSON.parse(t.out());
+    expect(result.bench.url).toBe(`${appUrl}v1/predict`);
+    expect(Object.keys(result.bench.statusCodes)).toEqual(["404"]);
+    await expect.poll(() => logged("POST /v1/predict", 404)).toBeGreaterThan(10);
+    expect(logged("POST /predict", 200)).toBe(0);
+    expect(result.bench.slosPassed).toBe(false);
+    expect(t.err()).toContain("FAIL  errors<1%");
+    expect(t.err()).toMatch(/not every answer was the model's: HTTP 404×\d+/);
   });
 
   it("--keep leaves the lab up; an SLO the lab cannot meet makes it exit 1", async () => {

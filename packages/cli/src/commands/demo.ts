@@ -35,6 +35,22 @@ export interface DemoFlags {
   out?: string;
 }
 
+/**
+ * What the demo benchmarks: the service's real work, one sentiment prediction through the LB, with
+ * a review of the length and mix of praise and complaint the model is meant for. `GET /` would only
+ * measure an info page.
+ */
+export const DEMO_REQUEST = {
+  method: "POST",
+  path: "predict",
+  contentType: "application/json",
+  body: JSON.stringify({
+    text:
+      "Ordered the trail jacket last week. Delivery was fast and the fit is great, but the zipper " +
+      "broke after two days and support still has not answered my emails. Disappointed.",
+  }),
+} as const;
+
 export interface DemoResult {
   lab: string;
   up: LabRunResult | null;
@@ -42,6 +58,10 @@ export interface DemoResult {
   bench: {
     available: true;
     url: string;
+    /** The request every benchmark request sent (the body by size; it is DEMO_REQUEST.body). */
+    request: { method: string; bodyBytes: number; contentType: string };
+    /** HTTP status codes of the measured responses: anything but 200 means the numbers are not the model's. */
+    statusCodes: Record<string, number>;
     slos: string[];
     slosPassed: boolean | null;
     aborted: boolean;
@@ -59,7 +79,8 @@ export function registerDemoCommand(program: Command): void {
     .command("demo")
     .description(
       "The main job in one command: build the lab (default: local, two apps behind HAProxy), verify round robin, " +
-        "benchmark it against the spec's SLOs, write the report, then tear the lab down (also on failure or Ctrl-C).",
+        "benchmark POST /predict (one sentiment prediction per request) through the load balancer against the spec's SLOs, " +
+        "write the report, then tear the lab down (also on failure or Ctrl-C).",
     )
     .option("-y, --yes", "answer yes at every confirmation gate of `lab up`")
     .option("--keep", "leave the lab up at the end (tear it down later with `labgate lab down`)")
@@ -127,12 +148,20 @@ export async function demoCommand(flags: DemoFlags, io: LabIo = processIo()): Pr
         return;
       }
 
-      const url = labEndpoint(target.provider, target.spec);
+      // Relative, so an endpoint with a path prefix keeps it.
+      const url = new URL(DEMO_REQUEST.path, labEndpoint(target.provider, target.spec)).toString();
+      const bodyBytes = Buffer.byteLength(DEMO_REQUEST.body);
       out.info(
-        `\n== 3/4 benchmark ${url} (${connections} connections, ${flags.duration ?? "10s"}, SLOs: ${target.spec.slos.join(", ") || "none"})`,
+        `\n== 3/4 benchmark ${DEMO_REQUEST.method} ${url} (${connections} connections, ${flags.duration ?? "10s"}, SLOs: ${target.spec.slos.join(", ") || "none"})\n` +
+          `   every request: ${DEMO_REQUEST.method} ${new URL(url).pathname}, Content-Type: ${DEMO_REQUEST.contentType}, ${bodyBytes}-byte body:\n` +
+          `   ${DEMO_REQUEST.body}\n` +
+          "   (the app's real work: each request runs the sentiment model; a 4xx/5xx answer counts as an error)",
       );
       const bench: BenchResult = await runBench({
         url,
+        method: DEMO_REQUEST.method,
+        headers: { "Content-Type": DEMO_REQUEST.contentType },
+        body: DEMO_REQUEST.body,
         connections,
         durationMs,
         warmupMs: Math.min(1000, Math.round(durationMs / 5)),
@@ -143,11 +172,18 @@ export async function demoCommand(flags: DemoFlags, io: LabIo = processIo()): Pr
       result.bench = {
         available: true,
         url,
+        request: { method: DEMO_REQUEST.method, bodyBytes, contentType: DEMO_REQUEST.contentType },
+        statusCodes: bench.requests.statusCodes,
         slos: target.spec.slos,
         slosPassed: bench.slosPassed ?? null,
         aborted: Boolean(bench.aborted),
         reports,
       };
+      const notOk = Object.entries(bench.requests.statusCodes).filter(([code]) => code !== "200");
+      if (notOk.length)
+        out.warn(
+          `not every answer was the model's: HTTP ${notOk.map(([code, n]) => `${code}×${n}`).join(", ")} of ${bench.requests.responses} responses. The latencies are not the model's; run \`labgate demo --keep\` and try one request by hand: curl -si -X ${DEMO_REQUEST.method} -H 'Content-Type: ${DEMO_REQUEST.contentType}' -d '${DEMO_REQUEST.body}' ${url}`,
+        );
       for (const slo of bench.slos ?? [])
         out.info(`  ${slo.pass ? "PASS" : "FAIL"}  ${slo.expression}  (measured ${slo.actualText})`);
       out.info(

@@ -32,6 +32,9 @@ MAX_TEXT_CHARS = 10_000
 def make_handler(name, model, started):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body are two writes; with Nagle on, the body waits for the client's delayed
+        # ACK (40 ms on Linux) and every keep-alive answer would measure TCP, not the model.
+        disable_nagle_algorithm = True
         server_version = "labgate-sentiment/" + VERSION
 
         def version_string(self):

@@ -151,6 +151,44 @@ describe("sentiment app over HTTP", () => {
     expect(JSON.parse(body)).toMatchObject({ error: "request_header_fields_too_large" });
   });
 
+  it("answers back-to-back keep-alive requests without a Nagle / delayed-ACK stall", async () => {
+    // Headers and body go out in two writes. With Nagle's algorithm on, the body waits for the
+    // client's ACK of the headers, which Linux delays by >= 40 ms: every keep-alive answer after the
+    // first few would take 40 ms and a benchmark would measure TCP, not the model.
+    const body = JSON.stringify({ text: "Fast delivery and a great fit, but the zipper broke." });
+    const request = `POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    const socket = connect({ host: "127.0.0.1", port: Number(new URL(base).port) });
+    await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+    const times: number[] = [];
+    try {
+      for (let i = 0; i < 30; i++) {
+        const started = performance.now();
+        await new Promise<void>((resolve, reject) => {
+          let got = "";
+          const onData = (c: Buffer) => {
+            got += c.toString();
+            const end = got.indexOf("\r\n\r\n");
+            const length = Number(/^Content-Length: (\d+)$/im.exec(got)?.[1] ?? Number.NaN);
+            if (end >= 0 && Buffer.byteLength(got) >= end + 4 + length) {
+              socket.off("data", onData);
+              expect(got).toMatch(/^HTTP\/1\.1 200 /);
+              resolve();
+            }
+          };
+          socket.on("data", onData);
+          socket.once("error", reject);
+          socket.write(request);
+        });
+        times.push(performance.now() - started);
+      }
+    } finally {
+      socket.destroy();
+    }
+    times.sort((a, b) => a - b);
+    // The stall is at least 40 ms per answer; a prediction on loopback takes about 1 ms.
+    expect(times[15], times.map((t) => t.toFixed(1)).join(" ")).toBeLessThan(20);
+  });
+
   it("stops cleanly on SIGTERM", async () => {
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     child.kill("SIGTERM");
