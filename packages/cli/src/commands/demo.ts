@@ -1,4 +1,4 @@
-import { join } from "node:path";
+import { resolve } from "node:path";
 import {
   type BenchResult,
   parseDuration,
@@ -112,7 +112,7 @@ export async function demoCommand(flags: DemoFlags, io: LabIo = processIo()): Pr
       { hint: "Pass e.g. --connections 10." },
     );
   }
-  const reportDir = join(io.cwd, flags.out ?? `.labgate/reports/${target.spec.name}-${timestamp()}`);
+  const reportDir = resolve(io.cwd, flags.out ?? `.labgate/reports/${target.spec.name}-${timestamp()}`);
   const log = (l: string) => out.info(l);
   const result: DemoResult = {
     lab: target.spec.name,

@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { LabSpecError } from "../errors.js";
 import { defaultLabSpec } from "./default-lab-spec.js";
@@ -20,7 +20,7 @@ export const BUILTIN_SPEC_SOURCE = "(built-in default)";
  * else the built-in local default.
  */
 export async function loadLabSpec(file: string | undefined, cwd = process.cwd()): Promise<LoadedLabSpec> {
-  if (file !== undefined) return { spec: await readSpecFile(join(cwd, file), file), source: file };
+  if (file !== undefined) return { spec: await readSpecFile(resolve(cwd, file), file), source: file };
   for (const name of DEFAULT_SPEC_FILES) {
     const path = join(cwd, name);
     const text = await readFile(path, "utf8").catch((error: NodeJS.ErrnoException) => {

@@ -110,4 +110,15 @@ describe("loadLabSpec", () => {
       message: expect.stringContaining("my.json: (syntax): is not valid JSON"),
     });
   });
+
+  it("--spec takes an absolute path as well as one relative to the directory", async () => {
+    await writeFile(join(dir, "abs.yaml"), "name: abs-lab\n");
+    const elsewhere = await mkdtemp(join(tmpdir(), "labgate-spec-cwd-"));
+    try {
+      expect((await loadLabSpec(join(dir, "abs.yaml"), elsewhere)).spec.name).toBe("abs-lab");
+      expect((await loadLabSpec("abs.yaml", dir)).spec.name).toBe("abs-lab");
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
+    }
+  });
 });

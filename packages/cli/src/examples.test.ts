@@ -1,0 +1,46 @@
+import { readdir } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { loadSloFile } from "@labgate/bench";
+import { checkDeployment, createAdapter, hasErrors, loadDeploySpec } from "@labgate/core";
+import { getProvider, loadLabSpec } from "@labgate/lxd-lab";
+import { describe, expect, it } from "vitest";
+
+// The files in examples/ are what people copy first: each must load, validate and plan as shipped.
+// Planning is pure, so nothing here connects to the addresses in them (data only).
+const dir = fileURLToPath(new URL("../../../examples/", import.meta.url));
+const files = await readdir(dir);
+const named = (prefix: string) => files.filter((f) => f.startsWith(prefix)).map((f) => `${dir}${f}`);
+
+describe("examples/", () => {
+  it("has a lab for each infrastructure provider and a deployment spec", () => {
+    expect(named("lab-").length).toBeGreaterThanOrEqual(2);
+    expect(named("deploy-").length).toBeGreaterThanOrEqual(1);
+  });
+
+  it.each(named("lab-"))("%s loads and plans with every step complete", async (file) => {
+    const { spec } = await loadLabSpec(file);
+    const steps = getProvider(spec.provider).plan(spec);
+    expect(steps.length).toBeGreaterThan(3);
+    for (const step of steps) {
+      expect(step.why.length, step.id).toBeGreaterThan(40);
+      expect(step.commands.length, step.id).toBeGreaterThan(0);
+    }
+  });
+
+  it.each(named("deploy-"))("%s passes the platform rules", async (file) => {
+    const { spec, findings } = await loadDeploySpec(file);
+    expect(findings).toEqual([]);
+    if (!spec?.platform) throw new Error(`${file} names no platform`);
+    const adapter = createAdapter(spec.platform, {
+      spec,
+      env: { PROXMOX_TOKEN_ID: "labgate@pve!example", PROXMOX_TOKEN_SECRET: "example" },
+    });
+    const all = checkDeployment(spec, adapter);
+    expect(hasErrors(all), JSON.stringify(all)).toBe(false);
+  });
+
+  it("slos.yaml parses into SLOs", async () => {
+    const slos = await loadSloFile(`${dir}slos.yaml`);
+    expect(slos.map((s) => s.expression)).toContain("p99<250ms");
+  });
+});
