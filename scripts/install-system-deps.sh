@@ -9,6 +9,8 @@ PACKAGES=(
   openssh-client     # ssh-keygen for those tests
   lxd                # the LXD provider and its end-to-end suite
   iptables           # LXD refuses to create a managed bridge without it
+  nftables           # LXD's firewall driver: with iptables it leaves a deleted bridge's rules behind
+  dnsmasq-base       # LXD starts dnsmasq for every managed bridge, DHCP or not
   debootstrap        # `labgate image build`: offline Debian images for LXD
   xz-utils
   chromium           # the bench's HTML report is checked in headless Chromium

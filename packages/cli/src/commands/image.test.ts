@@ -65,6 +65,20 @@ describe("labgate image build", () => {
     expect(await readdir(cache)).toEqual([]);
   });
 
+  it("--cloud-init builds the cloud-init variant under its own alias", async () => {
+    const t = io();
+    const code = await imageBuildCommand(
+      { dryRun: true, import: false, cloudInit: true, cache, mirror: MIRROR, json: true },
+      t,
+    );
+    expect(code).toBe(0);
+    const result = JSON.parse(t.out()) as { alias: string; steps: { id: string; commands: string[] }[] };
+    expect(result.alias).toBe("labgate/debian-bookworm-cloud");
+    const debootstrap = result.steps.find((s) => s.id === "debootstrap")?.commands[0] ?? "";
+    expect(debootstrap).toMatch(/--include=\S*cloud-init\S*systemd-sysv/);
+    expect(await readdir(cache)).toEqual([]);
+  });
+
   it("without a terminal and without --yes it refuses before the first change", async () => {
     const t = io();
     const error = await imageBuildCommand({ import: false, cache, mirror: MIRROR }, t).catch(

@@ -20,6 +20,7 @@ export interface ImageBuildFlags {
   socket?: string;
   rebuild?: boolean;
   import?: boolean;
+  cloudInit?: boolean;
   yes?: boolean;
   dryRun?: boolean;
   json?: boolean;
@@ -33,11 +34,15 @@ export function registerImageCommands(program: Command): void {
   image
     .command("build")
     .description(
-      "Build a small Debian image with debootstrap (python3, iproute2, haproxy, procps; a tiny init, no systemd),\n" +
-        "cache its tarballs and import it into LXD under an alias. Every step is shown and confirmed; finished\n" +
+      "Build a small Debian image with debootstrap (python3, iproute2, haproxy, procps; a tiny init, no systemd;\n" +
+        "with --cloud-init: systemd and cloud-init too), cache its tarballs and import it into LXD under an alias.\n" +
+        "Every step is shown and confirmed; finished\n" +
         "steps (cached tarballs, image already in LXD) are skipped, so running it again changes nothing.",
     )
-    .option("--alias <name>", "LXD image alias", "labgate/debian-bookworm")
+    .option(
+      "--alias <name>",
+      "LXD image alias (default labgate/debian-bookworm, with --cloud-init labgate/debian-bookworm-cloud)",
+    )
     .option("--suite <suite>", "Debian suite", "bookworm")
     .option("--mirror <url>", "Debian mirror (default: the one in /etc/apt/sources.list[.d])")
     .option("--package <name>", "extra package to include, repeatable", collect, [])
@@ -45,6 +50,10 @@ export function registerImageCommands(program: Command): void {
     .option("--socket <path>", "LXD unix socket (default: LXD_SOCKET, snap, /var/lib/lxd)")
     .option("--rebuild", "build again even when the cache has this image")
     .option("--no-import", "only build the tarballs; do not talk to LXD")
+    .option(
+      "--cloud-init",
+      "the cloud-init variant: systemd + cloud-init, so labs get their address and payload through cloud-init",
+    )
     .option("-y, --yes", "confirm every step")
     .option("--dry-run", "show the steps and which are already done; change nothing")
     .option("--json", "print the result as JSON on stdout")
@@ -70,6 +79,7 @@ export async function imageBuildCommand(flags: ImageBuildFlags, io: LabIo = proc
       ...(flags.socket ? { socketPath: flags.socket } : {}),
       rebuild: Boolean(flags.rebuild),
       noImport: flags.import === false,
+      cloudInit: Boolean(flags.cloudInit),
     },
     mirror,
   );

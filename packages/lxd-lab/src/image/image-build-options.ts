@@ -7,6 +7,39 @@ import { HOSTNAME_TEMPLATE, HOSTS_TEMPLATE, INIT_SCRIPT } from "./init-script.js
 
 /** Packages of the image: the app's python3, `ip` for static addresses, HAProxy, pkill/ps. */
 export const DEFAULT_IMAGE_PACKAGES = ["python3", "iproute2", "haproxy", "procps"] as const;
+/**
+ * What `--cloud-init` adds: cloud-init itself, systemd as init (cloud-init's stages are systemd
+ * units), ifupdown (the renderer cloud-init picks on Debian for the network-config it gets),
+ * net-tools (that renderer adds the default route with `route`) and resolvconf (it turns the
+ * rendered `dns-nameservers` into /etc/resolv.conf). python3-cffi-backend is named because
+ * debootstrap does not resolve the virtual package python3-cryptography depends on.
+ */
+export const CLOUD_INIT_PACKAGES = [
+  "cloud-init",
+  "systemd-sysv",
+  "ifupdown",
+  "net-tools",
+  "resolvconf",
+  "python3-cffi-backend",
+] as const;
+/** cloud-init config of the variant: LXD's data source only; no locale (minbase has no `locales`). */
+export const CLOUD_INIT_IMAGE_CONFIG =
+  "# Written by labgate image build: read the instance's cloud-init.* keys from LXD (/dev/lxd/sock).\n" +
+  "datasource_list: [LXD, NoCloud, None]\n" +
+  "# minbase has no update-locale: the locale module would fail and mark cloud-init's run as an error.\n" +
+  "locale: false\n";
+/**
+ * systemd units the cloud-init variant masks: binfmt_misc cannot be mounted in a container (the
+ * unit would fail and leave the system "degraded"), and apt's daily timers would try to reach the
+ * mirror from inside a lab that has no route out by design.
+ */
+export const CLOUD_INIT_MASKED_UNITS = [
+  "systemd-binfmt.service",
+  "apt-daily.timer",
+  "apt-daily-upgrade.timer",
+] as const;
+/** Default alias of the `--cloud-init` variant. */
+export const DEFAULT_LXD_CLOUD_IMAGE = `${DEFAULT_LXD_IMAGE}-cloud`;
 /** Bump when the image layout changes so old cache entries are not reused. */
 const IMAGE_FORMAT = 1;
 
@@ -22,6 +55,8 @@ export interface ImageBuildInput {
   rebuild?: boolean;
   /** Only build the tarballs (no LXD needed). */
   noImport?: boolean;
+  /** The cloud-init variant: systemd + cloud-init instead of labgate's small init. */
+  cloudInit?: boolean;
 }
 
 export interface ImageBuildOptions {
@@ -40,6 +75,8 @@ export interface ImageBuildOptions {
   socketPath?: string;
   rebuild: boolean;
   noImport: boolean;
+  /** systemd + cloud-init (payload and address from cloud-init) instead of labgate's init. */
+  cloudInit: boolean;
 }
 
 export function defaultImageCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -59,7 +96,8 @@ export function imageBuildOptions(
   mirror: string,
   nodeArch = process.arch,
 ): ImageBuildOptions {
-  const alias = input.alias ?? DEFAULT_LXD_IMAGE;
+  const cloudInit = input.cloudInit ?? false;
+  const alias = input.alias ?? (cloudInit ? DEFAULT_LXD_CLOUD_IMAGE : DEFAULT_LXD_IMAGE);
   if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/.test(alias)) {
     throw new InvalidInputError("IMAGE_ALIAS_INVALID", `"${alias}" is not a usable image alias.`, {
       hint: "Use letters, digits, '.', '_', '-' and '/', e.g. labgate/debian-bookworm.",
@@ -93,7 +131,9 @@ export function imageBuildOptions(
       },
     );
   }
-  const packages = [...new Set([...DEFAULT_IMAGE_PACKAGES, ...extra])].sort();
+  const packages = [
+    ...new Set([...DEFAULT_IMAGE_PACKAGES, ...(cloudInit ? CLOUD_INIT_PACKAGES : []), ...extra]),
+  ].sort();
   const key = createHash("sha256")
     .update(
       JSON.stringify({
@@ -102,6 +142,8 @@ export function imageBuildOptions(
         mirror,
         packages,
         arch: arch.deb,
+        // Only the variant adds keys, so the plain image's cache entries stay valid.
+        ...(cloudInit ? { cloudInit, CLOUD_INIT_IMAGE_CONFIG, CLOUD_INIT_MASKED_UNITS } : {}),
         INIT_SCRIPT,
         HOSTNAME_TEMPLATE,
         HOSTS_TEMPLATE,
@@ -110,7 +152,7 @@ export function imageBuildOptions(
     .digest("hex")
     .slice(0, 12);
   const cacheDir = input.cacheDir ?? defaultImageCacheDir();
-  const name = `debian-${suite}-${arch.deb}-${key}`;
+  const name = `debian-${suite}-${arch.deb}${cloudInit ? "-cloud" : ""}-${key}`;
   return {
     alias,
     suite,
@@ -125,6 +167,7 @@ export function imageBuildOptions(
     ...(input.socketPath ? { socketPath: input.socketPath } : {}),
     rebuild: input.rebuild ?? false,
     noImport: input.noImport ?? false,
+    cloudInit,
   };
 }
 
@@ -132,7 +175,7 @@ export const CACHE_FILES = { metadata: "meta.tar.gz", rootfs: "rootfs.tar.gz", i
 
 /** metadata.yaml of the image (LXD reads architecture, creation_date, properties and templates). */
 export function renderImageMetadata(o: ImageBuildOptions, createdAt: Date): string {
-  const description = `labgate Debian ${o.suite} ${o.debArch} (minbase: ${o.packages.join(", ")})`;
+  const description = `${imageDescription(o)} (minbase: ${o.packages.join(", ")})`;
   return [
     `architecture: ${o.lxdArch}`,
     `creation_date: ${Math.floor(createdAt.getTime() / 1000)}`,
@@ -141,8 +184,8 @@ export function renderImageMetadata(o: ImageBuildOptions, createdAt: Date): stri
     `  description: ${JSON.stringify(description)}`,
     "  os: debian",
     `  release: ${o.suite}`,
-    "  variant: labgate",
-    `  labgate.cloud_init: "false"`,
+    `  variant: ${imageVariant(o)}`,
+    `  labgate.cloud_init: "${o.cloudInit}"`,
     `  labgate.key: "${o.key}"`,
     "templates:",
     "  /etc/hostname:",
@@ -160,9 +203,18 @@ export function imageProperties(o: ImageBuildOptions): Record<string, string> {
     os: "debian",
     release: o.suite,
     architecture: o.lxdArch,
-    variant: "labgate",
-    description: `labgate Debian ${o.suite} ${o.debArch}`,
-    "labgate.cloud_init": "false",
+    variant: imageVariant(o),
+    description: imageDescription(o),
+    // The LXD provider reads this to choose cloud-init or pushed files (payload "auto").
+    "labgate.cloud_init": String(o.cloudInit),
     "labgate.key": o.key,
   };
+}
+
+function imageVariant(o: ImageBuildOptions): string {
+  return o.cloudInit ? "labgate-cloud" : "labgate";
+}
+
+function imageDescription(o: ImageBuildOptions): string {
+  return `labgate Debian ${o.suite} ${o.debArch}${o.cloudInit ? " with cloud-init" : ""}`;
 }

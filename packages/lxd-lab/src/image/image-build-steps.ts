@@ -1,17 +1,21 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { access, mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { access, mkdir, readdir, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type LxdClient, PreconditionError, readJsonFile, writeFileAtomic } from "@labgate/core";
 import { execa } from "execa";
-import { ImageBuildError } from "../errors.js";
+import { ImageBuildError, LabInterruptedError } from "../errors.js";
+import { removeBuildDir } from "./build-dir-mounts.js";
 import {
   CACHE_FILES,
+  CLOUD_INIT_IMAGE_CONFIG,
+  CLOUD_INIT_MASKED_UNITS,
   type ImageBuildOptions,
   imageProperties,
   renderImageMetadata,
 } from "./image-build-options.js";
 import { HOSTNAME_TEMPLATE, HOSTS_TEMPLATE, INIT_SCRIPT } from "./init-script.js";
+import { removeReplacedBuild } from "./replaced-image.js";
 
 /** One step of `labgate image build`: shown, explained and confirmed like a lab step. */
 export interface ImageStep {
@@ -108,8 +112,12 @@ export function imageBuildSteps(o: ImageBuildOptions, clientFor: () => LxdClient
       title: `Bootstrap Debian ${o.suite} (minbase + ${o.packages.join(", ")})`,
       why:
         `debootstrap downloads the packages of a minimal Debian ${o.suite} from ${o.mirror} (the mirror this machine ` +
-        "already uses) and unpacks them into a directory: the image's root file system. No systemd and no cloud-init, " +
-        "so containers boot in under a second; python3 runs the app and HAProxy the load balancer. About a minute.",
+        "already uses) and unpacks them into a directory: the image's root file system. " +
+        (o.cloudInit
+          ? "This variant has systemd and cloud-init, so labs give it its address and payload through LXD's cloud-init " +
+            "keys, as on cloud images; containers take some seconds to boot. "
+          : "No systemd and no cloud-init, so containers boot in under a second. ") +
+        "python3 runs the app and HAProxy the load balancer. A minute or two.",
       commands: [`debootstrap ${debootstrapArgs.join(" ")}`],
       diagnostics: [
         `tail -50 ${join(rootfs, "debootstrap/debootstrap.log")}`,
@@ -122,9 +130,9 @@ export function imageBuildSteps(o: ImageBuildOptions, clientFor: () => LxdClient
           : { done: false };
       },
       async apply(signal, log) {
-        await rm(o.buildDir, { recursive: true, force: true });
+        await removeBuildDir(o.buildDir);
         await mkdir(o.buildDir, { recursive: true, mode: 0o700 });
-        log(`debootstrap into ${rootfs} (about a minute)...`);
+        log(`debootstrap into ${rootfs} (${o.cloudInit ? "a few minutes" : "about a minute"})...`);
         const result = await execa("debootstrap", debootstrapArgs, {
           reject: false,
           all: true,
@@ -132,7 +140,8 @@ export function imageBuildSteps(o: ImageBuildOptions, clientFor: () => LxdClient
         });
         if (result.exitCode !== 0) {
           const tail = (result.all ?? "").split("\n").slice(-15).join("\n");
-          await rm(o.buildDir, { recursive: true, force: true });
+          await removeBuildDir(o.buildDir);
+          throwIfInterrupted(signal, "debootstrap");
           throw new ImageBuildError(
             `debootstrap failed (exit ${result.exitCode}):\n${tail}`,
             `Check that ${o.mirror} is reachable and has ${o.suite}; pass another with --mirror.`,
@@ -144,13 +153,22 @@ export function imageBuildSteps(o: ImageBuildOptions, clientFor: () => LxdClient
     },
     {
       id: "customize",
-      title: "Add labgate's init, boot hooks and LXD metadata",
+      title: o.cloudInit
+        ? "Prepare systemd, cloud-init and the LXD metadata"
+        : "Add labgate's init, boot hooks and LXD metadata",
       why:
-        "A minbase root has no init. labgate adds a small /sbin/init (a shell script) that mounts /run, runs the boot " +
-        "hooks the LXD provider leaves in /etc/labgate/boot.d (static address, app, HAProxy), reaps orphans and stops " +
-        "cleanly on LXD's stop signal. It also drops apt's package cache and writes metadata.yaml with hostname templates.",
+        (o.cloudInit
+          ? "systemd is the init; the machine id is emptied so each container gets its own, and cloud-init is limited " +
+            "to LXD's data source so it reads the instance's cloud-init.* keys from /dev/lxd/sock without probing others. " +
+            "Units that cannot work in a lab container are masked: binfmt_misc, and apt's daily timers (the lab has no route out). "
+          : "A minbase root has no init. labgate adds a small /sbin/init (a shell script) that mounts /run, runs the boot " +
+            "hooks the LXD provider leaves in /etc/labgate/boot.d (static address, app, HAProxy), reaps orphans and stops " +
+            "cleanly on LXD's stop signal. ") +
+        "It also drops apt's package cache and writes metadata.yaml with hostname templates.",
       commands: [
-        `write ${rootfs}/sbin/init (0755), mkdir ${rootfs}/etc/labgate/boot.d`,
+        o.cloudInit
+          ? `truncate ${rootfs}/etc/machine-id; write ${rootfs}${CLOUD_INIT_DATASOURCE_FILE}; mask ${CLOUD_INIT_MASKED_UNITS.join(" ")} (ln -s /dev/null ${rootfs}/etc/systemd/system/<unit>)`
+          : `write ${rootfs}/sbin/init (0755), mkdir ${rootfs}/etc/labgate/boot.d`,
         `rm -rf ${rootfs}/var/cache/apt/archives/*.deb ${rootfs}/var/lib/apt/lists/*`,
         `write ${meta}/metadata.yaml, ${meta}/templates/{hostname,hosts}.tpl`,
       ],
@@ -159,7 +177,8 @@ export function imageBuildSteps(o: ImageBuildOptions, clientFor: () => LxdClient
         return (await exists(join(o.buildDir, CUSTOMIZED_MARKER))) ? { done: true } : { done: false };
       },
       async apply() {
-        await writeFile(join(rootfs, "sbin/init"), INIT_SCRIPT, { mode: 0o755 });
+        if (o.cloudInit) await prepareCloudInitRoot(rootfs);
+        else await writeFile(join(rootfs, "sbin/init"), INIT_SCRIPT, { mode: 0o755 });
         await mkdir(join(rootfs, "etc/labgate/boot.d"), { recursive: true });
         await writeFile(join(rootfs, "etc/hostname"), "labgate\n");
         await clearDir(join(rootfs, "var/cache/apt/archives"), (n) => n.endsWith(".deb"));
@@ -178,8 +197,8 @@ export function imageBuildSteps(o: ImageBuildOptions, clientFor: () => LxdClient
         "LXD imports an image as two tarballs: metadata (metadata.yaml + templates) and the root file system. They are " +
         "written to the cache first and moved into place only when complete, so later builds (and CI runs) reuse them.",
       commands: [
-        `tar --numeric-owner -I 'gzip -1' -C ${meta} -cf ${CACHE_FILES.metadata} .`,
-        `tar --numeric-owner -I 'gzip -1' -C ${rootfs} -cf ${CACHE_FILES.rootfs} .`,
+        `tar --numeric-owner --one-file-system -I 'gzip -1' -C ${meta} -cf ${CACHE_FILES.metadata} .`,
+        `tar --numeric-owner --one-file-system -I 'gzip -1' -C ${rootfs} -cf ${CACHE_FILES.rootfs} .`,
       ],
       async check() {
         const info = await cached();
@@ -199,7 +218,18 @@ export function imageBuildSteps(o: ImageBuildOptions, clientFor: () => LxdClient
           log(`packing ${file}...`);
           const result = await execa(
             "tar",
-            ["--numeric-owner", "-I", "gzip -1", "-C", dir, "-cf", join(staging, file), "."],
+            // --one-file-system: a mount left inside the root never ends up in the image.
+            [
+              "--numeric-owner",
+              "--one-file-system",
+              "-I",
+              "gzip -1",
+              "-C",
+              dir,
+              "-cf",
+              join(staging, file),
+              ".",
+            ],
             {
               reject: false,
               all: true,
@@ -208,6 +238,7 @@ export function imageBuildSteps(o: ImageBuildOptions, clientFor: () => LxdClient
           );
           if (result.exitCode !== 0) {
             await rm(staging, { recursive: true, force: true });
+            throwIfInterrupted(signal, "pack");
             throw new ImageBuildError(
               `tar failed (exit ${result.exitCode}): ${(result.all ?? "").slice(-800)}`,
               "Check free disk space in the cache dir.",
@@ -233,7 +264,7 @@ export function imageBuildSteps(o: ImageBuildOptions, clientFor: () => LxdClient
         await rm(o.entryDir, { recursive: true, force: true });
         await rename(staging, o.entryDir);
         // The unpacked root is 4x the tarball: keep only the cache entry.
-        await rm(o.buildDir, { recursive: true, force: true });
+        await removeBuildDir(o.buildDir);
       },
     },
   ];
@@ -283,9 +314,13 @@ export function imageBuildSteps(o: ImageBuildOptions, clientFor: () => LxdClient
     {
       id: "alias",
       title: `Point the alias ${o.alias} at the image`,
-      why: `Labs name their image by alias ("image": "${o.alias}"); the alias is created, or moved from an older build to this one.`,
+      why:
+        `Labs name their image by alias ("image": "${o.alias}"); the alias is created, or moved from an older build ` +
+        "to this one. An older labgate build left without any alias is then deleted from LXD's image store " +
+        "(containers made from it keep running: LXD copies an image into each container).",
       commands: [
         `POST /1.0/images/aliases {"name":"${o.alias}","target":"<fingerprint>"}   (or PUT when it exists)`,
+        "DELETE /1.0/images/<older fingerprint>   # only an older labgate build with no alias left",
       ],
       async check() {
         const fp = await fingerprint();
@@ -295,18 +330,47 @@ export function imageBuildSteps(o: ImageBuildOptions, clientFor: () => LxdClient
           ? { done: true, detail: `${o.alias} → ${alias.target.slice(0, 12)}` }
           : { done: false, detail: `${o.alias} → ${alias.target.slice(0, 12)} (older build)` };
       },
-      async apply() {
+      async apply(signal, log) {
         const fp = await fingerprint();
         if (!fp)
           throw new ImageBuildError(
             "The image is not in the cache.",
             "Run `labgate image build` without --step.",
           );
-        await clientFor().setImageAlias(o.alias, fp, `labgate Debian ${o.suite}`);
+        const client = clientFor();
+        const previous = (await client.getImageAlias(o.alias))?.target;
+        await client.setImageAlias(o.alias, fp, `labgate Debian ${o.suite}`);
+        if (previous && previous !== fp) log(await removeReplacedBuild(client, previous, signal));
       },
     },
   );
   return steps;
+}
+
+/** Where the cloud-init variant pins cloud-init to LXD's data source. */
+export const CLOUD_INIT_DATASOURCE_FILE = "/etc/cloud/cloud.cfg.d/90-labgate-lxd.cfg";
+
+/** systemd makes a fresh machine id at first boot when the file is empty (not when it is missing). */
+async function prepareCloudInitRoot(rootfs: string): Promise<void> {
+  await writeFile(join(rootfs, "etc/machine-id"), "");
+  await rm(join(rootfs, "var/lib/dbus/machine-id"), { force: true });
+  await mkdir(join(rootfs, "etc/cloud/cloud.cfg.d"), { recursive: true });
+  await writeFile(join(rootfs, CLOUD_INIT_DATASOURCE_FILE), CLOUD_INIT_IMAGE_CONFIG);
+  for (const unit of CLOUD_INIT_MASKED_UNITS) {
+    const masked = join(rootfs, "etc/systemd/system", unit);
+    await rm(masked, { force: true });
+    await symlink("/dev/null", masked);
+  }
+}
+
+/** Ctrl-C killed the tool: say so (exit 130), not "debootstrap failed (exit 143)". */
+function throwIfInterrupted(signal: AbortSignal, stepId: string): void {
+  if (!signal.aborted) return;
+  throw new LabInterruptedError(
+    `Image build interrupted during step "${stepId}"; its half-written files were removed.`,
+    "Run `labgate image build` again: finished steps are not repeated.",
+    { stepId },
+  );
 }
 
 async function missingTools(): Promise<string[]> {

@@ -1,10 +1,17 @@
 import { execFileSync } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, readFile, readlink, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { findDebianMirror, mirrorFromDeb822, mirrorFromSourcesList } from "./debian-mirror.js";
-import { imageBuildOptions, renderImageMetadata } from "./image-build-options.js";
+import {
+  CLOUD_INIT_IMAGE_CONFIG,
+  CLOUD_INIT_PACKAGES,
+  imageBuildOptions,
+  imageProperties,
+  renderImageMetadata,
+} from "./image-build-options.js";
+import { CLOUD_INIT_DATASOURCE_FILE, imageBuildSteps } from "./image-build-steps.js";
 import { INIT_SCRIPT } from "./init-script.js";
 
 describe("Debian mirror discovery", () => {
@@ -76,5 +83,55 @@ describe("image build options", () => {
     execFileSync("sh", ["-n", "-c", INIT_SCRIPT]);
     expect(INIT_SCRIPT).toContain("/etc/labgate/boot.d/*.sh");
     expect(INIT_SCRIPT).toContain("trap 'stopping=1' PWR TERM INT");
+  });
+});
+
+describe("the cloud-init variant", () => {
+  const mirror = "http://deb.debian.org/debian";
+  it("adds systemd, cloud-init and its network helpers, under its own alias, cache entry and key", () => {
+    const plain = imageBuildOptions({ cacheDir: "/c" }, mirror, "x64");
+    const cloud = imageBuildOptions({ cacheDir: "/c", cloudInit: true }, mirror, "x64");
+    expect(cloud.alias).toBe("labgate/debian-bookworm-cloud");
+    for (const p of CLOUD_INIT_PACKAGES) expect(cloud.packages).toContain(p);
+    expect(plain.packages.some((p) => (CLOUD_INIT_PACKAGES as readonly string[]).includes(p))).toBe(false);
+    expect(cloud.key).not.toBe(plain.key);
+    expect(cloud.entryDir).toBe(`/c/debian-bookworm-amd64-cloud-${cloud.key}`);
+    // Saying "no cloud-init" out loud is the plain image, cache entry included.
+    expect(imageBuildOptions({ cacheDir: "/c", cloudInit: false }, mirror, "x64").key).toBe(plain.key);
+  });
+
+  it("tells the LXD provider it has cloud-init (metadata.yaml and the import properties)", () => {
+    const cloud = imageBuildOptions({ cloudInit: true }, mirror, "x64");
+    expect(renderImageMetadata(cloud, new Date(0))).toContain('labgate.cloud_init: "true"');
+    expect(imageProperties(cloud)["labgate.cloud_init"]).toBe("true");
+    expect(imageProperties(imageBuildOptions({}, mirror, "x64"))["labgate.cloud_init"]).toBe("false");
+  });
+
+  it("customize keeps systemd as init and prepares machine id, cloud-init data source and binfmt", async () => {
+    const cacheDir = await mkdtemp(join(tmpdir(), "labgate-img-cust-"));
+    try {
+      const o = imageBuildOptions({ cacheDir, cloudInit: true, noImport: true }, mirror, "x64");
+      const rootfs = join(o.buildDir, "rootfs");
+      // What debootstrap leaves that customize touches: a machine id, systemd's unit dir, apt's lists.
+      for (const d of ["etc/systemd/system", "sbin", "var/lib/dbus", "var/lib/apt/lists"])
+        await mkdir(join(rootfs, d), { recursive: true });
+      await writeFile(join(rootfs, "etc/machine-id"), "0123456789abcdef0123456789abcdef\n");
+      await writeFile(join(rootfs, "var/lib/dbus/machine-id"), "0123456789abcdef0123456789abcdef\n");
+      const customize = imageBuildSteps(o, () => {
+        throw new Error("customize must not talk to LXD");
+      }).find((s) => s.id === "customize");
+      await customize?.apply(new AbortController().signal, () => {});
+      expect(await readFile(join(rootfs, "etc/machine-id"), "utf8")).toBe("");
+      await expect(lstat(join(rootfs, "var/lib/dbus/machine-id"))).rejects.toThrow();
+      expect(await readFile(join(rootfs, CLOUD_INIT_DATASOURCE_FILE), "utf8")).toBe(CLOUD_INIT_IMAGE_CONFIG);
+      for (const unit of ["systemd-binfmt.service", "apt-daily.timer", "apt-daily-upgrade.timer"])
+        expect(await readlink(join(rootfs, "etc/systemd/system", unit))).toBe("/dev/null");
+      await expect(lstat(join(rootfs, "sbin/init"))).rejects.toThrow();
+      expect(await readFile(join(o.buildDir, "meta/metadata.yaml"), "utf8")).toContain(
+        'labgate.cloud_init: "true"',
+      );
+    } finally {
+      await rm(cacheDir, { recursive: true, force: true });
+    }
   });
 });

@@ -14,6 +14,8 @@ export interface LxdServer {
     driver?: string;
     kernel_version?: string;
     storage?: string;
+    /** Firewall driver: "nftables", or "xtables" (iptables) when nft is missing. */
+    firewall?: string;
   };
 }
 

@@ -33,11 +33,14 @@ export function renderNetworkScript(a: StaticAddress, device = "eth0"): string {
   return `${lines.join("\n")}\n`;
 }
 
-/** cloud-init network-config (version 2) for images with cloud-init. */
+/**
+ * cloud-init network-config (version 2) for images with cloud-init. The default route is written
+ * `0.0.0.0/0`: netplan also takes "default", but cloud-init's ifupdown renderer (Debian) rejects it.
+ */
 export function renderCloudInitNetworkConfig(a: StaticAddress, device = "eth0"): string {
   const ethernet: Record<string, unknown> = {
     addresses: [`${a.ip}/${a.prefix}`],
-    routes: [{ to: "default", via: a.gateway }],
+    routes: [{ to: "0.0.0.0/0", via: a.gateway }],
   };
   if (a.dns.length) ethernet.nameservers = { addresses: a.dns };
   return stringify({ version: 2, ethernets: { [device]: ethernet } });

@@ -1,8 +1,8 @@
+import { execFileSync } from "node:child_process";
 import { mkdtemp, rm, stat } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findLxdSocket, LxdClient, lxdSocketCandidates } from "@labgate/core";
+import { ExitCode, LxdClient } from "@labgate/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { autoYesGate } from "../../engine/gate.js";
 import { labStatus, labVerify } from "../../engine/lab-status.js";
@@ -13,52 +13,20 @@ import { verifyRoundRobin } from "../../verify/round-robin.js";
 import { LAB_MARKER_KEY, lxdLabOptions } from "./lxd-lab-options.js";
 import { createLxdProvider } from "./lxd-provider.js";
 import { lxdPreflight } from "./preflight-step.js";
+import { failUnlessUsable, freeLoopbackPort, lxdE2eState } from "./test-support/lxd-e2e-env.js";
 
 /**
  * The LXD provider against the real daemon: lab up, round robin through the proxy device,
  * idempotent second up, down leaves no instance and no network. Gated by LABGATE_LXD_E2E=1
  * (LABGATE_REQUIRE_LXD=1 makes an unreachable LXD a failure instead of a skip).
  * Traffic goes only to the bridge this test creates, its containers, and a loopback port.
+ * Subnets 10.20.100.0–10.20.202.0 (the cloud-init suite, which may run at the same time, uses
+ * 10.20.20.0–10.20.79.0).
  */
-const enabled = process.env.LABGATE_LXD_E2E === "1" || process.env.LABGATE_REQUIRE_LXD === "1";
-const required = process.env.LABGATE_REQUIRE_LXD === "1";
 const image = process.env.LABGATE_LXD_IMAGE ?? "labgate/debian-bookworm";
-
-async function lxdState(): Promise<{ ok: boolean; reason: string }> {
-  const socket = findLxdSocket(lxdSocketCandidates());
-  if (!socket) return { ok: false, reason: `no LXD socket at ${lxdSocketCandidates().join(", ")}` };
-  try {
-    const client = new LxdClient({ socketPath: socket });
-    await client.server();
-    if (!(await client.resolveImageAlias(image)))
-      return { ok: false, reason: `LXD has no image ${image} (run scripts/ci/setup-lxd.sh)` };
-    return { ok: true, reason: "" };
-  } catch (error) {
-    return { ok: false, reason: (error as Error).message };
-  }
-}
-
-const state = enabled
-  ? await lxdState()
-  : { ok: false, reason: "set LABGATE_LXD_E2E=1 to run the LXD end-to-end suite" };
-if (required && !state.ok) {
-  describe("LXD end-to-end", () => {
-    it("needs LXD (LABGATE_REQUIRE_LXD=1)", () => {
-      throw new Error(`LXD is required but not usable: ${state.reason}`);
-    });
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
+const state = await lxdE2eState([image]);
+failUnlessUsable("LXD end-to-end", state);
+const freePort = freeLoopbackPort;
 
 describe.skipIf(!state.ok)(`LXD end-to-end${state.ok ? "" : ` (skipped: ${state.reason})`}`, () => {
   const client = new LxdClient();
@@ -148,6 +116,7 @@ describe.skipIf(!state.ok)(`LXD end-to-end${state.ok ? "" : ` (skipped: ${state.
   }, 600_000);
 
   it("preflight names each problem with the command that fixes it", async () => {
+    // Runs after the first test on purpose: its bridge is what makes this lab's subnet "in use".
     const other = parseLabSpec(
       {
         name: `${lab}x`,
@@ -179,10 +148,64 @@ describe.skipIf(!state.ok)(`LXD end-to-end${state.ok ? "" : ` (skipped: ${state.
     expect(await client.getNetwork(`${bridge}x`.slice(0, 15))).toBeUndefined();
   }, 120_000);
 
+  it("preflight: a bridge name held by another LXD network or a host interface is refused, and left alone", async () => {
+    const foreign = `${bridge}f`.slice(0, 15);
+    const hostLink = `${bridge}h`.slice(0, 15);
+    const taken = (name: string, suffix: string) =>
+      parseLabSpec(
+        {
+          name: `${lab}${suffix}`,
+          provider: "lxd",
+          network: { cidr: `10.20.${subnetByte + 2}.0/24`, name },
+          image,
+        },
+        "bridge-taken-test",
+      );
+    // Someone else's managed network (no labgate marker) and a host bridge LXD does not manage, both made here.
+    try {
+      await client.createNetwork({
+        name: foreign,
+        config: { "ipv4.address": "none", "ipv6.address": "none" },
+      });
+      execFileSync("ip", ["link", "add", hostLink, "type", "bridge"]);
+      for (const [name, suffix, owner] of [
+        [foreign, "f", "something other than labgate"],
+        [hostLink, "h", "LXD does not manage"],
+      ] as const) {
+        const other = taken(name, suffix);
+        const report = await lxdPreflight(client, lxdLabOptions(other));
+        const problem = report.problems.find((p) => p.code === "LXD_BRIDGE_TAKEN");
+        expect(problem?.problem).toContain(owner);
+        expect(problem?.fix).toContain('"network": {"name": "<another name>"}');
+        const otherState = join(stateDir, `taken-${suffix}`);
+        const up = await labUp({
+          provider,
+          spec: other,
+          stateDir: otherState,
+          gate: autoYesGate(),
+          log,
+        }).catch((e: unknown) => e);
+        expect((up as { code?: string }).code).toBe("STEP_FAILED");
+        expect((up as Error).message).toContain("<another name>");
+        expect((up as { exitCode?: number }).exitCode).toBe(ExitCode.PRECONDITION);
+        await labDown({ provider, spec: other, stateDir: otherState, gate: autoYesGate(), log });
+      }
+      expect((await client.getNetwork(foreign))?.config[LAB_MARKER_KEY]).toBeUndefined();
+      expect(execFileSync("ip", ["-o", "link", "show", hostLink]).toString()).toContain(hostLink);
+    } finally {
+      if (execFileSync("ip", ["-o", "link", "show"]).toString().includes(` ${hostLink}:`))
+        execFileSync("ip", ["link", "del", hostLink]);
+      if (await client.getNetwork(foreign)) await client.deleteNetwork(foreign);
+    }
+  }, 120_000);
+
   it("a second lab up changes nothing", async () => {
+    const from = logs.length;
     const result = await labUp({ provider, spec, stateDir, gate: autoYesGate(), log });
+    // On failure, show what the run found: the check or verification that said "not done".
+    const rerun = result.steps.filter((s) => s.outcome !== "already-done").map((s) => `${s.id} ${s.outcome}`);
+    expect(rerun, logs.slice(from).join("\n")).toEqual([]);
     expect(result.changed).toBe(false);
-    expect(result.steps.every((s) => s.outcome === "already-done")).toBe(true);
   }, 300_000);
 
   it("verify names an app that stopped serving, and lab up repairs it", async () => {

@@ -132,7 +132,7 @@ describe("instance network", () => {
   });
   it("cloud-init: network-config version 2 with a static address", () => {
     expect(renderCloudInitNetworkConfig({ ...address, dns: [] })).toBe(
-      "version: 2\nethernets:\n  eth0:\n    addresses:\n      - 10.20.0.30/24\n    routes:\n      - to: default\n        via: 10.20.0.1\n",
+      "version: 2\nethernets:\n  eth0:\n    addresses:\n      - 10.20.0.30/24\n    routes:\n      - to: 0.0.0.0/0\n        via: 10.20.0.1\n",
     );
   });
 });

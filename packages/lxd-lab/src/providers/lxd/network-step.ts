@@ -1,6 +1,7 @@
 import { configDrift, type LxdConfig, PreconditionError } from "@labgate/core";
 import type { Step, StepContext } from "../../engine/step.js";
 import { StepFailedError } from "../../errors.js";
+import { explainBridgeCreateError } from "./bridge-create-error.js";
 import { LAB_MARKER_KEY, type LxdLabOptions } from "./lxd-lab-options.js";
 import type { LxdClientFactory } from "./lxd-runtime.js";
 
@@ -62,12 +63,11 @@ export function networkStep(o: LxdLabOptions, clientFor: LxdClientFactory): Step
         data: { cidr: o.subnet.cidr, gateway: o.gateway },
       });
       if (!network) {
-        await client.createNetwork({
-          name: o.bridge,
-          type: "bridge",
-          description: `labgate lab ${o.lab}`,
-          config,
-        });
+        await client
+          .createNetwork({ name: o.bridge, type: "bridge", description: `labgate lab ${o.lab}`, config })
+          .catch((error: unknown) => {
+            throw explainBridgeCreateError(error, o.bridge);
+          });
       } else if (drift.length) {
         ctx.log(`network ${o.bridge}: updating ${drift.join(", ")}`);
         await client.patchNetwork(o.bridge, {

@@ -34,6 +34,7 @@ export async function lxdPreflight(client: LxdClient, o: LxdLabOptions): Promise
   try {
     const server = await client.server();
     facts.push(`LXD ${server.environment?.server_version ?? "?"} on ${client.transport.socketPath()}`);
+    if (server.environment?.firewall === "xtables") facts.push(XTABLES_WARNING);
   } catch (error) {
     if (!(error instanceof LxdUnreachableError)) throw error;
     problems.push({ code: "LXD_UNREACHABLE", problem: error.message, fix: error.hint ?? "start LXD" });
@@ -119,6 +120,11 @@ export async function lxdPreflight(client: LxdClient, o: LxdLabOptions): Promise
   }
   return { problems, facts };
 }
+
+/** Not a blocker (the lab works), but worth saying: seen with LXD 5.0.2 on Debian 12 without nft. */
+export const XTABLES_WARNING =
+  "warning: LXD uses its xtables firewall driver, which on iptables-nft hosts cannot remove a deleted bridge's " +
+  "FORWARD rules (lab down leaves two behind); fix: apt-get install -y nftables, then restart LXD";
 
 export function preflightError(report: PreflightReport): PreconditionError {
   const [first] = report.problems;
