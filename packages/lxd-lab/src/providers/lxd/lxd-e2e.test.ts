@@ -17,7 +17,7 @@ import { failUnlessUsable, freeLoopbackPort, lxdE2eState } from "./test-support/
 
 /**
  * The LXD provider against the real daemon: lab up, round robin through the proxy device,
- * idempotent second up, down leaves no instance and no network. Gated by LABGATE_LXD_E2E=1
+ * idempotent second up, down leaves no instance and no network. Runs when LXD is usable (LABGATE_LXD_E2E=0 leaves it out)
  * (LABGATE_REQUIRE_LXD=1 makes an unreachable LXD a failure instead of a skip).
  * Traffic goes only to the bridge this test creates, its containers, and a loopback port.
  * Subnets 10.20.100.0–10.20.202.0 (the cloud-init suite, which may run at the same time, uses

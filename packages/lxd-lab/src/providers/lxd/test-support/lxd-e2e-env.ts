@@ -3,12 +3,12 @@ import { findLxdSocket, LxdClient, lxdSocketCandidates } from "@labgate/core";
 import { describe, it } from "vitest";
 
 /**
- * When the LXD end-to-end suites run: with LABGATE_LXD_E2E=1 they run if LXD and the images are
- * there and are skipped otherwise; LABGATE_REQUIRE_LXD=1 (.ci/run) makes them mandatory, so a
- * missing daemon or image is a failing test, never a silent skip.
+ * When the LXD end-to-end suites run: `npm test` runs them whenever LXD and the images are there and
+ * skips them otherwise; LABGATE_LXD_E2E=0 (`npm run test:quick`) leaves them out; LABGATE_REQUIRE_LXD=1
+ * (.ci/run) makes them mandatory, so a missing daemon or image is a failing test, never a silent skip.
  */
-export const lxdE2eEnabled = process.env.LABGATE_LXD_E2E === "1" || process.env.LABGATE_REQUIRE_LXD === "1";
 export const lxdE2eRequired = process.env.LABGATE_REQUIRE_LXD === "1";
+export const lxdE2eEnabled = lxdE2eRequired || process.env.LABGATE_LXD_E2E !== "0";
 
 export interface LxdE2eState {
   ok: boolean;
@@ -17,7 +17,7 @@ export interface LxdE2eState {
 
 /** Whether LXD answers on its socket and has every image in `images` (aliases). */
 export async function lxdE2eState(images: string[]): Promise<LxdE2eState> {
-  if (!lxdE2eEnabled) return { ok: false, reason: "set LABGATE_LXD_E2E=1 to run the LXD end-to-end suite" };
+  if (!lxdE2eEnabled) return { ok: false, reason: "LABGATE_LXD_E2E=0 leaves the LXD end-to-end suite out" };
   const socket = findLxdSocket(lxdSocketCandidates());
   if (!socket) return { ok: false, reason: `no LXD socket at ${lxdSocketCandidates().join(", ")}` };
   try {
