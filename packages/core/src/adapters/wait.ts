@@ -1,5 +1,6 @@
 import { LabgateError, PlatformTimeoutError } from "../errors.js";
 import { ExitCode } from "../exit-codes.js";
+import { sleep } from "../util/sleep.js";
 import type { NodeInfo, NodeRef, WaitOptions } from "./types.js";
 
 /**
@@ -27,7 +28,9 @@ export async function pollUntil<T>(
         hint: "Look at the platform's console for why it is stuck, or raise the timeout (--timeout).",
       });
     }
-    await sleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())), options.signal, what);
+    await sleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())), options.signal, () =>
+      interrupted(what),
+    );
   }
 }
 
@@ -53,26 +56,10 @@ export function waitForRunning(
   ) as Promise<NodeInfo>;
 }
 
-function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
-  if (signal?.aborted) {
-    throw new LabgateError("INTERRUPTED", `Interrupted while: ${what}.`, { exitCode: ExitCode.INTERRUPTED });
-  }
+function interrupted(what: string): LabgateError {
+  return new LabgateError("INTERRUPTED", `Interrupted while: ${what}.`, { exitCode: ExitCode.INTERRUPTED });
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      try {
-        throwIfAborted(signal, what);
-      } catch (error) {
-        reject(error);
-      }
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
+function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw interrupted(what);
 }

@@ -107,18 +107,3 @@ export async function ownerOf(runner: HostCommandRunner, path: string): Promise<
   const r = await runner.run("stat", ["-c", "%U", "--", path], { sudo: true, allowFailure: true });
   return r.exitCode === 0 ? r.stdout.trim() : undefined;
 }
-
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}

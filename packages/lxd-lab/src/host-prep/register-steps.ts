@@ -1,7 +1,7 @@
+import { sleep } from "@labgate/core";
 import type { Step, StepContext } from "../engine/step.js";
 import { StepFailedError } from "../errors.js";
 import { collectHostDiagnostics, formatDiagnostics } from "./diagnostics.js";
-import { sleep } from "./probes.js";
 import type { HostRecord, HostRegistry, ResolvedHostPrep } from "./types.js";
 
 const ADD_ID = "host-add";

@@ -1,7 +1,8 @@
+import { sleep } from "@labgate/core";
 import type { Step } from "../engine/step.js";
 import { StepFailedError } from "../errors.js";
 import { overrideSetsHome } from "./parse.js";
-import { probeDaemon, probeGroup, readHostFile, sleep } from "./probes.js";
+import { probeDaemon, probeGroup, readHostFile } from "./probes.js";
 import { show } from "./show.js";
 import { type HostCommandRunner, OVERRIDE_FILE, type ResolvedHostPrep } from "./types.js";
 

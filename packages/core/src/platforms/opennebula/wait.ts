@@ -1,5 +1,6 @@
 import { LabgateError, OpenNebulaError } from "../../errors.js";
 import { ExitCode } from "../../exit-codes.js";
+import { sleep } from "../../util/sleep.js";
 import type { OpenNebulaClient } from "./client.js";
 import type { OneHost, OneImage, OneVm, OneVnet } from "./documents.js";
 import { isLcmFailure } from "./states.js";
@@ -15,21 +16,6 @@ export interface WaitOptions {
   signal?: AbortSignal;
   /** Called whenever the observed state changes, e.g. "ACTIVE/PROLOG". */
   onProgress?: (state: string) => void;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(interrupted());
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(interrupted());
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 function interrupted(): LabgateError {
@@ -65,7 +51,7 @@ async function poll<T>(what: string, fetchOnce: () => Promise<Verdict<T>>, optio
         },
       );
     }
-    await sleep(intervalMs, options.signal);
+    await sleep(intervalMs, options.signal, interrupted);
   }
 }
 

@@ -1,11 +1,12 @@
 import { createHash } from "node:crypto";
 import type { LxdClient } from "@labgate/core";
+import { sleep } from "@labgate/core";
 import type { Step, StepContext } from "../../engine/step.js";
 import { StepFailedError } from "../../errors.js";
 import { BOOT_HOOK_DIR } from "./instance-network.js";
 import { execOrFail, hasCloudInit } from "./instance-step.js";
 import { LAB_MARKER_KEY, type LxdInstancePlan, type LxdLabOptions } from "./lxd-lab-options.js";
-import { type LxdClientFactory, sleep } from "./lxd-runtime.js";
+import type { LxdClientFactory } from "./lxd-runtime.js";
 import { resolvePayloadMode } from "./payload-mode.js";
 
 /** Instance config key holding the hash of the payload last deployed: a changed payload is redeployed. */

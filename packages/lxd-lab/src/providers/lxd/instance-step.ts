@@ -6,6 +6,7 @@ import {
   type LxdDevices,
   type LxdInstance,
   PreconditionError,
+  sleep,
 } from "@labgate/core";
 import type { Step, StepContext } from "../../engine/step.js";
 import { StepFailedError } from "../../errors.js";
@@ -18,7 +19,7 @@ import {
   type StaticAddress,
 } from "./instance-network.js";
 import { LAB_MARKER_KEY, type LxdInstancePlan, type LxdLabOptions, ROLE_KEY } from "./lxd-lab-options.js";
-import { type LxdClientFactory, recordedAddress, sleep } from "./lxd-runtime.js";
+import { type LxdClientFactory, recordedAddress } from "./lxd-runtime.js";
 import { cloudInitKeys, resolvePayloadMode } from "./payload-mode.js";
 
 export interface InstanceStepOptions {

@@ -1,10 +1,11 @@
+import { sleep } from "@labgate/core";
 import type { Step, StepContext } from "../../engine/step.js";
 import { StepFailedError } from "../../errors.js";
 import { fetchHaproxyServerStatus } from "../../haproxy/stats-csv.js";
 import { formatRoundRobinReport, type RoundRobinReport, verifyRoundRobin } from "../../verify/round-robin.js";
 import { exposeUrl } from "./expose-step.js";
 import type { LxdLabOptions } from "./lxd-lab-options.js";
-import { recordedAddress, sleep } from "./lxd-runtime.js";
+import { recordedAddress } from "./lxd-runtime.js";
 
 export const LXD_VERIFY_STEP_ID = "verify-round-robin";
 

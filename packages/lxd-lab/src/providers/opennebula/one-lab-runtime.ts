@@ -9,9 +9,9 @@ import {
   type Runner,
   SshRunner,
   type SshRunnerOptions,
+  sleep,
 } from "@labgate/core";
 import type { LabVerifyResult, Step, StepContext } from "../../engine/step.js";
-import { sleep } from "../../host-prep/probes.js";
 import type { PayloadFile } from "../../payload/sentiment-app.js";
 import { formatRoundRobinReport, verifyRoundRobin } from "../../verify/round-robin.js";
 import type { OneLabOptions } from "./one-lab-options.js";
