@@ -224,6 +224,8 @@ export {
   XmlRpcParseError,
   type XmlRpcValue,
 } from "./platforms/opennebula/xmlrpc.js";
+export { isGone, type ProcStat, readProcStat } from "./process/proc-stat.js";
+export { spawnDetached } from "./process/spawn-detached.js";
 export {
   appendKnownHost,
   checkKnownHosts,

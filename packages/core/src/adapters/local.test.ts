@@ -7,9 +7,9 @@ import { checkDeployment } from "../deploy-rules/check-deployment.js";
 import { resolveDeployNetwork } from "../deploy-rules/resolve-network.js";
 import type { DeploySpec } from "../deploy-rules/spec.js";
 import { IpPool } from "../ip-pool/ip-pool.js";
+import { isGone, readProcStat } from "../process/proc-stat.js";
 import { LocalAdapter } from "./local.js";
 import { localLoopbackPoolConfig } from "./local-pool.js";
-import { isGone, readProcStat } from "./local-process.js";
 import type { NodeRef } from "./types.js";
 import { pollUntil } from "./wait.js";
 

@@ -4,17 +4,10 @@ import { DEFAULT_DEPLOY_STATE_DIR } from "../deploy-rules/deploy-state.js";
 import type { Finding } from "../deploy-rules/findings.js";
 import type { DeploySpec } from "../deploy-rules/spec.js";
 import { CommandNotFoundError, PlatformApiError } from "../errors.js";
+import { isGone, type ProcStat, readProcStat } from "../process/proc-stat.js";
+import { spawnDetached } from "../process/spawn-detached.js";
 import { displayQuote } from "../runner/shell-quote.js";
-import {
-  acceptsConnections,
-  isGone,
-  logTail,
-  type ProcStat,
-  readProcStat,
-  sameProcess,
-  signalNode,
-  spawnDetached,
-} from "./local-process.js";
+import { acceptsConnections, logTail, sameProcess, signalNode } from "./local-process.js";
 import { OptionReader } from "./options.js";
 import type {
   CallOptions,

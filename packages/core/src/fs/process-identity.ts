@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { readProcStat } from "../process/proc-stat.js";
 
 /**
  * Who a process is, beyond its pid. Pids are reused (after a reboot, in a container that restarts,
@@ -15,15 +16,7 @@ export interface ProcessIdentity {
 }
 
 export async function processStartTime(pid: number): Promise<string | undefined> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-    // The command name (field 2) is in parentheses and may itself hold spaces or ')'.
-    const afterName = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const startTime = afterName[19];
-    return startTime !== undefined && /^[0-9]+$/.test(startTime) ? startTime : undefined;
-  } catch {
-    return undefined;
-  }
+  return (await readProcStat(pid))?.startTime;
 }
 
 let bootIdCache: Promise<string | undefined> | undefined;

@@ -1,16 +1,10 @@
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { spawnDetached } from "@labgate/core";
 import type { ResourceRecord, StepContext } from "../../engine/step.js";
 import { PortInUseError, StepFailedError } from "../../errors.js";
 import { headerValue, httpProbe } from "../../verify/http-probe.js";
 import { labAddress, localOptions, localPaths } from "./local-lab.js";
-import {
-  isOurProcess,
-  isRunning,
-  spawnDetached,
-  stopProcess,
-  waitFor,
-  waitForPortFree,
-} from "./local-process.js";
+import { isOurProcess, isRunning, stopProcess, waitFor, waitForPortFree } from "./local-process.js";
 import { canListen, describePortOwners, findPortOwners } from "./port-owner.js";
 
 /** What a step needs to know to start, find and stop one of the lab's processes. */
@@ -72,7 +66,7 @@ export async function startManagedProcess(ctx: StepContext, p: ManagedProcess): 
   const pidFile = localPaths.pidFile(ctx.stateDir, p.name);
   let pid: number;
   try {
-    pid = await spawnDetached(p.command, p.args, logFile, p.env);
+    pid = await spawnDetached([p.command, ...p.args], logFile, { ...process.env, ...p.env });
   } catch (error) {
     throw new StepFailedError(p.stepId, `Could not start \`${p.command}\`: ${(error as Error).message}`, {
       cause: error,

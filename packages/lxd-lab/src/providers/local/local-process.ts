@@ -1,37 +1,6 @@
-import { spawn } from "node:child_process";
-import { closeSync, openSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { isGone, readProcStat } from "@labgate/core";
 import { canListen } from "./port-owner.js";
-
-/**
- * Starts a process detached from ours (own session, stdio to a log file), so it outlives the CLI.
- * Returns its pid as soon as the OS gives it — the caller records it before waiting on anything.
- */
-export function spawnDetached(
-  command: string,
-  args: string[],
-  logFile: string,
-  env?: NodeJS.ProcessEnv,
-): Promise<number> {
-  const fd = openSync(logFile, "a", 0o600);
-  try {
-    const child = spawn(command, args, {
-      detached: true,
-      stdio: ["ignore", fd, fd],
-      env: { ...process.env, ...env },
-    });
-    return new Promise((resolve, reject) => {
-      child.once("error", reject);
-      child.once("spawn", () => {
-        child.unref();
-        if (child.pid === undefined) reject(new Error(`${command} started without a pid`));
-        else resolve(child.pid);
-      });
-    });
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** Alive and not a zombie (a zombie still answers kill(pid, 0) but holds no sockets). */
 export async function isRunning(pid: number): Promise<boolean> {
@@ -40,9 +9,7 @@ export async function isRunning(pid: number): Promise<boolean> {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
-  const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-  return state !== "Z" && state !== "X";
+  return !isGone(await readProcStat(pid));
 }
 
 /** The process's argv, or undefined when it is gone. */
