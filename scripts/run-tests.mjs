@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The one test command (README and .ci/run): lint, build every package, run every test, and close
-// with a plain "Tests: N passed, N failed, N skipped" line that CI can read.
+// The one test command (README and .ci/run): lint, build every package, type-check the tests, run every
+// test, and close with a plain "Tests: N passed, N failed, N skipped" line that CI can read.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 
@@ -17,6 +17,13 @@ const buildStatus = run("npx", ["turbo", "run", "build", "--output-logs=errors-o
 if (buildStatus !== 0) {
   console.error("Build failed: fix the TypeScript errors above, then run `npm test` again.");
   process.exit(buildStatus);
+}
+
+// Packages compile without their tests; this checks the tests' types too (vitest only strips them).
+const typeStatus = run("npx", ["tsc", "-p", "tsconfig.test.json"]);
+if (typeStatus !== 0) {
+  console.error("Type errors in the tests (above): fix them, then run `npm test` again.");
+  process.exit(typeStatus);
 }
 
 mkdirSync("test-results", { recursive: true });

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { ExitCode } from "@labgate/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { requestSignature, startTarget, type Target } from "../../../bench/src/test-support/target.js";
-import { main } from "../main.js";
+import { runCliInProcess } from "../test-support/in-process-cli.js";
 import { benchCompareCommand, benchRunCommand } from "./bench.js";
 
 function capture() {
@@ -19,29 +19,7 @@ function capture() {
   return { streams: { stdout, stderr }, out: () => out, err: () => err };
 }
 
-/** Runs the real CLI entry point in-process and captures what it writes. */
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const w1 = process.stdout.write;
-  const w2 = process.stderr.write;
-  process.stdout.write = ((c: string | Uint8Array) => {
-    stdout += String(c);
-    return true;
-  }) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => {
-    stderr += String(c);
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    const code = await main(["node", "labgate", ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    process.stdout.write = w1;
-    process.stderr.write = w2;
-    process.exitCode = undefined;
-  }
-}
+const cli = runCliInProcess;
 
 /** A path that exists and is a file: --out under it can never be written. */
 const aFile = fileURLToPath(new URL("../../package.json", import.meta.url));

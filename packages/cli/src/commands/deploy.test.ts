@@ -6,7 +6,8 @@ import { PassThrough } from "node:stream";
 import { acquireFileLock, ExitCode } from "@labgate/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startProxmoxSim } from "../../../core/src/adapters/test-support/proxmox-sim.js";
-import { main, reportError } from "../main.js";
+import { reportError } from "../main.js";
+import { runCliInProcess } from "../test-support/in-process-cli.js";
 import { deployCommand } from "./deploy.js";
 
 const TOKEN_ID = "labgate@pve!cli";
@@ -31,28 +32,7 @@ const POOLS = {
   ],
 };
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const w1 = process.stdout.write;
-  const w2 = process.stderr.write;
-  process.stdout.write = ((c: string | Uint8Array) => {
-    stdout += String(c);
-    return true;
-  }) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => {
-    stderr += String(c);
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    const code = await main(["node", "labgate", ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    process.stdout.write = w1;
-    process.stderr.write = w2;
-    process.exitCode = undefined;
-  }
-}
+const cli = runCliInProcess;
 
 describe("labgate deploy", () => {
   let dir: string;

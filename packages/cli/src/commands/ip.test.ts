@@ -3,31 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ExitCode } from "@labgate/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { main } from "../main.js";
+import { runCliInProcess } from "../test-support/in-process-cli.js";
 
-/** Runs the real CLI entry point in-process and captures what it writes. */
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const w1 = process.stdout.write;
-  const w2 = process.stderr.write;
-  process.stdout.write = ((c: string | Uint8Array) => {
-    stdout += String(c);
-    return true;
-  }) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => {
-    stderr += String(c);
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    const code = await main(["node", "labgate", ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    process.stdout.write = w1;
-    process.stderr.write = w2;
-    process.exitCode = undefined;
-  }
-}
+const cli = runCliInProcess;
 
 const CONFIG = {
   defaultDns: ["9.9.9.9"],

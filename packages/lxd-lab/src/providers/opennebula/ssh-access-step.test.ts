@@ -73,13 +73,15 @@ function sshStep(ssh: Record<string, unknown>, gate: Gate) {
   });
 }
 
-async function failure(promise: Promise<unknown>): Promise<LabgateError & { cause?: LabgateError }> {
+type StepFailure = LabgateError & { stepId?: string; cause?: LabgateError };
+
+async function failure(promise: Promise<unknown>): Promise<StepFailure> {
   return (await promise.then(
     () => {
       throw new Error("expected the step to fail");
     },
     (e: unknown) => e,
-  )) as LabgateError & { cause?: LabgateError };
+  )) as StepFailure;
 }
 
 const keyOf = (line: string) => line.split(" ").slice(0, 2).join(" ");
