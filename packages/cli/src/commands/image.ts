@@ -92,15 +92,18 @@ export async function imageBuildCommand(flags: ImageBuildFlags, io: LabIo = proc
   out.info(`Image ${options.alias}: Debian ${suite} from ${mirror}, cache ${options.entryDir}`);
   const gate = flags.dryRun ? undefined : makeGate(flags.yes, io);
   try {
-    const result = await withInterrupt(io, (signal) =>
-      runImageBuild({
-        options,
-        steps,
-        gate: gate ?? makeGate(true, io),
-        log: (m) => out.info(m),
-        signal,
-        dryRun: Boolean(flags.dryRun),
-      }),
+    const result = await withInterrupt(
+      io,
+      (signal) =>
+        runImageBuild({
+          options,
+          steps,
+          gate: gate ?? makeGate(true, io),
+          log: (m) => out.info(m),
+          signal,
+          dryRun: Boolean(flags.dryRun),
+        }),
+      `run \`labgate image build\` again: finished steps are cached (${options.entryDir})`,
     );
     out.result(result, formatImageBuild);
     return 0;

@@ -79,17 +79,23 @@ export function makeGate(yes: boolean | undefined, io: LabIo): Gate {
 
 /**
  * Runs `fn` with an abort signal tied to Ctrl-C: the first SIGINT asks the running step to stop and
- * lets the engine save state; a second one exits at once.
+ * lets the engine save state; a second one exits at once. `afterExit` says where to look next.
  */
-export async function withInterrupt<T>(io: LabIo, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function withInterrupt<T>(
+  io: LabIo,
+  fn: (signal: AbortSignal) => Promise<T>,
+  afterExit = "run `labgate lab status` to see what is left",
+): Promise<T> {
   if (io.signal) return fn(io.signal);
   const controller = new AbortController();
   const onSigint = () => {
     if (controller.signal.aborted) {
-      io.stderr.write("\nSecond Ctrl-C: exiting now; run `labgate lab status` to see what is left.\n");
+      io.stderr.write(`\nSecond Ctrl-C: exiting now; ${afterExit}.\n`);
       process.exit(130);
     }
-    io.stderr.write("\nCtrl-C: stopping after saving the lab state (Ctrl-C again to exit at once)...\n");
+    io.stderr.write(
+      "\nCtrl-C: stopping after the current step saves its state (Ctrl-C again to exit at once)...\n",
+    );
     controller.abort();
   };
   process.on("SIGINT", onSigint);

@@ -80,7 +80,7 @@ export async function runImageBuild(run: RunImageBuildOptions): Promise<ImageBui
       });
       continue;
     }
-    log(showImageStep(step, i + 1, steps.length, gate.interactive));
+    log(showImageStep(step, i + 1, steps.length, gate.confirmsAll === true));
     const decision = await gate.confirm(
       { step: asGateStep(step), action: "apply", index: i + 1, total: steps.length },
       signal,
@@ -124,10 +124,10 @@ export async function runImageBuild(run: RunImageBuildOptions): Promise<ImageBui
   };
 }
 
-function showImageStep(step: ImageStep, index: number, total: number, interactive: boolean): string {
+function showImageStep(step: ImageStep, index: number, total: number, confirmedByYes: boolean): string {
   const out = [`── step ${index}/${total}: ${step.id} — ${step.title}`, `   ${step.why}`, "   commands:"];
   for (const c of step.commands) out.push(`     $ ${c}`);
-  if (!interactive) out.push("   (confirmed by --yes)");
+  if (confirmedByYes) out.push("   (confirmed by --yes)");
   return out.join("\n");
 }
 
