@@ -128,10 +128,13 @@ export function resultTables(r: BenchResult): Table[] {
   return tables;
 }
 
+/** What was measured, without the SLO verdicts: the run, its tables and its warnings. */
+export function formatMeasurementText(r: BenchResult): string {
+  return runText(r, false).join("\n").trimEnd();
+}
+
 export function formatResultText(r: BenchResult): string {
-  const parts = [describeRun(r), ""];
-  for (const t of resultTables(r)) parts.push(t.title, textTable(t.header, t.rows), "");
-  for (const w of r.warnings) parts.push(`! ${w}`);
+  const parts = runText(r, true);
   if (r.slosPassed !== null)
     parts.push(
       r.slosPassed
@@ -142,6 +145,14 @@ export function formatResultText(r: BenchResult): string {
             .join(", ")}`,
     );
   return parts.join("\n").trimEnd();
+}
+
+function runText(r: BenchResult, withSlos: boolean): string[] {
+  const parts = [describeRun(r), ""];
+  for (const t of resultTables(r))
+    if (withSlos || t.title !== "SLOs") parts.push(t.title, textTable(t.header, t.rows), "");
+  for (const w of r.warnings) parts.push(`! ${w}`);
+  return parts;
 }
 
 export function formatCompareCell(value: number, unit: CompareRow["unit"]): string {

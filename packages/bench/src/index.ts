@@ -18,6 +18,7 @@ export {
   describeRequest,
   describeRun,
   formatCompareText,
+  formatMeasurementText,
   formatResultText,
   resultTables,
 } from "./format.js";

@@ -141,6 +141,9 @@ describe("labgate demo", () => {
     expect(JSON.parse(await readFile(join(cwd, "reports/result.json"), "utf8")).slosPassed).toBe(true);
     expect(t.err()).toContain(`== 4/4 report: ${join(cwd, "reports/report.html")}`);
     expect(t.err()).toContain("PASS  p99<250ms");
+    // The numbers themselves, not just the verdicts: latency percentiles and throughput of the run.
+    expect(t.err()).toMatch(/\n {3}Latency\n/);
+    expect(t.err()).toMatch(/\n {3}Throughput over [0-9.]+s measured\n/);
     await expect(stat(join(cwd, ".labgate/labs/demo"))).rejects.toMatchObject({ code: "ENOENT" });
     expect(events.filter((e) => e.startsWith("undo:"))).toEqual([
       "undo:write-marker",

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import {
   type BenchResult,
+  formatMeasurementText,
   parseDuration,
   parseSlos,
   runBench,
@@ -184,6 +185,7 @@ export async function demoCommand(flags: DemoFlags, io: LabIo = processIo()): Pr
         out.warn(
           `not every answer was the model's: HTTP ${notOk.map(([code, n]) => `${code}×${n}`).join(", ")} of ${bench.requests.responses} responses. The latencies are not the model's; run \`labgate demo --keep\` and try one request by hand: curl -si -X ${DEMO_REQUEST.method} -H 'Content-Type: ${DEMO_REQUEST.contentType}' -d '${DEMO_REQUEST.body}' ${url}`,
         );
+      out.info(indent(formatMeasurementText(bench)));
       for (const slo of bench.slos ?? [])
         out.info(`  ${slo.pass ? "PASS" : "FAIL"}  ${slo.expression}  (measured ${slo.actualText})`);
       out.info(
@@ -240,4 +242,8 @@ export async function demoCommand(flags: DemoFlags, io: LabIo = processIo()): Pr
 
 function timestamp(): string {
   return new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").replace("T", "-");
+}
+
+function indent(text: string): string {
+  return text.replace(/^(?=.)/gm, "   ");
 }
