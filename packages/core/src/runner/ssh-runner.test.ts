@@ -150,25 +150,26 @@ describe("SshRunner against a real OpenSSH server", () => {
   it("kills a command that outlives its timeout and reports RUNNER_TIMEOUT", async () => {
     const r = runner();
     const started = Date.now();
-    const error = await errorOf(r.run("sleep", ["10.0417"], { timeoutMs: 500 }));
+    const error = await errorOf(r.run("sleep", ["60.0417"], { timeoutMs: 500 }));
     expect(error.code).toBe("RUNNER_TIMEOUT");
     expect(error.exitCode).toBe(8);
     expect(Date.now() - started).toBeLessThan(3_000);
-    // The remote process is gone too (sshd is on this machine, so pgrep sees it).
+    // The remote process is gone too (sshd is on this machine, so pgrep sees it); the kill takes a login
+    // of its own, which root's profile here makes slow: up to 20 s.
     const { execa } = await import("execa");
     let left = "";
-    for (let i = 0; i < 20; i++) {
-      left = (await execa("pgrep", ["-f", "sleep 10.0417"], { reject: false })).stdout;
+    for (let i = 0; i < 200; i++) {
+      left = (await execa("pgrep", ["-f", "sleep 60.0417"], { reject: false })).stdout;
       if (!left) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect(left).toBe("");
     // Through sudo too: the group is killed with sudo.
-    await expect(r.run("sleep", ["10.0418"], { sudo: true, timeoutMs: 500 })).rejects.toMatchObject({
+    await expect(r.run("sleep", ["60.0418"], { sudo: true, timeoutMs: 500 })).rejects.toMatchObject({
       code: "RUNNER_TIMEOUT",
     });
-    for (let i = 0; i < 20; i++) {
-      left = (await execa("pgrep", ["-f", "sleep 10.0418"], { reject: false })).stdout;
+    for (let i = 0; i < 200; i++) {
+      left = (await execa("pgrep", ["-f", "sleep 60.0418"], { reject: false })).stdout;
       if (!left) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -176,7 +177,44 @@ describe("SshRunner against a real OpenSSH server", () => {
     // The connection is still usable.
     expect((await r.run("echo", ["after"])).stdout).toBe("after\n");
     await r.close();
-  });
+  }, 90_000);
+
+  it("on a host with a slow login, the kill still lands before close() returns", async () => {
+    // Killing the process group takes a login of its own. With a slow profile it used to be given up after
+    // 3 s, and close() then dropped the connection before the kill ran: the command kept running.
+    const slow = await startSshd({ loginDelaySeconds: 3.2 });
+    const r = new SshRunner({
+      host: "127.0.0.1",
+      port: slow.port,
+      username: slow.user,
+      privateKeyPath: slow.privateKeyPath,
+      hostKeyFingerprints: [slow.hostFingerprint],
+      connectTimeoutMs: 30_000,
+    });
+    try {
+      const { execa } = await import("execa");
+      const running = () => execa("pgrep", ["-f", "sleep 30.0419"], { reject: false }).then((p) => p.stdout);
+      // Interrupted once the command runs on the host (after its slow login), far sooner than it ends.
+      const controller = new AbortController();
+      const run = r.run("sleep", ["30.0419"], { signal: controller.signal });
+      const failed = run.catch((e: unknown) => e);
+      while (!(await running())) await new Promise((resolve) => setTimeout(resolve, 100));
+      controller.abort();
+      expect(await failed).toMatchObject({ code: "RUNNER_ABORTED" });
+      await r.close();
+      let left = "";
+      for (let i = 0; i < 10; i++) {
+        left = await running();
+        if (!left) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(left).toBe("");
+    } finally {
+      await r.close();
+      await slow.stop();
+      await import("execa").then(({ execa }) => execa("pkill", ["-f", "sleep 30.0419"], { reject: false }));
+    }
+  }, 120_000);
 
   it("honours an abort signal", async () => {
     const r = runner();

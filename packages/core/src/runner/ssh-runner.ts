@@ -90,6 +90,8 @@ function sendSignal(channel: Ssh2Channel, name: string): void {
 
 const PID_PREFIX = `printf 'labgate-pid:%s\\n' "$$" >&2 && `;
 const PID_LINE = /^labgate-pid:(\d+)\n/m;
+/** How long killing a process group may take: it runs through a login of its own, and profiles can be slow. */
+const KILL_GROUP_TIMEOUT_MS = 30_000;
 
 const HOST_KEY_ALGORITHMS: Record<string, string[]> = {
   "ssh-ed25519": ["ssh-ed25519"],
@@ -107,6 +109,8 @@ export class SshRunner implements Runner {
   readonly #port: number;
   readonly #pinned: string[] | undefined;
   #connecting: Promise<Ssh2Client> | undefined;
+  /** Kills of timed-out or interrupted commands still under way: close() lets them finish first. */
+  readonly #kills = new Set<Promise<void>>();
   #ssh: NodeSSH | undefined;
   #hostKeyFailure: Error | undefined;
   #unknownKey: { key: Buffer; fingerprint: string; knownHostsPath: string; name: string } | undefined;
@@ -196,7 +200,11 @@ export class SshRunner implements Runner {
           });
         }
       };
-      /** Kills the remote command: the SSH signal request (not every sshd honours it), then `kill` on its process group. */
+      /**
+       * Kills the remote command: the SSH signal request (not every sshd honours it), then `kill` on its
+       * process group. A shell that has not reported its pid yet never runs the command: its pid line
+       * fails on the closed channel, and the command only runs after it (`printf ... && command`).
+       */
       const kill = async () => {
         // From here on the run ends with the timeout/abort error, not with the exit the kill causes.
         killing = true;
@@ -206,10 +214,20 @@ export class SshRunner implements Runner {
         const pid = PID_LINE.exec(Buffer.concat(stderr).toString("utf8"))?.[1];
         if (pid) await this.#killGroup(client, pid, options);
       };
-      const onAbort = async () => {
+      /** The kill goes on in the background (its own login can be slow); close() waits for it. */
+      const killInBackground = () => {
+        const done = kill().catch(() => {});
+        this.#kills.add(done);
+        void done.finally(() => this.#kills.delete(done));
+      };
+      /** Ends the run with `error` now, and kills the command. */
+      const killAndFail = (error: Error) => {
+        killInBackground();
+        finish(error);
+      };
+      const onAbort = () => {
         if (settled || killing) return;
-        await kill();
-        finish(
+        killAndFail(
           new RunnerTimeoutError("RUNNER_ABORTED", `\`${display}\` was interrupted.`, {
             hint: "Run the step again to continue.",
             details: { command: display },
@@ -219,10 +237,9 @@ export class SshRunner implements Runner {
       if (options.signal?.aborted) return void onAbort();
       options.signal?.addEventListener("abort", onAbort, { once: true });
       if (options.timeoutMs !== undefined) {
-        timer = setTimeout(async () => {
+        timer = setTimeout(() => {
           if (killing) return;
-          await kill();
-          finish(
+          killAndFail(
             new RunnerTimeoutError(
               "RUNNER_TIMEOUT",
               `\`${display}\` did not finish within ${options.timeoutMs} ms on ${this.target}; its channel was closed.`,
@@ -253,7 +270,6 @@ export class SshRunner implements Runner {
           return;
         }
         channel = opened;
-        if (settled) return void kill();
         opened.on("data", (chunk) => stdout.push(chunk));
         opened.stderr.on("data", (chunk) => stderr.push(chunk));
         opened.on("exit", (code) => {
@@ -265,18 +281,20 @@ export class SshRunner implements Runner {
         opened.on("close", () => {
           if (!killing) finish();
         });
+        // Timed out or interrupted before the channel opened: kill what it started.
+        if (settled) return void killInBackground();
         opened.end(input);
       });
     });
   }
 
-  /** `kill -s KILL -- -PGID` on a second channel, through sudo when the command ran through sudo. Bounded to 3 s. */
+  /** `kill -s KILL -- -PGID` on a second channel, through sudo when the command ran through sudo. Bounded by KILL_GROUP_TIMEOUT_MS. */
   #killGroup(client: Ssh2Client, pid: string, options: RunOptions): Promise<void> {
     const sudo = Boolean(options.sudo || options.sudoUser);
     const words = commandWords("kill", ["-s", "KILL", "--", `-${pid}`], { sudo }, this.#sudoFlags());
     const input = sudo && this.#options.sudoPassword ? `${this.#options.sudoPassword}\n` : "";
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, 3_000);
+      const timer = setTimeout(resolve, KILL_GROUP_TIMEOUT_MS);
       const done = () => {
         clearTimeout(timer);
         resolve();
@@ -468,6 +486,7 @@ export class SshRunner implements Runner {
   }
 
   async close(): Promise<void> {
+    await Promise.all(this.#kills);
     const ssh = this.#ssh;
     this.#forget();
     ssh?.dispose();

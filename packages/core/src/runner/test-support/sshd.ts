@@ -40,8 +40,13 @@ async function keygen(path: string): Promise<{ line: string; fingerprint: string
   return { line, fingerprint: stdout.split(" ")[1] ?? "" };
 }
 
+export interface TestSshdOptions {
+  /** Every login first sleeps this long (BASH_ENV), like a host whose shell profile is slow. */
+  loginDelaySeconds?: number;
+}
+
 /** Starts a real OpenSSH server on 127.0.0.1 (free port) with its own host key and a user key for this user. */
-export async function startSshd(): Promise<TestSshd> {
+export async function startSshd(options: TestSshdOptions = {}): Promise<TestSshd> {
   if (!existsSync(SSHD))
     throw new Error(`${SSHD} is missing: install openssh-server (apt-get install -y openssh-server).`);
   const dir = await mkdtemp(join(tmpdir(), "labgate-sshd-"));
@@ -62,8 +67,16 @@ export async function startSshd(): Promise<TestSshd> {
     "PasswordAuthentication no",
     "KbdInteractiveAuthentication no",
     "LogLevel ERROR",
-  ].join("\n");
-  await writeFile(join(dir, "sshd_config"), `${config}\n`);
+  ];
+  if (options.loginDelaySeconds) {
+    // BASH_ENV is inherited by every bash the login starts (profiles run helper scripts): sleep only once.
+    await writeFile(
+      join(dir, "slow-login.sh"),
+      `[ -n "$LABGATE_SLOW_LOGIN" ] || { export LABGATE_SLOW_LOGIN=1; sleep ${options.loginDelaySeconds}; }\n`,
+    );
+    config.push(`SetEnv BASH_ENV=${join(dir, "slow-login.sh")}`);
+  }
+  await writeFile(join(dir, "sshd_config"), `${config.join("\n")}\n`);
   const child: ChildProcess = spawn(SSHD, ["-D", "-e", "-f", join(dir, "sshd_config")], {
     stdio: ["ignore", "ignore", "pipe"],
   });
