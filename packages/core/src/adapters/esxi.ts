@@ -396,33 +396,24 @@ export class EsxiAdapter implements PlatformAdapter {
       };
     }
     const fromFormat = format === "ova" || format === "vmdk" ? "vmdk" : format === "img" ? "qcow2" : format;
+    // The command shown in the plan and the one run differ only in the input (an OVA's disk is known once unpacked).
+    const toVmdk = (from: string) => [
+      "qemu-img",
+      "convert",
+      "-f",
+      fromFormat,
+      "-O",
+      "vmdk",
+      "-o",
+      "subformat=monolithicFlat",
+      from,
+      converted,
+    ];
     cmd(
       "local",
       "Convert the image to a monolithicFlat VMDK (descriptor + -flat extent) that vmkfstools can import.",
-      async () => [
-        "qemu-img",
-        "convert",
-        "-f",
-        fromFormat,
-        "-O",
-        "vmdk",
-        "-o",
-        "subformat=monolithicFlat",
-        typeof input === "string" ? input : await input(),
-        converted,
-      ],
-      [
-        "qemu-img",
-        "convert",
-        "-f",
-        fromFormat,
-        "-O",
-        "vmdk",
-        "-o",
-        "subformat=monolithicFlat",
-        format === "ova" ? `${work}/<disk from the OVA>.vmdk` : source,
-        converted,
-      ],
+      async () => toVmdk(typeof input === "string" ? input : await input()),
+      toVmdk(format === "ova" ? `${work}/<disk from the OVA>.vmdk` : source),
     );
     cmd(
       "local",
