@@ -111,15 +111,10 @@ export class IpPool {
     // Config errors surface before any lock is taken or file touched.
     const config = await this.config();
     const configSource = this.configPath ?? IN_MEMORY;
+    const decide = (ledger: IpLedger) =>
+      plan({ config, configSource, stateSource: this.statePath, ledger, now: new Date() });
     if (options.dryRun) {
-      const ledger = await readLedger(this.statePath);
-      const { result, ledger: next } = plan({
-        config,
-        configSource,
-        stateSource: this.statePath,
-        ledger,
-        now: new Date(),
-      });
+      const { result, ledger: next } = decide(await readLedger(this.statePath));
       return { result, changed: next !== undefined };
     }
     // The lock file lives beside the ledger, so its directory must exist before the lock is taken.
@@ -129,14 +124,7 @@ export class IpPool {
       async () => {
         // A writer killed between its temp file and the rename left that temp file; nobody else will.
         await removeOrphanTempFiles(this.statePath);
-        const ledger: IpLedger = await readLedger(this.statePath);
-        const { result, ledger: next } = plan({
-          config,
-          configSource,
-          stateSource: this.statePath,
-          ledger,
-          now: new Date(),
-        });
+        const { result, ledger: next } = decide(await readLedger(this.statePath));
         if (next) {
           await holdLockForTests();
           await writeLedger(this.statePath, next);
