@@ -1,5 +1,8 @@
 import { BenchOptionError } from "./errors.js";
 
+/** The longest wait a Node timer can hold (2^31-1 ms, 24.8 days): longer ones fire at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 const UNIT_MS: Record<string, number> = { us: 0.001, µs: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /**
@@ -7,6 +10,18 @@ const UNIT_MS: Record<string, number> = { us: 0.001, µs: 0.001, ms: 1, s: 1000,
  * autocannon read it). `what` names the flag so the error says which one is wrong.
  */
 export function parseDuration(text: string, what: string): number {
+  const ms = parseUnbounded(text, what);
+  if (ms > MAX_TIMER_MS) {
+    throw new BenchOptionError(
+      `${what} "${text}" is longer than any timer can wait (about 24 days).`,
+      `Use a shorter ${what}, e.g. 10s, 5m or 1h.`,
+      { [what]: text },
+    );
+  }
+  return ms;
+}
+
+function parseUnbounded(text: string, what: string): number {
   const input = text.trim();
   if (/^\d+(\.\d+)?$/.test(input)) return Number(input) * 1000;
   const re = /(\d+(?:\.\d+)?)(us|µs|ms|s|m|h)/y;

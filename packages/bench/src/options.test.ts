@@ -83,3 +83,40 @@ describe("parseHeaderFlags", () => {
     );
   });
 });
+
+describe("duration bounds (a timer past 2^31-1 ms fires at once)", () => {
+  it("refuses durations no timer can wait, naming the flag", () => {
+    for (const text of ["1000h", "597h", "25000h"]) {
+      expect(() => parseDuration(text, "--timeout")).toThrow(/--timeout "\d+h" is longer than any timer/);
+    }
+    expect(parseDuration("596h", "--timeout")).toBe(596 * 3_600_000);
+  });
+
+  it.each([
+    ["durationMs", 24 * 3_600_000 + 1, /--duration .* longer than the 24h/],
+    ["warmupMs", 3_600_000 + 1000, /--warmup .* longer than the 1h/],
+    ["timeoutMs", 2 * 3_600_000, /--timeout 2h is longer than the 1h/],
+  ] as const)("refuses %s past its bound with exit 2", (key, value, message) => {
+    let error: unknown;
+    try {
+      resolveOptions({ url: "http://127.0.0.1:1/", [key]: value });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(BenchOptionError);
+    expect((error as BenchOptionError).exitCode).toBe(ExitCode.INVALID_INPUT);
+    expect((error as BenchOptionError).message).toMatch(message);
+    expect((error as BenchOptionError).hint).toMatch(/or less/);
+  });
+
+  it("accepts each bound itself", () => {
+    expect(
+      resolveOptions({
+        url: "http://127.0.0.1:1/",
+        durationMs: 24 * 3_600_000,
+        warmupMs: 3_600_000,
+        timeoutMs: 3_600_000,
+      }),
+    ).toMatchObject({ durationMs: 24 * 3_600_000, warmupMs: 3_600_000, timeoutMs: 3_600_000 });
+  });
+});

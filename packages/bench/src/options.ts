@@ -12,6 +12,16 @@ export const DEFAULTS = {
   method: "GET",
 } as const;
 
+/**
+ * The longest each duration can mean. Node timers hold at most 2^31-1 ms (24.8 days) and fire at once
+ * past it, so every bound stays far below; beyond these a run is a mistake (1000h), not a measurement.
+ */
+export const LIMITS = {
+  durationMs: 24 * 3_600_000,
+  warmupMs: 3_600_000,
+  timeoutMs: 3_600_000,
+} as const;
+
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]);
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -22,6 +32,9 @@ export function resolveOptions(input: BenchOptions): ResolvedBenchOptions {
   const durationMs = positiveMs(input.durationMs ?? DEFAULTS.durationMs, "duration", 100);
   const warmupMs = nonNegativeMs(input.warmupMs ?? DEFAULTS.warmupMs, "warmup");
   const timeoutMs = positiveMs(input.timeoutMs ?? DEFAULTS.timeoutMs, "timeout", 1);
+  atMost(durationMs, "duration", LIMITS.durationMs, "split a longer soak into several runs");
+  atMost(warmupMs, "warmup", LIMITS.warmupMs, "a warm-up of a few seconds to minutes is typical");
+  atMost(timeoutMs, "timeout", LIMITS.timeoutMs, "a request slower than that is a failure to report");
   let rate: number | null = null;
   if (input.rate !== undefined && input.rate !== null) {
     if (!Number.isFinite(input.rate) || input.rate <= 0 || input.rate > 1_000_000) {
@@ -127,6 +140,22 @@ function positiveMs(value: number, what: string, min: number): number {
     );
   }
   return value;
+}
+
+function atMost(value: number, what: string, max: number, why: string): void {
+  if (value > max) {
+    throw new BenchOptionError(
+      `--${what} ${formatLimit(value)} is longer than the ${formatLimit(max)} it can be; ${why}.`,
+      `Pass --${what} ${formatLimit(max)} or less.`,
+      { [what]: value, max },
+    );
+  }
+}
+
+function formatLimit(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
 }
 
 function nonNegativeMs(value: number, what: string): number {

@@ -1,7 +1,7 @@
-import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { redact, redactValue, writeFileAtomic } from "@labgate/core";
 import { BenchReportError } from "./errors.js";
+import { ensureReportDir } from "./report-dir.js";
 import { renderHtmlReport } from "./report-html.js";
 import { renderMarkdownReport } from "./report-md.js";
 import type { BenchResult } from "./types.js";
@@ -23,7 +23,8 @@ export async function writeReports(result: BenchResult, dir: string): Promise<Wr
     reportHtml: join(target, "report.html"),
   };
   try {
-    await mkdir(target, { recursive: true });
+    // Not mkdir({recursive}): it never returns for paths such as /proc/x.
+    await ensureReportDir(target);
     // Histograms are opaque base64: redaction patterns must not touch them.
     const safe: BenchResult = {
       ...redactValue({ ...result, histograms: undefined }),
