@@ -75,6 +75,23 @@ export class IpPoolRequestError extends InvalidInputError {}
 /** The IP ledger (state file) is unreadable or hand-broken; it is never reset silently. */
 export class IpLedgerError extends StateError {}
 
+/**
+ * An address probe could not run: PROBE_TOOL_MISSING and PROBE_NO_INTERFACE (exit 4, this machine
+ * lacks something), PROBE_FAILED (exit 5, the tool ran and failed).
+ */
+export class IpProbeError extends LabgateError {
+  constructor(
+    code: "PROBE_TOOL_MISSING" | "PROBE_NO_INTERFACE" | "PROBE_FAILED",
+    message: string,
+    options: Omit<LabgateErrorOptions, "exitCode"> = {},
+  ) {
+    super(code, message, {
+      ...options,
+      exitCode: code === "PROBE_FAILED" ? ExitCode.EXTERNAL : ExitCode.PRECONDITION,
+    });
+  }
+}
+
 /** SUBNET_EXHAUSTED: no usable address is left in a subnet, neither in its pools nor as fallback. */
 export class SubnetExhaustedError extends LabgateError {
   constructor(message: string, options: Omit<LabgateErrorOptions, "exitCode"> = {}) {
@@ -195,6 +212,26 @@ export class PlatformApiError extends LabgateError {
 
 /** PLATFORM_CREDENTIALS_MISSING / PLATFORM_OPTION_MISSING: what an adapter needs before it can call its API. */
 export class PlatformConfigError extends PreconditionError {}
+
+/**
+ * PLATFORM_SDK_MISSING (exit 4): a cloud SDK is an optional peer dependency of @labgate/core, so `bench`
+ * never installs it; the first AWS or Azure call without it names the packages and the install command.
+ */
+export class PlatformSdkMissingError extends PreconditionError {
+  readonly packages: readonly string[];
+  constructor(platform: string, packages: readonly string[], cause: unknown) {
+    super(
+      "PLATFORM_SDK_MISSING",
+      `The ${platform} adapter needs ${packages.join(", ")}, which is not installed (the cloud SDKs are optional peer dependencies of @labgate/core).`,
+      {
+        cause,
+        hint: `Install it next to labgate: npm install ${packages.join(" ")}`,
+        details: { platform, packages: [...packages] },
+      },
+    );
+    this.packages = packages;
+  }
+}
 
 /** PLATFORM_WAIT_TIMEOUT: a VM or task did not reach the wanted state in time. */
 export class PlatformTimeoutError extends LabgateError {

@@ -69,12 +69,14 @@ export {
   IpLedgerError,
   IpPoolConfigError,
   IpPoolRequestError,
+  IpProbeError,
   isLabgateError,
   LabgateError,
   type LabgateErrorOptions,
   OpenNebulaError,
   PlatformApiError,
   PlatformConfigError,
+  PlatformSdkMissingError,
   PlatformTimeoutError,
   PreconditionError,
   RunnerTimeoutError,
@@ -86,13 +88,21 @@ export { ExitCode, type ExitCodeValue } from "./exit-codes.js";
 export { type AtomicWriteOptions, removeOrphanTempFiles, writeFileAtomic } from "./fs/atomic-write.js";
 export { acquireFileLock, type FileLockOptions, isProcessAlive, withFileLock } from "./fs/file-lock.js";
 export { readJsonFile } from "./fs/read-json-file.js";
+export { resolveStatePath } from "./fs/real-path.js";
 export {
   type LedgerChange,
   type PlanContext,
   planAllocation,
+  planConflict,
   planRelease,
   planReservation,
 } from "./ip-pool/allocator.js";
+export {
+  type AuditLogRead,
+  auditLogPath,
+  type IpAuditEntry,
+  readAuditLog,
+} from "./ip-pool/audit-log.js";
 export {
   isUsableAddress,
   parseCidr,
@@ -105,20 +115,31 @@ export { loadIpPoolConfig, validateIpPoolConfig } from "./ip-pool/config.js";
 export { type IpChangeOptions, IpPool } from "./ip-pool/ip-pool.js";
 export { formatIpv4, isValidIpv4, parseIpv4, prefixToMask, prefixToNetmask } from "./ip-pool/ipv4.js";
 export { emptyLedger, type IpLedger, readLedger, validateLedger, writeLedger } from "./ip-pool/ledger.js";
+export { assertLedgerMatchesConfig } from "./ip-pool/ledger-config-check.js";
 export { findNetworkContaining, type NetworkView, resolveNetwork } from "./ip-pool/network-view.js";
-export { assertValidOwner } from "./ip-pool/owner.js";
+export { assertValidOwner, quoteOwner } from "./ip-pool/owner.js";
 export {
   DEFAULT_IP_POOLS_CONFIG,
   defaultIpPoolStatePath,
   resolveIpPoolConfigPath,
 } from "./ip-pool/paths.js";
+export {
+  type AddressProbe,
+  localIpv4Interfaces,
+  type ProbeAnswer,
+  type ProbeTarget,
+  probePlan,
+  systemProbe,
+} from "./ip-pool/probe.js";
 export type {
   IpAllocation,
+  IpConflict,
   IpNetworkConfig,
   IpPoolConfig,
   IpPoolOptions,
   IpRange,
   IpReleaseSelector,
+  ProbeMethod,
 } from "./ip-pool/types.js";
 export { configDrift, deviceDrift, isLxdManagedKey } from "./platforms/lxd/config-diff.js";
 export {

@@ -62,7 +62,10 @@ describe("AwsAdapter with the EC2 SDK pointed at a loopback EC2 Query simulator"
       expect(sim.instances.get(ref.id)?.state).toBe("shutting-down");
       expect((await adapter.get(ref))?.state).toBe("terminated");
       await adapter.destroy(ref); // terminated: nothing to do
-      expect(await adapter.get({ ...ref, id: "i-00000000000000000" })).toBeUndefined();
+      // A record without a launch time (or an old one): NotFound means gone.
+      expect(
+        await adapter.get({ platform: "aws", id: "i-00000000000000000", name: "bench-client" }),
+      ).toBeUndefined();
     } finally {
       await sim.close();
     }
@@ -112,6 +115,108 @@ describe("AwsAdapter with the EC2 SDK pointed at a loopback EC2 Query simulator"
       expect(adapter.validate({ ...spec, image: { ref: "bogus" } }).map((f) => f.code)).toContain(
         "AWS_AMI_INVALID",
       );
+    } finally {
+      await sim.close();
+    }
+  });
+  it("takes InvalidInstanceID.NotFound right after RunInstances as not propagated yet: waits, and destroy still terminates", async () => {
+    // eventual-consistency.html: the id of a new instance may be unknown to the next calls for a while.
+    const sim = await startEc2Sim({ accessKeyId: credentials.accessKeyId, invisibleCalls: 3 });
+    try {
+      const spec = specFor(sim.url, {});
+      const adapter = new AwsAdapter({
+        spec,
+        clientConfig: { credentials, maxAttempts: 1 },
+        pollIntervalMs: 5,
+        consistencyGraceMs: 60_000,
+      });
+      const { spec: resolved } = await resolveDeployNetwork(spec, "aws", undefined);
+      const ref = await adapter.create(resolved);
+      expect(await adapter.get(ref)).toMatchObject({
+        state: "pending",
+        rawState: expect.stringContaining("eventual consistency"),
+      });
+      const info = await adapter.waitUntilRunning(ref, { timeoutMs: 5000, intervalMs: 5 });
+      expect(info.state).toBe("running");
+
+      const young = await adapter.create(resolved);
+      await adapter.destroy(young); // the first calls still answer NotFound: it must not be taken as gone
+      expect(sim.instances.get(young.id)?.state).toBe("shutting-down");
+      expect(sim.instances.get(young.id)?.invisible).toBeLessThanOrEqual(0);
+
+      // Past the grace period (or a record without a launch time), NotFound means gone.
+      const stale = await adapter.create(resolved);
+      const strict = new AwsAdapter({
+        spec,
+        clientConfig: { credentials, maxAttempts: 1 },
+        pollIntervalMs: 5,
+        consistencyGraceMs: 0,
+      });
+      expect(await strict.get(stale)).toBeUndefined();
+      const { launchedAt: _, ...withoutLaunch } = stale.location ?? {};
+      expect(await adapter.get({ ...stale, location: withoutLaunch })).toBeUndefined();
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it("resizes the root volume under the AMI's RootDeviceName from DescribeImages, not /dev/sda1", async () => {
+    const sim = await startEc2Sim({ accessKeyId: credentials.accessKeyId });
+    try {
+      // An Amazon Linux AMI: its root device is /dev/xvda; a /dev/sda1 mapping would add a second volume.
+      const spec = {
+        ...specFor(sim.url, {}),
+        image: { ref: "ami-0a1b2c3d4e5f60718", format: "ami" as const },
+      };
+      const adapter = new AwsAdapter({
+        spec,
+        clientConfig: { credentials, maxAttempts: 1 },
+        pollIntervalMs: 5,
+      });
+      const { spec: resolved } = await resolveDeployNetwork(spec, "aws", undefined);
+      expect(adapter.plan(resolved).calls.map((c) => c.action)).toEqual([
+        "DescribeImages",
+        "RunInstances",
+        "DescribeInstances",
+      ]);
+      const ref = await adapter.create(resolved);
+      expect(sim.requests.map((r) => r.form.Action)).toEqual(["DescribeImages", "RunInstances"]);
+      expect(sim.requests[1]?.form["BlockDeviceMapping.1.DeviceName"]).toBe("/dev/xvda");
+      expect(sim.instances.get(ref.id)?.volumes).toEqual({ "/dev/xvda": { sizeGb: 30, root: true } });
+
+      // An explicit root_device is the user's word and skips the lookup.
+      const pinned = new AwsAdapter({
+        spec,
+        overrides: { root_device: "/dev/xvda" },
+        clientConfig: { credentials, maxAttempts: 1 },
+      });
+      expect(pinned.plan(resolved).calls.map((c) => c.action)).toEqual(["RunInstances", "DescribeInstances"]);
+
+      // An AMI EC2 does not know fails at DescribeImages, before anything is launched.
+      const missing = { ...resolved, image: { ref: "ami-0000000000000dead", format: "ami" as const } };
+      await expect(adapter.create(missing)).rejects.toMatchObject({
+        code: "PLATFORM_NOT_FOUND",
+        message: expect.stringContaining("InvalidAMIID.NotFound"),
+      });
+      expect(sim.instances.size).toBe(1);
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it("names ec2:CreateTags in the hint when the policy cannot tag at launch", async () => {
+    const sim = await startEc2Sim({ accessKeyId: credentials.accessKeyId, denied: ["ec2:CreateTags"] });
+    try {
+      const spec = specFor(sim.url, {});
+      const adapter = new AwsAdapter({ spec, clientConfig: { credentials, maxAttempts: 1 } });
+      const { spec: resolved } = await resolveDeployNetwork(spec, "aws", undefined);
+      const error = await adapter.create(resolved).catch((e: unknown) => e);
+      expect(error).toMatchObject({
+        code: "PLATFORM_AUTH_FAILED",
+        message: expect.stringContaining("UnauthorizedOperation"),
+      });
+      expect((error as { hint: string }).hint).toContain("ec2:CreateTags");
+      expect(sim.instances.size).toBe(0);
     } finally {
       await sim.close();
     }

@@ -1,4 +1,5 @@
 import type {
+  DescribeImagesCommandOutput,
   DescribeInstancesCommandOutput,
   EC2Client,
   EC2ClientConfig,
@@ -9,6 +10,7 @@ import type { DeploySpec } from "../deploy-rules/spec.js";
 import { PlatformApiError } from "../errors.js";
 import { redact } from "../util/redact.js";
 import { cloudInitUserData } from "./cloud-init.js";
+import { AWS_SDK_PACKAGES, importOptionalSdk } from "./optional-sdk.js";
 import { missingOption, OptionReader } from "./options.js";
 import type {
   CallOptions,
@@ -21,7 +23,7 @@ import type {
   ResolvedSpec,
   WaitOptions,
 } from "./types.js";
-import { waitForRunning } from "./wait.js";
+import { pollUntil, waitForRunning } from "./wait.js";
 
 export interface AwsAdapterOptions {
   /** platform_options.aws: region, subnet_id, instance_type, security_group_ids, key_name, root_device, endpoint. */
@@ -31,7 +33,16 @@ export interface AwsAdapterOptions {
   clientConfig?: EC2ClientConfig;
   env?: NodeJS.ProcessEnv;
   pollIntervalMs?: number;
+  /**
+   * How long after RunInstances an InvalidInstanceID.NotFound still means "not propagated yet" rather than
+   * "gone" (EC2 eventual consistency; AWS advises backing off "up to a few minutes"). Default 5 minutes.
+   */
+  consistencyGraceMs?: number;
 }
+
+/** NodeRef.location key holding when RunInstances returned, so a later process knows the grace period too. */
+const LAUNCHED_AT = "launchedAt";
+const NOT_YET_VISIBLE = "not visible yet (EC2 eventual consistency after RunInstances)";
 
 /** AWS EC2 through @aws-sdk/client-ec2: DHCP by default, PrivateIpAddress only when the spec asks for static. */
 export class AwsAdapter implements PlatformAdapter {
@@ -81,7 +92,8 @@ export class AwsAdapter implements PlatformAdapter {
   }
 
   plan(spec: ResolvedSpec): DeploymentPlan {
-    const input = this.runInput(spec);
+    const lookup = this.needsRootDeviceLookup(spec);
+    const input = this.runInput(spec, lookup ? `<RootDeviceName of ${spec.image?.ref}>` : undefined);
     const shown = {
       ...input,
       ...(input.UserData ? { UserData: `<base64 cloud-config, ${input.UserData.length} chars>` } : {}),
@@ -91,6 +103,16 @@ export class AwsAdapter implements PlatformAdapter {
       name: spec.name,
       network: spec.resolvedNetwork,
       calls: [
+        ...(lookup
+          ? [
+              {
+                kind: "sdk" as const,
+                action: "DescribeImages",
+                target: `ImageIds=[${spec.image?.ref}]`,
+                why: "Read the AMI's RootDeviceName: disk_gb must resize the root volume under that name (/dev/xvda, /dev/sda1 ...), or EC2 attaches a second, empty volume.",
+              },
+            ]
+          : []),
         {
           kind: "sdk",
           action: "RunInstances",
@@ -102,21 +124,27 @@ export class AwsAdapter implements PlatformAdapter {
           kind: "sdk",
           action: "DescribeInstances",
           target: "InstanceIds=[<new id>]",
-          why: "Poll until State.Name is running.",
+          why: "Poll until State.Name is running; InvalidInstanceID.NotFound right after the launch is EC2's eventual consistency, polled through, not taken as gone.",
         },
       ],
     };
   }
 
   async create(spec: ResolvedSpec, call: CallOptions = {}): Promise<NodeRef> {
+    const rootDevice = this.needsRootDeviceLookup(spec) ? await this.rootDeviceName(spec, call) : undefined;
     call.onCall?.("ec2:RunInstances");
     const out = await this.send(async () => {
       const { client, sdk } = await this.ec2(spec);
-      return client.send(new sdk.RunInstancesCommand(this.runInput(spec)), sig(call));
+      return client.send(new sdk.RunInstancesCommand(this.runInput(spec, rootDevice)), sig(call));
     }, "RunInstances");
     const id = out.Instances?.[0]?.InstanceId;
     if (!id) throw new PlatformApiError("aws", "PLATFORM_API_ERROR", "RunInstances returned no instance id.");
-    return { platform: "aws", id, name: spec.name, location: { region: this.region(spec) } };
+    return {
+      platform: "aws",
+      id,
+      name: spec.name,
+      location: { region: this.region(spec), [LAUNCHED_AT]: new Date().toISOString() },
+    };
   }
 
   async get(ref: NodeRef, call: CallOptions = {}): Promise<NodeInfo | undefined> {
@@ -126,8 +154,11 @@ export class AwsAdapter implements PlatformAdapter {
       const { client, sdk } = await this.ec2();
       out = await client.send(new sdk.DescribeInstancesCommand({ InstanceIds: [ref.id] }), sig(call));
     } catch (error) {
-      if ((error as { name?: string }).name === "InvalidInstanceID.NotFound") return undefined;
-      throw awsError(error, "DescribeInstances");
+      if (!isInstanceNotFound(error)) throw awsError(error, "DescribeInstances");
+      // Right after RunInstances the id may not have propagated: the instance exists and is pending.
+      return this.withinGrace(ref)
+        ? { ref, state: "pending", rawState: NOT_YET_VISIBLE, addresses: [] }
+        : undefined;
     }
     const instance = out.Reservations?.[0]?.Instances?.[0];
     if (!instance) return undefined;
@@ -153,13 +184,26 @@ export class AwsAdapter implements PlatformAdapter {
   }
 
   async destroy(ref: NodeRef, call: CallOptions = {}): Promise<void> {
-    const info = await this.get(ref, call);
+    // AWS: NotFound from TerminateInstances does not mean terminated; confirm with DescribeInstances first,
+    // backing off while a young instance is not visible yet.
+    const info = await this.untilVisible(ref, call);
     if (!info || info.state === "terminated") return;
     call.onCall?.("ec2:TerminateInstances");
-    await this.send(async () => {
-      const { client, sdk } = await this.ec2();
-      return client.send(new sdk.TerminateInstancesCommand({ InstanceIds: [ref.id] }), sig(call));
-    }, "TerminateInstances");
+    await pollUntil(
+      `Terminating EC2 instance ${ref.name} (${ref.id})`,
+      async () => {
+        try {
+          const { client, sdk } = await this.ec2();
+          await client.send(new sdk.TerminateInstancesCommand({ InstanceIds: [ref.id] }), sig(call));
+          return true;
+        } catch (error) {
+          if (isInstanceNotFound(error) && this.withinGrace(ref)) return false;
+          throw awsError(error, "TerminateInstances");
+        }
+      },
+      (done) => done,
+      this.graceWait(ref, call),
+    );
   }
 
   waitUntilRunning(ref: NodeRef, options: WaitOptions = {}): Promise<NodeInfo> {
@@ -169,7 +213,11 @@ export class AwsAdapter implements PlatformAdapter {
     });
   }
 
-  runInput(spec: ResolvedSpec): RunInstancesCommandInput {
+  /**
+   * The RunInstances request. `rootDevice` is the AMI's RootDeviceName (DescribeImages): a mapping under any
+   * other name adds a second volume and leaves the root at the AMI's size.
+   */
+  runInput(spec: ResolvedSpec, rootDevice?: string): RunInstancesCommandInput {
     const o = this.reader(spec);
     const input: RunInstancesCommandInput = {
       ImageId: spec.image?.ref,
@@ -198,12 +246,66 @@ export class AwsAdapter implements PlatformAdapter {
     if (spec.disk_gb !== undefined) {
       input.BlockDeviceMappings = [
         {
-          DeviceName: o.string("root_device") ?? "/dev/sda1",
+          DeviceName: o.string("root_device") ?? rootDevice ?? "<RootDeviceName from DescribeImages>",
           Ebs: { VolumeSize: spec.disk_gb, VolumeType: "gp3", DeleteOnTermination: true },
         },
       ];
     }
     return input;
+  }
+
+  private needsRootDeviceLookup(spec: DeploySpec): boolean {
+    return spec.disk_gb !== undefined && this.reader(spec).string("root_device") === undefined;
+  }
+
+  private async rootDeviceName(spec: ResolvedSpec, call: CallOptions): Promise<string> {
+    const ami = spec.image?.ref ?? "";
+    call.onCall?.(`ec2:DescribeImages ${ami}`);
+    const out: DescribeImagesCommandOutput = await this.send(async () => {
+      const { client, sdk } = await this.ec2(spec);
+      return client.send(new sdk.DescribeImagesCommand({ ImageIds: [ami] }), sig(call));
+    }, "DescribeImages");
+    const name = out.Images?.find((i) => i.ImageId === ami)?.RootDeviceName;
+    if (!name?.startsWith("/dev/") || /\s/.test(name))
+      throw new PlatformApiError(
+        "aws",
+        "PLATFORM_API_ERROR",
+        `DescribeImages returned no usable RootDeviceName for ${ami} (got ${JSON.stringify(name ?? null)}).`,
+        {
+          hint: 'Set platform_options.aws.root_device to the AMI\'s root device (aws ec2 describe-images --image-ids <ami> --query "Images[0].RootDeviceName").',
+        },
+      );
+    return name;
+  }
+
+  /** DescribeInstances, backing off while a young instance is not visible yet; undefined once it is really gone. */
+  private untilVisible(ref: NodeRef, call: CallOptions): Promise<NodeInfo | undefined> {
+    return pollUntil(
+      `Waiting for EC2 to show instance ${ref.name} (${ref.id})`,
+      () => this.get(ref, call),
+      (info) => info?.rawState !== NOT_YET_VISIBLE,
+      this.graceWait(ref, call),
+    );
+  }
+
+  private withinGrace(ref: NodeRef): boolean {
+    const launched = Date.parse(ref.location?.[LAUNCHED_AT] ?? "");
+    return Number.isFinite(launched) && Date.now() - launched < this.graceMs();
+  }
+
+  /** Poll until the grace period has passed (then get() answers undefined and the poll ends). */
+  private graceWait(ref: NodeRef, call: CallOptions) {
+    const launched = Date.parse(ref.location?.[LAUNCHED_AT] ?? "");
+    const left = Number.isFinite(launched) ? launched + this.graceMs() - Date.now() : 0;
+    return {
+      intervalMs: this.options.pollIntervalMs ?? 2000,
+      timeoutMs: Math.max(0, left) + 5_000,
+      ...(call.signal ? { signal: call.signal } : {}),
+    };
+  }
+
+  private graceMs(): number {
+    return this.options.consistencyGraceMs ?? 300_000;
   }
 
   private async ec2(spec?: DeploySpec): Promise<{ client: EC2Client; sdk: Ec2Sdk }> {
@@ -241,10 +343,17 @@ export class AwsAdapter implements PlatformAdapter {
 type Ec2Sdk = typeof import("@aws-sdk/client-ec2");
 let ec2Sdk: Promise<Ec2Sdk> | undefined;
 
-// The SDK costs seconds of CPU to load: only a command that talks to EC2 pays for it.
+// The SDK costs seconds of CPU to load and is an optional peer: only a command that talks to EC2 needs it.
 function loadEc2Sdk(): Promise<Ec2Sdk> {
-  ec2Sdk ??= import("@aws-sdk/client-ec2");
+  ec2Sdk ??= importOptionalSdk<Ec2Sdk>("AWS", "@aws-sdk/client-ec2", AWS_SDK_PACKAGES);
+  ec2Sdk.catch(() => {
+    ec2Sdk = undefined;
+  });
   return ec2Sdk;
+}
+
+function isInstanceNotFound(error: unknown): boolean {
+  return (error as { name?: string }).name === "InvalidInstanceID.NotFound";
 }
 
 function sig(call: CallOptions): { abortSignal?: AbortSignal } {
@@ -288,6 +397,17 @@ function ec2State(name: string): NodeState {
   }
 }
 
+/** Every EC2 action the adapter calls; RunInstances with TagSpecifications also needs ec2:CreateTags. */
+const IAM_ACTIONS = [
+  "ec2:RunInstances",
+  "ec2:CreateTags",
+  "ec2:DescribeImages",
+  "ec2:DescribeInstances",
+  "ec2:StartInstances",
+  "ec2:StopInstances",
+  "ec2:TerminateInstances",
+];
+
 function awsError(error: unknown, what: string): PlatformApiError {
   const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
   const name = e.name ?? "Error";
@@ -305,7 +425,7 @@ function awsError(error: unknown, what: string): PlatformApiError {
       cause: error,
       ...(status ? { status } : {}),
       hint: auth
-        ? "Check the credentials the SDK found (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, SSO) and the IAM policy (ec2:RunInstances, ec2:DescribeInstances ...)."
+        ? `Check the credentials the SDK found (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, SSO) and that the IAM policy allows ${IAM_ACTIONS.join(", ")} (ec2:CreateTags because instances are tagged at launch).`
         : "Fix what EC2 names above; `labgate deploy plan` shows the request.",
     },
   );

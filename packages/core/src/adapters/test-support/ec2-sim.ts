@@ -5,6 +5,16 @@ import { type SimReply, type SimRequest, startSim } from "./http-sim.js";
  * EC2 Query API simulator (API version 2016-11-15): form-encoded Action requests signed with
  * SigV4 (the access key id is checked), XML responses in the EC2 namespace, and XML <Errors>.
  * Instances go pending → running after `pendingPolls` DescribeInstances calls.
+ *
+ * Modelled from AWS's documentation:
+ * - Eventual consistency (ec2/latest/devguide/eventual-consistency.html): right after RunInstances, calls
+ *   naming the new id may answer InvalidInstanceID.NotFound although the instance exists; the first
+ *   `invisibleCalls` calls per new instance do so here, TerminateInstances included (which then does nothing).
+ * - Root device names (ec2/latest/UserGuide/device_naming.html, RegisterImage/DescribeImages RootDeviceName):
+ *   each AMI has its RootDeviceName and snapshot size; a BlockDeviceMapping under that name resizes the root
+ *   volume (never below the snapshot: InvalidBlockDeviceMapping), under another name it adds a second volume.
+ * - Tag-on-create authorization (ec2/latest/UserGuide/supported-iam-actions-tagging.html): RunInstances with
+ *   TagSpecifications needs ec2:CreateTags; actions in `denied` answer UnauthorizedOperation.
  */
 export interface SimInstance {
   id: string;
@@ -12,7 +22,23 @@ export interface SimInstance {
   params: Record<string, string>;
   privateIp: string;
   polls: number;
+  /** Calls left that answer InvalidInstanceID.NotFound (not propagated yet). */
+  invisible: number;
+  /** Attached EBS volumes by device name; the root one is under the AMI's RootDeviceName. */
+  volumes: Record<string, { sizeGb: number; root: boolean }>;
 }
+
+export interface SimImage {
+  rootDeviceName: string;
+  /** Size of the root snapshot in GiB: the root volume's default and minimum size. */
+  sizeGb: number;
+}
+
+/** Two real-world layouts: Ubuntu AMIs boot from /dev/sda1, Amazon Linux AMIs from /dev/xvda. */
+export const SIM_IMAGES: Record<string, SimImage> = {
+  "ami-0abcdef1234567890": { rootDeviceName: "/dev/sda1", sizeGb: 8 },
+  "ami-0a1b2c3d4e5f60718": { rootDeviceName: "/dev/xvda", sizeGb: 8 },
+};
 
 const NS = "http://ec2.amazonaws.com/doc/2016-11-15/";
 const CODES: Record<SimInstance["state"], number> = {
@@ -24,8 +50,17 @@ const CODES: Record<SimInstance["state"], number> = {
   stopped: 80,
 };
 
-export async function startEc2Sim(options: { accessKeyId: string; pendingPolls?: number }) {
+export async function startEc2Sim(options: {
+  accessKeyId: string;
+  pendingPolls?: number;
+  invisibleCalls?: number;
+  images?: Record<string, SimImage>;
+  /** IAM actions the caller's policy lacks, e.g. ["ec2:CreateTags"]. */
+  denied?: string[];
+}) {
   const instances = new Map<string, SimInstance>();
+  const images = options.images ?? SIM_IMAGES;
+  const denied = new Set(options.denied ?? []);
   let ipSeq = 10;
   const requestId = () => randomBytes(8).toString("hex");
   const error = (status: number, code: string, message: string): SimReply => ({
@@ -64,7 +99,11 @@ export async function startEc2Sim(options: { accessKeyId: string; pendingPolls?:
       return error(400, "InvalidParameterValue", `Unsupported Version ${p.Version}`);
     const find = (): SimInstance[] | SimReply => {
       const wanted = ids(p);
-      const missing = wanted.filter((id) => !instances.has(id));
+      const hidden = wanted.filter((id) => {
+        const i = instances.get(id);
+        return i !== undefined && i.invisible-- > 0;
+      });
+      const missing = wanted.filter((id) => !instances.has(id)).concat(hidden);
       if (missing.length)
         return error(
           400,
@@ -73,12 +112,61 @@ export async function startEc2Sim(options: { accessKeyId: string; pendingPolls?:
         );
       return wanted.map((id) => instances.get(id) as SimInstance);
     };
+    const unauthorized = (action: string) =>
+      error(
+        403,
+        "UnauthorizedOperation",
+        `You are not authorized to perform this operation. User: arn:aws:iam::123456789012:user/lab is not authorized to perform: ${action} because no identity-based policy allows the ${action} action`,
+      );
+    if (denied.has(`ec2:${p.Action}`)) return unauthorized(`ec2:${p.Action}`);
     switch (p.Action) {
+      case "DescribeImages": {
+        const wanted = Object.entries(p)
+          .filter(([k]) => /^ImageId\.\d+$/.test(k))
+          .map(([, v]) => v);
+        const malformed = wanted.find((id) => !/^ami-[0-9a-f]{8,17}$/.test(id));
+        if (malformed) return error(400, "InvalidAMIID.Malformed", `Invalid id: "${malformed}"`);
+        const unknown = wanted.filter((id) => !images[id]);
+        if (unknown.length)
+          return error(400, "InvalidAMIID.NotFound", `The image id '[${unknown.join(", ")}]' does not exist`);
+        return xml(
+          "DescribeImages",
+          `<imagesSet>${wanted
+            .map((id) => {
+              const img = images[id] as SimImage;
+              return `<item><imageId>${id}</imageId><imageState>available</imageState><rootDeviceType>ebs</rootDeviceType><rootDeviceName>${img.rootDeviceName}</rootDeviceName><blockDeviceMapping><item><deviceName>${img.rootDeviceName}</deviceName><ebs><snapshotId>snap-0${id.slice(4, 20)}</snapshotId><volumeSize>${img.sizeGb}</volumeSize><deleteOnTermination>true</deleteOnTermination><volumeType>gp3</volumeType></ebs></item></blockDeviceMapping></item>`;
+            })
+            .join("")}</imagesSet>`,
+        );
+      }
       case "RunInstances": {
         if (!p.ImageId?.startsWith("ami-"))
           return error(400, "InvalidAMIID.Malformed", `Invalid id: "${p.ImageId}"`);
+        const image = images[p.ImageId];
+        if (!image)
+          return error(400, "InvalidAMIID.NotFound", `The image id '[${p.ImageId}]' does not exist`);
         if (p.MinCount !== "1" || p.MaxCount !== "1")
           return error(400, "InvalidParameterValue", "MinCount and MaxCount must be 1 here");
+        if (Object.keys(p).some((k) => k.startsWith("TagSpecification.")) && denied.has("ec2:CreateTags"))
+          return unauthorized("ec2:CreateTags");
+        const volumes: SimInstance["volumes"] = {
+          [image.rootDeviceName]: { sizeGb: image.sizeGb, root: true },
+        };
+        for (const [key, device] of Object.entries(p)) {
+          const n = /^BlockDeviceMapping\.(\d+)\.DeviceName$/.exec(key)?.[1];
+          if (!n) continue;
+          const size = Number(p[`BlockDeviceMapping.${n}.Ebs.VolumeSize`] ?? image.sizeGb);
+          const root = device === image.rootDeviceName;
+          if (root && size < image.sizeGb)
+            return error(
+              400,
+              "InvalidBlockDeviceMapping",
+              `Volume of size ${size}GB is smaller than snapshot, expect size >= ${image.sizeGb}GB`,
+            );
+          if (!/^\/dev\/(sd[a-z]\d*|xvd[a-z]+)$/.test(device))
+            return error(400, "InvalidBlockDeviceMapping", `Invalid device name ${device}`);
+          volumes[device] = { sizeGb: size, root };
+        }
         const id = `i-${randomBytes(8).toString("hex").slice(0, 17)}`;
         const privateIp = p.PrivateIpAddress ?? `10.0.1.${ipSeq++}`;
         const instance: SimInstance = {
@@ -87,6 +175,8 @@ export async function startEc2Sim(options: { accessKeyId: string; pendingPolls?:
           params: p,
           privateIp,
           polls: options.pendingPolls ?? 1,
+          invisible: options.invisibleCalls ?? 0,
+          volumes,
         };
         instances.set(id, instance);
         return xml(
