@@ -4,6 +4,7 @@ import { PlatformApiError, PlatformConfigError } from "../errors.js";
 import { registerSecret } from "../util/redact.js";
 import { HttpJsonClient, type HttpResponse } from "./http-json.js";
 import { missingOption, OptionReader, requireEnv } from "./options.js";
+import { checkEnvelope, isRecord, type Shape, shapes } from "./response-shape.js";
 import type {
   CallOptions,
   DeploymentPlan,
@@ -62,6 +63,16 @@ export class ProxmoxAdapter implements PlatformAdapter {
     if (!o.string("node")) out.push(missingOption("proxmox", "node", '"pve1"'));
     if (!o.string("url") && !this.env.PROXMOX_URL)
       out.push(missingOption("proxmox", "url", '"https://pve1:8006"', "PROXMOX_URL"));
+    const url = o.string("url") ?? this.env.PROXMOX_URL;
+    if (url && /^http:\/\//i.test(url.trim())) {
+      out.push({
+        code: "PROXMOX_URL_CLEARTEXT",
+        severity: "warning",
+        field: "platform_options.proxmox.url",
+        message: `${url} is plain http: the API token (PVEAPIToken header) travels in clear over the network.`,
+        fix: "Use https://HOST:8006 (Proxmox serves the API over TLS only); for a self-signed certificate set ca_file or insecure_tls.",
+      });
+    }
     if (spec.template_id !== undefined && !/^\d+$/.test(spec.template_id)) {
       out.push({
         code: "PROXMOX_TEMPLATE_ID",
@@ -137,21 +148,21 @@ export class ProxmoxAdapter implements PlatformAdapter {
     const node = o.requireString("node");
     const vmid =
       o.string("vmid") ??
-      String(await this.data<number | string>(api.request("GET", "/cluster/nextid"), "GET /cluster/nextid"));
+      (await this.data(api.request("GET", "/cluster/nextid"), "GET /cluster/nextid", VMID));
     const base = `/nodes/${enc(node)}/qemu/${enc(vmid)}`;
     const ref: NodeRef = { platform: "proxmox", id: vmid, name: spec.name, location: { node } };
-    const upid = await this.data<string>(
+    // The clone is the mutating call: its VMID and name are on disk before it is sent.
+    await call.beforeMutation?.(ref);
+    const upid = await this.data(
       api.request("POST", `/nodes/${enc(node)}/qemu/${enc(spec.template_id ?? "")}/clone`, {
         form: this.cloneParams(spec, vmid, o),
       }),
       `clone template ${spec.template_id}`,
+      UPID,
     );
     await this.waitTask(node, upid, `clone of template ${spec.template_id} into VM ${vmid}`, call.signal);
     try {
-      const config = await this.data<Record<string, string | number>>(
-        api.request("GET", `${base}/config`),
-        `GET VM ${vmid} config`,
-      );
+      const config = await this.data(api.request("GET", `${base}/config`), `GET VM ${vmid} config`, CONFIG);
       let disk = systemDisk(config);
       // The size before any re-attach: a disk moved to sata0 keeps its volume, so its size too.
       const currentGb = disk ? sizeInGb(String(config[disk] ?? "")) : undefined;
@@ -163,11 +174,12 @@ export class ProxmoxAdapter implements PlatformAdapter {
       ) {
         // Windows has no in-box VirtIO/SCSI driver: re-attach the same volume on SATA and boot from it.
         const volume = String(config[disk]);
-        await this.data(api.request("PUT", `${base}/config`, { form: { delete: disk } }), `detach ${disk}`);
-        const freed = await this.data<Record<string, string | number>>(
-          api.request("GET", `${base}/config`),
-          `GET VM ${vmid} config`,
+        await this.data(
+          api.request("PUT", `${base}/config`, { form: { delete: disk } }),
+          `detach ${disk}`,
+          shapes.ignored,
         );
+        const freed = await this.data(api.request("GET", `${base}/config`), `GET VM ${vmid} config`, CONFIG);
         const unused = Object.keys(freed).find(
           (k) => /^unused\d+$/.test(k) && String(freed[k]) === volume.split(",")[0],
         );
@@ -176,12 +188,14 @@ export class ProxmoxAdapter implements PlatformAdapter {
             form: { sata0: unused ? String(freed[unused]) : volume, boot: "order=sata0" },
           }),
           "attach the system disk as sata0",
+          shapes.ignored,
         );
         disk = "sata0";
       }
       await this.data(
         api.request("PUT", `${base}/config`, { form: this.configParams(spec) }),
         `configure VM ${vmid}`,
+        shapes.ignored,
       );
       if (spec.disk_gb !== undefined && disk) {
         if (currentGb !== undefined && currentGb > spec.disk_gb) {
@@ -189,9 +203,10 @@ export class ProxmoxAdapter implements PlatformAdapter {
             `disk_gb ${spec.disk_gb} is below the size of the template's system disk (${round(currentGb)} GB): ${disk} kept at ${round(currentGb)} GB, Proxmox never shrinks disks`,
           );
         } else if (currentGb === undefined || currentGb < spec.disk_gb) {
-          const resized = await this.data<string | null>(
+          const resized = await this.data(
             api.request("PUT", `${base}/resize`, { form: { disk, size: `${spec.disk_gb}G` } }),
             `resize ${disk}`,
+            shapes.oneOf(UPID, shapes.nullish),
           );
           // PVE 8 answers with a task id, older versions finish synchronously (null).
           if (typeof resized === "string" && resized.startsWith("UPID:"))
@@ -213,15 +228,12 @@ export class ProxmoxAdapter implements PlatformAdapter {
     const base = `/nodes/${enc(node)}/qemu/${enc(ref.id)}`;
     const res = await api.request("GET", `${base}/status/current`);
     if (isMissingVm(res)) return undefined;
-    const status =
-      (await this.data<{ status?: string; qmpstatus?: string; lock?: string }>(
-        Promise.resolve(res),
-        `status of VM ${ref.id}`,
-      )) ?? {};
-    const config = await this.data<Record<string, string | number>>(
-      api.request("GET", `${base}/config`),
-      `GET VM ${ref.id} config`,
-    );
+    const status = (await this.data(Promise.resolve(res), `status of VM ${ref.id}`, VM_STATUS)) as {
+      status: string;
+      qmpstatus?: string;
+      lock?: string;
+    };
+    const config = await this.data(api.request("GET", `${base}/config`), `GET VM ${ref.id} config`, CONFIG);
     const ip = /(?:^|,)ip=([\d.]+)/.exec(String(config.ipconfig0 ?? ""))?.[1];
     const raw = status.lock
       ? `${status.status} (lock: ${status.lock})`
@@ -231,20 +243,24 @@ export class ProxmoxAdapter implements PlatformAdapter {
 
   async start(ref: NodeRef, call: CallOptions = {}): Promise<void> {
     const node = this.nodeOf(ref);
-    const upid = await this.data<string>(
+    await call.beforeMutation?.(ref);
+    const upid = await this.data(
       this.client(call).request("POST", `/nodes/${enc(node)}/qemu/${enc(ref.id)}/status/start`, { form: {} }),
       `start VM ${ref.id}`,
+      UPID,
     );
     await this.waitTask(node, upid, `start of VM ${ref.id}`, call.signal);
   }
 
   async stop(ref: NodeRef, call: CallOptions = {}): Promise<void> {
     const node = this.nodeOf(ref);
-    const upid = await this.data<string>(
+    await call.beforeMutation?.(ref);
+    const upid = await this.data(
       this.client(call).request("POST", `/nodes/${enc(node)}/qemu/${enc(ref.id)}/status/shutdown`, {
         form: { forceStop: 1, timeout: 120 },
       }),
       `shut down VM ${ref.id}`,
+      UPID,
     );
     await this.waitTask(node, upid, `shutdown of VM ${ref.id}`, call.signal);
   }
@@ -254,22 +270,37 @@ export class ProxmoxAdapter implements PlatformAdapter {
     if (!info) return;
     const node = this.nodeOf(ref);
     if (info.state !== "stopped") {
-      const upid = await this.data<string>(
+      const upid = await this.data(
         this.client(call).request("POST", `/nodes/${enc(node)}/qemu/${enc(ref.id)}/status/stop`, {
           form: {},
         }),
         `stop VM ${ref.id}`,
+        UPID,
       );
       await this.waitTask(node, upid, `stop of VM ${ref.id}`, call.signal);
     }
-    const upid = await this.data<string>(
+    const upid = await this.data(
       this.client(call).request(
         "DELETE",
         `/nodes/${enc(node)}/qemu/${enc(ref.id)}?purge=1&destroy-unreferenced-disks=1`,
       ),
       `delete VM ${ref.id}`,
+      UPID,
     );
     await this.waitTask(node, upid, `deletion of VM ${ref.id}`, call.signal);
+  }
+
+  /** GET /nodes/{node}/qemu ("vmlist"): the node's VMs with this name, templates left out. */
+  async findByName(name: string, call: CallOptions = {}): Promise<NodeRef[]> {
+    const node = this.opts.requireString("node");
+    const vms = await this.data(
+      this.client(call).request("GET", `/nodes/${enc(node)}/qemu`),
+      `list VMs on ${node}`,
+      VM_LIST,
+    );
+    return vms
+      .filter((vm) => vm.name === name && !vm.template)
+      .map((vm) => ({ platform: "proxmox" as const, id: vm.vmid, name, location: { node } }));
   }
 
   waitUntilRunning(ref: NodeRef, options: WaitOptions = {}): Promise<NodeInfo> {
@@ -348,10 +379,13 @@ export class ProxmoxAdapter implements PlatformAdapter {
     return client;
   }
 
-  /** Unwraps Proxmox's `{data: ...}` envelope; errors carry the reason phrase Proxmox puts its message in. */
-  private async data<T>(pending: Promise<HttpResponse>, what: string): Promise<T> {
+  /**
+   * Unwraps Proxmox's `{data: ...}` envelope and checks its shape (apidata's "returns"); errors carry
+   * the reason phrase Proxmox puts its message in.
+   */
+  private async data<T>(pending: Promise<HttpResponse>, what: string, shape: Shape<T>): Promise<T> {
     const res = await pending;
-    if (res.status >= 200 && res.status < 300) return (res.body as { data: T }).data;
+    if (res.status >= 200 && res.status < 300) return checkEnvelope("proxmox", res, what, shape);
     throw proxmoxError(res, what);
   }
 
@@ -365,10 +399,11 @@ export class ProxmoxAdapter implements PlatformAdapter {
     const final = await pollUntil(
       `Proxmox task ${what}`,
       () =>
-        this.data<{ status: string; exitstatus?: string }>(
+        this.data(
           api.request("GET", `/nodes/${enc(node)}/tasks/${enc(upid)}/status`),
           `task status ${upid}`,
-        ),
+          TASK_STATUS,
+        ) as Promise<{ status: string; exitstatus?: string }>,
       (t) => t.status === "stopped",
       {
         intervalMs: this.options.pollIntervalMs ?? 1000,
@@ -390,6 +425,26 @@ export class ProxmoxAdapter implements PlatformAdapter {
     }
   }
 }
+
+/** The shapes apidata documents for the answers the adapter uses. */
+const VMID = shapes.integerId("a VMID (integer from 100)", 100);
+const UPID = shapes.stringMatching("a task id (UPID:...)", /^UPID:[^:\s]+:[0-9A-Fa-f]{8}:/);
+const CONFIG = {
+  expects: "a VM configuration object",
+  check: (v: unknown) =>
+    isRecord(v) && Object.values(v).every((x) => typeof x === "string" || typeof x === "number")
+      ? (v as Record<string, string | number>)
+      : undefined,
+} satisfies Shape<Record<string, string | number>>;
+const VM_STATUS = shapes.record("a VM status object", ["status"]);
+const TASK_STATUS = shapes.record("a task status object", ["status"]);
+const VM_LIST = shapes.arrayOf({
+  expects: "VM entries ({vmid, name})",
+  check: (v: unknown) =>
+    isRecord(v) && typeof v.vmid === "number" && (v.name === undefined || typeof v.name === "string")
+      ? { vmid: String(v.vmid), name: v.name as string | undefined, template: Boolean(v.template) }
+      : undefined,
+});
 
 function enc(s: string): string {
   return encodeURIComponent(s);

@@ -97,6 +97,12 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Told about each API call as it is made (printable, redacted). */
   onCall?: (description: string) => void;
+  /**
+   * Awaited before each call that changes the platform, with the node it is about (the id it will
+   * get, when the platform lets the caller choose): deploy records the intent durably here, so a
+   * process killed mid-call leaves a record that finds the node again.
+   */
+  beforeMutation?: (ref: NodeRef) => Promise<void>;
 }
 
 export interface WaitOptions {
@@ -123,4 +129,9 @@ export interface PlatformAdapter {
   /** Removes the node; a node that is already gone is not an error. */
   destroy(ref: NodeRef, options?: CallOptions): Promise<void>;
   waitUntilRunning(ref: NodeRef, options?: WaitOptions): Promise<NodeInfo>;
+  /**
+   * Nodes on the platform that carry this name (templates excluded): how an interrupted apply finds
+   * what it may have created before its record was complete. Adapters without it cannot resume.
+   */
+  findByName?(name: string, options?: CallOptions): Promise<NodeRef[]>;
 }

@@ -21,6 +21,11 @@ export interface ProxmoxSimOptions {
   failTasks?: Record<string, string>;
   /** Make the next task of this type succeed with warnings ({qmstart: 1} → "WARNINGS: 1"). */
   warnTasks?: Record<string, number>;
+  /**
+   * Sees each request after the simulator acted on it and may replace or delay the answer: a proxy's
+   * HTML page, a truncated body, or an answer that never comes (a client killed mid-call).
+   */
+  intercept?: (req: SimRequest, reply: SimReply) => SimReply | Promise<SimReply>;
 }
 
 /** The parameters POST /nodes/{node}/qemu/{vmid}/clone takes (apidata: additionalProperties 0). */
@@ -111,6 +116,17 @@ export async function startProxmoxSim(options: ProxmoxSimOptions) {
       t.apply?.();
       t.apply = undefined;
       return ok({ status: "stopped", exitstatus: t.exitstatus, upid: task[1], node, type: t.type });
+    }
+    if (req.method === "GET" && rest === "/qemu") {
+      // apidata "vmlist": vmid (integer), name, status; template only set (1) for templates.
+      return ok(
+        [...vms.entries()].map(([vmid, v]) => ({
+          vmid,
+          name: v.name,
+          status: v.status,
+          ...(v.template ? { template: 1 } : {}),
+        })),
+      );
     }
     const m = /^\/qemu\/(\d+)(\/.*)?$/.exec(rest);
     if (!m) return fail(501, `Method '${req.method} ${p}' not implemented`);
@@ -254,7 +270,8 @@ export async function startProxmoxSim(options: ProxmoxSimOptions) {
     return fail(501, `Method '${req.method} ${p}' not implemented`);
   };
 
-  const server = await startSim(handle);
+  const intercept = options.intercept;
+  const server = await startSim(intercept ? (req) => intercept(req, handle(req)) : handle);
   return {
     ...server,
     node,
