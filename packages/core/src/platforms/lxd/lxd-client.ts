@@ -329,6 +329,21 @@ export class LxdClient {
     });
   }
 
+  /** Creates a directory in the instance (its parent must exist); an existing one is left as it is. */
+  async pushDirectory(name: string, path: string, options: LxdPushFileOptions = {}): Promise<void> {
+    await this.sync({
+      method: "POST",
+      path: `/1.0/instances/${enc(name)}/files?path=${enc(path)}`,
+      body: Buffer.alloc(0),
+      headers: {
+        "x-lxd-type": "directory",
+        "x-lxd-uid": String(options.uid ?? 0),
+        "x-lxd-gid": String(options.gid ?? 0),
+        "x-lxd-mode": `0${(options.mode ?? 0o755).toString(8)}`,
+      },
+    });
+  }
+
   /** A file's bytes, or undefined when it does not exist. */
   async readFile(name: string, path: string): Promise<Buffer | undefined> {
     try {
