@@ -1,7 +1,8 @@
 import { resolve } from "node:path";
-import { redactValue } from "@labgate/core";
+import { redactValue, StateError } from "@labgate/core";
 import {
   autoYesGate,
+  BUILTIN_SPEC_SOURCE,
   type Gate,
   getProvider,
   type LabProvider,
@@ -58,7 +59,20 @@ export async function resolveLab(
   let source = loaded.source;
   let note: string | undefined;
   if (preferRecorded) {
-    const recorded = (await new LabStateStore(stateDir).load())?.spec;
+    const state = await new LabStateStore(stateDir).load();
+    const recorded = state?.spec;
+    // A spec the user named (file or --spec) for another lab than the one in this state dir is a mistake,
+    // not a reason to tear down or report on the other lab.
+    if (state && state.lab !== spec.name && source !== BUILTIN_SPEC_SOURCE) {
+      throw new StateError(
+        "STATE_DIR_OTHER_LAB",
+        `The state dir ${stateDir} holds the state of lab "${state.lab}", but ${source} describes lab "${spec.name}".`,
+        {
+          hint: `Point --state-dir at lab "${spec.name}"'s own state dir (default .labgate/labs/${spec.name}), or use the spec of lab "${state.lab}".`,
+          details: { stateDir, lab: spec.name, otherLab: state.lab },
+        },
+      );
+    }
     // state.json holds the spec with its secrets redacted: when that is all that differs, the loaded spec
     // (secrets included) is the one to use.
     if (recorded && JSON.stringify(recorded) !== JSON.stringify(redactValue(spec))) {

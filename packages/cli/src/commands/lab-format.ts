@@ -35,6 +35,7 @@ export function formatPlan(
 
 const MARK: Record<string, string> = {
   applied: "✓ ran",
+  replaced: "✓ replaced",
   "already-done": "= already done",
   skipped: "- skipped",
   undone: "✓ undone",
@@ -76,8 +77,10 @@ export function formatStatus(status: LabStatus): string {
   out.push(
     "",
     status.healthy
-      ? "Overall: healthy"
-      : "Overall: NOT healthy (see above; `labgate lab up` repairs missing steps)",
+      ? "Overall: healthy (exit 0)"
+      : status.exists
+        ? "Overall: NOT healthy (exit 1; see above: `labgate lab up` repairs missing steps, `labgate lab up --replace STEP` rebuilds a drifted one)"
+        : "Overall: NOT healthy (exit 1): the lab is not built here",
   );
   return out.join("\n");
 }

@@ -28,6 +28,7 @@ export interface LabFlags extends LabTargetFlags {
   dryRun?: boolean;
   step?: string;
   from?: string;
+  replace?: string;
   requests?: string;
   tolerance?: string;
 }
@@ -69,13 +70,20 @@ export function registerLabCommands(program: Command): void {
     .option("--dry-run", "print the whole plan and run nothing")
     .option("--step <id>", "run only this step")
     .option("--from <id>", "start at this step (earlier steps are not touched)")
+    .option(
+      "--replace <id>",
+      "undo this step and apply it again, even if its check says done (repairs drift a plain re-run cannot)",
+    )
     .action(async (flags: LabFlags) => {
       process.exitCode = await labUpCommand(flags);
     });
   common(
     lab
       .command("status")
-      .description("Each step's recorded and live state, and each resource with its health."),
+      .description(
+        "Each step's recorded and live state, and each resource with its health. A check: exits 0 only when " +
+          "every step is done and every resource healthy, 1 otherwise.",
+      ),
   ).action(async (flags: LabFlags) => {
     process.exitCode = await labStatusCommand(flags);
   });
@@ -133,7 +141,15 @@ export async function labUpCommand(flags: LabFlags, io: LabIo = processIo()): Pr
   );
   try {
     const result = await withInterrupt(io, (signal) =>
-      labUp({ ...target, gate, signal, log: (l) => out.info(l), step: flags.step, from: flags.from }),
+      labUp({
+        ...target,
+        gate,
+        signal,
+        log: (l) => out.info(l),
+        step: flags.step,
+        from: flags.from,
+        replace: flags.replace,
+      }),
     );
     out.result(result, formatRun);
   } finally {
@@ -155,7 +171,6 @@ export async function labDownCommand(flags: LabFlags, io: LabIo = processIo()): 
     const result = await withInterrupt(io, (signal) =>
       labDown({ ...target, gate, signal, log: (l) => out.info(l), step: flags.step }),
     );
-    if (result.stateRemoved && flags.stateDir === undefined) await removeEmptyParents(io.cwd);
     out.result(result, formatRun);
   } finally {
     gate.close();
@@ -167,9 +182,9 @@ export async function labStatusCommand(flags: LabFlags, io: LabIo = processIo())
   const out = createOutput(Boolean(flags.json), io);
   const target = await resolveLab(flags, io, true);
   if (target.note) out.warn(target.note);
-  const status = await labStatus(target);
+  const status = await withInterrupt(io, (signal) => labStatus({ ...target, signal }));
   out.result(status, formatStatus);
-  return ExitCode.OK;
+  return status.healthy ? ExitCode.OK : ExitCode.CHECK_FAILED;
 }
 
 export async function labVerifyCommand(flags: LabFlags, io: LabIo = processIo()): Promise<number> {

@@ -1,5 +1,6 @@
 import { createInterface, type Interface } from "node:readline";
 import { LabInterruptedError, NotConfirmedError } from "../errors.js";
+import { isManualStep } from "./manual-step.js";
 import type { Step } from "./step.js";
 
 export type GateAction = "apply" | "undo";
@@ -24,9 +25,29 @@ export interface Gate {
   close(): void;
 }
 
-/** `--yes`: every step is confirmed; the engine still prints each one before running it. */
+/**
+ * `--yes`: every step is confirmed; the engine still prints each one before running it. A manual step
+ * (something only the person can do, on a machine labgate cannot reach) is refused: --yes would record as
+ * done a command nobody ran. Its undo at `lab down` only shows the reverse and forgets the record, so that
+ * passes.
+ */
 export function autoYesGate(): Gate {
-  return { interactive: false, confirmsAll: true, confirm: async () => "yes", close() {} };
+  return {
+    interactive: false,
+    confirmsAll: true,
+    async confirm({ step, action }) {
+      if (action === "apply" && isManualStep(step)) {
+        throw new NotConfirmedError(
+          "NOT_CONFIRMED",
+          `Step "${step.id}" is yours to do ${step.manual.where}: ${step.manual.commands.join("; ")}. --yes cannot confirm that you ran it.`,
+          `Run it there, then run \`labgate lab up\` in a terminal and answer y at this step (steps already done are not asked again); or leave the option that adds it out of the lab spec.`,
+          { stepId: step.id, manual: step.manual.commands },
+        );
+      }
+      return "yes";
+    },
+    close() {},
+  };
 }
 
 /**
@@ -55,6 +76,18 @@ export interface PromptGateOptions {
 }
 
 const CHOICES = "[y]es / [n]o-stop / [s]kip / [e]xplain / [q]uit";
+const MANUAL_CHOICES = "[y]es, done / [n]o-stop / [s]kip / [e]xplain / [q]uit";
+
+/** What the person must do by hand, shown before the question (labgate runs nothing for this step). */
+function manualText(
+  manual: { where: string; commands: string[]; undoCommands: string[] },
+  action: GateAction,
+): string {
+  const commands = action === "undo" ? manual.undoCommands : manual.commands;
+  return `  labgate cannot run this step: do it yourself ${manual.where}:\n${commands
+    .map((c) => `    $ ${c}\n`)
+    .join("")}`;
+}
 
 /**
  * Asks a person, one line per answer. The terminal stays in cooked mode (no readline terminal
@@ -67,8 +100,14 @@ export function promptGate(options: PromptGateOptions): Gate {
     interactive: true,
     async confirm(request, signal) {
       const verb = request.action === "undo" ? "Undo" : "Run";
+      const manual = isManualStep(request.step) ? request.step.manual : undefined;
+      if (manual) say(manualText(manual, request.action));
       for (;;) {
-        say(`${verb} step ${request.index}/${request.total} "${request.step.id}"? ${CHOICES}: `);
+        say(
+          manual
+            ? `Have you ${request.action === "undo" ? "reversed" : "run"} it ${manual.where} (step ${request.index}/${request.total} "${request.step.id}")? ${MANUAL_CHOICES}: `
+            : `${verb} step ${request.index}/${request.total} "${request.step.id}"? ${CHOICES}: `,
+        );
         const answer = await lines.next(signal);
         if (answer === undefined) {
           say("\n");
@@ -125,7 +164,15 @@ export function explainStep({ step, action }: GateRequest): string {
     ...wrap(step.why, 76).map((l) => `  ${l}`),
     "",
   ];
-  if (action === "undo") {
+  if (isManualStep(step)) {
+    out.push(`  labgate cannot run this step: you do, ${step.manual.where}. Exactly:`);
+    for (const command of action === "undo" ? step.manual.undoCommands : step.manual.commands)
+      out.push(`    $ ${command}`);
+    out.push(
+      "",
+      "  Answer y once you have done it: labgate records your confirmation (--yes never gives it).",
+    );
+  } else if (action === "undo") {
     out.push("  Undo removes what this step created (and only that), then forgets it in the lab state.");
   } else {
     out.push("  Commands / API calls it makes, exactly:");

@@ -36,7 +36,7 @@ export interface LabStatus {
   updatedAt?: string;
   steps: StepStatusView[];
   resources: ResourceStatusView[];
-  /** Every step done and every resource healthy (or of unknown health). */
+  /** The verdict of `lab status` (exit 0 only when true): built here, every step live-done, every resource healthy. */
   healthy: boolean;
 }
 
@@ -48,46 +48,61 @@ export interface LabReadOptions {
   signal?: AbortSignal;
 }
 
-/** `lab status`: read-only. Recorded progress, each step's live check, each resource's health. */
+/** How long one probe (a step's check, the provider's health) may take in `lab status` before it counts as failed. */
+export const STATUS_PROBE_TIMEOUT_MS = 5_000;
+
+/**
+ * `lab status`: read-only, and a check: recorded progress, each step's live check and each resource's
+ * health, all probed at once with a deadline, so a dead container costs one timeout, not one per probe.
+ * `healthy` is true only when every step is live-done and every resource is healthy.
+ */
 export async function labStatus(options: LabReadOptions): Promise<LabStatus> {
   const { provider, spec } = options;
-  const { store, ctx, exists } = await openReadOnly(options);
+  const { store, exists } = await openReadOnly(options);
+  const deadline = AbortSignal.timeout(STATUS_PROBE_TIMEOUT_MS);
+  const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
+  const ctx = createStepContext(store, spec, provider, options.log ?? (() => {}), signal);
   const state = store.snapshot(spec.name, provider.name);
-  const steps: StepStatusView[] = [];
-  for (const step of planSteps(provider, spec)) {
-    const rec = state.steps[step.id];
-    let live: StepStatusView["live"];
-    try {
-      const found = await step.check(ctx);
-      live = { done: found.done, ...(found.detail ? { detail: found.detail } : {}) };
-    } catch (error) {
-      live = { error: describeFailure(error).message };
-    }
-    steps.push({
-      id: step.id,
-      title: step.title,
-      recorded: rec?.status ?? "pending",
-      ...(rec?.doneAt ? { doneAt: rec.doneAt } : {}),
-      ...(rec?.error ? { error: rec.error } : {}),
-      live,
-    });
-  }
-  const health = provider.status
-    ? await provider.status(ctx).catch((error: unknown) => describeFailure(error).message)
-    : [];
+  const [steps, health] = await Promise.all([
+    Promise.all(
+      planSteps(provider, spec).map(async (step): Promise<StepStatusView> => {
+        const rec = state.steps[step.id];
+        let live: StepStatusView["live"];
+        try {
+          const found = await withDeadline(step.check(ctx), signal, `check of ${step.id}`);
+          live = { done: found.done, ...(found.detail ? { detail: found.detail } : {}) };
+        } catch (error) {
+          live = { error: describeFailure(error).message };
+        }
+        return {
+          id: step.id,
+          title: step.title,
+          recorded: rec?.status ?? "pending",
+          ...(rec?.doneAt ? { doneAt: rec.doneAt } : {}),
+          ...(rec?.error ? { error: rec.error } : {}),
+          live,
+        };
+      }),
+    ),
+    provider.status
+      ? withDeadline(provider.status(ctx), signal, "health probes").catch(
+          (error: unknown) => describeFailure(error).message,
+        )
+      : Promise.resolve([]),
+  ]);
   const resources: ResourceStatusView[] = state.resources.map((r) => {
     const h = typeof health === "string" ? undefined : health.find((x) => x.kind === r.kind && x.id === r.id);
-    const detail = typeof health === "string" ? `health check failed: ${health}` : h?.detail;
+    const detail =
+      typeof health === "string"
+        ? `health check failed: ${health}`
+        : (h?.detail ??
+          (provider.status ? "no health reported for it" : `provider "${provider.name}" reports no health`));
     return {
       kind: r.kind,
       id: r.id,
       stepId: r.stepId,
       health: h?.health ?? "unknown",
-      ...(detail
-        ? { detail }
-        : !provider.status
-          ? { detail: `provider "${provider.name}" reports no health` }
-          : {}),
+      detail,
       ...(r.data ? { data: r.data } : {}),
     };
   });
@@ -100,8 +115,32 @@ export async function labStatus(options: LabReadOptions): Promise<LabStatus> {
     steps,
     resources,
     healthy:
-      steps.every((s) => "done" in s.live && s.live.done) && resources.every((r) => r.health !== "unhealthy"),
+      exists &&
+      steps.every((s) => "done" in s.live && s.live.done) &&
+      resources.every((r) => r.health === "healthy"),
   };
+}
+
+/** `work`, or a rejection naming what did not answer once `signal` fires (the probe is abandoned, not awaited). */
+function withDeadline<T>(work: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () =>
+      reject(
+        new Error(`${what}: no answer within ${STATUS_PROBE_TIMEOUT_MS / 1000} s (counted as not healthy)`),
+      );
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 /** `lab verify`: the provider's end-to-end check (round robin through the LB). Read-only; see `assertVerified`. */

@@ -1,13 +1,14 @@
 import { join } from "node:path";
-import { acquireFileLock, redactValue } from "@labgate/core";
+import { acquireFileLock, InvalidInputError, redactValue, StateError } from "@labgate/core";
 import { LabInterruptedError, NotConfirmedError, type StepFailedError } from "../errors.js";
 import type { LabSpec } from "../spec/lab-spec.js";
 import { type Gate, type GateAction, wrap } from "./gate.js";
-import { LabStateStore, type StepRecord } from "./lab-state.js";
+import { type LabState, LabStateStore, type StepRecord } from "./lab-state.js";
 import { planSteps, selectSteps } from "./plan-view.js";
 import type { CheckResult, LabProvider, Step, StepContext } from "./step.js";
 import { createStepContext } from "./step-context.js";
 import { describeFailure, formatStepFailure, stepFailure } from "./step-failure.js";
+import { dependentsOf, needsOf, unmetNeeds } from "./step-needs.js";
 
 export interface LabRunOptions {
   provider: LabProvider;
@@ -23,9 +24,17 @@ export interface LabRunOptions {
   step?: string | undefined;
   /** `up` only: start at this step. */
   from?: string | undefined;
+  /** `up` only: undo this step and apply it again, whatever its check says (repairs what re-running cannot). */
+  replace?: string | undefined;
 }
 
-export type StepOutcomeKind = "already-done" | "applied" | "skipped" | "undone" | "nothing-to-undo";
+export type StepOutcomeKind =
+  | "already-done"
+  | "applied"
+  | "replaced"
+  | "skipped"
+  | "undone"
+  | "nothing-to-undo";
 
 export interface StepOutcome {
   id: string;
@@ -46,6 +55,8 @@ export interface LabRunResult {
   complete: boolean;
   /** down: the state dir was removed. */
   stateRemoved?: boolean;
+  /** down: entries in the state dir that labgate did not create, so it (and they) stayed. */
+  keptForeign?: string[];
   message: string;
 }
 
@@ -59,60 +70,106 @@ export async function labUp(options: LabRunOptions): Promise<LabRunResult> {
   const { provider, spec, gate } = options;
   const log = options.log ?? (() => {});
   const signal = options.signal ?? new AbortController().signal;
-  const steps = selectSteps(planSteps(provider, spec), options);
+  const all = planSteps(provider, spec);
+  const steps = selectSteps(all, options);
+  checkReplace(all, steps, options.replace);
   const store = new LabStateStore(options.stateDir);
-  const fresh = (await store.load()) === undefined;
+  const existing = await store.load();
+  assertSameLab(existing, spec, provider, options.stateDir);
+  const fresh = existing === undefined;
   const createdTop = await store.ensureDir();
   const release = await lockRun(options.stateDir);
   const outcomes: StepOutcome[] = [];
+  const doneInRun = new Set<string>();
+  const isDone = (id: string) =>
+    doneInRun.has(id) || store.snapshot(spec.name, provider.name).steps[id]?.status === "done";
   try {
     const ctx = createStepContext(store, spec, provider, log, signal);
     for (const [i, step] of steps.entries()) {
       throwIfAborted(signal, step, "before it started");
       const label = `[${i + 1}/${steps.length}] ${step.id}`;
-      const found = await checkStep(step, ctx, signal, log);
-      if (found.done) {
-        const stale = await verifyQuietly(step, ctx);
-        if (stale === undefined) {
-          log(`${label}: already done${found.detail ? `: ${found.detail}` : ""}`);
-          // Only a step not yet recorded as done is written: a second `lab up` leaves the state file as it was.
-          if (store.snapshot(spec.name, provider.name).steps[step.id]?.status !== "done") {
-            await mark(
-              store,
-              spec,
-              provider,
-              step.id,
-              { status: "done", ...(found.detail ? { detail: found.detail } : {}) },
-              true,
-            );
+      const replacing = step.id === options.replace;
+      let foundDone = false;
+      if (!replacing) {
+        const found = await checkStep(step, ctx, signal, log);
+        if (found.done) {
+          const stale = await verifyQuietly(step, ctx);
+          if (stale === undefined) {
+            log(`${label}: already done${found.detail ? `: ${found.detail}` : ""}`);
+            // Only a step not yet recorded as done is written: a second `lab up` leaves the state file as it was.
+            if (store.snapshot(spec.name, provider.name).steps[step.id]?.status !== "done") {
+              await mark(
+                store,
+                spec,
+                provider,
+                step.id,
+                { status: "done", ...(found.detail ? { detail: found.detail } : {}) },
+                true,
+              );
+            }
+            doneInRun.add(step.id);
+            outcomes.push({
+              id: step.id,
+              title: step.title,
+              outcome: "already-done",
+              ...(found.detail ? { detail: found.detail } : {}),
+            });
+            continue;
           }
-          outcomes.push({
-            id: step.id,
-            title: step.title,
-            outcome: "already-done",
-            ...(found.detail ? { detail: found.detail } : {}),
-          });
-          continue;
+          foundDone = true;
+          log(`${label}: found done but its verification failed (${stale}); running it again.`);
         }
-        log(`${label}: found done but its verification failed (${stale}); running it again.`);
       }
-      log(showStep(step, "apply", i + 1, steps.length, gate.confirmsAll === true));
+      const skippedNow = new Set(outcomes.filter((o) => o.outcome === "skipped").map((o) => o.id));
+      const warnings = unmetNeeds(all, step, isDone).map((id) =>
+        skippedNow.has(id)
+          ? `needs ${id}, which you skipped in this run: it will probably fail`
+          : `needs ${id}, which is not done (${store.snapshot(spec.name, provider.name).steps[id]?.status ?? "never run"}): it will probably fail; run it first (\`labgate lab up --step ${id}\`)`,
+      );
+      log(
+        showStep(step, "apply", i + 1, steps.length, gate.confirmsAll === true, {
+          replacing,
+          warnings,
+          neededBy: dependentsOf(all, step.id),
+        }),
+      );
       const decision = await gate.confirm(
         { step, action: "apply", index: i + 1, total: steps.length },
         signal,
       );
       if (decision === "skip") {
-        log(`${label}: skipped at your request (not recorded as done; the next \`lab up\` asks again).`);
+        const later = dependentsOf(all, step.id);
+        log(
+          `${label}: skipped at your request (not recorded as done; the next \`lab up\` asks again).` +
+            (later.length ? ` Warning: ${later.join(", ")} need it and will probably fail without it.` : ""),
+        );
         outcomes.push({ id: step.id, title: step.title, outcome: "skipped" });
         continue;
       }
       if (decision !== "yes") throw stopped(decision, step, "labgate lab up");
-      await runGuarded(store, spec, provider, step, "apply", signal, log, async () => {
-        await step.apply(ctx);
-        await step.verify(ctx);
-      });
-      log(`${label}: done and verified.`);
-      outcomes.push({ id: step.id, title: step.title, outcome: "applied" });
+      const failureNext = nextAfterFailure(all, step, foundDone || replacing);
+      if (replacing) {
+        log(`${label}: replacing: undoing it first.`);
+        await runGuarded(store, spec, provider, step, "undo", signal, log, () => step.undo(ctx));
+        await forgetStep(store, spec, provider, step.id);
+      }
+      await runGuarded(
+        store,
+        spec,
+        provider,
+        step,
+        "apply",
+        signal,
+        log,
+        async () => {
+          await step.apply(ctx);
+          await step.verify(ctx);
+        },
+        failureNext,
+      );
+      doneInRun.add(step.id);
+      log(`${label}: ${replacing ? "undone, applied again" : "done"} and verified.`);
+      outcomes.push({ id: step.id, title: step.title, outcome: replacing ? "replaced" : "applied" });
     }
   } finally {
     await release();
@@ -120,7 +177,7 @@ export async function labUp(options: LabRunOptions): Promise<LabRunResult> {
     if (fresh && (await store.load().catch(() => "unreadable")) === undefined)
       await store.removeCreatedDirs(createdTop);
   }
-  const applied = outcomes.filter((o) => o.outcome === "applied").length;
+  const applied = outcomes.filter((o) => o.outcome === "applied" || o.outcome === "replaced").length;
   const skipped = outcomes.filter((o) => o.outcome === "skipped").length;
   let message: string;
   if (applied === 0 && skipped === 0)
@@ -141,8 +198,9 @@ export async function labUp(options: LabRunOptions): Promise<LabRunResult> {
 }
 
 /**
- * `lab down`: undo in reverse order, each step behind the gate. A step with no record, no resources
- * and nothing live is passed over. When nothing is left, the state dir itself is removed.
+ * `lab down`: undo in reverse order the steps that ran (recorded in the state, or owning resources), each
+ * behind the gate; read-only checks are cleared without asking. When nothing is left, the files labgate
+ * created go, and the state dir too when it was labgate's and is empty then.
  */
 export async function labDown(options: LabRunOptions): Promise<LabRunResult> {
   const { provider, spec, gate } = options;
@@ -152,10 +210,12 @@ export async function labDown(options: LabRunOptions): Promise<LabRunResult> {
   const steps = selectSteps(all, { step: options.step }).reverse();
   const store = new LabStateStore(options.stateDir);
   const existing = await store.load();
-  if (existing) await store.ensureDir();
+  assertSameLab(existing, spec, provider, options.stateDir);
   const release = existing ? await lockRun(options.stateDir) : async () => {};
   const outcomes: StepOutcome[] = [];
   let removed = false;
+  let keptForeign: string[] = [];
+  let released = false;
   try {
     const ctx = createStepContext(store, spec, provider, log, signal);
     for (const [i, step] of steps.entries()) {
@@ -163,21 +223,28 @@ export async function labDown(options: LabRunOptions): Promise<LabRunResult> {
       const label = `[${i + 1}/${steps.length}] ${step.id}`;
       const record = store.snapshot(spec.name, provider.name).steps[step.id];
       const owned = ctx.resources().filter((r) => r.stepId === step.id);
-      const live = record || owned.length ? undefined : await step.check(ctx).catch(() => ({ done: true }));
-      if (!record && owned.length === 0 && live && !live.done) {
-        log(`${label}: nothing to undo.`);
+      // Only what ran is undone: a step with no record and no resources never touched anything here.
+      if (!record && owned.length === 0) {
+        log(`${label}: nothing to undo (it never ran here).`);
         outcomes.push({ id: step.id, title: step.title, outcome: "nothing-to-undo" });
         continue;
       }
+      if (step.readOnly) {
+        await runGuarded(store, spec, provider, step, "undo", signal, log, () => step.undo(ctx));
+        await forgetStep(store, spec, provider, step.id);
+        log(`${label}: a check, nothing to undo on the machine (its record is cleared).`);
+        outcomes.push({
+          id: step.id,
+          title: step.title,
+          outcome: "nothing-to-undo",
+          detail: "read-only check; record cleared",
+        });
+        continue;
+      }
       log(
-        showStep(
-          step,
-          "undo",
-          i + 1,
-          steps.length,
-          gate.confirmsAll === true,
-          owned.map((r) => `${r.kind} ${r.id}`),
-        ),
+        showStep(step, "undo", i + 1, steps.length, gate.confirmsAll === true, {
+          owned: owned.map((r) => `${r.kind} ${r.id}`),
+        }),
       );
       const decision = await gate.confirm(
         { step, action: "undo", index: i + 1, total: steps.length },
@@ -190,34 +257,44 @@ export async function labDown(options: LabRunOptions): Promise<LabRunResult> {
       }
       if (decision !== "yes") throw stopped(decision, step, "labgate lab down");
       await runGuarded(store, spec, provider, step, "undo", signal, log, () => step.undo(ctx));
-      await store.update(spec.name, provider.name, (state) => {
-        delete state.steps[step.id];
-        state.resources = state.resources.filter((r) => r.stepId !== step.id);
-      });
+      await forgetStep(store, spec, provider, step.id);
       log(`${label}: undone.`);
       outcomes.push({ id: step.id, title: step.title, outcome: "undone" });
     }
     const state = store.snapshot(spec.name, provider.name);
     const everythingGone =
+      existing !== undefined &&
       outcomes.every((o) => o.outcome !== "skipped") &&
       state.resources.length === 0 &&
       Object.keys(state.steps).length === 0;
     if (everythingGone && options.step === undefined) {
+      released = true;
       await release();
-      await store.removeAll();
-      removed = true;
+      const removal = await store.removeOwned();
+      removed = removal.stateDirRemoved;
+      keptForeign = removal.foreign;
     }
   } finally {
-    if (!removed) await release();
+    if (!released) await release();
   }
   const undone = outcomes.filter((o) => o.outcome === "undone").length;
   const skipped = outcomes.filter((o) => o.outcome === "skipped").length;
   const left = store.snapshot(spec.name, provider.name).resources;
+  const cleared = released;
   let message: string;
-  if (removed && undone === 0) message = `nothing to undo: lab "${spec.name}" has nothing left here`;
-  else if (removed)
-    message = `lab "${spec.name}" is down: ${undone} step(s) undone, state dir ${options.stateDir} removed`;
-  else
+  if (existing === undefined)
+    message = `nothing to undo: lab "${spec.name}" has no state in ${options.stateDir}`;
+  else if (cleared) {
+    const where = removed
+      ? `state dir ${options.stateDir} removed`
+      : keptForeign.length
+        ? `labgate's files removed; ${options.stateDir} kept: it holds files labgate did not create (${keptForeign.slice(0, 5).join(", ")}${keptForeign.length > 5 ? ", ..." : ""})`
+        : `labgate's files removed; ${options.stateDir} kept: it existed before the lab`;
+    message =
+      undone === 0
+        ? `nothing to undo: lab "${spec.name}" has nothing left here; ${where}`
+        : `lab "${spec.name}" is down: ${undone} step(s) undone, ${where}`;
+  } else
     message = `${undone} step(s) undone${skipped ? `, ${skipped} left in place` : ""}; still recorded: ${
       left.map((r) => `${r.kind} ${r.id}`).join(", ") || "step progress only"
     } (state kept in ${options.stateDir})`;
@@ -228,10 +305,84 @@ export async function labDown(options: LabRunOptions): Promise<LabRunResult> {
     action: "down",
     steps: outcomes,
     changed: undone > 0,
-    complete: removed,
+    complete: cleared || existing === undefined,
     stateRemoved: removed,
+    ...(keptForeign.length ? { keptForeign } : {}),
     message,
   };
+}
+
+/** A state dir holding another lab's state is refused: its processes and records are not ours to touch. */
+function assertSameLab(
+  state: LabState | undefined,
+  spec: LabSpec,
+  provider: LabProvider,
+  stateDir: string,
+): void {
+  if (!state || (state.lab === spec.name && state.provider === provider.name)) return;
+  throw new StateError(
+    "STATE_DIR_OTHER_LAB",
+    `The state dir ${stateDir} holds the state of lab "${state.lab}" (provider ${state.provider}), not of lab "${spec.name}" (provider ${provider.name}).`,
+    {
+      hint:
+        `Give lab "${spec.name}" its own --state-dir (default .labgate/labs/${spec.name}); ` +
+        `to act on lab "${state.lab}", run the command with its spec, or \`labgate lab down --state-dir ${stateDir}\` without --spec.`,
+      details: { stateDir, lab: spec.name, otherLab: state.lab, otherProvider: state.provider },
+    },
+  );
+}
+
+/** --replace must name a step of this lab that is part of this run. */
+function checkReplace(all: Step[], selected: Step[], replace: string | undefined): void {
+  if (replace === undefined) return;
+  if (!all.some((s) => s.id === replace)) {
+    throw new InvalidInputError("UNKNOWN_STEP", `This lab has no step "${replace}" to replace.`, {
+      hint: `Step ids: ${all.map((s) => s.id).join(", ")} (see \`labgate lab plan\`).`,
+      details: { step: replace, known: all.map((s) => s.id) },
+    });
+  }
+  if (!selected.some((s) => s.id === replace)) {
+    throw new InvalidInputError(
+      "STEP_SELECTION",
+      `--replace ${replace} names a step outside this run (--step/--from leave it out).`,
+      { hint: `Drop --step/--from, or use --step ${replace} --replace ${replace}.` },
+    );
+  }
+}
+
+/**
+ * What to do after a failed apply, honestly: a step that was built and still fails after re-running will
+ * fail the same way on the next \`lab up\`; a read-only check repeats itself, so the fix is to rebuild
+ * what it checks.
+ */
+function nextAfterFailure(all: Step[], step: Step, wasBuilt: boolean): string {
+  if (step.readOnly) {
+    const built = needsOf(all, step).filter((id) => !all.find((s) => s.id === id)?.readOnly);
+    return (
+      `This step only checks: \`labgate lab up\` repeats the same check. Repair what it checks first; ` +
+      (built.length
+        ? `if a built step drifted (e.g. a config edited by hand), rebuild it with \`labgate lab up --replace <step>\` (it checks: ${built.join(", ")}).`
+        : "then run `labgate lab up` again.")
+    );
+  }
+  if (wasBuilt)
+    return (
+      `The step was already built and running it again did not repair it, so a plain \`labgate lab up\` would fail the same way: ` +
+      `run \`labgate lab up --replace ${step.id}\` to undo it and build it again.`
+    );
+  return `Then run \`labgate lab up\` again: it resumes at this step (if it keeps failing on a built lab, \`labgate lab up --replace ${step.id}\` rebuilds it).`;
+}
+
+async function forgetStep(
+  store: LabStateStore,
+  spec: LabSpec,
+  provider: LabProvider,
+  stepId: string,
+): Promise<void> {
+  await store.update(spec.name, provider.name, (state) => {
+    delete state.steps[stepId];
+    state.resources = state.resources.filter((r) => r.stepId !== stepId);
+  });
 }
 
 /** Runs apply+verify (or undo), recording progress first and the failure or interruption after. */
@@ -244,8 +395,12 @@ async function runGuarded(
   signal: AbortSignal,
   log: (message: string) => void,
   work: () => Promise<void>,
+  next?: string,
 ): Promise<void> {
-  await mark(store, spec, provider, step.id, { status: action === "undo" ? "undoing" : "applying" });
+  // A read-only check changes nothing: there is no intent to record, and a refused new lab leaves no state.
+  if (!step.readOnly)
+    await mark(store, spec, provider, step.id, { status: action === "undo" ? "undoing" : "applying" });
+  const before = await store.entries();
   try {
     await work();
   } catch (error) {
@@ -257,10 +412,14 @@ async function runGuarded(
         { stepId: step.id },
       );
     }
-    const failure: StepFailedError = stepFailure(step, action, error, store.stateDir);
-    await mark(store, spec, provider, step.id, { status: "failed", error: describeFailure(error).message });
+    const failure: StepFailedError = stepFailure(step, action, error, store.stateDir, next);
+    if (!step.readOnly || (await store.load()) !== undefined)
+      await mark(store, spec, provider, step.id, { status: "failed", error: describeFailure(error).message });
     log(formatStepFailure(failure));
     throw failure;
+  } finally {
+    // Whatever the step wrote into the state dir is labgate's, and only that is removed by `lab down`.
+    await store.adoptNewEntries(spec.name, provider.name, before);
   }
   if (action === "apply") await mark(store, spec, provider, step.id, { status: "done" }, true);
 }
@@ -314,22 +473,43 @@ async function verifyQuietly(step: Step, ctx: StepContext): Promise<string | und
   }
 }
 
+interface ShowExtras {
+  /** undo: the resources the step owns. */
+  owned?: string[];
+  /** up: the step is replaced (undone, then applied). */
+  replacing?: boolean;
+  /** up: needs that are not met. */
+  warnings?: string[];
+  /** up: later steps that need this one (what skipping it affects). */
+  neededBy?: string[];
+}
+
 function showStep(
   step: Step,
   action: GateAction,
   index: number,
   total: number,
   confirmedByYes: boolean,
-  owned: string[] = [],
+  extras: ShowExtras = {},
 ): string {
-  const head = `── step ${index}/${total}: ${action === "undo" ? "undo " : ""}${step.id} — ${step.title}`;
+  const verb = action === "undo" ? "undo " : extras.replacing ? "replace " : "";
+  const head = `── step ${index}/${total}: ${verb}${step.id} — ${step.title}`;
   const out = [head, ...wrap(step.why, 96).map((l) => `   ${l}`)];
+  if (action === "undo" || extras.replacing) {
+    const owned = extras.owned ?? [];
+    if (extras.replacing) out.push("   first undone (what it created is removed), then applied again:");
+    if (owned.length) out.push(`   removes: ${owned.join(", ")}`);
+    if (step.undoCommands?.length) {
+      out.push("   undo commands:");
+      for (const c of step.undoCommands) out.push(`     $ ${c}`);
+    } else if (!owned.length) out.push("   removes: whatever this step created (recorded in the lab state)");
+  }
   if (action === "apply") {
     out.push("   commands:");
     for (const c of step.commands) out.push(`     $ ${c}`);
-  } else {
-    out.push(`   removes: ${owned.length ? owned.join(", ") : "whatever this step created"}`);
+    if (extras.neededBy?.length) out.push(`   needed by: ${extras.neededBy.join(", ")}`);
   }
+  for (const w of extras.warnings ?? []) out.push(`   warning: ${w}`);
   if (confirmedByYes) out.push("   (confirmed by --yes)");
   return out.join("\n");
 }

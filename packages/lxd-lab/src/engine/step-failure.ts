@@ -36,6 +36,8 @@ export function stepFailure(
   action: GateAction | "check",
   error: unknown,
   stateDir?: string,
+  /** What to do next, when the engine knows better than "run it again" (see run-lab's nextAfterFailure). */
+  next?: string,
 ): StepFailedError {
   const { message, output } = describeFailure(error);
   const fill = (text: string) => (stateDir === undefined ? text : fillStateDir(text, stateDir));
@@ -53,7 +55,7 @@ export function stepFailure(
       hint:
         causeHint +
         (diagnostics.length ? `Next diagnostics: ${diagnostics.map((d) => `\`${d}\``).join(", ")}. ` : "") +
-        `Then run \`${resume}\` again: it resumes at this step.`,
+        (next ?? `Then run \`${resume}\` again: it resumes at this step.`),
       details: {
         stepId: step.id,
         action,

@@ -22,6 +22,19 @@ export interface Step {
   undo(ctx: StepContext): Promise<void>;
   /** What to try next when the step fails, shown in the failure output. */
   diagnostics?: string[];
+  /**
+   * A check that changes nothing on the machines (preflight, verify): `lab down` does not ask before
+   * "undoing" it (its undo only forgets its record), and a failed check is not recorded in a new lab.
+   */
+  readOnly?: boolean;
+  /**
+   * Ids of earlier steps this one needs (its inputs). Skipping one of them, or starting after it with
+   * --from/--step while it is not done, is warned about at the gate. Undeclared: every earlier step that
+   * is not read-only.
+   */
+  needs?: string[];
+  /** The exact calls `undo` makes, shown at the undo gate (as `commands` is at the apply gate). */
+  undoCommands?: string[];
 }
 
 export interface CheckResult {
