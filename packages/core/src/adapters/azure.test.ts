@@ -138,3 +138,154 @@ describe("AzureAdapter with the ARM SDKs pointed at a loopback ARM simulator", (
     }
   });
 });
+
+describe("AzureAdapter as ARM behaves: failed provisioning and marketplace plans", () => {
+  const setup = async (simOptions: Omit<Parameters<typeof startAzureSim>[0], "token">, image: string) => {
+    const sim = await startAzureSim({ token: "tok", ...simOptions });
+    const dir = mkdtempSync(join(tmpdir(), "labgate-az-"));
+    writeFileSync(join(dir, "ca.pem"), sim.ca);
+    const spec: DeploySpec = {
+      name: "web3",
+      os: { family: "linux" },
+      cores: 2,
+      memory_mib: 4096,
+      image: { ref: image, format: "marketplace" },
+      network: {},
+      ssh_authorized_keys: ["ssh-ed25519 AAAAC3Nza lab@host"],
+      platform_options: {
+        azure: {
+          subscription_id: "0000",
+          resource_group: "lab-rg",
+          location: "westeurope",
+          subnet_id: SUBNET,
+          vm_size: "Standard_B2s",
+          endpoint: sim.url,
+          ca_file: join(dir, "ca.pem"),
+        },
+      },
+    };
+    const adapter = new AzureAdapter({ spec, credential: credentialFor("tok"), pollIntervalMs: 5 });
+    const { spec: resolved } = await resolveDeployNetwork(spec, "azure", undefined);
+    const close = async () => {
+      await sim.close();
+      rmSync(dir, { recursive: true, force: true });
+    };
+    return { sim, adapter, resolved, close };
+  };
+
+  it("reads ProvisioningState/failed/<Code> as an error and fails the wait at once with Azure's code", async () => {
+    const { sim, adapter, resolved, close } = await setup(
+      {
+        failProvisioning: {
+          web3: {
+            code: "OSProvisioningTimedOut",
+            message: "OS Provisioning for VM 'web3' did not finish in the allotted time.",
+          },
+        },
+      },
+      "Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2:latest",
+    );
+    try {
+      await expect(adapter.create(resolved)).rejects.toMatchObject({
+        code: "PLATFORM_API_ERROR",
+        message: expect.stringContaining("OSProvisioningTimedOut"),
+      });
+      // A resumed deploy only has the record: the VM is there, Failed, and waiting would never end.
+      const ref = {
+        platform: "azure" as const,
+        id: "web3",
+        name: "web3",
+        location: { resourceGroup: "lab-rg", nic: "web3-nic" },
+      };
+      expect(await adapter.get(ref)).toMatchObject({
+        state: "error",
+        rawState: expect.stringContaining("ProvisioningState/failed/OSProvisioningTimedOut"),
+      });
+      await expect(adapter.waitUntilRunning(ref, { timeoutMs: 3000, intervalMs: 5 })).rejects.toMatchObject({
+        code: "PLATFORM_WAIT_FAILED",
+        message: expect.stringMatching(/failed\/OSProvisioningTimedOut: OS Provisioning for VM 'web3'/),
+      });
+      expect(sim.resources.size).toBe(2);
+    } finally {
+      await close();
+    }
+  });
+
+  it("sends the image's purchase plan for marketplace images that carry one; unaccepted terms get the accept command", async () => {
+    const urn = "fortinet:fortinet_fortigate-vm_v5:fortinet_fg-vm_payg_2023:latest";
+    const refused = await setup({}, urn);
+    try {
+      const error = await refused.adapter.create(refused.resolved).catch((e: unknown) => e);
+      expect(error).toMatchObject({ message: expect.stringContaining("ResourcePurchaseValidationFailed") });
+      expect((error as { hint: string }).hint).toBe(
+        `Accept the image's terms once for this subscription: az vm image terms accept --urn ${urn} (plan fortinet_fg-vm_payg_2023 of fortinet/fortinet_fortigate-vm_v5).`,
+      );
+    } finally {
+      await refused.close();
+    }
+    const { sim, adapter, resolved, close } = await setup(
+      { acceptedTerms: ["fortinet:fortinet_fortigate-vm_v5:fortinet_fg-vm_payg_2023"] },
+      urn,
+    );
+    try {
+      expect(adapter.plan(resolved).calls.map((c) => c.action)).toEqual([
+        "virtualMachineImages.list",
+        "virtualMachineImages.get",
+        "networkInterfaces.beginCreateOrUpdate",
+        "virtualMachines.beginCreateOrUpdate",
+        "virtualMachines.get",
+      ]);
+      await adapter.create(resolved);
+      const reads = sim.requests.filter((r) => r.path.includes("/artifacttypes/vmimage/"));
+      expect(reads.map((r) => r.path.split("/skus/")[1])).toEqual([
+        "fortinet_fg-vm_payg_2023/versions",
+        "fortinet_fg-vm_payg_2023/versions/7.4.4",
+      ]);
+      const vmPut = sim.requests.find((r) => r.method === "PUT" && r.path.endsWith("/virtualMachines/web3"));
+      expect(vmPut?.json).toMatchObject({
+        plan: {
+          name: "fortinet_fg-vm_payg_2023",
+          publisher: "fortinet",
+          product: "fortinet_fortigate-vm_v5",
+        },
+      });
+      expect(
+        (
+          await adapter.waitUntilRunning(
+            {
+              platform: "azure",
+              id: "web3",
+              name: "web3",
+              location: { resourceGroup: "lab-rg", nic: "web3-nic" },
+            },
+            { timeoutMs: 5000, intervalMs: 5 },
+          )
+        ).state,
+      ).toBe("running");
+    } finally {
+      await close();
+    }
+  });
+
+  it("refuses an image Azure does not have before creating anything, and sends no plan for plan-less images", async () => {
+    const { sim, adapter, resolved, close } = await setup(
+      {},
+      "Canonical:0001-com-ubuntu-server-jammy:20_04-lts:latest",
+    );
+    try {
+      await expect(adapter.create(resolved)).rejects.toMatchObject({
+        code: "PLATFORM_NOT_FOUND",
+        hint: expect.stringContaining("az vm image list --location westeurope --publisher Canonical"),
+      });
+      expect(sim.resources.size).toBe(0);
+      await adapter.create({
+        ...resolved,
+        image: { ref: "Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2:22.04.202409270" },
+      });
+      const vmPut = sim.requests.find((r) => r.method === "PUT" && r.path.endsWith("/virtualMachines/web3"));
+      expect(vmPut?.json).not.toHaveProperty("plan");
+    } finally {
+      await close();
+    }
+  });
+});

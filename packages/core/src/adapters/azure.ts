@@ -1,4 +1,4 @@
-import type { ComputeManagementClient, VirtualMachine } from "@azure/arm-compute";
+import type { ComputeManagementClient, Plan, VirtualMachine } from "@azure/arm-compute";
 import type { NetworkInterface, NetworkManagementClient } from "@azure/arm-network";
 import type { TokenCredential } from "@azure/core-auth";
 import type { Finding } from "../deploy-rules/findings.js";
@@ -6,6 +6,7 @@ import type { DeploySpec } from "../deploy-rules/spec.js";
 import { PlatformApiError } from "../errors.js";
 import { redact, registerSecret } from "../util/redact.js";
 import { cloudInitUserData } from "./cloud-init.js";
+import { AZURE_SDK_PACKAGES, importOptionalSdk } from "./optional-sdk.js";
 import { missingOption, OptionReader, requireEnv } from "./options.js";
 import type {
   CallOptions,
@@ -87,11 +88,28 @@ export class AzureAdapter implements PlatformAdapter {
     const o = this.reader(spec);
     const rg = o.string("resource_group") ?? "<resource group>";
     const vm = this.vmBody(spec, "<nic id>", "<from $AZURE_ADMIN_PASSWORD>");
+    const [publisher, offer, sku, version] = urnParts(spec);
     return {
       platform: "azure",
       name: spec.name,
       network: spec.resolvedNetwork,
       calls: [
+        ...(version === "latest"
+          ? [
+              {
+                kind: "sdk" as const,
+                action: "virtualMachineImages.list",
+                target: `${o.string("location") ?? "<location>"}/${publisher}/${offer}/${sku}?$top=1&$orderby=name desc`,
+                why: "Resolve version latest to the newest image version.",
+              },
+            ]
+          : []),
+        {
+          kind: "sdk",
+          action: "virtualMachineImages.get",
+          target: `${o.string("location") ?? "<location>"}/${publisher}/${offer}/${sku}/${version === "latest" ? "<newest version>" : version}`,
+          why: "Read the image's purchase plan: a marketplace image with a plan is only deployable with plan {name, publisher, product} in the VM and its terms accepted.",
+        },
         {
           kind: "sdk",
           action: "networkInterfaces.beginCreateOrUpdate",
@@ -123,6 +141,8 @@ export class AzureAdapter implements PlatformAdapter {
     const o = this.reader(spec);
     const rg = o.requireString("resource_group");
     const { compute, network } = await this.sdk(spec);
+    // Before the NIC: an image that does not exist, or whose plan cannot be read, leaves nothing behind.
+    const plan = await this.purchasePlan(spec, compute, call);
     const lro = {
       updateIntervalInMs: this.options.pollIntervalMs ?? 5000,
       ...(call.signal ? { abortSignal: call.signal } : {}),
@@ -149,10 +169,12 @@ export class AzureAdapter implements PlatformAdapter {
         compute.virtualMachines.beginCreateOrUpdateAndWait(
           rg,
           spec.name,
-          this.vmBody(spec, nic.id ?? "", password),
+          this.vmBody(spec, nic.id ?? "", password, plan),
           lro,
         ),
       "create the VM",
+      false,
+      termsHint(spec, plan),
     );
     return {
       platform: "azure",
@@ -178,10 +200,19 @@ export class AzureAdapter implements PlatformAdapter {
     }
     const statuses = vm.instanceView?.statuses ?? [];
     const power = statuses.find((s) => s.code?.startsWith("PowerState/"))?.code?.slice("PowerState/".length);
-    const provisioning =
-      statuses
-        .find((s) => s.code?.startsWith("ProvisioningState/"))
-        ?.code?.slice("ProvisioningState/".length) ?? vm.provisioningState;
+    const provisioningStatus = statuses.find((s) => s.code?.startsWith("ProvisioningState/"));
+    const provisioning = provisioningStatus?.code?.slice("ProvisioningState/".length) ?? vm.provisioningState;
+    // A failed provisioning reads ProvisioningState/failed/<Code> (OSProvisioningTimedOut, AllocationFailed ...):
+    // it never turns into running by waiting, so it is an error with Azure's code and message.
+    if (/^failed\b/i.test(provisioning ?? "")) {
+      const message = provisioningStatus?.message ? `: ${redact(provisioningStatus.message)}` : "";
+      return {
+        ref,
+        state: "error",
+        rawState: `ProvisioningState/${provisioning}${message}`,
+        addresses: [],
+      };
+    }
     const addresses: string[] = [];
     const nicName = ref.location?.nic;
     if (nicName) {
@@ -262,14 +293,16 @@ export class AzureAdapter implements PlatformAdapter {
     };
   }
 
-  vmBody(spec: ResolvedSpec, nicId: string, password: string): VirtualMachine {
+  /** The VM request; `plan` is the image's purchase plan (marketplace images that carry one). */
+  vmBody(spec: ResolvedSpec, nicId: string, password: string, plan?: Plan): VirtualMachine {
     const o = this.reader(spec);
-    const [publisher, offer, sku, version] = (spec.image?.ref ?? ":::").split(":");
+    const [publisher, offer, sku, version] = urnParts(spec);
     const user = o.string("admin_username") ?? "labgate";
     const windows = spec.os.family === "windows";
     return {
       location: o.string("location") ?? "",
       tags: { "labgate-deploy": spec.name },
+      ...(plan ? { plan } : {}),
       hardwareProfile: { vmSize: o.string("vm_size") },
       storageProfile: {
         imageReference: { publisher, offer, sku, version },
@@ -301,6 +334,61 @@ export class AzureAdapter implements PlatformAdapter {
     };
   }
 
+  /**
+   * The image's purchase plan from Virtual Machine Images - Get ("latest" resolved through List, newest
+   * first), as `az vm image show` reads it; undefined for images without one (Canonical, Microsoft ...).
+   */
+  private async purchasePlan(
+    spec: ResolvedSpec,
+    compute: ComputeManagementClient,
+    call: CallOptions,
+  ): Promise<Plan | undefined> {
+    const location = this.reader(spec).requireString("location");
+    const [publisher, offer, sku, wanted] = urnParts(spec);
+    const signal = call.signal ? { abortSignal: call.signal } : {};
+    const missing = () =>
+      new PlatformApiError(
+        "azure",
+        "PLATFORM_NOT_FOUND",
+        `Azure has no image ${spec.image?.ref} in ${location}.`,
+        {
+          hint: `List what exists: az vm image list --location ${location} --publisher ${publisher} --offer ${offer} --sku ${sku} --all`,
+        },
+      );
+    let version = wanted;
+    if (wanted === "latest") {
+      call.onCall?.(`virtualMachineImages.list ${location}/${publisher}/${offer}/${sku}`);
+      const list = await this.sdkCall(
+        () =>
+          compute.virtualMachineImages.list(location, publisher, offer, sku, {
+            top: 1,
+            orderby: "name desc",
+            ...signal,
+          }),
+        "list the image versions",
+        true,
+      );
+      version = list?.[0]?.name ?? "";
+      if (!version) throw missing();
+    }
+    call.onCall?.(`virtualMachineImages.get ${location}/${publisher}/${offer}/${sku}/${version}`);
+    const image = await this.sdkCall(
+      () => compute.virtualMachineImages.get(location, publisher, offer, sku, version, signal),
+      "read the image",
+      true,
+    );
+    if (!image) throw missing();
+    const plan = image.plan;
+    if (!plan) return undefined;
+    if (!plan.name || !plan.publisher || !plan.product)
+      throw new PlatformApiError(
+        "azure",
+        "PLATFORM_API_ERROR",
+        `Azure returned an incomplete purchase plan for ${spec.image?.ref}: ${JSON.stringify(plan)}.`,
+      );
+    return { name: plan.name, publisher: plan.publisher, product: plan.product };
+  }
+
   private lro(call: CallOptions) {
     return {
       updateIntervalInMs: this.options.pollIntervalMs ?? 5000,
@@ -318,15 +406,30 @@ export class AzureAdapter implements PlatformAdapter {
     if (this.clients) return this.clients;
     // The SDKs cost seconds of CPU to load: only a command that talks to Azure pays for it.
     const [{ ComputeManagementClient }, { NetworkManagementClient }] = await Promise.all([
-      import("@azure/arm-compute"),
-      import("@azure/arm-network"),
+      importOptionalSdk<typeof import("@azure/arm-compute")>(
+        "Azure",
+        "@azure/arm-compute",
+        AZURE_SDK_PACKAGES,
+      ),
+      importOptionalSdk<typeof import("@azure/arm-network")>(
+        "Azure",
+        "@azure/arm-network",
+        AZURE_SDK_PACKAGES,
+      ),
     ]);
     const o = this.reader(spec);
     const subscription =
       o.string("subscription_id") ??
       (requireEnv("Azure", ["AZURE_SUBSCRIPTION_ID"], this.env, "subscription")[0] as string);
     const credential =
-      this.options.credential ?? new (await import("@azure/identity")).DefaultAzureCredential();
+      this.options.credential ??
+      new (
+        await importOptionalSdk<typeof import("@azure/identity")>(
+          "Azure",
+          "@azure/identity",
+          AZURE_SDK_PACKAGES,
+        )
+      ).DefaultAzureCredential();
     const endpoint = o.string("endpoint");
     const ca = o.caPem();
     const common = { ...(endpoint ? { endpoint } : {}), ...(ca ? { tlsOptions: { ca } } : {}) };
@@ -341,14 +444,32 @@ export class AzureAdapter implements PlatformAdapter {
     return new OptionReader("azure", spec ?? this.options.spec, this.options.overrides ?? {});
   }
 
-  private async sdkCall<T>(run: () => Promise<T>, what: string, notFoundOk = false): Promise<T> {
+  private async sdkCall<T>(
+    run: () => Promise<T>,
+    what: string,
+    notFoundOk = false,
+    hint?: (code: string | undefined) => string | undefined,
+  ): Promise<T> {
     try {
       return await run();
     } catch (error) {
       if (notFoundOk && (error as { statusCode?: number }).statusCode === 404) return undefined as T;
-      throw azureError(error, what);
+      throw azureError(error, what, hint?.((error as { code?: string }).code));
     }
   }
+}
+
+function urnParts(spec: DeploySpec): [publisher: string, offer: string, sku: string, version: string] {
+  const [publisher = "", offer = "", sku = "", version = ""] = (spec.image?.ref ?? ":::").split(":");
+  return [publisher, offer, sku, version];
+}
+
+/** Marketplace terms are accepted once per subscription and plan; ARM refuses the purchase until then. */
+function termsHint(spec: DeploySpec, plan: Plan | undefined) {
+  return (code: string | undefined): string | undefined =>
+    plan && /ResourcePurchaseValidationFailed|MarketplacePurchaseEligibilityFailed/.test(code ?? "")
+      ? `Accept the image's terms once for this subscription: az vm image terms accept --urn ${spec.image?.ref} (plan ${plan.name} of ${plan.publisher}/${plan.product}).`
+      : undefined;
 }
 
 function azureState(power: string | undefined, provisioning: string | undefined): NodeState {
@@ -373,7 +494,7 @@ function azureState(power: string | undefined, provisioning: string | undefined)
   }
 }
 
-function azureError(error: unknown, what: string): PlatformApiError {
+function azureError(error: unknown, what: string, hint?: string): PlatformApiError {
   const e = error as { statusCode?: number; code?: string; message?: string };
   const auth =
     e.statusCode === 401 ||
@@ -388,9 +509,11 @@ function azureError(error: unknown, what: string): PlatformApiError {
     {
       cause: error,
       ...(e.statusCode ? { status: e.statusCode } : {}),
-      hint: auth
-        ? "Sign in (az login) or set AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET; the identity needs Virtual Machine Contributor and Network Contributor on the resource group."
-        : "Fix what Azure names above; `labgate deploy plan` shows the request bodies.",
+      hint:
+        hint ??
+        (auth
+          ? "Sign in (az login) or set AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET; the identity needs Virtual Machine Contributor and Network Contributor on the resource group."
+          : "Fix what Azure names above; `labgate deploy plan` shows the request bodies."),
     },
   );
 }
