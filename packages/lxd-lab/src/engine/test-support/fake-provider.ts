@@ -16,6 +16,10 @@ export interface FakeProviderOptions {
   failApply?: Set<string>;
   /** start-server waits after recording its process until the signal aborts (simulates a long wait). */
   holdServer?: { onHeld: () => void };
+  /** Steps whose verify fails even though their check says done (drift a re-apply does not repair). */
+  brokenVerify?: Set<string>;
+  /** Adds a read-only first step "check-ready" that fails while `failing` is true. */
+  readOnlyCheck?: { failing: boolean };
 }
 
 // The port file appears whole (write + rename): a reader never sees it empty.
@@ -93,6 +97,7 @@ export function fakeProvider(options: FakeProviderOptions): LabProvider {
     title: "Start the HTTP server",
     why: "A real process answering on loopback, like an app instance.",
     commands: ["node -e <server> <state>/work/port"],
+    undoCommands: ["kill -TERM <pid>", "rm -f <state>/work/port"],
     async check(ctx) {
       events.push("check:start-server");
       const found = await serverHealth(ctx);
@@ -156,7 +161,10 @@ export function fakeProvider(options: FakeProviderOptions): LabProvider {
       failIfAsked("write-marker");
       await writeFile(join(work(ctx), "marker"), "ok");
     },
-    async verify() {},
+    async verify() {
+      if (options.brokenVerify?.has("write-marker"))
+        throw new StepFailedError("write-marker", "the marker says something else now");
+    },
     async undo(ctx) {
       events.push("undo:write-marker");
       await rm(join(work(ctx), "marker"), { force: true });
@@ -164,9 +172,36 @@ export function fakeProvider(options: FakeProviderOptions): LabProvider {
     diagnostics: ["ls -l <state>/work", "df -h <state>"],
   };
 
+  const checkReady: Step = {
+    id: "check-ready",
+    title: "Check the machine is ready",
+    why: "A read-only check before anything is built.",
+    commands: ["test -w <state>"],
+    readOnly: true,
+    async check() {
+      events.push("check:check-ready");
+      return { done: false };
+    },
+    async apply() {
+      events.push("apply:check-ready");
+      if (options.readOnlyCheck?.failing)
+        throw new StepFailedError("check-ready", "the machine is not ready");
+    },
+    async verify() {},
+    async undo() {
+      events.push("undo:check-ready");
+    },
+  };
+
   return {
     name: "fake",
-    plan: () => [makeDir, writeConfig, startServer, writeMarker],
+    plan: () => [
+      ...(options.readOnlyCheck ? [checkReady] : []),
+      makeDir,
+      writeConfig,
+      startServer,
+      writeMarker,
+    ],
     async status(ctx) {
       return Promise.all(
         ctx.resources().map(async (r) => {
