@@ -81,10 +81,10 @@ async function current(
   if (!runner || !expose) {
     throw new OpenNebulaError(
       "ONE_EXPOSE_UNAVAILABLE",
-      "Exposing the LB needs SSH access to the OpenNebula host.",
+      "Exposing the LB needs access to the OpenNebula host (SSH, or labgate running on it).",
       {
         exitCode: ExitCode.PRECONDITION,
-        hint: "Set providerOptions.ssh { host, user } and lb.expose { address, port } in the lab spec.",
+        hint: "Set providerOptions.ssh { host, user } (or hostAccess: local when labgate runs on the host) and lb.expose { address, port } in the lab spec.",
       },
     );
   }

@@ -40,7 +40,7 @@ export function hostStep(rt: OneLabRuntime, hostName: string): Step {
     ],
     async check(ctx) {
       // Host preparation (just before) may have restarted OpenNebula.
-      if (rt.options.ssh) await rt.untilReachable(ctx);
+      if (rt.options.hostAccess !== "none" && rt.options.hostPrep) await rt.untilReachable(ctx);
       const host = await rt.client(ctx).findHost(hostName);
       if (!host) return { done: false, detail: `host ${hostName} is not registered` };
       return {

@@ -1,5 +1,6 @@
 import { InvalidInputError, type OpenNebulaConnectionConfig, REDACTED } from "@labgate/core";
 import type { LabSpec } from "../../spec/lab-spec.js";
+import { type VirtualBoxForward, virtualBoxForward } from "./virtualbox-step.js";
 
 /** A VM of the lab: its OpenNebula name (`<lab>-app1`), short name (X-Served-By value) and port. */
 export interface OneInstancePlan {
@@ -51,6 +52,16 @@ export interface OneLabOptions {
     hostKeyFingerprints?: string[];
     knownHostsPath?: string;
   };
+  /**
+   * How labgate runs commands on the OpenNebula host (exposure, diagnostics, host preparation): "ssh"
+   * (providerOptions.ssh), "local" (this machine is the host: front-end and host in one VM, or the simulator),
+   * or "none" (no host commands: no exposure, no host preparation).
+   */
+  hostAccess: "ssh" | "local" | "none";
+  /** Run host preparation (LXD, oneadmin in lxd, snap fix, OpenNebula restart) when there is host access. */
+  hostPrep: boolean;
+  /** The VirtualBox NAT forward to the exposed LB: a manual step, run by you on the VirtualBox host. */
+  virtualbox?: VirtualBoxForward;
   pollIntervalMs: number;
   waitTimeoutMs: number;
   /** How long the host may stay in ERROR while oned re-monitors it (after host preparation) before it is reported. */
@@ -104,6 +115,9 @@ const KNOWN_OPTIONS = [
   "pollIntervalMs",
   "waitTimeoutMs",
   "hostErrorGraceMs",
+  "hostAccess",
+  "hostPrep",
+  "virtualbox",
 ];
 
 export function oneLabOptions(spec: LabSpec): OneLabOptions {
@@ -182,6 +196,8 @@ export function oneLabOptions(spec: LabSpec): OneLabOptions {
   const sshPublicKey = opt<string>(o, "sshPublicKey", "string");
   const ipPoolConfig = opt<string>(o, "ipPoolConfig", "string");
   const ipPoolState = opt<string>(o, "ipPoolState", "string");
+  const hostAccess = parseHostAccess(opt<string>(o, "hostAccess", "string"), ssh !== undefined);
+  const virtualbox = virtualBoxForward(o.virtualbox, spec.lb.expose);
   return {
     lab: spec.name,
     connection: {
@@ -210,9 +226,43 @@ export function oneLabOptions(spec: LabSpec): OneLabOptions {
     ...(ipPoolState ? { ipPoolState } : {}),
     ...(spec.lb.expose ? { expose: spec.lb.expose } : {}),
     ...(ssh ? { ssh } : {}),
+    hostAccess,
+    hostPrep: opt<boolean>(o, "hostPrep", "boolean") ?? true,
+    ...(virtualbox ? { virtualbox } : {}),
     pollIntervalMs: opt<number>(o, "pollIntervalMs", "number") ?? 2_000,
     waitTimeoutMs: opt<number>(o, "waitTimeoutMs", "number") ?? 600_000,
     hostErrorGraceMs: opt<number>(o, "hostErrorGraceMs", "number") ?? 60_000,
     sessionRedacted,
   };
+}
+
+/** hostAccess: "ssh" needs providerOptions.ssh; "local" and ssh together would leave unclear where commands run. */
+function parseHostAccess(value: string | undefined, hasSsh: boolean): OneLabOptions["hostAccess"] {
+  if (value === undefined) return hasSsh ? "ssh" : "none";
+  if (value !== "ssh" && value !== "local" && value !== "none") {
+    throw new InvalidInputError(
+      "ONE_OPTION_INVALID",
+      `providerOptions.hostAccess "${value}" is not ssh, local or none.`,
+      {
+        hint: "local: labgate runs on the OpenNebula host itself; ssh: it logs in with providerOptions.ssh.",
+      },
+    );
+  }
+  if (value === "ssh" && !hasSsh) {
+    throw new InvalidInputError(
+      "ONE_OPTION_INVALID",
+      "providerOptions.hostAccess is ssh but providerOptions.ssh is not set.",
+      {
+        hint: "Add ssh: { host, user } or use hostAccess: local when labgate runs on the host.",
+      },
+    );
+  }
+  if (value !== "ssh" && hasSsh) {
+    throw new InvalidInputError(
+      "ONE_OPTION_INVALID",
+      `providerOptions.hostAccess is ${value} but providerOptions.ssh is set too: it is unclear where host commands should run.`,
+      { hint: "Remove providerOptions.ssh, or set hostAccess: ssh (the default when ssh is set)." },
+    );
+  }
+  return value;
 }

@@ -4,6 +4,7 @@ import {
   type IpAllocation,
   IpPool,
   isLabgateError,
+  LocalRunner,
   OpenNebulaClient,
   OpenNebulaError,
   type Runner,
@@ -125,10 +126,14 @@ export class OneLabRuntime {
 
   #runner: HostRunner | undefined;
 
-  /** The injected runner, else an SSH runner for providerOptions.ssh (host keys verified by core). */
+  /**
+   * The injected runner, else a local runner for hostAccess local (labgate runs on the host), else an SSH
+   * runner for providerOptions.ssh (host keys verified by core).
+   */
   runner(): HostRunner | undefined {
     if (this.#runner) return this.#runner;
     if (this.deps.runner) this.#runner = this.deps.runner(this.options);
+    else if (this.options.hostAccess === "local") this.#runner = new LocalRunner();
     else if (this.options.ssh) this.#runner = this.sshRunner();
     return this.#runner;
   }

@@ -19,6 +19,7 @@ import { preflightStep } from "./preflight-step.js";
 import { sshAccessStep } from "./ssh-access-step.js";
 import { templateStep } from "./template-steps.js";
 import { runVerify, verifyStep } from "./verify-step.js";
+import { virtualBoxNatStep } from "./virtualbox-step.js";
 import { instanceStep } from "./vm-steps.js";
 
 /**
@@ -43,12 +44,13 @@ export function createOpenNebulaProvider(deps: OneLabDeps = {}): LabProvider {
       const rt = runtime(spec);
       const o = rt.options;
       const steps: Step[] = [preflightStep(rt)];
-      if (o.ssh) {
-        // Before any command runs on the host: its key verified (or accepted at this step's gate).
-        steps.push(sshAccessStep(rt));
+      // Before any command runs on the host over SSH: its key verified (or accepted at this step's gate).
+      if (o.ssh) steps.push(sshAccessStep(rt));
+      if (o.hostAccess !== "none" && o.hostPrep) {
         const runner = () => {
           const r = rt.runner();
-          if (!r) throw new Error("host preparation needs a runner for providerOptions.ssh");
+          if (!r)
+            throw new Error("host preparation needs host access (providerOptions.ssh or hostAccess: local)");
           return r;
         };
         // LXD installed, oneadmin in lxd, snap home fix, OpenNebula restarted; adding the host and
@@ -65,7 +67,9 @@ export function createOpenNebulaProvider(deps: OneLabDeps = {}): LabProvider {
       );
       for (const app of o.apps) steps.push(instanceStep(rt, app));
       steps.push(instanceStep(rt, o.lb));
-      if (o.expose && o.ssh) steps.push(exposeStep(rt));
+      if (o.expose && o.hostAccess !== "none") steps.push(exposeStep(rt));
+      // The last mile when the host is a VirtualBox VM: only the person can add the NAT rule on the laptop.
+      if (o.virtualbox && o.expose) steps.push(virtualBoxNatStep(o.virtualbox, o.expose.port));
       steps.push(verifyStep(rt));
       return steps;
     },
