@@ -88,3 +88,14 @@ export class ImageBuildError extends LabgateError {
     });
   }
 }
+
+/** The lab's final benchmark missed one of the spec's SLOs (or got no good answer at all). Exit 1. */
+export class LabSlosNotMetError extends LabgateError {
+  constructor(message: string, hint: string, details?: Record<string, unknown>) {
+    super("LAB_SLOS_NOT_MET", message, {
+      exitCode: ExitCode.CHECK_FAILED,
+      hint,
+      ...(details ? { details } : {}),
+    });
+  }
+}

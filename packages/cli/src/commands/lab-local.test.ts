@@ -35,6 +35,8 @@ beforeAll(async () => {
       name: "cli-e2e",
       apps: { ports: [ports[0], ports[1]] },
       lb: { port: ports[2], statsPort: ports[3] },
+      // The final bench step has its own tests (lxd-lab bench-step, demo); these runs stay on the build steps.
+      bench: { enabled: false },
     }),
   );
 });

@@ -35,6 +35,21 @@ export interface LabLbSpec {
   name: string;
 }
 
+/**
+ * The final `bench` step: a short benchmark through the exposed LB against the spec's SLOs.
+ * YAML/JSON: `bench: {duration: "5s", connections: 10, rate: 50, enabled: true}`.
+ */
+export interface LabBenchSpec {
+  /** Measured window in ms (YAML `duration`, e.g. "5s"; default 5 s). */
+  durationMs: number;
+  /** Connections (closed loop), or the pool size at a constant rate (default 10). */
+  connections: number;
+  /** Requests per second; set: constant-rate (open loop) run, latency from the scheduled send. */
+  rate?: number;
+  /** false: the lab has no bench step (default true). */
+  enabled?: boolean;
+}
+
 export interface LabSpec {
   /** Lab name; namespaces state, instances and networks. */
   name: string;
@@ -46,6 +61,8 @@ export interface LabSpec {
   image: string;
   /** SLO expressions handed to the bench at the end (e.g. "p99<250ms"). */
   slos: string[];
+  /** Settings of the final bench step (defaults: 5 s, 10 connections, closed loop). */
+  bench?: Partial<LabBenchSpec>;
   /** Provider-specific settings (LXD socket path, OpenNebula endpoint, SSH host ...). */
   providerOptions?: Record<string, unknown>;
 }

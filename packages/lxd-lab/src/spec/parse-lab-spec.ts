@@ -1,10 +1,29 @@
 import { isIPv4 } from "node:net";
+import { parseSlo } from "@labgate/bench";
 import { LabSpecError } from "../errors.js";
 import { LAB_SPEC_DEFAULTS } from "./default-lab-spec.js";
-import type { LabAppSpec, LabLbSpec, LabNetworkSpec, LabSpec, ProviderName } from "./lab-spec.js";
+import type {
+  LabAppSpec,
+  LabBenchSpec,
+  LabLbSpec,
+  LabNetworkSpec,
+  LabSpec,
+  ProviderName,
+} from "./lab-spec.js";
 
 const PROVIDERS: readonly ProviderName[] = ["local", "lxd", "opennebula"];
-const TOP_KEYS = ["name", "provider", "network", "apps", "lb", "image", "slos", "providerOptions", "$schema"];
+const TOP_KEYS = [
+  "name",
+  "provider",
+  "network",
+  "apps",
+  "lb",
+  "image",
+  "slos",
+  "bench",
+  "providerOptions",
+  "$schema",
+];
 const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 type Raw = Record<string, unknown>;
@@ -45,6 +64,7 @@ export function parseLabSpec(raw: unknown, source: string): LabSpec {
   const slos = parseSlos(top["slos"], fail);
 
   const spec: LabSpec = { name, provider, network, apps, lb, image, slos };
+  if (top["bench"] !== undefined) spec.bench = parseBench(top["bench"], fail);
   if (top["providerOptions"] !== undefined)
     spec.providerOptions = asObject(top["providerOptions"], "providerOptions", fail);
   return spec;
@@ -187,8 +207,81 @@ function parseSlos(value: unknown, fail: Fail): string[] {
         `${JSON.stringify(entry)} is not an SLO expression`,
         'Write it like "p99<250ms".',
       );
+    // The final bench step evaluates them: a typo is reported now, not after the lab is built.
+    try {
+      parseSlo(entry);
+    } catch (error) {
+      return fail(`slos[${i}]`, (error as Error).message, (error as { hint?: string }).hint);
+    }
     return entry.trim();
   });
+}
+
+/** Bounds keep the final step short and the load sane for a lab: it is a check, not a soak test. */
+export const BENCH_LIMITS = {
+  minDurationMs: 1_000,
+  maxDurationMs: 600_000,
+  maxConnections: 1_000,
+  maxRate: 100_000,
+} as const;
+
+function parseBench(value: unknown, fail: Fail): Partial<LabBenchSpec> {
+  const raw = asObject(value, "bench", fail);
+  allowOnly(raw, "bench", ["duration", "connections", "rate", "enabled"], fail);
+  const bench: Partial<LabBenchSpec> = {};
+  if (raw["duration"] !== undefined) {
+    const ms = durationMs(raw["duration"]);
+    if (ms === undefined)
+      fail(
+        "bench.duration",
+        `${describe(raw["duration"])} is not a duration`,
+        'Write it like "5s", "500ms" or "2m".',
+      );
+    if (ms! < BENCH_LIMITS.minDurationMs || ms! > BENCH_LIMITS.maxDurationMs)
+      fail(
+        "bench.duration",
+        `${describe(raw["duration"])} is outside 1s to 10m`,
+        'The final bench is a short check; use e.g. "5s".',
+      );
+    bench.durationMs = ms!;
+  }
+  if (raw["connections"] !== undefined)
+    bench.connections = integer(
+      raw["connections"],
+      "bench.connections",
+      1,
+      BENCH_LIMITS.maxConnections,
+      fail,
+    );
+  if (raw["rate"] !== undefined) {
+    const rate = raw["rate"];
+    if (typeof rate !== "number" || !Number.isFinite(rate) || rate <= 0 || rate > BENCH_LIMITS.maxRate)
+      fail(
+        "bench.rate",
+        `must be a number of requests per second above 0 and at most ${BENCH_LIMITS.maxRate}, got ${describe(rate)}`,
+        "Leave it out for a closed-loop run.",
+      );
+    bench.rate = rate as number;
+  }
+  if (raw["enabled"] !== undefined) {
+    if (typeof raw["enabled"] !== "boolean") fail("bench.enabled", "must be true or false");
+    bench.enabled = raw["enabled"] as boolean;
+  }
+  return bench;
+}
+
+/** "5s", "500ms", "2m", "1m30s" or a number of seconds. */
+function durationMs(value: unknown): number | undefined {
+  if (typeof value === "number")
+    return Number.isFinite(value) && value > 0 ? Math.round(value * 1000) : undefined;
+  if (typeof value !== "string") return undefined;
+  const text = value.trim();
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(text)) return undefined;
+  const unit: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+  let total = 0;
+  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g))
+    total += Number(m[1]) * (unit[m[2] ?? "s"] ?? 0);
+  return Math.round(total);
 }
 
 function asObject(value: unknown, field: string, fail: Fail): Raw {

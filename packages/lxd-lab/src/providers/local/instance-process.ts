@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { spawnDetached } from "@labgate/core";
 import type { ResourceRecord, StepContext } from "../../engine/step.js";
 import { PortInUseError, StepFailedError } from "../../errors.js";
@@ -40,6 +40,31 @@ export async function ownProcessAlive(
 ): Promise<number | undefined> {
   const pid = recordedPid(processRecord(ctx, p.name)) ?? (await pidFromFile(ctx.stateDir, p.name));
   return pid !== undefined && (await isOurProcess(pid, p.markers)) ? pid : undefined;
+}
+
+/**
+ * The pids of the lab's own processes and their children: HAProxy runs master-worker (`-W`), so its
+ * listening sockets belong to a worker whose pid was never recorded, only its master's.
+ */
+export async function ownLabPids(ctx: StepContext): Promise<Set<number>> {
+  const own = new Set(
+    ctx
+      .resources("process")
+      .map(recordedPid)
+      .filter((p): p is number => p !== undefined),
+  );
+  for (const pid of [...own]) for (const child of await childPids(pid)) own.add(child);
+  return own;
+}
+
+async function childPids(pid: number): Promise<number[]> {
+  const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
+  const children: number[] = [];
+  for (const task of tasks) {
+    const text = await readFile(`/proc/${pid}/task/${task}/children`, "utf8").catch(() => "");
+    for (const c of text.trim().split(/\s+/)) if (/^\d+$/.test(c)) children.push(Number(c));
+  }
+  return children;
 }
 
 /** Throws PortInUseError naming the holder when a port is taken. */

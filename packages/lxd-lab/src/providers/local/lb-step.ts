@@ -1,10 +1,19 @@
-import { createHash } from "node:crypto";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { writeFileAtomic } from "@labgate/core";
 import type { Step, StepContext } from "../../engine/step.js";
 import { HaproxyConfigError, StepFailedError } from "../../errors.js";
 import { detectHaproxy } from "../../haproxy/haproxy-binary.js";
-import { haproxyOptionsFromSpec, renderHaproxyConfig } from "../../haproxy/render-config.js";
+import {
+  configFileDrift,
+  fetchHaproxyLiveView,
+  haproxyLiveDrift,
+  sha256,
+} from "../../haproxy/live-config.js";
+import {
+  type HaproxyConfigOptions,
+  haproxyOptionsFromSpec,
+  renderHaproxyConfig,
+} from "../../haproxy/render-config.js";
 import { checkHaproxyConfigFile } from "../../haproxy/validate-config.js";
 import type { LabSpec } from "../../spec/lab-spec.js";
 import {
@@ -15,20 +24,44 @@ import {
   startManagedProcess,
   stopManagedProcess,
 } from "./instance-process.js";
-import { labAddress, lbUrl, localApps, localOptions, localPaths } from "./local-lab.js";
+import { labAddress, lbUrl, localApps, localOptions, localPaths, statsCsvUrl } from "./local-lab.js";
 
 export const LB_STEP_ID = "start-haproxy";
 
 /** The config text for this lab; pure given the address and whether promex is built in. */
 export function renderLocalHaproxyConfig(spec: LabSpec, address: string, prometheus: boolean): string {
+  return renderHaproxyConfig(localHaproxyOptions(spec, address, prometheus));
+}
+
+function localHaproxyOptions(spec: LabSpec, address: string, prometheus: boolean): HaproxyConfigOptions {
   const backends = localApps(spec).map((app) => ({ name: app.name, address, port: app.port }));
-  return renderHaproxyConfig(
-    haproxyOptionsFromSpec(spec, backends, {
-      bindAddress: address,
-      prometheus,
-      servedByHeader: "if-missing",
-    }),
-  );
+  return haproxyOptionsFromSpec(spec, backends, {
+    bindAddress: address,
+    prometheus,
+    servedByHeader: "if-missing",
+  });
+}
+
+/**
+ * The live LB against the desired one: our process, the config file on disk (by content) and what
+ * the running HAProxy really does (its stats CSV: balance algorithm, servers, addresses). A reload
+ * after a hand edit shows up here even when the file was put back afterwards.
+ */
+async function inspectLb(ctx: StepContext): Promise<{ pid: number | undefined; drift: string[] }> {
+  const p = lbProcess(ctx);
+  const address = labAddress(ctx);
+  const pid = await ownProcessAlive(ctx, p);
+  if (pid === undefined) return { pid, drift: ["HAProxy is not running"] };
+  const file = localPaths.haproxyConfig(ctx.stateDir);
+  const recorded = processRecord(ctx, p.name)?.data;
+  const prometheus = recorded?.["prometheus"] === true;
+  const onDisk = await readFile(file, "utf8").catch(() => undefined);
+  const drift = configFileDrift(file, onDisk, renderLocalHaproxyConfig(ctx.spec, address, prometheus));
+  const live = await fetchHaproxyLiveView(statsCsvUrl(address, ctx.spec)).catch((error: Error) => error);
+  if (live instanceof Error)
+    drift.push(`HAProxy pid ${pid} runs but its stats do not answer (${live.message})`);
+  else drift.push(...haproxyLiveDrift(live, localHaproxyOptions(ctx.spec, address, prometheus)));
+  return { pid, drift };
 }
 
 export function lbProcess(ctx: StepContext): ManagedProcess {
@@ -40,8 +73,9 @@ export function lbProcess(ctx: StepContext): ManagedProcess {
     stepId: LB_STEP_ID,
     name: spec.lb.name,
     command: localOptions(spec).haproxy,
-    // -db: stay in the foreground of its own detached session, logging to the lab's log file.
-    args: ["-db", "-f", config],
+    // -W -db: master-worker in the foreground of its own detached session, logging to the lab's log
+    // file; `kill -USR2 <pid>` reloads the config as with a packaged HAProxy (`systemctl reload`).
+    args: ["-W", "-db", "-f", config],
     markers: [config],
     ports: [spec.lb.port, spec.lb.statsPort],
     healthy: async (c) =>
@@ -66,7 +100,7 @@ export function startLbStep(spec: LabSpec): Step {
     commands: [
       `write <state>/run/haproxy.cfg   # frontend :${spec.lb.port}, backend ${apps.map((a) => `${a.name} ${bindAddress}:${a.port}`).join(", ")}`,
       `${haproxy} -c -f <state>/run/haproxy.cfg`,
-      `${haproxy} -db -f <state>/run/haproxy.cfg >> <state>/logs/${spec.lb.name}.log 2>&1 &`,
+      `${haproxy} -W -db -f <state>/run/haproxy.cfg >> <state>/logs/${spec.lb.name}.log 2>&1 &   # reload: kill -USR2 <pid>`,
       `curl -si http://${bindAddress}:${spec.lb.port}/   # expect 200 with X-Served-By`,
     ],
     diagnostics: [
@@ -75,24 +109,20 @@ export function startLbStep(spec: LabSpec): Step {
       `curl -s 'http://${bindAddress}:${spec.lb.statsPort}/stats;csv'`,
     ],
     async check(ctx) {
-      const p = lbProcess(ctx);
-      const pid = await ownProcessAlive(ctx, p);
+      const { pid, drift } = await inspectLb(ctx);
       if (pid === undefined) return { done: false, detail: "HAProxy is not running" };
-      const recorded = processRecord(ctx, p.name)?.data?.["configHash"];
-      const onDisk = await readFile(localPaths.haproxyConfig(ctx.stateDir), "utf8").catch(() => "");
-      const wanted = renderLocalHaproxyConfig(
-        ctx.spec,
-        labAddress(ctx),
-        onDisk.includes("prometheus-exporter"),
-      );
-      if (recorded !== sha256(wanted) || onDisk !== wanted) {
-        return { done: false, detail: `HAProxy pid ${pid} runs an outdated config` };
-      }
+      if (drift.length) return { done: false, detail: `drift: ${drift.join("; ")}` };
+      const p = lbProcess(ctx);
       if (!(await p.healthy(ctx)))
         return { done: false, detail: `HAProxy pid ${pid} runs but the LB does not answer` };
       return { done: true, detail: `HAProxy pid ${pid} serves ${lbUrl(labAddress(ctx), ctx.spec)}` };
     },
     async apply(ctx) {
+      const found = await inspectLb(ctx);
+      if (found.pid !== undefined && found.drift.length) {
+        // Say what was found before changing it: the user edited or reloaded something by hand.
+        ctx.log(`${LB_STEP_ID}: drift found: ${found.drift.join("; ")}`);
+      }
       const info = await detectHaproxy(localOptions(ctx.spec).haproxy);
       const text = renderLocalHaproxyConfig(ctx.spec, labAddress(ctx), info.prometheus);
       const file = localPaths.haproxyConfig(ctx.stateDir);
@@ -114,7 +144,12 @@ export function startLbStep(spec: LabSpec): Step {
         prometheus: info.prometheus,
       };
       if ((await ownProcessAlive(ctx, p)) !== undefined) await stopManagedProcess(ctx, p);
-      await startManagedProcess(ctx, p);
+      const pid = await startManagedProcess(ctx, p);
+      if (found.pid !== undefined && found.drift.length) {
+        ctx.log(
+          `${LB_STEP_ID}: repaired: rewrote ${file} (sha256 ${sha256(text).slice(0, 12)}) and restarted HAProxy (pid ${found.pid} → ${pid})`,
+        );
+      }
     },
     async verify(ctx) {
       const url = lbUrl(labAddress(ctx), ctx.spec);
@@ -139,8 +174,4 @@ export function startLbStep(spec: LabSpec): Step {
       await rm(localPaths.haproxyConfig(ctx.stateDir), { force: true });
     },
   };
-}
-
-function sha256(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
 }

@@ -19,6 +19,7 @@ describe("local provider plan", () => {
       "start-app2",
       "start-haproxy",
       "verify-round-robin",
+      "bench",
     ]);
     for (const step of first.steps) {
       expect(step.title.length, step.id).toBeGreaterThan(10);
@@ -40,6 +41,8 @@ describe("local provider plan", () => {
     expect(web3?.commands[0]).toContain("--name web3 --host 127.0.0.1 --port 9102");
     const lb = plan.steps.find((s) => s.id === "start-haproxy");
     expect(lb?.title).toBe("Start HAProxy on 127.0.0.1:9180 in front of web1, web2, web3");
-    expect(plan.steps.at(-1)?.title).toContain("30 requests through the LB reach web1 and web2 and web3");
+    expect(plan.steps.find((s) => s.id === "verify-round-robin")?.title).toContain(
+      "30 requests through the LB reach web1 and web2 and web3",
+    );
   });
 });

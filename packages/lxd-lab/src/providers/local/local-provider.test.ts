@@ -26,6 +26,8 @@ function specWithPorts(name: string, [a, b, lb, stats]: number[]): LabSpec {
     apps: { ...spec.apps, ports: [a!, b!] },
     lb: { ...spec.lb, port: lb!, statsPort: stats! },
     providerOptions: { verifyRequests: 20 },
+    // A short final bench: the numbers are not asserted here, only that the step ran (bench-step tests do).
+    bench: { durationMs: 1_000, connections: 2 },
   };
 }
 
@@ -67,6 +69,7 @@ describe("local provider end to end (real python3 apps, real HAProxy)", () => {
       "start-app2",
       "start-haproxy",
       "verify-round-robin",
+      "bench",
     ]);
     expect(localProvider.endpoint?.(spec)).toBe(`http://127.0.0.1:${ports[2]}/`);
   });
@@ -75,7 +78,7 @@ describe("local provider end to end (real python3 apps, real HAProxy)", () => {
     const result = await labUp({ provider: localProvider, spec, stateDir, gate: autoYesGate(), log });
     expect(result.changed).toBe(true);
     expect(result.complete).toBe(true);
-    expect(result.steps.map((s) => s.outcome)).toEqual(Array(6).fill("applied"));
+    expect(result.steps.map((s) => s.outcome)).toEqual(Array(7).fill("applied"));
     expect(logs.join("\n")).toMatch(/^sequence: ((app1|app2) ){19}(app1|app2)$/m);
     const procs = await recordedProcesses(stateDir, spec);
     expect(procs.map((p) => p.id).sort()).toEqual(["app1", "app2", "lb"]);
@@ -117,7 +120,7 @@ describe("local provider end to end (real python3 apps, real HAProxy)", () => {
 
   it("status shows each process healthy", async () => {
     const status = await labStatus({ provider: localProvider, spec, stateDir });
-    expect(status.healthy).toBe(true);
+    expect(status.healthy, JSON.stringify(status.resources)).toBe(true);
     const procs = status.resources.filter((r) => r.kind === "process");
     expect(procs.map((r) => r.health)).toEqual(["healthy", "healthy", "healthy"]);
     expect(status.resources.find((r) => r.id === "verify-round-robin")).toMatchObject({
@@ -225,6 +228,7 @@ describe("local provider end to end (real python3 apps, real HAProxy)", () => {
         "start-app2",
         "start-haproxy",
         "verify-round-robin",
+        "bench",
       ]);
       expect(resumed.steps.find((s) => s.id === "verify-round-robin")?.outcome).toBe("applied");
       expect((await recordedProcesses(otherDir, other)).find((r) => r.id === "app1")?.data?.["pid"]).toBe(

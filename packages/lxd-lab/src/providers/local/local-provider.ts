@@ -1,3 +1,5 @@
+import { benchSettings } from "../../bench-step/bench-settings.js";
+import { benchHealth, benchStep } from "../../bench-step/bench-step.js";
 import type {
   LabProvider,
   LabVerifyOptions,
@@ -7,13 +9,13 @@ import type {
 } from "../../engine/step.js";
 import type { LabSpec } from "../../spec/lab-spec.js";
 import { formatRoundRobinReport } from "../../verify/round-robin.js";
-import { allocateAddressStep } from "./address-step.js";
+import { ADDRESS_STEP_ID, allocateAddressStep } from "./address-step.js";
 import { appProcess, startAppStep } from "./app-steps.js";
 import { answers, ownProcessAlive } from "./instance-process.js";
-import { lbProcess, startLbStep } from "./lb-step.js";
+import { LB_STEP_ID, lbProcess, startLbStep } from "./lb-step.js";
 import { labAddress, lbUrl, localApps, localOptions } from "./local-lab.js";
 import { preflightStep } from "./preflight-step.js";
-import { runLocalRoundRobin, VERIFY_STEP_ID, verifyRoundRobinStep } from "./verify-step.js";
+import { quickRoundRobin, runLocalRoundRobin, VERIFY_STEP_ID, verifyRoundRobinStep } from "./verify-step.js";
 
 /**
  * The embedded default: the whole lab on this machine, no infrastructure. App instances are
@@ -25,10 +27,15 @@ export const localProvider: LabProvider = {
   plan(spec: LabSpec) {
     return [
       preflightStep(spec),
-      allocateAddressStep(spec),
-      ...localApps(spec).map((app) => startAppStep(spec, app)),
-      startLbStep(spec),
-      verifyRoundRobinStep(spec),
+      // What each step needs: skipping the address warns about every start; the verify needs every process.
+      { ...allocateAddressStep(spec), needs: [] },
+      ...localApps(spec).map((app) => ({ ...startAppStep(spec, app), needs: [ADDRESS_STEP_ID] })),
+      { ...startLbStep(spec), needs: [ADDRESS_STEP_ID] },
+      {
+        ...verifyRoundRobinStep(spec),
+        needs: [...localApps(spec).map((app) => `start-${app.name}`), LB_STEP_ID],
+      },
+      ...(benchSettings(spec).enabled ? [benchStep(spec, lbUrl(localOptions(spec).bindAddress, spec))] : []),
     ];
   },
   async status(ctx: StepContext): Promise<ResourceHealth[]> {
@@ -49,7 +56,7 @@ export const localProvider: LabProvider = {
         continue;
       }
       // A round robin that passed once says nothing about now: run a short one (read-only).
-      const report = await runLocalRoundRobin(ctx, { requests: 2 * ctx.spec.apps.count });
+      const report = await runLocalRoundRobin(ctx, quickRoundRobin(ctx.spec.apps.count));
       health.push({
         kind: "check",
         id: rec.id,
@@ -87,6 +94,7 @@ export const localProvider: LabProvider = {
         detail: `pid ${pid} alive, GET ${url} ${ok ? "OK" : "failed"} in ${Date.now() - started} ms`,
       });
     }
+    health.push(...benchHealth(ctx));
     return health;
   },
   async verify(ctx: StepContext, options: LabVerifyOptions): Promise<LabVerifyResult> {

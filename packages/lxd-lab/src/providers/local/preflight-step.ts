@@ -4,9 +4,9 @@ import type { Step, StepContext } from "../../engine/step.js";
 import { PortInUseError } from "../../errors.js";
 import { detectHaproxy, haproxySupportsHttpCheckSend } from "../../haproxy/haproxy-binary.js";
 import type { LabSpec } from "../../spec/lab-spec.js";
-import { recordedPid } from "./instance-process.js";
+import { ownLabPids } from "./instance-process.js";
 import { forgetCheck, hasPassedCheck, localApps, localOptions, recordPassedCheck } from "./local-lab.js";
-import { canListen, describePortOwners, findPortOwners } from "./port-owner.js";
+import { canListen, conflictingOwners, describePortOwners, findPortOwners } from "./port-owner.js";
 
 export const PREFLIGHT_STEP_ID = "preflight";
 
@@ -60,12 +60,8 @@ async function inspect(ctx: StepContext): Promise<PreflightFinding> {
     };
   }
   lines.push(`HAProxy ${info.version}${info.prometheus ? " (Prometheus exporter built in)" : ""}`);
-  const ownPids = new Set(
-    ctx
-      .resources("process")
-      .map(recordedPid)
-      .filter((p): p is number => p !== undefined),
-  );
+  // Recorded pids and their children (HAProxy's master-worker listens in a worker).
+  const ownPids = await ownLabPids(ctx);
   const ports = [...localApps(spec).map((a) => a.port), spec.lb.port, spec.lb.statsPort];
   const duplicate = ports.find((p, i) => ports.indexOf(p) !== i);
   if (duplicate !== undefined) {
@@ -81,7 +77,8 @@ async function inspect(ctx: StepContext): Promise<PreflightFinding> {
   }
   for (const port of ports) {
     if (await canListen(bindAddress, port)) continue;
-    const owners = await findPortOwners(port);
+    // Only listeners whose address collides with ours matter: an unrelated [::1]:PORT does not stop 127.0.0.1:PORT.
+    const owners = conflictingOwners(await findPortOwners(port), bindAddress);
     if (owners.length > 0 && owners.every((o) => o.pid !== undefined && ownPids.has(o.pid))) {
       lines.push(`port ${port}: held by this lab (pid ${owners.map((o) => o.pid).join(", ")})`);
       continue;
@@ -92,7 +89,7 @@ async function inspect(ctx: StepContext): Promise<PreflightFinding> {
       error: new PortInUseError(
         `Port ${bindAddress}:${port} is already in use by ${describePortOwners(owners)}.`,
         `Stop that process, or choose other ports in the lab spec (apps.ports, lb.port, lb.statsPort). See \`ss -ltnp 'sport = :${port}'\`.`,
-        { port, owners },
+        { port, address: bindAddress, owners },
       ),
     };
   }
@@ -117,6 +114,7 @@ export function preflightStep(spec: LabSpec): Step {
       `ss -ltn   # ports ${ports.join(", ")} on ${bindAddress} must be free`,
     ],
     diagnostics: [`ss -ltnp`, `${haproxy} -vv`, `${python} --version`],
+    readOnly: true,
     async check(ctx) {
       const finding = await inspect(ctx);
       if (!finding.ok) return { done: false, detail: finding.error?.message ?? "preflight failed" };

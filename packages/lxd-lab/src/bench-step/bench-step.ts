@@ -1,0 +1,261 @@
+import { rm, rmdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { type BenchResult, formatMeasurementText, parseSlos, runBench, writeReports } from "@labgate/bench";
+import type { ResourceHealth, Step, StepContext } from "../engine/step.js";
+import { LabSlosNotMetError, StepFailedError } from "../errors.js";
+import type { LabSpec } from "../spec/lab-spec.js";
+import { httpProbe } from "../verify/http-probe.js";
+import { BENCH_REQUEST, benchSettings, benchUrl, describeLoad } from "./bench-settings.js";
+
+export const BENCH_STEP_ID = "bench";
+const RECORD_KIND = "bench";
+const RECORD_ID = "last";
+
+/** What the lab state keeps of the last bench run (resource kind "bench", id "last"). */
+export interface LabBenchRecord {
+  status: "running" | "done";
+  /** Same key → same settings, SLOs and URL as the spec now has. */
+  settingsKey: string;
+  url: string;
+  load: string;
+  startedAt: string;
+  finishedAt?: string;
+  reportDir: string;
+  reports?: { resultJson: string; reportMd: string; reportHtml: string };
+  slos?: { expression: string; pass: boolean; observed: string }[];
+  slosPassed?: boolean | null;
+  aborted?: boolean;
+  summary?: {
+    requests: number;
+    ok: number;
+    errorRatePct: number;
+    rps: number;
+    p50Ms: number;
+    p99Ms: number;
+    statusCodes: Record<string, number>;
+  };
+}
+
+/**
+ * The lab's last step: a short benchmark through the exposed LB with the spec's SLOs (POST /predict,
+ * the service's real work). Prints observed against each SLO, keeps the summary and the report path
+ * in the lab state, and fails (exit 1) when an SLO is missed. Skipped with `bench: {enabled: false}`.
+ */
+export function benchStep(spec: LabSpec, endpoint: string): Step {
+  const s = benchSettings(spec);
+  const url = benchUrl(endpoint);
+  const slos = spec.slos.length ? spec.slos.join(", ") : "none";
+  const key = settingsKey(spec, url);
+  const bodyBytes = Buffer.byteLength(BENCH_REQUEST.body);
+  return {
+    id: BENCH_STEP_ID,
+    title: `Benchmark ${url} for ${describeLoad(s)} against the SLOs (${slos})`,
+    why:
+      "The lab exists to answer one question with numbers: does the service behind the load balancer meet its SLOs? " +
+      `This sends ${BENCH_REQUEST.method} /${BENCH_REQUEST.path} (one sentiment prediction, ${bodyBytes}-byte JSON body) ` +
+      `through the exposed LB for ${describeLoad(s)} after a ${s.warmupMs} ms warm-up, then compares what it observed with ` +
+      `each SLO. The summary and the report's path are kept in the lab state (\`labgate lab status\` shows them); ` +
+      "duration, connections and rate come from `bench:` in the lab spec.",
+    commands: [
+      `labgate bench ${url} -X ${BENCH_REQUEST.method} -H 'Content-Type: ${BENCH_REQUEST.contentType}' --body '<${bodyBytes}-byte review>' ` +
+        `-d ${s.durationMs / 1000}s -c ${s.connections}${s.rate !== undefined ? ` --rate ${s.rate}` : ""}` +
+        `${spec.slos.map((x) => ` --slo '${x}'`).join("")} --out <state>/reports/bench-<time>`,
+    ],
+    diagnostics: [
+      `curl -si -X ${BENCH_REQUEST.method} -H 'Content-Type: ${BENCH_REQUEST.contentType}' -d '${BENCH_REQUEST.body}' ${url}`,
+      "labgate lab status",
+      "labgate lab verify",
+    ],
+    async check(ctx) {
+      const last = lastBench(ctx);
+      if (last?.status !== "done") return { done: false, detail: "no benchmark has run yet" };
+      if (last.settingsKey !== key)
+        return { done: false, detail: "the bench settings, SLOs or URL changed since the last run" };
+      if (last.slosPassed === false)
+        return { done: false, detail: `the last run missed its SLOs: ${failedSlos(last)}` };
+      const live = await answersNow(`${new URL("health", endpoint)}`, ctx.signal);
+      if (live) return { done: false, detail: `the LB does not answer now (${live}): measure again` };
+      return { done: true, detail: describeBench(last) };
+    },
+    async apply(ctx) {
+      const parsed = parseSlos(ctx.spec.slos);
+      const startedAt = new Date();
+      const reportDir = join(ctx.stateDir, "reports", `bench-${stamp(startedAt)}`);
+      // Intent first: an interrupted run still leaves its report dir findable (and removable by undo).
+      const record: LabBenchRecord = {
+        status: "running",
+        settingsKey: key,
+        url,
+        load: describeLoad(s),
+        startedAt: startedAt.toISOString(),
+        reportDir,
+      };
+      await save(ctx, record);
+      ctx.log(`bench: ${BENCH_REQUEST.method} ${url}, ${describeLoad(s)}, SLOs: ${slos}`);
+      const result = await runBench({
+        url,
+        method: BENCH_REQUEST.method,
+        headers: { "Content-Type": BENCH_REQUEST.contentType },
+        body: BENCH_REQUEST.body,
+        connections: s.connections,
+        durationMs: s.durationMs,
+        warmupMs: s.warmupMs,
+        ...(s.rate !== undefined ? { rate: s.rate } : {}),
+        signal: ctx.signal,
+        slos: parsed,
+      });
+      const reports = await writeReports(result, reportDir);
+      const done = finished(record, result, reports);
+      await save(ctx, done);
+      for (const line of formatMeasurementText(result).split("\n")) ctx.log(`  ${line}`);
+      for (const line of observedVsSlo(done)) ctx.log(line);
+      ctx.log(`bench: report ${reports.reportHtml} (also ${reports.reportMd}, ${reports.resultJson})`);
+      ctx.signal.throwIfAborted();
+    },
+    async verify(ctx) {
+      const last = lastBench(ctx);
+      if (last?.status !== "done" || !last.summary) {
+        throw new StepFailedError(BENCH_STEP_ID, "No finished benchmark is recorded for this lab.", {
+          hint: "Run `labgate lab up --step bench`.",
+        });
+      }
+      if (last.summary.ok === 0) {
+        throw new LabSlosNotMetError(
+          `None of the ${last.summary.requests} benchmark requests got a good answer (HTTP ${JSON.stringify(last.summary.statusCodes)}).`,
+          `Try one request by hand: curl -si -X ${BENCH_REQUEST.method} -H 'Content-Type: ${BENCH_REQUEST.contentType}' -d '${BENCH_REQUEST.body}' ${url}`,
+          { report: last.reports?.reportHtml },
+        );
+      }
+      if (last.slosPassed === false) {
+        throw new LabSlosNotMetError(
+          `The lab does not meet its SLOs: ${failedSlos(last)}.`,
+          `Read the report ${last.reports?.reportHtml ?? last.reportDir}; \`labgate lab up\` measures again.`,
+          { slos: last.slos, report: last.reports?.reportHtml },
+        );
+      }
+    },
+    async undo(ctx) {
+      const last = lastBench(ctx);
+      if (!last) return;
+      // Only the files this step wrote; the directories go only when nothing else is in them.
+      const files = last.reports
+        ? [last.reports.resultJson, last.reports.reportMd, last.reports.reportHtml]
+        : [];
+      for (const f of files) await rm(f, { force: true });
+      for (const dir of [last.reportDir, dirname(last.reportDir)]) await rmdir(dir).catch(() => {});
+      await ctx.forget(RECORD_KIND, RECORD_ID);
+    },
+  };
+}
+
+/** The last bench run recorded in the lab state, if any. */
+export function lastBench(ctx: Pick<StepContext, "resources">): LabBenchRecord | undefined {
+  return ctx.resources(RECORD_KIND).find((r) => r.id === RECORD_ID)?.data as LabBenchRecord | undefined;
+}
+
+/** For `lab status`: the last result, healthy when every SLO was met. */
+export function benchHealth(ctx: Pick<StepContext, "resources">): ResourceHealth[] {
+  const last = lastBench(ctx);
+  if (!last) return [];
+  if (last.status !== "done")
+    return [
+      {
+        kind: "bench",
+        id: RECORD_ID,
+        health: "unknown",
+        detail: `started ${last.startedAt}, never finished`,
+      },
+    ];
+  return [
+    {
+      kind: "bench",
+      id: RECORD_ID,
+      health: last.slosPassed === false || last.summary?.ok === 0 ? "unhealthy" : "healthy",
+      detail: describeBench(last),
+    },
+  ];
+}
+
+/** One line per SLO: "  PASS  p99<250ms  observed 12.3 ms". */
+export function observedVsSlo(last: LabBenchRecord): string[] {
+  if (!last.slos?.length) return ["  (no SLOs in the lab spec: nothing to compare)"];
+  return [
+    "observed vs SLO:",
+    ...last.slos.map((x) => `  ${x.pass ? "PASS" : "FAIL"}  ${x.expression}  observed ${x.observed}`),
+  ];
+}
+
+export function describeBench(last: LabBenchRecord): string {
+  const verdict =
+    last.slosPassed === false
+      ? `SLOs MISSED (${failedSlos(last)})`
+      : last.slosPassed
+        ? "SLOs met"
+        : "no SLOs";
+  const m = last.summary;
+  const numbers = m
+    ? `p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms, ${m.rps} req/s, errors ${m.errorRatePct}%`
+    : "no numbers";
+  return `${verdict} at ${last.finishedAt ?? last.startedAt}: ${numbers} (${last.load}); report ${last.reports?.reportHtml ?? last.reportDir}`;
+}
+
+function finished(
+  record: LabBenchRecord,
+  result: BenchResult,
+  reports: { resultJson: string; reportMd: string; reportHtml: string },
+): LabBenchRecord {
+  const ms = (us: number) => Math.round(us / 10) / 100;
+  return {
+    ...record,
+    status: "done",
+    finishedAt: result.finishedAt,
+    reports: { resultJson: reports.resultJson, reportMd: reports.reportMd, reportHtml: reports.reportHtml },
+    slos: result.slos.map((x) => ({ expression: x.expression, pass: x.pass, observed: x.actualText })),
+    slosPassed: result.slosPassed,
+    aborted: result.aborted,
+    summary: {
+      requests: result.requests.sent,
+      ok: result.requests.ok,
+      errorRatePct: result.requests.errorRatePct,
+      rps: Math.round(result.throughput.rps * 10) / 10,
+      p50Ms: ms(result.latency.p50Us),
+      p99Ms: ms(result.latency.p99Us),
+      statusCodes: result.requests.statusCodes,
+    },
+  };
+}
+
+async function save(ctx: StepContext, record: LabBenchRecord): Promise<void> {
+  await ctx.record({
+    kind: RECORD_KIND,
+    id: RECORD_ID,
+    stepId: BENCH_STEP_ID,
+    data: record as unknown as Record<string, unknown>,
+  });
+}
+
+function failedSlos(last: LabBenchRecord): string {
+  return (last.slos ?? [])
+    .filter((x) => !x.pass)
+    .map((x) => `${x.expression} observed ${x.observed}`)
+    .join(", ");
+}
+
+function settingsKey(spec: LabSpec, url: string): string {
+  const s = benchSettings(spec);
+  return JSON.stringify([url, s.durationMs, s.connections, s.rate ?? null, spec.slos]);
+}
+
+async function answersNow(url: string, signal: AbortSignal): Promise<string | undefined> {
+  try {
+    const res = await httpProbe(url, { timeoutMs: 2_000, signal });
+    return res.status === 200 ? undefined : `GET ${url} answered HTTP ${res.status}`;
+  } catch (error) {
+    if (signal.aborted) throw error;
+    return `GET ${url} failed: ${(error as Error).message}`;
+  }
+}
+
+function stamp(d: Date): string {
+  return d.toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").replace("T", "-");
+}
