@@ -74,13 +74,62 @@ export async function processCommand(pid: number): Promise<string | undefined> {
   return command || undefined;
 }
 
-function decodeProcAddress(hex: string): string {
-  if (hex.length === 8) {
-    // IPv4 in host (little-endian) byte order.
-    const n = Number.parseInt(hex, 16);
-    return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff].join(".");
+/**
+ * Does a listener on `held` stop us binding `wanted` on the same port? The same address does, and so do
+ * wildcards: 0.0.0.0 covers every IPv4 address, :: (dual stack by default on Linux) every address.
+ * An IPv6 listener on ::1 does not block 127.0.0.1, nor one on another specific address.
+ */
+export function addressesConflict(wanted: string, held: string): boolean {
+  const a = unmapV4(wanted);
+  const b = unmapV4(held);
+  if (a === b) return true;
+  const v6 = (x: string) => x.includes(":");
+  if (b === "::" || a === "::") return true;
+  if (b === "0.0.0.0") return !v6(a);
+  if (a === "0.0.0.0") return !v6(b);
+  return false;
+}
+
+/** The owners whose listening address conflicts with binding `address` (see addressesConflict). */
+export function conflictingOwners(owners: PortOwner[], address: string): PortOwner[] {
+  return owners.filter((o) => addressesConflict(address, o.address));
+}
+
+function unmapV4(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  return mapped ? mapped[1]! : address.toLowerCase();
+}
+
+/** /proc/net/tcp{,6} addresses: IPv4 as one little-endian word, IPv6 as four little-endian words. */
+export function decodeProcAddress(hex: string): string {
+  const word = (h: string) => {
+    const n = Number.parseInt(h, 16);
+    return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff];
+  };
+  if (hex.length === 8) return word(hex).join(".");
+  if (hex.length !== 32) return `unknown:${hex}`;
+  const bytes = [0, 8, 16, 24].flatMap((i) => word(hex.slice(i, i + 8)));
+  if (bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff)
+    return `::ffff:${bytes.slice(12).join(".")}`;
+  const groups = Array.from({ length: 8 }, (_, i) => ((bytes[2 * i]! << 8) | bytes[2 * i + 1]!).toString(16));
+  return compressIpv6(groups);
+}
+
+function compressIpv6(groups: string[]): string {
+  // The longest run of two or more zero groups becomes "::" (RFC 5952).
+  let best = { at: -1, len: 0 };
+  for (let i = 0; i < groups.length; ) {
+    if (groups[i] !== "0") {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < groups.length && groups[j] === "0") j++;
+    if (j - i > best.len) best = { at: i, len: j - i };
+    i = j;
   }
-  if (/^0+$/.test(hex)) return "::";
-  if (hex === "00000000000000000000000001000000") return "::1";
-  return `ipv6:${hex}`;
+  if (best.len < 2) return groups.join(":");
+  const head = groups.slice(0, best.at).join(":");
+  const tail = groups.slice(best.at + best.len).join(":");
+  return `${head}::${tail}`;
 }

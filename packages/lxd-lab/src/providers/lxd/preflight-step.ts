@@ -144,6 +144,7 @@ export function preflightStep(o: LxdLabOptions, clientFor: LxdClientFactory): St
   const run = () => lxdPreflight(clientFor(o), o);
   return {
     id: "preflight",
+    readOnly: true,
     title: "Check the LXD host",
     why:
       "Before anything is created, labgate checks that LXD answers on its socket, that the storage pool for the " +

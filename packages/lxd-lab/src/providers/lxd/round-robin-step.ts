@@ -43,6 +43,7 @@ export function roundRobinStep(o: LxdLabOptions): Step {
   const requests = Math.max(20, 10 * names.length);
   return {
     id: LXD_VERIFY_STEP_ID,
+    readOnly: true,
     title: `Verify round robin through ${exposeUrl(o)}: ${requests} requests reach ${names.join(" and ")}`,
     why:
       "The lab is only useful if the load balancer really spreads traffic. This sends requests through the proxy " +

@@ -83,6 +83,7 @@ export function preflightStep(rt: OneLabRuntime): Step {
   };
   return {
     id: "one-preflight",
+    readOnly: true,
     title: "Check OpenNebula: endpoint, credentials, version, host",
     why: "Before creating anything, labgate makes sure the OpenNebula front-end answers on its XML-RPC port, accepts your credentials, runs a version whose container driver matches your host (LXD up to 6.8, LXC from 6.10), and has a host that is MONITORED. A host in ERROR is reported here, not after ten minutes of waiting on a VM that can never be scheduled — unless labgate has SSH access to it, in which case the host-preparation steps that follow are what repairs it.",
     commands: ["one.system.version", "one.hostpool.info"],

@@ -24,6 +24,7 @@ export async function runVerify(
 export function verifyStep(rt: OneLabRuntime): Step {
   return {
     id: "one-verify",
+    readOnly: true,
     title: "Verify round robin through the load balancer",
     why: "Sends requests through the load balancer and checks that every answer carries X-Served-By, that every app instance served, and that the split is even: the proof that HAProxy, the apps and the network all work together.",
     commands: ["GET http://LB/ ×20, counting X-Served-By"],
