@@ -1,3 +1,5 @@
+import { benchSettings } from "../../bench-step/bench-settings.js";
+import { benchHealth, benchStep } from "../../bench-step/bench-step.js";
 import type {
   LabProvider,
   LabVerifyOptions,
@@ -13,7 +15,7 @@ import { answers, ownProcessAlive } from "./instance-process.js";
 import { LB_STEP_ID, lbProcess, startLbStep } from "./lb-step.js";
 import { labAddress, lbUrl, localApps, localOptions } from "./local-lab.js";
 import { preflightStep } from "./preflight-step.js";
-import { runLocalRoundRobin, VERIFY_STEP_ID, verifyRoundRobinStep } from "./verify-step.js";
+import { quickRoundRobin, runLocalRoundRobin, VERIFY_STEP_ID, verifyRoundRobinStep } from "./verify-step.js";
 
 /**
  * The embedded default: the whole lab on this machine, no infrastructure. App instances are
@@ -33,6 +35,7 @@ export const localProvider: LabProvider = {
         ...verifyRoundRobinStep(spec),
         needs: [...localApps(spec).map((app) => `start-${app.name}`), LB_STEP_ID],
       },
+      ...(benchSettings(spec).enabled ? [benchStep(spec, lbUrl(localOptions(spec).bindAddress, spec))] : []),
     ];
   },
   async status(ctx: StepContext): Promise<ResourceHealth[]> {
@@ -53,7 +56,7 @@ export const localProvider: LabProvider = {
         continue;
       }
       // A round robin that passed once says nothing about now: run a short one (read-only).
-      const report = await runLocalRoundRobin(ctx, { requests: 2 * ctx.spec.apps.count });
+      const report = await runLocalRoundRobin(ctx, quickRoundRobin(ctx.spec.apps.count));
       health.push({
         kind: "check",
         id: rec.id,
@@ -91,6 +94,7 @@ export const localProvider: LabProvider = {
         detail: `pid ${pid} alive, GET ${url} ${ok ? "OK" : "failed"} in ${Date.now() - started} ms`,
       });
     }
+    health.push(...benchHealth(ctx));
     return health;
   },
   async verify(ctx: StepContext, options: LabVerifyOptions): Promise<LabVerifyResult> {
