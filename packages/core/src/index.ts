@@ -28,6 +28,7 @@ export {
   DEFAULT_DEPLOY_STATE_DIR,
   type DeployRecord,
   deployStatePath,
+  makeDeployStateDir,
   readDeployRecord,
   removeDeployRecord,
   writeDeployRecord,

@@ -169,8 +169,9 @@ describe("labgate deploy", () => {
     expect(d.code).toBe(0);
     expect(JSON.parse(d.stdout).released).toEqual(["192.168.3.30"]);
     expect(sim.vms.has(100)).toBe(false);
+    // No record: exit 4, as the README's exit-code table and deploy section say.
     expect(await cli(["deploy", "destroy", specPath, "--yes", "--state-dir", state])).toMatchObject({
-      code: ExitCode.STATE,
+      code: ExitCode.PRECONDITION,
     });
   });
 

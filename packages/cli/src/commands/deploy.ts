@@ -1,5 +1,4 @@
 import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import {
@@ -8,6 +7,7 @@ import {
   DEFAULT_DEPLOY_STATE_DIR,
   type DeploymentPlan,
   DeployNotConfirmedError,
+  type DeployRecord,
   type DeploySpec,
   DeploySpecError,
   deployOwner,
@@ -20,9 +20,12 @@ import {
   IpPool,
   loadDeploySpec,
   localLoopbackPoolConfig,
+  makeDeployStateDir,
+  type NodeRef,
   ON_PREM_PLATFORMS,
   PLATFORMS,
   type PlatformName,
+  PreconditionError,
   readDeployRecord,
   removeDeployRecord,
   resolveDeployNetwork,
@@ -131,7 +134,7 @@ export async function deployCommand(
     return ExitCode.OK;
   }
   // One apply per node at a time: a second one would see no record yet and create a twin.
-  await mkdir(dirname(statePath), { recursive: true });
+  await makeDeployStateDir(dirname(statePath));
   return withFileLock(
     `${statePath}.apply`,
     () => apply(out, adapter, spec, platform, statePath, pool, plan, specPath, flags, io),
@@ -154,7 +157,7 @@ async function apply(
   io: DeployIo,
 ): Promise<number> {
   const existing = await readDeployRecord(statePath);
-  if (existing) {
+  if (existing && existing.status !== "creating") {
     throw new StateError(
       "DEPLOY_EXISTS",
       `${spec.name} is already deployed on ${platform} (id ${existing.ref.id}, recorded in ${statePath}).`,
@@ -163,8 +166,19 @@ async function apply(
       },
     );
   }
+  // An interrupted apply left its intent: what it may have created is found by id and name, and replaced.
+  const leftovers = existing ? await findLeftovers(adapter, existing, statePath) : [];
   out.info(formatPlan(plan));
-  await confirm(`Deploy ${spec.name} on ${platform} with these ${plan.calls.length} steps?`, flags, io);
+  if (existing) out.warn(interruptedNotice(existing, leftovers, statePath));
+  await confirm(
+    `Deploy ${spec.name} on ${platform} with these ${plan.calls.length} steps${leftovers.length ? `, after removing ${leftovers.length} node(s) left by the interrupted apply` : ""}?`,
+    flags,
+    io,
+  );
+  for (const leftover of leftovers) {
+    out.info(`Removing ${platform} node ${leftover.id} (${leftover.name}) left by the interrupted apply ...`);
+    await adapter.destroy(leftover, { onCall: (d) => out.info(`  → ${d}`) });
+  }
 
   const resolved = await resolveDeployNetwork(spec, platform, pool);
   const network = resolved.spec.resolvedNetwork;
@@ -176,22 +190,41 @@ async function apply(
   const releaseAddress = async () => {
     if (owner && pool) await pool.release({ owner }).catch(() => undefined);
   };
+  const record = (ref: NodeRef, status?: "creating"): DeployRecord => ({
+    version: 1,
+    ...(status ? { status } : {}),
+    ref,
+    network,
+    ...(owner ? { ipOwner: owner } : {}),
+    createdAt: new Date().toISOString(),
+  });
+  // Intent first: a process killed during a mutating call leaves a record naming what it was making.
+  const intend = (ref: NodeRef) => writeDeployRecord(statePath, record(ref, "creating"));
+  await intend({ platform, id: "", name: spec.name });
   let ref: Awaited<ReturnType<typeof adapter.create>>;
   try {
-    ref = await adapter.create(resolved.spec, { onCall: (d) => out.info(`  → ${d}`) });
+    ref = await adapter.create(resolved.spec, {
+      onCall: (d) => out.info(`  → ${d}`),
+      beforeMutation: intend,
+    });
   } catch (error) {
-    // The VM was not created: give the address back so the pool does not leak it.
+    // Adapters that can look nodes up announce every mutating call; the others clean up inside create.
+    const intent = adapter.findByName ? await readDeployRecord(statePath).catch(() => undefined) : undefined;
+    const left = intent ? await findLeftovers(adapter, intent, statePath).catch(() => undefined) : [];
+    if (left === undefined || left.length > 0) {
+      // Something may exist on the platform: keep the record (and the address) so destroy or a re-run finds it.
+      out.warn(
+        `${spec.name} may be half-created on ${platform}${left?.length ? ` (node ${left.map((r) => r.id).join(", ")})` : ""}; ${statePath} keeps it. Run \`labgate deploy destroy ${specPath}\` or apply again.`,
+      );
+      throw error;
+    }
+    // Nothing was created: give the address back so the pool does not leak it, and drop the intent.
     await releaseAddress();
+    await removeDeployRecord(statePath);
     throw error;
   }
   try {
-    await writeDeployRecord(statePath, {
-      version: 1,
-      ref,
-      network,
-      ...(owner ? { ipOwner: owner } : {}),
-      createdAt: new Date().toISOString(),
-    });
+    await writeDeployRecord(statePath, record(ref));
   } catch (error) {
     // Without a record, destroy could never find this node again: remove it rather than leave it behind.
     out.warn(`Could not record ${spec.name} in ${statePath}; removing node ${ref.id} again.`);
@@ -232,7 +265,8 @@ async function destroy(
 ): Promise<number> {
   const record = await readDeployRecord(statePath);
   if (!record) {
-    throw new StateError(
+    // Exit 4 (as the README says): what destroy needs, the record, is missing; nothing is broken.
+    throw new PreconditionError(
       "DEPLOY_NOT_FOUND",
       `No deploy record for ${spec.name} on ${platform} (${statePath}).`,
       {
@@ -240,19 +274,58 @@ async function destroy(
       },
     );
   }
+  // An interrupted apply's record may not name the node yet (or may name one that was never made).
+  const targets =
+    record.status === "creating" ? await findLeftovers(adapter, record, statePath) : [record.ref];
+  if (record.status === "creating") out.warn(interruptedNotice(record, targets, statePath));
   out.info(
-    `Will destroy ${platform} node ${record.ref.id} (${record.ref.name})${record.network.mode === "static" ? ` and release ${record.network.ip}` : ""}.`,
+    `Will destroy ${targets.length ? targets.map((r) => `${platform} node ${r.id} (${r.name})`).join(", ") : "nothing on the platform"}${record.network.mode === "static" ? ` and release ${record.network.ip}` : ""}.`,
   );
   await confirm(`Destroy ${record.ref.name}?`, flags, io);
-  await adapter.destroy(record.ref, { onCall: (d) => out.info(`  → ${d}`) });
+  for (const target of targets) await adapter.destroy(target, { onCall: (d) => out.info(`  → ${d}`) });
   const released = record.ipOwner && pool ? await pool.release({ owner: record.ipOwner }) : [];
   await removeDeployRecord(statePath);
   out.result(
-    { platform, destroyed: record.ref, released: released.map((a) => a.ip) },
+    { platform, destroyed: targets[0] ?? record.ref, released: released.map((a) => a.ip) },
     (r) =>
       `destroyed ${r.destroyed.name} (${r.destroyed.id})${r.released.length ? `, released ${r.released.join(", ")}` : ""}`,
   );
   return ExitCode.OK;
+}
+
+/**
+ * What an interrupted apply may have left on the platform: nodes carrying the recorded name (and the
+ * recorded id, once the adapter named one). Looked up on the platform, never taken from the record alone.
+ */
+async function findLeftovers(
+  adapter: ReturnType<typeof createAdapter>,
+  record: DeployRecord,
+  statePath: string,
+): Promise<NodeRef[]> {
+  const { id, name } = record.ref;
+  if (adapter.findByName) {
+    // Such adapters announce each mutating call with the id first: no id means nothing was sent.
+    if (!id) return [];
+    return (await adapter.findByName(name)).filter((r) => r.id === id);
+  }
+  if (id && (await adapter.get(record.ref))) return [record.ref];
+  if (!id) {
+    throw new StateError(
+      "DEPLOY_INTERRUPTED_UNKNOWN",
+      `An apply of ${name} on ${record.ref.platform} was interrupted before the platform named the node, and this adapter cannot look nodes up by name.`,
+      {
+        hint: `Look for a node named ${name} on the platform and remove it by hand if it exists, then delete ${statePath}.`,
+      },
+    );
+  }
+  return [];
+}
+
+function interruptedNotice(record: DeployRecord, found: NodeRef[], statePath: string): string {
+  const what = found.length
+    ? `it left ${found.map((r) => `node ${r.id}`).join(", ")} on ${record.ref.platform}`
+    : `nothing of it is on ${record.ref.platform}`;
+  return `An earlier apply of ${record.ref.name} was interrupted (intent recorded ${record.createdAt} in ${statePath}); ${what}.`;
 }
 
 function timeoutMs(flags: DeployFlags): number {

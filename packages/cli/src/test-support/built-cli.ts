@@ -16,12 +16,14 @@ function watched(): [string, string][] {
       .map((f) => `${folder}/${f}`);
   // The ledger's lock and atomic write live in fs/: a stale build of them would test old code.
   const ipPool = [...sources("ip-pool"), ...sources("fs")];
-  const pairs: [string, string][] = [...ipPool, "index.ts", "errors.ts"].map((f) => [
+  // The deploy kill test runs the compiled deploy command against the Proxmox adapter.
+  const deploy = [...sources("adapters"), ...sources("deploy-rules"), ...sources("util")];
+  const pairs: [string, string][] = [...ipPool, ...deploy, "index.ts", "errors.ts"].map((f) => [
     join(coreSrc, f),
     join(coreDist, f.replace(/\.ts$/, ".js")),
   ]);
   const ipCommands = readdirSync(join(REPO_ROOT, "packages/cli/src/commands"))
-    .filter((f) => /^ip(-[a-z-]+)?\.ts$/.test(f))
+    .filter((f) => /^(ip(-[a-z-]+)?|deploy)\.ts$/.test(f))
     .map((f) => `commands/${f}`);
   for (const f of [...ipCommands, "program.ts", "main.ts", "bin.ts"]) {
     pairs.push([

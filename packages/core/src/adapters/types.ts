@@ -132,6 +132,8 @@ export interface PlatformAdapter {
   /**
    * Nodes on the platform that carry this name (templates excluded): how an interrupted apply finds
    * what it may have created before its record was complete. Adapters without it cannot resume.
+   * An adapter that implements it must call `beforeMutation` (with the node's id) before every call
+   * that changes the platform: a record without an id then means nothing was sent.
    */
   findByName?(name: string, options?: CallOptions): Promise<NodeRef[]>;
 }

@@ -276,6 +276,17 @@ export async function startProxmoxSim(options: ProxmoxSimOptions) {
     ...server,
     node,
     vms,
+    /**
+     * Runs every unfinished task to its end, as the server does whether or not a client polls: a client
+     * killed mid-clone leaves a clone task that still completes (and drops the VM's lock).
+     */
+    completeTasks() {
+      for (const t of tasks.values()) {
+        t.polls = 0;
+        t.apply?.();
+        t.apply = undefined;
+      }
+    },
     addTemplate(id: number, vm: Partial<SimVm> & { config: Record<string, string | number> }) {
       vms.set(id, { name: vm.name ?? `tmpl-${id}`, template: true, status: "stopped", ...vm });
       remember(vm.config);
