@@ -278,10 +278,10 @@ describe("EsxiAdapter against the vSphere REST simulator", () => {
       await expect(vim.setExtraConfig("vm-404", { "guestinfo.x": "1" })).rejects.toMatchObject({
         code: "PLATFORM_NOT_FOUND",
       });
-      // Shrinking is refused by vSphere as a task error; growFirstDisk never asks for it, so edit by hand.
+      // Shrinking is refused by vSphere as a task error; growBootDisk never asks for it, so edit by hand.
       (sim.vms.get("vm-7")?.disks?.get("2000") as { capacityBytes: number }).capacityBytes = 100 * 1024 ** 3;
-      expect(await vim.growFirstDisk("vm-7", 50, { intervalMs: 5 })).toBe("kept");
-      expect(await vim.growFirstDisk("vm-7", 120, { intervalMs: 5 })).toBe("grown");
+      expect(await vim.growBootDisk("vm-7", 50, { intervalMs: 5 })).toBe("kept");
+      expect(await vim.growBootDisk("vm-7", 120, { intervalMs: 5 })).toBe("grown");
       expect(sim.vms.get("vm-7")?.disks?.get("2000")?.capacityBytes).toBe(120 * 1024 ** 3);
     } finally {
       await sim.close();
@@ -389,6 +389,144 @@ describe("EsxiAdapter against the vSphere REST simulator", () => {
         disks: { type: string; sata?: unknown }[];
       };
       expect(body.disks[0]).toMatchObject({ type: "SATA", sata: { bus: 0, unit: 0 } });
+    } finally {
+      await sim.close();
+    }
+  });
+});
+
+describe("EsxiAdapter as vCenter behaves: network backings, the boot disk, vCenter only", () => {
+  const recordingRunner = (): CommandRunner => ({
+    async run() {
+      return "";
+    },
+    async put() {},
+    async close() {},
+  });
+  const importSpec = (url: string, network: string): DeploySpec => ({
+    name: "img2",
+    os: { family: "linux" },
+    cores: 2,
+    memory_mib: 2048,
+    image: { source: "/images/jammy.qcow2", format: "qcow2" },
+    network: { cidr: "192.168.3.0/24" },
+    platform_options: {
+      esxi: {
+        url,
+        datastore: "datastore1",
+        datastore_id: "datastore-11",
+        resource_pool: "resgroup-9",
+        folder: "group-v4",
+        ssh_host: "esxi1",
+        ssh_key: "/root/.ssh/id_ed25519",
+        network,
+      },
+    },
+  });
+
+  it("attaches a dvportgroup-* network with DISTRIBUTED_PORTGROUP backing (vCenter refuses STANDARD_PORTGROUP)", async () => {
+    const sim = await startVsphereSim({ user: env.VSPHERE_USER, password: env.VSPHERE_PASSWORD });
+    try {
+      const base = importSpec(sim.url, "dvportgroup-21");
+      const adapter = new EsxiAdapter({ spec: base, env, runner: recordingRunner() });
+      const ref = await adapter.create({ ...base, platform: "esxi", resolvedNetwork: net });
+      const created = sim.vms.get(ref.id)?.spec as { nics: { backing: unknown }[] };
+      expect(created.nics[0]?.backing).toEqual({ type: "DISTRIBUTED_PORTGROUP", network: "dvportgroup-21" });
+      const opaque = new EsxiAdapter({
+        spec: importSpec(sim.url, "network-o25"),
+        env,
+        runner: recordingRunner(),
+      });
+      const plan = opaque.plan({
+        ...importSpec(sim.url, "network-o25"),
+        platform: "esxi",
+        resolvedNetwork: net,
+      });
+      expect(plan.calls.find((c) => c.target === "/api/vcenter/vm")?.params?.nics).toMatchObject([
+        { backing: { type: "OPAQUE_NETWORK", network: "network-o25" } },
+      ]);
+      // A port group name instead of its id is caught by deploy check, before any call.
+      expect(adapter.validate(importSpec(sim.url, "VM Network")).map((f) => f.code)).toContain(
+        "ESXI_NETWORK_ID",
+      );
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it("grows the disk the template boots from, not a data disk listed before it", async () => {
+    const sim = await startVsphereSim({ user: env.VSPHERE_USER, password: env.VSPHERE_PASSWORD });
+    try {
+      sim.vms.set("vm-50", {
+        name: "tmpl-data-first",
+        power_state: "POWERED_OFF",
+        cpu: { count: 2 },
+        memory: { size_MiB: 2048 },
+        template: true,
+        disks: new Map([
+          ["2000", { type: "SCSI", vmdk_file: "[ds1] tmpl/tmpl_data.vmdk", capacityBytes: 5 * 1024 ** 3 }],
+          ["2001", { type: "SCSI", vmdk_file: "[ds1] tmpl/tmpl.vmdk", capacityBytes: 10 * 1024 ** 3 }],
+        ]),
+        bootDisks: ["2001"],
+      });
+      const spec: ResolvedSpec = {
+        name: "web9",
+        platform: "esxi",
+        os: { family: "linux" },
+        cores: 2,
+        memory_mib: 2048,
+        disk_gb: 40,
+        template_id: "vm-50",
+        network: { cidr: "192.168.3.0/24" },
+        resolvedNetwork: net,
+        platform_options: { esxi: { url: sim.url, resource_pool: "resgroup-9", folder: "group-v4" } },
+      };
+      const adapter = new EsxiAdapter({ spec, env, pollIntervalMs: 5 });
+      const ref = await adapter.create(spec);
+      const disks = sim.vms.get(ref.id)?.disks;
+      expect(disks?.get("2001")?.capacityBytes).toBe(40 * 1024 ** 3);
+      expect(disks?.get("2000")?.capacityBytes).toBe(5 * 1024 ** 3);
+
+      // Without a boot order the disk at the lowest controller and unit is the boot disk.
+      const vim = new VimJsonClient(new HttpJsonClient({ baseUrl: sim.url, platform: "esxi" }), () => [
+        env.VSPHERE_USER,
+        env.VSPHERE_PASSWORD,
+      ]);
+      const clone = sim.vms.get(ref.id);
+      if (clone) clone.bootDisks = [];
+      expect(await vim.growBootDisk(ref.id, 60, { intervalMs: 5 })).toBe("grown");
+      expect(disks?.get("2000")?.capacityBytes).toBe(60 * 1024 ** 3);
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it("says it needs vCenter: an info finding in deploy check, ESXI_NEEDS_VCENTER (exit 4) against a bare ESXi host", async () => {
+    const sim = await startVsphereSim({
+      user: env.VSPHERE_USER,
+      password: env.VSPHERE_PASSWORD,
+      standaloneEsxi: true,
+    });
+    try {
+      const base = importSpec(sim.url, "network-13");
+      const adapter = new EsxiAdapter({ spec: base, env, runner: recordingRunner() });
+      expect(adapter.validate(base).find((f) => f.code === "ESXI_NEEDS_VCENTER")).toMatchObject({
+        severity: "info",
+        message: expect.stringContaining("vCenter"),
+      });
+      await expect(adapter.get({ platform: "esxi", id: "vm-1", name: "x" })).rejects.toMatchObject({
+        code: "ESXI_NEEDS_VCENTER",
+        exitCode: 4,
+        message: expect.stringContaining("POST /api/session answered 404"),
+      });
+      const vim = new VimJsonClient(new HttpJsonClient({ baseUrl: sim.url, platform: "esxi" }), () => [
+        env.VSPHERE_USER,
+        env.VSPHERE_PASSWORD,
+      ]);
+      await expect(vim.setExtraConfig("vm-1", { "guestinfo.x": "1" })).rejects.toMatchObject({
+        code: "ESXI_NEEDS_VCENTER",
+        message: expect.stringContaining("HostAgent"),
+      });
     } finally {
       await sim.close();
     }

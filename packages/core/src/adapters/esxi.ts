@@ -22,7 +22,7 @@ import type {
   ResolvedSpec,
   WaitOptions,
 } from "./types.js";
-import { DEFAULT_VIM_RELEASE, VimJsonClient } from "./vsphere-vim.js";
+import { DEFAULT_VIM_RELEASE, needsVcenter, VimJsonClient } from "./vsphere-vim.js";
 import { waitForRunning } from "./wait.js";
 
 export interface EsxiAdapterOptions {
@@ -78,6 +78,23 @@ export class EsxiAdapter implements PlatformAdapter {
         if (!o.string(key))
           out.push(missingOption("esxi", key, key === "datastore" ? '"datastore1"' : '"..."'));
       }
+    }
+    out.push({
+      code: "ESXI_NEEDS_VCENTER",
+      severity: "info",
+      field: "platform_options.esxi.url",
+      message: `The esxi platform talks to vCenter Server (vSphere Automation REST API /api/vcenter, 7.0 Update 2 or later; VI/JSON for guestinfo, 8.0 Update 1 or later); a standalone ESXi host serves neither.`,
+      fix: "Point platform_options.esxi.url (or VSPHERE_URL) at the vCenter that manages the host, not at the host itself.",
+    });
+    const network = o.string("network");
+    if (network !== undefined && networkBacking(network) === undefined) {
+      out.push({
+        code: "ESXI_NETWORK_ID",
+        severity: "error",
+        field: "platform_options.esxi.network",
+        message: `vSphere network ids look like "network-13" (standard port group), "dvportgroup-21" (distributed port group) or "network-o25" (opaque network); got "${network}".`,
+        fix: "Use the id from GET /api/vcenter/network (govc ls -i network).",
+      });
     }
     const guestConfig = o.string("guest_config");
     if (guestConfig !== undefined && guestConfig !== "guestinfo" && guestConfig !== "customization") {
@@ -254,7 +271,7 @@ export class EsxiAdapter implements PlatformAdapter {
           await this.vim(call).setExtraConfig(id, guestinfoKeys(spec), wait);
           if (spec.disk_gb !== undefined) {
             call.onCall?.(`ReconfigVM_Task ${id}: grow the disk to ${spec.disk_gb} GB`);
-            const grown = await this.vim(call).growFirstDisk(id, spec.disk_gb, wait);
+            const grown = await this.vim(call).growBootDisk(id, spec.disk_gb, wait);
             if (grown === "kept")
               call.onCall?.(`disk already ${spec.disk_gb} GB or larger: kept (never shrunk)`);
           }
@@ -519,6 +536,7 @@ export class EsxiAdapter implements PlatformAdapter {
     const ds = o.string("datastore") ?? "<datastore>";
     const windows = spec.os.family === "windows";
     const bus = windows ? "SATA" : o.string("disk_bus")?.toUpperCase() === "SATA" ? "SATA" : "SCSI";
+    const network = spec.resolvedNetwork.attach ?? o.string("network") ?? "<network id>";
     return {
       name: spec.name,
       guest_OS: windows ? "WINDOWS_9_SERVER_64" : "UBUNTU_64",
@@ -543,10 +561,7 @@ export class EsxiAdapter implements PlatformAdapter {
       nics: [
         {
           type: windows ? "E1000E" : "VMXNET3",
-          backing: {
-            type: "STANDARD_PORTGROUP",
-            network: spec.resolvedNetwork.attach ?? o.string("network") ?? "<network id>",
-          },
+          backing: { type: networkBacking(network) ?? "STANDARD_PORTGROUP", network },
           start_connected: true,
         },
       ],
@@ -650,6 +665,8 @@ export class EsxiAdapter implements PlatformAdapter {
           { status: 401, hint: "Check VSPHERE_USER (user@vsphere.local) and VSPHERE_PASSWORD." },
         );
       }
+      // A standalone ESXi host (and vCenter before 7.0U2) has no /api: say what is needed, not "404".
+      if (res.status === 404) throw needsVcenter("POST /api/session answered 404");
       this.session = this.unwrap<string>(res, "log in");
       registerSecret(this.session);
     }
@@ -699,6 +716,20 @@ export class EsxiAdapter implements PlatformAdapter {
       }),
     );
   }
+}
+
+/**
+ * The NIC backing type the vSphere Automation API wants for a network id (vcenter.vm.hardware.Ethernet
+ * BackingType): standard port groups are network-N, distributed port groups dvportgroup-N, NSX opaque
+ * networks network-oN. vCenter refuses a backing whose type does not match the network.
+ */
+export function networkBacking(
+  network: string,
+): "STANDARD_PORTGROUP" | "DISTRIBUTED_PORTGROUP" | "OPAQUE_NETWORK" | undefined {
+  if (/^dvportgroup-\d+$/.test(network)) return "DISTRIBUTED_PORTGROUP";
+  if (/^network-o\d+$/.test(network)) return "OPAQUE_NETWORK";
+  if (/^network-\d+$/.test(network) || network.startsWith("<")) return "STANDARD_PORTGROUP";
+  return undefined;
 }
 
 function fail(error: Error): never {

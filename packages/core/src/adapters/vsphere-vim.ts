@@ -1,4 +1,4 @@
-import { PlatformApiError } from "../errors.js";
+import { PlatformApiError, PlatformConfigError } from "../errors.js";
 import { registerSecret } from "../util/redact.js";
 import type { HttpJsonClient, HttpResponse } from "./http-json.js";
 import type { WaitOptions } from "./types.js";
@@ -42,15 +42,19 @@ export class VimJsonClient {
     await this.reconfigure(vm, spec, "set the guestinfo cloud-init keys", wait);
   }
 
-  /** Grows a VM's first virtual disk to `gb`; a disk that is already as large is left alone. */
-  async growFirstDisk(vm: string, gb: number, wait: WaitOptions = {}): Promise<"grown" | "kept"> {
-    const config = await this.call<{ hardware?: { device?: Record<string, unknown>[] } }>(
+  /**
+   * Grows the disk the VM boots from to `gb` (the first bootable disk in bootOptions.bootOrder, else the
+   * disk at the lowest controller and unit, where the firmware looks first); one as large is left alone.
+   * Data disks a template may list before its system disk are never touched.
+   */
+  async growBootDisk(vm: string, gb: number, wait: WaitOptions = {}): Promise<"grown" | "kept"> {
+    const config = await this.call<VmConfig>(
       "GET",
       `/VirtualMachine/${enc(vm)}/config`,
       undefined,
       `read the configuration of ${vm}`,
     );
-    const disk = (config.hardware?.device ?? []).find((d) => d._typeName === "VirtualDisk");
+    const disk = bootDisk(config);
     if (!disk)
       throw new PlatformApiError("esxi", "PLATFORM_NOT_FOUND", `VM ${vm} has no virtual disk to grow.`, {
         hint: "Check the template: it should have its system disk attached.",
@@ -130,10 +134,12 @@ export class VimJsonClient {
 
   private async login(): Promise<void> {
     // The ServiceInstance is readable without a session and names the SessionManager to log in with.
-    const content = unwrap<{ sessionManager?: MoRef }>(
+    const content = unwrap<{ sessionManager?: MoRef; about?: { apiType?: string } }>(
       await this.http.request("GET", `${this.base()}/ServiceInstance/ServiceInstance/content`),
       "read the vSphere service content (VI/JSON needs vCenter 8.0 Update 1 or later)",
     );
+    // AboutInfo.apiType is "HostAgent" on an ESXi host, "VirtualCenter" on vCenter.
+    if (content.about?.apiType === "HostAgent") throw needsVcenter("its AboutInfo.apiType is HostAgent");
     const manager = content.sessionManager?.value ?? "SessionManager";
     const [userName, password] = this.credentials();
     const res = await this.http.request("POST", `${this.base()}/SessionManager/${enc(manager)}/Login`, {
@@ -158,6 +164,44 @@ export class VimJsonClient {
   private base(): string {
     return `/sdk/vim25/${this.release}`;
   }
+}
+
+/** The esxi platform drives vCenter; a URL that reaches a bare ESXi host (or an old vCenter) gets this. */
+export function needsVcenter(evidence: string): PlatformConfigError {
+  return new PlatformConfigError(
+    "ESXI_NEEDS_VCENTER",
+    `The vSphere URL is not a vCenter Server 7.0 Update 2 or later (${evidence}): the esxi platform needs vCenter's Automation REST API (/api/vcenter) and, for guestinfo, its VI/JSON API (8.0 Update 1+); a standalone ESXi host serves neither.`,
+    {
+      hint: "Point platform_options.esxi.url (or VSPHERE_URL) at the vCenter that manages the host; `labgate deploy check` lists what the platform needs.",
+    },
+  );
+}
+
+interface VmDevice extends Record<string, unknown> {
+  _typeName?: string;
+  key?: number;
+  controllerKey?: number;
+  unitNumber?: number;
+  capacityInKB?: number;
+}
+
+interface VmConfig {
+  hardware?: { device?: VmDevice[] };
+  bootOptions?: { bootOrder?: { _typeName?: string; deviceKey?: number }[] };
+}
+
+function bootDisk(config: VmConfig): VmDevice | undefined {
+  const devices = config.hardware?.device ?? [];
+  const disks = devices.filter((d) => d._typeName === "VirtualDisk");
+  const ordered = (config.bootOptions?.bootOrder ?? []).find(
+    (b) => b._typeName === "VirtualMachineBootOptionsBootableDiskDevice",
+  );
+  const fromOrder = disks.find((d) => d.key === ordered?.deviceKey);
+  if (fromOrder) return fromOrder;
+  // Without a boot order: the lowest controller key and unit (SCSI 0:0 before SATA 0:0), where firmware looks first.
+  return [...disks].sort(
+    (a, b) => (a.controllerKey ?? 0) - (b.controllerKey ?? 0) || (a.unitNumber ?? 0) - (b.unitNumber ?? 0),
+  )[0];
 }
 
 interface Fault {

@@ -6,7 +6,21 @@ import { handleVimJson, type VimState } from "./vsphere-vim-sim.js";
  * vCenter simulator: the vSphere Automation REST API (/api, vSphere 7.0U2+) with Basic-auth sessions,
  * the vmware-api-session-id header, {error_type, messages} errors, VMs with power states, disks,
  * SATA adapters and boot devices — plus the VI/JSON API (/sdk/vim25, see vsphere-vim-sim.ts).
+ *
+ * Modelled from the vSphere Automation API reference (developer.broadcom.com, vSphere Automation API 8.0):
+ * - vcenter.vm.hardware.Ethernet BackingType: a NIC's backing type must match its network's kind —
+ *   STANDARD_PORTGROUP for network-N, DISTRIBUTED_PORTGROUP for dvportgroup-N (vcenter.Network.Type),
+ *   OPAQUE_NETWORK for network-oN; a mismatch or an unknown network is INVALID_ARGUMENT.
+ * - The Automation API (/api) is served by vCenter Server only: `standaloneEsxi` answers /api with a plain
+ *   404 and reports AboutInfo.apiType "HostAgent" on VI/JSON, as an ESXi host does.
  */
+export type SimNetworkType = "STANDARD_PORTGROUP" | "DISTRIBUTED_PORTGROUP" | "OPAQUE_NETWORK";
+
+export const SIM_NETWORKS: Record<string, SimNetworkType> = {
+  "network-13": "STANDARD_PORTGROUP",
+  "dvportgroup-21": "DISTRIBUTED_PORTGROUP",
+  "network-o25": "OPAQUE_NETWORK",
+};
 export interface SimDisk {
   type: "SCSI" | "SATA" | "IDE" | "NVME";
   vmdk_file: string;
@@ -29,7 +43,14 @@ export interface SimVsphereVm {
   bootDisks?: string[];
 }
 
-export async function startVsphereSim(options: { user: string; password: string; taskPolls?: number }) {
+export async function startVsphereSim(options: {
+  user: string;
+  password: string;
+  taskPolls?: number;
+  networks?: Record<string, SimNetworkType>;
+  standaloneEsxi?: boolean;
+}) {
+  const networks = options.networks ?? SIM_NETWORKS;
   const vms = new Map<string, SimVsphereVm>();
   const sessions = new Set<string>();
   let seq = 1000;
@@ -48,9 +69,12 @@ export async function startVsphereSim(options: { user: string; password: string;
     user: options.user,
     password: options.password,
     taskPolls: options.taskPolls ?? 1,
+    apiType: options.standaloneEsxi ? "HostAgent" : "VirtualCenter",
   };
   const handle = (req: SimRequest): SimReply => {
     if (req.path.startsWith("/sdk/vim25/")) return handleVimJson(vim, req);
+    if (options.standaloneEsxi && req.path.startsWith("/api"))
+      return { status: 404, text: "Not Found", headers: { "content-type": "text/plain" } };
     if (req.method === "POST" && req.path === "/api/session") {
       const expected = `Basic ${Buffer.from(`${options.user}:${options.password}`).toString("base64")}`;
       if (req.headers.authorization !== expected)
@@ -100,6 +124,16 @@ export async function startVsphereSim(options: { user: string; password: string;
       const memory = body.memory as { size_MiB?: number } | undefined;
       if (typeof body.name !== "string" || !body.placement)
         return err(400, "INVALID_ARGUMENT", "name and placement are required.");
+      for (const nic of (body.nics ?? []) as { backing?: { type?: string; network?: string } }[]) {
+        const kind = networks[String(nic.backing?.network)];
+        if (!kind) return err(400, "INVALID_ARGUMENT", `Network ${String(nic.backing?.network)} not found.`);
+        if (nic.backing?.type !== kind)
+          return err(
+            400,
+            "INVALID_ARGUMENT",
+            `Backing type ${String(nic.backing?.type)} does not match network ${String(nic.backing?.network)} of type ${kind}.`,
+          );
+      }
       const id = `vm-${++seq}`;
       vms.set(id, {
         name: body.name,

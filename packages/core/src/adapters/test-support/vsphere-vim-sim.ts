@@ -15,6 +15,8 @@ export interface VimState {
   user: string;
   password: string;
   taskPolls: number;
+  /** AboutInfo.apiType: "VirtualCenter" on vCenter, "HostAgent" on a standalone ESXi host. */
+  apiType?: "VirtualCenter" | "HostAgent";
 }
 
 const RELEASES = /^\/sdk\/vim25\/(8\.0\.[1-3]\.0|9\.0\.0\.0)(\/.*)$/;
@@ -48,7 +50,7 @@ export function handleVimJson(state: VimState, req: SimRequest): SimReply {
         _typeName: "ServiceContent",
         sessionManager: moref("SessionManager", "SessionManager"),
         propertyCollector: moref("PropertyCollector", "propertyCollector"),
-        about: { _typeName: "AboutInfo", apiType: "VirtualCenter", apiVersion: m[1] },
+        about: { _typeName: "AboutInfo", apiType: state.apiType ?? "VirtualCenter", apiVersion: m[1] },
       },
     };
   }
@@ -175,15 +177,28 @@ function configInfo(vm: SimVsphereVm) {
       key,
       value: { _typeName: "string", _value: value },
     })),
+    // Real configs list the boot order only when one is set (VirtualMachineBootOptions.bootOrder).
+    ...(vm.bootDisks?.length
+      ? {
+          bootOptions: {
+            _typeName: "VirtualMachineBootOptions",
+            bootOrder: vm.bootDisks.map((key) => ({
+              _typeName: "VirtualMachineBootOptionsBootableDiskDevice",
+              deviceKey: Number(key),
+            })),
+          },
+        }
+      : {}),
     hardware: {
       _typeName: "VirtualHardware",
       numCPU: vm.cpu.count,
       memoryMB: vm.memory.size_MiB,
-      device: [...(vm.disks ?? [])].map(([key, d]) => ({
+      device: [...(vm.disks ?? [])].map(([key, d], _, all) => ({
         _typeName: "VirtualDisk",
         key: Number(key),
         controllerKey: d.type === "SATA" ? 15000 : 1000,
-        unitNumber: 0,
+        // Units count up per controller in the order the disks were attached.
+        unitNumber: all.filter(([k, o]) => o.type === d.type && Number(k) < Number(key)).length,
         capacityInKB: Math.round(d.capacityBytes / 1024),
         capacityInBytes: d.capacityBytes,
         backing: {
