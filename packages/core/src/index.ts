@@ -28,7 +28,6 @@ export {
   DEFAULT_DEPLOY_STATE_DIR,
   type DeployRecord,
   deployStatePath,
-  makeDeployStateDir,
   readDeployRecord,
   removeDeployRecord,
   writeDeployRecord,
@@ -172,11 +171,17 @@ export {
   type VmAction,
 } from "./platforms/opennebula/client.js";
 export {
+  contextCapabilities,
+  ONE_CONTEXT_VERSIONS,
+  type OneContextVersion,
+} from "./platforms/opennebula/context-versions.js";
+export {
   type OneAddressRange,
   OneDocumentError,
   type OneHost,
   type OneImage,
   type OneLease,
+  type OneMarketApp,
   type OneNic,
   type OneTemplate,
   type OneVm,
@@ -195,6 +200,13 @@ export {
   templateText,
   type XmlNode,
 } from "./platforms/opennebula/documents.js";
+export { checkLxdImageUrl, type LxdImageUrl } from "./platforms/opennebula/lxd-image-url.js";
+export {
+  exportMarketAppImage,
+  findMarketApp,
+  marketImageTemplate,
+  marketSchedRequirements,
+} from "./platforms/opennebula/market-export.js";
 export { OneErrorCode, oneApiError, oneErrorCodeName } from "./platforms/opennebula/one-errors.js";
 export {
   DEFAULT_XMLRPC_PORT,
@@ -205,6 +217,17 @@ export {
   resolveEndpoint,
   resolveSession,
 } from "./platforms/opennebula/session.js";
+export type {
+  SimHypervisor,
+  SimNic,
+  SimOneVersion,
+  SimVm,
+} from "./platforms/opennebula/sim/hypervisor.js";
+export {
+  type RunningOneSimulator,
+  type StartOneSimulatorOptions,
+  startOneSimulator,
+} from "./platforms/opennebula/sim/start-one-simulator.js";
 export {
   HOST_STATES,
   hostStateName,
@@ -226,12 +249,19 @@ export {
   toTemplateXml,
 } from "./platforms/opennebula/template-xml.js";
 export {
+  isVmShuttingDown,
+  type TerminateOptions,
+  type TerminateOutcome,
+  terminateVm,
+} from "./platforms/opennebula/vm-terminate.js";
+export {
   type HostWaitOptions,
   hostError,
   hostVerdict,
   type WaitOptions,
   waitForHostMonitored,
   waitForImageReady,
+  waitForVmDone,
   waitForVmRunning,
   waitForVnetReady,
 } from "./platforms/opennebula/wait.js";

@@ -2,6 +2,7 @@ import type { Finding } from "../deploy-rules/findings.js";
 import type { DeploySpec } from "../deploy-rules/spec.js";
 import { OpenNebulaClient, type OpenNebulaClientOptions } from "../platforms/opennebula/client.js";
 import { type TemplateObject, toTemplateXml } from "../platforms/opennebula/template-xml.js";
+import { terminateVm } from "../platforms/opennebula/vm-terminate.js";
 import { missingOption, OptionReader } from "./options.js";
 import type {
   CallOptions,
@@ -120,7 +121,11 @@ export class OpenNebulaAdapter implements PlatformAdapter {
   async destroy(ref: NodeRef, call: CallOptions = {}): Promise<void> {
     const info = await this.get(ref, call);
     if (!info || info.state === "terminated") return;
-    await this.client(call).vmAction("terminate-hard", Number(ref.id));
+    // Terminate is asynchronous and refused in transient states: retry/recover and wait for DONE.
+    await terminateVm(this.client(call), Number(ref.id), {
+      intervalMs: this.options.pollIntervalMs ?? 3000,
+      ...(call.signal ? { signal: call.signal } : {}),
+    });
   }
 
   waitUntilRunning(ref: NodeRef, options: WaitOptions = {}): Promise<NodeInfo> {
@@ -180,7 +185,9 @@ export class OpenNebulaAdapter implements PlatformAdapter {
 function oneState(state: string, lcm: string): NodeState {
   if (state === "ACTIVE") {
     if (lcm === "RUNNING") return "running";
-    if (/FAILURE|UNKNOWN/.test(lcm)) return "error";
+    if (/FAILURE/.test(lcm)) return "error";
+    // UNKNOWN is lost monitoring (transient, include/VirtualMachine.h), not a failure.
+    if (lcm === "UNKNOWN") return "unknown";
     if (/SHUTDOWN|EPILOG|CLEANUP/.test(lcm)) return "stopping";
     return "pending";
   }

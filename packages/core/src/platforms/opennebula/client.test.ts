@@ -4,9 +4,15 @@ import { ExitCode } from "../../exit-codes.js";
 import { clearRegisteredSecrets } from "../../util/redact.js";
 import { describeCall, OpenNebulaClient } from "./client.js";
 import { resolveSession } from "./session.js";
+import { OneSimulator } from "./sim/one-simulator.js";
 import { toTemplateXml } from "./template-xml.js";
-import { OneSimulator } from "./test-support/one-simulator.js";
-import { waitForHostMonitored, waitForImageReady, waitForVmRunning, waitForVnetReady } from "./wait.js";
+import {
+  waitForHostMonitored,
+  waitForImageReady,
+  waitForVmDone,
+  waitForVmRunning,
+  waitForVnetReady,
+} from "./wait.js";
 import { decodeMethodCall, decodeMethodResponse, encodeMethodCall, encodeMethodResponse } from "./xmlrpc.js";
 
 const SESSION = "oneadmin:s3cr3t-Pa55";
@@ -25,6 +31,9 @@ afterEach(async () => {
 });
 
 const fast = { intervalMs: 5, timeoutMs: 5_000 };
+/** A URL as the Linux Containers marketplace builds it (lxd_downloader.sh accepts it). */
+const LXD_URL =
+  "lxd://https://images.linuxcontainers.org/images/ubuntu/jammy/amd64/default/20261201_07:42/rootfs.tar.xz?size=1024&filesystem=ext4&format=raw";
 
 describe("XML-RPC codec", () => {
   it("round-trips strings with markup, ints, booleans, arrays and structs", () => {
@@ -82,7 +91,7 @@ describe("session", () => {
 
 describe("OpenNebulaClient against the simulator", () => {
   it("reads the version and the host pool", async () => {
-    const { client } = await start({ version: "6.10.0", hosts: [{ name: "lxc-host" }] });
+    const { client } = await start({ oneVersion: "6.10.0", hosts: [{ name: "lxc-host" }] });
     expect(await client.version()).toBe("6.10.0");
     const hosts = await client.hostPool();
     expect(hosts).toMatchObject([{ name: "lxc-host", vmMad: "lxc", stateName: "MONITORED" }]);
@@ -145,10 +154,7 @@ describe("OpenNebulaClient against the simulator", () => {
         ],
       }),
     );
-    const imageId = await client.imageAllocate(
-      toTemplateXml({ NAME: "img", PATH: "lxd://x", TYPE: "OS" }),
-      1,
-    );
+    const imageId = await client.imageAllocate(toTemplateXml({ NAME: "img", PATH: LXD_URL, TYPE: "OS" }), 1);
     expect((await waitForImageReady(client, imageId, fast)).stateName).toBe("READY");
     const tid = await client.templateAllocate(
       toTemplateXml({
@@ -172,6 +178,9 @@ describe("OpenNebulaClient against the simulator", () => {
       { ip: "10.20.0.40", mac: "02:00:0a:14:00:28", vm: vmId },
     ]);
     await client.vmAction("terminate-hard", vmId);
+    // Asynchronous, as in oned: the VM is still there, shutting down, and keeps its lease until DONE.
+    expect((await client.findVm("app1"))?.label).toBe("ACTIVE/SHUTDOWN");
+    expect((await waitForVmDone(client, vmId, fast))?.stateName).toBe("DONE");
     expect(await client.findVm("app1")).toBeUndefined();
     expect(sim.count("one.vm.action")).toBe(1);
   });
@@ -278,7 +287,7 @@ describe("OpenNebulaClient against the simulator", () => {
     );
     const e1 = (await client.templateInstantiate(missing, "a").catch((x: unknown) => x)) as OpenNebulaError;
     expect(e1.code).toBe("ONE_NOT_FOUND");
-    await client.imageAllocate(toTemplateXml({ NAME: "img", PATH: "lxd://x", TYPE: "OS" }), 1);
+    await client.imageAllocate(toTemplateXml({ NAME: "img", PATH: LXD_URL, TYPE: "OS" }), 1);
     const locked = await client.templateAllocate(
       toTemplateXml({ NAME: "t2", DISK: { IMAGE: "img" }, NIC: { NETWORK: "n" } }),
     );
@@ -288,19 +297,25 @@ describe("OpenNebulaClient against the simulator", () => {
     expect(sim.vnets[0]!.ars[0]!.leases).toEqual([]);
   });
 
-  it("reports a host that fails monitoring as ONE_HOST_ERROR, and the LXD driver on 6.10 as ALLOCATE", async () => {
+  it("reports a host that fails monitoring as ONE_HOST_ERROR; an lxd host on 6.10 is accepted, then ERROR", async () => {
     const { client } = await start({ failingHosts: ["10.0.0.5"] });
     const id = await client.hostAllocate("10.0.0.5", "lxd", "lxd");
     const e = (await waitForHostMonitored(client, id, fast).catch((x: unknown) => x)) as OpenNebulaError;
     expect(e.code).toBe("ONE_HOST_ERROR");
     expect(e.message).toMatch(/Permission denied/);
     await sim!.stop();
-    const lxc = await start({ version: "6.10.0" });
-    const refused = (await lxc.client
-      .hostAllocate("h2", "lxd", "lxd")
-      .catch((x: unknown) => x)) as OpenNebulaError;
-    expect(refused.code).toBe("ONE_ALLOCATE_FAILED");
-    const ok = await lxc.client.hostAllocate("h2", "lxc", "lxc");
+    // Real oned (RequestManagerAllocate.cc HostAllocate) does not check driver names: the host fails monitoring.
+    const lxc = await start({ oneVersion: "6.10.5" });
+    const lxdHost = await lxc.client.hostAllocate("h2", "lxd", "lxd");
+    const seen: string[] = [];
+    const bad = (await waitForHostMonitored(lxc.client, lxdHost, {
+      ...fast,
+      onProgress: (s) => seen.push(s),
+    }).catch((x: unknown) => x)) as OpenNebulaError;
+    expect(bad.code).toBe("ONE_HOST_ERROR");
+    expect(bad.message).toMatch(/driver lxd is not defined/);
+    expect(seen).toEqual(["INIT"]);
+    const ok = await lxc.client.hostAllocate("h3", "lxc", "lxc");
     expect((await waitForHostMonitored(lxc.client, ok, fast)).vmMad).toBe("lxc");
   });
 });

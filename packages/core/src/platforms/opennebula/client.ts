@@ -4,6 +4,7 @@ import { redact } from "../../util/redact.js";
 import {
   type OneHost,
   type OneImage,
+  type OneMarketApp,
   type OneTemplate,
   type OneVm,
   type OneVnet,
@@ -11,6 +12,8 @@ import {
   parseHostPool,
   parseImage,
   parseImagePool,
+  parseMarketApp,
+  parseMarketAppPool,
   parseTemplate,
   parseTemplatePool,
   parseVm,
@@ -300,5 +303,17 @@ export class OpenNebulaClient {
   }
   async findVm(name: string): Promise<OneVm | undefined> {
     return (await this.vmPool()).find((v) => v.name === name);
+  }
+  /** one.vm.recover: 0 failure, 1 success, 2 retry, 3 delete (any state), 4 delete-recreate, 5 delete-db. */
+  async vmRecover(id: number, operation: 0 | 1 | 2 | 3 | 4 | 5): Promise<void> {
+    await this.call("one.vm.recover", id, operation);
+  }
+
+  // --- marketplace
+  marketAppPool(): Promise<OneMarketApp[]> {
+    return this.#document("one.marketapppool.info", parseMarketAppPool, ALL, -1, -1);
+  }
+  marketAppInfo(id: number): Promise<OneMarketApp> {
+    return this.#document("one.marketapp.info", parseMarketApp, id, false);
   }
 }

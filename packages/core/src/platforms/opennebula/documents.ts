@@ -28,6 +28,7 @@ const REPEATED = new Set([
   "CLUSTERS.ID",
   "TEMPLATE.NIC",
   "TEMPLATE.DISK",
+  "MARKETPLACEAPP_POOL.MARKETPLACEAPP",
 ]);
 
 const parser = new XMLParser({
@@ -258,6 +259,43 @@ function image(node: XmlNode): OneImage {
 export const parseImage = (xml: string): OneImage => image(parseRoot(xml, "IMAGE"));
 export const parseImagePool = (xml: string): OneImage[] =>
   list(parseRoot(xml, "IMAGE_POOL"), "IMAGE").map(image);
+
+/** A marketplace app (share/doc/xsd/marketplaceapp.xsd); STATE 1 is READY, TYPE 1 is IMAGE. */
+export interface OneMarketApp {
+  id: number;
+  name: string;
+  state: number;
+  type: number;
+  marketplaceId: number;
+  marketplace: string;
+  source: string;
+  /** The image template the app brings, decoded (APPTEMPLATE64). */
+  appTemplate: string;
+  /** The VM template Sunstone would create with it, decoded (TEMPLATE/VMTEMPLATE64). */
+  vmTemplate: string;
+}
+
+function b64(text: string): string {
+  return text ? Buffer.from(text, "base64").toString("utf8") : "";
+}
+
+function marketApp(node: XmlNode): OneMarketApp {
+  return {
+    id: int(node, "ID"),
+    name: str(node, "NAME"),
+    state: int(node, "STATE"),
+    type: int(node, "TYPE"),
+    marketplaceId: int(node, "MARKETPLACE_ID"),
+    marketplace: str(node, "MARKETPLACE"),
+    source: str(node, "SOURCE"),
+    appTemplate: b64(str(node, "APPTEMPLATE64")),
+    vmTemplate: b64(str(child(node, "TEMPLATE"), "VMTEMPLATE64")),
+  };
+}
+
+export const parseMarketApp = (xml: string): OneMarketApp => marketApp(parseRoot(xml, "MARKETPLACEAPP"));
+export const parseMarketAppPool = (xml: string): OneMarketApp[] =>
+  list(parseRoot(xml, "MARKETPLACEAPP_POOL"), "MARKETPLACEAPP").map(marketApp);
 
 export interface OneTemplate {
   id: number;

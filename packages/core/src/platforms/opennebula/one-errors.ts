@@ -64,8 +64,16 @@ const MAPPING: Record<number, { code: string; exitCode: OpenNebulaError["exitCod
 };
 
 /** Turns a failed response array into a typed error; the message is redacted. */
+/**
+ * Creating objects fails with INTERNAL in real oned (src/rm/RequestManagerAllocate.cc answers a pool allocate
+ * failure with failure_response(INTERNAL, allocate_error(...)), and so does instantiate); ALLOCATE (0x4000) is
+ * rare. Either way it is a refused creation, not an oned crash: the message says why (name taken, bad template).
+ */
+const CREATING = /\.(allocate|instantiate|clone)$/;
+
 export function oneApiError(method: string, oneErrorCode: number, message: string): OpenNebulaError {
-  const mapped = MAPPING[oneErrorCode] ?? {
+  const creating = oneErrorCode === OneErrorCode.INTERNAL && CREATING.test(method);
+  const mapped = (creating ? MAPPING[OneErrorCode.ALLOCATE] : MAPPING[oneErrorCode]) ?? {
     code: "ONE_API_ERROR",
     exitCode: ExitCode.EXTERNAL,
     hint: "Unexpected OpenNebula error code; see oned.log on the front-end.",

@@ -112,7 +112,8 @@ export function resolveSession(config: OpenNebulaConnectionConfig): { session: s
     });
   }
   registerSecret(found.session);
-  if (!/^[^:\s]+:\S+$/.test(found.session)) {
+  // Everything after the first colon is the password, spaces included (src/authm: `user:secret`).
+  if (!/^[^:\s]+:.*\S/.test(found.session)) {
     throw new OpenNebulaError(
       "ONE_SESSION_INVALID",
       `The OpenNebula session from ${found.source} is not of the form user:password.`,

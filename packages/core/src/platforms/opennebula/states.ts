@@ -103,6 +103,8 @@ export const LCM_STATES = [
   "HOTPLUG_SAVEAS_STOPPED",
   "BACKUP",
   "BACKUP_POWEROFF",
+  // 6.10 (include/VirtualMachine.h): restoring a backup; the table must reach 71 or the state reads as a number.
+  "RESTORE",
 ] as const;
 export type LcmStateName = (typeof LCM_STATES)[number];
 

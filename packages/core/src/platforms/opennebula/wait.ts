@@ -205,3 +205,43 @@ export function waitForVnetReady(
     options,
   );
 }
+
+/**
+ * Waits for DONE: terminate is asynchronous (SHUTDOWN → EPILOG → DONE, src/lcm/LifeCycleStates.cc); until DONE
+ * the VM still holds its image and leases. A VM that no longer exists (NO_EXISTS) counts as gone. A VM that
+ * stops in EPILOG_FAILURE or CLEANUP failure ends the wait with ONE_VM_NOT_DONE (recover --delete is the fix).
+ */
+export function waitForVmDone(
+  client: OpenNebulaClient,
+  id: number,
+  options: WaitOptions = {},
+): Promise<OneVm | undefined> {
+  return poll<OneVm | undefined>(
+    `VM ${id} (terminating)`,
+    async () => {
+      let vm: OneVm;
+      try {
+        vm = await client.vmInfo(id);
+      } catch (error) {
+        if (error instanceof OpenNebulaError && error.code === "ONE_NOT_FOUND")
+          return { done: true, value: undefined };
+        throw error;
+      }
+      if (vm.stateName === "DONE") return { done: true, value: vm };
+      if (isLcmFailure(vm.lcmState)) {
+        return {
+          failed: new OpenNebulaError(
+            "ONE_VM_NOT_DONE",
+            `VM ${vm.id} (${vm.name}) stopped in ${vm.label} while terminating${vm.error ? `: ${vm.error}` : ""}.`,
+            {
+              details: { vmId: vm.id, state: vm.label },
+              hint: `Delete it with \`onevm recover --delete ${vm.id}\` and run \`labgate lab down\` again.`,
+            },
+          ),
+        };
+      }
+      return { done: false, state: vm.label };
+    },
+    options,
+  );
+}

@@ -14,7 +14,7 @@ import { parse as parseYaml } from "yaml";
 import {
   OneSimulator,
   type OneSimulatorOptions,
-} from "../../../../core/src/platforms/opennebula/test-support/one-simulator.js";
+} from "../../../../core/src/platforms/opennebula/sim/one-simulator.js";
 import { autoYesGate } from "../../engine/gate.js";
 import { labDown, labUp } from "../../engine/run-lab.js";
 import type { Step } from "../../engine/step.js";
@@ -275,11 +275,11 @@ describe("OpenNebula lab against the simulator", () => {
   });
 
   it("uses the LXC driver on OpenNebula 6.10 and refuses an explicit lxd driver there", async () => {
-    const { run, sim } = await setup({ version: "6.10.0", hosts: [{ name: "lxc-host" }] });
+    const { run, sim } = await setup({ oneVersion: "6.10.0", hosts: [{ name: "lxc-host" }] });
     await run();
     expect(sim.vms.every((v) => v.lcm === 3)).toBe(true);
     await sim.stop();
-    const again = await setup({ version: "6.10.0", hosts: [{ name: "lxc-host" }] }, { hostDriver: "lxd" });
+    const again = await setup({ oneVersion: "6.10.0", hosts: [{ name: "lxc-host" }] }, { hostDriver: "lxd" });
     const error = (await again.run().catch((e: unknown) => e)) as LabgateError & { cause: LabgateError };
     expect(error.cause.code).toBe("ONE_DRIVER_UNSUPPORTED");
     expect(error.exitCode).toBe(ExitCode.PRECONDITION);
@@ -525,7 +525,7 @@ describe("OpenNebula lab against the simulator", () => {
 
     const lxc = recordingRunner();
     const b = await setup(
-      { version: "6.10.0", hosts: [{ name: "lxc-host" }] },
+      { oneVersion: "6.10.0", hosts: [{ name: "lxc-host" }] },
       { expose, ssh },
       undefined,
       lxc,
