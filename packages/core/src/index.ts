@@ -112,7 +112,7 @@ export {
   subnetsOverlap,
 } from "./ip-pool/cidr.js";
 export { loadIpPoolConfig, validateIpPoolConfig } from "./ip-pool/config.js";
-export { type IpChangeOptions, IpPool } from "./ip-pool/ip-pool.js";
+export { type IpChangeOptions, IpPool, type NetworkProbeAnswer } from "./ip-pool/ip-pool.js";
 export { formatIpv4, isValidIpv4, parseIpv4, prefixToMask, prefixToNetmask } from "./ip-pool/ipv4.js";
 export { emptyLedger, type IpLedger, readLedger, validateLedger, writeLedger } from "./ip-pool/ledger.js";
 export { assertLedgerMatchesConfig } from "./ip-pool/ledger-config-check.js";

@@ -10,11 +10,19 @@ export async function ipAllocateCommand(
   const out = createOutput(Boolean(flags.json), streams);
   const pool = poolFrom(flags);
   const dryRun = Boolean(flags.dryRun);
-  const { allocation, created } = await pool.allocateDetailed(
+  const { allocation, created, conflicts } = await pool.allocateDetailed(
     required(flags.network, "--network"),
     required(flags.owner, "--owner"),
-    { dryRun },
+    { dryRun, probe: flags.probe !== false },
   );
+  for (const c of conflicts) {
+    const what =
+      c.via === "arp" ? `answered an ARP probe from ${c.mac ?? "an unknown MAC"}` : "answered a ping";
+    out.warn(
+      `${c.ip} ${what} although the ledger had it free; recorded it as a conflict and skipped it. ` +
+        `Once you know whose it is: labgate ip reserve --ip ${c.ip} --owner <who>`,
+    );
+  }
   const verb = dryRun ? "Would allocate" : "Allocated";
   if (!created) {
     out.info(
@@ -28,7 +36,8 @@ export async function ipAllocateCommand(
   } else {
     out.info(`${verb} ${allocation.ip} to ${allocation.owner} from the pool of ${allocation.network}.`);
   }
-  if (dryRun && created) out.info(`Dry run: nothing was written to ${pool.statePath}.`);
+  if (dryRun && created)
+    out.info(`Dry run: nothing was written to ${pool.statePath} and no address was probed.`);
   else if (created) {
     out.info(`Recorded in ${pool.statePath}. Give it back with: labgate ip release --ip ${allocation.ip}`);
   }

@@ -11,6 +11,19 @@ export interface IpCommonFlags {
 export interface IpAllocateFlags extends IpCommonFlags {
   network?: string;
   owner?: string;
+  /** --probe / --no-probe; undefined: probe (each network's method decides how). */
+  probe?: boolean;
+}
+
+export interface IpProbeFlags extends IpCommonFlags {
+  network?: string;
+  method?: string;
+}
+
+export interface IpLogFlags extends IpCommonFlags {
+  owner?: string;
+  ip?: string;
+  since?: string;
 }
 
 export interface IpReleaseFlags extends IpCommonFlags {

@@ -14,6 +14,8 @@ import { ensureBuiltCli } from "../test-support/built-cli.js";
 const CHURN = join(dirname(fileURLToPath(import.meta.url)), "test-support/ip-churn.mjs");
 const NETWORK = "192.168.3.0/24";
 const CONFIG = {
+  // 192.168.x is data here: nothing may be probed on the wire.
+  probe: "none",
   networks: [
     {
       cidr: NETWORK,
@@ -116,7 +118,7 @@ describe("labgate ip when processes are killed at random moments", () => {
       // Only the ledger, its lock and temp files of the dead may be there; the ledger is whole.
       for (const name of names) {
         expect(name).toMatch(
-          /^(pools\.json|state\.json(\.lock(\.break)?(\.[0-9]+\.[0-9a-f]{8})?)?|\.state\.json\.[0-9]+\.[0-9a-f]{12}\.tmp)$/,
+          /^(pools\.json|state\.audit\.jsonl|state\.json(\.lock(\.break)?(\.[0-9]+\.[0-9a-f]{8})?)?|\.state\.json\.[0-9]+\.[0-9a-f]{12}\.tmp)$/,
         );
       }
       const ledger = await readLedger(statePath);
@@ -146,7 +148,23 @@ describe("labgate ip when processes are killed at random moments", () => {
     const ledger = await readLedger(statePath);
     expect(ledger.allocations.find((a) => a.owner === "after")?.ip).toBe(after.ip);
     expect(new Set(ledger.allocations.map((a) => a.ip)).size).toBe(ledger.allocations.length);
-    expect((await readdir(dir)).sort()).toEqual(["pools.json", "state.json"]);
+    expect((await readdir(dir)).sort()).toEqual(["pools.json", "state.audit.jsonl", "state.json"]);
     expect(JSON.parse(await readFile(statePath, "utf8"))).toEqual(ledger);
+
+    // Processes killed at random moments appended to the audit log: it holds whole lines only
+    // (every one parses), and the owners nobody killed appear exactly as the ledger has them.
+    const text = await readFile(join(dir, "state.audit.jsonl"), "utf8");
+    expect(text.endsWith("\n")).toBe(true);
+    const entries = text
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { action: string; address: string; owner: string });
+    expect(entries.length).toBeGreaterThan(30);
+    for (const owner of ["keep1", "keep2", "after"]) {
+      const held = ledger.allocations.find((a) => a.owner === owner)?.ip;
+      expect(entries.filter((e) => e.owner === owner).map((e) => `${e.action} ${e.address}`)).toEqual([
+        `allocated ${held}`,
+      ]);
+    }
   }, 300_000);
 });

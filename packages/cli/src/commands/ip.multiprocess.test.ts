@@ -22,6 +22,8 @@ let files: string[];
 const children: ChildProcess[] = [];
 
 const CONFIG = {
+  // 192.168.x is data here: nothing may be probed on the wire.
+  probe: "none",
   networks: [
     {
       cidr: "192.168.3.0/24",
@@ -150,7 +152,12 @@ describe("labgate ip across processes", () => {
     expect(await readFile(statePath, "utf8")).toBe(before);
     const ledger = await readLedger(statePath);
     expect(ledger.allocations.map((a) => a.owner)).toEqual(["a", "b"]);
-    expect((await readdir(dir)).sort()).toEqual(["pools.json", "state.json", "state.json.lock"]);
+    expect((await readdir(dir)).sort()).toEqual([
+      "pools.json",
+      "state.audit.jsonl",
+      "state.json",
+      "state.json.lock",
+    ]);
 
     // The next process breaks the stale lock on its own and takes the address the victim never recorded.
     const startedAt = Date.now();
@@ -167,8 +174,11 @@ describe("labgate ip across processes", () => {
     expect(next.code, next.stderr).toBe(0);
     expect(Date.now() - startedAt).toBeLessThan(10_000);
     expect(JSON.parse(next.stdout)).toMatchObject({ ip: "192.168.3.32", owner: "next" });
-    expect((await readdir(dir)).sort()).toEqual(["pools.json", "state.json"]);
+    expect((await readdir(dir)).sort()).toEqual(["pools.json", "state.audit.jsonl", "state.json"]);
     expect((await readLedger(statePath)).allocations.map((a) => a.owner)).toEqual(["a", "b", "next"]);
+    // The victim decided but never wrote: the audit log holds only what reached the ledger.
+    const log = (await readFile(join(dir, "state.audit.jsonl"), "utf8")).trimEnd().split("\n");
+    expect(log.map((l) => JSON.parse(l).owner)).toEqual(["a", "b", "next"]);
   }, 60_000);
 
   it("ignores the hold-lock hook unless test hooks are switched on", async () => {

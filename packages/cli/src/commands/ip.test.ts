@@ -8,6 +8,8 @@ import { runCliInProcess } from "../test-support/in-process-cli.js";
 const cli = runCliInProcess;
 
 const CONFIG = {
+  // These tests are about the ledger; 192.168.x is data here and nothing may be sent to it.
+  probe: "none",
   defaultDns: ["9.9.9.9"],
   networks: [
     {

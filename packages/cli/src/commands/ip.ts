@@ -1,11 +1,20 @@
 import type { Command } from "commander";
 import { ipAllocateCommand } from "./ip-allocate.js";
-import type { IpAllocateFlags, IpListFlags, IpReleaseFlags, IpReserveFlags } from "./ip-common.js";
+import type {
+  IpAllocateFlags,
+  IpListFlags,
+  IpLogFlags,
+  IpProbeFlags,
+  IpReleaseFlags,
+  IpReserveFlags,
+} from "./ip-common.js";
 import { ipListCommand } from "./ip-list.js";
+import { ipLogCommand } from "./ip-log.js";
+import { ipProbeCommand } from "./ip-probe.js";
 import { ipReleaseCommand } from "./ip-release.js";
 import { ipReserveCommand } from "./ip-reserve.js";
 
-/** `labgate ip allocate|release|list|reserve`. */
+/** `labgate ip allocate|release|list|reserve|probe|log`. */
 export function registerIpCommands(program: Command): void {
   const ip = program
     .command("ip")
@@ -20,9 +29,12 @@ export function registerIpCommands(program: Command): void {
         "  labgate ip reserve --ip 192.168.3.35 --owner printer\n" +
         "  labgate ip list\n" +
         "  labgate ip release --owner lab1-web1\n" +
+        "  labgate ip probe --network 192.168.3.0/24   # which pool addresses answer on the wire\n" +
+        "  labgate ip log --owner lab1-web1 --since 7d\n" +
         "\nThe ledger (ip_pools.state.json beside the config, or --state) is written atomically under a lock,\n" +
-        "so several labgate processes can allocate at once. Exit codes: 2 bad input, 3 broken ledger,\n" +
-        "6 no address left.",
+        "so several labgate processes can allocate at once; every change is appended to its audit log\n" +
+        "(ip_pools.state.audit.jsonl). Exit codes: 2 bad input, 3 broken ledger, 4 probe tool missing,\n" +
+        "5 probe failed, 6 no address left.",
     );
 
   withCommon(
@@ -38,7 +50,12 @@ export function registerIpCommands(program: Command): void {
       )
       .requiredOption("--network <cidr>", "subnet as CIDR (e.g. 192.168.3.0/24) or a configured network name")
       .requiredOption("--owner <id>", "who holds the address, e.g. a VM or lab name")
-      .option("--dry-run", "show the address it would give without recording it"),
+      .option(
+        "--probe",
+        'check each candidate on the wire first (default): ARP on a directly attached subnet, else ping; the network\'s "probe" config decides',
+      )
+      .option("--no-probe", "trust the ledger alone; send nothing on the network")
+      .option("--dry-run", "show the address it would give without probing or recording it"),
   ).action(async (flags: IpAllocateFlags) => {
     process.exitCode = await ipAllocateCommand(flags);
   });
@@ -80,6 +97,39 @@ export function registerIpCommands(program: Command): void {
       .option("--dry-run", "check the reservation without recording it"),
   ).action(async (flags: IpReserveFlags) => {
     process.exitCode = await ipReserveCommand(flags);
+  });
+  withCommon(
+    ip
+      .command("probe")
+      .summary("list which pool addresses of a network answer on the wire (records nothing)")
+      .description(
+        "Probe every pool address of a network - ARP (RFC 5227, sender 0.0.0.0, via arping -D) on a directly " +
+          'attached subnet, else ping, or as the network\'s "probe" config says - and list what answered, ' +
+          "with what the ledger records for it. Addresses that answer but are free in the ledger are in use by " +
+          "something labgate does not know.",
+      )
+      .requiredOption("--network <cidr>", "a configured network (CIDR or name)")
+      .option("--method <arp|ping>", "override the network's probe method"),
+  ).action(async (flags: IpProbeFlags) => {
+    process.exitCode = await ipProbeCommand(flags);
+  });
+
+  withCommon(
+    ip
+      .command("log")
+      .summary("show the audit log: every allocate, reserve, release and conflict")
+      .description(
+        "Show the audit log beside the ledger, oldest first: time, who (user@host:pid), command, action, " +
+          "address, owner, source and reason of every change.",
+      )
+      .option("--owner <id>", "only this owner")
+      .option("--ip <address>", "only this address")
+      .option(
+        "--since <time>",
+        "only changes since an ISO-8601 time or a duration back from now (15m, 2h, 7d)",
+      ),
+  ).action(async (flags: IpLogFlags) => {
+    process.exitCode = await ipLogCommand(flags);
   });
 }
 

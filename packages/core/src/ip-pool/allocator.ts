@@ -6,7 +6,7 @@ import { findNetworkContaining, type NetworkView, resolveNetwork } from "./netwo
 import { assertValidOwner } from "./owner.js";
 import { assertNoOverlappingRecordedNetwork } from "./recorded-network-conflict.js";
 import { subnetExhausted } from "./subnet-exhausted.js";
-import type { IpAllocation, IpPoolConfig, IpReleaseSelector } from "./types.js";
+import type { IpAllocation, IpConflict, IpPoolConfig, IpReleaseSelector } from "./types.js";
 
 /** What a ledger operation decided: the entries it returns and the ledger to write (undefined: unchanged). */
 export interface LedgerChange<T> {
@@ -104,8 +104,10 @@ export function planReservation(
     );
   }
   const inPool = view.pools.some(([s, e]) => address >= s && address <= e);
+  // Reserving an address a probe found in use is how a person says whose host answered there.
+  const withoutConflict = { ...ctx.ledger, conflicts: otherConflicts(ctx.ledger, formatIpv4(address)) };
   return withEntry(
-    ctx.ledger,
+    withoutConflict,
     allocationOf(view, address, {
       owner,
       allocatedAt: ctx.now.toISOString(),
@@ -121,6 +123,11 @@ export function planRelease(ctx: PlanContext, by: IpReleaseSelector): LedgerChan
   if ("ip" in by) {
     const ip = formatIpv4(parseIpv4(by.ip));
     released = ctx.ledger.allocations.filter((a) => a.ip === ip);
+    const conflicts = otherConflicts(ctx.ledger, ip);
+    if (released.length === 0 && conflicts.length < (ctx.ledger.conflicts ?? []).length) {
+      // Forgetting a conflict lets the next allocation probe the address again.
+      return { result: [], ledger: { ...ctx.ledger, conflicts } };
+    }
     if (released.length === 0) {
       throw new IpPoolRequestError(
         "ADDRESS_NOT_ALLOCATED",
@@ -156,8 +163,28 @@ export function planRelease(ctx: PlanContext, by: IpReleaseSelector): LedgerChan
   const gone = new Set(released.map((a) => a.ip));
   return {
     result: released,
-    ledger: { version: 1, allocations: ctx.ledger.allocations.filter((a) => !gone.has(a.ip)) },
+    ledger: { ...ctx.ledger, allocations: ctx.ledger.allocations.filter((a) => !gone.has(a.ip)) },
   };
+}
+
+/**
+ * Records that `conflict.ip` answered a probe, so no allocation hands it out until someone
+ * reserves it (naming its holder) or releases it (to probe it again).
+ */
+export function planConflict(ctx: PlanContext, conflict: IpConflict): LedgerChange<IpConflict> {
+  const address = parseIpv4(conflict.ip);
+  if (takenAddresses(ctx.ledger).has(address)) {
+    throw new IpPoolRequestError("ADDRESS_TAKEN", `${conflict.ip} is already recorded in the ledger.`, {
+      hint: "Only addresses the ledger has free are recorded as conflicts.",
+      details: { ip: conflict.ip },
+    });
+  }
+  const conflicts = [...(ctx.ledger.conflicts ?? []), conflict];
+  return { result: conflict, ledger: { ...ctx.ledger, conflicts } };
+}
+
+function otherConflicts(ledger: IpLedger, ip: string): IpConflict[] {
+  return (ledger.conflicts ?? []).filter((c) => c.ip !== ip);
 }
 
 function canonicalNetwork(ctx: PlanContext, network: string): string {
@@ -206,7 +233,7 @@ function lowestFreeInPools(view: NetworkView, free: (address: number) => boolean
 }
 
 function takenAddresses(ledger: IpLedger): Set<number> {
-  return new Set(ledger.allocations.map((a) => parseIpv4(a.ip)));
+  return new Set([...ledger.allocations, ...(ledger.conflicts ?? [])].map((a) => parseIpv4(a.ip)));
 }
 
 function allocationOf(
@@ -230,7 +257,7 @@ function allocationOf(
 }
 
 function withEntry(ledger: IpLedger, allocation: IpAllocation): LedgerChange<IpAllocation> {
-  return { result: allocation, ledger: { version: 1, allocations: [...ledger.allocations, allocation] } };
+  return { result: allocation, ledger: { ...ledger, allocations: [...ledger.allocations, allocation] } };
 }
 
 function fallbackReasonOf(view: NetworkView, configSource: string): string {

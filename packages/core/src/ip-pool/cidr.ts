@@ -1,5 +1,5 @@
 import { InvalidAddressError } from "../errors.js";
-import { formatIpv4, parseIpv4, prefixToMask } from "./ipv4.js";
+import { formatIpv4, ipv6NotSupported, parseIpv4, prefixToMask } from "./ipv4.js";
 
 /** An IPv4 subnet with its usable host range worked out. */
 export interface Subnet {
@@ -30,6 +30,7 @@ const PREFIX = /^(0|[1-9][0-9]?)$/;
  * point-to-point links have no network or broadcast address); none for a /32.
  */
 export function parseCidr(s: string): Subnet {
+  if (typeof s === "string" && s.includes(":")) throw ipv6NotSupported(s);
   if (typeof s !== "string" || !s.includes("/")) {
     throw invalidCidr(String(s), "a network is written as address/prefix, like 192.168.3.0/24");
   }

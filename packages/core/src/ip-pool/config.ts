@@ -2,10 +2,16 @@ import { readFile } from "node:fs/promises";
 import { IpPoolConfigError } from "../errors.js";
 import { parseCidr, type Subnet, subnetContains, subnetsOverlap } from "./cidr.js";
 import { parseIpv4 } from "./ipv4.js";
-import type { IpNetworkConfig, IpPoolConfig, IpRange } from "./types.js";
+import type { IpNetworkConfig, IpPoolConfig, IpRange, ProbeMethod } from "./types.js";
 
-const NETWORK_KEYS = new Set(["name", "cidr", "gateway", "dns", "dhcp", "pools", "exclude"]);
-const TOP_KEYS = new Set(["networks", "defaultDns"]);
+const NETWORK_KEYS = new Set(["name", "cidr", "gateway", "dns", "dhcp", "pools", "exclude", "probe"]);
+const PROBE_METHODS: readonly ProbeMethod[] = ["arp", "ping", "none"];
+const PROBE_HELP = `${PROBE_METHODS.map((m) => `"${m}"`).join(", ")} (default: "arp" on a directly attached subnet, else "ping")`;
+
+function isProbeMethod(value: unknown): value is ProbeMethod {
+  return PROBE_METHODS.includes(value as ProbeMethod);
+}
+const TOP_KEYS = new Set(["networks", "defaultDns", "probe"]);
 
 /** Reads and validates an IP pool config file; every problem names the file, network and field. */
 export async function loadIpPoolConfig(path: string): Promise<IpPoolConfig> {
@@ -61,6 +67,9 @@ export function validateIpPoolConfig(raw: unknown, source: string): IpPoolConfig
       ? undefined
       : addressList(raw.defaultDns, (code, message) => top("defaultDns", code, message));
 
+  if (raw.probe !== undefined && !isProbeMethod(raw.probe)) {
+    throw top("probe", "CONFIG_INVALID", `must be one of ${PROBE_HELP}`);
+  }
   const networks: IpNetworkConfig[] = [];
   const subnets: Subnet[] = [];
   raw.networks.forEach((entry, index) => {
@@ -89,7 +98,11 @@ export function validateIpPoolConfig(raw: unknown, source: string): IpPoolConfig
     networks.push(network);
     subnets.push(subnet);
   });
-  return defaultDns === undefined ? { networks } : { networks, defaultDns };
+  return {
+    networks,
+    ...(defaultDns === undefined ? {} : { defaultDns }),
+    ...(raw.probe === undefined ? {} : { probe: raw.probe as ProbeMethod }),
+  };
 }
 
 function validateNetwork(
@@ -188,6 +201,10 @@ function validateNetwork(
     });
   }
 
+  if (entry.probe !== undefined && !isProbeMethod(entry.probe)) {
+    throw fail("probe", "CONFIG_INVALID", `must be one of ${PROBE_HELP}`);
+  }
+
   const network: IpNetworkConfig = {
     ...(name === undefined ? {} : { name }),
     cidr: subnet.cidr,
@@ -196,6 +213,7 @@ function validateNetwork(
     dhcp: entry.dhcp,
     pools,
     ...(exclude === undefined ? {} : { exclude }),
+    ...(entry.probe === undefined ? {} : { probe: entry.probe as ProbeMethod }),
   };
   return { network, subnet };
 }

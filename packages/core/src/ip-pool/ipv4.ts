@@ -8,6 +8,7 @@ const OCTET = /^(0|[1-9][0-9]{0,2})$/;
  */
 export function parseIpv4(s: string): number {
   if (typeof s !== "string") throw invalid(String(s), "it is not a string");
+  if (s.includes(":")) throw ipv6NotSupported(s);
   const parts = s.split(".");
   if (parts.length !== 4)
     throw invalid(s, "an IPv4 address has four dot-separated numbers, like 192.168.3.30");
@@ -52,6 +53,18 @@ export function prefixToMask(prefix: number): number {
 
 export function prefixToNetmask(prefix: number): string {
   return formatIpv4(prefixToMask(prefix));
+}
+
+/** labgate's pools, ledgers and labs are IPv4 only; an IPv6 value gets that answer, not "not a number". */
+export function ipv6NotSupported(s: string): InvalidAddressError {
+  return new InvalidAddressError(
+    "IPV6_NOT_SUPPORTED",
+    `"${s.length > 60 ? `${s.slice(0, 60)}...` : s}" looks like IPv6; labgate's IP pools are IPv4 only.`,
+    {
+      hint: "Give an IPv4 address or network, e.g. 192.168.3.0/24; IPv6 lab networks are not supported yet.",
+      details: { value: s },
+    },
+  );
 }
 
 function invalid(s: string, why: string): InvalidAddressError {

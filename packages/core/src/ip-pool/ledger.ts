@@ -6,12 +6,16 @@ import { readJsonFile } from "../fs/read-json-file.js";
 import { isUsableAddress, parseCidr } from "./cidr.js";
 import { parseIpv4 } from "./ipv4.js";
 import { ownerProblem } from "./owner.js";
-import type { IpAllocation } from "./types.js";
+import type { IpAllocation, IpConflict } from "./types.js";
 
 /** The state file: every address handed out or held, one entry per address. */
 export interface IpLedger {
   version: 1;
   allocations: IpAllocation[];
+  /** Addresses a probe found in use by something the ledger does not know (never handed out). */
+  conflicts?: IpConflict[];
+  /** Top-level keys this version does not know (a newer labgate's, a person's note): written back unchanged. */
+  extra?: Record<string, unknown>;
 }
 
 const ENTRY_KEYS = new Set([
@@ -40,10 +44,19 @@ export async function readLedger(path: string): Promise<IpLedger> {
 
 export async function writeLedger(path: string, ledger: IpLedger): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const sorted = [...ledger.allocations].sort((a, b) => parseIpv4(a.ip) - parseIpv4(b.ip));
-  await writeFileAtomic(path, `${JSON.stringify({ version: 1, allocations: sorted }, null, 2)}\n`, {
-    mode: 0o600,
-  });
+  await writeFileAtomic(path, serializeLedger(ledger), { mode: 0o600 });
+}
+
+export function serializeLedger(ledger: IpLedger): string {
+  const byAddress = (a: { ip: string }, b: { ip: string }) => parseIpv4(a.ip) - parseIpv4(b.ip);
+  const conflicts = [...(ledger.conflicts ?? [])].sort(byAddress);
+  const body = {
+    ...ledger.extra,
+    version: 1,
+    allocations: [...ledger.allocations].sort(byAddress),
+    ...(conflicts.length > 0 ? { conflicts } : {}),
+  };
+  return `${JSON.stringify(body, null, 2)}\n`;
 }
 
 /** Checks every entry so a hand edit that breaks an invariant (duplicate address, address outside its network) is caught. */
@@ -68,8 +81,56 @@ export function validateLedger(raw: unknown, path: string): IpLedger {
     seen.set(address, index);
     return allocation;
   });
-  return { version: 1, allocations };
+  const conflicts = validateConflicts(raw.conflicts, path, seen);
+  const extra = Object.fromEntries(
+    Object.entries(raw).filter(([key]) => !["version", "allocations", "conflicts"].includes(key)),
+  );
+  return {
+    version: 1,
+    allocations,
+    ...(conflicts.length > 0 ? { conflicts } : {}),
+    ...(Object.keys(extra).length > 0 ? { extra } : {}),
+  };
 }
+
+function validateConflicts(raw: unknown, path: string, recorded: Map<number, number>): IpConflict[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) throw broken(path, "conflicts", "it must be a list");
+  const seen = new Set<number>();
+  return raw.map((entry, index) => {
+    const where = `conflicts[${index}]`;
+    if (!isObject(entry)) throw broken(path, where, "it must be an object");
+    const fail = (field: string, why: string) => broken(path, `${where}.${field}`, why);
+    if (typeof entry.ip !== "string" || !safeParse(entry.ip)) throw fail("ip", "it must be an IPv4 address");
+    const address = parseIpv4(entry.ip);
+    if (recorded.has(address)) throw fail("ip", `${entry.ip} is also recorded as an allocation`);
+    if (seen.has(address)) throw fail("ip", `${entry.ip} is recorded twice`);
+    seen.add(address);
+    if (typeof entry.network !== "string") throw fail("network", "it must be a CIDR string");
+    let subnet: ReturnType<typeof parseCidr>;
+    try {
+      subnet = parseCidr(entry.network);
+    } catch (error) {
+      throw fail("network", (error as Error).message);
+    }
+    if (!isUsableAddress(subnet, address))
+      throw fail("ip", `${entry.ip} is not a usable address of ${subnet.cidr}`);
+    if (entry.via !== "arp" && entry.via !== "ping") throw fail("via", 'it must be "arp" or "ping"');
+    if (entry.mac !== undefined && (typeof entry.mac !== "string" || !MAC.test(entry.mac)))
+      throw fail("mac", "it must be a MAC address like 00:16:3e:12:34:56");
+    if (typeof entry.seenAt !== "string" || Number.isNaN(Date.parse(entry.seenAt)))
+      throw fail("seenAt", "it must be an ISO-8601 time");
+    return {
+      ip: entry.ip,
+      network: subnet.cidr,
+      via: entry.via,
+      ...(entry.mac === undefined ? {} : { mac: entry.mac as string }),
+      seenAt: entry.seenAt,
+    };
+  });
+}
+
+const MAC = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/;
 
 function validateEntry(entry: unknown, where: string, path: string): IpAllocation {
   if (!isObject(entry)) throw broken(path, where, "it must be an object");

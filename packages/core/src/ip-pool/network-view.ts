@@ -37,6 +37,7 @@ export function resolveNetwork(config: IpPoolConfig, network: string, configSour
       },
     );
   }
+  assertAssignable(subnet);
   if (subnet.usableCount === 0) {
     throw new IpPoolRequestError(
       "NETWORK_TOO_SMALL",
@@ -58,6 +59,33 @@ export function resolveNetwork(config: IpPoolConfig, network: string, configSour
     pools: [],
     isBlocked: (address) => address === gateway || dnsInside.has(address),
   };
+}
+
+/**
+ * Address blocks no host may be given as a static unicast address (RFC 6890): "this network",
+ * loopback, multicast, and the reserved block that ends in the limited broadcast 255.255.255.255.
+ * A configured network may still use them on purpose (the local lab's loopback pool); an
+ * unconfigured one is almost always a typo, and its fallback would hand out such an address.
+ */
+const NOT_ASSIGNABLE: { cidr: string; what: string }[] = [
+  { cidr: "0.0.0.0/8", what: '"this network" (RFC 1122), not a host address' },
+  { cidr: "127.0.0.0/8", what: "loopback: every host answers it itself" },
+  { cidr: "224.0.0.0/4", what: "multicast: it names a group, never one host" },
+  { cidr: "240.0.0.0/4", what: "reserved (RFC 1112), and holds the limited broadcast 255.255.255.255" },
+];
+
+function assertAssignable(subnet: Subnet): void {
+  for (const block of NOT_ASSIGNABLE) {
+    if (!subnetsOverlap(subnet, parseCidr(block.cidr))) continue;
+    throw new IpPoolRequestError(
+      "NETWORK_NOT_ASSIGNABLE",
+      `${subnet.cidr} is not configured and overlaps ${block.cidr}, which is ${block.what}; labgate hands out no address there.`,
+      {
+        hint: "Check the network for a typo. To use such addresses on purpose, add the network with its pools to the IP pool config.",
+        details: { network: subnet.cidr, block: block.cidr },
+      },
+    );
+  }
 }
 
 /** The configured network that contains `address`, if any. */

@@ -1,3 +1,5 @@
+import type { AddressProbe } from "./probe.js";
+
 /** One address handed out (or held) by the pool manager: everything a caller needs for a static config. */
 export interface IpAllocation {
   ip: string;
@@ -18,6 +20,18 @@ export interface IpAllocation {
   fallbackReason?: string;
 }
 
+/** An address that answered a probe although the ledger had it free: something outside labgate uses it. */
+export interface IpConflict {
+  ip: string;
+  network: string;
+  /** How it was found: an ARP reply (with the answering MAC) or an ICMP echo reply. */
+  via: "arp" | "ping";
+  /** Lower-case MAC of the ARP reply. */
+  mac?: string;
+  /** When it answered (ISO-8601). */
+  seenAt: string;
+}
+
 export interface IpRange {
   start: string;
   end: string;
@@ -35,12 +49,19 @@ export interface IpNetworkConfig {
   pools: IpRange[];
   /** Addresses or ranges never handed out, neither from the pools nor as fallback. */
   exclude?: (string | IpRange)[];
+  /** How a candidate is checked on the wire before it is handed out (default: arp when attached, else ping). */
+  probe?: ProbeMethod;
 }
+
+/** "arp": RFC 5227 ARP probe on a directly attached subnet; "ping": ICMP echo; "none": trust the ledger. */
+export type ProbeMethod = "arp" | "ping" | "none";
 
 export interface IpPoolConfig {
   networks: IpNetworkConfig[];
   /** DNS servers given with fallback addresses on subnets that are not in `networks`. */
   defaultDns?: string[];
+  /** Probe method for networks that set none, including unconfigured ones (default: arp when attached, else ping). */
+  probe?: ProbeMethod;
 }
 
 export interface IpPoolOptions {
@@ -52,6 +73,11 @@ export interface IpPoolOptions {
   config?: IpPoolConfig;
   /** How long to wait for another process holding the ledger lock. */
   lockTimeoutMs?: number;
+  /**
+   * Probe each candidate on the wire before allocate() hands it out (per network: its `probe`
+   * method). true: arping/ping; a function: your own probe. Default: no probing (the CLI probes).
+   */
+  probe?: boolean | AddressProbe;
 }
 
 export type IpReleaseSelector = { owner: string; network?: string } | { ip: string };
