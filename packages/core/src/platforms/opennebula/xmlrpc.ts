@@ -138,9 +138,46 @@ export function decodeValue(raw: unknown): XmlRpcValue {
   }
 }
 
+const NAMED: Record<string, string> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&apos;",
+};
+
+/**
+ * fast-xml-parser decodes only the five named entities, so "couldn&#x27;t" would reach people as is.
+ * Numeric character references (XML 1.0 §4.1) are turned into their characters before parsing, the
+ * markup-significant ones into the named entity the parser then decodes once; CDATA is left alone.
+ * A reference to a character XML does not allow (&#0;, a surrogate, past U+10FFFF) is not well-formed.
+ */
+export function decodeCharacterReferences(xml: string): string {
+  return xml
+    .split(/(<!\[CDATA\[[\s\S]*?\]\]>)/)
+    .map((part, i) =>
+      i % 2 === 1
+        ? part
+        : part.replace(/&#(x[0-9A-Fa-f]+|[0-9]+);/g, (ref, num: string) => {
+            const code = num.startsWith("x") ? Number.parseInt(num.slice(1), 16) : Number.parseInt(num, 10);
+            const allowed =
+              code === 0x9 ||
+              code === 0xa ||
+              code === 0xd ||
+              (code >= 0x20 && code <= 0xd7ff) ||
+              (code >= 0xe000 && code <= 0xfffd) ||
+              (code >= 0x10000 && code <= 0x10ffff);
+            if (!allowed) throw new XmlRpcParseError(`not well-formed XML: character reference ${ref}`);
+            const char = String.fromCodePoint(code);
+            return NAMED[char] ?? char;
+          }),
+    )
+    .join("");
+}
+
 function parse(xml: string): Node {
   try {
-    return asNode(parser.parse(xml, true), "document");
+    return asNode(parser.parse(decodeCharacterReferences(xml), true), "document");
   } catch (error) {
     if (error instanceof XmlRpcParseError) throw error;
     throw new XmlRpcParseError(`not well-formed XML: ${(error as Error).message}`);
