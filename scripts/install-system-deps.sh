@@ -19,6 +19,8 @@ PACKAGES=(
   acl                # getfacl in host diagnostics
   sudo               # the SSH runner's sudo tests run `sudo -n` on the test sshd
   ca-certificates
+  iputils-arping     # `labgate ip allocate` probes candidates by ARP (arping -D, RFC 5227) before handing them out
+  iputils-ping       # ... and by ping on subnets this machine is not attached to
 )
 
 SUDO=""

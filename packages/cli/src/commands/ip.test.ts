@@ -276,3 +276,48 @@ describe("labgate ip list / reserve / release", () => {
     expect(r.stderr).toContain("RELEASE_SELECTOR");
   });
 });
+
+describe("labgate ip log", () => {
+  it("shows every change oldest first, filters by owner, address and time, and prints JSON with --json", async () => {
+    for (const owner of ["web1", "web2"]) {
+      await cli(["ip", "allocate", "--network", "192.168.3.0/24", "--owner", owner, ...files]);
+    }
+    await cli(["ip", "release", "--owner", "web1", ...files]);
+
+    const all = await cli(["ip", "log", ...files]);
+    expect(all.code, all.stderr).toBe(ExitCode.OK);
+    const rows = all.stdout.trimEnd().split("\n");
+    expect(rows[0]).toMatch(/^TIME\s+ACTION\s+ADDRESS\s+OWNER\s+SOURCE\s+BY\s+COMMAND\s+REASON$/);
+    expect(rows.slice(1).map((r) => r.split(/\s+/).slice(1, 4))).toEqual([
+      ["allocated", "192.168.3.30", "web1"],
+      ["allocated", "192.168.3.31", "web2"],
+      ["released", "192.168.3.30", "web1"],
+    ]);
+    expect(all.stderr).toContain(`3 of 3 changes in ${join(dir, "state.audit.jsonl")}`);
+
+    const web1 = JSON.parse((await cli(["ip", "log", "--owner", "web1", ...files, "--json"])).stdout);
+    expect(web1.map((e: { action: string }) => e.action)).toEqual(["allocated", "released"]);
+    const byIp = JSON.parse((await cli(["ip", "log", "--ip", "192.168.3.31", ...files, "--json"])).stdout);
+    expect(byIp.map((e: { owner: string }) => e.owner)).toEqual(["web2"]);
+    expect(JSON.parse((await cli(["ip", "log", "--since", "1h", ...files, "--json"])).stdout)).toHaveLength(
+      3,
+    );
+    const future = new Date(Date.now() + 3_600_000).toISOString();
+    expect(JSON.parse((await cli(["ip", "log", "--since", future, ...files, "--json"])).stdout)).toEqual([]);
+  });
+
+  it.each(["yesterday", "10x", "99999999d", "-5m"])(
+    "--since %s is a clear usage error (exit 2)",
+    async (since) => {
+      const r = await cli(["ip", "log", "--since", since, ...files]);
+      expect(r.code).toBe(ExitCode.INVALID_INPUT);
+      expect(r.stderr).toContain("not a time or a duration");
+    },
+  );
+
+  it("an empty log says so on stderr and prints nothing on stdout", async () => {
+    const r = await cli(["ip", "log", ...files]);
+    expect(r).toMatchObject({ code: ExitCode.OK, stdout: "" });
+    expect(r.stderr).toContain("No changes recorded yet");
+  });
+});

@@ -50,17 +50,18 @@ export function auditEntriesFor(
   const afterAll = new Map(after.allocations.map((a) => [key(a), a]));
   const beforeConflicts = new Map((before.conflicts ?? []).map((c) => [key(c), c]));
   const afterConflicts = new Map((after.conflicts ?? []).map((c) => [key(c), c]));
+  // In the order things happen within one change: what probes found, what was forgotten, then the result.
   const entries: IpAuditEntry[] = [];
-  for (const [k, a] of afterAll) if (!beforeAll.has(k)) entries.push({ ...base, ...added(a) });
-  for (const [k, a] of beforeAll) {
-    if (!afterAll.has(k)) entries.push({ ...base, action: "released", ...describe(a) });
-  }
   for (const [k, c] of afterConflicts) if (!beforeConflicts.has(k)) entries.push({ ...base, ...conflict(c) });
   for (const [k, c] of beforeConflicts) {
     if (!afterConflicts.has(k)) {
       entries.push({ ...base, action: "conflict-cleared", address: c.ip, network: c.network });
     }
   }
+  for (const [k, a] of beforeAll) {
+    if (!afterAll.has(k)) entries.push({ ...base, action: "released", ...describe(a) });
+  }
+  for (const [k, a] of afterAll) if (!beforeAll.has(k)) entries.push({ ...base, ...added(a) });
   return entries;
 }
 
@@ -96,9 +97,14 @@ function conflict(c: IpConflict): Omit<IpAuditEntry, "time" | "actor" | "command
  */
 export async function appendAuditEntries(path: string, entries: IpAuditEntry[]): Promise<void> {
   if (entries.length === 0) return;
-  const data = Buffer.from(entries.map((e) => `${JSON.stringify(e)}\n`).join(""));
-  const handle = await open(path, "a", 0o600);
+  const lines = entries.map((e) => `${JSON.stringify(e)}\n`).join("");
+  const handle = await open(path, "a+", 0o600);
   try {
+    // A line cut short (a full disk, a hand edit) must not swallow the first new entry.
+    const size = (await handle.stat()).size;
+    const last = Buffer.alloc(1);
+    if (size > 0) await handle.read(last, 0, 1, size - 1);
+    const data = Buffer.from(size > 0 && last[0] !== 0x0a ? `\n${lines}` : lines);
     const { bytesWritten } = await handle.write(data);
     if (bytesWritten !== data.length) {
       throw new StateError(
