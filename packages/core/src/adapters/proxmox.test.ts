@@ -12,6 +12,7 @@ import type { IpPoolConfig } from "../ip-pool/types.js";
 import { redact } from "../util/redact.js";
 import { ProxmoxAdapter } from "./proxmox.js";
 import { startProxmoxSim } from "./test-support/proxmox-sim.js";
+import type { ResolvedSpec } from "./types.js";
 
 export const LAB_POOLS: IpPoolConfig = {
   networks: [
@@ -298,5 +299,112 @@ describe("ProxmoxAdapter against the Proxmox API simulator", () => {
     expect(adapter.validate({ ...spec, template_id: "ubuntu" }).map((f) => f.code)).toContain(
       "PROXMOX_TEMPLATE_ID",
     );
+  });
+});
+
+describe("ProxmoxAdapter as Proxmox behaves: the nextid race and task locks", () => {
+  const env = { PROXMOX_TOKEN_ID: TOKEN_ID, PROXMOX_TOKEN_SECRET: SECRET };
+  const start = async (extra: Partial<Parameters<typeof startProxmoxSim>[0]> = {}) => {
+    const sim = await startProxmoxSim({ tokenId: TOKEN_ID, secret: SECRET, taskPolls: 1, ...extra });
+    sim.addTemplate(9000, {
+      name: "ubuntu-2204-tmpl",
+      config: { scsi0: "local-lvm:base-9000-disk-0,size=10G", boot: "order=scsi0", cores: 2, memory: 2048 },
+    });
+    return sim;
+  };
+  const resolvedFor = (url: string, name: string, options: Record<string, unknown> = {}): ResolvedSpec => ({
+    name,
+    platform: "proxmox",
+    os: { family: "linux" },
+    cores: 2,
+    memory_mib: 2048,
+    template_id: "9000",
+    network: { cidr: "192.168.3.0/24" },
+    resolvedNetwork: {
+      mode: "static",
+      ip: "192.168.3.31",
+      prefix: 24,
+      netmask: "255.255.255.0",
+      gateway: "192.168.3.1",
+      dns: ["8.8.8.8"],
+      source: "pool",
+    },
+    platform_options: { proxmox: { node: "pve1", url, ...options } },
+  });
+
+  for (const mode of ["check", "task"] as const) {
+    it(`retries with a fresh VMID when another deployment took nextid's answer (${mode === "check" ? "refused at the clone call" : "failed inside the clone task"})`, async () => {
+      const sim = await start({ competingClones: { mode, count: 1 } });
+      try {
+        const said: string[] = [];
+        const adapter = new ProxmoxAdapter({ spec: resolvedFor(sim.url, "any"), env, pollIntervalMs: 5 });
+        const ref = await adapter.create(resolvedFor(sim.url, "web1"), { onCall: (d) => said.push(d) });
+        expect(ref.id).toBe("101");
+        expect(sim.vms.get(101)?.name).toBe("web1");
+        // The other deployment's VM is left alone.
+        expect(sim.vms.get(100)?.name).toBe("other-deployment");
+        expect(said.some((d) => d.includes("VMID 100 was taken by another deployment"))).toBe(true);
+        expect(sim.requests.filter((r) => r.path.endsWith("/cluster/nextid"))).toHaveLength(2);
+      } finally {
+        await sim.close();
+      }
+    });
+  }
+
+  it("never replaces a VMID the user chose, and two deploys at once both end up with their own VM", async () => {
+    const sim = await start();
+    try {
+      sim.vms.set(100, { name: "taken", template: false, status: "stopped", config: {} });
+      const adapter = new ProxmoxAdapter({ spec: resolvedFor(sim.url, "any"), env, pollIntervalMs: 5 });
+      await expect(adapter.create(resolvedFor(sim.url, "web1", { vmid: "100" }))).rejects.toMatchObject({
+        message: expect.stringContaining("VM 100 already exists on node 'pve1'"),
+      });
+      expect(sim.vms.get(100)?.name).toBe("taken");
+      sim.vms.delete(100);
+      const [a, b] = await Promise.all([
+        new ProxmoxAdapter({ spec: resolvedFor(sim.url, "any"), env, pollIntervalMs: 5 }).create(
+          resolvedFor(sim.url, "web1"),
+        ),
+        new ProxmoxAdapter({ spec: resolvedFor(sim.url, "any"), env, pollIntervalMs: 5 }).create(
+          resolvedFor(sim.url, "web2"),
+        ),
+      ]);
+      expect(new Set([a.id, b.id]).size).toBe(2);
+      expect(sim.vms.get(Number(a.id))?.name).toBe("web1");
+      expect(sim.vms.get(Number(b.id))?.name).toBe("web2");
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it("takes a backup or migrate lock as pending: waits pass through it, destroy waits for it instead of failing", async () => {
+    const sim = await start();
+    try {
+      const adapter = new ProxmoxAdapter({ spec: resolvedFor(sim.url, "any"), env, pollIntervalMs: 5 });
+      const ref = await adapter.create(resolvedFor(sim.url, "web1"));
+      sim.holdLock(Number(ref.id), "backup", 3);
+      expect(await adapter.get(ref)).toMatchObject({ state: "pending", rawState: "running (lock: backup)" });
+      const info = await adapter.waitUntilRunning(ref, { timeoutMs: 5000, intervalMs: 5 });
+      expect(info).toMatchObject({ state: "running", rawState: "running" });
+
+      sim.holdLock(Number(ref.id), "migrate", 4);
+      await adapter.destroy(ref);
+      expect(sim.vms.has(Number(ref.id))).toBe(false);
+      // Without the wait, the stop and the delete would have been refused while the task held the lock.
+      expect(sim.requests.filter((r) => r.method === "POST" && r.path.endsWith("/status/stop"))).toHaveLength(
+        1,
+      );
+
+      // "suspended" is a resting state (hibernated), not a task in flight.
+      const parked = await adapter.create(resolvedFor(sim.url, "web2"));
+      const vm = sim.vms.get(Number(parked.id));
+      if (vm) {
+        vm.status = "stopped";
+        vm.config.lock = "suspended";
+      }
+      expect((await adapter.get(parked))?.state).toBe("stopped");
+    } finally {
+      await sim.close();
+    }
   });
 });

@@ -31,6 +31,8 @@ export interface ProxmoxAdapterOptions {
 }
 
 const DISK_KEYS = /^(scsi|virtio|sata|ide)\d+$/;
+/** How often a clone is retried with a fresh VMID when a concurrent deployment took the one nextid gave. */
+const NEXTID_ATTEMPTS = 5;
 /** user@realm!tokenid, as Proxmox shows the Token ID. */
 const TOKEN_ID = /^[^\s@!=]+@[^\s@!=]+![A-Za-z][A-Za-z0-9._-]*$/;
 
@@ -101,7 +103,12 @@ export class ProxmoxAdapter implements PlatformAdapter {
     const calls: PlannedCall[] = [];
     const http = (action: string, target: string, why: string, params?: Record<string, unknown>) =>
       calls.push({ kind: "http", action, target: `/api2/json${target}`, why, ...(params ? { params } : {}) });
-    if (!o.string("vmid")) http("GET", "/cluster/nextid", "Ask the cluster for a free VMID.");
+    if (!o.string("vmid"))
+      http(
+        "GET",
+        "/cluster/nextid",
+        "Ask the cluster for a free VMID (asked again if another deployment takes it before the clone).",
+      );
     http(
       "POST",
       `/nodes/${node}/qemu/${spec.template_id}/clone`,
@@ -146,21 +153,9 @@ export class ProxmoxAdapter implements PlatformAdapter {
     const api = this.client(call);
     const o = new OptionReader("proxmox", spec, this.options.overrides ?? {});
     const node = o.requireString("node");
-    const vmid =
-      o.string("vmid") ??
-      (await this.data(api.request("GET", "/cluster/nextid"), "GET /cluster/nextid", VMID));
+    const ref = await this.cloneTemplate(spec, node, o, api, call);
+    const vmid = ref.id;
     const base = `/nodes/${enc(node)}/qemu/${enc(vmid)}`;
-    const ref: NodeRef = { platform: "proxmox", id: vmid, name: spec.name, location: { node } };
-    // The clone is the mutating call: its VMID and name are on disk before it is sent.
-    await call.beforeMutation?.(ref);
-    const upid = await this.data(
-      api.request("POST", `/nodes/${enc(node)}/qemu/${enc(spec.template_id ?? "")}/clone`, {
-        form: this.cloneParams(spec, vmid, o),
-      }),
-      `clone template ${spec.template_id}`,
-      UPID,
-    );
-    await this.waitTask(node, upid, `clone of template ${spec.template_id} into VM ${vmid}`, call.signal);
     try {
       const config = await this.data(api.request("GET", `${base}/config`), `GET VM ${vmid} config`, CONFIG);
       let disk = systemDisk(config);
@@ -266,7 +261,7 @@ export class ProxmoxAdapter implements PlatformAdapter {
   }
 
   async destroy(ref: NodeRef, call: CallOptions = {}): Promise<void> {
-    const info = await this.get(ref, call);
+    const info = await this.unlocked(ref, call);
     if (!info) return;
     const node = this.nodeOf(ref);
     if (info.state !== "stopped") {
@@ -288,6 +283,60 @@ export class ProxmoxAdapter implements PlatformAdapter {
       UPID,
     );
     await this.waitTask(node, upid, `deletion of VM ${ref.id}`, call.signal);
+  }
+
+  /**
+   * nextid, then clone. /cluster/nextid only reports the lowest free VMID at the time of asking (PVE/API2/Cluster.pm
+   * nextid: "assert that its free (at time of check)"), so two deploys at once can both get it: the loser's clone
+   * fails with "VM N already exists on node" (PVE::Cluster::check_vmid_unused, before the task) or, when both passed
+   * that check, its task fails "unable to create VM N: config file already exists" (PVE/AbstractConfig.pm
+   * create_and_lock_config). Neither created anything, so ask again; a VMID the user chose is never replaced.
+   */
+  private async cloneTemplate(
+    spec: ResolvedSpec,
+    node: string,
+    o: OptionReader,
+    api: HttpJsonClient,
+    call: CallOptions,
+  ): Promise<NodeRef> {
+    const chosen = o.string("vmid");
+    for (let attempt = 1; ; attempt++) {
+      const vmid =
+        chosen ?? (await this.data(api.request("GET", "/cluster/nextid"), "GET /cluster/nextid", VMID));
+      const ref: NodeRef = { platform: "proxmox", id: vmid, name: spec.name, location: { node } };
+      // The clone is the mutating call: its VMID and name are on disk before it is sent.
+      await call.beforeMutation?.(ref);
+      try {
+        const upid = await this.data(
+          api.request("POST", `/nodes/${enc(node)}/qemu/${enc(spec.template_id ?? "")}/clone`, {
+            form: this.cloneParams(spec, vmid, o),
+          }),
+          `clone template ${spec.template_id}`,
+          UPID,
+        );
+        await this.waitTask(node, upid, `clone of template ${spec.template_id} into VM ${vmid}`, call.signal);
+        return ref;
+      } catch (error) {
+        if (chosen !== undefined || attempt >= NEXTID_ATTEMPTS || !vmidTaken(error, vmid)) throw error;
+        call.onCall?.(
+          `VMID ${vmid} was taken by another deployment between nextid and clone; asking for the next free VMID (attempt ${attempt + 1} of ${NEXTID_ATTEMPTS})`,
+        );
+      }
+    }
+  }
+
+  /** The VM once no task holds a lock on it (a backup or migration ends by itself); undefined if it is gone. */
+  private unlocked(ref: NodeRef, call: CallOptions): Promise<NodeInfo | undefined> {
+    return pollUntil(
+      `Waiting for the lock on Proxmox VM ${ref.id} to be released`,
+      () => this.get(ref, call),
+      (info) => !info || !/\(lock: (?!suspended\))/.test(info.rawState),
+      {
+        intervalMs: this.options.pollIntervalMs ?? 2000,
+        timeoutMs: this.options.taskTimeoutMs ?? 900_000,
+        ...(call.signal ? { signal: call.signal } : {}),
+      },
+    );
   }
 
   /** GET /nodes/{node}/qemu ("vmlist"): the node's VMs with this name, templates left out. */
@@ -478,8 +527,15 @@ function sizeInGb(disk: string): number | undefined {
   return Number(m[1]) * factor;
 }
 
+/**
+ * A config lock (apidata qemu "lock" enum: backup, clone, create, migrate, rollback, snapshot, snapshot-delete,
+ * suspending, suspended) means a task owns the VM and refuses config, power and delete calls ("VM is locked
+ * (backup)", PVE/AbstractConfig.pm check_lock) until it ends: pending. Only "suspended" is a resting state
+ * (hibernated to disk): stopped.
+ */
 function proxmoxState(s: { status?: string; qmpstatus?: string; lock?: string }): NodeState {
-  if (s.lock === "clone" || s.lock === "create") return "pending";
+  if (s.lock === "suspended") return "stopped";
+  if (s.lock) return "pending";
   switch (s.qmpstatus ?? s.status) {
     case "running":
       return "running";
@@ -491,6 +547,14 @@ function proxmoxState(s: { status?: string; qmpstatus?: string; lock?: string })
     default:
       return s.status === "running" ? "running" : s.status === "stopped" ? "stopped" : "unknown";
   }
+}
+
+/** The clone lost the nextid race: the VMID exists now, created by someone else (sync check or in the task). */
+function vmidTaken(error: unknown, vmid: string): boolean {
+  if (!(error instanceof PlatformApiError)) return false;
+  return new RegExp(
+    `VM ${vmid} already exists on node|unable to create VM ${vmid}: config file already exists`,
+  ).test(error.message);
 }
 
 function isMissingVm(res: HttpResponse): boolean {

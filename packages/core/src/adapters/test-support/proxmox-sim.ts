@@ -4,6 +4,16 @@ import { type SimReply, type SimRequest, startSim } from "./http-sim.js";
  * A Proxmox VE /api2/json simulator built from the API schema (apidata.js): token auth, the
  * {data: ...} envelope, errors in the reason phrase, 400 with {errors: {param: msg}}, and UPID
  * tasks that stay "running" for `taskPolls` polls before stopping with an exit status.
+ *
+ * Also modelled from Proxmox's source (pve-manager, pve-cluster, qemu-server, pve-guest-common):
+ * - /cluster/nextid only reports the lowest free VMID at the time of asking (PVE/API2/Cluster.pm nextid), nothing
+ *   is reserved: `competingClones` lets another deployment take the id just handed out — before our clone
+ *   ("check": PVE::Cluster::check_vmid_unused answers "VM N already exists on node 'x'") or while our clone
+ *   task runs ("task": PVE/AbstractConfig.pm create_and_lock_config fails it with "unable to create VM N:
+ *   config file already exists"). Either way our clone creates nothing.
+ * - Config locks (apidata qemu "lock" enum; PVE/AbstractConfig.pm check_lock): while a task such as a backup
+ *   or a migration holds one, config changes, resize, start/stop/shutdown and delete fail with "VM is locked
+ *   (<lock>)". `holdLock` sets one that its task releases after a number of status reads.
  */
 export interface SimVm {
   name: string;
@@ -26,6 +36,8 @@ export interface ProxmoxSimOptions {
    * HTML page, a truncated body, or an answer that never comes (a client killed mid-call).
    */
   intercept?: (req: SimRequest, reply: SimReply) => SimReply | Promise<SimReply>;
+  /** Another deployment takes the next `count` VMIDs nextid hands out (see the header). */
+  competingClones?: { mode: "check" | "task"; count: number };
 }
 
 /** The parameters POST /nodes/{node}/qemu/{vmid}/clone takes (apidata: additionalProperties 0). */
@@ -52,6 +64,16 @@ const IPCONFIG = /^(ip=(dhcp|\d+\.\d+\.\d+\.\d+\/\d{1,2})(,gw=\d+\.\d+\.\d+\.\d+
 export async function startProxmoxSim(options: ProxmoxSimOptions) {
   const node = options.node ?? "pve1";
   const vms = new Map<number, SimVm>();
+  /** VMIDs handed out by nextid that a competing deployment's clone will take while ours runs. */
+  const contested = new Set<number>();
+  /** Status reads left until the task holding a VM's lock ends. */
+  const lockReads = new Map<number, number>();
+  const competitor = (): SimVm => ({
+    name: "other-deployment",
+    template: false,
+    status: "stopped",
+    config: { name: "other-deployment", cores: 1, memory: 512 },
+  });
   const tasks = new Map<string, { polls: number; exitstatus: string; type: string; apply?: () => void }>();
   let taskSeq = 0;
   // Proxmox knows each volume's size; a disk re-attached by volume id gets its size back.
@@ -98,7 +120,13 @@ export async function startProxmoxSim(options: ProxmoxSimOptions) {
     const params = { ...Object.fromEntries(req.query), ...req.form };
     if (req.method === "GET" && p === "/cluster/nextid") {
       let id = 100;
-      while (vms.has(id)) id++;
+      while (vms.has(id) || contested.has(id)) id++;
+      const race = options.competingClones;
+      if (race && race.count > 0) {
+        race.count -= 1;
+        if (race.mode === "check") vms.set(id, competitor());
+        else contested.add(id);
+      }
       return ok(String(id));
     }
     const nodeMatch = /^\/nodes\/([^/]+)(\/.*)$/.exec(p);
@@ -152,11 +180,21 @@ export async function startProxmoxSim(options: ProxmoxSimOptions) {
       const newid = Number(params.newid);
       if (!Number.isInteger(newid) || newid < 100 || newid > 999_999_999)
         return paramError({ newid: "invalid format - value does not look like a valid VM ID" });
-      if (vms.has(newid)) return fail(500, `unable to create VM ${newid}: config file already exists`);
+      if (vms.has(newid)) return fail(500, `VM ${newid} already exists on node '${node}'`);
       if (params.full !== undefined && !/^[01]$/.test(params.full))
         return paramError({ full: "type check ('boolean') failed" });
       if (!vm.template && params.full === "0")
         return fail(500, "Linked clone feature is not supported for a VM, only for templates");
+      if (contested.delete(newid)) {
+        // The competing clone wrote its config first: ours fails inside the task and creates nothing.
+        const upid = newTask("qmclone", vmid);
+        const t = tasks.get(upid);
+        if (t) {
+          t.exitstatus = `unable to create VM ${newid}: config file already exists`;
+          t.apply = () => vms.set(newid, competitor());
+        }
+        return ok(upid);
+      }
       const full = params.full === "1" || !vm.template;
       const clone: SimVm = {
         name: params.name ?? `Copy-of-VM-${vm.name}`,
@@ -223,6 +261,7 @@ export async function startProxmoxSim(options: ProxmoxSimOptions) {
       return ok(null);
     }
     if (req.method === "PUT" && sub === "/resize") {
+      if (vm.config.lock) return fail(500, `VM is locked (${vm.config.lock})`);
       const disk = params.disk ?? "";
       const size = params.size ?? "";
       if (!/^(scsi|sata|virtio|ide)\d+$/.test(disk))
@@ -242,6 +281,13 @@ export async function startProxmoxSim(options: ProxmoxSimOptions) {
       );
     }
     if (req.method === "GET" && sub === "/status/current") {
+      const left = lockReads.get(vmid);
+      if (left !== undefined) {
+        if (left <= 0) {
+          lockReads.delete(vmid);
+          delete vm.config.lock;
+        } else lockReads.set(vmid, left - 1);
+      }
       const base = {
         vmid,
         name: vm.name,
@@ -264,6 +310,7 @@ export async function startProxmoxSim(options: ProxmoxSimOptions) {
       );
     }
     if (req.method === "DELETE" && sub === "") {
+      if (vm.config.lock) return fail(500, `VM is locked (${vm.config.lock})`);
       if (vm.status === "running") return fail(500, `VM ${vmid} is running - destroy failed`);
       return ok(newTask("qmdestroy", vmid, () => vms.delete(vmid)));
     }
@@ -286,6 +333,13 @@ export async function startProxmoxSim(options: ProxmoxSimOptions) {
         t.apply?.();
         t.apply = undefined;
       }
+    },
+    /** A task (backup, migrate ...) locks the VM; it ends after `statusReads` reads of its status. */
+    holdLock(id: number, lock: string, statusReads: number) {
+      const vm = vms.get(id);
+      if (!vm) throw new Error(`no VM ${id}`);
+      vm.config.lock = lock;
+      lockReads.set(id, statusReads);
     },
     addTemplate(id: number, vm: Partial<SimVm> & { config: Record<string, string | number> }) {
       vms.set(id, { name: vm.name ?? `tmpl-${id}`, template: true, status: "stopped", ...vm });
