@@ -6,13 +6,72 @@ const registered = new Set<string>();
 
 export const REDACTED = "***";
 
-/** Remember a secret so every later `redact()` call hides it. Short values are ignored: hiding "a" would mangle text. */
+/**
+ * Remember a secret so every later `redact()` call hides it, in every encoding it can travel in.
+ * Short values are ignored: hiding "a" would mangle text.
+ */
 export function registerSecret(secret: string | undefined | null): void {
   if (!secret || secret.length < 4) return;
-  registered.add(secret);
+  for (const form of encodedForms(secret)) registered.add(form);
   // A `user:password` session leaks its password alone too.
   const colon = secret.indexOf(":");
-  if (colon > 0 && secret.length - colon - 1 >= 4) registered.add(secret.slice(colon + 1));
+  if (colon > 0 && secret.length - colon - 1 >= 4)
+    for (const form of encodedForms(secret.slice(colon + 1))) registered.add(form);
+}
+
+/**
+ * The secret as it appears after passing through XML (a server echoing it in a document or a fault),
+ * a URL or form body, a JSON string (state files, --json) or base64 (Basic auth, cloud-init user-data),
+ * and JSON of each of those. Base64 is matched at each of the three byte alignments a secret can have
+ * inside a longer encoded text, without the characters that depend on its neighbours.
+ */
+export function encodedForms(secret: string): string[] {
+  const forms = new Set<string>([secret]);
+  const xml = [
+    escapeXmlWith(secret, { "'": "&apos;", '"': "&quot;" }),
+    escapeXmlWith(secret, { "'": "&#39;", '"': "&#34;" }),
+    escapeXmlWith(secret, { "'": "&#x27;", '"': "&#x22;" }),
+    // Text content: many serializers escape only &, < and >.
+    escapeXmlWith(secret, { "'": "'", '"': '"' }),
+  ];
+  const url = [
+    encodeURIComponent(secret),
+    new URLSearchParams({ s: secret }).toString().slice(2),
+    encodeURI(secret),
+  ];
+  for (const form of [...xml, ...url]) forms.add(form);
+  for (const form of [...forms]) {
+    const json = JSON.stringify(form).slice(1, -1);
+    forms.add(json);
+    // Go's encoding/json and others escape <, > and & (and ' in some) as \u00XX.
+    forms.add(json.replace(/[<>&']/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`));
+  }
+  for (const core of base64Cores(secret)) {
+    forms.add(core);
+    forms.add(core.replace(/\+/g, "-").replace(/\//g, "_"));
+  }
+  return [...forms].filter((f) => f.length >= 4);
+}
+
+function escapeXmlWith(text: string, quotes: { "'": string; '"': string }): string {
+  return text.replace(/[&<>"']/g, (c) =>
+    c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : quotes[c as "'" | '"'],
+  );
+}
+
+/** Base64 of the secret at byte offsets 0, 1 and 2, cut to the characters made of its bytes alone. */
+function base64Cores(secret: string): string[] {
+  const bytes = Buffer.from(secret, "utf8");
+  const cores: string[] = [];
+  for (const offset of [0, 1, 2]) {
+    const encoded = Buffer.concat([Buffer.alloc(offset), bytes]).toString("base64");
+    const start = offset === 0 ? 0 : offset + 1;
+    const end = Math.floor(((offset + bytes.length) * 8) / 6);
+    const core = encoded.slice(start, end);
+    // Shorter cores would hide innocent base64 (histograms, keys) by chance.
+    if (core.length >= 6) cores.push(core);
+  }
+  return cores;
 }
 
 export function clearRegisteredSecrets(): void {
@@ -34,9 +93,8 @@ const PATTERNS: Array<[RegExp, string]> = [
 
 export function redact(text: string, extraSecrets: readonly string[] = []): string {
   let out = text;
-  const secrets = [...registered, ...extraSecrets.filter((s) => s && s.length >= 4)].sort(
-    (a, b) => b.length - a.length,
-  );
+  const extra = extraSecrets.filter((s) => s && s.length >= 4).flatMap(encodedForms);
+  const secrets = [...new Set([...registered, ...extra])].sort((a, b) => b.length - a.length);
   for (const secret of secrets) out = out.split(secret).join(REDACTED);
   for (const [pattern, replacement] of PATTERNS) out = out.replace(pattern, replacement);
   return out;
