@@ -1,17 +1,57 @@
-import { OpenNebulaError, toTemplateXml, waitForImageReady } from "@labgate/core";
-import type { Step } from "../../engine/step.js";
+import {
+  exportMarketAppImage,
+  findMarketApp,
+  type OneMarketApp,
+  type OpenNebulaClient,
+  OpenNebulaError,
+  toTemplateXml,
+  waitForImageReady,
+} from "@labgate/core";
+import type { Step, StepContext } from "../../engine/step.js";
 import type { OneLabRuntime } from "./one-lab-runtime.js";
 
-/** The image the VMs boot: an existing image by name, or `ubuntu:22.04` registered from its LXD source. */
+/** Marketplace app names are "<distro>_<version> - LXD" (6.8) or "… - LXC" (6.10+); match the prefix. */
+function appPattern(app: string): RegExp {
+  return new RegExp(`^${app.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(\\s|$)`);
+}
+
+async function marketApp(rt: OneLabRuntime, client: OpenNebulaClient, app: string): Promise<OneMarketApp> {
+  const found = await findMarketApp(client, appPattern(app));
+  if (!found) {
+    throw new OpenNebulaError(
+      "ONE_MARKETAPP_MISSING",
+      `No READY image app named ${app} in OpenNebula's marketplaces (the Linux Containers marketplace lists them as "${app} - LXD" or "${app} - LXC").`,
+      {
+        hint: `List them with \`onemarketapp list | grep -i ${app}\`; enable the Linux Containers marketplace (\`onemarket enable\`) or set providerOptions.marketApp / imagePath (a complete lxd://…/rootfs.tar.xz?size=N URL).`,
+        details: { marketApp: app, image: rt.options.imageName },
+      },
+    );
+  }
+  return found;
+}
+
+/** The image the VMs boot: an existing image by name, else exported from the marketplace (or a given PATH). */
 export function imageStep(rt: OneLabRuntime): Step {
   const o = rt.options;
+  const source = o.imageSource;
+  const from =
+    source.kind === "market"
+      ? `the Linux Containers marketplace app ${source.app} (exported the way Sunstone does: one.image.allocate with FROM_APP, so OpenNebula takes the app's complete rootfs.tar.xz?size=… URL)`
+      : source.path;
   return {
     id: "one-image",
     title: `Make sure image ${o.imageName} is READY`,
-    why: `Every VM boots from an OpenNebula image in datastore ${o.datastoreId}. If an image named ${o.imageName} exists it is used as is; otherwise labgate registers it from ${o.imagePath} and waits until OpenNebula has copied it into the datastore (LOCKED → READY).`,
+    why: `Every VM boots from an OpenNebula image in datastore ${o.datastoreId}. If an image named ${o.imageName} exists it is used as is; otherwise labgate creates it from ${from} and waits until the datastore has downloaded it (LOCKED → READY).`,
     commands: [
       `one.imagepool.info(-2, -1, -1)  # find ${o.imageName}`,
-      `one.image.allocate(<TEMPLATE NAME=${o.imageName} PATH=${o.imagePath} TYPE=OS>, ${o.datastoreId})  # only if missing`,
+      ...(source.kind === "market"
+        ? [
+            `one.marketapppool.info(-2, -1, -1)  # find "${source.app} - LX*"`,
+            `one.image.allocate(<TEMPLATE NAME=${o.imageName} FROM_APP=<app id> …app template>, ${o.datastoreId})  # only if missing; = onemarketapp export`,
+          ]
+        : [
+            `one.image.allocate(<TEMPLATE NAME=${o.imageName} PATH=${source.path} TYPE=OS>, ${o.datastoreId})  # only if missing`,
+          ]),
     ],
     async check(ctx) {
       const image = await rt.client(ctx).findImage(o.imageName);
@@ -24,20 +64,16 @@ export function imageStep(rt: OneLabRuntime): Step {
       const existing = await client.findImage(o.imageName);
       let id = existing?.id;
       if (id === undefined) {
-        id = await client.imageAllocate(
-          toTemplateXml({
-            NAME: o.imageName,
-            PATH: o.imagePath,
-            TYPE: "OS",
-            DESCRIPTION: `labgate lab ${o.lab}`,
-          }),
-          o.datastoreId,
-        );
+        id = await createImage(rt, ctx, client);
         await ctx.record({
           kind: "one-image",
           id: String(id),
           stepId: "one-image",
-          data: { name: o.imageName, created: true },
+          data: {
+            name: o.imageName,
+            created: true,
+            source: source.kind === "market" ? source.app : source.path,
+          },
         });
       }
       await waitForImageReady(client, id, rt.waitOptions(ctx, `image ${o.imageName}`));
@@ -50,7 +86,8 @@ export function imageStep(rt: OneLabRuntime): Step {
     },
     async undo(ctx) {
       const client = rt.client(ctx);
-      // Only an image this lab registered is deleted; a pre-existing one was never recorded.
+      // Only an image this lab registered is deleted; a pre-existing one was never recorded. The VM steps were
+      // undone first and waited for DONE, so no VM holds it any more (oned refuses "There are N VMs using it").
       for (const r of ctx.resources("one-image")) {
         await client.imageDelete(Number(r.id)).catch((e: unknown) => {
           if (!(e instanceof OpenNebulaError && e.code === "ONE_NOT_FOUND")) throw e;
@@ -58,6 +95,27 @@ export function imageStep(rt: OneLabRuntime): Step {
         await ctx.forget("one-image", r.id);
       }
     },
-    diagnostics: [`oneimage show ${o.imageName}`, `onedatastore show ${o.datastoreId}`],
+    diagnostics: [`oneimage show ${o.imageName}`, `onedatastore show ${o.datastoreId}`, "onemarketapp list"],
   };
+}
+
+async function createImage(rt: OneLabRuntime, ctx: StepContext, client: OpenNebulaClient): Promise<number> {
+  const o = rt.options;
+  const source = o.imageSource;
+  const description = `labgate lab ${o.lab}`;
+  if (source.kind === "path") {
+    return client.imageAllocate(
+      toTemplateXml({ NAME: o.imageName, PATH: source.path, TYPE: "OS", DESCRIPTION: description }),
+      o.datastoreId,
+    );
+  }
+  const app = await marketApp(rt, client, source.app);
+  ctx.log(
+    `  exporting marketplace app "${app.name}" (ID ${app.id}, ${app.marketplace}) as image ${o.imageName}`,
+  );
+  return exportMarketAppImage(client, app, {
+    name: o.imageName,
+    datastoreId: o.datastoreId,
+    extra: { DESCRIPTION: description },
+  });
 }

@@ -10,7 +10,7 @@ export function addressesStep(rt: OneLabRuntime): Step {
     id: "one-addresses",
     title: `Reserve ${instances.length} static addresses in ${o.cidr}`,
     why: "The lab network has no DHCP, so every VM gets a fixed address. labgate's IP pool hands them out and records who owns each one, so two labs (or two people) never get the same address; running this again gives each VM the same address back.",
-    commands: instances.map((i) => `labgate ip allocate ${o.cidr} --owner ${i.ipOwner}`),
+    commands: instances.map((i) => `labgate ip allocate --network ${o.cidr} --owner ${i.ipOwner}`),
     async check(ctx) {
       const have = rt.addresses(ctx);
       const missing = instances.filter((i) => !have.has(i.name));

@@ -1,4 +1,9 @@
-import { InvalidInputError, type OpenNebulaConnectionConfig, REDACTED } from "@labgate/core";
+import {
+  checkLxdImageUrl,
+  InvalidInputError,
+  type OpenNebulaConnectionConfig,
+  REDACTED,
+} from "@labgate/core";
 import type { LabSpec } from "../../spec/lab-spec.js";
 import { type VirtualBoxForward, virtualBoxForward } from "./virtualbox-step.js";
 
@@ -30,8 +35,12 @@ export interface OneLabOptions {
   datastoreId: number;
   /** Image name in OpenNebula; an existing image is used as is. */
   imageName: string;
-  /** Where OpenNebula downloads the image from when it must create it. */
-  imagePath: string;
+  /**
+   * Where the image comes from when it must be created: a Linux Containers marketplace app exported the way
+   * Sunstone does (default), or a complete lxd:// URL given as providerOptions.imagePath (validated like
+   * lxd_downloader.sh validates it).
+   */
+  imageSource: { kind: "market"; app: string } | { kind: "path"; path: string };
   appTemplate: string;
   lbTemplate: string;
   sshPublicKey?: string;
@@ -73,9 +82,27 @@ export interface OneLabOptions {
   sessionRedacted: boolean;
 }
 
-/** The linuxcontainers.org image OpenNebula's LXD marketplace uses for ubuntu:22.04 (override with imagePath). */
-export const UBUNTU_2204_LXD_PATH =
-  "lxd://https://images.linuxcontainers.org/images/ubuntu/jammy/amd64/default/";
+/** The Linux Containers marketplace app for ubuntu:22.04: "ubuntu_jammy - LXD" (6.8) / "… - LXC" (6.10+). */
+export const UBUNTU_2204_MARKET_APP = "ubuntu_jammy";
+
+/** A user-given PATH: a local/http file is the datastore's business; an lxd:// URL must pass the downloader. */
+function imageSourceFrom(path: string | undefined, app: string | undefined): OneLabOptions["imageSource"] {
+  if (path === undefined) return { kind: "market", app: app ?? UBUNTU_2204_MARKET_APP };
+  if (path.startsWith("lxd://")) {
+    const check = checkLxdImageUrl(path);
+    if (!check.ok) {
+      throw new InvalidInputError(
+        "ONE_IMAGE_PATH_INVALID",
+        `providerOptions.imagePath ${path} would be rejected by OpenNebula's LXD downloader: ${check.problem}.`,
+        {
+          hint: "Leave imagePath out to export the image from the Linux Containers marketplace (as Sunstone does), or give a complete URL: lxd://https://images.linuxcontainers.org/images/ubuntu/jammy/amd64/default/<build>/rootfs.tar.xz?size=2048&filesystem=ext4&format=raw (the build names are listed on that page).",
+          details: { imagePath: path },
+        },
+      );
+    }
+  }
+  return { kind: "path", path };
+}
 
 function opt<T>(
   o: Record<string, unknown>,
@@ -106,6 +133,7 @@ const KNOWN_OPTIONS = [
   "datastoreId",
   "image",
   "imagePath",
+  "marketApp",
   "appTemplate",
   "lbTemplate",
   "sshPublicKey",
@@ -215,7 +243,10 @@ export function oneLabOptions(spec: LabSpec): OneLabOptions {
     vnMad: opt<string>(o, "vnMad", "string") ?? "bridge",
     datastoreId: opt<number>(o, "datastoreId", "number") ?? 1,
     imageName: image ?? (spec.image === "ubuntu:22.04" ? "labgate-ubuntu-22.04" : spec.image),
-    imagePath: opt<string>(o, "imagePath", "string") ?? UBUNTU_2204_LXD_PATH,
+    imageSource: imageSourceFrom(
+      opt<string>(o, "imagePath", "string"),
+      opt<string>(o, "marketApp", "string"),
+    ),
     appTemplate: opt<string>(o, "appTemplate", "string") ?? "tpl-app",
     lbTemplate: opt<string>(o, "lbTemplate", "string") ?? "tpl-lb",
     ...(sshPublicKey ? { sshPublicKey } : {}),

@@ -10,7 +10,6 @@ import {
   type Runner,
 } from "@labgate/core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { parse as parseYaml } from "yaml";
 import {
   OneSimulator,
   type OneSimulatorOptions,
@@ -219,7 +218,8 @@ describe("OpenNebula lab against the simulator", () => {
       ["192.168.3.102", 1],
     ]);
     expect(sim.templates.map((t) => t.name)).toEqual(["tpl-app", "tpl-lb"]);
-    // Templates and VMs alike: NETWORK, the key, and base64 cloud-config using only what the context agent runs.
+    // Templates and VMs alike: NETWORK, the key, the containers-only placement, and the payload as
+    // START_SCRIPT_BASE64 (run by every context version; USER_DATA is not sent: 6.8 and 6.10.0 ignore it).
     const contexts = [
       ...sim.templates.map((t) => ["template", t.name, t.template.CONTEXT]),
       ...sim.vms.map((v) => ["vm", v.name, v.template.CONTEXT]),
@@ -229,14 +229,30 @@ describe("OpenNebula lab against the simulator", () => {
       expect(context, `${kind} ${name}`).toMatchObject({
         NETWORK: "YES",
         SSH_PUBLIC_KEY: "ssh-ed25519 AAAAC3Nza test@lab",
-        USER_DATA_ENCODING: "base64",
       });
-      const text = b64(context.USER_DATA!);
-      expect(text, `${kind} ${name}`).toMatch(/^#cloud-config\n/);
-      const doc = parseYaml(text) as Record<string, unknown>;
-      expect(Object.keys(doc).sort(), `${kind} ${name}`).toEqual(["runcmd", "write_files"]);
+      expect(context.USER_DATA, `${kind} ${name}`).toBeUndefined();
+      const text = b64(context.START_SCRIPT_BASE64!);
+      expect(text, `${kind} ${name}`).toMatch(/^#!\/bin\/sh\n/);
       data.set(`${kind} ${name}`, text);
     }
+    for (const t of sim.templates) expect(t.template.SCHED_REQUIREMENTS).toBe('HYPERVISOR="lx*"');
+    // What the 6.8 guest's context package (addon-context-linux) runs: the network and the start script.
+    for (const v of sim.vms) {
+      const runs = sim.contextRuns(v.id);
+      expect(runs.network).toBe(true);
+      expect(runs.startScript).toMatch(/^#!\/bin\/sh/);
+      expect(runs.ignored).toEqual([]);
+    }
+    // oned regenerated ETH0_* from the NIC, AR and vnet (GATEWAY/DNS/NETWORK_MASK live on the vnet).
+    expect(sim.vms[0]!.template.CONTEXT).toMatchObject({
+      ETH0_IP: "192.168.3.100",
+      ETH0_GATEWAY: "192.168.3.1",
+    });
+    const decodedFiles = (script: string) =>
+      [...script.matchAll(/printf '%s' '?([A-Za-z0-9+/=]+)'? \| base64 -d/g)]
+        .map((m) => Buffer.from(m[1]!, "base64").toString("utf8"))
+        .join("\n");
+    for (const [k, v] of data) data.set(k, `${v}\n${decodedFiles(v)}`);
     expect(data.get("vm lab-app1")).toContain("--name app1 --host 0.0.0.0 --port 8000");
     expect(data.get("vm lab-app2")).toContain("--name app2 --host 0.0.0.0 --port 8001");
     for (const lbData of [data.get("vm lab-lb"), data.get("template tpl-lb")]) {
@@ -247,7 +263,12 @@ describe("OpenNebula lab against the simulator", () => {
       url: "http://192.168.3.102:8080/",
       expectedBackends: ["app1", "app2"],
     });
+    // Exported from the Linux Containers marketplace, as Sunstone does: PATH is the app's complete URL.
     expect(sim.images.map((i) => [i.name, i.state])).toEqual([["labgate-ubuntu-22.04", 1]]);
+    expect(sim.images[0]!.path).toMatch(
+      /^lxd:\/\/https:\/\/images\.linuxcontainers\.org\/images\/ubuntu\/jammy\/amd64\/default\/[^/]+\/rootfs\.tar\.xz\?size=\d+/,
+    );
+    expect(sim.images[0]!.template.FROM_APP).toBeDefined();
     const st = JSON.parse(await state());
     expect(
       st.resources.filter((r: { kind: string }) => r.kind === "one-vm").map((r: { id: string }) => r.id),
@@ -534,6 +555,7 @@ describe("OpenNebula lab against the simulator", () => {
     expect(lxc.commands.filter((c) => c.includes(" -A ") || c.startsWith("sysctl"))).toEqual([
       "sysctl -w net.ipv4.ip_forward=1",
       "iptables -t nat -A PREROUTING -p tcp -d 192.168.3.20 --dport 18080 -j DNAT --to-destination 192.168.3.102:8080 -m comment --comment labgate-expose",
+      "iptables -t nat -A OUTPUT -p tcp -d 192.168.3.20 --dport 18080 -j DNAT --to-destination 192.168.3.102:8080 -m comment --comment labgate-expose",
     ]);
   });
 });

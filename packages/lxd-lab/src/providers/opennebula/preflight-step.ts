@@ -19,7 +19,10 @@ export async function preflight(rt: OneLabRuntime, client: OpenNebulaClient): Pr
   const version = await client.version();
   const supported = driverForVersion(version);
   const wanted = rt.options.hostDriver === "auto" ? supported : rt.options.hostDriver;
-  if (wanted !== supported) {
+  // share/etc/oned.conf: the lxc VM driver exists from 6.0 on; only lxd was removed (in 6.10).
+  const [major = 0] = version.split(".").map((x) => Number.parseInt(x, 10));
+  const lxcToo = wanted === "lxc" && major >= 6;
+  if (wanted !== supported && !lxcToo) {
     throw new OpenNebulaError(
       "ONE_DRIVER_UNSUPPORTED",
       `OpenNebula ${version} runs containers with the ${supported} driver, but providerOptions.hostDriver is ${wanted}.`,
@@ -28,7 +31,7 @@ export async function preflight(rt: OneLabRuntime, client: OpenNebulaClient): Pr
         hint:
           supported === "lxc"
             ? "OpenNebula 6.10 removed the LXD driver: set hostDriver: lxc (or auto) and use an LXC host."
-            : "This OpenNebula has no LXC driver yet: set hostDriver: lxd (or auto).",
+            : "OpenNebula before 6.0 has no LXC driver: set hostDriver: lxd (or auto).",
       },
     );
   }

@@ -6,7 +6,7 @@ import {
   type XmlNode,
 } from "@labgate/core";
 import type { Step } from "../../engine/step.js";
-import { oneContext, userDataFor } from "./one-context.js";
+import { oneContext, PAYLOAD_DELIVERY, userDataFor } from "./one-context.js";
 import type { OneLabRuntime } from "./one-lab-runtime.js";
 
 /**
@@ -31,15 +31,17 @@ export function vmTemplate(
     MEMORY: role === "app" ? "512" : "256",
     DISK: { IMAGE: o.imageName },
     NIC: { NETWORK: o.vnetName },
+    // Containers only on container hosts (as the marketplace templates pin them): without it the scheduler may
+    // pick a KVM host, where a container root file system does not boot. "lx*" matches lxd (≤ 6.8) and lxc.
+    SCHED_REQUIREMENTS: 'HYPERVISOR="lx*"',
     CONTEXT: oneContext(rt, userData),
   };
 }
 
 function contextProblem(context: XmlNode): string | undefined {
   if (String(context.NETWORK ?? "") !== "YES") return 'no CONTEXT NETWORK="YES"';
-  if (String(context.USER_DATA_ENCODING ?? "") !== "base64") return 'no CONTEXT USER_DATA_ENCODING="base64"';
-  const data = Buffer.from(String(context.USER_DATA ?? ""), "base64").toString("utf8");
-  if (!data.startsWith("#cloud-config")) return "no base64 cloud-config in CONTEXT USER_DATA";
+  const script = Buffer.from(String(context.START_SCRIPT_BASE64 ?? ""), "base64").toString("utf8");
+  if (!script.startsWith("#!/bin/sh")) return "no labgate payload in CONTEXT START_SCRIPT_BASE64";
   return undefined;
 }
 
@@ -49,9 +51,9 @@ export function templateStep(rt: OneLabRuntime, role: "app" | "lb"): Step {
   return {
     id,
     title: `Create VM template ${name}`,
-    why: `A VM template says what every ${role === "app" ? "app instance" : "load balancer"} is made of: the image, one NIC on ${rt.options.vnetName}, and the CONTEXT section (NETWORK="YES" so the address is configured inside the container, your SSH key, and the cloud-config user data, base64-encoded).`,
+    why: `A VM template says what every ${role === "app" ? "app instance" : "load balancer"} is made of: the image, one NIC on ${rt.options.vnetName}, and the CONTEXT section (NETWORK="YES" so the address is configured inside the container, your SSH key, and the payload as ${PAYLOAD_DELIVERY}). SCHED_REQUIREMENTS HYPERVISOR="lx*" keeps the VMs off KVM hosts.`,
     commands: [
-      `one.template.allocate(<TEMPLATE NAME=${name} DISK=[IMAGE=${rt.options.imageName}] NIC=[NETWORK=${rt.options.vnetName}] CONTEXT=[NETWORK=YES, SSH_PUBLIC_KEY=..., USER_DATA=<base64 cloud-config>, USER_DATA_ENCODING=base64]>)`,
+      `one.template.allocate(<TEMPLATE NAME=${name} DISK=[IMAGE=${rt.options.imageName}] NIC=[NETWORK=${rt.options.vnetName}] SCHED_REQUIREMENTS=HYPERVISOR="lx*" CONTEXT=[NETWORK=YES, SSH_PUBLIC_KEY=..., START_SCRIPT_BASE64=<payload script>]>)`,
     ],
     async check(ctx) {
       const t = await rt.client(ctx).findTemplate(name);

@@ -1,8 +1,11 @@
 import {
+  isVmShuttingDown,
   type OneVm,
   type OpenNebulaClient,
   OpenNebulaError,
+  terminateVm,
   toTemplateXml,
+  waitForVmDone,
   waitForVmRunning,
 } from "@labgate/core";
 import type { Step, StepContext } from "../../engine/step.js";
@@ -21,9 +24,17 @@ function ipOf(rt: OneLabRuntime, ctx: StepContext, inst: OneInstancePlan): strin
   return ip;
 }
 
-/** Our VM by name, ignoring terminated ones (the pool call already leaves out DONE). */
+/**
+ * Our VM by name. The pool leaves out DONE VMs; one still shutting down (SHUTDOWN, EPILOG, CLEANUP_DELETE …,
+ * after an earlier `lab down`) is not ours to adopt: it is about to disappear with its address.
+ */
 async function findOwnVm(client: OpenNebulaClient, inst: OneInstancePlan): Promise<OneVm | undefined> {
-  return client.findVm(inst.vmName);
+  return (await client.vmPool()).find((v) => v.name === inst.vmName && !isVmShuttingDown(v));
+}
+
+/** Same-named VMs on their way to DONE: they still hold the address the new one needs. */
+async function dyingVms(client: OpenNebulaClient, inst: OneInstancePlan): Promise<OneVm[]> {
+  return (await client.vmPool()).filter((v) => v.name === inst.vmName && isVmShuttingDown(v));
 }
 
 export function instanceStep(rt: OneLabRuntime, inst: OneInstancePlan): Step {
@@ -34,10 +45,10 @@ export function instanceStep(rt: OneLabRuntime, inst: OneInstancePlan): Step {
     title: `Start ${inst.role === "app" ? "app" : "load balancer"} VM ${inst.vmName} and wait for RUNNING`,
     why:
       inst.role === "app"
-        ? `Instantiates ${template} as ${inst.vmName} with its static address. Its cloud-config (write_files + runcmd, the only parts OpenNebula's context agent runs) installs the sentiment app, which answers on port ${inst.port} with X-Served-By: ${inst.name}. The VM ID is saved before waiting, so an interrupted run resumes on the same VM.`
-        : `Instantiates ${template} as ${inst.vmName}. Its cloud-config installs HAProxy with a config rendered from the lab spec: port ${inst.port}, balance roundrobin over the apps' addresses, health checks on /health.`,
+        ? `Instantiates ${template} as ${inst.vmName} with its static address. Its payload (START_SCRIPT_BASE64, which every OpenNebula context version runs) installs the sentiment app, which answers on port ${inst.port} with X-Served-By: ${inst.name}. The VM ID is saved before waiting, so an interrupted run resumes on the same VM.`
+        : `Instantiates ${template} as ${inst.vmName}. Its payload (START_SCRIPT_BASE64) installs HAProxy with a config rendered from the lab spec: port ${inst.port}, balance roundrobin over the apps' addresses, health checks on /health.`,
     commands: [
-      `one.template.instantiate(ID(${template}), "${inst.vmName}", false, <NIC IP=ADDR, CONTEXT USER_DATA=base64>, false)`,
+      `one.template.instantiate(ID(${template}), "${inst.vmName}", false, <NIC IP=ADDR, CONTEXT START_SCRIPT_BASE64=payload>, false)`,
       "one.vm.info(ID)  # until ACTIVE/RUNNING",
     ],
     async check(ctx) {
@@ -54,6 +65,16 @@ export function instanceStep(rt: OneLabRuntime, inst: OneInstancePlan): Step {
       let vm = await findOwnVm(client, inst);
       let vmId = vm?.id;
       if (vmId === undefined) {
+        for (const dying of await dyingVms(client, inst)) {
+          ctx.log(
+            `  ${inst.vmName}: VM ${dying.id} of the same name is ${dying.label}; waiting until it is DONE`,
+          );
+          await waitForVmDone(
+            client,
+            dying.id,
+            rt.waitOptions(ctx, `${inst.vmName} (VM ${dying.id}, terminating)`),
+          );
+        }
         const tpl = await client.findTemplate(template);
         if (!tpl) throw new Error(`template ${template} is missing; run its step first`);
         const userData = await userDataFor(rt, ctx, inst);
@@ -92,13 +113,20 @@ export function instanceStep(rt: OneLabRuntime, inst: OneInstancePlan): Step {
       const ids = new Set(recorded.map((r) => Number(r.id)));
       if (found) ids.add(found.id);
       for (const vmId of ids) {
-        await client.vmAction("terminate-hard", vmId).catch((e: unknown) => {
-          // Already gone or already DONE: nothing left to remove.
-          if (!(e instanceof OpenNebulaError && (e.code === "ONE_NOT_FOUND" || e.code === "ONE_WRONG_STATE")))
-            throw e;
+        // terminate-hard is asynchronous and refused mid-transition (PROLOG, BOOT …): terminateVm retries, deletes
+        // a stuck VM with one.vm.recover(id, 3), and waits for DONE, so the image and vnet can be deleted next.
+        const outcome = await terminateVm(client, vmId, {
+          ...rt.waitOptions(ctx, `${inst.vmName} (VM ${vmId})`),
+          retryMs: Math.min(rt.options.waitTimeoutMs, 120_000),
+          onStep: (m) => ctx.log(`  ${m}`),
         });
+        ctx.log(
+          `  ${inst.vmName}: VM ${vmId} ${outcome === "gone" ? "was already gone" : `is DONE (${outcome})`}`,
+        );
+        // The record is dropped only now that the VM is DONE: an interrupted `down` finds it again.
+        const r = recorded.find((x) => Number(x.id) === vmId);
+        if (r) await ctx.forget("one-vm", r.id);
       }
-      for (const r of recorded) await ctx.forget("one-vm", r.id);
     },
     diagnostics: [
       `onevm show ${inst.vmName}`,

@@ -1,0 +1,46 @@
+import { parse } from "yaml";
+import { shellQuote } from "../../payload/cloud-config.js";
+
+/**
+ * The payload as a START_SCRIPT: the same write_files + runcmd the cloud-config carries, as a POSIX shell script.
+ * START_SCRIPT / START_SCRIPT_BASE64 run on every context package (addon-context-linux
+ * src/etc/one-context.d/loc-90-start-script; one-apps context-linux keeps it), while USER_DATA cloud-config is
+ * read only by one-apps context 6.10.0-3 and later: addon-context-linux (6.8 and older images) and 6.10.0–6.10.4
+ * ignore it, so a lab that relied on it would boot VMs without their apps.
+ * Only START_SCRIPT_BASE64 is sent (not USER_DATA too): on 6.10.5+ both would run and install twice.
+ */
+interface WriteFile {
+  path: string;
+  content: string;
+  permissions?: string;
+  owner?: string;
+}
+
+export function cloudConfigToStartScript(cloudConfig: string): string {
+  if (!cloudConfig.startsWith("#cloud-config")) throw new Error("payload is not a #cloud-config document");
+  const doc = (parse(cloudConfig) ?? {}) as { write_files?: WriteFile[]; runcmd?: Array<string | string[]> };
+  const lines = [
+    "#!/bin/sh",
+    "# Written by labgate: the lab payload, run by OpenNebula's context package (START_SCRIPT_BASE64) at every boot.",
+    "set -eu",
+    "exec >>/var/log/labgate-start.log 2>&1",
+    'echo "labgate start script: $(date)"',
+  ];
+  for (const f of doc.write_files ?? []) {
+    if (typeof f.path !== "string" || typeof f.content !== "string")
+      throw new Error("write_files entry without path/content");
+    const path = shellQuote(f.path);
+    lines.push(`mkdir -p "$(dirname ${path})"`);
+    lines.push(
+      `printf '%s' ${shellQuote(Buffer.from(f.content, "utf8").toString("base64"))} | base64 -d > ${path}`,
+    );
+    lines.push(`chmod ${shellQuote(f.permissions ?? "0644")} ${path}`);
+    if (f.owner) lines.push(`chown ${shellQuote(f.owner)} ${path}`);
+  }
+  for (const cmd of doc.runcmd ?? []) {
+    lines.push(
+      Array.isArray(cmd) ? cmd.map((w) => shellQuote(String(w))).join(" ") : `sh -c ${shellQuote(cmd)}`,
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
