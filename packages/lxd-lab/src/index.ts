@@ -1,4 +1,23 @@
 export {
+  BENCH_DEFAULTS,
+  BENCH_REQUEST,
+  benchSettings,
+  benchUrl,
+  describeLoad,
+  type ResolvedBenchSettings,
+} from "./bench-step/bench-settings.js";
+export {
+  BENCH_STEP_ID,
+  benchHealth,
+  benchStep,
+  describeBench,
+  type LabBenchRecord,
+  lastBench,
+  loadLabBench,
+  observedVsSlo,
+} from "./bench-step/bench-step.js";
+export { withBenchStep } from "./bench-step/with-bench-step.js";
+export {
   autoYesGate,
   explainStep,
   type Gate,
@@ -53,6 +72,7 @@ export {
   HaproxyConfigError,
   ImageBuildError,
   LabInterruptedError,
+  LabSlosNotMetError,
   LabSpecError,
   LabVerifyFailedError,
   NotConfirmedError,
@@ -183,7 +203,14 @@ export type {
 export { driverForVersion, preflight } from "./providers/opennebula/preflight-step.js";
 export { getProvider, listProviders, registerProvider } from "./providers/registry.js";
 export { defaultLabSpec, LAB_SPEC_DEFAULTS } from "./spec/default-lab-spec.js";
-export type { LabAppSpec, LabLbSpec, LabNetworkSpec, LabSpec, ProviderName } from "./spec/lab-spec.js";
+export type {
+  LabAppSpec,
+  LabBenchSpec,
+  LabLbSpec,
+  LabNetworkSpec,
+  LabSpec,
+  ProviderName,
+} from "./spec/lab-spec.js";
 export {
   BUILTIN_SPEC_SOURCE,
   DEFAULT_SPEC_FILES,
@@ -191,7 +218,7 @@ export {
   loadLabSpec,
   parseSpecText,
 } from "./spec/load-lab-spec.js";
-export { parseLabSpec } from "./spec/parse-lab-spec.js";
+export { BENCH_LIMITS, parseLabSpec } from "./spec/parse-lab-spec.js";
 export { type HttpProbeResult, headerValue, httpProbe } from "./verify/http-probe.js";
 export {
   formatRoundRobinReport,

@@ -1,23 +1,25 @@
-import { resolve } from "node:path";
-import {
-  type BenchResult,
-  formatMeasurementText,
-  parseDuration,
-  parseSlos,
-  runBench,
-  type Slo,
-  type WrittenReports,
-  writeReports,
-} from "@labgate/bench";
+import { copyFile, mkdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { parseDuration, parseSlos } from "@labgate/bench";
 import { ExitCode, InvalidInputError, isLabgateError, redact } from "@labgate/core";
 import {
   autoYesGate,
+  BENCH_LIMITS,
+  BENCH_REQUEST,
+  BENCH_STEP_ID,
+  benchSettings,
+  benchUrl,
+  describeLoad,
+  type LabBenchRecord,
+  type LabProvider,
   type LabRunResult,
+  type LabSpec,
   type LabVerifyResult,
   labDown,
   labEndpoint,
   labUp,
   labVerify,
+  loadLabBench,
 } from "@labgate/lxd-lab";
 import type { Command } from "commander";
 import { createOutput } from "../output.js";
@@ -36,21 +38,8 @@ export interface DemoFlags {
   out?: string;
 }
 
-/**
- * What the demo benchmarks: the service's real work, one sentiment prediction through the LB, with
- * a review of the length and mix of praise and complaint the model is meant for. `GET /` would only
- * measure an info page.
- */
-export const DEMO_REQUEST = {
-  method: "POST",
-  path: "predict",
-  contentType: "application/json",
-  body: JSON.stringify({
-    text:
-      "Ordered the trail jacket last week. Delivery was fast and the fit is great, but the zipper " +
-      "broke after two days and support still has not answered my emails. Disappointed.",
-  }),
-} as const;
+/** What the demo benchmarks: the lab's final bench step sends it (one sentiment prediction through the LB). */
+export const DEMO_REQUEST = BENCH_REQUEST;
 
 export interface DemoResult {
   lab: string;
@@ -66,7 +55,7 @@ export interface DemoResult {
     slos: string[];
     slosPassed: boolean | null;
     aborted: boolean;
-    reports: WrittenReports;
+    reports: { dir: string; resultJson: string; reportMd: string; reportHtml: string };
   } | null;
   down: LabRunResult | null;
   kept: boolean;
@@ -80,8 +69,8 @@ export function registerDemoCommand(program: Command): void {
     .command("demo")
     .description(
       "The main job in one command: build the lab (default: local, two apps behind HAProxy), verify round robin, " +
-        "benchmark POST /predict (one sentiment prediction per request) through the load balancer against the spec's SLOs, " +
-        "write the report, then tear the lab down (also on failure or Ctrl-C).",
+        "run the lab's final bench step (POST /predict, one sentiment prediction per request, through the load balancer " +
+        "against the spec's SLOs), copy its report out, then tear the lab down (also on failure or Ctrl-C).",
     )
     .option("-y, --yes", "answer yes at every confirmation gate of `lab up`")
     .option("--keep", "leave the lab up at the end (tear it down later with `labgate lab down`)")
@@ -90,8 +79,8 @@ export function registerDemoCommand(program: Command): void {
       "lab spec (JSON or YAML); default lab.json / lab.yaml here, else the built-in local lab",
     )
     .option("--state-dir <dir>", "where the lab's state lives (default .labgate/labs/<name>)")
-    .option("-d, --duration <time>", "benchmark duration", "10s")
-    .option("-c, --connections <n>", "benchmark connections", "10")
+    .option("-d, --duration <time>", "benchmark duration (default: the spec's bench.duration, else 5s)")
+    .option("-c, --connections <n>", "benchmark connections (default: the spec's bench.connections, else 10)")
     .option("--out <dir>", "report directory (default .labgate/reports/<lab>-<time>)")
     .option("--json", "print the demo result as JSON on stdout")
     .action(async (flags: DemoFlags) => {
@@ -101,22 +90,16 @@ export function registerDemoCommand(program: Command): void {
 
 export async function demoCommand(flags: DemoFlags, io: LabIo = processIo()): Promise<number> {
   const out = createOutput(Boolean(flags.json), io);
-  const target = await resolveLab(flags, io, false);
+  const resolved = await resolveLab(flags, io, false);
   // Bad input fails before anything is built.
-  const slos: Slo[] = parseSlos(target.spec.slos);
-  const durationMs = parseDuration(flags.duration ?? "10s", "--duration");
-  const connections = Number(flags.connections ?? "10");
-  if (!Number.isInteger(connections) || connections < 1) {
-    throw new InvalidInputError(
-      "INVALID_FLAG",
-      `--connections "${flags.connections}" is not a whole number of at least 1.`,
-      { hint: "Pass e.g. --connections 10." },
-    );
-  }
-  const reportDir = resolve(io.cwd, flags.out ?? `.labgate/reports/${target.spec.name}-${timestamp()}`);
+  parseSlos(resolved.spec.slos);
+  const spec = withDemoBench(resolved.spec, flags);
+  const target = { ...resolved, spec };
+  const settings = benchSettings(spec);
+  const reportDir = resolve(io.cwd, flags.out ?? `.labgate/reports/${spec.name}-${timestamp()}`);
   const log = (l: string) => out.info(l);
   const result: DemoResult = {
-    lab: target.spec.name,
+    lab: spec.name,
     up: null,
     verify: null,
     bench: null,
@@ -124,8 +107,8 @@ export async function demoCommand(flags: DemoFlags, io: LabIo = processIo()): Pr
     kept: Boolean(flags.keep),
   };
   out.info(
-    `labgate demo: build lab "${target.spec.name}" (provider ${target.provider.name}), verify round robin, benchmark for ${flags.duration ?? "10s"} against ${
-      target.spec.slos.join(", ") || "no SLOs"
+    `labgate demo: build lab "${spec.name}" (provider ${target.provider.name}), verify round robin, benchmark for ${describeLoad(settings)} against ${
+      spec.slos.join(", ") || "no SLOs"
     }, write the report, then ${flags.keep ? "leave the lab up (--keep)" : "tear the lab down"}.`,
   );
 
@@ -135,7 +118,7 @@ export async function demoCommand(flags: DemoFlags, io: LabIo = processIo()): Pr
   try {
     await withInterrupt(io, async (signal) => {
       out.info("\n== 1/4 lab up");
-      result.up = await labUp({ ...target, gate, signal, log });
+      result.up = await labUp({ ...target, provider: withoutBench(target.provider), gate, signal, log });
       out.info(formatRun(result.up));
 
       out.info("\n== 2/4 verify round robin through the load balancer");
@@ -149,50 +132,28 @@ export async function demoCommand(flags: DemoFlags, io: LabIo = processIo()): Pr
         return;
       }
 
-      // Relative, so an endpoint with a path prefix keeps it.
-      const url = new URL(DEMO_REQUEST.path, labEndpoint(target.provider, target.spec)).toString();
+      const url = benchUrl(labEndpoint(target.provider, spec));
       const bodyBytes = Buffer.byteLength(DEMO_REQUEST.body);
       out.info(
-        `\n== 3/4 benchmark ${DEMO_REQUEST.method} ${url} (${connections} connections, ${flags.duration ?? "10s"}, SLOs: ${target.spec.slos.join(", ") || "none"})\n` +
+        `\n== 3/4 benchmark ${DEMO_REQUEST.method} ${url} (${describeLoad(settings)}, SLOs: ${spec.slos.join(", ") || "none"}): the lab's bench step\n` +
           `   every request: ${DEMO_REQUEST.method} ${new URL(url).pathname}, Content-Type: ${DEMO_REQUEST.contentType}, ${bodyBytes}-byte body:\n` +
           `   ${DEMO_REQUEST.body}\n` +
           "   (the app's real work: each request runs the sentiment model; a 4xx/5xx answer counts as an error)",
       );
-      const bench: BenchResult = await runBench({
-        url,
-        method: DEMO_REQUEST.method,
-        headers: { "Content-Type": DEMO_REQUEST.contentType },
-        body: DEMO_REQUEST.body,
-        connections,
-        durationMs,
-        warmupMs: Math.min(1000, Math.round(durationMs / 5)),
-        signal,
-        slos,
-      });
-      const reports = await writeReports(bench, reportDir);
-      result.bench = {
-        available: true,
-        url,
-        request: { method: DEMO_REQUEST.method, bodyBytes, contentType: DEMO_REQUEST.contentType },
-        statusCodes: bench.requests.statusCodes,
-        slos: target.spec.slos,
-        slosPassed: bench.slosPassed ?? null,
-        aborted: Boolean(bench.aborted),
-        reports,
-      };
-      const notOk = Object.entries(bench.requests.statusCodes).filter(([code]) => code !== "200");
-      if (notOk.length)
-        out.warn(
-          `not every answer was the model's: HTTP ${notOk.map(([code, n]) => `${code}×${n}`).join(", ")} of ${bench.requests.responses} responses. The latencies are not the model's; run \`labgate demo --keep\` and try one request by hand: curl -si -X ${DEMO_REQUEST.method} -H 'Content-Type: ${DEMO_REQUEST.contentType}' -d '${DEMO_REQUEST.body}' ${url}`,
+      try {
+        await labUp({ ...target, gate, signal, log, step: BENCH_STEP_ID });
+      } catch (error) {
+        // A missed SLO is the demo's answer, not its failure: report it and exit 1.
+        if (!missedSlos(error)) throw error;
+        exit = ExitCode.CHECK_FAILED;
+      } finally {
+        const last = await loadLabBench(target.stateDir, spec.name, target.provider.name).catch(
+          () => undefined,
         );
-      out.info(indent(formatMeasurementText(bench)));
-      for (const slo of bench.slos ?? [])
-        out.info(`  ${slo.pass ? "PASS" : "FAIL"}  ${slo.expression}  (measured ${slo.actualText})`);
-      out.info(
-        `\n== 4/4 report: ${reports.reportHtml}\n   (also ${reports.reportMd} and ${reports.resultJson})`,
-      );
-      if (bench.aborted) exit = ExitCode.INTERRUPTED;
-      else if (bench.slosPassed === false) exit = ExitCode.CHECK_FAILED;
+        if (last?.status === "done") result.bench = await keepReport(last, reportDir, out);
+      }
+      if (result.bench?.aborted) exit = ExitCode.INTERRUPTED;
+      else if (result.bench?.slosPassed === false) exit = ExitCode.CHECK_FAILED;
     });
   } catch (error) {
     failure = error;
@@ -240,10 +201,85 @@ export async function demoCommand(flags: DemoFlags, io: LabIo = processIo()): Pr
   return exit;
 }
 
-function timestamp(): string {
-  return new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").replace("T", "-");
+/** The spec with --duration / --connections applied to its bench settings (validated like the spec's). */
+function withDemoBench(spec: LabSpec, flags: DemoFlags): LabSpec {
+  const bench = { ...spec.bench, enabled: true };
+  if (flags.duration !== undefined) {
+    const ms = parseDuration(flags.duration, "--duration");
+    if (ms < BENCH_LIMITS.minDurationMs || ms > BENCH_LIMITS.maxDurationMs) {
+      throw new InvalidInputError("INVALID_FLAG", `--duration "${flags.duration}" is outside 1s to 10m.`, {
+        hint: "The demo's benchmark is a short check; pass e.g. --duration 10s.",
+      });
+    }
+    bench.durationMs = ms;
+  }
+  if (flags.connections !== undefined) {
+    const connections = Number(flags.connections);
+    if (!Number.isInteger(connections) || connections < 1 || connections > BENCH_LIMITS.maxConnections) {
+      throw new InvalidInputError(
+        "INVALID_FLAG",
+        `--connections "${flags.connections}" is not a whole number from 1 to ${BENCH_LIMITS.maxConnections}.`,
+        { hint: "Pass e.g. --connections 10." },
+      );
+    }
+    bench.connections = connections;
+  }
+  return { ...spec, bench };
 }
 
-function indent(text: string): string {
-  return text.replace(/^(?=.)/gm, "   ");
+/** The provider without its bench step: the demo builds and verifies first, then runs the bench on its own. */
+function withoutBench(provider: LabProvider): LabProvider {
+  return { ...provider, plan: (spec) => provider.plan(spec).filter((s) => s.id !== BENCH_STEP_ID) };
+}
+
+function missedSlos(error: unknown): boolean {
+  const cause = (error as { cause?: unknown } | undefined)?.cause;
+  return isLabgateError(cause) && cause.code === "LAB_SLOS_NOT_MET";
+}
+
+/**
+ * The bench step keeps its report in the lab's state dir, which teardown removes: the demo copies
+ * it out to --out (default .labgate/reports/<lab>-<time>) and prints where.
+ */
+async function keepReport(
+  last: LabBenchRecord,
+  dir: string,
+  out: ReturnType<typeof createOutput>,
+): Promise<NonNullable<DemoResult["bench"]>> {
+  const from = last.reports ?? { resultJson: "", reportMd: "", reportHtml: "" };
+  const reports = {
+    dir,
+    resultJson: join(dir, "result.json"),
+    reportMd: join(dir, "report.md"),
+    reportHtml: join(dir, "report.html"),
+  };
+  await mkdir(dir, { recursive: true });
+  await copyFile(from.resultJson, reports.resultJson);
+  await copyFile(from.reportMd, reports.reportMd);
+  await copyFile(from.reportHtml, reports.reportHtml);
+  const statusCodes = last.summary?.statusCodes ?? {};
+  const notOk = Object.entries(statusCodes).filter(([code]) => code !== "200");
+  if (notOk.length)
+    out.warn(
+      `not every answer was the model's: HTTP ${notOk.map(([code, n]) => `${code}×${n}`).join(", ")} of ${Object.values(statusCodes).reduce((a, b) => a + b, 0)} responses. The latencies are not the model's; run \`labgate demo --keep\` and try one request by hand: curl -si -X ${DEMO_REQUEST.method} -H 'Content-Type: ${DEMO_REQUEST.contentType}' -d '${DEMO_REQUEST.body}' ${last.url}`,
+    );
+  out.info(`\n== 4/4 report: ${reports.reportHtml}\n   (also ${reports.reportMd} and ${reports.resultJson})`);
+  return {
+    available: true,
+    url: last.url,
+    request: {
+      method: DEMO_REQUEST.method,
+      bodyBytes: Buffer.byteLength(DEMO_REQUEST.body),
+      contentType: DEMO_REQUEST.contentType,
+    },
+    statusCodes,
+    slos: (last.slos ?? []).map((x) => x.expression),
+    slosPassed: last.slosPassed ?? null,
+    aborted: Boolean(last.aborted),
+    reports,
+  };
+}
+
+function timestamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").replace("T", "-");
 }

@@ -1,6 +1,7 @@
 import { rm, rmdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { type BenchResult, formatMeasurementText, parseSlos, runBench, writeReports } from "@labgate/bench";
+import { LabStateStore } from "../engine/lab-state.js";
 import type { ResourceHealth, Step, StepContext } from "../engine/step.js";
 import { LabSlosNotMetError, StepFailedError } from "../errors.js";
 import type { LabSpec } from "../spec/lab-spec.js";
@@ -107,7 +108,7 @@ export function benchStep(spec: LabSpec, endpoint: string): Step {
       const reports = await writeReports(result, reportDir);
       const done = finished(record, result, reports);
       await save(ctx, done);
-      for (const line of formatMeasurementText(result).split("\n")) ctx.log(`  ${line}`);
+      for (const line of formatMeasurementText(result).split("\n")) ctx.log(line ? `   ${line}` : "");
       for (const line of observedVsSlo(done)) ctx.log(line);
       ctx.log(`bench: report ${reports.reportHtml} (also ${reports.reportMd}, ${reports.resultJson})`);
       ctx.signal.throwIfAborted();
@@ -151,6 +152,20 @@ export function benchStep(spec: LabSpec, endpoint: string): Step {
 /** The last bench run recorded in the lab state, if any. */
 export function lastBench(ctx: Pick<StepContext, "resources">): LabBenchRecord | undefined {
   return ctx.resources(RECORD_KIND).find((r) => r.id === RECORD_ID)?.data as LabBenchRecord | undefined;
+}
+
+/** The last bench run recorded in a lab's state directory (for the demo and other callers). */
+export async function loadLabBench(
+  stateDir: string,
+  lab: string,
+  provider: string,
+): Promise<LabBenchRecord | undefined> {
+  const store = new LabStateStore(stateDir);
+  await store.load();
+  const rec = store
+    .snapshot(lab, provider)
+    .resources.find((r) => r.kind === RECORD_KIND && r.id === RECORD_ID);
+  return rec?.data as LabBenchRecord | undefined;
 }
 
 /** For `lab status`: the last result, healthy when every SLO was met. */

@@ -4,6 +4,8 @@ import { type HaproxyConfigOptions, renderHaproxyConfig } from "./render-config.
 export const LB_CONFIG_STAGING_PATH = "/etc/labgate/haproxy.cfg";
 export const LB_FALLBACK_CONFIG_PATH = "/etc/labgate/haproxy.no-prometheus.cfg";
 export const LB_SETUP_SCRIPT_PATH = "/usr/local/sbin/labgate-lb-setup.sh";
+/** Where the setup script installs the chosen config: the file HAProxy (and `systemctl reload`) reads. */
+export const LB_INSTALLED_CONFIG_PATH = "/etc/haproxy/haproxy.cfg";
 
 /**
  * `#cloud-config` user-data for a load-balancer instance: installs HAProxy if the image lacks it,
@@ -37,13 +39,13 @@ export function renderLbSetupScript(port: number): string {
     `  cfg=${LB_FALLBACK_CONFIG_PATH}`,
     '  haproxy -c -f "$cfg"',
     "fi",
-    'install -m 0644 "$cfg" /etc/haproxy/haproxy.cfg',
+    `install -m 0644 "$cfg" ${LB_INSTALLED_CONFIG_PATH}`,
     "if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then",
     "  systemctl enable haproxy",
     "  systemctl restart haproxy",
     "else",
     '  [ -f /run/haproxy.pid ] && kill "$(cat /run/haproxy.pid)" 2>/dev/null || true',
-    "  haproxy -D -f /etc/haproxy/haproxy.cfg -p /run/haproxy.pid",
+    `  haproxy -D -f ${LB_INSTALLED_CONFIG_PATH} -p /run/haproxy.pid`,
     "fi",
     `echo "labgate: HAProxy is listening on port ${port}"`,
     "",

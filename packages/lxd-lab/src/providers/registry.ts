@@ -1,4 +1,5 @@
 import { InvalidInputError } from "@labgate/core";
+import { withBenchStep } from "../bench-step/with-bench-step.js";
 import type { LabProvider } from "../engine/step.js";
 import { localProvider } from "./local/local-provider.js";
 import { lxdProvider } from "./lxd/lxd-provider.js";
@@ -33,7 +34,8 @@ export function listProviders(): string[] {
 
 export function getProvider(name: string): LabProvider {
   const provider = providers.get(name);
-  if (provider) return provider;
+  // The final bench step belongs to every lab, whichever provider builds it.
+  if (provider) return withBenchStep(provider);
   const known = listProviders();
   throw new InvalidInputError(
     "UNKNOWN_PROVIDER",

@@ -3,6 +3,7 @@ import type { LxdClient } from "@labgate/core";
 import { sleep } from "@labgate/core";
 import type { Step, StepContext } from "../../engine/step.js";
 import { StepFailedError } from "../../errors.js";
+import { configFileDrift } from "../../haproxy/live-config.js";
 import { BOOT_HOOK_DIR } from "./instance-network.js";
 import { execOrFail, hasCloudInit } from "./instance-step.js";
 import { LAB_MARKER_KEY, type LxdInstancePlan, type LxdLabOptions } from "./lxd-lab-options.js";
@@ -29,6 +30,13 @@ export interface InstancePayload {
   stopCommand: string[];
   /** undefined when healthy, else what is wrong. Read-only, from the host over the bridge. */
   probe(signal: AbortSignal): Promise<string | undefined>;
+  /**
+   * Files the start script installs from the payload (e.g. the LB's /etc/haproxy/haproxy.cfg, copied
+   * from the staged config or its fallback): each must still equal one of `from`.
+   */
+  installed?: { path: string; from: string[] }[];
+  /** Drift of the running service itself (e.g. what the live HAProxy balances with). Read-only. */
+  liveDrift?(signal: AbortSignal): Promise<string[]>;
 }
 
 export interface DeployStepOptions {
@@ -64,15 +72,23 @@ export function deployStep({ o, plan, clientFor, title, why, payload, commands }
     const p = await payload(ctx);
     const want = payloadHash(p);
     const have = await deployedHash(client);
+    const drift: string[] = [];
     if (have !== want)
       return {
         client,
         p,
         want,
+        drift,
         problem: have ? "the payload changed since it was deployed" : "not deployed yet",
       };
+    // The recorded hash says what labgate deployed; the files and the service say what is there now.
+    drift.push(
+      ...(await payloadDrift(client, plan.instance, p)),
+      ...((await p.liveDrift?.(ctx.signal)) ?? []),
+    );
+    if (drift.length) return { client, p, want, drift, problem: `drift: ${drift.join("; ")}` };
     const unhealthy = await p.probe(ctx.signal);
-    return { client, p, want, problem: unhealthy };
+    return { client, p, want, drift, problem: unhealthy };
   };
 
   return {
@@ -90,7 +106,8 @@ export function deployStep({ o, plan, clientFor, title, why, payload, commands }
         : { done: true, detail: `${plan.instance} is serving` };
     },
     async apply(ctx) {
-      const { client, p, want } = await state(ctx);
+      const { client, p, want, drift } = await state(ctx);
+      if (drift.length) ctx.log(`${id}: drift found: ${drift.join("; ")}`);
       const wait = { timeoutMs: o.timeoutMs, signal: ctx.signal };
       const mode = await resolvePayloadMode(client, o);
       const firstDeploy = !(await deployedHash(client));
@@ -117,6 +134,10 @@ export function deployStep({ o, plan, clientFor, title, why, payload, commands }
         );
         const out = await execOrFail(client, plan.instance, ["sh", p.startScript], id, wait);
         if (out.trim()) ctx.log(`${plan.instance}: ${out.trim().split("\n").slice(-1)[0]}`);
+        if (drift.length)
+          ctx.log(
+            `${id}: repaired: pushed ${p.files.length} payload files into ${plan.instance} and re-ran ${p.startScript}`,
+          );
       }
       await client.patchInstance(plan.instance, { config: { [PAYLOAD_HASH_KEY]: want } }, wait);
     },
@@ -145,6 +166,38 @@ export function deployStep({ o, plan, clientFor, title, why, payload, commands }
       `lxc exec ${plan.instance} -- ss -ltnp`,
     ],
   };
+}
+
+/**
+ * What differs inside the instance from the payload: every file by content (read back through the
+ * API) and every installed copy against the files it may come from.
+ */
+export async function payloadDrift(
+  client: LxdClient,
+  instance: string,
+  p: InstancePayload,
+): Promise<string[]> {
+  const drift: string[] = [];
+  const read = async (path: string) => (await client.readFile(instance, path))?.toString("utf8");
+  for (const f of p.files) {
+    const have = await read(f.path);
+    drift.push(...configFileDrift(`${f.path} in ${instance}`, have, f.content));
+  }
+  for (const copy of p.installed ?? []) {
+    const have = await read(copy.path);
+    const sources = copy.from.map((path) => p.files.find((f) => f.path === path)?.content ?? "");
+    if (have !== undefined && sources.includes(have)) continue;
+    // Compared with the source it most resembles, so the lines named are the ones someone edited.
+    const closest = sources.reduce((best, c) => (sameLines(c, have) > sameLines(best, have) ? c : best));
+    drift.push(...configFileDrift(`${copy.path} in ${instance}`, have, closest));
+  }
+  return drift;
+}
+
+function sameLines(a: string, b: string | undefined): number {
+  if (b === undefined) return 0;
+  const lines = new Set(b.split("\n"));
+  return a.split("\n").filter((l) => lines.has(l)).length;
 }
 
 /** Polls the probe until healthy or the deadline; returns the last problem, undefined when healthy. */

@@ -3,9 +3,11 @@ import {
   buildLbCloudInit,
   LB_CONFIG_STAGING_PATH,
   LB_FALLBACK_CONFIG_PATH,
+  LB_INSTALLED_CONFIG_PATH,
   LB_SETUP_SCRIPT_PATH,
   renderLbSetupScript,
 } from "../../haproxy/lb-cloud-init.js";
+import { fetchHaproxyLiveView, haproxyLiveDrift } from "../../haproxy/live-config.js";
 import {
   HAPROXY_STATS_PATH,
   type HaproxyConfigOptions,
@@ -86,6 +88,16 @@ export async function lbPayload(
     ],
     startScript: LB_SETUP_SCRIPT_PATH,
     bootHook: "60-haproxy.sh",
+    // The setup script installs the staged config (or its fallback) as the one HAProxy reads.
+    installed: [{ path: LB_INSTALLED_CONFIG_PATH, from: [LB_CONFIG_STAGING_PATH, LB_FALLBACK_CONFIG_PATH] }],
+    async liveDrift(signal) {
+      signal.throwIfAborted();
+      // Stats that do not answer are the probe's to report; here only a live, different LB is drift.
+      const live = await fetchHaproxyLiveView(`http://${ip}:${o.statsPort}${HAPROXY_STATS_PATH};csv`).catch(
+        () => undefined,
+      );
+      return live ? haproxyLiveDrift(live, options) : [];
+    },
     stopCommand: [
       "sh",
       "-c",

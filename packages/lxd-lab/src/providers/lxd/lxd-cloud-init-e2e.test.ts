@@ -13,6 +13,7 @@ import { NETWORK_HOOK } from "./instance-network.js";
 import { LAB_MARKER_KEY, lxdLabOptions } from "./lxd-lab-options.js";
 import { createLxdProvider } from "./lxd-provider.js";
 import { resolvePayloadMode } from "./payload-mode.js";
+import { expectDriftRepaired } from "./test-support/lxd-drift.js";
 import { failUnlessUsable, freeLoopbackPort, lxdE2eState } from "./test-support/lxd-e2e-env.js";
 
 /**
@@ -34,7 +35,10 @@ describe.skipIf(!state.ok)(
     const bridge = `lgk${process.pid % 100000}`;
     const subnet = `10.20.${20 + (process.pid % 60)}`;
     const provider = createLxdProvider();
-    const log = () => {};
+    const logs: string[] = [];
+    const log = (m: string) => {
+      logs.push(m);
+    };
     let stateDir: string;
     let spec: LabSpec;
 
@@ -47,6 +51,8 @@ describe.skipIf(!state.ok)(
           network: { cidr: `${subnet}.0/24`, name: bridge, dns: [`${subnet}.1`] },
           lb: { expose: { address: "127.0.0.1", port: await freeLoopbackPort() } },
           image: cloudImage,
+          slos: ["errors<1%"],
+          bench: { duration: "2s", connections: 4 },
         },
         "lxd-cloud-init-e2e",
       );
@@ -122,6 +128,10 @@ describe.skipIf(!state.ok)(
       const again = await labUp({ provider, spec, stateDir, gate: autoYesGate(), log });
       expect(again.changed).toBe(false);
       expect(again.steps.every((s) => s.outcome === "already-done")).toBe(true);
+    }, 300_000);
+
+    it("drift: haproxy.cfg edited in the LB container and `systemctl reload haproxy`; lab up restores round robin", async () => {
+      await expectDriftRepaired({ client, provider, spec, stateDir, lab, log, logs });
     }, 300_000);
 
     it("lab down leaves no instance and no network", async () => {
