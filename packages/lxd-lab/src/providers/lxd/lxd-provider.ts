@@ -1,3 +1,5 @@
+import { benchSettings } from "../../bench-step/bench-settings.js";
+import { benchHealth, benchStep } from "../../bench-step/bench-step.js";
 import type {
   LabProvider,
   LabVerifyOptions,
@@ -83,6 +85,7 @@ export function createLxdProvider(options: LxdProviderOptions = {}): LabProvider
         exposeStep(o, clientFor),
         roundRobinStep(o),
       );
+      if (benchSettings(spec).enabled) steps.push(benchStep(spec, exposeUrl(o)));
       return steps;
     },
 
@@ -136,6 +139,7 @@ export function createLxdProvider(options: LxdProviderOptions = {}): LabProvider
           health.push({ kind: r.kind, id: r.id, health: "healthy", detail: String(r.data?.ip ?? "?") });
         }
       }
+      health.push(...benchHealth(ctx));
       return health;
     },
 
