@@ -18,6 +18,7 @@ import {
   hasErrors,
   InvalidInputError,
   IpPool,
+  LabgateError,
   loadDeploySpec,
   localLoopbackPoolConfig,
   makeDeployStateDir,
@@ -120,9 +121,14 @@ export async function deployCommand(
   const platform = choosePlatform(spec, flags, out);
   const adapter = createAdapter(platform, { spec, env: io.env });
   const findings = checkDeployment(spec, adapter);
-  if (action === "check" || hasErrors(findings)) return reportFindings(out, findings, specPath, platform);
+  if (hasErrors(findings)) return reportFindings(out, findings, specPath, platform);
   const stateDir = flags.stateDir ?? DEFAULT_DEPLOY_STATE_DIR;
   const pool = ipPoolFor(spec, platform, flags, io.env, stateDir);
+  if (action === "check") {
+    // The address rules apply enforces (gateway, network address, held in the ledger) run here too.
+    findings.push(...(await addressFindings(spec, platform, pool)));
+    return reportFindings(out, findings, specPath, platform);
+  }
   const statePath = deployStatePath(stateDir, platform, spec.name);
   if (action === "destroy") return destroy(out, adapter, spec, platform, statePath, pool, flags, io);
   for (const f of findings) if (f.severity !== "error") out.info(formatFinding(f));
@@ -291,6 +297,34 @@ async function destroy(
       `destroyed ${r.destroyed.name} (${r.destroyed.id})${r.released.length ? `, released ${r.released.join(", ")}` : ""}`,
   );
   return ExitCode.OK;
+}
+
+/** The pool's verdict on the spec's address, from the same call apply makes, as findings. */
+async function addressFindings(
+  spec: DeploySpec,
+  platform: PlatformName,
+  pool: IpPool | undefined,
+): Promise<Finding[]> {
+  try {
+    await resolveDeployNetwork(spec, platform, pool, { dryRun: true });
+    return [];
+  } catch (error) {
+    // Bad input and an exhausted pool are the spec's problem; a broken ledger or config stays an error of its own.
+    if (
+      !(error instanceof LabgateError) ||
+      (error.exitCode !== ExitCode.INVALID_INPUT && error.exitCode !== ExitCode.EXHAUSTED)
+    )
+      throw error;
+    return [
+      {
+        code: error.code,
+        severity: "error",
+        field: "network.ip",
+        message: error.message,
+        fix: error.hint ?? "Choose another network.ip, or leave it out to take one from the pool.",
+      },
+    ];
+  }
 }
 
 /**

@@ -108,10 +108,13 @@ export async function resolveDeployNetwork(
       },
     );
   }
-  if (pool && !options.dryRun && !CLOUD.includes(platform)) {
-    // Record the chosen address so the pool never hands it to another VM.
+  if (pool && !CLOUD.includes(platform)) {
+    // Record the chosen address so the pool never hands it to another VM. A dry run (check, plan)
+    // decides through the same call without writing, so it refuses exactly what apply would refuse.
     const network = `${formatIpv4((parseIpv4(n.ip) & prefixToMask(prefix)) >>> 0)}/${prefix}`;
-    await pool.reserve(n.ip, deployOwner(spec, platform), n.cidr ?? network);
+    await pool.reserveDetailed(n.ip, deployOwner(spec, platform), n.cidr ?? network, {
+      dryRun: options.dryRun === true,
+    });
   }
   return {
     spec: {
