@@ -424,7 +424,7 @@ describe("EsxiAdapter as vCenter behaves: network backings, the boot disk, vCent
     },
   });
 
-  it("attaches a dvportgroup-* network with DISTRIBUTED_PORTGROUP backing (vCenter refuses STANDARD_PORTGROUP)", async () => {
+  it("attaches a dvportgroup-* network with DISTRIBUTED_PORTGROUP backing, created or cloned (vCenter refuses STANDARD_PORTGROUP)", async () => {
     const sim = await startVsphereSim({ user: env.VSPHERE_USER, password: env.VSPHERE_PASSWORD });
     try {
       const base = importSpec(sim.url, "dvportgroup-21");
@@ -445,6 +445,43 @@ describe("EsxiAdapter as vCenter behaves: network backings, the boot disk, vCent
       expect(plan.calls.find((c) => c.target === "/api/vcenter/vm")?.params?.nics).toMatchObject([
         { backing: { type: "OPAQUE_NETWORK", network: "network-o25" } },
       ]);
+      // A clone keeps the template's NIC but moves it to the spec's network, with the matching backing.
+      sim.vms.set("vm-60", {
+        name: "tmpl-nic",
+        power_state: "POWERED_OFF",
+        cpu: { count: 2 },
+        memory: { size_MiB: 2048 },
+        template: true,
+        disks: new Map([
+          ["2000", { type: "SCSI", vmdk_file: "[ds1] t/t.vmdk", capacityBytes: 10 * 1024 ** 3 }],
+        ]),
+        nics: new Map([["4000", { type: "STANDARD_PORTGROUP", network: "network-13" }]]),
+      });
+      const cloneSpec: ResolvedSpec = {
+        name: "web8",
+        platform: "esxi",
+        os: { family: "linux" },
+        cores: 2,
+        memory_mib: 2048,
+        template_id: "vm-60",
+        network: { cidr: "192.168.3.0/24" },
+        resolvedNetwork: net,
+        platform_options: {
+          esxi: { url: sim.url, resource_pool: "resgroup-9", folder: "group-v4", network: "dvportgroup-21" },
+        },
+      };
+      const cloner = new EsxiAdapter({ spec: cloneSpec, env, pollIntervalMs: 5 });
+      expect(
+        cloner.plan(cloneSpec).calls.find((c) => c.target.includes("/hardware/ethernet/"))?.params,
+      ).toEqual({
+        backing: { type: "DISTRIBUTED_PORTGROUP", network: "dvportgroup-21" },
+      });
+      const cloned = await cloner.create(cloneSpec);
+      expect(sim.vms.get(cloned.id)?.nics?.get("4000")).toEqual({
+        type: "DISTRIBUTED_PORTGROUP",
+        network: "dvportgroup-21",
+      });
+      expect(sim.vms.get("vm-60")?.nics?.get("4000")?.network).toBe("network-13");
       // A port group name instead of its id is caught by deploy check, before any call.
       expect(adapter.validate(importSpec(sim.url, "VM Network")).map((f) => f.code)).toContain(
         "ESXI_NETWORK_ID",

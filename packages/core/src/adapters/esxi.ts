@@ -157,6 +157,16 @@ export class EsxiAdapter implements PlatformAdapter {
         why: "Set the memory.",
         params: { size_MiB: spec.memory_mib },
       });
+      const nicBacking = this.cloneNicBacking(spec);
+      if (nicBacking) {
+        calls.push({
+          kind: "http",
+          action: "PATCH",
+          target: "/api/vcenter/vm/{vm}/hardware/ethernet/{first nic}",
+          why: `Put the clone's first NIC on ${nicBacking.network} (${nicBacking.type} backing, after GET /api/vcenter/vm/{vm}/hardware/ethernet).`,
+          params: { backing: nicBacking },
+        });
+      }
       if (this.usesGuestinfo(spec)) {
         const vim = `/sdk/vim25/${this.reader(spec).string("vim_release") ?? DEFAULT_VIM_RELEASE}`;
         calls.push({
@@ -261,6 +271,33 @@ export class EsxiAdapter implements PlatformAdapter {
           call,
           "set the memory",
         );
+        const nicBacking = this.cloneNicBacking(spec);
+        if (nicBacking) {
+          const nics = await this.json<{ nic: string }[]>(
+            "GET",
+            `/api/vcenter/vm/${id}/hardware/ethernet`,
+            undefined,
+            call,
+            "list the clone's NICs",
+          );
+          const first = nics[0]?.nic;
+          if (!first)
+            throw new PlatformApiError(
+              "esxi",
+              "PLATFORM_NOT_FOUND",
+              `The clone ${id} has no network adapter.`,
+              {
+                hint: "Give the template a NIC (VMXNET3) before cloning it.",
+              },
+            );
+          await this.json(
+            "PATCH",
+            `/api/vcenter/vm/${id}/hardware/ethernet/${encodeURIComponent(first)}`,
+            { backing: nicBacking },
+            call,
+            `attach the NIC to ${nicBacking.network}`,
+          );
+        }
         const wait = {
           intervalMs: this.options.pollIntervalMs ?? 1000,
           ...(this.options.taskTimeoutMs ? { timeoutMs: this.options.taskTimeoutMs } : {}),
@@ -490,6 +527,13 @@ export class EsxiAdapter implements PlatformAdapter {
       join(work, "network-config"),
       `${JSON.stringify(networkConfig(spec) ?? { version: 2, ethernets: { primary: { match: { name: "e*" }, dhcp4: true } } }, null, 2)}\n`,
     );
+  }
+
+  /** A clone keeps the template's NIC unless the spec names a network; then it gets that network's backing type. */
+  private cloneNicBacking(spec: ResolvedSpec): { type: string; network: string } | undefined {
+    const network = spec.resolvedNetwork.attach ?? this.reader(spec).string("network");
+    if (!network) return undefined;
+    return { type: networkBacking(network) ?? "STANDARD_PORTGROUP", network };
   }
 
   private placement(spec: DeploySpec): Record<string, string> {

@@ -41,6 +41,8 @@ export interface SimVsphereVm {
   disks?: Map<string, SimDisk>;
   sataAdapters?: string[];
   bootDisks?: string[];
+  /** NIC id ("4000") → backing. */
+  nics?: Map<string, { type: string; network: string }>;
 }
 
 export async function startVsphereSim(options: {
@@ -115,6 +117,7 @@ export async function startVsphereSim(options: {
             ]),
           ),
           sataAdapters: [...(source.sataAdapters ?? [])],
+          nics: new Map([...(source.nics ?? [])].map(([key, n]) => [key, { ...n }])),
           bootDisks: [...(source.bootDisks ?? [])],
         });
         return { status: 200, body: id };
@@ -171,6 +174,24 @@ export async function startVsphereSim(options: {
       if (typeof body.size_MiB !== "number")
         return err(400, "INVALID_ARGUMENT", "size_MiB must be an integer.");
       vm.memory.size_MiB = body.size_MiB;
+      return { status: 204 };
+    }
+    if (sub === "/hardware/ethernet" && req.method === "GET")
+      return { status: 200, body: [...(vm.nics ?? new Map()).keys()].map((nic) => ({ nic })) };
+    const ethernet = /^\/hardware\/ethernet\/(\d+)$/.exec(sub);
+    if (ethernet && req.method === "PATCH") {
+      const nic = vm.nics?.get(ethernet[1] as string);
+      if (!nic) return err(404, "NOT_FOUND", `Ethernet adapter ${ethernet[1]} not found.`);
+      const backing = body.backing as { type?: string; network?: string } | undefined;
+      const kind = networks[String(backing?.network)];
+      if (!kind) return err(400, "INVALID_ARGUMENT", `Network ${String(backing?.network)} not found.`);
+      if (backing?.type !== kind)
+        return err(
+          400,
+          "INVALID_ARGUMENT",
+          `Backing type ${String(backing?.type)} does not match network ${String(backing?.network)} of type ${kind}.`,
+        );
+      vm.nics?.set(ethernet[1] as string, { type: kind, network: String(backing.network) });
       return { status: 204 };
     }
     const hardware = hardwareRoute(vm, sub, req, body, () => String(++deviceSeq), err);
