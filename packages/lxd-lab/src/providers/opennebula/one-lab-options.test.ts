@@ -43,4 +43,33 @@ describe("oneLabOptions", () => {
     // The value of a misspelt session key is a secret too: it never reaches the message.
     expect(JSON.stringify(error)).not.toContain("oneadmin:x");
   });
+
+  it("exports the image from the marketplace by default and validates a given lxd:// PATH like lxd_downloader.sh", () => {
+    expect(oneLabOptions(spec({ host: "h" })).imageSource).toEqual({ kind: "market", app: "ubuntu_jammy" });
+    const complete =
+      "lxd://https://images.linuxcontainers.org/images/ubuntu/jammy/amd64/default/20261201_07:42/rootfs.tar.xz?size=2048&filesystem=ext4&format=raw";
+    expect(oneLabOptions(spec({ host: "h", imagePath: complete })).imageSource).toEqual({
+      kind: "path",
+      path: complete,
+    });
+    const refused = (path: string) => {
+      try {
+        oneLabOptions(spec({ host: "h", imagePath: path }));
+      } catch (e) {
+        return e as LabgateError;
+      }
+      throw new Error(`accepted ${path}`);
+    };
+    // The old default: a directory, no archive, no size.
+    const dir = refused("lxd://https://images.linuxcontainers.org/images/ubuntu/jammy/amd64/default/");
+    expect(dir.code).toBe("ONE_IMAGE_PATH_INVALID");
+    expect(dir.exitCode).toBe(ExitCode.INVALID_INPUT);
+    expect(dir.message).toMatch(/names no archive/);
+    expect(dir.hint).toMatch(/rootfs\.tar\.xz\?size=/);
+    expect(refused(complete.replace(/\?.*$/, "")).message).toMatch(/no \?size=N/);
+    expect(refused(complete.replace("size=2048", "size=big")).message).toMatch(
+      /size=big is not a positive number/,
+    );
+    expect(refused(complete.replace("/ubuntu/", "/plan9/")).message).toMatch(/no OpenNebula context package/);
+  });
 });

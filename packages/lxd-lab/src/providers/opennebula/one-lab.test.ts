@@ -6,6 +6,7 @@ import {
   ExitCode,
   IpPool,
   type LabgateError,
+  OpenNebulaClient,
   REDACTED,
   type Runner,
 } from "@labgate/core";
@@ -407,6 +408,50 @@ describe("OpenNebula lab against the simulator", () => {
       expect.objectContaining({ kind: "one-vm", id: "1", stepId: "one-vm-app2" }),
     );
     expect(sim.count("one.template.instantiate")).toBe(2);
+  });
+
+  it("lab down deletes a VM stuck in BOOT_FAILURE (terminate is refused there) and waits for DONE before the image and vnet", async () => {
+    const { run, down, sim } = await setup({
+      hosts: [{ name: "lxd-host" }],
+      bootFailures: ["lab-app2"],
+    });
+    await run().catch(() => undefined);
+    expect(sim.vms.map((v) => [v.name, v.lcm])).toEqual([
+      ["lab-app1", 3],
+      ["lab-app2", 36], // BOOT_FAILURE
+    ]);
+    await down();
+    // Without recover, ONE_WRONG_STATE used to be taken as "gone": the VM leaked and the image delete failed.
+    expect(sim.count("one.vm.recover")).toBe(1);
+    expect(sim.vms.map((v) => v.state)).toEqual([6, 6]);
+    expect(sim.images).toEqual([]);
+    expect(sim.vnets).toEqual([]);
+    expect(logs.some((l) => /one\.vm\.recover\(1, 3\)/.test(l))).toBe(true);
+  });
+
+  it("lab up does not adopt a same-named VM that is still shutting down: it waits for DONE and creates a new one", async () => {
+    const { run, sim, spec } = await setup({ hosts: [{ name: "lxd-host" }] });
+    expect((await run()).complete).toBe(true);
+    const client = new OpenNebulaClient({
+      endpoint: String(spec.providerOptions?.endpoint),
+      session: `oneadmin:${PASSWORD}`,
+      env: {},
+    });
+    const old = sim.vms.find((v) => v.name === "lab-lb")!.id;
+    await client.vmAction("terminate-hard", old);
+    expect((await client.vmInfo(old)).label).toBe("ACTIVE/SHUTDOWN");
+    // (The info call above was a monitoring tick: the old VM is in EPILOG when lab up finds it.)
+    const again = await run();
+    expect(again.complete).toBe(true);
+    const lbs = sim.vms.filter((v) => v.name === "lab-lb");
+    expect(lbs.map((v) => [v.id, v.state, v.lcm])).toEqual([
+      [old, 6, 0],
+      [3, 3, 3],
+    ]);
+    expect(lbs[1]!.nics[0]!.ip).toBe("192.168.3.102");
+    expect(
+      logs.some((l) => /lab-lb: VM 2 of the same name is ACTIVE\/EPILOG; waiting until it is DONE/.test(l)),
+    ).toBe(true);
   });
 
   it("stops at the image step when OpenNebula cannot download the image, recording its ID", async () => {
