@@ -124,6 +124,12 @@ export {
   resolveIpPoolConfigPath,
 } from "./ip-pool/paths.js";
 export {
+export {
+  type LxdAddressSource,
+  localAddresses,
+  lxdAddresses,
+  networkConfigAddresses,
+} from "./ip-pool/platform-addresses.js";
   type AddressProbe,
   localIpv4Interfaces,
   type ProbeAnswer,
@@ -132,6 +138,12 @@ export {
   systemProbe,
 } from "./ip-pool/probe.js";
 export type {
+export {
+  ownerNamesHolder,
+  type PlatformAddress,
+  type ReconcileReport,
+  reconcile,
+} from "./ip-pool/reconcile.js";
   IpAllocation,
   IpConflict,
   IpNetworkConfig,

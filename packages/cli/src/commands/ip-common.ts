@@ -20,6 +20,15 @@ export interface IpProbeFlags extends IpCommonFlags {
   method?: string;
 }
 
+export interface IpReconcileFlags extends IpCommonFlags {
+  platform?: string;
+  network?: string[];
+  fix?: boolean;
+  yes?: boolean;
+  /** LXD's unix socket (default: LXD's own default). */
+  socket?: string;
+}
+
 export interface IpLogFlags extends IpCommonFlags {
   owner?: string;
   ip?: string;

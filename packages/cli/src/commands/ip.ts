@@ -5,12 +5,14 @@ import type {
   IpListFlags,
   IpLogFlags,
   IpProbeFlags,
+  IpReconcileFlags,
   IpReleaseFlags,
   IpReserveFlags,
 } from "./ip-common.js";
 import { ipListCommand } from "./ip-list.js";
 import { ipLogCommand } from "./ip-log.js";
 import { ipProbeCommand } from "./ip-probe.js";
+import { ipReconcileCommand } from "./ip-reconcile.js";
 import { ipReleaseCommand } from "./ip-release.js";
 import { ipReserveCommand } from "./ip-reserve.js";
 
@@ -130,6 +132,32 @@ export function registerIpCommands(program: Command): void {
       ),
   ).action(async (flags: IpLogFlags) => {
     process.exitCode = await ipLogCommand(flags);
+  });
+  withCommon(
+    ip
+      .command("reconcile")
+      .summary(
+        "compare the ledger with what a platform really uses; --fix releases leaks and records unknowns",
+      )
+      .description(
+        "Compare the ledger with the addresses a platform's instances use (lxd: running instances, NIC " +
+          "ipv4.address and cloud-init network-config; local: this machine's interfaces): leaked (recorded, " +
+          "nothing uses it; reserved entries are never called leaked), unknown (used, not recorded), " +
+          "mismatched (used by an instance the ledger owner does not name). Exit 1 when anything differs. " +
+          "--fix, after a yes, releases the leaked and reserves the unknown for their instance; mismatched " +
+          "owners are left for a person to decide.",
+      )
+      .requiredOption("--platform <name>", "lxd or local (opennebula and proxmox are not read yet)")
+      .option(
+        "--network <cidr>",
+        "only this network (repeatable; default: every configured network and every network in the ledger)",
+        (value: string, previous: string[] = []) => [...previous, value],
+      )
+      .option("--socket <path>", "LXD's unix socket (default: LXD's)")
+      .option("--fix", "release leaked addresses and record unknown ones, after a confirmation")
+      .option("-y, --yes", "with --fix: do not ask"),
+  ).action(async (flags: IpReconcileFlags) => {
+    process.exitCode = await ipReconcileCommand(flags);
   });
 }
 

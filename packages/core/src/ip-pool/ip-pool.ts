@@ -26,6 +26,7 @@ import { assertLedgerMatchesConfig } from "./ledger-config-check.js";
 import { resolveNetwork } from "./network-view.js";
 import { defaultIpPoolStatePath, resolveIpPoolConfigPath } from "./paths.js";
 import { type AddressProbe, probePlan, systemProbe } from "./probe.js";
+import { type PlatformAddress, type ReconcileReport, reconcile } from "./reconcile.js";
 import type { IpAllocation, IpConflict, IpPoolConfig, IpPoolOptions, IpReleaseSelector } from "./types.js";
 
 const IN_MEMORY = "(in-memory IP pool config)";
@@ -215,6 +216,38 @@ export class IpPool {
     return { network: view.subnet.cidr, method, probed: addresses.length, answers };
   }
 
+  /**
+   * Compares the ledger with the addresses a platform uses (see lxdAddresses, localAddresses) on
+   * `networks` (default: every configured network and every network the ledger holds addresses on).
+   * With fix, under the lock and against the ledger as it is then: leaked addresses are released and
+   * unknown ones reserved for their holder; mismatched owners are only reported (a person decides).
+   */
+  async reconcile(
+    used: PlatformAddress[],
+    options: { networks?: string[]; fix?: boolean; command?: string } = {},
+  ): Promise<{ report: ReconcileReport; fixed: boolean }> {
+    const scope = (ledger: IpLedger, config: IpPoolConfig) =>
+      options.networks?.map((n) => resolveNetwork(config, n, this.configPath ?? IN_MEMORY).subnet.cidr) ??
+      defaultScope(ledger, config);
+    if (!options.fix) {
+      const config = await this.config();
+      const path = await resolveStatePath(this.statePath);
+      const ledger = await readLedger(path);
+      assertLedgerMatchesConfig(ledger, config, path);
+      return { report: reconcile(ledger, used, scope(ledger, config)), fixed: false };
+    }
+    let report: ReconcileReport | undefined;
+    const { changed } = await this.change(
+      options.command ?? "reconcile-fix",
+      (ctx) => {
+        report = reconcile(ctx.ledger, used, scope(ctx.ledger, ctx.config));
+        return planReconcileFix(ctx, report);
+      },
+      {},
+    );
+    return { report: report as ReconcileReport, fixed: changed };
+  }
+
   /** The audit log beside the ledger: every change, one JSON line each. */
   async auditLog(): Promise<AuditLogRead & { path: string }> {
     const path = auditLogPath(await resolveStatePath(this.statePath));
@@ -292,6 +325,25 @@ export class IpPool {
       this.lockTimeoutMs === undefined ? {} : { timeoutMs: this.lockTimeoutMs },
     );
   }
+}
+
+function defaultScope(ledger: IpLedger, config: IpPoolConfig): string[] {
+  return [...new Set([...config.networks.map((n) => n.cidr), ...ledger.allocations.map((a) => a.network)])];
+}
+
+/** Releases the leaked addresses and reserves each unknown one for the holder that uses it. */
+function planReconcileFix(ctx: PlanContext, report: ReconcileReport): LedgerChange<undefined> {
+  const leaked = new Set(report.leaked.map((a) => a.ip));
+  let ledger: IpLedger = {
+    ...ctx.ledger,
+    allocations: ctx.ledger.allocations.filter((a) => !leaked.has(a.ip)),
+  };
+  for (const u of report.unknown) {
+    const next = planReservation({ ...ctx, ledger }, u.ip, u.holder, u.network).ledger;
+    if (next) ledger = next;
+  }
+  const changed = leaked.size > 0 || report.unknown.length > 0;
+  return { result: undefined, ledger: changed ? ledger : undefined };
 }
 
 async function probeCandidate(
