@@ -5,6 +5,7 @@ import { registerDeployCommands } from "./commands/deploy.js";
 import { registerImageCommands } from "./commands/image.js";
 import { registerIpCommands } from "./commands/ip.js";
 import { registerLabCommands } from "./commands/lab.js";
+import { registerSimCommands } from "./commands/sim.js";
 
 /**
  * The `labgate` command tree. Each command group lives in its own file under commands/ and
@@ -25,6 +26,7 @@ export function createProgram(): Command {
   registerImageCommands(program);
   registerIpCommands(program);
   registerLabCommands(program);
+  registerSimCommands(program);
 
   return program;
 }

@@ -236,6 +236,14 @@ export type {
   SimVm,
 } from "./platforms/opennebula/sim/hypervisor.js";
 export {
+  type GuestContextStatus,
+  LxdSimHypervisor,
+  type LxdSimHypervisorOptions,
+  readGuestContextStatus,
+  SIM_DEFAULT_IMAGE,
+  SIM_OWNER_KEY,
+} from "./platforms/opennebula/sim/lxd-hypervisor.js";
+export {
   type RunningOneSimulator,
   type StartOneSimulatorOptions,
   startOneSimulator,

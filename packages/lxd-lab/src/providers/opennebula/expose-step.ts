@@ -10,9 +10,19 @@ interface ExposePlan {
   check: [string, string[]];
   add: Array<[string, string[]]>;
   remove: Array<[string, string[]]>;
+  /** lxc driver, loopback address: the host interface towards the LB that must route 127.0.0.0/8 (route_localnet). */
+  localnetDevice?: string;
 }
 
-/** The exact host commands: an LXD proxy device (lxd driver) or an iptables DNAT rule (lxc driver). */
+const isLoopback = (address: string) => address.startsWith("127.");
+
+/**
+ * The exact host commands: an LXD proxy device (lxd driver) or iptables DNAT rules (lxc driver, no LXD to
+ * proxy). PREROUTING catches connections from other machines, OUTPUT those made on the host itself. A
+ * loopback address also needs what Docker does for the same case (userland-proxy off): the bridge towards
+ * the LB routes 127.0.0.0/8 (route_localnet) and the source is masqueraded, or the LB would answer its own
+ * loopback. `lbDevice` is the host interface of the route to the LB (`ip -4 route get LBIP`).
+ */
 export function exposePlan(
   driver: string,
   vmId: number,
@@ -20,6 +30,7 @@ export function exposePlan(
   lbPort: number,
   address: string,
   port: number,
+  lbDevice?: string,
 ): ExposePlan {
   if (driver === "lxd") {
     const container = `one-${vmId}`;
@@ -44,8 +55,8 @@ export function exposePlan(
       remove: [["lxc", ["config", "device", "remove", container, EXPOSE_DEVICE]]],
     };
   }
-  const rule = [
-    "PREROUTING",
+  const dnat = (chain: string) => [
+    chain,
     "-p",
     "tcp",
     "-d",
@@ -61,14 +72,39 @@ export function exposePlan(
     "--comment",
     EXPOSE_DEVICE,
   ];
+  const rules = [dnat("PREROUTING"), dnat("OUTPUT")];
+  const loopback = isLoopback(address) && lbDevice !== undefined;
+  if (loopback) {
+    rules.push([
+      "POSTROUTING",
+      "-p",
+      "tcp",
+      "-s",
+      "127.0.0.0/8",
+      "-d",
+      lbIp,
+      "--dport",
+      String(lbPort),
+      "-j",
+      "MASQUERADE",
+      "-m",
+      "comment",
+      "--comment",
+      EXPOSE_DEVICE,
+    ]);
+  }
   return {
     driver,
-    check: ["iptables", ["-t", "nat", "-C", ...rule]],
+    check: ["iptables", ["-t", "nat", "-C", ...dnat("OUTPUT")]],
     add: [
       ["sysctl", ["-w", "net.ipv4.ip_forward=1"]],
-      ["iptables", ["-t", "nat", "-A", ...rule]],
+      ...(loopback
+        ? [["sysctl", ["-w", `net.ipv4.conf.${lbDevice}.route_localnet=1`]] as [string, string[]]]
+        : []),
+      ...rules.map((r): [string, string[]] => ["iptables", ["-t", "nat", "-A", ...r]]),
     ],
-    remove: [["iptables", ["-t", "nat", "-D", ...rule]]],
+    remove: rules.map((r): [string, string[]] => ["iptables", ["-t", "nat", "-D", ...r]]),
+    ...(loopback ? { localnetDevice: lbDevice } : {}),
   };
 }
 
@@ -94,10 +130,23 @@ async function current(
     throw new Error(`the LB VM ${rt.options.lb.vmName} is not deployed yet`);
   const host = await client.hostInfo(lb.hostId);
   const lbIp = rt.addresses(ctx).get(rt.options.lb.name)?.ip ?? lb.nics[0]?.ip ?? "";
+  const device =
+    host.vmMad !== "lxd" && isLoopback(expose.address) ? await routeDevice(runner, lbIp, ctx) : undefined;
   return {
     runner,
-    plan: exposePlan(host.vmMad, lb.id, lbIp, rt.options.lb.port, expose.address, expose.port),
+    plan: exposePlan(host.vmMad, lb.id, lbIp, rt.options.lb.port, expose.address, expose.port, device),
   };
+}
+
+/** The host interface the route to `ip` leaves by (`ip -4 route get IP` → "... dev lgtbr0 ..."). */
+async function routeDevice(runner: HostRunner, ip: string, ctx: StepContext): Promise<string> {
+  const r = await runner.run("ip", ["-4", "route", "get", ip], { signal: ctx.signal });
+  const dev = /\bdev (\S+)/.exec(r.stdout)?.[1];
+  if (!dev)
+    throw new Error(
+      `cannot tell which interface leads to the LB ${ip}: \`ip -4 route get ${ip}\` said ${r.stdout.trim()}`,
+    );
+  return dev;
 }
 
 export function exposeStep(rt: OneLabRuntime): Step {
@@ -108,7 +157,12 @@ export function exposeStep(rt: OneLabRuntime): Step {
     why: "The lab network lives on a bridge inside the host; to reach the load balancer from your machine, the host forwards a port to it. On LXD hosts (OpenNebula ≤ 6.8) this is an LXD proxy device on the LB container; on LXC hosts (6.10+) an iptables DNAT rule on the host.",
     commands: [
       `lxc config device add one-LBID ${EXPOSE_DEVICE} proxy listen=tcp:${e.address}:${e.port} connect=tcp:LBIP:${rt.options.lb.port}  # LXD host`,
-      `iptables -t nat -A PREROUTING -p tcp -d ${e.address} --dport ${e.port} -j DNAT --to-destination LBIP:${rt.options.lb.port}  # LXC host`,
+      `iptables -t nat -A PREROUTING|OUTPUT -p tcp -d ${e.address} --dport ${e.port} -j DNAT --to-destination LBIP:${rt.options.lb.port}  # LXC host`,
+      ...(isLoopback(e.address)
+        ? [
+            `sysctl -w net.ipv4.conf.DEV.route_localnet=1; iptables -t nat -A POSTROUTING -p tcp -s 127.0.0.0/8 -d LBIP --dport ${rt.options.lb.port} -j MASQUERADE  # LXC host, loopback address`,
+          ]
+        : []),
     ],
     async check(ctx) {
       const { plan, runner } = await current(rt, ctx);
@@ -124,16 +178,27 @@ export function exposeStep(rt: OneLabRuntime): Step {
     },
     async apply(ctx) {
       const { plan, runner } = await current(rt, ctx);
-      for (const [cmd, args] of plan.add) {
-        ctx.log(`  ${runner.describe(cmd, args, { sudo: true })}`);
-        await runner.run(cmd, args, { sudo: true, signal: ctx.signal });
-      }
+      // Recorded before the change: undo puts route_localnet back as it was, not to a guess.
+      const localnetWas = plan.localnetDevice
+        ? (
+            await runner.run("sysctl", ["-n", `net.ipv4.conf.${plan.localnetDevice}.route_localnet`], {
+              signal: ctx.signal,
+            })
+          ).stdout.trim()
+        : undefined;
       await ctx.record({
         kind: "one-expose",
         id: `${e.address}:${e.port}`,
         stepId: "one-expose",
-        data: { driver: plan.driver },
+        data: {
+          driver: plan.driver,
+          ...(plan.localnetDevice ? { localnetDevice: plan.localnetDevice, localnetWas } : {}),
+        },
       });
+      for (const [cmd, args] of plan.add) {
+        ctx.log(`  ${runner.describe(cmd, args, { sudo: true })}`);
+        await runner.run(cmd, args, { sudo: true, signal: ctx.signal });
+      }
     },
     async verify(ctx) {
       const { plan, runner } = await current(rt, ctx);
@@ -149,7 +214,17 @@ export function exposeStep(rt: OneLabRuntime): Step {
       const { plan, runner } = await current(rt, ctx);
       for (const [cmd, args] of plan.remove)
         await runner.run(cmd, args, { sudo: true, allowFailure: true, signal: ctx.signal });
-      for (const r of ctx.resources("one-expose")) await ctx.forget("one-expose", r.id);
+      for (const r of ctx.resources("one-expose")) {
+        const d = r.data ?? {};
+        if (typeof d.localnetDevice === "string" && d.localnetWas === "0") {
+          await runner.run("sysctl", ["-w", `net.ipv4.conf.${d.localnetDevice}.route_localnet=0`], {
+            sudo: true,
+            allowFailure: true,
+            signal: ctx.signal,
+          });
+        }
+        await ctx.forget("one-expose", r.id);
+      }
     },
   };
 }

@@ -1,6 +1,7 @@
 import { ExitCode, type LabgateError } from "@labgate/core";
 import { describe, expect, it } from "vitest";
 import type { LabSpec } from "../../spec/lab-spec.js";
+import { exposePlan } from "./expose-step.js";
 import { createOpenNebulaProvider } from "./one-lab.js";
 import { oneLabOptions } from "./one-lab-options.js";
 import { OneLabRuntime } from "./one-lab-runtime.js";
@@ -99,5 +100,46 @@ describe("providerOptions.virtualbox", () => {
     expect(invalid({ virtualbox: { vm: 'a"b', hostPort: 8080 } }, wide).message).toContain(
       "no double quotes",
     );
+  });
+});
+
+describe("exposure on an LXC host (iptables, no LXD proxy device)", () => {
+  const line = ([cmd, args]: [string, string[]]) => [cmd, ...args].join(" ");
+
+  it("DNATs connections from elsewhere (PREROUTING) and from the host itself (OUTPUT)", () => {
+    const plan = exposePlan("lxc", 2, "10.0.0.5", 8080, "192.168.3.20", 18080, "br0");
+    expect(plan.add.map(line)).toEqual([
+      "sysctl -w net.ipv4.ip_forward=1",
+      "iptables -t nat -A PREROUTING -p tcp -d 192.168.3.20 --dport 18080 -j DNAT --to-destination 10.0.0.5:8080 -m comment --comment labgate-expose",
+      "iptables -t nat -A OUTPUT -p tcp -d 192.168.3.20 --dport 18080 -j DNAT --to-destination 10.0.0.5:8080 -m comment --comment labgate-expose",
+    ]);
+    expect(plan.remove.map(line)).toEqual(
+      plan.add
+        .slice(1)
+        .map(line)
+        .map((l) => l.replace(" -A ", " -D ")),
+    );
+    expect(plan.localnetDevice).toBeUndefined();
+  });
+
+  it("a loopback address also routes 127.0.0.0/8 on the LB's bridge and masquerades, as Docker does", () => {
+    const plan = exposePlan("lxc", 2, "10.0.0.5", 8080, "127.0.0.1", 18280, "br0");
+    expect(plan.add.map(line)).toEqual([
+      "sysctl -w net.ipv4.ip_forward=1",
+      "sysctl -w net.ipv4.conf.br0.route_localnet=1",
+      "iptables -t nat -A PREROUTING -p tcp -d 127.0.0.1 --dport 18280 -j DNAT --to-destination 10.0.0.5:8080 -m comment --comment labgate-expose",
+      "iptables -t nat -A OUTPUT -p tcp -d 127.0.0.1 --dport 18280 -j DNAT --to-destination 10.0.0.5:8080 -m comment --comment labgate-expose",
+      "iptables -t nat -A POSTROUTING -p tcp -s 127.0.0.0/8 -d 10.0.0.5 --dport 8080 -j MASQUERADE -m comment --comment labgate-expose",
+    ]);
+    expect(plan.remove).toHaveLength(3);
+    expect(plan.localnetDevice).toBe("br0");
+    expect(line(plan.check)).toContain("-C OUTPUT");
+  });
+
+  it("an LXD host gets the proxy device, whatever the address", () => {
+    const plan = exposePlan("lxd", 7, "10.0.0.5", 8080, "127.0.0.1", 18280);
+    expect(plan.add.map(line)).toEqual([
+      "lxc config device add one-7 labgate-expose proxy listen=tcp:127.0.0.1:18280 connect=tcp:10.0.0.5:8080",
+    ]);
   });
 });

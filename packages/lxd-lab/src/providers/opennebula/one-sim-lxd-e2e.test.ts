@@ -1,0 +1,171 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  acquireFileLock,
+  LxdClient,
+  LxdSimHypervisor,
+  OpenNebulaClient,
+  SIM_DEFAULT_IMAGE,
+  SIM_OWNER_KEY,
+  type SimOneVersion,
+  startOneSimulator,
+} from "@labgate/core";
+import { afterAll, describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
+import { freeTestSubnet } from "../../../../core/src/platforms/opennebula/sim/test-support/free-subnet.js";
+import { autoYesGate } from "../../engine/gate.js";
+import { labDown, labUp } from "../../engine/run-lab.js";
+import { parseLabSpec } from "../../spec/parse-lab-spec.js";
+import { verifyRoundRobin } from "../../verify/round-robin.js";
+import { failUnlessUsable, freeLoopbackPort, lxdE2eState } from "../lxd/test-support/lxd-e2e-env.js";
+import { createOpenNebulaProvider } from "./one-lab.js";
+
+/**
+ * The seed's whole procedure against `labgate sim opennebula --lxd` (the same simulator and LXD-backed
+ * hypervisor the command starts), from examples/lab-opennebula-sim.yaml: VNet, marketplace image,
+ * templates, two app VMs and the LB as real containers one-<ID>, the LB exposed on a loopback port by the
+ * host-side commands run locally (hostAccess: local), round robin through it, and `lab down` removing
+ * every VM, image, template and VNet while terminate is asynchronous. Gated like the LXD suites.
+ * Traffic: only to the bridge the simulator creates for this test's subnet, its containers, and loopback.
+ */
+const state = await lxdE2eState([SIM_DEFAULT_IMAGE]);
+failUnlessUsable("OpenNebula simulator on LXD end-to-end", state);
+
+interface ExampleSpec {
+  name: string;
+  network: Record<string, unknown>;
+  lb: Record<string, unknown>;
+  providerOptions: Record<string, unknown>;
+}
+
+/** Runs `fn` the first time only: the test's own teardown, or afterAll's when the test failed half-way. */
+function once(fn: () => Promise<unknown>): () => Promise<unknown> {
+  let done: Promise<unknown> | undefined;
+  return () => {
+    done ??= fn();
+    return done;
+  };
+}
+
+const EXAMPLE = new URL("../../../../../examples/lab-opennebula-sim.yaml", import.meta.url);
+
+describe.skipIf(!state.ok)(
+  `OpenNebula lab against the LXD-backed simulator${state.ok ? "" : ` (skipped: ${state.reason})`}`,
+  () => {
+    const lxd = new LxdClient();
+    const cleanups: (() => Promise<unknown>)[] = [];
+    afterAll(async () => {
+      while (cleanups.length)
+        await cleanups
+          .pop()?.()
+          .catch(() => undefined);
+    }, 180_000);
+
+    for (const version of ["6.8", "6.10.5"] as const satisfies readonly SimOneVersion[]) {
+      it(`${version}: lab up builds the whole lab, round robin through the exposed port, lab down removes it all`, async () => {
+        // Simulators number VMs from 0 and name containers one-<ID>, as OpenNebula does: two runs of this
+        // suite on one LXD (two checkouts, or parallel helpers) take turns instead of colliding.
+        const release = once(
+          await acquireFileLock(join(tmpdir(), "labgate-one-sim-lxd-e2e"), { timeoutMs: 900_000 }),
+        );
+        cleanups.push(release);
+        const logs: string[] = [];
+        const log = (m: string) => logs.push(m);
+        const hypervisor = new LxdSimHypervisor({ client: lxd, log });
+        const closeHypervisor = once(() => hypervisor.close());
+        cleanups.push(closeHypervisor);
+        const sim = await startOneSimulator({ oneVersion: version, hypervisor, transitionMs: 200 });
+        const stopSim = once(() => sim.stop());
+        cleanups.push(stopSim);
+        const dir = await mkdtemp(join(tmpdir(), "labgate-one-sim-e2e-"));
+        cleanups.push(() => rm(dir, { recursive: true, force: true }));
+
+        // The example, pointed at this run's simulator, a free subnet and a free loopback port.
+        const { prefix, gateway } = await freeTestSubnet(lxd);
+        const port = await freeLoopbackPort();
+        const raw = parseYaml(await readFile(EXAMPLE, "utf8")) as ExampleSpec;
+        const pools = join(dir, "ip_pools.json");
+        await writeFile(
+          pools,
+          JSON.stringify({
+            networks: [
+              {
+                cidr: `${prefix}.0/24`,
+                gateway,
+                dns: [gateway],
+                dhcp: false,
+                pools: [{ start: `${prefix}.30`, end: `${prefix}.40` }],
+                exclude: [],
+              },
+            ],
+          }),
+        );
+        const authFile = join(dir, "one_auth");
+        await writeFile(authFile, `${sim.session}\n`, { mode: 0o600 });
+        raw.name = `onesim${version.replace(/\./g, "")}`;
+        raw.network = { ...raw.network, cidr: `${prefix}.0/24`, gateway, dns: [gateway] };
+        raw.lb.expose = { address: "127.0.0.1", port };
+        raw.providerOptions = {
+          ...raw.providerOptions,
+          endpoint: sim.endpoint,
+          authFile,
+          ipPoolConfig: pools,
+          ipPoolState: join(dir, "ip_pools.state.json"),
+          pollIntervalMs: 200,
+        };
+        expect(raw.providerOptions).toMatchObject({ hostAccess: "local" });
+        const spec = parseLabSpec(raw, "lab-opennebula-sim.yaml");
+        const provider = createOpenNebulaProvider();
+        const stateDir = join(dir, "state");
+        // A failed test still takes its host-side rules (DNAT, proxy device) down before the containers go.
+        const down = once(() => labDown({ provider, spec, stateDir, gate: autoYesGate(), log }));
+        cleanups.push(down);
+
+        const up = await labUp({ provider, spec, stateDir, gate: autoYesGate(), log }).catch((error) => {
+          console.error(logs.join("\n"));
+          throw error;
+        });
+        expect(up.complete).toBe(true);
+
+        // Three real containers, as OpenNebula's LXD driver names them, running.
+        const ours = (await lxd.listInstances()).filter(
+          (i) => i.config[SIM_OWNER_KEY] === hypervisor.sessionId,
+        );
+        expect(ours.map((i) => i.name).every((n) => /^one-\d+$/.test(n))).toBe(true);
+        expect(ours.map((i) => i.status)).toEqual(["Running", "Running", "Running"]);
+
+        // Round robin through the host's loopback port, independently of the lab's own verify step.
+        const report = await verifyRoundRobin({
+          url: `http://127.0.0.1:${port}/`,
+          expectedBackends: ["app1", "app2"],
+          requests: 20,
+        });
+        expect(report.problems).toEqual([]);
+        expect(report.counts).toEqual({ app1: 10, app2: 10 });
+
+        const result = (await down().catch((error) => {
+          console.error(logs.join("\n"));
+          throw error;
+        })) as Awaited<ReturnType<typeof labDown>>;
+        expect(result.complete).toBe(true);
+        const one = new OpenNebulaClient({ endpoint: sim.endpoint, authFile });
+        expect((await one.vmPool()).filter((vm) => vm.stateName !== "DONE")).toEqual([]);
+        expect(await one.imagePool()).toEqual([]);
+        expect(await one.templatePool()).toEqual([]);
+        expect(await one.vnPool()).toEqual([]);
+        // Every container and the VNet's bridge are gone from LXD, and nothing listens on the port.
+        expect(hypervisor.created()).toEqual({ containers: [], bridges: [] });
+        expect(
+          (await lxd.listInstances()).filter((i) => i.config[SIM_OWNER_KEY] === hypervisor.sessionId),
+        ).toEqual([]);
+        await expect(
+          fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(3_000) }),
+        ).rejects.toThrow();
+        await stopSim();
+        await closeHypervisor();
+        await release();
+      }, 1_800_000);
+    }
+  },
+);
