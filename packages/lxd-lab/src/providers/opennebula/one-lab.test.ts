@@ -170,9 +170,12 @@ describe("OpenNebula lab plan", () => {
       // Nothing listens here and nothing may connect: planning must not touch the network.
       providerOptions: { host: "192.168.3.10", hostName: "192.168.3.20", ssh: { host: "192.168.3.20" } },
     };
-    const ids = createOpenNebulaProvider()
-      .plan(spec)
-      .map((s) => s.id);
+    const steps = createOpenNebulaProvider().plan(spec);
+    const ids = steps.map((s) => s.id);
+    // The commands shown are ones a user can paste: `labgate ip allocate` takes the network as --network.
+    expect(steps.find((s) => s.id === "one-addresses")?.commands).toContain(
+      "labgate ip allocate --network 192.168.3.0/24 --owner lab:lab:app1",
+    );
     expect(ids[0]).toBe("one-preflight");
     // Nothing runs on the host before its SSH host key is verified.
     expect(ids[1]).toBe("one-ssh");
@@ -305,6 +308,13 @@ describe("OpenNebula lab against the simulator", () => {
     const error = (await again.run().catch((e: unknown) => e)) as LabgateError & { cause: LabgateError };
     expect(error.cause.code).toBe("ONE_DRIVER_UNSUPPORTED");
     expect(error.exitCode).toBe(ExitCode.PRECONDITION);
+  });
+
+  it("accepts the lxc driver on 6.8 (it exists from 6.0; only lxd was removed, in 6.10)", async () => {
+    const { run, sim } = await setup({ hosts: [{ name: "lxc-host", vmMad: "lxc" }] }, { hostDriver: "lxc" });
+    expect((await run()).complete).toBe(true);
+    expect(sim.version).toBe("6.8.3");
+    expect(sim.vms.every((v) => v.lcm === 3)).toBe(true);
   });
 
   it("adds the configured host and stops at ONE_HOST_ERROR when monitoring fails", async () => {
