@@ -190,7 +190,20 @@ describe("AzureAdapter as ARM behaves: failed provisioning and marketplace plans
         code: "PLATFORM_API_ERROR",
         message: expect.stringContaining("OSProvisioningTimedOut"),
       });
-      // A resumed deploy only has the record: the VM is there, Failed, and waiting would never end.
+      // The Failed VM and the NIC this run made are removed again.
+      expect(sim.resources.size).toBe(0);
+      expect(
+        sim.requests.filter((r) => r.method === "DELETE").map((r) => r.path.split("/").slice(-2).join("/")),
+      ).toEqual(["virtualMachines/web3", "networkInterfaces/web3-nic"]);
+      // A VM that failed while nobody waited (an interrupted deploy, resumed): Failed, and waiting would never end.
+      const path =
+        "/subscriptions/0000/resourceGroups/lab-rg/providers/Microsoft.Compute/virtualMachines/web3";
+      sim.resources.set(path.toLowerCase(), {
+        id: path,
+        name: "web3",
+        location: "westeurope",
+        properties: { provisioningState: "Failed" },
+      });
       const ref = {
         platform: "azure" as const,
         id: "web3",
@@ -205,7 +218,6 @@ describe("AzureAdapter as ARM behaves: failed provisioning and marketplace plans
         code: "PLATFORM_WAIT_FAILED",
         message: expect.stringMatching(/failed\/OSProvisioningTimedOut: OS Provisioning for VM 'web3'/),
       });
-      expect(sim.resources.size).toBe(2);
     } finally {
       await close();
     }
@@ -220,6 +232,7 @@ describe("AzureAdapter as ARM behaves: failed provisioning and marketplace plans
       expect((error as { hint: string }).hint).toBe(
         `Accept the image's terms once for this subscription: az vm image terms accept --urn ${urn} (plan fortinet_fg-vm_payg_2023 of fortinet/fortinet_fortigate-vm_v5).`,
       );
+      expect(refused.sim.resources.size).toBe(0); // the NIC made for the refused VM is gone again
     } finally {
       await refused.close();
     }

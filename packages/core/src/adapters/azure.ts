@@ -143,16 +143,6 @@ export class AzureAdapter implements PlatformAdapter {
     const { compute, network } = await this.sdk(spec);
     // Before the NIC: an image that does not exist, or whose plan cannot be read, leaves nothing behind.
     const plan = await this.purchasePlan(spec, compute, call);
-    const lro = {
-      updateIntervalInMs: this.options.pollIntervalMs ?? 5000,
-      ...(call.signal ? { abortSignal: call.signal } : {}),
-    };
-    call.onCall?.(`networkInterfaces.beginCreateOrUpdate ${rg}/${spec.name}-nic`);
-    const nic = await this.sdkCall(
-      () =>
-        network.networkInterfaces.beginCreateOrUpdateAndWait(rg, `${spec.name}-nic`, this.nicBody(spec), lro),
-      "create the NIC",
-    );
     let password = "";
     if (spec.os.family === "windows") {
       [password] = requireEnv(
@@ -163,25 +153,55 @@ export class AzureAdapter implements PlatformAdapter {
       ) as [string];
       registerSecret(password);
     }
-    call.onCall?.(`virtualMachines.beginCreateOrUpdate ${rg}/${spec.name}`);
-    await this.sdkCall(
-      () =>
-        compute.virtualMachines.beginCreateOrUpdateAndWait(
-          rg,
-          spec.name,
-          this.vmBody(spec, nic.id ?? "", password, plan),
-          lro,
-        ),
-      "create the VM",
-      false,
-      termsHint(spec, plan),
-    );
-    return {
+    const lro = {
+      updateIntervalInMs: this.options.pollIntervalMs ?? 5000,
+      ...(call.signal ? { abortSignal: call.signal } : {}),
+    };
+    const nicName = `${spec.name}-nic`;
+    const ref: NodeRef = {
       platform: "azure",
       id: spec.name,
       name: spec.name,
-      location: { resourceGroup: rg, nic: `${spec.name}-nic` },
+      location: { resourceGroup: rg, nic: nicName },
     };
+    // What is there before this run is never removed by its rollback.
+    const hadVm = await this.exists(() => compute.virtualMachines.get(rg, spec.name), "read the VM", call);
+    const hadNic = await this.exists(() => network.networkInterfaces.get(rg, nicName), "read the NIC", call);
+    call.onCall?.(`networkInterfaces.beginCreateOrUpdate ${rg}/${nicName}`);
+    const nic = await this.sdkCall(
+      () => network.networkInterfaces.beginCreateOrUpdateAndWait(rg, nicName, this.nicBody(spec), lro),
+      "create the NIC",
+    );
+    call.onCall?.(`virtualMachines.beginCreateOrUpdate ${rg}/${spec.name}`);
+    try {
+      await this.sdkCall(
+        () =>
+          compute.virtualMachines.beginCreateOrUpdateAndWait(
+            rg,
+            spec.name,
+            this.vmBody(spec, nic.id ?? "", password, plan),
+            lro,
+          ),
+        "create the VM",
+        false,
+        termsHint(spec, plan),
+      );
+    } catch (error) {
+      // A VM left in ProvisioningState Failed and its NIC are worse than none: remove what this run made.
+      // Not bound to the caller's signal: an interrupted create still cleans up after itself.
+      const cleanup = this.lro({});
+      if (!hadVm)
+        await compute.virtualMachines.beginDeleteAndWait(rg, spec.name, cleanup).catch(() => undefined);
+      if (!hadNic)
+        await network.networkInterfaces.beginDeleteAndWait(rg, nicName, cleanup).catch(() => undefined);
+      throw error;
+    }
+    return ref;
+  }
+
+  private async exists(read: () => Promise<unknown>, what: string, call: CallOptions): Promise<boolean> {
+    call.onCall?.(what);
+    return (await this.sdkCall(read, what, true)) !== undefined;
   }
 
   async get(ref: NodeRef, call: CallOptions = {}): Promise<NodeInfo | undefined> {
