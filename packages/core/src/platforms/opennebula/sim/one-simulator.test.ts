@@ -169,6 +169,37 @@ describe("OpenNebula simulator: asynchronous terminate and in-use deletes", () =
   });
 });
 
+describe("OpenNebula simulator: a driver call overtaken by recover --delete", () => {
+  it("ignores the late failure of a deploy that recover --delete abandoned", async () => {
+    let failDeploy: ((e: Error) => void) | undefined;
+    let finishDestroy: (() => void) | undefined;
+    const hypervisor: SimHypervisor = {
+      deploy: () =>
+        new Promise<void>((_resolve, reject) => {
+          failDeploy = reject;
+        }),
+      destroy: () =>
+        new Promise<void>((resolve) => {
+          finishDestroy = resolve;
+        }),
+      poweroff: async () => {},
+      resume: async () => {},
+      suspend: async () => {},
+    };
+    const { client } = await start({ hypervisor });
+    const { template } = await lab(client);
+    const vm = await client.templateInstantiate(template, "a");
+    while ((await client.vmInfo(vm)).label !== "ACTIVE/BOOT") {}
+    await client.vmRecover(vm, 3);
+    expect((await client.vmInfo(vm)).label).toBe("ACTIVE/CLEANUP_DELETE");
+    failDeploy?.(new Error("container failed to start"));
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await client.vmInfo(vm)).label).toBe("ACTIVE/CLEANUP_DELETE");
+    finishDestroy?.();
+    expect((await waitForVmDone(client, vm, fast))?.label).toBe("DONE");
+  });
+});
+
 describe("OpenNebula simulator: hosts, scheduling, context versions, errors", () => {
   it("schedules by HYPERVISOR: without requirements a container lands on KVM and fails; with them it runs on lxc", async () => {
     const { client } = await start({

@@ -150,6 +150,8 @@ interface Vm {
   steps: Step[];
   busy: boolean;
   blipped: boolean;
+  /** Which driver call is current: a call overtaken by another (recover --delete during deploy) is ignored. */
+  hookSeq: number;
 }
 
 const st = {
@@ -822,6 +824,7 @@ export class OneSimulator {
       steps: [],
       busy: false,
       blipped: false,
+      hookSeq: 0,
     });
     return id;
   }
@@ -892,13 +895,15 @@ export class OneSimulator {
   #run(vm: Vm, step: Step): void {
     if (!step.hook) return;
     vm.busy = true;
+    const seq = ++vm.hookSeq;
     const done = step
       .hook()
       .then(
         () => {
-          vm.busy = false;
+          if (seq === vm.hookSeq) vm.busy = false;
         },
         (error: unknown) => {
+          if (seq !== vm.hookSeq) return;
           vm.busy = false;
           vm.steps = [];
           if (step.onFail) vm.lcm = st.lcm(step.onFail);
@@ -1153,12 +1158,13 @@ export class OneSimulator {
       case 0:
       case 1: {
         if (!["PROLOG", "BOOT", "EPILOG", "SHUTDOWN"].includes(lcm)) throw this.#wrongState(vm, "recover");
+        // The pending driver call is abandoned either way: its late answer must not move the VM again.
+        vm.hookSeq++;
+        vm.busy = false;
         if (op === 0) {
           vm.steps = [];
           vm.lcm = st.lcm(`${lcm}_FAILURE` as Step["lcm"]);
-          return id;
         }
-        vm.busy = false;
         return id;
       }
       default:
