@@ -244,6 +244,8 @@ describe("AzureAdapter as ARM behaves: failed provisioning and marketplace plans
       expect(adapter.plan(resolved).calls.map((c) => c.action)).toEqual([
         "virtualMachineImages.list",
         "virtualMachineImages.get",
+        "virtualMachines.get",
+        "networkInterfaces.get",
         "networkInterfaces.beginCreateOrUpdate",
         "virtualMachines.beginCreateOrUpdate",
         "virtualMachines.get",

@@ -112,6 +112,18 @@ export class AzureAdapter implements PlatformAdapter {
         },
         {
           kind: "sdk",
+          action: "virtualMachines.get",
+          target: `${rg}/${spec.name}`,
+          why: "See what exists already: a VM creation that fails removes only what this run made.",
+        },
+        {
+          kind: "sdk",
+          action: "networkInterfaces.get",
+          target: `${rg}/${spec.name}-nic`,
+          why: "Likewise for the NIC.",
+        },
+        {
+          kind: "sdk",
           action: "networkInterfaces.beginCreateOrUpdate",
           target: `${rg}/${spec.name}-nic`,
           why: "Create the NIC in the subnet (Dynamic = DHCP, Static only when asked).",
