@@ -46,10 +46,19 @@ export interface LabReadOptions {
   stateDir: string;
   log?: (message: string) => void;
   signal?: AbortSignal;
+  /** `lab status`: how long each probe may take (default STATUS_PROBE_TIMEOUT_MS); a slower one counts as failed. */
+  probeTimeoutMs?: number;
 }
 
-/** How long one probe (a step's check, the provider's health) may take in `lab status` before it counts as failed. */
-export const STATUS_PROBE_TIMEOUT_MS = 5_000;
+/**
+ * How long the probes of `lab status` (every step's check and the provider's health, all at once) may take
+ * before they count as failed: answers on a lab's own bridge or loopback come in milliseconds, and a stopped
+ * container must be reported in under 2 s, not after a TCP timeout per probe.
+ */
+export const STATUS_PROBE_TIMEOUT_MS = 1_500;
+
+/** The budget of a read-only step's live check in `lab status` (preflight spawns tools; verify sends requests). */
+export const CHECK_STEP_TIMEOUT_MS = 5_000;
 
 /**
  * `lab status`: read-only, and a check: recorded progress, each step's live check and each resource's
@@ -59,9 +68,19 @@ export const STATUS_PROBE_TIMEOUT_MS = 5_000;
 export async function labStatus(options: LabReadOptions): Promise<LabStatus> {
   const { provider, spec } = options;
   const { store, exists } = await openReadOnly(options);
-  const deadline = AbortSignal.timeout(STATUS_PROBE_TIMEOUT_MS);
-  const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
-  const ctx = createStepContext(store, spec, provider, options.log ?? (() => {}), signal);
+  const timeoutMs = options.probeTimeoutMs ?? STATUS_PROBE_TIMEOUT_MS;
+  const signal0 = options.signal ?? new AbortController().signal;
+  const signal = AbortSignal.any([signal0, AbortSignal.timeout(timeoutMs)]);
+  const log = options.log ?? (() => {});
+  const ctx = createStepContext(store, spec, provider, log, signal);
+  const readOnlyBudget = Math.max(timeoutMs, CHECK_STEP_TIMEOUT_MS);
+  const readOnlyCtx = createStepContext(
+    store,
+    spec,
+    provider,
+    log,
+    AbortSignal.any([signal0, AbortSignal.timeout(readOnlyBudget)]),
+  );
   const state = store.snapshot(spec.name, provider.name);
   const [steps, health] = await Promise.all([
     Promise.all(
@@ -69,7 +88,15 @@ export async function labStatus(options: LabReadOptions): Promise<LabStatus> {
         const rec = state.steps[step.id];
         let live: StepStatusView["live"];
         try {
-          const found = await withDeadline(step.check(ctx), signal, `check of ${step.id}`);
+          // A read-only check (preflight: runs python3/haproxy -vv; verify) is not a probe of one resource:
+          // it gets the longer budget, so a loaded host does not turn a healthy lab into "no answer".
+          const budget = step.readOnly ? readOnlyBudget : timeoutMs;
+          const found = await withDeadline(
+            step.check(step.readOnly ? readOnlyCtx : ctx),
+            step.readOnly ? readOnlyCtx.signal : signal,
+            `check of ${step.id}`,
+            budget,
+          );
           live = { done: found.done, ...(found.detail ? { detail: found.detail } : {}) };
         } catch (error) {
           live = { error: describeFailure(error).message };
@@ -85,7 +112,7 @@ export async function labStatus(options: LabReadOptions): Promise<LabStatus> {
       }),
     ),
     provider.status
-      ? withDeadline(provider.status(ctx), signal, "health probes").catch(
+      ? withDeadline(provider.status(ctx), signal, "health probes", timeoutMs).catch(
           (error: unknown) => describeFailure(error).message,
         )
       : Promise.resolve([]),
@@ -122,12 +149,10 @@ export async function labStatus(options: LabReadOptions): Promise<LabStatus> {
 }
 
 /** `work`, or a rejection naming what did not answer once `signal` fires (the probe is abandoned, not awaited). */
-function withDeadline<T>(work: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
+function withDeadline<T>(work: Promise<T>, signal: AbortSignal, what: string, timeoutMs: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const onAbort = () =>
-      reject(
-        new Error(`${what}: no answer within ${STATUS_PROBE_TIMEOUT_MS / 1000} s (counted as not healthy)`),
-      );
+      reject(new Error(`${what}: no answer within ${timeoutMs / 1000} s (counted as not healthy)`));
     if (signal.aborted) return onAbort();
     signal.addEventListener("abort", onAbort, { once: true });
     work.then(
