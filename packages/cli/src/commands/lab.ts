@@ -29,6 +29,7 @@ export interface LabFlags extends LabTargetFlags {
   step?: string;
   from?: string;
   replace?: string;
+  timeout?: string;
   requests?: string;
   tolerance?: string;
 }
@@ -84,9 +85,14 @@ export function registerLabCommands(program: Command): void {
         "Each step's recorded and live state, and each resource with its health. A check: exits 0 only when " +
           "every step is done and every resource healthy, 1 otherwise.",
       ),
-  ).action(async (flags: LabFlags) => {
-    process.exitCode = await labStatusCommand(flags);
-  });
+  )
+    .option(
+      "--timeout <seconds>",
+      "how long each probe may take before it counts as failed (default 1.5; all probes run at once)",
+    )
+    .action(async (flags: LabFlags) => {
+      process.exitCode = await labStatusCommand(flags);
+    });
   common(
     lab
       .command("verify")
@@ -182,7 +188,11 @@ export async function labStatusCommand(flags: LabFlags, io: LabIo = processIo())
   const out = createOutput(Boolean(flags.json), io);
   const target = await resolveLab(flags, io, true);
   if (target.note) out.warn(target.note);
-  const status = await withInterrupt(io, (signal) => labStatus({ ...target, signal }));
+  const probeTimeoutMs =
+    flags.timeout === undefined ? undefined : parseSeconds(flags.timeout, "--timeout", 0.1, 60) * 1000;
+  const status = await withInterrupt(io, (signal) =>
+    labStatus({ ...target, signal, ...(probeTimeoutMs !== undefined ? { probeTimeoutMs } : {}) }),
+  );
   out.result(status, formatStatus);
   return status.healthy ? ExitCode.OK : ExitCode.CHECK_FAILED;
 }
@@ -219,6 +229,18 @@ async function dryRun(flags: LabFlags, io: LabIo, action: "up" | "down"): Promis
     formatPlan,
   );
   return ExitCode.OK;
+}
+
+function parseSeconds(text: string, flag: string, min: number, max: number): number {
+  const value = Number(text.trim());
+  if (!/^\d*\.?\d+$/.test(text.trim()) || value < min || value > max) {
+    throw new InvalidInputError(
+      "INVALID_FLAG",
+      `${flag} "${text}" is not a number of seconds from ${min} to ${max}.`,
+      { hint: `Pass e.g. ${flag} 3 on a slow host.` },
+    );
+  }
+  return value;
 }
 
 function parseNumber(text: string, flag: string, whole: boolean): number {
