@@ -14,6 +14,8 @@ PACKAGES=(
   debootstrap        # `labgate image build`: offline Debian images for LXD
   xz-utils
   chromium           # the bench's HTML report is checked in headless Chromium
+  wrk                # npm run bench:self measures labgate's load engine against wrk
+  time               # /usr/bin/time: bench:self reads each generator's CPU seconds and peak RSS
   procps             # pgrep/ps for process checks
   util-linux         # script(1) drives the confirmation gate through a real pseudo-terminal in tests
   acl                # getfacl in host diagnostics

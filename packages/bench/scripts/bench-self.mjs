@@ -1,17 +1,22 @@
 #!/usr/bin/env node
-// bench:self — how much throughput does labgate's recording cost? In one run against the same
-// loopback target (a separate process), alternate bare autocannon and `labgate bench run`
-// (closed loop, same connections and duration) and compare requests per second.
-// labgate must keep >= 0.85x of bare autocannon. Not a test: run it by hand or in CI.
+// bench:self — how close is labgate's load engine to wrk? One HAProxy that answers by itself
+// (`http-request return`, no backend: the target is never the bottleneck we measure) on loopback;
+// against it, in rotated rounds, every generator runs for the same time with the same connections:
+//   wrk -t1, wrk -t2, bare autocannon, labgate (undici engine, default workers), labgate --workers 1,
+//   labgate --engine autocannon.
+// Each generator runs as its own process under /usr/bin/time, so its CPU seconds and peak RSS are
+// the kernel's figures. Reported: median req/s, requests per generator CPU-second, peak RSS, and the
+// median of per-round ratios labgate/wrk -t2 (adjacent runs share the machine's momentary load).
+// Goals (issue 14): >= 0.8x wrk -t2 req/s, >= 0.6x wrk's requests per CPU-second, RSS <= 80 MiB.
+// Not a test: run it by hand (`npm run build && npm run bench:self`). Exit 1 when a goal is missed.
 //
-//   npm run build -w packages/bench && npm run bench:self -w packages/bench
-//   BENCH_SELF_SECONDS=4 BENCH_SELF_ROUNDS=5 BENCH_SELF_CONNECTIONS=20 (defaults)
-// Each round runs both back to back, alternating which goes first, and the verdict is the median of
-// the per-round ratios: adjacent runs share the machine's momentary load, so the pairing cancels most
-// of the noise from other processes on a busy machine.
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
+//   BENCH_SELF_SECONDS=5 BENCH_SELF_ROUNDS=3 BENCH_SELF_CONNECTIONS=50 (defaults)
+//   BENCH_SELF_ONLY=wrk2,labgate   run only these generators (names as printed)
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
@@ -20,74 +25,202 @@ if (!existsSync(dist)) {
   console.error("bench:self needs the built package: run `npm run build -w packages/bench` first.");
   process.exit(2);
 }
-const { runBench } = await import(dist);
-const autocannon = createRequire(import.meta.url)("autocannon");
+for (const [bin, pkg] of [
+  ["haproxy", "haproxy"],
+  ["wrk", "wrk"],
+  ["/usr/bin/time", "time"],
+]) {
+  if (spawnSync("sh", ["-c", `command -v ${bin}`]).status !== 0) {
+    console.error(`bench:self needs ${bin}: run ./scripts/install-system-deps.sh (Debian package ${pkg}).`);
+    process.exit(4);
+  }
+}
 
-const seconds = Number(process.env.BENCH_SELF_SECONDS ?? 4);
-const rounds = Number(process.env.BENCH_SELF_ROUNDS ?? 5);
-const connections = Number(process.env.BENCH_SELF_CONNECTIONS ?? 20);
-const THRESHOLD = 0.85;
+const seconds = Number(process.env.BENCH_SELF_SECONDS ?? 5);
+const rounds = Number(process.env.BENCH_SELF_ROUNDS ?? 3);
+const connections = Number(process.env.BENCH_SELF_CONNECTIONS ?? 50);
+const only = process.env.BENCH_SELF_ONLY?.split(",").filter(Boolean);
+const GOALS = { rps: 0.8, perCpu: 0.6, rssMiB: 80 };
 
-const server = spawn(
-  process.execPath,
-  [here("../src/test-support/target-server.mjs"), JSON.stringify({ backends: ["web1", "web2"] })],
-  {
-    stdio: ["ignore", "pipe", "inherit"],
-  },
+const port = await freePort();
+const dir = mkdtempSync(join(tmpdir(), "labgate-bench-self-"));
+const config = join(dir, "haproxy.cfg");
+writeFileSync(
+  config,
+  [
+    "global",
+    "  maxconn 4000",
+    "  nbthread 1",
+    "defaults",
+    "  mode http",
+    "  timeout client 30s",
+    "  timeout server 30s",
+    "  timeout connect 5s",
+    "frontend self",
+    `  bind 127.0.0.1:${port}`,
+    '  http-request return status 200 content-type text/plain string "ok" hdr X-Served-By haproxy',
+    "",
+  ].join("\n"),
 );
-const port = await new Promise((resolve, reject) => {
-  server.stdout.once("data", (d) => resolve(Number(String(d).trim())));
-  server.once("exit", (code) => reject(new Error(`target exited (${code})`)));
-});
+const haproxy = spawn("haproxy", ["-db", "-f", config], { stdio: ["ignore", "ignore", "inherit"] });
 const url = `http://127.0.0.1:${port}/`;
+await waitForPort(port);
 
-function bare(durationSec) {
+const labgateScript = (extra) =>
+  `const { runBench } = await import(${JSON.stringify(dist)});` +
+  `const r = await runBench({ url: ${JSON.stringify(url)}, connections: ${connections}, durationMs: ${seconds * 1000}, ${extra} });` +
+  "console.log(JSON.stringify({ requests: r.requests.responses, rps: r.throughput.rps, p50: r.latency.p50Us, trustworthy: r.generator.trustworthy, workers: r.generator.workers }));";
+const autocannonScript =
+  `const autocannon = (await import("autocannon")).default;` +
+  `autocannon({ url: ${JSON.stringify(url)}, connections: ${connections}, duration: ${seconds} }, (err, res) => {` +
+  "if (err) throw err; console.log(JSON.stringify({ requests: res.requests.total, rps: res.requests.total / res.duration, p50: res.latency.p50 * 1000 })); });";
+
+const generators = [
+  {
+    name: "wrk1",
+    label: "wrk -t1",
+    cmd: ["wrk", "-t1", `-c${connections}`, `-d${seconds}s`, url],
+    parse: parseWrk,
+  },
+  {
+    name: "wrk2",
+    label: "wrk -t2",
+    cmd: ["wrk", "-t2", `-c${connections}`, `-d${seconds}s`, url],
+    parse: parseWrk,
+  },
+  {
+    name: "autocannon",
+    label: "bare autocannon",
+    cmd: [process.execPath, "--input-type=module", "-e", autocannonScript],
+    parse: lastJsonLine,
+  },
+  {
+    name: "labgate",
+    label: "labgate (undici, default workers)",
+    cmd: [process.execPath, "--input-type=module", "-e", labgateScript("")],
+    parse: lastJsonLine,
+  },
+  {
+    name: "labgate-w1",
+    label: "labgate --workers 1",
+    cmd: [process.execPath, "--input-type=module", "-e", labgateScript("workers: 1")],
+    parse: lastJsonLine,
+  },
+  {
+    name: "labgate-autocannon",
+    label: "labgate --engine autocannon",
+    cmd: [process.execPath, "--input-type=module", "-e", labgateScript('engine: "autocannon"')],
+    parse: lastJsonLine,
+  },
+].filter((g) => !only || only.includes(g.name));
+
+/** Runs one generator under /usr/bin/time: its own numbers plus the kernel's CPU seconds and peak RSS. */
+function runOne(g) {
+  const r = spawnSync("/usr/bin/time", ["-f", "TIME %U %S %M", ...g.cmd], {
+    cwd: here(".."),
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const time = /TIME ([\d.]+) ([\d.]+) (\d+)/.exec(r.stderr);
+  if (r.status !== 0 || !time) throw new Error(`${g.label} failed (${r.status}): ${r.stderr.slice(-2000)}`);
+  const out = g.parse(r.stdout.trim());
+  const cpuSec = Number(time[1]) + Number(time[2]);
+  return { ...out, cpuSec, perCpu: out.requests / Math.max(cpuSec, 0.001), rssMiB: Number(time[3]) / 1024 };
+}
+
+function lastJsonLine(stdout) {
+  return JSON.parse(stdout.split("\n").pop());
+}
+
+function parseWrk(stdout) {
+  const rps = Number(/Requests\/sec:\s*([\d.]+)/.exec(stdout)?.[1]);
+  const total = Number(/(\d+) requests in/.exec(stdout)?.[1]);
+  return { requests: total, rps };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+try {
+  const load = spawnSync("cat", ["/proc/loadavg"], { encoding: "utf8" }).stdout.trim();
+  console.log(
+    `bench:self — HAProxy answering by itself at ${url}; ${connections} connections, ${rounds} rotated rounds of ${seconds}s; ${(await import("node:os")).availableParallelism()} CPUs, load average ${load}`,
+  );
+  const samples = Object.fromEntries(generators.map((g) => [g.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    // Rotate the order so no generator always runs first (cold) or right after the heaviest one.
+    const order = generators.map((_, i) => generators[(i + round) % generators.length]);
+    for (const g of order) {
+      const s = runOne(g);
+      samples[g.name].push(s);
+      console.log(
+        `round ${round + 1} ${g.label.padEnd(34)} ${s.rps.toFixed(0).padStart(7)} req/s  ${s.perCpu.toFixed(0).padStart(7)} req/CPU-s  RSS ${s.rssMiB.toFixed(1).padStart(6)} MiB${s.trustworthy === false ? "  (flagged untrustworthy)" : ""}`,
+      );
+    }
+  }
+  console.log("\nmedians:");
+  const summary = {};
+  for (const g of generators) {
+    const xs = samples[g.name];
+    summary[g.name] = {
+      rps: median(xs.map((x) => x.rps)),
+      perCpu: median(xs.map((x) => x.perCpu)),
+      rssMiB: Math.max(...xs.map((x) => x.rssMiB)),
+    };
+    const m = summary[g.name];
+    console.log(
+      `  ${g.label.padEnd(34)} ${m.rps.toFixed(0).padStart(7)} req/s  ${m.perCpu.toFixed(0).padStart(7)} req/CPU-s  peak RSS ${m.rssMiB.toFixed(1)} MiB`,
+    );
+  }
+  let ok = true;
+  if (samples.labgate && samples.wrk2) {
+    const ratio = (pick) => median(samples.labgate.map((l, i) => pick(l) / pick(samples.wrk2[i])));
+    const rpsRatio = ratio((x) => x.rps);
+    const cpuRatio = ratio((x) => x.perCpu);
+    const rss = summary.labgate.rssMiB;
+    const verdict = (pass) => (pass ? "met" : "MISSED");
+    console.log(
+      `\nlabgate / wrk -t2 req/s: ${rpsRatio.toFixed(2)} (goal >= ${GOALS.rps}: ${verdict(rpsRatio >= GOALS.rps)})`,
+    );
+    console.log(
+      `labgate / wrk -t2 requests per CPU-second: ${cpuRatio.toFixed(2)} (goal >= ${GOALS.perCpu}: ${verdict(cpuRatio >= GOALS.perCpu)})`,
+    );
+    console.log(
+      `labgate peak RSS: ${rss.toFixed(1)} MiB (goal <= ${GOALS.rssMiB}: ${verdict(rss <= GOALS.rssMiB)})`,
+    );
+    ok = rpsRatio >= GOALS.rps && cpuRatio >= GOALS.perCpu && rss <= GOALS.rssMiB;
+  }
+  process.exitCode = ok ? 0 : 1;
+} finally {
+  haproxy.kill();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function freePort() {
   return new Promise((resolve, reject) => {
-    autocannon({ url, connections, duration: durationSec }, (err, res) => {
-      if (err) reject(err);
-      else resolve(res.requests.total / res.duration);
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
     });
   });
 }
 
-async function labgate() {
-  const r = await runBench({ url, connections, durationMs: seconds * 1000 });
-  return {
-    rps: r.throughput.rps,
-    cpu: r.generator.cpuPercent,
-    p99: r.latency.p99Us,
-    backends: r.backends.entries.length,
-  };
-}
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-try {
-  console.log(
-    `bench:self — target ${url} (separate process), ${connections} connections, ${rounds} rounds of ${seconds}s each`,
-  );
-  await bare(1); // JIT and socket warm-up, discarded
-  const ratios = [];
-  for (let i = 1; i <= rounds; i++) {
-    let b;
-    let l;
-    if (i % 2) {
-      b = await bare(seconds);
-      l = await labgate();
-    } else {
-      l = await labgate();
-      b = await bare(seconds);
-    }
-    ratios.push(l.rps / b);
-    console.log(
-      `round ${i}: bare autocannon ${b.toFixed(0)} req/s | labgate ${l.rps.toFixed(0)} req/s (generator CPU ${l.cpu}%, p99 ${(l.p99 / 1000).toFixed(2)}ms, ${l.backends} backends) | ratio ${(l.rps / b).toFixed(3)}`,
-    );
+async function waitForPort(p) {
+  const { connect } = await import("node:net");
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise((resolve) => {
+      const c = connect(p, "127.0.0.1", () => {
+        c.destroy();
+        resolve(true);
+      });
+      c.once("error", () => resolve(false));
+    });
+    if (up) return;
+    await new Promise((r) => setTimeout(r, 50));
   }
-  const ratio = median(ratios);
-  console.log(
-    `ratio labgate/autocannon = ${ratio.toFixed(3)} (median of ${rounds} paired rounds; required >= ${THRESHOLD}) → ${ratio >= THRESHOLD ? "OK" : "TOO SLOW"}`,
-  );
-  process.exitCode = ratio >= THRESHOLD ? 0 : 1;
-} finally {
-  server.kill();
+  throw new Error(`HAProxy did not start listening on 127.0.0.1:${p}`);
 }

@@ -1,12 +1,12 @@
 import http from "node:http";
 import https from "node:https";
 import type { LoopWindow } from "./closed-loop.js";
+import { LATE_THRESHOLD_MS } from "./late-threshold.js";
 import { requestHeaders } from "./options.js";
 import type { Recorder } from "./recorder.js";
 import type { ResolvedBenchOptions } from "./types.js";
 
-/** A send more than this after its scheduled time counts as late (timers have ~1 ms granularity). */
-export const LATE_THRESHOLD_MS = 2;
+export { LATE_THRESHOLD_MS };
 
 /**
  * Constant rate, open loop (wrk2's model): request i is due at start + i/R whatever happened to
@@ -69,7 +69,7 @@ export async function runConstantRate(
   // Requests not yet answered, so the drain can fail the ones still hanging when it gives up.
   const pending = new Set<() => void>();
 
-  const fire = (scheduledMs: number) => {
+  const fire = (scheduledMs: number, noticedMs: number) => {
     inFlight++;
     let finished = false;
     let timedOut = false;
@@ -110,13 +110,16 @@ export async function runConstantRate(
         const end = performance.now();
         const value = res.headers[headerLower];
         const backend = typeof value === "string" ? value : Array.isArray(value) ? value[0] : undefined;
+        // From when the generator noticed the request was due: its own timer lag is reported
+        // apart (generator lag), the wait for a connection stays in (coordinated omission).
         recorder.recordResponse(
-          scheduledMs,
+          noticedMs,
           end,
           Math.round((end - sentMs) * 1000),
           res.statusCode ?? 0,
           bytes,
           backend,
+          scheduledMs,
         );
         settle();
       });
@@ -125,7 +128,7 @@ export async function runConstantRate(
     });
     req.on("socket", () => {
       sentMs = performance.now();
-      recorder.recordSend(scheduledMs, sentMs, LATE_THRESHOLD_MS);
+      recorder.recordSend(scheduledMs, noticedMs, sentMs, LATE_THRESHOLD_MS);
       if (sentMs - scheduledMs > timeoutMs) {
         // It waited for a free connection longer than the timeout: it has already failed.
         giveUp();
@@ -150,7 +153,7 @@ export async function runConstantRate(
       const now = performance.now();
       let due = window.runStartMs + next * intervalMs;
       while (!aborted && due <= now && due < window.endMs) {
-        fire(due);
+        fire(due, now);
         next++;
         due = window.runStartMs + next * intervalMs;
       }

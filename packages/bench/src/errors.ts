@@ -58,3 +58,13 @@ export class BenchReportError extends LabgateError {
     );
   }
 }
+
+/** A load-generator thread failed to start or crashed; the run's numbers would be incomplete. */
+export class BenchEngineError extends LabgateError {
+  constructor(problem: string, cause?: unknown) {
+    super("BENCH_ENGINE_FAILED", `The load engine failed: ${problem}`, {
+      hint: "Retry; if it keeps failing, run with --engine autocannon and report the error with this output.",
+      ...(cause !== undefined ? { cause } : {}),
+    });
+  }
+}

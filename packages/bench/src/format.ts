@@ -29,15 +29,17 @@ export const LATENCY_HEADER = ["p50", "p90", "p95", "p99", "p99.9", "max", "mean
 /** The tables shared by the terminal output and report.md. */
 export function resultTables(r: BenchResult): Table[] {
   const tables: Table[] = [];
-  const latencyRows = [
-    [
+  // No response, no latency: a row of zeros would read as an infinitely fast target.
+  const latencyRows: string[][] = [];
+  if (r.latency.count > 0)
+    latencyRows.push([
       r.latencyBasis === "scheduled-send" ? "latency (from scheduled send)" : "latency",
       ...latencyCells(r.latency),
-    ],
-  ];
-  if (r.options.mode === "constant-rate")
+    ]);
+  if (r.options.mode === "constant-rate" && r.serviceTime.count > 0)
     latencyRows.push(["service time (from actual send)", ...latencyCells(r.serviceTime)]);
-  tables.push({ title: "Latency", header: ["", ...LATENCY_HEADER], rows: latencyRows });
+  if (latencyRows.length)
+    tables.push({ title: "Latency", header: ["", ...LATENCY_HEADER], rows: latencyRows });
 
   const q = r.requests;
   const throughputRows = [
@@ -72,6 +74,16 @@ export function resultTables(r: BenchResult): Table[] {
         "send lag p50/p99/max",
         [r.rate.sendLagUs.p50, r.rate.sendLagUs.p99, r.rate.sendLagUs.max].map(formatMicros).join(" / "),
       ],
+      ...(r.rate.generatorLagUs
+        ? [
+            [
+              "generator lag p50/p99/max",
+              [r.rate.generatorLagUs.p50, r.rate.generatorLagUs.p99, r.rate.generatorLagUs.max]
+                .map(formatMicros)
+                .join(" / "),
+            ],
+          ]
+        : []),
     );
   }
   tables.push({
@@ -80,15 +92,16 @@ export function resultTables(r: BenchResult): Table[] {
     rows: throughputRows,
   });
 
-  tables.push({
-    title: "Jitter",
-    header: ["", "value"],
-    rows: [
-      ["mean |Δ| consecutive latencies", formatMicros(r.jitter.meanAbsDiffUs)],
-      ["stddev", formatMicros(r.jitter.stddevUs)],
-      ["p99 − p50 spread", formatMicros(r.jitter.spreadP99P50Us)],
-    ],
-  });
+  if (r.latency.count > 0)
+    tables.push({
+      title: "Jitter",
+      header: ["", "value"],
+      rows: [
+        ["mean |Δ| consecutive latencies", formatMicros(r.jitter.meanAbsDiffUs)],
+        ["stddev", formatMicros(r.jitter.stddevUs)],
+        ["p99 − p50 spread", formatMicros(r.jitter.spreadP99P50Us)],
+      ],
+    });
 
   if (r.backends.entries.length) {
     tables.push({
@@ -107,9 +120,13 @@ export function resultTables(r: BenchResult): Table[] {
     title: "Generator",
     header: ["", "value"],
     rows: [
+      ...(r.generator.engine ? [["engine", `${r.generator.engine}, ${r.generator.workers} thread(s)`]] : []),
       ["CPU (one core = 100%)", `${r.generator.cpuPercent}%`],
       ["event loop busy", `${r.generator.eventLoopUtilizationPercent}%`],
       ["event-loop delay p99", `${r.generator.eventLoopDelayP99Ms}ms`],
+      ...(r.generator.starvedPercent !== undefined && r.generator.starvedPercent !== null
+        ? [["waited for a CPU", `${r.generator.starvedPercent}%`]]
+        : []),
       ["trustworthy", r.generator.trustworthy ? "yes" : "NO"],
     ],
   });
@@ -135,7 +152,11 @@ export function formatMeasurementText(r: BenchResult): string {
 
 export function formatResultText(r: BenchResult): string {
   const parts = runText(r, true);
-  if (r.slosPassed !== null)
+  if (r.slosPassed !== null && r.sloVerdict === "not-judged")
+    parts.push(
+      "SLOs NOT JUDGED: the generator was not trustworthy (see the warnings above); rerun on a quieter machine, or pass --allow-untrustworthy to accept the verdicts as they are.",
+    );
+  else if (r.slosPassed !== null)
     parts.push(
       r.slosPassed
         ? "All SLOs passed."

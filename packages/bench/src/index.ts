@@ -12,7 +12,13 @@ export {
   readResultFile,
 } from "./compare.js";
 export { formatMicros, parseDuration } from "./duration.js";
-export { BenchFileError, BenchOptionError, BenchReportError, SloSyntaxError } from "./errors.js";
+export {
+  BenchEngineError,
+  BenchFileError,
+  BenchOptionError,
+  BenchReportError,
+  SloSyntaxError,
+} from "./errors.js";
 export {
   compareTable,
   describeRequest,
@@ -28,7 +34,7 @@ export {
   mergeEncodedHistograms,
   percentileDistribution,
 } from "./histogram.js";
-export { DEFAULTS, parseHeaderFlags, resolveOptions, validateUrl } from "./options.js";
+export { DEFAULTS, defaultWorkers, parseHeaderFlags, resolveOptions, validateUrl } from "./options.js";
 export { JITTER_DEFINITION } from "./recorder.js";
 export { checkReportDir } from "./report-dir.js";
 export { renderHtmlReport } from "./report-html.js";
@@ -44,8 +50,10 @@ export {
   parseSlos,
   SLO_METRICS,
 } from "./slo.js";
+export { TRUST_LIMITS } from "./trust.js";
 export type {
   BackendStats,
+  BenchEngine,
   BenchHooks,
   BenchMode,
   BenchOptions,
@@ -53,6 +61,7 @@ export type {
   BenchResult,
   EncodedHistograms,
   GeneratorReport,
+  GeneratorThread,
   JitterSummary,
   LatencySummary,
   PublicBenchOptions,
@@ -64,6 +73,7 @@ export type {
   Slo,
   SloOperator,
   SloResult,
+  SloVerdict,
 } from "./types.js";
 export { VERSION } from "./version.js";
 export { type WrittenReports, writeReports } from "./write-reports.js";

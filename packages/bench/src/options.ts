@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { registerSecret } from "@labgate/core";
 import { BenchOptionError } from "./errors.js";
 import { CLOSED_LOOP_BODY_MEMORY_BYTES, resolveBody } from "./request-body.js";
@@ -10,7 +11,22 @@ export const DEFAULTS = {
   timeoutMs: 5_000,
   backendHeader: "X-Served-By",
   method: "GET",
+  engine: "undici",
 } as const;
+
+/**
+ * Engine threads when --workers is not given, chosen by measurement on a 2-core machine with the
+ * target on it (packages/bench/README.md): closed loop gains from a second thread; constant rate up
+ * to 20k req/s is sent on time by one thread, and a second one only takes CPU from the target.
+ */
+export function defaultWorkers(mode: "closed-loop" | "constant-rate", rate: number | null): number {
+  // Half the cores, the other half left to the target and the system (labs run both on one host).
+  const spare = Math.max(1, Math.min(8, Math.floor(availableParallelism() / 2)));
+  if (mode === "constant-rate") return Math.max(1, Math.min(spare, Math.ceil((rate ?? 0) / 20_000)));
+  return spare;
+}
+
+const ENGINES = new Set(["undici", "autocannon"]);
 
 /**
  * The longest each duration can mean. Node timers hold at most 2^31-1 ms (24.8 days) and fire at once
@@ -62,16 +78,49 @@ export function resolveOptions(input: BenchOptions): ResolvedBenchOptions {
   }
   const headers = validateHeaders(input.headers ?? {});
   const body = resolveBody(input.body, method, headers);
-  if (body && rate === null && body.bytes * connections > CLOSED_LOOP_BODY_MEMORY_BYTES) {
+  // autocannon keeps a copy of the whole request per connection; the undici engine shares one per thread.
+  const copiesPerConnection = (input.engine ?? DEFAULTS.engine) === "autocannon" && rate === null;
+  if (body && copiesPerConnection && body.bytes * connections > CLOSED_LOOP_BODY_MEMORY_BYTES) {
     throw new BenchOptionError(
       `${connections} connections × a ${body.bytes}-byte body need ${Math.ceil((body.bytes * connections) / 2 ** 20)} MiB: closed loop (autocannon) keeps a copy of the whole request per connection.`,
       `Use fewer --connections (at most ${Math.max(1, Math.floor(CLOSED_LOOP_BODY_MEMORY_BYTES / body.bytes))} with this body), a smaller body, or constant rate (--rate), which shares one copy.`,
       { connections, bodyBytes: body.bytes },
     );
   }
+  const engine = input.engine ?? DEFAULTS.engine;
+  if (!ENGINES.has(engine)) {
+    throw new BenchOptionError(
+      `--engine "${engine}" is not a load engine labgate has.`,
+      "Use --engine undici (the default) or --engine autocannon (the reference engine).",
+      { engine },
+    );
+  }
+  const mode = rate === null ? "closed-loop" : "constant-rate";
+  let workers = 1;
+  if (engine === "undici") {
+    workers =
+      input.workers === undefined
+        ? Math.min(connections, defaultWorkers(mode, rate))
+        : integerIn(input.workers, "workers", 1, 64);
+    if (workers > connections) {
+      throw new BenchOptionError(
+        `--workers ${workers} is more than the ${connections} connection(s): every engine thread needs at least one connection.`,
+        `Pass --workers ${connections} or fewer, or more --connections.`,
+        { workers, connections },
+      );
+    }
+  } else if (input.workers !== undefined && input.workers !== 1) {
+    throw new BenchOptionError(
+      `--workers ${input.workers} was given with --engine autocannon, which runs on one thread.`,
+      "Leave --workers out with --engine autocannon, or use the default undici engine.",
+      { workers: input.workers },
+    );
+  }
   return {
+    engine,
+    workers,
     url,
-    mode: rate === null ? "closed-loop" : "constant-rate",
+    mode,
     connections,
     durationMs,
     warmupMs,

@@ -1,4 +1,4 @@
-import { createHistogram, encodeHistogram, type Histogram, summarize } from "./histogram.js";
+import { createHistogram, decodeHistogram, encodeHistogram, type Histogram, summarize } from "./histogram.js";
 import type { BackendStats, JitterSummary, LatencySummary, RequestCounts, SeriesPoint } from "./types.js";
 
 export const JITTER_DEFINITION =
@@ -14,6 +14,44 @@ export interface RecorderOptions {
   maxPoints?: number;
   /** Keep a separate service-time histogram (constant rate). Closed loop: service time is the latency. */
   separateServiceTime?: boolean;
+  /**
+   * Worker mode: each closed series bucket is handed over raw (its histogram encoded) instead of
+   * becoming a point here, so the parent can merge the buckets of every worker exactly.
+   */
+  onBucket?: (bucket: RawBucket) => void;
+}
+
+/** One series interval as a worker recorded it, mergeable with the same interval of other workers. */
+export interface RawBucket {
+  /** Start of the interval in ms since the run's start. */
+  tStartMs: number;
+  histogram: string;
+  count: number;
+  bytes: number;
+  errors: number;
+  failures: number;
+  jitterSum: number;
+  jitterN: number;
+}
+
+/** Everything but the series, in a form that crosses a worker boundary and merges exactly. */
+export interface RecorderTotals {
+  latency: string;
+  service: string | null;
+  sendLag: string;
+  generatorLag: string;
+  statusCounts: Array<[number, number]>;
+  backends: Array<[string, number, string]>;
+  unlabeled: number;
+  sent: number;
+  responses: number;
+  bytes: number;
+  timeouts: number;
+  connectionErrors: number;
+  errorsByCode: Array<[string, number]>;
+  lateSends: number;
+  jitterSum: number;
+  jitterN: number;
 }
 
 export type FailureKind = "timeout" | "error";
@@ -26,7 +64,11 @@ export type FailureKind = "timeout" | "error";
 export class Recorder {
   readonly latency: Histogram = createHistogram();
   private readonly service: Histogram;
+  /** Scheduled send → actual send: the generator's lag plus any wait for a free connection. */
   readonly sendLag: Histogram = createHistogram();
+  /** Scheduled send → the moment the generator noticed it was due: the generator's own (timer) lag. */
+  readonly generatorLag: Histogram = createHistogram();
+  private readonly onBucket: ((bucket: RawBucket) => void) | undefined;
   readonly warmupEndMs: number;
   private readonly runStartMs: number;
   private intervalMs: number;
@@ -53,6 +95,7 @@ export class Recorder {
   private bucketCount = 0;
   private bucketBytes = 0;
   private bucketErrors = 0;
+  private bucketFailures = 0;
   private bucketJitterSum = 0;
   private bucketJitterN = 0;
 
@@ -66,18 +109,24 @@ export class Recorder {
     this.intervalMs = options.intervalMs ?? 1000;
     this.maxPoints = options.maxPoints ?? 3600;
     this.service = options.separateServiceTime ? createHistogram() : this.latency;
+    this.onBucket = options.onBucket;
   }
 
   isMeasured(startMs: number): boolean {
     return startMs >= this.warmupEndMs;
   }
 
-  /** Constant rate: a send happened `sentMs`, it was due at `scheduledMs`. */
-  recordSend(scheduledMs: number, sentMs: number, lateThresholdMs: number): void {
+  /**
+   * Constant rate: a request due at `scheduledMs` was noticed as due by the generator at `noticedMs`
+   * (its timer lag) and went out at `sentMs` (later when it had to wait for a free connection).
+   */
+  recordSend(scheduledMs: number, noticedMs: number, sentMs: number, lateThresholdMs: number): void {
     if (scheduledMs < this.warmupEndMs) return;
     this.sent++;
     const lag = sentMs - scheduledMs;
     this.sendLag.recordValue(lag > 0 ? Math.round(lag * 1000) : 0);
+    const own = noticedMs - scheduledMs;
+    this.generatorLag.recordValue(own > 0 ? Math.round(own * 1000) : 0);
     if (lag > lateThresholdMs) this.lateSends++;
   }
 
@@ -93,11 +142,13 @@ export class Recorder {
     status: number,
     bytes: number,
     backend: string | undefined,
+    /** When the request belongs to the warm-up or the window by (constant rate: its scheduled time). */
+    windowMs: number = startMs,
   ): void {
     this.completedAll++;
     let latencyUs = Math.round((endMs - startMs) * 1000);
     if (latencyUs < 1) latencyUs = 1;
-    const measured = startMs >= this.warmupEndMs;
+    const measured = windowMs >= this.warmupEndMs;
     this.advance(endMs);
     this.bucketCount++;
     this.bucketBytes += bytes;
@@ -135,6 +186,7 @@ export class Recorder {
     this.failedAll++;
     this.advance(endMs);
     this.bucketErrors++;
+    this.bucketFailures++;
     if (startMs < this.warmupEndMs) return;
     if (kind === "timeout") this.timeouts++;
     else this.connectionErrors++;
@@ -237,6 +289,20 @@ export class Recorder {
     const h = this.bucketHist;
     const empty = h.totalCount === 0;
     const tStart = this.bucketIndex * this.intervalMs;
+    if (this.onBucket) {
+      this.onBucket({
+        tStartMs: tStart,
+        histogram: encodeHistogram(h),
+        count: this.bucketCount,
+        bytes: this.bucketBytes,
+        errors: this.bucketErrors,
+        failures: this.bucketFailures,
+        jitterSum: this.bucketJitterSum,
+        jitterN: this.bucketJitterN,
+      });
+      this.resetBucket();
+      return;
+    }
     this.points.push({
       tSec: tStart / 1000,
       warmup: this.runStartMs + tStart < this.warmupEndMs,
@@ -252,14 +318,99 @@ export class Recorder {
       maxUs: empty ? 0 : h.maxValue,
       jitterUs: this.bucketJitterN > 0 ? Math.round(this.bucketJitterSum / this.bucketJitterN) : 0,
     });
-    h.reset();
+    this.resetBucket();
+    if (this.points.length > this.maxPoints && this.points.length % 2 === 0) this.coalesce();
+  }
+
+  private resetBucket(): void {
+    this.bucketHist.reset();
     this.bucketCount = 0;
     this.bucketBytes = 0;
     this.bucketErrors = 0;
+    this.bucketFailures = 0;
     this.bucketJitterSum = 0;
     this.bucketJitterN = 0;
     this.bucketIndex++;
-    if (this.points.length > this.maxPoints && this.points.length % 2 === 0) this.coalesce();
+  }
+
+  /** Worker mode: hands over the last (partial) bucket; call once when the worker's run is over. */
+  flushRemaining(): void {
+    if (this.bucketCount > 0 || this.bucketErrors > 0) this.flushBucket();
+  }
+
+  /**
+   * Parent side: adds a worker's bucket into the interval it belongs to. Buckets must arrive in time
+   * order across all workers (the caller releases interval i only once every worker has sent it).
+   */
+  addBucket(bucket: RawBucket): void {
+    this.advance(this.runStartMs + bucket.tStartMs);
+    if (bucket.count > 0) this.bucketHist.add(decodeHistogram(bucket.histogram));
+    this.bucketCount += bucket.count;
+    this.bucketBytes += bucket.bytes;
+    this.bucketErrors += bucket.errors;
+    this.bucketFailures += bucket.failures;
+    this.bucketJitterSum += bucket.jitterSum;
+    this.bucketJitterN += bucket.jitterN;
+    this.completedAll += bucket.count;
+    this.failedAll += bucket.failures;
+  }
+
+  /** Worker side: the totals, ready to cross to the parent. */
+  totals(): RecorderTotals {
+    return {
+      latency: encodeHistogram(this.latency),
+      service: this.service === this.latency ? null : encodeHistogram(this.service),
+      sendLag: encodeHistogram(this.sendLag),
+      generatorLag: encodeHistogram(this.generatorLag),
+      statusCounts: [...this.statusCounts.entries()].filter(([, n]) => n > 0),
+      backends: [...this.backends.entries()].map(([name, e]) => [name, e.count, encodeHistogram(e.hist)]),
+      unlabeled: this.unlabeled,
+      sent: this.sent,
+      responses: this.responses,
+      bytes: this.bytes,
+      timeouts: this.timeouts,
+      connectionErrors: this.connectionErrors,
+      errorsByCode: [...this.errorsByCode.entries()],
+      lateSends: this.lateSends,
+      jitterSum: this.jitterSum,
+      jitterN: this.jitterN,
+    };
+  }
+
+  /**
+   * Parent side: adds one worker's totals. Histograms and counts add exactly; jitter adds each
+   * worker's consecutive-response differences (pairs across two workers are not formed).
+   */
+  addTotals(t: RecorderTotals): void {
+    const add = (h: Histogram, encoded: string) => {
+      const other = decodeHistogram(encoded);
+      if (other.totalCount > 0) h.add(other);
+    };
+    add(this.latency, t.latency);
+    if (t.service !== null && this.service !== this.latency) add(this.service, t.service);
+    add(this.sendLag, t.sendLag);
+    add(this.generatorLag, t.generatorLag);
+    for (const [code, n] of t.statusCounts) this.statusCounts[code] = this.statusCounts[code]! + n;
+    for (const [name, count, encoded] of t.backends) {
+      let entry = this.backends.get(name);
+      if (!entry) {
+        entry = { count: 0, hist: createHistogram() };
+        this.backends.set(name, entry);
+      }
+      entry.count += count;
+      add(entry.hist, encoded);
+    }
+    this.unlabeled += t.unlabeled;
+    this.sent += t.sent;
+    this.responses += t.responses;
+    this.bytes += t.bytes;
+    this.timeouts += t.timeouts;
+    this.connectionErrors += t.connectionErrors;
+    for (const [code, n] of t.errorsByCode)
+      this.errorsByCode.set(code, (this.errorsByCode.get(code) ?? 0) + n);
+    this.lateSends += t.lateSends;
+    this.jitterSum += t.jitterSum;
+    this.jitterN += t.jitterN;
   }
 
   /** Halves the series resolution so memory stays bounded on long runs. Merged tails take the worse value. */

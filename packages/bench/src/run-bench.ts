@@ -1,9 +1,14 @@
 import { runClosedLoop } from "./closed-loop.js";
-import { LATE_THRESHOLD_MS, runConstantRate } from "./constant-rate.js";
+import { runConstantRate } from "./constant-rate.js";
 import { startCpuMonitor } from "./cpu-monitor.js";
+import { type EngineThreads, engineSpec, startEngineThreads } from "./engine-threads.js";
+import type { Histogram } from "./histogram.js";
+import { LATE_THRESHOLD_MS } from "./late-threshold.js";
 import { publicOptions, resolveOptions } from "./options.js";
 import { Recorder } from "./recorder.js";
 import { applySlos } from "./slo.js";
+import { startThreadStats, type ThreadStats } from "./thread-stats.js";
+import { judgeGenerator } from "./trust.js";
 import type { BenchHooks, BenchOptions, BenchResult, RateReport, Slo } from "./types.js";
 import { VERSION } from "./version.js";
 
@@ -19,8 +24,28 @@ export async function runBench(
   hooks: BenchHooks = {},
 ): Promise<BenchResult> {
   const options = resolveOptions(input);
+  // Threads start (and load their code) before the clock does: the run begins when all can send.
+  // One worker runs on this thread: no second isolate, no start-up wait.
+  const threads =
+    options.engine === "undici" && options.workers > 1
+      ? await startEngineThreads(options, options.workers)
+      : null;
+  try {
+    return await measure(options, input, hooks, threads);
+  } finally {
+    await threads?.close();
+  }
+}
+
+async function measure(
+  options: ReturnType<typeof resolveOptions>,
+  input: BenchOptions & { slos?: readonly Slo[] },
+  hooks: BenchHooks,
+  threads: EngineThreads | null,
+): Promise<BenchResult> {
   const startedAt = new Date();
   const cpu = startCpuMonitor();
+  const mainThread = threads ? null : startThreadStats();
   const runStartMs = performance.now();
   const warmupEndMs = runStartMs + options.warmupMs;
   const endMs = warmupEndMs + options.durationMs;
@@ -33,7 +58,8 @@ export async function runBench(
 
   const progress = setInterval(() => {
     const now = performance.now();
-    recorder.advance(now);
+    // With engine threads the series advances only as their intervals arrive (merged in time order).
+    if (!threads) recorder.advance(now);
     hooks.onProgress?.({
       phase: now < warmupEndMs ? "warmup" : now < endMs ? "measure" : "drain",
       elapsedMs: Math.min(totalMs, Math.round(now - runStartMs)),
@@ -46,43 +72,60 @@ export async function runBench(
 
   let aborted = false;
   let abortedAtMs: number | undefined;
+  let threadStats: ThreadStats[] = [];
   const onAbort = () => {
     abortedAtMs ??= performance.now();
   };
   input.signal?.addEventListener("abort", onAbort, { once: true });
+  if (input.signal?.aborted) onAbort();
   try {
     const window = { endMs, signal: input.signal, runStartMs };
-    const outcome =
-      options.mode === "constant-rate"
-        ? await runConstantRate(options, recorder, window)
-        : await runClosedLoop(options, recorder, window);
-    aborted = outcome.aborted;
+    if (threads) {
+      const outcome = await threads.run(recorder, { runStartMs, warmupEndMs, endMs, signal: input.signal });
+      aborted = outcome.aborted;
+      threadStats = outcome.threads;
+    } else if (options.engine === "undici") {
+      // Loaded here so that runs on engine threads keep undici out of this thread's memory.
+      const { Engine } = await import("./undici-engine.js");
+      const spec = engineSpec(options, { runStartMs, warmupEndMs, endMs }, 0, 1);
+      aborted = (await new Engine(spec, recorder).run(input.signal)).aborted;
+    } else {
+      const outcome =
+        options.mode === "constant-rate"
+          ? await runConstantRate(options, recorder, window)
+          : await runClosedLoop(options, recorder, window);
+      aborted = outcome.aborted;
+    }
   } finally {
     clearInterval(progress);
     input.signal?.removeEventListener("abort", onAbort);
   }
+  if (mainThread) threadStats = [mainThread.stop()];
   const stoppedMs = Math.min(abortedAtMs ?? endMs, endMs);
-  const generator = cpu.stop();
+  const processCpu = cpu.stop();
   // A run that was not interrupted measured exactly its window (closed loop drops later responses).
   const measuredMs = aborted ? Math.max(0, Math.round(stoppedMs - warmupEndMs)) : options.durationMs;
   const recorded = recorder.finish(measuredMs);
 
   let rate: RateReport | null = null;
   if (options.rate !== null) {
-    const lag = recorder.sendLag;
     rate = {
       targetRps: options.rate,
       achievedSendRps: measuredMs > 0 ? Math.round((recorder.sent / (measuredMs / 1000)) * 100) / 100 : 0,
       lateSends: recorder.lateSends,
       latePct: recorder.sent > 0 ? Math.round((recorder.lateSends / recorder.sent) * 10_000) / 100 : 0,
       lateThresholdUs: LATE_THRESHOLD_MS * 1000,
-      sendLagUs: {
-        p50: lag.totalCount ? lag.getValueAtPercentile(50) : 0,
-        p99: lag.totalCount ? lag.getValueAtPercentile(99) : 0,
-        max: lag.totalCount ? lag.maxValue : 0,
-      },
+      sendLagUs: lagSummary(recorder.sendLag),
+      generatorLagUs: lagSummary(recorder.generatorLag),
     };
   }
+  const generator = judgeGenerator({
+    engine: options.engine,
+    mode: options.mode,
+    processCpuPercent: processCpu.cpuPercent,
+    threads: threadStats,
+    generatorLagUs: rate && recorder.generatorLag.totalCount > 0 ? rate.generatorLagUs : null,
+  });
 
   const result: BenchResult = {
     schema: "labgate.bench.result/v1",
@@ -110,6 +153,7 @@ export async function runBench(
     },
     slos: [],
     slosPassed: null,
+    sloVerdict: "none",
     aborted,
     warnings: [],
   };
@@ -117,14 +161,31 @@ export async function runBench(
   return applySlos(result, input.slos ?? []);
 }
 
+function lagSummary(h: Histogram): { p50: number; p99: number; max: number } {
+  return {
+    p50: h.totalCount ? h.getValueAtPercentile(50) : 0,
+    p99: h.totalCount ? h.getValueAtPercentile(99) : 0,
+    max: h.totalCount ? h.maxValue : 0,
+  };
+}
+
 function collectWarnings(r: BenchResult): string[] {
   const warnings = [...r.generator.notes];
-  if (r.options.mode === "closed-loop" && r.options.timeoutMs % 1000 !== 0) {
+  if (
+    r.options.engine === "autocannon" &&
+    r.options.mode === "closed-loop" &&
+    r.options.timeoutMs % 1000 !== 0
+  ) {
     warnings.push(
       `Closed loop (autocannon) times out in whole seconds: --timeout ${r.options.timeoutMs}ms was rounded up to ${Math.ceil(r.options.timeoutMs / 1000)}s.`,
     );
   }
-  if (r.options.mode === "closed-loop" && r.options.url.startsWith("https:") && !r.options.insecure) {
+  if (
+    r.options.engine === "autocannon" &&
+    r.options.mode === "closed-loop" &&
+    r.options.url.startsWith("https:") &&
+    !r.options.insecure
+  ) {
     warnings.push(
       "Closed loop (autocannon) does not verify the target's TLS certificate; use --rate for a verified connection.",
     );

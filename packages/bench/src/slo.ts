@@ -66,6 +66,26 @@ const METRICS: Record<string, MetricDef> = {
     describe: "late sends (constant rate)",
     read: (r) => (r.rate ? r.rate.lateSends : null),
   },
+  send_lag_p50: {
+    kind: "latency",
+    describe: "send lag p50 (scheduled → actual send, constant rate)",
+    read: (r) => (r.rate && r.requests.sent > 0 ? r.rate.sendLagUs.p50 : null),
+  },
+  send_lag_p99: {
+    kind: "latency",
+    describe: "send lag p99 (scheduled → actual send, constant rate)",
+    read: (r) => (r.rate && r.requests.sent > 0 ? r.rate.sendLagUs.p99 : null),
+  },
+  generator_lag_p50: {
+    kind: "latency",
+    describe: "generator lag p50 (scheduled → noticed due by the generator, constant rate)",
+    read: (r) => (r.rate?.generatorLagUs && r.requests.sent > 0 ? r.rate.generatorLagUs.p50 : null),
+  },
+  generator_lag_p99: {
+    kind: "latency",
+    describe: "generator lag p99 (scheduled → noticed due by the generator, constant rate)",
+    read: (r) => (r.rate?.generatorLagUs && r.requests.sent > 0 ? r.rate.generatorLagUs.p99 : null),
+  },
   backend_share: {
     kind: "share",
     describe: "smallest share of responses served by one backend",
@@ -302,10 +322,14 @@ export function evaluateSlos(result: BenchResult, slos: readonly Slo[]): SloResu
 /** Returns the result with its SLO verdicts filled in. */
 export function applySlos(result: BenchResult, slos: readonly Slo[]): BenchResult {
   const verdicts = evaluateSlos(result, slos);
+  const passed = verdicts.length === 0 ? null : verdicts.every((v) => v.pass);
   return {
     ...result,
     slos: verdicts,
-    slosPassed: verdicts.length === 0 ? null : verdicts.every((v) => v.pass),
+    slosPassed: passed,
+    // A generator that was saturated, starved or late may have produced the numbers itself.
+    sloVerdict:
+      passed === null ? "none" : !result.generator.trustworthy ? "not-judged" : passed ? "passed" : "failed",
   };
 }
 

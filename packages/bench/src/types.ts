@@ -23,7 +23,16 @@ export interface BenchOptions {
   insecure?: boolean;
   /** Stops the run early (e.g. Ctrl-C); what was measured so far is reported. */
   signal?: AbortSignal;
+  /**
+   * "undici" (default): labgate's engine on undici's dispatch API in worker threads.
+   * "autocannon": the previous engine (autocannon closed loop, node:http constant rate), kept as the reference.
+   */
+  engine?: BenchEngine;
+  /** Engine threads for the undici engine; default chosen per mode (see DEFAULT_WORKERS). */
+  workers?: number;
 }
+
+export type BenchEngine = "undici" | "autocannon";
 
 export interface ResolvedBenchOptions {
   url: string;
@@ -39,6 +48,9 @@ export interface ResolvedBenchOptions {
   headers: Record<string, string>;
   body: RequestBody | null;
   insecure: boolean;
+  engine: BenchEngine;
+  /** Engine threads (1 for the autocannon engine, which runs on the main thread). */
+  workers: number;
 }
 
 export interface RequestBody {
@@ -145,19 +157,43 @@ export interface RateReport {
   lateSends: number;
   latePct: number;
   lateThresholdUs: number;
+  /** Scheduled send → actual send: the generator's own lag plus any wait for a free connection. */
   sendLagUs: { p50: number; p99: number; max: number };
+  /** Scheduled send → the moment the generator noticed it was due: its own timer lag, kept out of the latency. */
+  generatorLagUs: { p50: number; p99: number; max: number };
 }
 
 export interface GeneratorReport {
+  engine: BenchEngine;
+  /** Threads that generated load. */
+  workers: number;
   /** CPU time of the generator process over wall time; one core = 100%. */
   cpuPercent: number;
-  /** Share of time the event loop was busy (not waiting for I/O). */
+  /** Share of time the busiest load thread's event loop was busy (not waiting for I/O). */
   eventLoopUtilizationPercent: number;
   eventLoopDelayP99Ms: number;
+  /** Largest share of wall time a load thread was ready to run but waited for a CPU; null when unknown. */
+  starvedPercent: number | null;
+  /** Per load thread. */
+  threads: GeneratorThread[];
   saturated: boolean;
   trustworthy: boolean;
   notes: string[];
 }
+
+export interface GeneratorThread {
+  cpuPercent: number;
+  starvedPercent: number | null;
+  eventLoopUtilizationPercent: number;
+  eventLoopDelayP99Ms: number;
+}
+
+/**
+ * passed / failed: the SLOs were judged. not-judged: SLOs were given but the generator was not
+ * trustworthy (saturated, starved or lagging), so the numbers may describe it, not the target.
+ * none: no SLO was given.
+ */
+export type SloVerdict = "passed" | "failed" | "not-judged" | "none";
 
 export interface EncodedHistograms {
   encoding: "hdr-histogram-compressed-base64";
@@ -212,8 +248,9 @@ export interface BenchResult {
   generator: GeneratorReport;
   histograms: EncodedHistograms;
   slos: SloResult[];
-  /** null when no SLO was given. */
+  /** Whether every SLO threshold held; null when no SLO was given. Judge by `sloVerdict`. */
   slosPassed: boolean | null;
+  sloVerdict: SloVerdict;
   aborted: boolean;
   warnings: string[];
 }

@@ -1,4 +1,5 @@
 import {
+  type BenchEngine,
   BenchOptionError,
   type BenchProgress,
   type BenchResult,
@@ -37,6 +38,9 @@ export interface BenchRunFlags {
   body?: string;
   bodyFile?: string;
   insecure?: boolean;
+  engine?: string;
+  workers?: string;
+  allowUntrustworthy?: boolean;
   out?: string;
   json?: boolean;
   progress?: boolean;
@@ -93,6 +97,16 @@ export function registerBenchCommands(program: Command): void {
       "-k, --insecure",
       "constant rate: do not verify the target's TLS certificate (self-signed lab certificates)",
     )
+    .option(
+      "--engine <name>",
+      "load engine: undici (labgate's, worker threads) or autocannon (the reference)",
+      "undici",
+    )
+    .option("--workers <n>", "engine threads (undici engine); default chosen per mode")
+    .option(
+      "--allow-untrustworthy",
+      "judge the SLOs even when the generator was saturated, starved or late (otherwise: not judged, exit 1)",
+    )
     .option("--out <dir>", "write result.json, report.md and report.html into this directory")
     .option("--json", "print the result as JSON on stdout")
     .option("--no-progress", "no progress bar on stderr")
@@ -138,6 +152,8 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
     method: flags.method ?? "GET",
     ...(body !== undefined ? { body } : {}),
     insecure: Boolean(flags.insecure),
+    engine: (flags.engine ?? "undici") as BenchEngine,
+    ...(flags.workers !== undefined ? { workers: parseCount(flags.workers, "workers") } : {}),
     slos,
   };
   // Every input is checked before the first request: a bad --url or --out must not cost a run.
@@ -166,6 +182,14 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
     out.info(`Reports written: ${files.resultJson}, ${files.reportMd}, ${files.reportHtml}`);
   }
   if (result.aborted) return ExitCode.INTERRUPTED;
+  if (result.requests.responses === 0) {
+    out.warn("Nothing answered: no response arrived in the measured window (see the errors above).");
+    return ExitCode.EXTERNAL;
+  }
+  if (result.sloVerdict === "not-judged") {
+    if (!flags.allowUntrustworthy) return ExitCode.CHECK_FAILED;
+    return result.slosPassed === false ? ExitCode.CHECK_FAILED : ExitCode.OK;
+  }
   return result.slosPassed === false ? ExitCode.CHECK_FAILED : ExitCode.OK;
 }
 

@@ -1,0 +1,54 @@
+// Worker-thread entry of the undici engine: runs one share of the load and reports to the parent.
+import { parentPort, workerData } from "node:worker_threads";
+import type { EngineThreadMessage, EngineThreadStart, ParentMessage } from "./engine-protocol.js";
+import { Recorder } from "./recorder.js";
+import { startThreadStats } from "./thread-stats.js";
+import { Engine } from "./undici-engine.js";
+
+const port = parentPort;
+if (!port) throw new Error("engine-worker.ts runs only as a worker thread");
+const send = (message: EngineThreadMessage) => port.postMessage(message);
+const controller = new AbortController();
+
+port.on("message", (message: ParentMessage) => {
+  if (message.type === "go") void run(message.start);
+  else if (message.type === "abort") controller.abort();
+});
+send({ type: "ready", timeOrigin: performance.timeOrigin, index: (workerData as { index: number }).index });
+
+async function run(start: EngineThreadStart): Promise<void> {
+  // The parent's clock in this thread's terms: both count from their own time origin.
+  const shift = start.parentTimeOrigin - performance.timeOrigin;
+  const spec = {
+    ...start.spec,
+    runStartMs: start.spec.runStartMs + shift,
+    warmupEndMs: start.spec.warmupEndMs + shift,
+    endMs: start.spec.endMs + shift,
+  };
+  const recorder = new Recorder({
+    runStartMs: spec.runStartMs,
+    warmupEndMs: spec.warmupEndMs,
+    separateServiceTime: spec.rate !== null,
+    onBucket: (bucket) => send({ type: "bucket", bucket }),
+  });
+  const stats = startThreadStats();
+  const ticker = setInterval(() => recorder.advance(performance.now()), 250);
+  let outcome = { aborted: false };
+  let error: string | undefined;
+  try {
+    outcome = await new Engine(spec, recorder).run(controller.signal);
+  } catch (e) {
+    error = (e as Error)?.stack ?? String(e);
+  } finally {
+    clearInterval(ticker);
+  }
+  recorder.advance(performance.now());
+  recorder.flushRemaining();
+  send({
+    type: "done",
+    aborted: outcome.aborted,
+    totals: recorder.totals(),
+    stats: stats.stop(),
+    ...(error ? { error } : {}),
+  });
+}

@@ -1,0 +1,103 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { formatResultText } from "./format.js";
+import { decodeHistogram } from "./histogram.js";
+import { runBench } from "./run-bench.js";
+import { startTarget, type Target } from "./test-support/target.js";
+
+const targets: Target[] = [];
+async function target(config: Parameters<typeof startTarget>[0]): Promise<Target> {
+  const t = await startTarget(config);
+  targets.push(t);
+  return t;
+}
+afterEach(async () => {
+  await Promise.all(targets.splice(0).map((t) => t.stop()));
+});
+
+const within = (a: number, b: number, pct: number) => Math.abs(a - b) / Math.max(a, b) <= pct / 100;
+
+describe("undici engine", () => {
+  it("agrees with the autocannon reference engine on a fixed-delay target (p50 within 5%), closed loop and constant rate", async () => {
+    const t = await target({ backends: ["web1"], backendDelayMs: { web1: 20 } });
+    // Interleaved rounds, best p50 of each: on a shared machine one round can be slowed by others'
+    // work; the least-disturbed round of each engine is the comparable figure.
+    const best = async (base: Parameters<typeof runBench>[0]) => {
+      const p50 = { undici: [] as number[], autocannon: [] as number[] };
+      for (let round = 0; round < 3; round++) {
+        for (const engine of ["undici", "autocannon"] as const) {
+          const r = await runBench({ ...base, engine, ...(engine === "undici" ? { workers: 2 } : {}) });
+          expect(r.generator.engine).toBe(engine);
+          expect(r.requests.failed).toBe(0);
+          expect(r.latency.p50Us).toBeGreaterThanOrEqual(20_000);
+          p50[engine].push(r.latency.p50Us);
+        }
+      }
+      return { undici: Math.min(...p50.undici), autocannon: Math.min(...p50.autocannon) };
+    };
+    const closed = await best({ url: t.url, connections: 8, durationMs: 1000 });
+    expect(
+      within(closed.undici, closed.autocannon, 5),
+      `closed loop p50 ${closed.undici}µs vs reference ${closed.autocannon}µs`,
+    ).toBe(true);
+    const open = await best({ url: t.url, rate: 100, connections: 8, durationMs: 1000 });
+    expect(
+      within(open.undici, open.autocannon, 5),
+      `constant rate p50 ${open.undici}µs vs reference ${open.autocannon}µs`,
+    ).toBe(true);
+  }, 90_000);
+
+  it("merges its threads exactly: counts, histograms and the per-backend split match what the target served", async () => {
+    const t = await target({ backends: ["web1", "web2"], backendDelayMs: { web2: 3 } });
+    const r = await runBench({ url: t.url, connections: 6, workers: 3, durationMs: 1500 });
+    expect(r.generator.workers).toBe(3);
+    expect(r.generator.threads).toHaveLength(3);
+    const served = await t.stats();
+    const servedTotal = served.perBackend["web1"]! + served.perBackend["web2"]!;
+    // Only the requests in flight when the window closed were served but not counted.
+    expect(servedTotal - r.requests.responses).toBeGreaterThanOrEqual(0);
+    expect(servedTotal - r.requests.responses).toBeLessThanOrEqual(6);
+    expect(decodeHistogram(r.histograms.latency).totalCount).toBe(r.requests.responses);
+    const [web1, web2] = r.backends.entries;
+    expect(web1!.count + web2!.count).toBe(r.requests.responses);
+    expect(decodeHistogram(r.histograms.perBackend["web2"]!).totalCount).toBe(web2!.count);
+    expect(web2!.latency.p50Us).toBeGreaterThanOrEqual(3000);
+    // The series holds every response once, in the interval it completed in.
+    const inSeries = r.series.points.reduce((sum, p) => sum + (p.rps * r.series.intervalMs) / 1000, 0);
+    expect(Math.round(inSeries)).toBe(r.requests.responses);
+
+    // Constant rate: the threads share one schedule, every due request is sent exactly once.
+    const before = (await t.stats()).served;
+    const open = await runBench({ url: t.url, rate: 200, connections: 4, workers: 2, durationMs: 1500 });
+    expect(open.requests.sent).toBe(300);
+    expect(open.requests.responses).toBe(300);
+    expect((await t.stats()).served - before).toBe(300);
+  });
+
+  it("backs off from a target that refuses connections: few attempts, non-zero errors, no latency rows", async () => {
+    const closed = await runBench({ url: "http://127.0.0.1:1/", connections: 10, durationMs: 2000 });
+    expect(closed.requests.responses).toBe(0);
+    expect(closed.requests.errorsByCode["ECONNREFUSED"]).toBeGreaterThan(0);
+    // Spinning would be thousands of attempts a second; doubling pauses up to 1 s give ~10 per connection.
+    expect(closed.requests.connectionErrors).toBeLessThanOrEqual(200);
+    expect(closed.latency.count).toBe(0);
+    const text = formatResultText(closed);
+    expect(text).not.toMatch(/Latency|Jitter|0µs/);
+    expect(text).toMatch(/No response was received/);
+
+    const open = await runBench({ url: "http://127.0.0.1:1/", rate: 200, connections: 4, durationMs: 1000 });
+    expect(open.requests.responses).toBe(0);
+    expect(open.requests.sent).toBe(200);
+    expect(open.requests.connectionErrors).toBe(200);
+    expect(open.requests.errorsByCode["ECONNREFUSED"]).toBe(200);
+  });
+
+  it("times out a whole exchange, not an idle socket: a trickling body fails at --timeout", async () => {
+    const t = await target({ drip: true });
+    const started = performance.now();
+    const r = await runBench({ url: t.url, connections: 2, durationMs: 1500, timeoutMs: 400 });
+    expect(performance.now() - started).toBeLessThan(5000);
+    expect(r.requests.timeouts).toBeGreaterThanOrEqual(2);
+    expect(r.requests.errorsByCode["ETIMEDOUT"]).toBe(r.requests.timeouts);
+    expect(r.requests.responses).toBe(0);
+  });
+});
