@@ -9,6 +9,7 @@ import {
   OpenNebulaClient,
   REDACTED,
   type Runner,
+  toTemplateXml,
 } from "@labgate/core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import {
@@ -308,6 +309,25 @@ describe("OpenNebula lab against the simulator", () => {
     const error = (await again.run().catch((e: unknown) => e)) as LabgateError & { cause: LabgateError };
     expect(error.cause.code).toBe("ONE_DRIVER_UNSUPPORTED");
     expect(error.exitCode).toBe(ExitCode.PRECONDITION);
+  });
+
+  it("refuses a template an older labgate made with USER_DATA only, saying why and how to fix it", async () => {
+    const { run, spec } = await setup({ hosts: [{ name: "lxd-host" }] });
+    const client = new OpenNebulaClient({
+      endpoint: String(spec.providerOptions?.endpoint),
+      session: `oneadmin:${PASSWORD}`,
+      env: {},
+    });
+    await client.templateAllocate(
+      toTemplateXml({
+        NAME: "tpl-app",
+        LABGATE_LAB: "lab",
+        CONTEXT: { NETWORK: "YES", USER_DATA: "I2Nsb3VkLWNvbmZpZw==", USER_DATA_ENCODING: "base64" },
+      }),
+    );
+    const error = (await run().catch((e: unknown) => e)) as LabgateError & { cause: LabgateError };
+    expect(error.cause.code).toBe("ONE_TEMPLATE_MISMATCH");
+    expect(error.cause.hint).toMatch(/older labgate .*USER_DATA.*onetemplate delete 0/);
   });
 
   it("accepts the lxc driver on 6.8 (it exists from 6.0; only lxd was removed, in 6.10)", async () => {

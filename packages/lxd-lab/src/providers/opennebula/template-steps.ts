@@ -66,6 +66,7 @@ export function templateStep(rt: OneLabRuntime, role: "app" | "lb"): Step {
       if (await client.findTemplate(name)) return;
       const userData = await userDataFor(rt, ctx, role === "app" ? rt.options.apps[0]! : rt.options.lb);
       const tid = await client.templateAllocate(toTemplateXml(vmTemplate(rt, name, role, userData)));
+      ctx.log(`  ${name}: payload delivered as ${PAYLOAD_DELIVERY}`);
       await ctx.record({ kind: "one-template", id: String(tid), stepId: id, data: { name } });
     },
     async verify(ctx) {
@@ -73,10 +74,16 @@ export function templateStep(rt: OneLabRuntime, role: "app" | "lb"): Step {
       const t = await client.findTemplate(name);
       if (!t) throw new Error(`template ${name} is missing`);
       const info = await client.templateInfo(t.id);
-      const problem = contextProblem(templateChild(info.template, "CONTEXT"));
+      const context = templateChild(info.template, "CONTEXT");
+      const problem = contextProblem(context);
       if (problem) {
+        // An older labgate sent the payload as USER_DATA only, which 6.8 and 6.10.0–6.10.4 guests ignore.
+        const oldLabgate =
+          String(context.USER_DATA ?? "") !== "" && String(info.template.LABGATE_LAB ?? "") !== "";
         throw new OpenNebulaError("ONE_TEMPLATE_MISMATCH", `Template ${name} (ID ${t.id}) has ${problem}.`, {
-          hint: `It was not made by labgate: rename it or set providerOptions.${role}Template to another name.`,
+          hint: oldLabgate
+            ? `It was made by an older labgate that delivered the payload as USER_DATA, which addon-context-linux (6.8) and one-context before 6.10.0-3 ignore: delete it (\`onetemplate delete ${t.id}\`) and run \`labgate lab up\` again.`
+            : `It was not made by labgate: rename it or set providerOptions.${role}Template to another name.`,
         });
       }
     },
