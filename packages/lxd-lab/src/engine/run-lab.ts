@@ -206,10 +206,11 @@ export async function labDown(options: LabRunOptions): Promise<LabRunResult> {
   const { provider, spec, gate } = options;
   const log = options.log ?? (() => {});
   const signal = options.signal ?? new AbortController().signal;
-  const all = planSteps(provider, spec);
-  const steps = selectSteps(all, { step: options.step }).reverse();
   const store = new LabStateStore(options.stateDir);
   const existing = await store.load();
+  // Without state nothing ran here: nothing to undo, even for a spec whose plan() refuses its options.
+  const all = existing ? planSteps(provider, spec) : [];
+  const steps = selectSteps(all, { step: existing ? options.step : undefined }).reverse();
   assertSameLab(existing, spec, provider, options.stateDir);
   const release = existing ? await lockRun(options.stateDir) : async () => {};
   const outcomes: StepOutcome[] = [];

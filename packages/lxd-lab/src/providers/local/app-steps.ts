@@ -1,3 +1,4 @@
+import { displayQuote } from "@labgate/core";
 import type { Step, StepContext } from "../../engine/step.js";
 import { StepFailedError } from "../../errors.js";
 import { sentimentAppEntry } from "../../payload/sentiment-app.js";
@@ -46,13 +47,13 @@ export function startAppStep(spec: LabSpec, app: LocalApp): Step {
       "running after this command ends. Every answer carries `X-Served-By: " +
       `${app.name}\`, which is how the round-robin check later sees who served each request.`,
     commands: [
-      `${python} ${sentimentAppEntry()} --name ${app.name} --host ${bindAddress} --port ${app.port} >> ${localPaths.logFile("<state>", app.name)} 2>&1 &`,
+      `${displayQuote(python)} ${displayQuote(sentimentAppEntry())} --name ${app.name} --host ${bindAddress} --port ${app.port} >> ${localPaths.logFile("<state>", app.name)} 2>&1 &`,
       `curl -si http://${bindAddress}:${app.port}/health   # expect 200 and X-Served-By: ${app.name}`,
     ],
     diagnostics: [
       `tail -n 50 <state dir>/logs/${app.name}.log`,
       `ss -ltnp 'sport = :${app.port}'`,
-      `${python} ${sentimentAppEntry()} --name ${app.name} --port ${app.port}   # run it in the foreground`,
+      `${displayQuote(python)} ${displayQuote(sentimentAppEntry())} --name ${app.name} --port ${app.port}   # run it in the foreground`,
     ],
     async check(ctx) {
       const p = proc(ctx);

@@ -1,5 +1,5 @@
 import { mkdir, readFile, rm } from "node:fs/promises";
-import { writeFileAtomic } from "@labgate/core";
+import { displayQuote, writeFileAtomic } from "@labgate/core";
 import type { Step, StepContext } from "../../engine/step.js";
 import { HaproxyConfigError, StepFailedError } from "../../errors.js";
 import { detectHaproxy } from "../../haproxy/haproxy-binary.js";
@@ -99,12 +99,12 @@ export function startLbStep(spec: LabSpec): Step {
       `before it starts; the stats page (and Prometheus metrics where built in) listen on port ${spec.lb.statsPort}.`,
     commands: [
       `write <state>/run/haproxy.cfg   # frontend :${spec.lb.port}, backend ${apps.map((a) => `${a.name} ${bindAddress}:${a.port}`).join(", ")}`,
-      `${haproxy} -c -f <state>/run/haproxy.cfg`,
-      `${haproxy} -W -db -f <state>/run/haproxy.cfg >> <state>/logs/${spec.lb.name}.log 2>&1 &   # reload: kill -USR2 <pid>`,
+      `${displayQuote(haproxy)} -c -f <state>/run/haproxy.cfg`,
+      `${displayQuote(haproxy)} -W -db -f <state>/run/haproxy.cfg >> <state>/logs/${spec.lb.name}.log 2>&1 &   # reload: kill -USR2 <pid>`,
       `curl -si http://${bindAddress}:${spec.lb.port}/   # expect 200 with X-Served-By`,
     ],
     diagnostics: [
-      `${haproxy} -c -f <state dir>/run/haproxy.cfg`,
+      `${displayQuote(haproxy)} -c -f <state dir>/run/haproxy.cfg`,
       `tail -n 50 <state dir>/logs/${spec.lb.name}.log`,
       `curl -s 'http://${bindAddress}:${spec.lb.statsPort}/stats;csv'`,
     ],

@@ -1,5 +1,7 @@
 import { join } from "node:path";
+import { formatIpv4, isValidIpv4, parseIpv4 } from "@labgate/core";
 import type { StepContext } from "../../engine/step.js";
+import { LabSpecError } from "../../errors.js";
 import type { LabSpec } from "../../spec/lab-spec.js";
 
 /** Settings the local provider reads from `providerOptions` in the lab spec (all optional). */
@@ -24,20 +26,85 @@ export interface LocalApp {
   port: number;
 }
 
+/** The most requests a round-robin verification sends (the CLI's --requests has the same bound). */
+export const MAX_VERIFY_REQUESTS = 10_000;
+
+/**
+ * Reads and checks providerOptions: each value is refused (exit 2, naming the field) rather than
+ * replaced by a default or passed on unchecked, so nothing odd reaches a command line or a listener.
+ */
 export function localOptions(spec: LabSpec): LocalProviderOptions {
   const o = spec.providerOptions ?? {};
-  const str = (key: string, fallback: string) =>
-    typeof o[key] === "string" && o[key] ? (o[key] as string) : fallback;
-  const num = (key: string, fallback: number) =>
-    typeof o[key] === "number" && Number.isFinite(o[key]) ? (o[key] as number) : fallback;
+  const bad = (key: string, problem: string, hint: string): never => {
+    throw new LabSpecError(
+      "lab spec",
+      `providerOptions.${key}`,
+      `${JSON.stringify(o[key])} ${problem}`,
+      hint,
+    );
+  };
+  const str = (key: string, fallback: string): string => {
+    if (o[key] === undefined) return fallback;
+    const value = o[key];
+    if (typeof value !== "string" || value.trim() === "")
+      return bad(
+        key,
+        "is not a non-empty string.",
+        `Set providerOptions.${key} to a path, e.g. "${fallback}".`,
+      );
+    // Control characters (newline, NUL, bidi overrides) would split or disguise a printed command.
+    if (/[\p{Cc}\p{Cf}]/u.test(value))
+      return bad(
+        key,
+        "contains control or format characters.",
+        `Set providerOptions.${key} to a plain path.`,
+      );
+    return value;
+  };
+  const num = (key: string, fallback: number, min: number, max: number, whole: boolean): number => {
+    if (o[key] === undefined) return fallback;
+    const value = o[key];
+    if (
+      typeof value !== "number" ||
+      !Number.isFinite(value) ||
+      value < min ||
+      value > max ||
+      (whole && !Number.isInteger(value))
+    )
+      return bad(
+        key,
+        `is not a ${whole ? "whole " : ""}number from ${min} to ${max}.`,
+        `E.g. "${key}": ${fallback}.`,
+      );
+    return value;
+  };
   return {
-    bindAddress: str("bindAddress", "127.0.0.1"),
+    bindAddress: loopbackBindAddress(str("bindAddress", "127.0.0.1"), bad),
     python: str("python", "python3"),
     haproxy: str("haproxy", "haproxy"),
-    startTimeoutMs: num("startTimeoutMs", 10_000),
-    verifyRequests: num("verifyRequests", Math.max(20, 10 * spec.apps.count)),
-    tolerancePct: num("tolerancePct", 10),
+    startTimeoutMs: num("startTimeoutMs", 10_000, 100, 600_000, true),
+    verifyRequests: num("verifyRequests", Math.max(20, 10 * spec.apps.count), 1, MAX_VERIFY_REQUESTS, true),
+    tolerancePct: num("tolerancePct", 10, 0, 100, false),
   };
+}
+
+/**
+ * The local lab lives on loopback only (the network rule): an IPv4 host address in 127.0.0.0/8. 0.0.0.0
+ * would listen on every interface, and neither it nor a hostname fits the lab's loopback IP pool.
+ */
+function loopbackBindAddress(
+  address: string,
+  bad: (key: string, problem: string, hint: string) => never,
+): string {
+  const hint = 'Use a loopback address such as "127.0.0.1" or "127.0.0.2" (or leave bindAddress out).';
+  if (!isValidIpv4(address)) return bad("bindAddress", "is not an IPv4 address.", hint);
+  const ip = parseIpv4(address);
+  if (ip === 0)
+    return bad("bindAddress", "would listen on every interface; the local lab stays on loopback.", hint);
+  if (ip >>> 24 !== 127) return bad("bindAddress", "is not a loopback address (127.0.0.0/8).", hint);
+  if (ip === 0x7f000000 || ip === 0x7fffffff)
+    return bad("bindAddress", "is the network or broadcast address of 127.0.0.0/8.", hint);
+  return formatIpv4(ip);
 }
 
 export function localApps(spec: LabSpec): LocalApp[] {

@@ -1,4 +1,4 @@
-import { PreconditionError } from "@labgate/core";
+import { displayQuote, PreconditionError } from "@labgate/core";
 import { execa } from "execa";
 import type { Step, StepContext } from "../../engine/step.js";
 import { PortInUseError } from "../../errors.js";
@@ -109,11 +109,11 @@ export function preflightStep(spec: LabSpec): Step {
       "balancer needs HAProxy 2.2+, and every port the lab uses must be free. Checking first means a missing " +
       "tool or a busy port is reported before anything is started, with what holds the port.",
     commands: [
-      `${python} --version`,
-      `${haproxy} -vv`,
+      `${displayQuote(python)} --version`,
+      `${displayQuote(haproxy)} -vv`,
       `ss -ltn   # ports ${ports.join(", ")} on ${bindAddress} must be free`,
     ],
-    diagnostics: [`ss -ltnp`, `${haproxy} -vv`, `${python} --version`],
+    diagnostics: [`ss -ltnp`, `${displayQuote(haproxy)} -vv`, `${displayQuote(python)} --version`],
     readOnly: true,
     async check(ctx) {
       const finding = await inspect(ctx);
