@@ -199,11 +199,12 @@ export async function labStatusCommand(flags: LabFlags, io: LabIo = processIo())
 
 export async function labVerifyCommand(flags: LabFlags, io: LabIo = processIo()): Promise<number> {
   const out = createOutput(Boolean(flags.json), io);
-  const target = await resolveLab(flags, io, true);
-  if (target.note) out.warn(target.note);
+  // Bad flags are refused before the lab is even looked up.
   const verify: LabVerifyOptions = {};
   if (flags.requests !== undefined) verify.requests = parseNumber(flags.requests, "--requests", true);
   if (flags.tolerance !== undefined) verify.tolerance = parseNumber(flags.tolerance, "--tolerance", false);
+  const target = await resolveLab(flags, io, true);
+  if (target.note) out.warn(target.note);
   const result = await withInterrupt(io, (signal) => labVerify({ ...target, verify, signal }));
   out.result(result, formatVerify);
   if (!result.passed) {
@@ -243,15 +244,18 @@ function parseSeconds(text: string, flag: string, min: number, max: number): num
   return value;
 }
 
+const MAX_VERIFY_REQUESTS = 10_000;
+
 function parseNumber(text: string, flag: string, whole: boolean): number {
   const value = Number(text);
+  // A verification is a check, not a soak test: the same bound as providerOptions.verifyRequests.
   const ok = whole
-    ? /^\d+$/.test(text.trim()) && value >= 1
+    ? /^\d+$/.test(text.trim()) && value >= 1 && value <= MAX_VERIFY_REQUESTS
     : /^\d*\.?\d+$/.test(text.trim()) && value >= 0 && value <= 1;
   if (!ok) {
     throw new InvalidInputError(
       "INVALID_FLAG",
-      `${flag} "${text}" is not ${whole ? "a whole number of at least 1" : "a fraction from 0 to 1"}.`,
+      `${flag} "${text}" is not ${whole ? `a whole number from 1 to ${MAX_VERIFY_REQUESTS}` : "a fraction from 0 to 1"}.`,
       {
         hint: whole
           ? `Pass e.g. ${flag} 20.`
