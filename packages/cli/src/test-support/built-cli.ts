@@ -18,12 +18,14 @@ function watched(): [string, string][] {
   const ipPool = [...sources("ip-pool"), ...sources("fs")];
   // The deploy kill test runs the compiled deploy command against the Proxmox adapter.
   const deploy = [...sources("adapters"), ...sources("deploy-rules"), ...sources("util")];
-  const pairs: [string, string][] = [...ipPool, ...deploy, "index.ts", "errors.ts"].map((f) => [
+  // `labgate sim opennebula` runs the simulator and its LXD-backed hypervisor from core.
+  const sim = sources("platforms/opennebula/sim");
+  const pairs: [string, string][] = [...ipPool, ...deploy, ...sim, "index.ts", "errors.ts"].map((f) => [
     join(coreSrc, f),
     join(coreDist, f.replace(/\.ts$/, ".js")),
   ]);
   const ipCommands = readdirSync(join(REPO_ROOT, "packages/cli/src/commands"))
-    .filter((f) => /^(ip(-[a-z-]+)?|deploy)\.ts$/.test(f))
+    .filter((f) => /^(ip(-[a-z-]+)?|deploy|sim)\.ts$/.test(f))
     .map((f) => `commands/${f}`);
   for (const f of [...ipCommands, "program.ts", "main.ts", "bin.ts"]) {
     pairs.push([
