@@ -144,6 +144,11 @@ describe("AwsAdapter with the EC2 SDK pointed at a loopback EC2 Query simulator"
       expect(sim.instances.get(young.id)?.state).toBe("shutting-down");
       expect(sim.instances.get(young.id)?.invisible).toBeLessThanOrEqual(0);
 
+      // Stop (and start) right after the launch are the same: retried until the id has propagated.
+      const fresh = await adapter.create(resolved);
+      await adapter.stop(fresh);
+      expect(sim.instances.get(fresh.id)?.state).toBe("stopping");
+
       // Past the grace period (or a record without a launch time), NotFound means gone.
       const stale = await adapter.create(resolved);
       const strict = new AwsAdapter({

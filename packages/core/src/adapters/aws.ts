@@ -169,18 +169,16 @@ export class AwsAdapter implements PlatformAdapter {
 
   async start(ref: NodeRef, call: CallOptions = {}): Promise<void> {
     call.onCall?.("ec2:StartInstances");
-    await this.send(async () => {
-      const { client, sdk } = await this.ec2();
-      return client.send(new sdk.StartInstancesCommand({ InstanceIds: [ref.id] }), sig(call));
-    }, "StartInstances");
+    await this.sendOnInstance(ref, call, "StartInstances", (client, sdk, options) =>
+      client.send(new sdk.StartInstancesCommand({ InstanceIds: [ref.id] }), options),
+    );
   }
 
   async stop(ref: NodeRef, call: CallOptions = {}): Promise<void> {
     call.onCall?.("ec2:StopInstances");
-    await this.send(async () => {
-      const { client, sdk } = await this.ec2();
-      return client.send(new sdk.StopInstancesCommand({ InstanceIds: [ref.id] }), sig(call));
-    }, "StopInstances");
+    await this.sendOnInstance(ref, call, "StopInstances", (client, sdk, options) =>
+      client.send(new sdk.StopInstancesCommand({ InstanceIds: [ref.id] }), options),
+    );
   }
 
   async destroy(ref: NodeRef, call: CallOptions = {}): Promise<void> {
@@ -189,20 +187,8 @@ export class AwsAdapter implements PlatformAdapter {
     const info = await this.untilVisible(ref, call);
     if (!info || info.state === "terminated") return;
     call.onCall?.("ec2:TerminateInstances");
-    await pollUntil(
-      `Terminating EC2 instance ${ref.name} (${ref.id})`,
-      async () => {
-        try {
-          const { client, sdk } = await this.ec2();
-          await client.send(new sdk.TerminateInstancesCommand({ InstanceIds: [ref.id] }), sig(call));
-          return true;
-        } catch (error) {
-          if (isInstanceNotFound(error) && this.withinGrace(ref)) return false;
-          throw awsError(error, "TerminateInstances");
-        }
-      },
-      (done) => done,
-      this.graceWait(ref, call),
+    await this.sendOnInstance(ref, call, "TerminateInstances", (client, sdk, options) =>
+      client.send(new sdk.TerminateInstancesCommand({ InstanceIds: [ref.id] }), options),
     );
   }
 
@@ -276,6 +262,33 @@ export class AwsAdapter implements PlatformAdapter {
         },
       );
     return name;
+  }
+
+  /**
+   * A call naming the instance, repeated while a young instance's id has not propagated (the same
+   * InvalidInstanceID.NotFound that DescribeInstances gives); past the grace period the error stands.
+   */
+  private async sendOnInstance(
+    ref: NodeRef,
+    call: CallOptions,
+    what: string,
+    send: (client: EC2Client, sdk: Ec2Sdk, options: { abortSignal?: AbortSignal }) => Promise<unknown>,
+  ): Promise<void> {
+    await pollUntil(
+      `EC2 ${what} on ${ref.name} (${ref.id})`,
+      async () => {
+        try {
+          const { client, sdk } = await this.ec2();
+          await send(client, sdk, sig(call));
+          return true;
+        } catch (error) {
+          if (isInstanceNotFound(error) && this.withinGrace(ref)) return false;
+          throw awsError(error, what);
+        }
+      },
+      (done) => done,
+      this.graceWait(ref, call),
+    );
   }
 
   /** DescribeInstances, backing off while a young instance is not visible yet; undefined once it is really gone. */
