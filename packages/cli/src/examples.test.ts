@@ -27,6 +27,17 @@ describe("examples/", () => {
     }
   });
 
+  it("lab-lxd-cloud-init.yaml plans the cloud-init variant: cloud-init.* keys at create, then the bench", async () => {
+    const { spec } = await loadLabSpec(`${dir}lab-lxd-cloud-init.yaml`);
+    const steps = getProvider(spec.provider).plan(spec);
+    const launch = steps.find((s) => s.id === "launch-app1")?.commands.join("\n") ?? "";
+    expect(launch).toContain('"cloud-init.network-config"');
+    expect(launch).toContain('"cloud-init.user-data"');
+    expect(launch).not.toContain("/etc/labgate/boot.d");
+    expect(steps.at(-1)?.id).toBe("bench");
+    expect(steps.at(-1)?.title).toContain("for 5 s, 10 connections");
+  });
+
   it.each(named("deploy-"))("%s passes the platform rules", async (file) => {
     const { spec, findings } = await loadDeploySpec(file);
     expect(findings).toEqual([]);

@@ -5,10 +5,13 @@ import { benchSettings } from "./bench-settings.js";
 import { BENCH_STEP_ID, benchHealth, benchStep } from "./bench-step.js";
 
 /**
- * Every provider's lab ends with the bench step: added after its last step (through its endpoint)
- * unless the provider already plans one or the spec turns it off; `lab status` gets its last result.
+ * Every provider's lab ends with the bench step: added after its last step, through the endpoint
+ * the provider names, unless it already plans one or the spec turns it off; `lab status` gets its
+ * last result. A provider that names no endpoint is returned as it is: where its service answers
+ * would only be a guess, and a benchmark must not be sent to a guessed address.
  */
 export function withBenchStep(provider: LabProvider): LabProvider {
+  if (!provider.endpoint) return provider;
   const status = provider.status?.bind(provider);
   return {
     ...provider,

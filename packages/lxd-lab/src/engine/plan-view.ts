@@ -1,6 +1,6 @@
 import { InvalidInputError, LabgateError } from "@labgate/core";
 import type { LabSpec } from "../spec/lab-spec.js";
-import type { LabProvider, Step } from "./step.js";
+import type { LabProvider, ResourceRecord, Step } from "./step.js";
 
 /** A step as data, for printing and --json. */
 export interface PlannedStep {
@@ -37,7 +37,13 @@ export function planSteps(provider: LabProvider, spec: LabSpec): Step[] {
   return steps;
 }
 
-export function describePlan(provider: LabProvider, spec: LabSpec): LabPlan {
+/** The step's commands with the recorded values (addresses, hashes) filled in where it can. */
+export function stepCommands(step: Step, known: ResourceRecord[] = []): string[] {
+  return step.commandsFor?.(known) ?? [...step.commands];
+}
+
+/** `known`: the lab's recorded resources, so values already allocated show instead of placeholders. */
+export function describePlan(provider: LabProvider, spec: LabSpec, known: ResourceRecord[] = []): LabPlan {
   return {
     lab: spec.name,
     provider: provider.name,
@@ -46,7 +52,7 @@ export function describePlan(provider: LabProvider, spec: LabSpec): LabPlan {
       id: s.id,
       title: s.title,
       why: s.why,
-      commands: [...s.commands],
+      commands: stepCommands(s, known),
       diagnostics: [...(s.diagnostics ?? [])],
     })),
   };

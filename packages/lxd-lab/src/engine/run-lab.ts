@@ -4,8 +4,8 @@ import { LabInterruptedError, NotConfirmedError, type StepFailedError } from "..
 import type { LabSpec } from "../spec/lab-spec.js";
 import { type Gate, type GateAction, wrap } from "./gate.js";
 import { type LabState, LabStateStore, type StepRecord } from "./lab-state.js";
-import { planSteps, selectSteps } from "./plan-view.js";
-import type { CheckResult, LabProvider, Step, StepContext } from "./step.js";
+import { planSteps, selectSteps, stepCommands } from "./plan-view.js";
+import type { CheckResult, LabProvider, ResourceRecord, Step, StepContext } from "./step.js";
 import { createStepContext } from "./step-context.js";
 import { describeFailure, formatStepFailure, stepFailure } from "./step-failure.js";
 import { dependentsOf, needsOf, unmetNeeds } from "./step-needs.js";
@@ -131,6 +131,7 @@ export async function labUp(options: LabRunOptions): Promise<LabRunResult> {
           replacing,
           warnings,
           neededBy: dependentsOf(all, step.id),
+          known: ctx.resources(),
         }),
       );
       const decision = await gate.confirm(
@@ -483,6 +484,8 @@ interface ShowExtras {
   warnings?: string[];
   /** up: later steps that need this one (what skipping it affects). */
   neededBy?: string[];
+  /** Recorded resources: the commands show the values already known (addresses, hashes). */
+  known?: ResourceRecord[];
 }
 
 function showStep(
@@ -507,7 +510,7 @@ function showStep(
   }
   if (action === "apply") {
     out.push("   commands:");
-    for (const c of step.commands) out.push(`     $ ${c}`);
+    for (const c of stepCommands(step, extras.known)) out.push(`     $ ${c}`);
     if (extras.neededBy?.length) out.push(`   needed by: ${extras.neededBy.join(", ")}`);
   }
   for (const w of extras.warnings ?? []) out.push(`   warning: ${w}`);

@@ -13,6 +13,11 @@ export interface Step {
   why: string;
   /** The exact commands or API calls the step will make, as the user would type or read them. */
   commands: string[];
+  /**
+   * `commands` with what the lab state already records filled in (allocated addresses, deployed
+   * hashes) instead of placeholders. Pure; the gate, `lab plan` and `--dry-run` show it when given.
+   */
+  commandsFor?(known: ResourceRecord[]): string[];
   /** Is the step already done? Makes re-running a lab change nothing. */
   check(ctx: StepContext): Promise<CheckResult>;
   apply(ctx: StepContext): Promise<void>;

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { Step, StepContext } from "../../engine/step.js";
 import { StepFailedError } from "../../errors.js";
+import { knownAddress } from "./known-values.js";
 import type { LxdLabOptions } from "./lxd-lab-options.js";
 import { addressOwner, IP_POOL_CONFIG_FILE, labIpPool } from "./lxd-runtime.js";
 
@@ -23,6 +24,13 @@ export function addressStep(o: LxdLabOptions): Step {
     commands: [
       `write <state dir>/${IP_POOL_CONFIG_FILE} (network ${o.subnet.cidr}, pool ${o.addressPool.start}-${o.addressPool.end}, dhcp false)`,
       ...instances.map((name) => `IpPool.allocate("${o.subnet.cidr}", "${addressOwner(o, name)}")`),
+    ],
+    commandsFor: (known) => [
+      `write <state dir>/${IP_POOL_CONFIG_FILE} (network ${o.subnet.cidr}, pool ${o.addressPool.start}-${o.addressPool.end}, dhcp false)`,
+      ...instances.map((name) => {
+        const a = knownAddress(known, name);
+        return `IpPool.allocate("${o.subnet.cidr}", "${addressOwner(o, name)}")${a ? `   # allocated: ${a.ip}/${a.prefix}` : ""}`;
+      }),
     ],
     async check(ctx) {
       const left = missing(ctx);

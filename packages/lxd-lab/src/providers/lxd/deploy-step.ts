@@ -5,7 +5,8 @@ import type { Step, StepContext } from "../../engine/step.js";
 import { StepFailedError } from "../../errors.js";
 import { configFileDrift } from "../../haproxy/live-config.js";
 import { BOOT_HOOK_DIR } from "./instance-network.js";
-import { execOrFail, hasCloudInit } from "./instance-step.js";
+import { execOrFail, hasCloudInit, plannedPayloadMode } from "./instance-step.js";
+import { fillKnown, PAYLOAD_RECORD_KIND } from "./known-values.js";
 import { LAB_MARKER_KEY, type LxdInstancePlan, type LxdLabOptions } from "./lxd-lab-options.js";
 import type { LxdClientFactory } from "./lxd-runtime.js";
 import { resolvePayloadMode } from "./payload-mode.js";
@@ -91,14 +92,25 @@ export function deployStep({ o, plan, clientFor, title, why, payload, commands }
     return { client, p, want, drift, problem: unhealthy };
   };
 
+  // With cloud-init the payload arrived in cloud-init.user-data at first boot: the step waits for it
+  // and checks; pushing through the API is only the fallback when cloud-init did not bring it up.
+  const viaCloudInit = plannedPayloadMode(o) === "cloud-init";
+  const deployCommands = [
+    ...(viaCloudInit
+      ? [
+          `POST /1.0/instances/${plan.instance}/exec {"command":["sh","-c","cloud-init status --wait || true"]}   # the payload came in cloud-init.user-data`,
+          `# only if it does not answer after cloud-init (or on a later redeploy):`,
+        ]
+      : []),
+    ...commands,
+    `PATCH /1.0/instances/${plan.instance} {"config":{"${PAYLOAD_HASH_KEY}":"<hash>"}}   # sha256 of the payload, first 16 hex`,
+  ];
   return {
     id,
     title,
     why,
-    commands: [
-      ...commands,
-      `PATCH /1.0/instances/${plan.instance} {"config":{"${PAYLOAD_HASH_KEY}":"<hash>"}}`,
-    ],
+    commands: deployCommands,
+    commandsFor: (known) => fillKnown(deployCommands, known, plan.instance),
     async check(ctx) {
       const { problem } = await state(ctx);
       return problem
@@ -140,6 +152,8 @@ export function deployStep({ o, plan, clientFor, title, why, payload, commands }
           );
       }
       await client.patchInstance(plan.instance, { config: { [PAYLOAD_HASH_KEY]: want } }, wait);
+      // Kept in the lab state too, so plans and gates show the hash instead of a placeholder.
+      await ctx.record({ kind: PAYLOAD_RECORD_KIND, id: plan.instance, stepId: id, data: { hash: want } });
     },
     async verify(ctx) {
       const p = await payload(ctx);
@@ -160,6 +174,7 @@ export function deployStep({ o, plan, clientFor, title, why, payload, commands }
       await client.exec(plan.instance, ["rm", "-f", `${BOOT_HOOK_DIR}/${p.bootHook}`], wait);
       // LXD removes a config key when it is set to "".
       await client.patchInstance(plan.instance, { config: { [PAYLOAD_HASH_KEY]: "" } }, wait);
+      await ctx.forget(PAYLOAD_RECORD_KIND, plan.instance);
     },
     diagnostics: [
       `lxc exec ${plan.instance} -- sh -c 'tail -30 /var/log/labgate*.log /var/log/labgate/*.log'`,

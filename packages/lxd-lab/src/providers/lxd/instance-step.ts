@@ -8,8 +8,16 @@ import {
   PreconditionError,
   sleep,
 } from "@labgate/core";
+import { parse } from "yaml";
 import type { Step, StepContext } from "../../engine/step.js";
 import { StepFailedError } from "../../errors.js";
+import {
+  LB_CONFIG_STAGING_PATH,
+  LB_FALLBACK_CONFIG_PATH,
+  LB_SETUP_SCRIPT_PATH,
+} from "../../haproxy/lb-cloud-init.js";
+import { APP_INSTALL_DIR, APP_SERVICE_NAME } from "../../payload/app-cloud-init.js";
+import { SENTIMENT_APP_FILES } from "../../payload/sentiment-app.js";
 import { resolveImageRef } from "./image-source.js";
 import {
   BOOT_HOOK_DIR,
@@ -18,6 +26,8 @@ import {
   renderNetworkScript,
   type StaticAddress,
 } from "./instance-network.js";
+import { knownAddress } from "./known-values.js";
+import { APP_SETUP_SCRIPT } from "./lab-payloads.js";
 import { LAB_MARKER_KEY, type LxdInstancePlan, type LxdLabOptions, ROLE_KEY } from "./lxd-lab-options.js";
 import { type LxdClientFactory, recordedAddress } from "./lxd-runtime.js";
 import { cloudInitKeys, resolvePayloadMode } from "./payload-mode.js";
@@ -112,13 +122,8 @@ export function instanceStep({ o, plan, clientFor, userData }: InstanceStepOptio
       `${o.bridge}. It gets its static address from the pool (cloud-init network-config when the image has cloud-init, ` +
       "otherwise `ip addr`/`ip route` run through the LXD API and kept as a boot hook). It is marked " +
       `${LAB_MARKER_KEY}=${o.lab} so \`lab down\` removes it and nothing else.`,
-    commands: [
-      `POST /1.0/instances {"name":"${plan.instance}","source":${JSON.stringify(image.source)},"config":{"${LAB_MARKER_KEY}":"${o.lab}","${ROLE_KEY}":"${plan.role}",...},"devices":${JSON.stringify(devices)}}`,
-      `PUT /1.0/instances/${plan.instance}/state {"action":"start"}`,
-      `POST /1.0/instances/${plan.instance}/files?path=${NETWORK_HOOK}   # ip addr replace <address>/<prefix> dev eth0; ip route replace default via ${o.gateway}`,
-      `POST /1.0/instances/${plan.instance}/exec {"command":["sh","${NETWORK_HOOK}"],"record-output":true}`,
-      "GET /1.0/operations/<id>/wait after each call",
-    ],
+    commands: instanceCommands(o, plan),
+    commandsFor: (known) => instanceCommands(o, plan, knownAddress(known, plan.instance)),
     async check(ctx) {
       const { problem, address } = await inspect(ctx);
       return problem
@@ -218,6 +223,73 @@ export function instanceStep({ o, plan, clientFor, userData }: InstanceStepOptio
       `lxc config show ${plan.instance}`,
     ],
   };
+}
+
+/**
+ * What the launch step sends, with the address once it is allocated. The cloud-init variant (spec
+ * `payload: cloud-init`, or an image named like a cloud image) sets `cloud-init.network-config` and
+ * `cloud-init.user-data` at create; the push variant runs `ip` through the API and keeps a boot hook.
+ * With `payload: auto` and another image, both are shown: which one runs depends on the image.
+ */
+export function instanceCommands(o: LxdLabOptions, plan: LxdInstancePlan, address?: StaticAddress): string[] {
+  const image = resolveImageRef(o.image);
+  const devices = instanceDevices(o);
+  const cidr = address ? `${address.ip}/${address.prefix}` : "<address>/<prefix>";
+  const marker = { [LAB_MARKER_KEY]: o.lab, [ROLE_KEY]: plan.role };
+  const create = (config: Record<string, string>) =>
+    `POST /1.0/instances {"name":"${plan.instance}","source":${JSON.stringify(image.source)},"config":${JSON.stringify(config)},"devices":${JSON.stringify(devices)}}`;
+  const start = `PUT /1.0/instances/${plan.instance}/state {"action":"start"}`;
+  const wait = "GET /1.0/operations/<id>/wait after each call";
+  const mode = plannedPayloadMode(o);
+  const cloudInit = [
+    create({
+      ...marker,
+      "cloud-init.network-config": "<network-config below>",
+      "cloud-init.user-data": "<#cloud-config below>",
+    }),
+    `# cloud-init.network-config: ${address ? JSON.stringify(parseNetworkConfig(address)) : `{"version":2,"ethernets":{"eth0":{"addresses":["${cidr}"],"routes":[{"to":"0.0.0.0/0","via":"${o.gateway}"}]}}}`}`,
+    `# cloud-init.user-data: #cloud-config ${userDataSummary(plan)}`,
+    "# (LXD without the cloud_init API extension: the same values under user.network-config / user.user-data)",
+    start,
+    `GET /1.0/instances/${plan.instance}/state until eth0 has ${address?.ip ?? "<address>"}   # cloud-init applies the network-config at first boot`,
+    wait,
+  ];
+  const push = [
+    create(marker),
+    start,
+    `POST /1.0/instances/${plan.instance}/files?path=${NETWORK_HOOK}   # ip addr replace ${cidr} dev eth0; ip route replace default via ${o.gateway}`,
+    `POST /1.0/instances/${plan.instance}/exec {"command":["sh","${NETWORK_HOOK}"],"record-output":true}`,
+    wait,
+  ];
+  if (mode === "cloud-init") return cloudInit;
+  if (mode === "push") return push;
+  return [
+    "# payload auto: if the image has cloud-init (property labgate.cloud_init=true, variant cloud, or Ubuntu):",
+    ...cloudInit,
+    "# otherwise:",
+    ...push,
+  ];
+}
+
+/** The payload mode the plan can tell from the spec alone (no I/O): "auto" when only the image can say. */
+export function plannedPayloadMode(o: LxdLabOptions): "cloud-init" | "push" | "auto" {
+  if (o.payload !== "auto") return o.payload;
+  const ref = resolveImageRef(o.image);
+  // Remote images decide as resolvePayloadMode does; a local one by labgate's naming (…-cloud) when
+  // its properties cannot be read, which planning does not do.
+  if (ref.where === "remote")
+    return ref.server?.includes("cloud-images.ubuntu.com") || /cloud/.test(ref.alias) ? "cloud-init" : "push";
+  return /cloud/.test(ref.alias) ? "cloud-init" : "auto";
+}
+
+function parseNetworkConfig(address: StaticAddress): unknown {
+  return parse(renderCloudInitNetworkConfig(address));
+}
+
+function userDataSummary(plan: LxdInstancePlan): string {
+  return plan.role === "lb"
+    ? `write_files ${LB_CONFIG_STAGING_PATH} (the rendered haproxy.cfg), ${LB_FALLBACK_CONFIG_PATH}, ${LB_SETUP_SCRIPT_PATH}; runcmd: sh ${LB_SETUP_SCRIPT_PATH}`
+    : `write_files ${APP_INSTALL_DIR}/{${SENTIMENT_APP_FILES.join(",")}}, /etc/systemd/system/${APP_SERVICE_NAME}.service, ${APP_SETUP_SCRIPT}; runcmd: sh ${APP_SETUP_SCRIPT}`;
 }
 
 /** Whether the instance's image really has cloud-init (a "cloud-init" spec on a plain image falls back to push). */

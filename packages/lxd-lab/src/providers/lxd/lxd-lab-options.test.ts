@@ -113,6 +113,7 @@ describe("plan", () => {
       "deploy-lb",
       "expose-lb",
       "verify-round-robin",
+      "bench",
     ]);
     for (const step of steps) {
       expect(step.why.length).toBeGreaterThan(40);
