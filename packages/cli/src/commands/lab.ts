@@ -124,10 +124,12 @@ export function registerLabCommands(program: Command): void {
 export async function labPlanCommand(flags: LabFlags, io: LabIo = processIo()): Promise<number> {
   const out = createOutput(Boolean(flags.json), io);
   const target = await resolveLab(flags, io, false);
-  const recorded = (await new LabStateStore(target.stateDir).load())?.steps;
+  const state = await new LabStateStore(target.stateDir).load();
+  const recorded = state?.steps;
   out.result(
     {
-      ...describePlan(target.provider, target.spec),
+      // Values the lab already holds (addresses, hashes) are shown instead of placeholders.
+      ...describePlan(target.provider, target.spec, state?.resources ?? []),
       source: target.source,
       stateDir: target.stateDir,
       ...(recorded ? { recorded } : {}),
@@ -219,9 +221,10 @@ export async function labVerifyCommand(flags: LabFlags, io: LabIo = processIo())
 async function dryRun(flags: LabFlags, io: LabIo, action: "up" | "down"): Promise<number> {
   const out = createOutput(Boolean(flags.json), io);
   const target = await resolveLab(flags, io, action === "down");
-  const plan = describePlan(target.provider, target.spec);
+  const state = await new LabStateStore(target.stateDir).load();
+  const plan = describePlan(target.provider, target.spec, state?.resources ?? []);
   if (action === "down") plan.steps.reverse();
-  const recorded = (await new LabStateStore(target.stateDir).load())?.steps ?? {};
+  const recorded = state?.steps ?? {};
   out.info(
     `Dry run of \`lab ${action}\`: nothing is run.${action === "down" ? " Steps are undone in this (reverse) order." : ""}`,
   );
