@@ -46,6 +46,14 @@ export {
   type ResourceStatusView,
   type StepStatusView,
 } from "./engine/lab-status.js";
+export {
+  isManualStep,
+  MANUAL_RESOURCE,
+  type ManualInstructions,
+  type ManualStep,
+  type ManualStepOptions,
+  manualStep,
+} from "./engine/manual-step.js";
 export { describePlan, type LabPlan, type PlannedStep, planSteps, selectSteps } from "./engine/plan-view.js";
 export {
   type LabRunOptions,
@@ -201,6 +209,12 @@ export type {
   VerifyTarget,
 } from "./providers/opennebula/one-lab-runtime.js";
 export { driverForVersion, preflight } from "./providers/opennebula/preflight-step.js";
+export {
+  VBOX_RULE,
+  type VirtualBoxForward,
+  virtualBoxCommands,
+  virtualBoxNatStep,
+} from "./providers/opennebula/virtualbox-step.js";
 export { getProvider, listProviders, registerProvider } from "./providers/registry.js";
 export { defaultLabSpec, LAB_SPEC_DEFAULTS } from "./spec/default-lab-spec.js";
 export type {
