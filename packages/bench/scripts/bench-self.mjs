@@ -150,8 +150,10 @@ try {
   );
   const samples = Object.fromEntries(generators.map((g) => [g.name, []]));
   for (let round = 0; round < rounds; round++) {
-    // Rotate the order so no generator always runs first (cold) or right after the heaviest one.
-    const order = generators.map((_, i) => generators[(i + round) % generators.length]);
+    // Rotate the order, and reverse it every other round, so no generator always runs first (cold)
+    // or always right after the same neighbour (whose sockets may still be closing on the target).
+    const rotated = generators.map((_, i) => generators[(i + round) % generators.length]);
+    const order = round % 2 ? rotated.reverse() : rotated;
     for (const g of order) {
       const s = runOne(g);
       samples[g.name].push(s);

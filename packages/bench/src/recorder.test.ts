@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { decodeHistogram } from "./histogram.js";
-import { Recorder } from "./recorder.js";
+import { type RawBucket, Recorder } from "./recorder.js";
 
 describe("Recorder", () => {
   it("computes jitter as the mean absolute difference of consecutive latencies in completion order", () => {
@@ -83,5 +83,61 @@ describe("Recorder", () => {
     rec.recordResponse(3500, 3501, 1000, 200, 10, undefined);
     const out = rec.finish(4000);
     expect(out.series.points.map((p) => p.rps)).toEqual([1, 0, 0, 1]);
+  });
+
+  it("merges workers' totals and intervals into exactly what one recorder would have seen", () => {
+    // The same responses recorded once by one recorder, and split between two "worker" recorders
+    // whose raw intervals and totals are merged into a parent.
+    const samples = Array.from({ length: 3000 }, (_, i) => {
+      const start = i * 1.3;
+      return {
+        start,
+        end: start + 1 + (i % 17) * 0.7,
+        status: i % 50 === 0 ? 503 : 200,
+        backend: i % 3 ? "a" : "b",
+      };
+    });
+    const whole = new Recorder({ runStartMs: 0, warmupEndMs: 500 });
+    const parent = new Recorder({ runStartMs: 0, warmupEndMs: 500 });
+    const buckets: RawBucket[][] = [[], []];
+    const workers = [0, 1].map(
+      (w) => new Recorder({ runStartMs: 0, warmupEndMs: 500, onBucket: (b) => buckets[w]!.push(b) }),
+    );
+    samples.forEach((s, i) => {
+      const latencyUs = Math.round((s.end - s.start) * 1000);
+      whole.recordResponse(s.start, s.end, latencyUs, s.status, 100, s.backend);
+      workers[i % 2]!.recordResponse(s.start, s.end, latencyUs, s.status, 100, s.backend);
+    });
+    whole.recordFailure(2000, 2100, "error", "ECONNRESET");
+    workers[1]!.recordFailure(2000, 2100, "error", "ECONNRESET");
+    for (const w of workers) {
+      w.flushRemaining();
+      parent.addTotals(w.totals());
+    }
+    // Released in time order, as the thread pool does.
+    const all = [...buckets[0]!, ...buckets[1]!].sort((a, b) => a.tStartMs - b.tStartMs);
+    for (const b of all) parent.addBucket(b);
+
+    const a = whole.finish(3500);
+    const b = parent.finish(3500);
+    expect(b.requests).toEqual(a.requests);
+    // Histograms cross the thread boundary encoded: every count lands in the same bucket, and the
+    // max (like HdrHistogram's own decode) becomes its bucket's highest equivalent value (3 digits).
+    const { maxUs: maxB, ...restB } = b.latency;
+    const { maxUs: maxA, ...restA } = a.latency;
+    expect(restB).toEqual(restA);
+    expect(maxB).toBe(decodeHistogram(a.encoded.latency).maxValue);
+    expect(Math.abs(maxB - maxA) / maxA).toBeLessThan(0.001);
+    const strip = (x: typeof a.backends) =>
+      x.entries.map((e) => ({ ...e, latency: { ...e.latency, maxUs: 0 } }));
+    expect(strip(b.backends)).toEqual(strip(a.backends));
+    expect(b.backends.unlabeled).toBe(a.backends.unlabeled);
+    expect(b.throughput).toEqual(a.throughput);
+    expect(b.encoded.perBackend).toEqual(a.encoded.perBackend);
+    expect(b.series.points.map(({ jitterUs, maxUs, ...p }) => p)).toEqual(
+      a.series.points.map(({ jitterUs, maxUs, ...p }) => p),
+    );
+    expect(parent.completedAll).toBe(whole.completedAll);
+    expect(parent.failedAll).toBe(whole.failedAll);
   });
 });
