@@ -92,8 +92,9 @@ export function createLxdProvider(options: LxdProviderOptions = {}): LabProvider
     async status(ctx: StepContext): Promise<ResourceHealth[]> {
       const o = lxdLabOptions(ctx.spec);
       const client = clientFor(o);
-      const health: ResourceHealth[] = [];
-      for (const r of ctx.resources()) {
+      // Every resource is probed at once: a stopped container costs one short wait, not one per probe.
+      const probes = ctx.resources().map(async (r): Promise<ResourceHealth[]> => {
+        const health: ResourceHealth[] = [];
         if (r.kind === "network") {
           const network = await client.getNetwork(r.id);
           health.push({
@@ -106,7 +107,7 @@ export function createLxdProvider(options: LxdProviderOptions = {}): LabProvider
           const instance = await client.getInstance(r.id);
           if (!instance) {
             health.push({ kind: r.kind, id: r.id, health: "unhealthy", detail: "missing" });
-            continue;
+            return health;
           }
           const live = await instanceAddress(client, r.id);
           const plan = [...o.apps, o.lb].find((p) => p.instance === r.id);
@@ -138,9 +139,9 @@ export function createLxdProvider(options: LxdProviderOptions = {}): LabProvider
         } else if (r.kind === "address") {
           health.push({ kind: r.kind, id: r.id, health: "healthy", detail: String(r.data?.ip ?? "?") });
         }
-      }
-      health.push(...benchHealth(ctx));
-      return health;
+        return health;
+      });
+      return [...(await Promise.all(probes)).flat(), ...benchHealth(ctx)];
     },
 
     async verify(ctx: StepContext, options: LabVerifyOptions): Promise<LabVerifyResult> {
