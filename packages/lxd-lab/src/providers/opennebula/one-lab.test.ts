@@ -440,7 +440,7 @@ describe("OpenNebula lab against the simulator", () => {
     expect(sim.count("one.template.instantiate")).toBe(2);
   });
 
-  it("lab down deletes a VM stuck in BOOT_FAILURE (terminate is refused there) and waits for DONE before the image and vnet", async () => {
+  it("lab down deletes a VM stuck in BOOT_FAILURE (recover --delete) and waits for DONE before the image and vnet", async () => {
     const { run, down, sim } = await setup({
       hosts: [{ name: "lxd-host" }],
       bootFailures: ["lab-app2"],
@@ -451,7 +451,7 @@ describe("OpenNebula lab against the simulator", () => {
       ["lab-app2", 36], // BOOT_FAILURE
     ]);
     await down();
-    // Without recover, ONE_WRONG_STATE used to be taken as "gone": the VM leaked and the image delete failed.
+    // Deleting is asynchronous too (CLEANUP_DELETE → DONE): the image and vnet are deleted only after DONE.
     expect(sim.count("one.vm.recover")).toBe(1);
     expect(sim.vms.map((v) => v.state)).toEqual([6, 6]);
     expect(sim.images).toEqual([]);

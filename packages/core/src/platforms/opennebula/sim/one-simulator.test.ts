@@ -118,6 +118,7 @@ describe("OpenNebula simulator: asynchronous terminate and in-use deletes", () =
     while ((await client.vmInfo(vm)).label !== "ACTIVE/PROLOG") {}
     const e = (await client.vmAction("terminate-hard", vm).catch((x: unknown) => x)) as OpenNebulaError;
     expect(e.code).toBe("ONE_WRONG_STATE");
+    expect(e.message).toMatch(/Could not terminate VM \d+, wrong state ACTIVE\./);
     const steps: string[] = [];
     expect(await terminateVm(client, vm, { ...fast, onStep: (m) => steps.push(m) })).toBe("terminated");
     expect(steps.some((m) => /terminate is not allowed yet/.test(m))).toBe(true);
@@ -133,6 +134,20 @@ describe("OpenNebula simulator: asynchronous terminate and in-use deletes", () =
     expect(await terminateVm(client, vm, fast)).toBe("recovered");
     expect(sim.count("one.vm.recover")).toBe(1);
     expect((await client.vmInfo(vm)).stateName).toBe("DONE");
+  });
+
+  it("terminate in a failure state deletes the VM (CLEANUP_DELETE → DONE), as DispatchManager::terminate does", async () => {
+    const { client } = await start({ bootFailures: ["bad"], ticksPerTransition: 3 });
+    const { image, template } = await lab(client);
+    const vm = await client.templateInstantiate(template, "bad");
+    await waitForVmRunning(client, vm, fast).catch(() => undefined);
+    await client.vmAction("terminate-hard", vm);
+    expect((await client.vmInfo(vm)).label).toBe("ACTIVE/CLEANUP_DELETE");
+    expect((await client.imageDelete(image).catch((x: unknown) => x)) as OpenNebulaError).toMatchObject({
+      code: "ONE_WRONG_STATE",
+    });
+    expect((await waitForVmDone(client, vm, fast))?.stateName).toBe("DONE");
+    await client.imageDelete(image);
   });
 
   it("calls the hypervisor at deploy and destroy, with the regenerated network context", async () => {

@@ -211,10 +211,27 @@ function checkSignature(method: string, params: XmlRpcValue[]): string | undefin
   return undefined;
 }
 
-/** ACTIVE LCM states a VM only passes through; terminate is refused in them (src/dm/DispatchManagerActions.cc). */
+/** src/dm/DispatchManagerActions.cc DispatchManager::terminate (6.8 … 7.0): which states allow it, and how. */
 const TERMINATE_OK_LCM = new Set(["RUNNING", "UNKNOWN"]);
 const TERMINATE_OK_STATES = new Set(["POWEROFF", "SUSPENDED", "STOPPED", "UNDEPLOYED"]);
 const TERMINATE_AT_ONCE_STATES = new Set(["INIT", "PENDING", "HOLD", "CLONING", "CLONING_FAILURE"]);
+/** Failure states in which terminate deletes the VM (lcm->trigger_delete: CLEANUP_DELETE → DONE). */
+const TERMINATE_DELETES_LCM = new Set([
+  "BOOT_FAILURE",
+  "BOOT_MIGRATE_FAILURE",
+  "PROLOG_MIGRATE_FAILURE",
+  "PROLOG_FAILURE",
+  "EPILOG_FAILURE",
+  "EPILOG_STOP_FAILURE",
+  "EPILOG_UNDEPLOY_FAILURE",
+  "PROLOG_MIGRATE_POWEROFF_FAILURE",
+  "PROLOG_MIGRATE_SUSPEND_FAILURE",
+  "BOOT_UNDEPLOY_FAILURE",
+  "BOOT_STOPPED_FAILURE",
+  "PROLOG_RESUME_FAILURE",
+  "PROLOG_UNDEPLOY_FAILURE",
+  "PROLOG_MIGRATE_UNKNOWN_FAILURE",
+]);
 
 export interface SimulatorCall {
   method: string;
@@ -1050,6 +1067,19 @@ export class OneSimulator {
     ];
   }
 
+  /** src/lcm/LifeCycleActions.cc delete: a deployed VM is cleaned up on its host (CLEANUP_DELETE), then DONE. */
+  #deleteVm(vm: Vm): void {
+    if (vm.state !== st.vm("ACTIVE")) {
+      this.#finish(vm);
+      return;
+    }
+    vm.busy = false;
+    vm.steps = this.#shutdownSteps(vm, "CLEANUP_DELETE");
+    vm.ticks = 0;
+    this.#set(vm, "ACTIVE", "CLEANUP_DELETE");
+    this.#run(vm, vm.steps.shift()!);
+  }
+
   #wrongState(vm: Vm, action: string): ApiError {
     const label =
       vm.state === st.vm("ACTIVE") ? `${VM_STATES[vm.state]}/${LCM_STATES[vm.lcm]}` : VM_STATES[vm.state];
@@ -1073,7 +1103,16 @@ export class OneSimulator {
           this.#finish(vm);
           return id;
         }
-        if (!running && !TERMINATE_OK_STATES.has(state)) throw this.#wrongState(vm, action);
+        if (state === "ACTIVE" && TERMINATE_DELETES_LCM.has(lcm)) {
+          this.#deleteVm(vm);
+          return id;
+        }
+        // A hard terminate overrides a (probably frozen) shutdown; anything else mid-transition is refused with
+        // "Could not terminate VM <id>, wrong state ACTIVE." and the VM goes on to RUNNING or DONE by itself.
+        const again = action === "terminate-hard" && state === "ACTIVE" && lcm === "SHUTDOWN";
+        if (!running && !again && !TERMINATE_OK_STATES.has(state)) {
+          throw new ApiError(OneErrorCode.ACTION, `Could not terminate VM ${id}, wrong state ${state}.`);
+        }
         // Asynchronous: the call returns now; SHUTDOWN (driver cancel/shutdown) → EPILOG → DONE follow.
         vm.steps = this.#shutdownSteps(vm, "SHUTDOWN");
         this.#set(vm, "ACTIVE", "SHUTDOWN");
@@ -1132,15 +1171,7 @@ export class OneSimulator {
     if (vm.state === st.vm("DONE")) throw this.#wrongState(vm, "recover");
     switch (op) {
       case 3:
-        if (vm.state !== st.vm("ACTIVE")) {
-          this.#finish(vm);
-          return id;
-        }
-        vm.busy = false;
-        vm.steps = this.#shutdownSteps(vm, "CLEANUP_DELETE");
-        vm.ticks = 0;
-        this.#set(vm, "ACTIVE", "CLEANUP_DELETE");
-        this.#run(vm, vm.steps.shift()!);
+        this.#deleteVm(vm);
         return id;
       case 2: {
         if (!lcm.endsWith("_FAILURE")) throw this.#wrongState(vm, "recover retry");
