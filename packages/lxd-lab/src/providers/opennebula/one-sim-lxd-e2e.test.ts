@@ -14,6 +14,8 @@ import {
 import { afterAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { freeTestSubnet } from "../../../../core/src/platforms/opennebula/sim/test-support/free-subnet.js";
+import { BENCH_STEP_ID } from "../../bench-step/bench-step.js";
+import { withBenchStep } from "../../bench-step/with-bench-step.js";
 import { autoYesGate } from "../../engine/gate.js";
 import { labDown, labUp } from "../../engine/run-lab.js";
 import { parseLabSpec } from "../../spec/parse-lab-spec.js";
@@ -34,6 +36,8 @@ failUnlessUsable("OpenNebula simulator on LXD end-to-end", state);
 
 interface ExampleSpec {
   name: string;
+  slos: string[];
+  bench?: Record<string, unknown>;
   network: Record<string, unknown>;
   lb: Record<string, unknown>;
   providerOptions: Record<string, unknown>;
@@ -63,7 +67,7 @@ describe.skipIf(!state.ok)(
     }, 180_000);
 
     for (const version of ["6.8", "6.10.5"] as const satisfies readonly SimOneVersion[]) {
-      it(`${version}: lab up builds the whole lab, round robin through the exposed port, lab down removes it all`, async () => {
+      it(`${version}: lab up builds the whole lab, round robin and the bench through the exposed port, lab down removes it all`, async () => {
         // Simulators number VMs from 0 and name containers one-<ID>, as OpenNebula does: two runs of this
         // suite on one LXD (two checkouts, or parallel helpers) take turns instead of colliding.
         const release = once(
@@ -114,9 +118,13 @@ describe.skipIf(!state.ok)(
           ipPoolState: join(dir, "ip_pools.state.json"),
           pollIntervalMs: 200,
         };
+        // The SLO bench runs as the lab's last step, as with `labgate lab up`; on 2 shared CI cores only the
+        // error SLO is asserted (a latency bound there would test the machine's load, not the lab).
+        raw.slos = ["errors<1%"];
+        raw.bench = { duration: "2s", connections: 4 };
         expect(raw.providerOptions).toMatchObject({ hostAccess: "local" });
         const spec = parseLabSpec(raw, "lab-opennebula-sim.yaml");
-        const provider = createOpenNebulaProvider();
+        const provider = withBenchStep(createOpenNebulaProvider());
         const stateDir = join(dir, "state");
         // A failed test still takes its host-side rules (DNAT, proxy device) down before the containers go.
         const down = once(() => labDown({ provider, spec, stateDir, gate: autoYesGate(), log }));
@@ -127,6 +135,7 @@ describe.skipIf(!state.ok)(
           throw error;
         });
         expect(up.complete).toBe(true);
+        expect(up.steps.find((x) => x.id === BENCH_STEP_ID)?.outcome).toBe("applied");
 
         // Three real containers, as OpenNebula's LXD driver names them, running.
         const ours = (await lxd.listInstances()).filter(
