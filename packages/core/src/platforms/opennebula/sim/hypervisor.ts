@@ -6,6 +6,13 @@
  *
  * Compatibility note for implementers (H4b): this interface may only grow by optional members; the simulator treats a
  * rejected promise as the driver failing (the VM goes to the matching *_FAILURE LCM state, as oned does).
+ * How the simulator calls the hooks (sim/one-simulator.ts):
+ * - deploy(vm) in ACTIVE/BOOT; the VM stays in BOOT until it settles. `vm.context` already holds the ETH<n>_*
+ *   values oned regenerates from the NIC/AR/vnet, and `vm.nics[].mask/gateway/dns` the same, resolved.
+ * - destroy(id) in SHUTDOWN (terminate) or CLEANUP_DELETE (terminate of a failed VM, recover --delete), only for a
+ *   VM that was scheduled to a host. It may come while deploy(id) is still pending (recover --delete during BOOT):
+ *   the late answer of the abandoned deploy is ignored, so destroy must remove whatever deploy managed to create.
+ * - poweroff in SHUTDOWN_POWEROFF, suspend in SAVE_SUSPEND, resume in BOOT_POWEROFF / BOOT_SUSPENDED.
  */
 export type SimOneVersion = "6.8" | "6.10.0" | "6.10.5" | "7.0";
 
