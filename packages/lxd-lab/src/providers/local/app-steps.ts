@@ -1,12 +1,14 @@
+import { createHash } from "node:crypto";
 import { displayQuote } from "@labgate/core";
 import type { Step, StepContext } from "../../engine/step.js";
 import { StepFailedError } from "../../errors.js";
-import { sentimentAppEntry } from "../../payload/sentiment-app.js";
+import { readSentimentAppFiles, sentimentAppEntry } from "../../payload/sentiment-app.js";
 import type { LabSpec } from "../../spec/lab-spec.js";
 import {
   answers,
   type ManagedProcess,
   ownProcessAlive,
+  processRecord,
   startManagedProcess,
   stopManagedProcess,
 } from "./instance-process.js";
@@ -27,6 +29,23 @@ export function appProcess(spec: LabSpec, app: LocalApp, stepId: string, address
     // The payload may sit in a read-only install; never write __pycache__ beside it.
     env: { PYTHONDONTWRITEBYTECODE: "1", PYTHONUNBUFFERED: "1" },
   };
+}
+
+/** sha256 (first 16 hex) of the app's files: what a running instance was started from. */
+export async function appPayloadHash(): Promise<string> {
+  const h = createHash("sha256");
+  for (const f of await readSentimentAppFiles()) h.update(`${f.name}\0${f.content}\0`);
+  return h.digest("hex").slice(0, 16);
+}
+
+/** The process runs code other than the app files now on disk (they changed since it started). */
+async function appDrift(ctx: StepContext, name: string): Promise<string | undefined> {
+  const started = processRecord(ctx, name)?.data?.["payloadHash"];
+  if (typeof started !== "string") return undefined;
+  const now = await appPayloadHash();
+  return started === now
+    ? undefined
+    : `the app files changed since ${name} started (sha256 ${started}, now ${now}): it runs the old code`;
 }
 
 function healthUrl(address: string, app: LocalApp): string {
@@ -59,6 +78,8 @@ export function startAppStep(spec: LabSpec, app: LocalApp): Step {
       const p = proc(ctx);
       const pid = await ownProcessAlive(ctx, p);
       if (pid === undefined) return { done: false, detail: `${app.name} is not running` };
+      const drift = await appDrift(ctx, app.name);
+      if (drift) return { done: false, detail: `drift: ${drift}` };
       // A process started just before an interruption may still be loading: give it a moment.
       const healthy = await waitFor(() => p.healthy(ctx), 3_000, ctx.signal, 150);
       return healthy
@@ -67,11 +88,15 @@ export function startAppStep(spec: LabSpec, app: LocalApp): Step {
     },
     async apply(ctx) {
       const p = proc(ctx);
+      const drift = (await ownProcessAlive(ctx, p)) !== undefined ? await appDrift(ctx, app.name) : undefined;
+      if (drift) ctx.log(`${id}: drift found: ${drift}`);
+      p.extraData = { ...p.extraData, payloadHash: await appPayloadHash() };
       // A process of ours that runs but is unhealthy (or on a port the spec no longer has) is
       // replaced, not left running: match it by app path and name only.
       const previous = { ...p, markers: [sentimentAppEntry(), app.name] };
       if ((await ownProcessAlive(ctx, previous)) !== undefined) await stopManagedProcess(ctx, previous);
-      await startManagedProcess(ctx, p);
+      const pid = await startManagedProcess(ctx, p);
+      if (drift) ctx.log(`${id}: repaired: restarted ${app.name} on the current app files (pid ${pid})`);
     },
     async verify(ctx) {
       const url = healthUrl(labAddress(ctx), app);

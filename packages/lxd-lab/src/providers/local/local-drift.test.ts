@@ -20,6 +20,17 @@ async function lbPid(stateDir: string, spec: LabSpec): Promise<number> {
   return lb?.data?.["pid"] as number;
 }
 
+async function processPids(stateDir: string, spec: LabSpec): Promise<Record<string, unknown>> {
+  const store = new LabStateStore(stateDir);
+  await store.load();
+  return Object.fromEntries(
+    store
+      .snapshot(spec.name, "local")
+      .resources.filter((r) => r.kind === "process")
+      .map((r) => [r.id, r.data?.["pid"]]),
+  );
+}
+
 async function liveAlgo(statsPort: number): Promise<string | undefined> {
   const view = await fetchHaproxyLiveView(`http://127.0.0.1:${statsPort}/stats;csv`).catch(() => undefined);
   return view?.backends.find((b) => b.servers.some((s) => s.name === "app1"))?.algo;
@@ -81,6 +92,28 @@ describe("local lab: checks observe the live HAProxy, and `lab up` repairs drift
     expect(await isRunning(pid)).toBe(false);
     const fixed = await labVerify({ provider: localProvider, spec, stateDir, verify: { requests: 20 } });
     expect(fixed.passed, fixed.summary).toBe(true);
+  });
+
+  it("an app started from other app files than those on disk now is restarted, and only it", async () => {
+    // As after an upgrade of labgate's payload: the recorded hash is what app1 was started from.
+    const store = new LabStateStore(stateDir);
+    await store.load();
+    await store.update(spec.name, "local", (state) => {
+      const app1 = state.resources.find((r) => r.kind === "process" && r.id === "app1");
+      if (app1?.data) app1.data["payloadHash"] = "0000000000000000";
+    });
+    const before = await processPids(stateDir, spec);
+    logs.length = 0;
+    const up = await labUp({ provider: localProvider, spec, stateDir, gate: autoYesGate(), log });
+    expect(up.steps.filter((s) => s.outcome === "applied").map((s) => s.id)).toEqual(["start-app1"]);
+    const out = logs.join("\n");
+    expect(out).toMatch(
+      /start-app1: drift found: the app files changed since app1 started \(sha256 0000000000000000, now [0-9a-f]{16}\)/,
+    );
+    expect(out).toMatch(/start-app1: repaired: restarted app1 on the current app files \(pid \d+\)/);
+    const after = await processPids(stateDir, spec);
+    expect(after["app1"]).not.toBe(before["app1"]);
+    expect(after["app2"]).toBe(before["app2"]);
   });
 
   it("a reload with the edit, then the file put back: the live HAProxy is still seen as drifted", async () => {
