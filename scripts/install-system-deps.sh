@@ -23,6 +23,7 @@ PACKAGES=(
   ca-certificates
   iputils-arping     # `labgate ip allocate` probes candidates by ARP (arping -D, RFC 5227) before handing them out
   iputils-ping       # ... and by ping on subnets this machine is not attached to
+  postgresql-15      # the shared IP ledger's tests start their own PostgreSQL (initdb in a temp dir, unix socket only)
 )
 
 SUDO=""

@@ -117,6 +117,12 @@ export { formatIpv4, isValidIpv4, parseIpv4, prefixToMask, prefixToNetmask } fro
 export { emptyLedger, type IpLedger, readLedger, validateLedger, writeLedger } from "./ip-pool/ledger.js";
 export { assertLedgerMatchesConfig } from "./ip-pool/ledger-config-check.js";
 export { findNetworkContaining, type NetworkView, resolveNetwork } from "./ip-pool/network-view.js";
+export {
+  FileLedgerStore,
+  type LedgerLockScope,
+  type LedgerStore,
+  type LedgerTransaction,
+} from "./ip-pool/ledger-store.js";
 export { assertValidOwner, quoteOwner } from "./ip-pool/owner.js";
 export {
   DEFAULT_IP_POOLS_CONFIG,
@@ -124,20 +130,20 @@ export {
   resolveIpPoolConfigPath,
 } from "./ip-pool/paths.js";
 export {
-export {
+export { isPostgresUrl, PgLedgerStore, redactPostgresUrl } from "./ip-pool/pg-ledger-store.js";
   type LxdAddressSource,
   localAddresses,
   lxdAddresses,
   networkConfigAddresses,
 } from "./ip-pool/platform-addresses.js";
   type AddressProbe,
+export {
   localIpv4Interfaces,
   type ProbeAnswer,
   type ProbeTarget,
   probePlan,
   systemProbe,
 } from "./ip-pool/probe.js";
-export type {
 export {
   ownerNamesHolder,
   type PlatformAddress,
@@ -145,6 +151,7 @@ export {
   reconcile,
 } from "./ip-pool/reconcile.js";
   IpAllocation,
+export type {
   IpConflict,
   IpNetworkConfig,
   IpPoolConfig,

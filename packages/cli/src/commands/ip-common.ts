@@ -1,9 +1,11 @@
-import { IpPool, IpPoolRequestError } from "@labgate/core";
+import { IpPool, IpPoolRequestError, isPostgresUrl } from "@labgate/core";
 
 /** Flags every `labgate ip` subcommand takes. */
 export interface IpCommonFlags {
   config?: string;
   state?: string;
+  /** postgres://... for a shared ledger (default: $LABGATE_LEDGER, else the file ledger). */
+  ledger?: string;
   json?: boolean;
   dryRun?: boolean;
 }
@@ -53,10 +55,24 @@ export interface IpListFlags extends IpCommonFlags {
 }
 
 /** The pool the flags point at: --config and --state, else the defaults beside config/ip_pools.json. */
-export function poolFrom(flags: IpCommonFlags): IpPool {
+export function poolFrom(flags: IpCommonFlags, env: NodeJS.ProcessEnv = process.env): IpPool {
+  const ledger = flags.ledger ?? (flags.state === undefined ? env.LABGATE_LEDGER || undefined : undefined);
+  if (ledger !== undefined && flags.state !== undefined) {
+    throw new IpPoolRequestError("LEDGER_AND_STATE", "Give either --ledger or --state, not both.", {
+      hint: "--state is the file ledger; --ledger postgres://... is a shared one.",
+    });
+  }
+  if (ledger !== undefined && !isPostgresUrl(ledger)) {
+    throw new IpPoolRequestError(
+      "INVALID_LEDGER_URL",
+      `--ledger (or LABGATE_LEDGER) must be a postgres:// URL, not ${JSON.stringify(ledger.slice(0, 60))}.`,
+      { hint: "For a file ledger use --state <file>; for a shared one --ledger postgres://user@host/db." },
+    );
+  }
   return new IpPool({
     ...(flags.config === undefined ? {} : { configPath: flags.config }),
     ...(flags.state === undefined ? {} : { statePath: flags.state }),
+    ...(ledger === undefined ? {} : { ledger }),
   });
 }
 
@@ -65,4 +81,8 @@ export function required(value: string | undefined, flag: string): string {
     throw new IpPoolRequestError("MISSING_OPTION", `${flag} is required.`, { hint: `Pass ${flag} <value>.` });
   }
   return value;
+}
+
+export interface IpMigrateFlags extends IpCommonFlags {
+  to?: string;
 }

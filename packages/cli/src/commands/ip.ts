@@ -4,6 +4,7 @@ import type {
   IpAllocateFlags,
   IpListFlags,
   IpLogFlags,
+  IpMigrateFlags,
   IpProbeFlags,
   IpReconcileFlags,
   IpReleaseFlags,
@@ -11,6 +12,7 @@ import type {
 } from "./ip-common.js";
 import { ipListCommand } from "./ip-list.js";
 import { ipLogCommand } from "./ip-log.js";
+import { ipMigrateCommand } from "./ip-migrate.js";
 import { ipProbeCommand } from "./ip-probe.js";
 import { ipReconcileCommand } from "./ip-reconcile.js";
 import { ipReleaseCommand } from "./ip-release.js";
@@ -159,11 +161,27 @@ export function registerIpCommands(program: Command): void {
   ).action(async (flags: IpReconcileFlags) => {
     process.exitCode = await ipReconcileCommand(flags);
   });
+  withCommon(
+    ip
+      .command("migrate")
+      .summary("move the file ledger and its audit log into an empty PostgreSQL ledger")
+      .description(
+        "Copy the file ledger (--state, or the default beside the config) and its audit log into an empty " +
+          "PostgreSQL ledger in one transaction, then mark the file as moved so it refuses further changes.",
+      )
+      .requiredOption("--to <url>", "the shared ledger, postgres://user@host/db"),
+  ).action(async (flags: IpMigrateFlags) => {
+    process.exitCode = await ipMigrateCommand(flags);
+  });
 }
 
 function withCommon(command: Command): Command {
   return command
     .option("--config <file>", "IP pool config (default: $LABGATE_IP_POOLS or config/ip_pools.json)")
     .option("--state <file>", "ledger file (default: ip_pools.state.json beside the config)")
+    .option(
+      "--ledger <url>",
+      "a ledger shared in PostgreSQL, postgres://user@host/db (default: $LABGATE_LEDGER, else the file)",
+    )
     .option("--json", "print the result as JSON on stdout");
 }

@@ -1,9 +1,5 @@
-import { mkdir } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
-import { IpPoolRequestError } from "../errors.js";
-import { removeOrphanTempFiles } from "../fs/atomic-write.js";
-import { withFileLock } from "../fs/file-lock.js";
-import { resolveStatePath } from "../fs/real-path.js";
+import { resolve } from "node:path";
+import { IpLedgerError, IpPoolRequestError } from "../errors.js";
 import {
   type LedgerChange,
   type PlanContext,
@@ -12,19 +8,15 @@ import {
   planRelease,
   planReservation,
 } from "./allocator.js";
-import {
-  type AuditLogRead,
-  appendAuditEntries,
-  auditEntriesFor,
-  auditLogPath,
-  readAuditLog,
-} from "./audit-log.js";
+import { type AuditLogRead, auditEntriesFor } from "./audit-log.js";
 import { loadIpPoolConfig, validateIpPoolConfig } from "./config.js";
 import { formatIpv4, parseIpv4 } from "./ipv4.js";
-import { type IpLedger, readLedger, writeLedger } from "./ledger.js";
+import type { IpLedger } from "./ledger.js";
 import { assertLedgerMatchesConfig } from "./ledger-config-check.js";
+import { FileLedgerStore, type LedgerLockScope, type LedgerStore } from "./ledger-store.js";
 import { resolveNetwork } from "./network-view.js";
 import { defaultIpPoolStatePath, resolveIpPoolConfigPath } from "./paths.js";
+import { isPostgresUrl, PgLedgerStore } from "./pg-ledger-store.js";
 import { type AddressProbe, probePlan, systemProbe } from "./probe.js";
 import { type PlatformAddress, type ReconcileReport, reconcile } from "./reconcile.js";
 import type { IpAllocation, IpConflict, IpPoolConfig, IpPoolOptions, IpReleaseSelector } from "./types.js";
@@ -60,13 +52,20 @@ export class IpPool {
   private readonly inlineConfig: IpPoolConfig | undefined;
   private readonly lockTimeoutMs: number | undefined;
   private readonly prober: AddressProbe | undefined;
+  /** Where the ledger lives: the JSON file (default) or a PostgreSQL database. */
+  readonly store: LedgerStore;
 
   constructor(opts: IpPoolOptions = {}) {
     this.inlineConfig = opts.config;
     this.lockTimeoutMs = opts.lockTimeoutMs;
     this.prober = typeof opts.probe === "function" ? opts.probe : opts.probe ? systemProbe() : undefined;
+    let store: LedgerStore | undefined;
+    if (opts.ledger !== undefined && typeof opts.ledger !== "string") store = opts.ledger;
+    else if (typeof opts.ledger === "string" && isPostgresUrl(opts.ledger)) {
+      store = new PgLedgerStore(opts.ledger, opts.lockTimeoutMs);
+    }
     if (opts.config !== undefined && opts.configPath === undefined) {
-      if (opts.statePath === undefined) {
+      if (opts.statePath === undefined && store === undefined) {
         throw new IpPoolRequestError(
           "STATE_PATH_REQUIRED",
           "An in-memory IP pool config needs a statePath for its ledger.",
@@ -76,12 +75,15 @@ export class IpPool {
         );
       }
       this.configPath = undefined;
-      this.statePath = resolve(opts.statePath);
+      this.statePath = store?.location ?? resolve(opts.statePath as string);
     } else {
       this.configPath = resolveIpPoolConfigPath(opts.configPath);
+      const file =
+        typeof opts.ledger === "string" && !isPostgresUrl(opts.ledger) ? opts.ledger : opts.statePath;
       this.statePath =
-        opts.statePath === undefined ? defaultIpPoolStatePath(this.configPath) : resolve(opts.statePath);
+        store?.location ?? (file === undefined ? defaultIpPoolStatePath(this.configPath) : resolve(file));
     }
+    this.store = store ?? new FileLedgerStore(this.statePath, this.lockTimeoutMs);
   }
 
   /** The validated config (re-read on every call so edits take effect without a restart). */
@@ -106,10 +108,13 @@ export class IpPool {
   ): Promise<{ allocation: IpAllocation; created: boolean; conflicts: IpConflict[] }> {
     const prober =
       options.probe === false ? undefined : (this.prober ?? (options.probe ? systemProbe() : undefined));
+    // Only this subnet is locked: allocations on other subnets (and other teams) go on meanwhile.
+    const subnet = resolveNetwork(await this.config(), network, this.configPath ?? IN_MEMORY).subnet.cidr;
     const { result, changed, conflicts } = await this.change(
       options.command ?? "allocate",
       (ctx) => planAllocation(ctx, network, owner),
       options,
+      { subnets: [subnet] },
       prober === undefined ? undefined : (allocation, config) => probeCandidate(prober, allocation, config),
     );
     return { allocation: result, created: changed, conflicts };
@@ -146,9 +151,8 @@ export class IpPool {
   /** The whole ledger (allocations and conflicts), checked against the config. Reads without the lock: writes are atomic renames. */
   async snapshot(): Promise<{ allocations: IpAllocation[]; conflicts: IpConflict[] }> {
     const config = await this.config();
-    const path = await resolveStatePath(this.statePath);
-    const ledger = await readLedger(path);
-    assertLedgerMatchesConfig(ledger, config, path);
+    const { location, ledger } = await this.store.read();
+    assertLedgerMatchesConfig(ledger, config, location);
     const byAddress = (a: { ip: string }, b: { ip: string }) => parseIpv4(a.ip) - parseIpv4(b.ip);
     return {
       allocations: [...ledger.allocations].sort(byAddress),
@@ -231,9 +235,8 @@ export class IpPool {
       defaultScope(ledger, config);
     if (!options.fix) {
       const config = await this.config();
-      const path = await resolveStatePath(this.statePath);
-      const ledger = await readLedger(path);
-      assertLedgerMatchesConfig(ledger, config, path);
+      const { location, ledger } = await this.store.read();
+      assertLedgerMatchesConfig(ledger, config, location);
       return { report: reconcile(ledger, used, scope(ledger, config)), fixed: false };
     }
     let report: ReconcileReport | undefined;
@@ -244,14 +247,66 @@ export class IpPool {
         return planReconcileFix(ctx, report);
       },
       {},
+      "all",
     );
     return { report: report as ReconcileReport, fixed: changed };
   }
 
+  /**
+   * Copies this pool's ledger and audit history into an empty PostgreSQL ledger in one transaction,
+   * then marks the file as moved (`migratedTo`), so a forgotten `--state` cannot keep allocating
+   * from a copy that no longer counts. The file itself is kept as the record of what was moved.
+   */
+  async migrateTo(
+    url: string,
+  ): Promise<{ to: string; allocations: number; conflicts: number; auditEntries: number }> {
+    if (!isPostgresUrl(url)) {
+      throw new IpPoolRequestError(
+        "INVALID_LEDGER_URL",
+        `--to must be a postgres:// URL, not ${JSON.stringify(url.slice(0, 60))}.`,
+        {
+          hint: "e.g. labgate ip migrate --to postgres://ipam@db.lab.example/labgate",
+        },
+      );
+    }
+    const config = await this.config();
+    const target = new PgLedgerStore(url, this.lockTimeoutMs);
+    const history = await this.store.auditLog();
+    return this.store.change("all", async (source) => {
+      assertLedgerMatchesConfig(source.ledger, config, source.location);
+      assertNotMigrated(source.ledger, source.location);
+      const { extra: _kept, ...moved } = source.ledger;
+      const counts = await target.change("all", async (tx) => {
+        if (tx.ledger.allocations.length > 0 || (tx.ledger.conflicts ?? []).length > 0) {
+          throw new IpLedgerError(
+            "LEDGER_NOT_EMPTY",
+            `The ledger at ${target.location} already holds ${tx.ledger.allocations.length} address(es); migrate only fills an empty one.`,
+            {
+              hint: "Point --to at a new database (or empty labgate_ip_allocations there after checking nobody uses it).",
+              details: { to: target.location },
+            },
+          );
+        }
+        const entries = [...history.entries, ...auditEntriesFor(tx.ledger, moved, "migrate", new Date())];
+        await tx.persist(moved, entries);
+        return {
+          to: target.location,
+          allocations: moved.allocations.length,
+          conflicts: (moved.conflicts ?? []).length,
+          auditEntries: entries.length,
+        };
+      });
+      await source.persist(
+        { ...source.ledger, extra: { ...source.ledger.extra, migratedTo: target.location } },
+        [],
+      );
+      return counts;
+    });
+  }
+
   /** The audit log beside the ledger: every change, one JSON line each. */
   async auditLog(): Promise<AuditLogRead & { path: string }> {
-    const path = auditLogPath(await resolveStatePath(this.statePath));
-    return { path, ...(await readAuditLog(path)) };
+    return this.store.auditLog();
   }
 
   /**
@@ -262,69 +317,69 @@ export class IpPool {
     command: string,
     plan: (ctx: PlanContext) => LedgerChange<T>,
     options: IpChangeOptions,
+    scope: LedgerLockScope = "all",
     probe?: (result: T, config: IpPoolConfig) => Promise<IpConflict | undefined>,
   ): Promise<{ result: T; changed: boolean; conflicts: IpConflict[] }> {
     // Config errors surface before any lock is taken or file touched.
     const config = await this.config();
     const configSource = this.configPath ?? IN_MEMORY;
-    // Lock, write and audit where the ledger really is: through a symlink, the rename would replace
-    // the link and the lock would guard another name than a writer using the real path takes.
-    const path = await resolveStatePath(this.statePath);
     const now = new Date();
-    const context = (ledger: IpLedger): PlanContext => ({
+    const context = (ledger: IpLedger, location: string): PlanContext => ({
       config,
       configSource,
-      stateSource: path,
+      stateSource: location,
       ledger,
       now,
     });
-    const load = async () => {
-      const ledger = await readLedger(path);
-      assertLedgerMatchesConfig(ledger, config, path);
-      return ledger;
-    };
     if (options.dryRun) {
-      const { result, ledger: next } = plan(context(await load()));
+      const { location, ledger } = await this.store.read();
+      assertLedgerMatchesConfig(ledger, config, location);
+      const { result, ledger: next } = plan(context(ledger, location));
       return { result, changed: next !== undefined, conflicts: [] };
     }
-    // The lock file lives beside the ledger, so its directory must exist before the lock is taken.
-    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    return withFileLock(
-      path,
-      async () => {
-        // A writer killed between its temp file and the rename left that temp file; nobody else will.
-        await removeOrphanTempFiles(path);
-        const before = await load();
-        const persist = async (after: IpLedger) => {
-          await holdLockForTests();
-          await writeLedger(path, after);
-          await appendAuditEntries(auditLogPath(path), auditEntriesFor(before, after, command, new Date()));
-        };
-        let ledger = before;
-        const conflicts: IpConflict[] = [];
-        for (;;) {
-          let decision: LedgerChange<T>;
-          try {
-            decision = plan(context(ledger));
-          } catch (error) {
-            // What the probes found stays true even when no address is left.
-            if (conflicts.length > 0) await persist(ledger);
-            throw error;
-          }
-          const found = decision.ledger && probe ? await probe(decision.result, config) : undefined;
-          if (found) {
-            conflicts.push(found);
-            ledger = planConflict(context(ledger), found).ledger as IpLedger;
-            continue;
-          }
-          const next = decision.ledger ?? (conflicts.length > 0 ? ledger : undefined);
-          if (next) await persist(next);
-          return { result: decision.result, changed: decision.ledger !== undefined, conflicts };
+    return this.store.change(scope, async (tx) => {
+      const before = tx.ledger;
+      assertLedgerMatchesConfig(before, config, tx.location);
+      assertNotMigrated(before, tx.location);
+      const persist = (after: IpLedger) =>
+        tx.persist(after, auditEntriesFor(before, after, command, new Date()));
+      let ledger = before;
+      const conflicts: IpConflict[] = [];
+      for (;;) {
+        let decision: LedgerChange<T>;
+        try {
+          decision = plan(context(ledger, tx.location));
+        } catch (error) {
+          // What the probes found stays true even when no address is left.
+          if (conflicts.length > 0) await persist(ledger);
+          throw error;
         }
-      },
-      this.lockTimeoutMs === undefined ? {} : { timeoutMs: this.lockTimeoutMs },
-    );
+        const found = decision.ledger && probe ? await probe(decision.result, config) : undefined;
+        if (found) {
+          conflicts.push(found);
+          ledger = planConflict(context(ledger, tx.location), found).ledger as IpLedger;
+          continue;
+        }
+        const next = decision.ledger ?? (conflicts.length > 0 ? ledger : undefined);
+        if (next) await persist(next);
+        return { result: decision.result, changed: decision.ledger !== undefined, conflicts };
+      }
+    });
   }
+}
+
+/** A file ledger moved to PostgreSQL is history: changing it would fork the team's ledger. */
+function assertNotMigrated(ledger: IpLedger, location: string): void {
+  const to = ledger.extra?.migratedTo;
+  if (to === undefined) return;
+  throw new IpLedgerError(
+    "LEDGER_MIGRATED",
+    `The ledger ${location} was moved to ${String(to)}; it is kept only as a record.`,
+    {
+      hint: `Use the shared ledger: --ledger ${String(to)} (or set LABGATE_LEDGER); give the password as usual.`,
+      details: { path: location, migratedTo: to },
+    },
+  );
 }
 
 function defaultScope(ledger: IpLedger, config: IpPoolConfig): string[] {
@@ -368,14 +423,4 @@ async function probeCandidate(
     ...(answer.mac === undefined ? {} : { mac: answer.mac }),
     seenAt: new Date().toISOString(),
   };
-}
-
-/**
- * Test hook: with LABGATE_TEST_HOOKS=1, LABGATE_TEST_HOLD_LOCK_MS pauses a change inside the lock,
- * after deciding and before writing, so a test can kill the process at the worst moment.
- */
-async function holdLockForTests(): Promise<void> {
-  if (process.env.LABGATE_TEST_HOOKS !== "1") return;
-  const ms = Number(process.env.LABGATE_TEST_HOLD_LOCK_MS ?? 0);
-  if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,3 +1,4 @@
+import type { LedgerStore } from "./ledger-store.js";
 import type { AddressProbe } from "./probe.js";
 
 /** One address handed out (or held) by the pool manager: everything a caller needs for a static config. */
@@ -71,6 +72,11 @@ export interface IpPoolOptions {
   statePath?: string;
   /** An in-memory config instead of a file (statePath is then required). */
   config?: IpPoolConfig;
+  /**
+   * Where the ledger lives instead of statePath: a postgres:// URL (a ledger shared by a team), a
+   * file path, or a LedgerStore of your own.
+   */
+  ledger?: string | LedgerStore;
   /** How long to wait for another process holding the ledger lock. */
   lockTimeoutMs?: number;
   /**
