@@ -1,5 +1,9 @@
-/** Below this distance to the next due time the loop stops sleeping on a timer and polls instead. */
-export const SPIN_WINDOW_MS = 2;
+/**
+ * Below this distance to the next due time the loop stops sleeping on a timer and polls instead.
+ * Kept short: a polling thread is always ready to run, and on a shared machine the scheduler ranks
+ * it below threads that sleep, so responses it must also handle wait longer.
+ */
+export const SPIN_WINDOW_MS = 1.2;
 
 /**
  * Calls `tick(now)` at (or just after) each due time until it returns null. Node timers fire on a
@@ -22,7 +26,9 @@ export function preciseLoop(firstDueMs: number, tick: (nowMs: number) => number 
         due = next;
       }
       const remaining = due - performance.now();
-      if (remaining > SPIN_WINDOW_MS) setTimeout(step, Math.floor(remaining - SPIN_WINDOW_MS + 1));
+      // A 1 ms timer fires 1-2 ms later: sleep on it only when that still lands before the due time.
+      if (remaining > SPIN_WINDOW_MS + 1)
+        setTimeout(step, Math.max(1, Math.floor(remaining - SPIN_WINDOW_MS)));
       else setImmediate(step);
     };
     step();
