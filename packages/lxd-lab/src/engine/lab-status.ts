@@ -119,19 +119,29 @@ export async function labStatus(options: LabReadOptions): Promise<LabStatus> {
   ]);
   const resources: ResourceStatusView[] = state.resources.map((r) => {
     const h = typeof health === "string" ? undefined : health.find((x) => x.kind === r.kind && x.id === r.id);
-    const detail =
-      typeof health === "string"
-        ? `health check failed: ${health}`
-        : (h?.detail ??
-          (provider.status ? "no health reported for it" : `provider "${provider.name}" reports no health`));
-    return {
-      kind: r.kind,
-      id: r.id,
-      stepId: r.stepId,
-      health: h?.health ?? "unknown",
-      detail,
-      ...(r.data ? { data: r.data } : {}),
-    };
+    if (h) return view(r, h.health, h.detail);
+    if (typeof health === "string") return view(r, "unknown", `health check failed: ${health}`);
+    // No probe of its own (a payload hash, a file): the live check of the step that made it is its verdict.
+    const owner = steps.find((s) => s.id === r.stepId);
+    if (owner && "done" in owner.live)
+      return owner.live.done
+        ? view(
+            r,
+            "healthy",
+            `step ${owner.id} finds it in place${owner.live.detail ? `: ${owner.live.detail}` : ""}`,
+          )
+        : view(
+            r,
+            "unhealthy",
+            `step ${owner.id} finds it missing or drifted${owner.live.detail ? `: ${owner.live.detail}` : ""}`,
+          );
+    if (owner && "error" in owner.live)
+      return view(r, "unknown", `step ${owner.id}'s check failed: ${owner.live.error}`);
+    return view(
+      r,
+      "unknown",
+      provider.status ? "no health reported for it" : `provider "${provider.name}" reports no health`,
+    );
   });
   return {
     lab: spec.name,
@@ -145,6 +155,21 @@ export async function labStatus(options: LabReadOptions): Promise<LabStatus> {
       exists &&
       steps.every((s) => "done" in s.live && s.live.done) &&
       resources.every((r) => r.health === "healthy"),
+  };
+}
+
+function view(
+  r: { kind: string; id: string; stepId: string; data?: Record<string, unknown> },
+  health: HealthState,
+  detail: string | undefined,
+): ResourceStatusView {
+  return {
+    kind: r.kind,
+    id: r.id,
+    stepId: r.stepId,
+    health,
+    ...(detail ? { detail } : {}),
+    ...(r.data ? { data: r.data } : {}),
   };
 }
 

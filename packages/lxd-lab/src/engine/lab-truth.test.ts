@@ -264,6 +264,20 @@ describe("status is a check", () => {
     expect(bad.steps.find((s) => s.id === "start-server")!.live).toMatchObject({ done: false });
   });
 
+  it("a resource the provider does not probe takes its verdict from its step's live check", async () => {
+    const provider = { ...fakeProvider({ events }), status: async () => [] };
+    await labUp({ provider, spec, stateDir, gate: autoYesGate() });
+    const file = (s: Awaited<ReturnType<typeof labStatus>>) => s.resources.find((r) => r.kind === "file");
+    expect(file(await labStatus({ provider, spec, stateDir }))).toMatchObject({
+      health: "healthy",
+      detail: expect.stringContaining("step write-config finds it in place"),
+    });
+    await writeFile(join(stateDir, "work", "config.json"), "{}");
+    const drifted = await labStatus({ provider, spec, stateDir });
+    expect(file(drifted)).toMatchObject({ health: "unhealthy", detail: expect.stringContaining("drifted") });
+    expect(drifted.healthy).toBe(false);
+  });
+
   it("probes run at once: a check that never answers costs one deadline and is reported, not awaited", async () => {
     const provider = fakeProvider({ events });
     await labUp({ provider, spec, stateDir, gate: autoYesGate() });

@@ -1,4 +1,5 @@
 import { type RunOptions, redact } from "@labgate/core";
+import { lxdDaemonPaths } from "./lxd-daemon.js";
 import { ENVIRON_SCRIPT, findLxdSocket } from "./probes.js";
 import { show } from "./show.js";
 import type { HostCommandRunner, ResolvedHostPrep } from "./types.js";
@@ -54,7 +55,37 @@ export async function collectHostDiagnostics(
   if (o.hostName)
     await runOne("OpenNebula's view of the host", "onehost", ["show", o.hostName], { sudoUser: o.user });
   await runOne("oned.log (tail)", "tail", ["-n", String(TAIL_LINES), o.onedLog], { sudo: true });
-  const socket = await findLxdSocket(runner);
+  // The daemon's own arguments say where it logs and listens (snap, package or started by hand).
+  const daemon = await runner.run("pgrep", ["-o", "-x", "lxd"], { allowFailure: true });
+  const lxdPid = daemon.stdout.trim();
+  const paths = /^\d+$/.test(lxdPid)
+    ? lxdDaemonPaths(
+        (await runner.run("cat", [`/proc/${lxdPid}/cmdline`], { sudo: true, allowFailure: true })).stdout
+          .split("\0")
+          .filter(Boolean),
+        {},
+      )
+    : undefined;
+  if (paths?.logFile)
+    await runOne("LXD daemon log (tail)", "tail", ["-n", String(TAIL_LINES), paths.logFile], { sudo: true });
+  else if (paths)
+    await runOne(
+      "LXD daemon log (journal)",
+      "journalctl",
+      ["-u", paths.install === "snap" ? "snap.lxd.daemon" : "lxd", "--no-pager", "-n", String(TAIL_LINES)],
+      { sudo: true },
+    );
+  else
+    sections.push({
+      title: "LXD daemon",
+      command: show("pgrep", ["-o", "-x", "lxd"]),
+      exitCode: 1,
+      output: "no lxd daemon is running",
+    });
+  const socket =
+    paths && (await runner.run("test", ["-S", paths.socket], { allowFailure: true })).exitCode === 0
+      ? paths.socket
+      : await findLxdSocket(runner);
   if (socket) await runOne("LXD socket permissions", "getfacl", ["-p", socket], { sudo: true });
   else
     sections.push({

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSshd, type TestSshd } from "../../../core/src/runner/test-support/sshd.js";
 import { collectHostDiagnostics } from "./diagnostics.js";
 import { oneadminGroupStep } from "./group-step.js";
+import { findLocalLxdDaemon } from "./lxd-daemon.js";
 import { restartNeeded } from "./restart-step.js";
 import { memoryContext } from "./test-support/fake-host.js";
 import { resolveHostPrep } from "./types.js";
@@ -71,14 +72,23 @@ describe("host preparation probes over real SSH", { timeout: 120_000 }, () => {
     const o = prep();
     const d = await collectHostDiagnostics(runner, o);
     const titles = d.sections.map((s) => s.title);
+    // The LXD daemon running here (the e2e one) is found by its own arguments, its log read where it really is.
+    const lxd = findLocalLxdDaemon();
+    const lxdTitle = lxd.logFile
+      ? "LXD daemon log (tail)"
+      : lxd.install === "not running"
+        ? "LXD daemon"
+        : "LXD daemon log (journal)";
     expect(titles).toEqual([
       "OpenNebula's view of the host",
       "oned.log (tail)",
+      lxdTitle,
       "LXD socket permissions",
       "lxc as nobody",
       `environment of ${daemonName} (pid ${daemon.pid})`,
     ]);
     const section = (t: string) => d.sections.find((s) => s.title.startsWith(t))!;
+    if (lxd.logFile) expect(section("LXD daemon log").command).toBe(`sudo -n -- tail -n 40 ${lxd.logFile}`);
     expect(section("OpenNebula's view").command).toBe("sudo -n -u nobody -- onehost show 127.0.0.1");
     expect(section("OpenNebula's view").exitCode).not.toBe(0);
     const log = section("oned.log");

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { type LxdClient, PreconditionError, readJsonFile, writeFileAtomic } from "@labgate/core";
 import { execa } from "execa";
 import { ImageBuildError, LabInterruptedError } from "../errors.js";
+import { lxdLogCommand } from "../host-prep/lxd-daemon.js";
 import { removeBuildDir } from "./build-dir-mounts.js";
 import {
   CACHE_FILES,
@@ -282,7 +283,7 @@ export function imageBuildSteps(o: ImageBuildOptions, clientFor: () => LxdClient
         `POST /1.0/images  (multipart: metadata=${CACHE_FILES.metadata}, rootfs=${CACHE_FILES.rootfs}; X-LXD-properties: ${new URLSearchParams(imageProperties(o)).toString()})`,
         "GET /1.0/operations/<id>/wait",
       ],
-      diagnostics: ["lxc image list", "tail -50 /tmp/lxd.log"],
+      diagnostics: ["lxc image list", lxdLogCommand()],
       async check() {
         const fp = await fingerprint();
         if (!fp) return { done: false, detail: "not built yet" };

@@ -1,6 +1,12 @@
 import { LxdNotFoundError, LxdOperationFailedError, LxdTimeoutError } from "./lxd-errors.js";
 import { type MultipartFilePart, multipartBody } from "./multipart.js";
-import { type LxdEnvelope, type LxdRequest, LxdTransport, type LxdTransportOptions } from "./transport.js";
+import {
+  LXD_LOG_HINT,
+  type LxdEnvelope,
+  type LxdRequest,
+  LxdTransport,
+  type LxdTransportOptions,
+} from "./transport.js";
 import type {
   LxdConfig,
   LxdDevices,
@@ -386,7 +392,7 @@ export class LxdClient {
         throw new LxdOperationFailedError(
           `LXD operation "${op.description}" ${op.status.toLowerCase()}: ${op.err || "no reason given"}.`,
           {
-            hint: "LXD's message is above; `lxc operation list` and the daemon log (e.g. /tmp/lxd.log) say more.",
+            hint: `LXD's message is above; \`lxc operation list\` and ${LXD_LOG_HINT} say more.`,
             details: { operation: op.id, resources: op.resources },
           },
         );

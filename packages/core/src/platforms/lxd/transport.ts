@@ -111,7 +111,7 @@ export class LxdTransport {
             `LXD did not answer ${req.method} ${req.path} within ${timeoutMs / 1000} s.`,
             {
               exitCode: ExitCode.TIMEOUT,
-              hint: "Check that the LXD daemon is not stuck: `lxc info`, and its log (e.g. /tmp/lxd.log or /var/log/lxd/lxd.log).",
+              hint: `Check that the LXD daemon is not stuck: \`lxc info\`, and ${LXD_LOG_HINT}.`,
             },
           ),
         ),
@@ -133,8 +133,14 @@ export class LxdTransport {
 }
 
 const START_HINT =
-  "Start the daemon (`lxd --group root --logfile /tmp/lxd.log &` then `lxd waitready --timeout 60`; with systemd: `systemctl start lxd` or `snap start lxd`), " +
-  "or point labgate at the socket with LXD_SOCKET=/path/to/unix.socket.";
+  "Start the daemon the way it is installed (package: `systemctl start lxd`; snap: `snap start lxd`; a binary: " +
+  "`lxd --logfile <file> &`), then `lxd waitready --timeout 60`; or point labgate at the socket with " +
+  "LXD_SOCKET=/path/to/unix.socket.";
+
+/** Where LXD logs depends on how it runs; the running daemon's own arguments say it for a hand-started one. */
+export const LXD_LOG_HINT =
+  "its log (snap: /var/snap/lxd/common/lxd/logs/lxd.log; package: `journalctl -u lxd`; started by hand: the " +
+  "--logfile shown by `ps -o args= -C lxd`)";
 
 function encodeBody(body: unknown): { payload: Buffer | Readable | undefined; contentType?: string } {
   if (body === undefined) return { payload: undefined };

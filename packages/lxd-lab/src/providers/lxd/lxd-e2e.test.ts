@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ExitCode, LxdClient } from "@labgate/core";
@@ -128,11 +128,14 @@ describe.skipIf(!state.ok)(`LXD end-to-end${state.ok ? "" : ` (skipped: ${state.
         network: { cidr: `10.20.${subnetByte}.0/24`, name: `${bridge}x`.slice(0, 15) },
         image: "labgate/no-such-image",
         providerOptions: { storagePool: "labgate-no-such-pool" },
+        // The first lab's proxy device (a real forkproxy on the host) holds this expose port.
+        lb: { expose: spec.lb.expose },
       },
       "preflight-test",
     );
     const report = await lxdPreflight(client, lxdLabOptions(other));
     expect(report.problems.map((p) => p.code).sort()).toEqual([
+      "LXD_EXPOSE_PORT_TAKEN",
       "LXD_IMAGE_MISSING",
       "LXD_STORAGE_POOL_MISSING",
       "LXD_SUBNET_IN_USE",
@@ -141,6 +144,13 @@ describe.skipIf(!state.ok)(`LXD end-to-end${state.ok ? "" : ` (skipped: ${state.
       "lxc storage create labgate-no-such-pool dir",
     );
     expect(report.problems.find((p) => p.code === "LXD_IMAGE_MISSING")?.fix).toContain("labgate image build");
+    // The clash names the lab that owns the other network, and the expose port's holder.
+    expect(report.problems.find((p) => p.code === "LXD_SUBNET_IN_USE")?.problem).toContain(
+      `LXD network ${bridge} (of labgate lab "${lab}")`,
+    );
+    expect(report.problems.find((p) => p.code === "LXD_EXPOSE_PORT_TAKEN")?.problem).toContain(
+      `${spec.lb.expose?.address}:${spec.lb.expose?.port} is already in use by`,
+    );
     const up = await labUp({
       provider,
       spec: other,
@@ -248,7 +258,8 @@ describe.skipIf(!state.ok)(`LXD end-to-end${state.ok ? "" : ` (skipped: ${state.
     // Only the bystander is asserted: other suites on this shared daemon create and delete their own instances meanwhile.
     expect(after.map((i) => i.name)).toContain(bystander);
     expect(await client.getNetwork(bridge)).toBeUndefined();
-    await expect(stat(stateDir)).rejects.toThrow();
+    // Everything labgate wrote is gone; the directory itself was made by this test (mkdtemp), so it may stay.
+    expect(await readdir(stateDir).catch(() => [])).toEqual([]);
   }, 300_000);
 
   it("cloud-init payload mode: LXD takes the cloud-init.* keys; on an image without cloud-init the payload is pushed", async () => {

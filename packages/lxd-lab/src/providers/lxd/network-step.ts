@@ -1,6 +1,7 @@
 import { configDrift, type LxdConfig, PreconditionError } from "@labgate/core";
 import type { Step, StepContext } from "../../engine/step.js";
 import { StepFailedError } from "../../errors.js";
+import { lxdLogCommand } from "../../host-prep/lxd-daemon.js";
 import { explainBridgeCreateError } from "./bridge-create-error.js";
 import { LAB_MARKER_KEY, type LxdLabOptions } from "./lxd-lab-options.js";
 import type { LxdClientFactory } from "./lxd-runtime.js";
@@ -97,6 +98,6 @@ export function networkStep(o: LxdLabOptions, clientFor: LxdClientFactory): Step
       }
       await ctx.forget("network", o.bridge);
     },
-    diagnostics: [`lxc network show ${o.bridge}`, `ip addr show ${o.bridge}`, "tail -50 /tmp/lxd.log"],
+    diagnostics: [`lxc network show ${o.bridge}`, `ip addr show ${o.bridge}`, lxdLogCommand()],
   };
 }

@@ -1,3 +1,4 @@
+import { networkInterfaces } from "node:os";
 import {
   type LxdClient,
   LxdUnreachableError,
@@ -7,8 +8,10 @@ import {
   subnetsOverlap,
 } from "@labgate/core";
 import type { Step } from "../../engine/step.js";
+import { canListen, conflictingOwners, describePortOwners, findPortOwners } from "../local/port-owner.js";
+import { exposeDevice } from "./expose-step.js";
 import { resolveImageRef } from "./image-source.js";
-import { DEFAULT_LXD_IMAGE, LAB_MARKER_KEY, type LxdLabOptions } from "./lxd-lab-options.js";
+import { DEFAULT_LXD_IMAGE, EXPOSE_DEVICE, LAB_MARKER_KEY, type LxdLabOptions } from "./lxd-lab-options.js";
 import type { LxdClientFactory } from "./lxd-runtime.js";
 
 export interface PreflightProblem {
@@ -76,10 +79,13 @@ export async function lxdPreflight(client: LxdClient, o: LxdLabOptions): Promise
     const [ip, prefix] = address.split("/");
     try {
       if (subnetsOverlap(subnetOf(parseIpv4(ip ?? ""), Number(prefix)), o.subnet)) {
+        const owner = other.config[LAB_MARKER_KEY];
         problems.push({
           code: "LXD_SUBNET_IN_USE",
-          problem: `LXD network ${other.name} already uses ${address}, which overlaps the lab subnet ${o.subnet.cidr}.`,
-          fix: `choose another "network": {"cidr": ...} in the lab spec (e.g. a free 10.20.x.0/24)`,
+          problem: `LXD network ${other.name}${owner ? ` (of labgate lab "${owner}")` : " (not made by labgate)"} already uses ${address}, which overlaps the lab subnet ${o.subnet.cidr}.`,
+          fix: owner
+            ? `choose another "network": {"cidr": ...} in the lab spec, or take lab "${owner}" down first (labgate lab down with its spec)`
+            : `choose another "network": {"cidr": ...} in the lab spec (e.g. a free 10.20.x.0/24)`,
         });
       }
     } catch {
@@ -87,7 +93,15 @@ export async function lxdPreflight(client: LxdClient, o: LxdLabOptions): Promise
     }
   }
 
+  problems.push(...hostSubnetClashes(o, new Set(networks.filter((n) => n.managed).map((n) => n.name))));
+
   const instances = await client.listInstances();
+  const exposeProblem = await exposePortProblem(
+    o,
+    instances.find((i) => i.name === o.lb.instance),
+  );
+  if (exposeProblem) problems.push(exposeProblem);
+  else facts.push(`expose address ${o.expose.address}:${o.expose.port} is free or this lab's`);
   for (const plan of [...o.apps, o.lb]) {
     const found = instances.find((i) => i.name === plan.instance);
     if (found && found.config[LAB_MARKER_KEY] !== o.lab) {
@@ -121,6 +135,54 @@ export async function lxdPreflight(client: LxdClient, o: LxdLabOptions): Promise
   return { problems, facts };
 }
 
+/**
+ * The host port the proxy device will listen on must be free, or already held by this lab's own device
+ * (a rerun). Checked on this machine: LXD's unix socket is local and the device binds on the host.
+ */
+async function exposePortProblem(
+  o: LxdLabOptions,
+  lb:
+    | {
+        config: Record<string, string | undefined>;
+        devices?: Record<string, Record<string, string> | undefined>;
+      }
+    | undefined,
+): Promise<PreflightProblem | undefined> {
+  const { address, port } = o.expose;
+  if (await canListen(address, port)) return undefined;
+  const device = lb?.devices?.[EXPOSE_DEVICE];
+  if (lb?.config[LAB_MARKER_KEY] === o.lab && device?.["listen"] === exposeDevice(o).listen) return undefined;
+  const owners = conflictingOwners(await findPortOwners(port), address);
+  return {
+    code: "LXD_EXPOSE_PORT_TAKEN",
+    problem: `The expose address ${address}:${port} is already in use by ${describePortOwners(owners)}.`,
+    fix: `stop that process, or set "lb": {"expose": {"address": "${address}", "port": <a free port>}} in the lab spec (see \`ss -ltnp 'sport = :${port}'\`)`,
+  };
+}
+
+/** Host interfaces (not LXD networks, reported above) whose IPv4 subnet overlaps the lab's: routing would clash. */
+function hostSubnetClashes(o: LxdLabOptions, lxdNetworks: Set<string>): PreflightProblem[] {
+  const problems: PreflightProblem[] = [];
+  for (const [name, addresses] of Object.entries(networkInterfaces())) {
+    if (name === o.bridge || lxdNetworks.has(name)) continue;
+    for (const a of addresses ?? []) {
+      if (a.family !== "IPv4" || a.internal || !a.cidr) continue;
+      const [ip, prefix] = a.cidr.split("/");
+      try {
+        if (!subnetsOverlap(subnetOf(parseIpv4(ip ?? ""), Number(prefix)), o.subnet)) continue;
+      } catch {
+        continue;
+      }
+      problems.push({
+        code: "LXD_SUBNET_IN_USE",
+        problem: `Host interface ${name} has ${a.cidr}, which overlaps the lab subnet ${o.subnet.cidr}.`,
+        fix: `choose another "network": {"cidr": ...} in the lab spec that no host interface uses (see \`ip -4 addr\`)`,
+      });
+    }
+  }
+  return problems;
+}
+
 /** Not a blocker (the lab works), but worth saying: seen with LXD 5.0.2 on Debian 12 without nft. */
 export const XTABLES_WARNING =
   "warning: LXD uses its xtables firewall driver, which on iptables-nft hosts cannot remove a deleted bridge's " +
@@ -149,12 +211,14 @@ export function preflightStep(o: LxdLabOptions, clientFor: LxdClientFactory): St
     why:
       "Before anything is created, labgate checks that LXD answers on its socket, that the storage pool for the " +
       "containers exists, that the bridge name is free (or already this lab's), that the subnet collides with no other " +
-      "LXD network and that the image is present. Each problem comes with the command that fixes it. Nothing changes.",
+      "LXD network (naming the lab that owns it) or host interface, that the expose address is free on the host " +
+      "and that the image is present. Each problem comes with the command that fixes it. Nothing changes.",
     commands: [
       "GET /1.0",
       `GET /1.0/storage-pools/${o.storagePool}`,
       "GET /1.0/networks?recursion=1",
       "GET /1.0/instances?recursion=1",
+      `ss -ltn   # ${o.expose.address}:${o.expose.port} (expose) must be free or this lab's; ip -4 addr: no overlap with ${o.subnet.cidr}`,
       resolveImageRef(o.image).where === "local"
         ? `GET /1.0/images/aliases/${o.image}`
         : `(image ${o.image} is pulled by LXD)`,
