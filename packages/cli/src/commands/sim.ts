@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,8 +28,6 @@ export interface SimOpenNebulaFlags {
 }
 
 const VERSIONS: readonly SimOneVersion[] = ["6.8", "6.10.0", "6.10.5", "7.0"];
-/** The simulator's oneadmin password: a rehearsal front-end's, handed over in an ONE_AUTH file. */
-const SIM_PASSWORD = "opennebula";
 
 export interface SimOpenNebulaResult {
   endpoint: string;
@@ -125,15 +124,18 @@ export async function simOpenNebulaCommand(
   }
   const authDir = await mkdtemp(join(tmpdir(), "labgate-one-sim-"));
   const authFile = join(authDir, "one_auth");
+  // Random, as oned's install generates oneadmin's (~oneadmin/.one/one_auth); it is handed over in the file
+  // only. A fixed word would also be redacted wherever it appears, e.g. in `provider: opennebula`.
+  const password = randomBytes(12).toString("base64url");
   let running: RunningOneSimulator | undefined;
   try {
-    await writeFile(authFile, `${user}:${SIM_PASSWORD}\n`, { mode: 0o600 });
+    await writeFile(authFile, `${user}:${password}\n`, { mode: 0o600 });
     running = await startOneSimulator({
       host,
       port,
       oneVersion,
       user,
-      password: SIM_PASSWORD,
+      password,
       ...(hypervisor ? { hypervisor } : {}),
     });
     const result: SimOpenNebulaResult = {
