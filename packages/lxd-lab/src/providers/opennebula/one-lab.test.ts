@@ -330,6 +330,12 @@ describe("OpenNebula lab against the simulator", () => {
     expect(error.cause.hint).toMatch(/older labgate .*USER_DATA.*onetemplate delete 0/);
   });
 
+  it("takes a VM in transient ACTIVE/UNKNOWN (lost monitoring) for what it is, not for a failure", async () => {
+    const { run } = await setup({ hosts: [{ name: "lxd-host" }], unknownBlips: ["lab-lb"] });
+    expect((await run()).complete).toBe(true);
+    expect(logs.some((l) => /lab-lb: monitoring lost \(ACTIVE\/UNKNOWN\)/.test(l))).toBe(true);
+  });
+
   it("accepts the lxc driver on 6.8 (it exists from 6.0; only lxd was removed, in 6.10)", async () => {
     const { run, sim } = await setup({ hosts: [{ name: "lxc-host", vmMad: "lxc" }] }, { hostDriver: "lxc" });
     expect((await run()).complete).toBe(true);

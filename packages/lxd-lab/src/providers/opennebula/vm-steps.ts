@@ -93,8 +93,13 @@ export function instanceStep(rt: OneLabRuntime, inst: OneInstancePlan): Step {
       );
     },
     async verify(ctx) {
-      const vm = await findOwnVm(rt.client(ctx), inst);
+      let vm = await findOwnVm(rt.client(ctx), inst);
       const ip = ipOf(rt, ctx, inst);
+      // UNKNOWN is lost monitoring, not a failure: oned's next successful poll puts the VM back in RUNNING.
+      if (vm?.label === "ACTIVE/UNKNOWN") {
+        ctx.log(`  ${inst.vmName}: monitoring lost (ACTIVE/UNKNOWN); waiting for the next poll`);
+        vm = await waitForVmRunning(rt.client(ctx), vm.id, rt.waitOptions(ctx, inst.vmName));
+      }
       if (vm?.label !== "ACTIVE/RUNNING") throw new Error(`${inst.vmName} is ${vm ? vm.label : "missing"}`);
       if (!vm.nics.some((n) => n.ip === ip)) {
         throw new OpenNebulaError(

@@ -6,7 +6,8 @@ import type { OneContextVersion } from "../context-versions.js";
  * `lxd://https://images.linuxcontainers.org/images/<distro>/<version>/amd64/default/<build>/rootfs.tar.xz?size=…&filesystem=ext4&format=raw`,
  * APPTEMPLATE64 (the image template) and VMTEMPLATE64 (the VM template Sunstone creates on export). The VM template
  * pins containers to container hosts with SCHED_REQUIREMENTS on HYPERVISOR ("lx*" up to 6.8, "lxc" from 6.10).
- * The app list is fixed here (no Internet): the builds are real linuxcontainers.org build names.
+ * The app list is fixed here (no Internet): the build directories follow linuxcontainers.org's naming (YYYYMMDD_HH:MM);
+ * the dates themselves are made up.
  */
 export interface SimMarketApp {
   id: number;

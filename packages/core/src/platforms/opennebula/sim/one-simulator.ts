@@ -861,11 +861,19 @@ export class OneSimulator {
         out[`ETH${n}_MASK`] = mask;
         out[`ETH${n}_GATEWAY`] = gateway;
         out[`ETH${n}_DNS`] = dns;
-        out[`ETH${n}_NETWORK`] = "";
+        out[`ETH${n}_NETWORK`] = this.#nicNetworkAddress(nic);
       }
     }
     if (str(out, "SET_HOSTNAME") === "$NAME") out.SET_HOSTNAME = name;
     return out;
+  }
+
+  #nicNetworkAddress(nic: Vm["nics"][number]): string {
+    const vnet = this.vnets.find((v) => v.id === nic.networkId);
+    const ar = vnet ? this.#arFor(vnet, nic.ip) : undefined;
+    return (
+      (ar ? str(ar.attrs, "NETWORK_ADDRESS") : "") || (vnet ? str(vnet.template, "NETWORK_ADDRESS") : "")
+    );
   }
 
   #nicNet(nic: Vm["nics"][number]): { mask: string; gateway: string; dns: string } {
