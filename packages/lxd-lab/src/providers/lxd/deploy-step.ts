@@ -6,7 +6,7 @@ import { StepFailedError } from "../../errors.js";
 import { configFileDrift } from "../../haproxy/live-config.js";
 import { BOOT_HOOK_DIR } from "./instance-network.js";
 import { execOrFail, hasCloudInit, plannedPayloadMode } from "./instance-step.js";
-import { fillKnown, PAYLOAD_RECORD_KIND } from "./known-values.js";
+import { fillKnown, PAYLOAD_HASH_DATA_KEY } from "./known-values.js";
 import { LAB_MARKER_KEY, type LxdInstancePlan, type LxdLabOptions } from "./lxd-lab-options.js";
 import type { LxdClientFactory } from "./lxd-runtime.js";
 import { resolvePayloadMode } from "./payload-mode.js";
@@ -152,8 +152,8 @@ export function deployStep({ o, plan, clientFor, title, why, payload, commands }
           );
       }
       await client.patchInstance(plan.instance, { config: { [PAYLOAD_HASH_KEY]: want } }, wait);
-      // Kept in the lab state too, so plans and gates show the hash instead of a placeholder.
-      await ctx.record({ kind: PAYLOAD_RECORD_KIND, id: plan.instance, stepId: id, data: { hash: want } });
+      // Kept on the container's record too, so plans and gates show the hash instead of a placeholder.
+      await setRecordedHash(ctx, plan.instance, want);
     },
     async verify(ctx) {
       const p = await payload(ctx);
@@ -174,7 +174,7 @@ export function deployStep({ o, plan, clientFor, title, why, payload, commands }
       await client.exec(plan.instance, ["rm", "-f", `${BOOT_HOOK_DIR}/${p.bootHook}`], wait);
       // LXD removes a config key when it is set to "".
       await client.patchInstance(plan.instance, { config: { [PAYLOAD_HASH_KEY]: "" } }, wait);
-      await ctx.forget(PAYLOAD_RECORD_KIND, plan.instance);
+      await setRecordedHash(ctx, plan.instance, undefined);
     },
     diagnostics: [
       `lxc exec ${plan.instance} -- sh -c 'tail -30 /var/log/labgate*.log /var/log/labgate/*.log'`,
@@ -213,6 +213,15 @@ function sameLines(a: string, b: string | undefined): number {
   if (b === undefined) return 0;
   const lines = new Set(b.split("\n"));
   return a.split("\n").filter((l) => lines.has(l)).length;
+}
+
+async function setRecordedHash(ctx: StepContext, instance: string, hash: string | undefined): Promise<void> {
+  const container = ctx.resources("container").find((r) => r.id === instance);
+  if (!container) return;
+  const data = { ...container.data };
+  if (hash === undefined) delete data[PAYLOAD_HASH_DATA_KEY];
+  else data[PAYLOAD_HASH_DATA_KEY] = hash;
+  await ctx.record({ ...container, data });
 }
 
 /** Polls the probe until healthy or the deadline; returns the last problem, undefined when healthy. */

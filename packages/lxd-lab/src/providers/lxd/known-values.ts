@@ -1,8 +1,8 @@
 import type { IpAllocation } from "@labgate/core";
 import type { ResourceRecord } from "../../engine/step.js";
 
-/** Resource kind the deploy steps record the payload hash they deployed under (id: instance name). */
-export const PAYLOAD_RECORD_KIND = "payload";
+/** Key in a container's record under which its deploy step keeps the payload hash it deployed. */
+export const PAYLOAD_HASH_DATA_KEY = "payloadHash";
 
 /** The address the allocate step recorded for an instance, if it has run. */
 export function knownAddress(known: ResourceRecord[], instance: string): IpAllocation | undefined {
@@ -11,7 +11,7 @@ export function knownAddress(known: ResourceRecord[], instance: string): IpAlloc
 }
 
 export function knownPayloadHash(known: ResourceRecord[], instance: string): string | undefined {
-  const hash = known.find((r) => r.kind === PAYLOAD_RECORD_KIND && r.id === instance)?.data?.["hash"];
+  const hash = known.find((r) => r.kind === "container" && r.id === instance)?.data?.[PAYLOAD_HASH_DATA_KEY];
   return typeof hash === "string" ? hash : undefined;
 }
 

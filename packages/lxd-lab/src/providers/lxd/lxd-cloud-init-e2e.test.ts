@@ -125,7 +125,13 @@ describe.skipIf(!state.ok)(
     }, 600_000);
 
     it("a second lab up changes nothing", async () => {
+      const from = logs.length;
       const again = await labUp({ provider, spec, stateDir, gate: autoYesGate(), log });
+      // On failure, show what the run found: the check or verification that said "not done".
+      const rerun = again.steps
+        .filter((s) => s.outcome !== "already-done")
+        .map((s) => `${s.id} ${s.outcome}`);
+      expect(rerun, logs.slice(from).join("\n")).toEqual([]);
       expect(again.changed).toBe(false);
       expect(again.steps.every((s) => s.outcome === "already-done")).toBe(true);
     }, 300_000);

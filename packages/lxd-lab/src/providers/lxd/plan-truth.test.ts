@@ -23,10 +23,10 @@ const known: ResourceRecord[] = [
     data: { ip: `10.20.0.${30 + i}`, prefix: 24, gateway: "10.20.0.1", dns: [], network: "lg-truth" },
   })),
   ...["app1", "app2", "lb"].map((name, i) => ({
-    kind: "payload",
+    kind: "container",
     id: `truth-${name}`,
-    stepId: `deploy-${name}`,
-    data: { hash: `abcdef012345678${i}` },
+    stepId: `launch-${name}`,
+    data: { role: name === "lb" ? "lb" : "app", ip: `10.20.0.${30 + i}`, payloadHash: `abcdef012345678${i}` },
   })),
 ];
 
