@@ -15,9 +15,10 @@ export const DEFAULTS = {
 } as const;
 
 /**
- * Engine threads when --workers is not given, chosen by measurement on a 2-core machine with the
- * target on it (packages/bench/README.md): closed loop gains from a second thread; constant rate up
- * to 20k req/s is sent on time by one thread, and a second one only takes CPU from the target.
+ * Engine threads when --workers is not given. Measured on a 2-core machine with the target on it
+ * (packages/bench/README.md, Self-benchmark): a second engine thread competed with the target for
+ * the two cores without a consistent gain, so half the cores go to the engine; constant rate adds
+ * a thread per 20k req/s only, as one polling thread keeps that schedule.
  */
 export function defaultWorkers(mode: "closed-loop" | "constant-rate", rate: number | null): number {
   // Half the cores, the other half left to the target and the system (labs run both on one host).
