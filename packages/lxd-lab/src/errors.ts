@@ -99,3 +99,15 @@ export class LabSlosNotMetError extends LabgateError {
     });
   }
 }
+
+/** A fault could not be applied or undone; names the backend and what state it may be left in. Exit 5. */
+export class FaultFailedError extends LabgateError {
+  constructor(message: string, hint: string, details?: Record<string, unknown>, cause?: unknown) {
+    super("FAULT_FAILED", message, {
+      exitCode: ExitCode.EXTERNAL,
+      hint,
+      ...(details ? { details } : {}),
+      ...(cause === undefined ? {} : { cause }),
+    });
+  }
+}
