@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LxdClient } from "../../lxd/lxd-client.js";
 import { findLxdSocket, lxdSocketCandidates } from "../../lxd/socket-path.js";
@@ -173,6 +174,23 @@ describe.skipIf(!usable)("LXD-backed OpenNebula hypervisor (real LXD)", () => {
     expect(await lxd.getInstance(name)).toBeUndefined();
     expect(await lxd.getNetwork(h.bridgeName("lgt-h4b-vnet"))).toBeUndefined();
   }, 120_000);
+
+  it("refuses a VNet whose subnet this machine already routes, before creating anything", async () => {
+    // A subnet of this machine's own routing table (its LAN, or another suite's bridge): data only, no packet is sent.
+    const routes = execFileSync("ip", ["-4", "route", "show"], { encoding: "utf8" });
+    const taken = /^(\d+\.\d+\.\d+)\.\d+\/(2[4-9]|1\d|[89]) dev (\S+)/m.exec(routes);
+    if (!taken) return;
+    const h = new LxdSimHypervisor({ client: lxd, sessionId: `h4bt11${baseId}` });
+    hypervisors.push(h);
+    const id = baseId + 11;
+    const clash = vm(id, "6.8", `${taken[1]}.77`);
+    const nic = { ...clash.nics[0]!, gateway: `${taken[1]}.78` };
+    const error = await h.deploy({ ...clash, nics: [nic] }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "ONE_SIM_SUBNET_IN_USE" });
+    expect((error as Error).message).toContain(`via ${taken[3]}`);
+    expect(await lxd.getInstance(`one-${id}`)).toBeUndefined();
+    expect(await lxd.getNetwork(h.bridgeName("lgt-h4b-vnet"))).toBeUndefined();
+  });
 
   it("refuses to take over a one-<id> container it did not create, and leaves it alone", async () => {
     const id = baseId + 10;

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
 import { PreconditionError } from "../../../errors.js";
 import { sleep } from "../../../util/sleep.js";
@@ -210,6 +211,7 @@ export class LxdSimHypervisor implements SimHypervisor {
     // bridge then has none either, like a bridge vn_mad host whose network has no GATEWAY.
     const address = nic.gateway ? `${nic.gateway}/${prefix}` : "none";
     if (!(await this.#client.getNetwork(name))) {
+      if (nic.gateway) await refuseRouteConflict(nic, prefix);
       this.#log(`  lxd: creating bridge ${name} for network "${nic.network}" (host address ${address})`);
       this.#bridges.set(nic.network, bridge);
       await this.#client.createNetwork({
@@ -287,6 +289,40 @@ export async function readGuestContextStatus(
 ): Promise<GuestContextStatus | undefined> {
   const raw = await client.readFile(LxdSimHypervisor.containerName(vmId), CONTEXT_STATUS_FILE);
   return raw ? (JSON.parse(raw.toString("utf8")) as GuestContextStatus) : undefined;
+}
+
+/**
+ * The bridge puts the VNet's gateway on this machine: a VNet whose subnet this machine already routes (its
+ * LAN, another bridge) would take those addresses over. Read from the kernel's table (/proc/net/route).
+ */
+async function refuseRouteConflict(nic: SimNic, prefix: number): Promise<void> {
+  const table = await readFile("/proc/net/route", "utf8").catch(() => "");
+  const ours = toInt(nic.gateway ?? "0.0.0.0") & prefixMask(prefix);
+  for (const line of table.split("\n").slice(1)) {
+    const [iface, dest, , , , , , mask] = line.trim().split(/\s+/);
+    if (!iface || !dest || !mask || mask === "00000000") continue;
+    // /proc/net/route prints addresses as little-endian hex.
+    const routeMask = Number.parseInt(mask.match(/../g)?.reverse().join("") ?? "0", 16) >>> 0;
+    const routeNet = Number.parseInt(dest.match(/../g)?.reverse().join("") ?? "0", 16) >>> 0;
+    const common = (routeMask & prefixMask(prefix)) >>> 0;
+    if ((routeNet & common) >>> 0 !== (ours & common) >>> 0) continue;
+    throw new PreconditionError(
+      "ONE_SIM_SUBNET_IN_USE",
+      `The virtual network "${nic.network}" (${nic.gateway}/${prefix}) overlaps a network this machine already routes via ${iface}; the simulator's bridge would take those addresses over.`,
+      {
+        hint: "Give the simulated VNet a subnet that is not in use on this machine (e.g. 10.199.3.0/24, as examples/lab-opennebula-sim.yaml does), with a matching IP pool.",
+        details: { network: nic.network, iface },
+      },
+    );
+  }
+}
+
+function toInt(ip: string): number {
+  return ip.split(".").reduce((n, o) => ((n << 8) | Number(o)) >>> 0, 0);
+}
+
+function prefixMask(prefix: number): number {
+  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
 }
 
 function maskPrefix(mask: string): number {
