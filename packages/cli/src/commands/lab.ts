@@ -88,7 +88,7 @@ export function registerLabCommands(program: Command): void {
   )
     .option(
       "--timeout <seconds>",
-      "how long each probe may take before it counts as failed (default 1.5; all probes run at once)",
+      "how long each probe may take before it counts as failed (default 5; all probes run at once)",
     )
     .action(async (flags: LabFlags) => {
       process.exitCode = await labStatusCommand(flags);
