@@ -1,95 +1,239 @@
 import { readFile } from "node:fs/promises";
+import {
+  benjaminiHochberg,
+  mannWhitneyP,
+  median,
+  minRoundsForAlpha,
+  roundsNeeded,
+  variance,
+} from "./compare-stats.js";
+import { describeRequest } from "./describe-request.js";
+import { environmentDifferences } from "./environment.js";
 import { BenchFileError } from "./errors.js";
-import { describeRequest } from "./format.js";
-import type { BenchResult, LatencySummary, SeriesPoint } from "./types.js";
+import type { BenchResult, RoundSummary } from "./types.js";
 
 export interface CompareRow {
   metric: string;
+  /** "run": the whole run; "backend": one backend's share or latency. */
+  group: "run" | "backend";
   unit: "us" | "per_s" | "bytes_per_s" | "pct";
+  /** Median over A's rounds (the run's value when it has one round). */
   a: number;
   b: number;
   /** (b − a) / a in percent; null when a is 0. */
   changePct: number | null;
-  /** Half-width of the ~95% noise band for the difference; null when the runs are too short to tell. */
+  /** Each round's value; one value for a single-round run. */
+  aRounds: number[];
+  bRounds: number[];
+  /** Half-width of the ~95% band of the difference from the between-round spread; null with fewer than 2 rounds a side. */
   noise: number | null;
-  /** true: the difference is larger than run-to-run noise; null: not enough data to judge. */
+  /** Two-sided Mann-Whitney p-value between the rounds; null with fewer than 2 rounds a side. */
+  pValue: number | null;
+  /** true: a discovery after Benjamini-Hochberg over every row of this comparison; null: not judged. */
   significant: boolean | null;
-  verdict: "better" | "worse" | "within noise" | "unknown";
+  /** Rounds per side needed to tell a change of the observed size (80% power); null when A and B are equal. */
+  roundsNeeded: number | null;
+  /** "changed": significant for a metric that is neither better nor worse (a backend's share). */
+  verdict: "better" | "worse" | "changed" | "within noise" | "unknown";
+}
+
+export interface CompareSide {
+  url: string;
+  mode: string;
+  startedAt: string;
+  measuredMs: number;
+  rounds: number;
 }
 
 export interface CompareResult {
-  a: { url: string; mode: string; startedAt: string; measuredMs: number };
-  b: { url: string; mode: string; startedAt: string; measuredMs: number };
+  a: CompareSide;
+  b: CompareSide;
   rows: CompareRow[];
   noiseModel: string;
+  /** False-discovery rate of one comparison (the chance of any false alarm when nothing changed). */
+  alpha: number;
+  /** Rounds per side with which the rank test can flag a change at all, given the number of rows. */
+  minRounds: number;
   warnings: string[];
 }
 
+export const COMPARE_ALPHA = 0.05;
+
 export const NOISE_MODEL =
-  "Each measured second is one sample of a metric (its per-second rps, p50, p99, …). The noise of a whole-run value is taken as the standard error of its per-second samples (sd/√n); a difference counts as real when |B − A| > 2·√(seA² + seB²) (≈95% if seconds were independent; they are somewhat correlated, so treat borderline cases as noise). Error rates use a two-proportion z-test on the request counts. Fewer than 3 measured seconds per run: not judged.";
+  "Each round of `bench run --repeat N` is one sample of every metric; A and B are the medians of their rounds. A change counts only when the rounds of B rank apart from the rounds of A (two-sided Mann-Whitney test, exact without ties) and survives Benjamini-Hochberg across all rows at 5%, so two runs of the same configuration are flagged at most 1 time in 20. The per-second spread inside one run is not used: seconds of one run share its conditions and understate run-to-run noise. With fewer than 2 rounds a side nothing is judged; 'rounds needed' estimates the rounds per side to tell the observed change (80% power).";
 
-const MIN_POINTS = 3;
-
-type SeriesKey = keyof Pick<
-  SeriesPoint,
-  "p50Us" | "p90Us" | "p95Us" | "p99Us" | "p999Us" | "maxUs" | "meanUs" | "rps" | "bytesPerSec" | "jitterUs"
->;
-
-const ROWS: Array<{
+interface Metric {
   metric: string;
+  group: CompareRow["group"];
   unit: CompareRow["unit"];
-  value: (r: BenchResult) => number;
-  series: SeriesKey;
-  higherIsBetter: boolean;
-}> = [
-  ...(
-    [
-      ["p50", "p50Us", "p50Us"],
-      ["p90", "p90Us", "p90Us"],
-      ["p95", "p95Us", "p95Us"],
-      ["p99", "p99Us", "p99Us"],
-      ["p99.9", "p999Us", "p999Us"],
-      ["max", "maxUs", "maxUs"],
-      ["mean", "meanUs", "meanUs"],
-    ] as Array<[string, keyof LatencySummary, SeriesKey]>
-  ).map(([metric, field, series]) => ({
-    metric,
-    unit: "us" as const,
-    value: (r: BenchResult) => r.latency[field],
-    series,
-    higherIsBetter: false,
-  })),
+  /** Per round; undefined when the round did not measure it. */
+  round: (r: RoundSummary) => number | undefined;
+  /** The run's value, for runs without rounds. */
+  whole: (r: BenchResult) => number | undefined;
+  /** null: a change is neither better nor worse. */
+  higherIsBetter: boolean | null;
+}
+
+const LATENCY_FIELDS = [
+  ["p50", "p50Us"],
+  ["p90", "p90Us"],
+  ["p95", "p95Us"],
+  ["p99", "p99Us"],
+  ["p99.9", "p999Us"],
+  ["max", "maxUs"],
+  ["mean", "meanUs"],
+] as const;
+
+const RUN_METRICS: Metric[] = [
+  ...LATENCY_FIELDS.map(
+    ([metric, field]): Metric => ({
+      metric,
+      group: "run",
+      unit: "us",
+      round: (r) => (r.latency.count > 0 ? r.latency[field] : undefined),
+      whole: (r) => (r.latency.count > 0 ? r.latency[field] : undefined),
+      higherIsBetter: false,
+    }),
+  ),
   {
     metric: "jitter",
+    group: "run",
     unit: "us",
-    value: (r) => r.jitter.meanAbsDiffUs,
-    series: "jitterUs",
+    round: (r) => r.jitterUs,
+    whole: (r) => r.jitter.meanAbsDiffUs,
     higherIsBetter: false,
   },
-  { metric: "rps", unit: "per_s", value: (r) => r.throughput.rps, series: "rps", higherIsBetter: true },
+  {
+    metric: "rps",
+    group: "run",
+    unit: "per_s",
+    round: (r) => r.throughput.rps,
+    whole: (r) => r.throughput.rps,
+    higherIsBetter: true,
+  },
   {
     metric: "bytes/s",
+    group: "run",
     unit: "bytes_per_s",
-    value: (r) => r.throughput.bytesPerSec,
-    series: "bytesPerSec",
+    round: (r) => r.throughput.bytesPerSec,
+    whole: (r) => r.throughput.bytesPerSec,
     higherIsBetter: true,
+  },
+  {
+    metric: "errors",
+    group: "run",
+    unit: "pct",
+    round: (r) => r.errorRatePct,
+    whole: (r) => r.requests.errorRatePct,
+    higherIsBetter: false,
   },
 ];
 
-/** Side-by-side comparison of two runs (A = baseline, B = candidate) with a noise judgement per metric. */
-export function compareResults(a: BenchResult, b: BenchResult): CompareResult {
-  const pa = measuredPoints(a);
-  const pb = measuredPoints(b);
-  const rows: CompareRow[] = ROWS.map((row) => {
-    const va = row.value(a);
-    const vb = row.value(b);
-    const noise = noiseOf(
-      pa.map((p) => p[row.series]),
-      pb.map((p) => p[row.series]),
-    );
-    return finishRow(row.metric, row.unit, va, vb, noise, row.higherIsBetter);
+function backendMetrics(name: string): Metric[] {
+  const entry = (r: BenchResult) => r.backends.entries.find((e) => e.name === name);
+  const inRound = (r: RoundSummary) => r.backends.find((e) => e.name === name);
+  return [
+    {
+      metric: `${name} share`,
+      group: "backend",
+      unit: "pct",
+      round: (r) => inRound(r)?.sharePct ?? 0,
+      whole: (r) => entry(r)?.sharePct ?? 0,
+      higherIsBetter: null,
+    },
+    {
+      metric: `${name} p50`,
+      group: "backend",
+      unit: "us",
+      round: (r) => inRound(r)?.p50Us,
+      whole: (r) => entry(r)?.latency.p50Us,
+      higherIsBetter: false,
+    },
+    {
+      metric: `${name} p99`,
+      group: "backend",
+      unit: "us",
+      round: (r) => inRound(r)?.p99Us,
+      whole: (r) => entry(r)?.latency.p99Us,
+      higherIsBetter: false,
+    },
+  ];
+}
+
+/** Side-by-side comparison of two runs (A = baseline, B = candidate), judged against the spread between their rounds. */
+export function compareResults(a: BenchResult, b: BenchResult, alpha = COMPARE_ALPHA): CompareResult {
+  const names = [...new Set([...a.backends.entries, ...b.backends.entries].map((e) => e.name))].sort();
+  const metrics = [...RUN_METRICS, ...names.flatMap(backendMetrics)];
+  const drafts = metrics.flatMap((m) => {
+    const xs = valuesOf(a, m);
+    const ys = valuesOf(b, m);
+    return xs.length && ys.length ? [{ m, xs, ys }] : [];
   });
-  rows.push(errorRateRow(a, b));
+  const judged = drafts.filter((d) => d.xs.length >= 2 && d.ys.length >= 2);
+  const pValues = judged.map((d) => mannWhitneyP(d.xs, d.ys));
+  const discoveries = benjaminiHochberg(pValues, alpha);
+  const perRowAlpha = alpha / Math.max(1, drafts.length);
+  const minRounds = minRoundsForAlpha(perRowAlpha);
+  const rows = drafts.map((d): CompareRow => {
+    const k = judged.indexOf(d);
+    const va = median(d.xs);
+    const vb = median(d.ys);
+    const diff = vb - va;
+    const significant = k < 0 ? null : discoveries[k]!;
+    const verdict: CompareRow["verdict"] =
+      significant === null
+        ? "unknown"
+        : !significant
+          ? "within noise"
+          : d.m.higherIsBetter === null
+            ? "changed"
+            : diff > 0 === d.m.higherIsBetter
+              ? "better"
+              : "worse";
+    return {
+      metric: d.m.metric,
+      group: d.m.group,
+      unit: d.m.unit,
+      a: va,
+      b: vb,
+      changePct: va !== 0 ? Math.round((diff / va) * 10_000) / 100 : null,
+      aRounds: d.xs,
+      bRounds: d.ys,
+      noise:
+        k < 0 ? null : round2(2 * Math.sqrt(variance(d.xs) / d.xs.length + variance(d.ys) / d.ys.length)),
+      pValue: k < 0 ? null : Number(pValues[k]!.toPrecision(3)),
+      significant,
+      roundsNeeded: k < 0 ? (diff === 0 ? null : minRounds) : roundsNeeded(d.xs, d.ys, perRowAlpha),
+      verdict,
+    };
+  });
+  return {
+    a: describe(a),
+    b: describe(b),
+    rows,
+    noiseModel: NOISE_MODEL,
+    alpha,
+    minRounds,
+    warnings: [...comparabilityWarnings(a, b), ...roundWarnings(a, b, minRounds)],
+  };
+}
+
+function valuesOf(r: BenchResult, m: Metric): number[] {
+  const values = r.rounds?.length ? r.rounds.map(m.round) : [m.whole(r)];
+  return values.filter((v): v is number => typeof v === "number" && Number.isFinite(v));
+}
+
+function describe(r: BenchResult): CompareSide {
+  return {
+    url: r.options.url,
+    mode: r.options.mode,
+    startedAt: r.startedAt,
+    measuredMs: r.measuredMs,
+    rounds: r.rounds?.length ?? 1,
+  };
+}
+
+function comparabilityWarnings(a: BenchResult, b: BenchResult): string[] {
   const warnings: string[] = [];
   if (a.options.url !== b.options.url)
     warnings.push(`The runs measured different URLs (${a.options.url} vs ${b.options.url}).`);
@@ -108,79 +252,37 @@ export function compareResults(a: BenchResult, b: BenchResult): CompareResult {
       "The runs used different load (connections or rate); differences may come from the load, not the target.",
     );
   }
+  warnings.push(...environmentDifferences(a.environment, b.environment));
   for (const [name, r] of [
     ["A", a],
     ["B", b],
   ] as const) {
-    if (!r.generator.trustworthy)
+    const bad = r.rounds?.filter((x) => !x.trustworthy).map((x) => x.round) ?? [];
+    if (bad.length)
+      warnings.push(
+        `Run ${name}: round(s) ${bad.join(", ")} flagged as not trustworthy (generator saturated or lagging).`,
+      );
+    else if (!r.generator.trustworthy)
       warnings.push(`Run ${name} is flagged as not trustworthy (generator saturated or lagging).`);
   }
-  return { a: describe(a), b: describe(b), rows, noiseModel: NOISE_MODEL, warnings };
+  return warnings;
 }
 
-function describe(r: BenchResult) {
-  return { url: r.options.url, mode: r.options.mode, startedAt: r.startedAt, measuredMs: r.measuredMs };
+function roundWarnings(a: BenchResult, b: BenchResult, minRounds: number): string[] {
+  const na = a.rounds?.length ?? 1;
+  const nb = b.rounds?.length ?? 1;
+  if (na < 2 || nb < 2)
+    return [
+      `Not judged: A has ${na} round(s), B has ${nb}. One run cannot show its own run-to-run noise; rerun both with --repeat ${minRounds} (or more).`,
+    ];
+  if (Math.min(na, nb) < minRounds)
+    return [
+      `With ${Math.min(na, nb)} round(s) a side the rank test cannot flag any change among this many metrics; use --repeat ${minRounds} or more.`,
+    ];
+  return [];
 }
 
-/** Measured, complete intervals only: warm-up and the last (possibly partial) interval are left out. */
-function measuredPoints(r: BenchResult): SeriesPoint[] {
-  const measured = r.series.points.filter((p) => !p.warmup);
-  const endSec = (r.options.warmupMs + r.measuredMs) / 1000;
-  return measured.filter((p) => p.tSec + r.series.intervalMs / 1000 <= endSec + 1e-6);
-}
-
-function noiseOf(xs: number[], ys: number[]): number | null {
-  if (xs.length < MIN_POINTS || ys.length < MIN_POINTS) return null;
-  const se2 = (v: number[]) => variance(v) / v.length;
-  return 2 * Math.sqrt(se2(xs) + se2(ys));
-}
-
-function variance(values: number[]): number {
-  const mean = values.reduce((s, v) => s + v, 0) / values.length;
-  return values.reduce((s, v) => s + (v - mean) ** 2, 0) / Math.max(1, values.length - 1);
-}
-
-function finishRow(
-  metric: string,
-  unit: CompareRow["unit"],
-  a: number,
-  b: number,
-  noise: number | null,
-  higherIsBetter: boolean,
-): CompareRow {
-  const diff = b - a;
-  const changePct = a !== 0 ? Math.round((diff / a) * 10_000) / 100 : null;
-  const significant = noise === null ? null : Math.abs(diff) > noise;
-  const verdict =
-    significant === null
-      ? "unknown"
-      : !significant
-        ? "within noise"
-        : diff > 0 === higherIsBetter
-          ? "better"
-          : "worse";
-  return {
-    metric,
-    unit,
-    a,
-    b,
-    changePct,
-    noise: noise === null ? null : Math.round(noise * 100) / 100,
-    significant,
-    verdict,
-  };
-}
-
-function errorRateRow(a: BenchResult, b: BenchResult): CompareRow {
-  const na = a.requests.responses + a.requests.timeouts + a.requests.connectionErrors;
-  const nb = b.requests.responses + b.requests.timeouts + b.requests.connectionErrors;
-  let noise: number | null = null;
-  if (na > 0 && nb > 0) {
-    const pooled = (a.requests.failed + b.requests.failed) / (na + nb);
-    noise = 2 * Math.sqrt(pooled * (1 - pooled) * (1 / na + 1 / nb)) * 100;
-  }
-  return finishRow("errors", "pct", a.requests.errorRatePct, b.requests.errorRatePct, noise, false);
-}
+const round2 = (v: number) => Math.round(v * 100) / 100;
 
 /** Reads a result.json written by `labgate bench run --out`; anything else is an exit-2 error naming the file. */
 export async function readResultFile(path: string): Promise<BenchResult> {

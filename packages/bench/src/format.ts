@@ -1,6 +1,9 @@
-import type { CompareResult, CompareRow } from "./compare.js";
+import { describeRequest, formatBytes } from "./describe-request.js";
 import { formatMicros, formatMs, round } from "./duration.js";
 import { textTable } from "./table.js";
+
+export { describeRequest, formatBytes };
+
 import type { BenchResult, LatencySummary } from "./types.js";
 
 type Table = { title: string; header: string[]; rows: string[][] };
@@ -12,14 +15,6 @@ export function describeRun(r: BenchResult): string {
       ? `constant rate ${o.rate} req/s over up to ${o.connections} connections`
       : `closed loop, ${o.connections} connections`;
   return `${describeRequest(o)} — ${load}, ${formatMs(o.durationMs)} measured${o.warmupMs ? ` after ${formatMs(o.warmupMs)} warm-up` : ""}`;
-}
-
-/** Method, URL and the body by size and type only (the body itself may be large or sensitive). */
-export function describeRequest(o: Pick<BenchResult["options"], "method" | "url" | "body">): string {
-  const body = o.body
-    ? ` with a ${formatBytes(o.body.bytes)} body (${o.body.contentType}${o.body.contentTypeInferred ? ", inferred" : ""})`
-    : "";
-  return `${o.method} ${o.url}${body}`;
 }
 
 const latencyCells = (l: LatencySummary) =>
@@ -174,50 +169,4 @@ function runText(r: BenchResult, withSlos: boolean): string[] {
     if (withSlos || t.title !== "SLOs") parts.push(t.title, textTable(t.header, t.rows), "");
   for (const w of r.warnings) parts.push(`! ${w}`);
   return parts;
-}
-
-export function formatCompareCell(value: number, unit: CompareRow["unit"]): string {
-  switch (unit) {
-    case "us":
-      return formatMicros(value);
-    case "per_s":
-      return `${value}/s`;
-    case "bytes_per_s":
-      return `${formatBytes(value)}/s`;
-    case "pct":
-      return `${value}%`;
-  }
-}
-
-export function compareTable(c: CompareResult): { header: string[]; rows: string[][] } {
-  return {
-    header: ["metric", "A", "B", "change", "noise ±", "verdict"],
-    rows: c.rows.map((row) => [
-      row.metric,
-      formatCompareCell(row.a, row.unit),
-      formatCompareCell(row.b, row.unit),
-      row.changePct === null ? "n/a" : `${row.changePct > 0 ? "+" : ""}${row.changePct}%`,
-      row.noise === null ? "n/a" : formatCompareCell(row.noise, row.unit),
-      row.verdict,
-    ]),
-  };
-}
-
-export function formatCompareText(c: CompareResult): string {
-  const t = compareTable(c);
-  return [
-    `A: ${c.a.url} (${c.a.mode}, ${c.a.startedAt})`,
-    `B: ${c.b.url} (${c.b.mode}, ${c.b.startedAt})`,
-    "",
-    textTable(t.header, t.rows),
-    "",
-    `Noise model: ${c.noiseModel}`,
-    ...c.warnings.map((w) => `! ${w}`),
-  ].join("\n");
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${round(n / 1024, 1)} KiB`;
-  return `${round(n / 1024 / 1024, 2)} MiB`;
 }

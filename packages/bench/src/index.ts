@@ -5,13 +5,28 @@ export {
   startAutocannon,
 } from "./autocannon.js";
 export {
+  COMPARE_ALPHA,
   type CompareResult,
   type CompareRow,
+  type CompareSide,
   compareResults,
   NOISE_MODEL,
   readResultFile,
 } from "./compare.js";
+export {
+  compareTable,
+  formatCompareCell,
+  formatCompareMarkdown,
+  formatCompareText,
+} from "./compare-format.js";
+export { benjaminiHochberg, mannWhitneyP, minRoundsForAlpha, roundsNeeded } from "./compare-stats.js";
 export { formatMicros, parseDuration } from "./duration.js";
+export {
+  captureEnvironment,
+  environmentDifferences,
+  environmentRows,
+  labFingerprint,
+} from "./environment.js";
 export {
   BenchEngineError,
   BenchFileError,
@@ -20,10 +35,8 @@ export {
   SloSyntaxError,
 } from "./errors.js";
 export {
-  compareTable,
   describeRequest,
   describeRun,
-  formatCompareText,
   formatMeasurementText,
   formatResultText,
   resultTables,
@@ -40,6 +53,7 @@ export { checkReportDir } from "./report-dir.js";
 export { renderHtmlReport } from "./report-html.js";
 export { renderMarkdownReport } from "./report-md.js";
 export { inferContentType, loadBodyFile, MAX_BODY_BYTES } from "./request-body.js";
+export { MAX_REPEAT, mergeRounds, runRounds, summarizeRound } from "./rounds.js";
 export { runBench } from "./run-bench.js";
 export {
   applySlos,
@@ -54,6 +68,7 @@ export { TRUST_LIMITS } from "./trust.js";
 export type {
   BackendStats,
   BenchEngine,
+  BenchEnvironment,
   BenchHooks,
   BenchMode,
   BenchOptions,
@@ -63,12 +78,14 @@ export type {
   GeneratorReport,
   GeneratorThread,
   JitterSummary,
+  LabFingerprint,
   LatencySummary,
   PublicBenchOptions,
   RateReport,
   RequestBody,
   RequestCounts,
   ResolvedBenchOptions,
+  RoundSummary,
   SeriesPoint,
   Slo,
   SloOperator,

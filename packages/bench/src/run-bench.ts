@@ -2,6 +2,7 @@ import { runClosedLoop } from "./closed-loop.js";
 import { runConstantRate } from "./constant-rate.js";
 import { startCpuMonitor } from "./cpu-monitor.js";
 import { type EngineThreads, engineSpec, startEngineThreads } from "./engine-threads.js";
+import { captureEnvironment } from "./environment.js";
 import type { Histogram } from "./histogram.js";
 import { LATE_THRESHOLD_MS } from "./late-threshold.js";
 import { publicOptions, resolveOptions } from "./options.js";
@@ -156,6 +157,7 @@ async function measure(
     sloVerdict: "none",
     aborted,
     warnings: [],
+    environment: captureEnvironment(options, input),
   };
   result.warnings = collectWarnings(result);
   return applySlos(result, input.slos ?? []);

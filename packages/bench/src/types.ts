@@ -30,6 +30,51 @@ export interface BenchOptions {
   engine?: BenchEngine;
   /** Engine threads for the undici engine; default chosen per mode (see DEFAULT_WORKERS). */
   workers?: number;
+  /** Recorded in the result's environment block: the command that started the run (secrets are redacted when written). */
+  commandLine?: string[];
+  /** Recorded in the environment block when the run measures a lab. */
+  lab?: LabFingerprint;
+}
+
+/** Which lab a run measured: two runs against different labs are not comparable. */
+export interface LabFingerprint {
+  name?: string;
+  provider: string;
+  /** e.g. "1 LB (haproxy) + 2 app containers: app1, app2". */
+  topology: string;
+  /** sha256 of the HAProxy configuration the lab's LB was running, hex. */
+  haproxyConfigSha256: string | null;
+}
+
+/** Where and how a run was made: what `compare` checks before judging two runs. */
+export interface BenchEnvironment {
+  commandLine: string[] | null;
+  labgateVersion: string;
+  node: string;
+  os: { platform: string; release: string; arch: string };
+  cpus: { count: number; model: string };
+  engine: BenchEngine;
+  workers: number;
+  hostname: string;
+  lab: LabFingerprint | null;
+}
+
+/** One round of a `--repeat N` run: what `compare` needs to see the between-round spread. */
+export interface RoundSummary {
+  round: number;
+  startedAt: string;
+  /** Where this round starts on the result's time axis (seconds since the first round's start). */
+  offsetSec: number;
+  warmupMs: number;
+  measuredMs: number;
+  latency: LatencySummary;
+  throughput: { rps: number; bytesPerSec: number };
+  jitterUs: number;
+  errorRatePct: number;
+  responses: number;
+  failed: number;
+  trustworthy: boolean;
+  backends: Array<{ name: string; count: number; sharePct: number; p50Us: number; p99Us: number }>;
 }
 
 export type BenchEngine = "undici" | "autocannon";
@@ -253,4 +298,8 @@ export interface BenchResult {
   sloVerdict: SloVerdict;
   aborted: boolean;
   warnings: string[];
+  /** Absent in results written before environments were recorded. */
+  environment?: BenchEnvironment;
+  /** `--repeat N`: each round's summary; the rest of the result pools all rounds. Absent for a single round. */
+  rounds?: RoundSummary[];
 }

@@ -240,33 +240,27 @@ describe("labgate bench compare", () => {
     const dir = await mkdtemp(join(tmpdir(), "labgate-cli-compare-"));
     const a = capture();
     const b = capture();
-    // 3.2 s runs give three full measured seconds, the minimum the noise model judges.
-    expect(
-      await benchRunCommand(
-        {
-          url: fast.url,
-          rate: "100",
-          connections: "30",
-          duration: "3200ms",
-          out: join(dir, "a"),
-          json: true,
-        },
-        a.streams,
-      ),
-    ).toBe(0);
-    expect(
-      await benchRunCommand(
-        {
-          url: slow.url,
-          rate: "100",
-          connections: "30",
-          duration: "3200ms",
-          out: join(dir, "b"),
-          json: true,
-        },
-        b.streams,
-      ),
-    ).toBe(0);
+    // Five short rounds a side: the rank test needs rounds, not long runs.
+    for (const [target, side, streams] of [
+      [fast, "a", a.streams],
+      [slow, "b", b.streams],
+    ] as const) {
+      expect(
+        await benchRunCommand(
+          {
+            url: target.url,
+            rate: "100",
+            connections: "30",
+            duration: "400ms",
+            repeat: "5",
+            out: join(dir, side),
+            json: true,
+          },
+          streams,
+        ),
+      ).toBe(0);
+    }
+    expect(JSON.parse(a.out()).rounds).toHaveLength(5);
 
     const c = capture();
     const code = await benchCompareCommand(
@@ -276,7 +270,7 @@ describe("labgate bench compare", () => {
       c.streams,
     );
     expect(code).toBe(ExitCode.CHECK_FAILED);
-    expect(c.out()).toMatch(/metric\s+A\s+B\s+change\s+noise ±\s+verdict/);
+    expect(c.out()).toMatch(/metric\s+A\s+B\s+change\s+noise ±\s+p\s+verdict\s+rounds needed/);
     expect(c.out()).toMatch(/p50 .* worse/);
     expect(c.out()).toMatch(/Noise model/);
     expect(c.err()).toMatch(/worse beyond noise: .*p50/);
@@ -291,6 +285,28 @@ describe("labgate bench compare", () => {
     expect(j.code).toBe(0);
     const parsed = JSON.parse(j.stdout);
     expect(parsed.rows.find((r: { metric: string }) => r.metric === "p99").verdict).toBe("within noise");
+
+    const md = await cli([
+      "bench",
+      "compare",
+      join(dir, "a", "result.json"),
+      join(dir, "b", "result.json"),
+      "--format",
+      "md",
+    ]);
+    expect(md.code).toBe(0);
+    expect(md.stdout).toMatch(/^### labgate bench compare\n\n🔴 \*\*Worse beyond noise:\*\* .*p50/);
+    expect(md.stdout).toMatch(/\n\| metric \| A \| B \| change \|/);
+    const bad = await cli([
+      "bench",
+      "compare",
+      join(dir, "a", "result.json"),
+      join(dir, "a", "result.json"),
+      "--format",
+      "html",
+    ]);
+    expect(bad.code).toBe(ExitCode.INVALID_INPUT);
+    expect(bad.stderr).toMatch(/--format "html" is not known/);
   });
 
   it("exits 2 on a file that is not a result", async () => {

@@ -6,6 +6,7 @@ import {
   checkReportDir,
   compareResults,
   describeRequest,
+  formatCompareMarkdown,
   formatCompareText,
   formatResultText,
   loadBodyFile,
@@ -15,7 +16,7 @@ import {
   parseSlos,
   readResultFile,
   resolveOptions,
-  runBench,
+  runRounds,
   type Slo,
   writeReports,
 } from "@labgate/bench";
@@ -41,6 +42,7 @@ export interface BenchRunFlags {
   engine?: string;
   workers?: string;
   allowUntrustworthy?: boolean;
+  repeat?: string;
   out?: string;
   json?: boolean;
   progress?: boolean;
@@ -48,6 +50,7 @@ export interface BenchRunFlags {
 
 export interface BenchCompareFlags {
   json?: boolean;
+  format?: string;
   failOnRegression?: boolean;
 }
 
@@ -107,6 +110,11 @@ export function registerBenchCommands(program: Command): void {
       "--allow-untrustworthy",
       "judge the SLOs even when the generator was saturated, starved or late (otherwise: not judged, exit 1)",
     )
+    .option(
+      "--repeat <n>",
+      "run N rounds one after the other (each with its warm-up); the result keeps every round for `bench compare`",
+      "1",
+    )
     .option("--out <dir>", "write result.json, report.md and report.html into this directory")
     .option("--json", "print the result as JSON on stdout")
     .option("--no-progress", "no progress bar on stderr")
@@ -122,6 +130,7 @@ export function registerBenchCommands(program: Command): void {
     .argument("<a>", "baseline result.json (A)")
     .argument("<b>", "candidate result.json (B)")
     .option("--json", "print the comparison as JSON on stdout")
+    .option("--format <format>", "text (default) or md: a Markdown table for a pull-request comment", "text")
     .option("--fail-on-regression", "exit 1 when any metric got worse beyond noise")
     .action(async (a: string, b: string, flags: BenchCompareFlags) => {
       process.exitCode = await benchCompareCommand(a, b, flags);
@@ -155,7 +164,9 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
     engine: (flags.engine ?? "undici") as BenchEngine,
     ...(flags.workers !== undefined ? { workers: parseCount(flags.workers, "workers") } : {}),
     slos,
+    commandLine: ["labgate", ...process.argv.slice(2)],
   };
+  const repeat = parseCount(flags.repeat ?? "1", "repeat");
   // Every input is checked before the first request: a bad --url or --out must not cost a run.
   const resolved = resolveOptions(options);
   if (flags.out) await checkReportDir(flags.out);
@@ -169,7 +180,13 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
   );
   let result: BenchResult;
   try {
-    result = await runBench({ ...options, signal: controller.signal }, bar ? { onProgress: bar.update } : {});
+    result = await runRounds({ ...options, signal: controller.signal }, repeat, {
+      ...(bar ? { onProgress: bar.update } : {}),
+      onRound: (round, of) => {
+        bar?.clear();
+        out.info(`Round ${round} of ${of}.`);
+      },
+    });
   } finally {
     bar?.clear();
     process.removeListener("SIGINT", onSigint);
@@ -201,8 +218,14 @@ export async function benchCompareCommand(
 ): Promise<number> {
   const out = createOutput(Boolean(flags.json), streams);
   const [ra, rb] = await Promise.all([readResultFile(a), readResultFile(b)]);
+  if (flags.format !== undefined && flags.format !== "text" && flags.format !== "md") {
+    throw new BenchOptionError(
+      `--format "${flags.format}" is not known.`,
+      "Pass --format text or --format md.",
+    );
+  }
   const comparison = compareResults(ra, rb);
-  out.result(comparison, formatCompareText);
+  out.result(comparison, flags.format === "md" ? formatCompareMarkdown : formatCompareText);
   const regressed = comparison.rows.filter((r) => r.verdict === "worse");
   if (regressed.length) out.warn(`worse beyond noise: ${regressed.map((r) => r.metric).join(", ")}`);
   return flags.failOnRegression && regressed.length ? ExitCode.CHECK_FAILED : ExitCode.OK;

@@ -1,0 +1,111 @@
+import { createHash } from "node:crypto";
+import { arch, cpus, hostname, platform, release } from "node:os";
+import type { BenchEnvironment, BenchOptions, LabFingerprint, ResolvedBenchOptions } from "./types.js";
+import { VERSION } from "./version.js";
+
+/** The environment block of a result: what produced the numbers, so two results can be told apart. */
+export function captureEnvironment(
+  options: Pick<ResolvedBenchOptions, "engine" | "workers">,
+  input: Pick<BenchOptions, "commandLine" | "lab">,
+): BenchEnvironment {
+  const cpuList = cpus();
+  return {
+    commandLine: input.commandLine ? [...input.commandLine] : null,
+    labgateVersion: VERSION,
+    node: process.version,
+    os: { platform: platform(), release: release(), arch: arch() },
+    cpus: { count: cpuList.length, model: cpuList[0]?.model.trim() ?? "unknown" },
+    engine: options.engine,
+    workers: options.workers,
+    hostname: hostname(),
+    lab: input.lab ?? null,
+  };
+}
+
+/** A lab's fingerprint from what the lab knows about itself; the HAProxy config is hashed, never stored. */
+export function labFingerprint(lab: {
+  name?: string;
+  provider: string;
+  topology: string;
+  haproxyConfig: string | null;
+}): LabFingerprint {
+  return {
+    ...(lab.name !== undefined ? { name: lab.name } : {}),
+    provider: lab.provider,
+    topology: lab.topology,
+    haproxyConfigSha256: lab.haproxyConfig === null ? null : sha256(lab.haproxyConfig),
+  };
+}
+
+function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/** Why two results may not be comparable, one sentence per difference; empty when nothing differs that is recorded. */
+export function environmentDifferences(a?: BenchEnvironment, b?: BenchEnvironment): string[] {
+  if (!a || !b) {
+    return a === b
+      ? []
+      : ["Only one of the runs recorded its environment; cannot tell whether they ran on the same machine."];
+  }
+  const out: string[] = [];
+  const differ = (what: string, x: unknown, y: unknown) => {
+    if (JSON.stringify(x) !== JSON.stringify(y)) out.push(`${what} differ (${show(x)} vs ${show(y)}).`);
+  };
+  if (a.lab || b.lab) {
+    if (!a.lab || !b.lab)
+      out.push("Only one of the runs was made from a lab; the targets are likely different.");
+    else {
+      differ("The labs' providers", a.lab.provider, b.lab.provider);
+      differ("The labs' topologies", a.lab.topology, b.lab.topology);
+      differ(
+        "The labs' HAProxy configurations (sha256)",
+        a.lab.haproxyConfigSha256,
+        b.lab.haproxyConfigSha256,
+      );
+      differ("The labs' names", a.lab.name ?? null, b.lab.name ?? null);
+    }
+  }
+  differ("The hosts", a.hostname, b.hostname);
+  differ("The CPU counts", a.cpus.count, b.cpus.count);
+  differ("The CPU models", a.cpus.model, b.cpus.model);
+  differ("The Node versions", a.node, b.node);
+  differ(
+    "The operating systems",
+    `${a.os.platform} ${a.os.release} ${a.os.arch}`,
+    `${b.os.platform} ${b.os.release} ${b.os.arch}`,
+  );
+  differ("The labgate versions", a.labgateVersion, b.labgateVersion);
+  differ("The engines", `${a.engine} × ${a.workers}`, `${b.engine} × ${b.workers}`);
+  return out;
+}
+
+function show(v: unknown): string {
+  if (typeof v === "string") return v.length > 16 && /^[0-9a-f]+$/.test(v) ? v.slice(0, 12) : v;
+  return String(v);
+}
+
+/** The environment as label/value rows for the reports. */
+export function environmentRows(e: BenchEnvironment): string[][] {
+  const rows = [
+    ["command line", e.commandLine ? e.commandLine.map(shellQuote).join(" ") : "(library call)"],
+    ["labgate", e.labgateVersion],
+    ["Node.js", e.node],
+    ["OS", `${e.os.platform} ${e.os.release} (${e.os.arch})`],
+    ["CPUs", `${e.cpus.count} × ${e.cpus.model}`],
+    ["host", e.hostname],
+    ["engine", `${e.engine}, ${e.workers} worker thread(s)`],
+  ];
+  if (e.lab) {
+    rows.push(
+      ["lab", `${e.lab.name ? `${e.lab.name} · ` : ""}${e.lab.provider}`],
+      ["lab topology", e.lab.topology],
+      ["HAProxy config sha256", e.lab.haproxyConfigSha256 ?? "unknown"],
+    );
+  }
+  return rows;
+}
+
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`;
+}
