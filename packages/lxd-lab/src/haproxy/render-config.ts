@@ -35,6 +35,11 @@ export interface HaproxyConfigOptions {
   rise?: number;
   maxconn?: number;
   timeouts?: Partial<HaproxyTimeouts>;
+  /**
+   * Unix socket for HAProxy's runtime API at admin level (`set server <be>/<srv> state drain`),
+   * mode 600 so only the lab's user may drive it. Left out when undefined.
+   */
+  statsSocket?: string;
 }
 
 export interface HaproxyTimeouts {
@@ -64,6 +69,8 @@ export const HAPROXY_METRICS_PATH = "/metrics";
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
 const HOST_RE = /^[A-Za-z0-9:][A-Za-z0-9_.:-]*$/;
 const PATH_RE = /^\/[A-Za-z0-9._~/%-]*$/;
+/** sun_path holds 108 bytes; HAProxy adds a temporary suffix while it binds. */
+const SOCKET_RE = /^\/[A-Za-z0-9._~/+-]{1,99}$/;
 
 /** The HAProxy config for a lab's spec, with the given backend addresses (from the provider). */
 export function haproxyOptionsFromSpec(
@@ -104,6 +111,7 @@ export function renderHaproxyConfig(options: HaproxyConfigOptions): string {
     // Logs go to stdout: the local provider redirects it to the lab's log file, systemd to the journal.
     "    log stdout format raw local0 info",
     `    maxconn ${options.maxconn ?? 4096}`,
+    ...(options.statsSocket ? [`    stats socket ${options.statsSocket} mode 600 level admin`] : []),
     "",
     "defaults",
     "    mode http",
@@ -169,6 +177,12 @@ export function renderHaproxyConfig(options: HaproxyConfigOptions): string {
     checkPort("statsPort", o.statsPort);
     if (o.port === o.statsPort) throw bad("statsPort", `must differ from the LB port ${o.port}`);
     if (!HOST_RE.test(o.bindAddress)) throw bad("bindAddress", `"${o.bindAddress}" is not an address`);
+    if (o.statsSocket !== undefined && !SOCKET_RE.test(o.statsSocket)) {
+      throw bad(
+        "statsSocket",
+        `"${o.statsSocket}" must be an absolute path of at most 100 characters without spaces`,
+      );
+    }
     if (o.healthPath !== undefined && !PATH_RE.test(o.healthPath)) {
       throw bad("healthPath", `"${o.healthPath}" must be an absolute path without spaces`);
     }

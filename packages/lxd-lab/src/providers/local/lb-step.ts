@@ -1,4 +1,5 @@
 import { mkdir, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { displayQuote, writeFileAtomic } from "@labgate/core";
 import type { Step, StepContext } from "../../engine/step.js";
 import { HaproxyConfigError, StepFailedError } from "../../errors.js";
@@ -29,16 +30,37 @@ import { labAddress, lbUrl, localApps, localOptions, localPaths, statsCsvUrl } f
 export const LB_STEP_ID = "start-haproxy";
 
 /** The config text for this lab; pure given the address and whether promex is built in. */
-export function renderLocalHaproxyConfig(spec: LabSpec, address: string, prometheus: boolean): string {
-  return renderHaproxyConfig(localHaproxyOptions(spec, address, prometheus));
+export function renderLocalHaproxyConfig(
+  spec: LabSpec,
+  address: string,
+  prometheus: boolean,
+  stateDir?: string,
+): string {
+  return renderHaproxyConfig(localHaproxyOptions(spec, address, prometheus, stateDir));
 }
 
-function localHaproxyOptions(spec: LabSpec, address: string, prometheus: boolean): HaproxyConfigOptions {
+/**
+ * The runtime API socket (drain/maint faults) in the lab's run dir; none when the state dir is so deep
+ * that the path would not fit a unix socket address.
+ */
+export function localStatsSocket(stateDir: string): string | undefined {
+  const path = join(localPaths.runDir(stateDir), "haproxy.sock");
+  return /^\/[A-Za-z0-9._~/+-]{1,99}$/.test(path) ? path : undefined;
+}
+
+function localHaproxyOptions(
+  spec: LabSpec,
+  address: string,
+  prometheus: boolean,
+  stateDir?: string,
+): HaproxyConfigOptions {
   const backends = localApps(spec).map((app) => ({ name: app.name, address, port: app.port }));
+  const statsSocket = stateDir === undefined ? undefined : localStatsSocket(stateDir);
   return haproxyOptionsFromSpec(spec, backends, {
     bindAddress: address,
     prometheus,
     servedByHeader: "if-missing",
+    ...(statsSocket ? { statsSocket } : {}),
   });
 }
 
@@ -56,11 +78,16 @@ async function inspectLb(ctx: StepContext): Promise<{ pid: number | undefined; d
   const recorded = processRecord(ctx, p.name)?.data;
   const prometheus = recorded?.["prometheus"] === true;
   const onDisk = await readFile(file, "utf8").catch(() => undefined);
-  const drift = configFileDrift(file, onDisk, renderLocalHaproxyConfig(ctx.spec, address, prometheus));
+  const drift = configFileDrift(
+    file,
+    onDisk,
+    renderLocalHaproxyConfig(ctx.spec, address, prometheus, ctx.stateDir),
+  );
   const live = await fetchHaproxyLiveView(statsCsvUrl(address, ctx.spec)).catch((error: Error) => error);
   if (live instanceof Error)
     drift.push(`HAProxy pid ${pid} runs but its stats do not answer (${live.message})`);
-  else drift.push(...haproxyLiveDrift(live, localHaproxyOptions(ctx.spec, address, prometheus)));
+  else
+    drift.push(...haproxyLiveDrift(live, localHaproxyOptions(ctx.spec, address, prometheus, ctx.stateDir)));
   return { pid, drift };
 }
 
@@ -124,7 +151,7 @@ export function startLbStep(spec: LabSpec): Step {
         ctx.log(`${LB_STEP_ID}: drift found: ${found.drift.join("; ")}`);
       }
       const info = await detectHaproxy(localOptions(ctx.spec).haproxy);
-      const text = renderLocalHaproxyConfig(ctx.spec, labAddress(ctx), info.prometheus);
+      const text = renderLocalHaproxyConfig(ctx.spec, labAddress(ctx), info.prometheus, ctx.stateDir);
       const file = localPaths.haproxyConfig(ctx.stateDir);
       await mkdir(localPaths.runDir(ctx.stateDir), { recursive: true, mode: 0o700 });
       await writeFileAtomic(file, text, { mode: 0o600 });
@@ -172,6 +199,9 @@ export function startLbStep(spec: LabSpec): Step {
     async undo(ctx) {
       await stopManagedProcess(ctx, lbProcess(ctx));
       await rm(localPaths.haproxyConfig(ctx.stateDir), { force: true });
+      // HAProxy normally unlinks its runtime socket on exit; a killed one leaves it behind.
+      const socket = localStatsSocket(ctx.stateDir);
+      if (socket) await rm(socket, { force: true });
     },
   };
 }
