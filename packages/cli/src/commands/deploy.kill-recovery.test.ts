@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ExitCode } from "@labgate/core";
@@ -171,4 +171,38 @@ describe("deploy apply killed with SIGKILL right after the clone call", () => {
     expect(destroyed.stderr).toContain("nothing of it is on proxmox");
     expect(sim.vms.get(100)?.name).toBe("someone-else");
   }, 120_000);
+
+  it("an adapter that cannot look nodes up refuses an interrupted record without an id, saying what to do", async () => {
+    // The local platform learns its node's id (the pid) only from the call itself.
+    const localSpec = join(dir, "local.json");
+    await writeFile(
+      localSpec,
+      JSON.stringify({
+        name: "node1",
+        os: { family: "linux" },
+        cores: 1,
+        memory_mib: 128,
+        network: {},
+        platform_options: { local: { command: [process.execPath, "-e", "setInterval(() => {}, 1000)"] } },
+      }),
+    );
+    await mkdir(state, { recursive: true });
+    await writeFile(
+      join(state, "local-node1.json"),
+      JSON.stringify({
+        version: 1,
+        status: "creating",
+        ref: { platform: "local", id: "", name: "node1" },
+        network: { mode: "dhcp" },
+        ipOwner: "deploy/local/node1",
+        createdAt: new Date().toISOString(),
+      }),
+    );
+    for (const action of ["apply", "destroy"]) {
+      const r = await cli(["deploy", action, localSpec, "-p", "local", "--yes", "--state-dir", state]);
+      expect(r.code, r.stderr).toBe(ExitCode.STATE);
+      expect(r.stderr).toContain("DEPLOY_INTERRUPTED_UNKNOWN");
+      expect(r.stderr).toContain("labgate ip release --owner deploy/local/node1");
+    }
+  });
 });

@@ -348,7 +348,7 @@ async function findLeftovers(
       "DEPLOY_INTERRUPTED_UNKNOWN",
       `An apply of ${name} on ${record.ref.platform} was interrupted before the platform named the node, and this adapter cannot look nodes up by name.`,
       {
-        hint: `Look for a node named ${name} on the platform and remove it by hand if it exists, then delete ${statePath}.`,
+        hint: `Look for a node named ${name} on the platform and remove it by hand if it exists, then delete ${statePath}${record.ipOwner ? ` and run \`labgate ip release --owner ${record.ipOwner}\`` : ""}.`,
       },
     );
   }
