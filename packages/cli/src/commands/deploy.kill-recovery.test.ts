@@ -130,6 +130,11 @@ describe("deploy apply killed with SIGKILL right after the clone call", () => {
     expect((await stat(state)).mode & 0o777).toBe(0o700);
     expect((await stat(recordPath)).mode & 0o777).toBe(0o600);
 
+    const plan = await cli(["deploy", "plan", specPath, "--json", "--state-dir", state]);
+    expect(plan.code).toBe(0);
+    expect(plan.stderr).toContain("An earlier apply of ubuntu-big was interrupted");
+    expect(JSON.parse(plan.stdout).interrupted).toMatchObject({ id: "100", name: "ubuntu-big" });
+
     const again = await cli(["deploy", "apply", specPath, "--yes", "--json", "--state-dir", state]);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toContain("An earlier apply of ubuntu-big was interrupted");

@@ -136,7 +136,15 @@ export async function deployCommand(
   const preview = await resolveDeployNetwork(spec, platform, pool, { dryRun: true });
   const plan = adapter.plan(preview.spec);
   if (action === "plan") {
-    out.result({ platform, findings, plan }, () => formatPlan(plan));
+    const recorded = await readDeployRecord(statePath);
+    if (recorded?.status === "creating")
+      out.warn(
+        `An earlier apply of ${spec.name} was interrupted (${statePath}); apply will first look on ${platform} for what it left${recorded.ref.id ? ` (node ${recorded.ref.id})` : ""} and remove it.`,
+      );
+    out.result(
+      { platform, findings, plan, ...(recorded?.status === "creating" ? { interrupted: recorded.ref } : {}) },
+      () => formatPlan(plan),
+    );
     return ExitCode.OK;
   }
   // One apply per node at a time: a second one would see no record yet and create a twin.
