@@ -211,6 +211,11 @@ export function renderHaproxyConfig(options: HaproxyConfigOptions): string {
   }
 }
 
+/** The backend proxy the lab's servers sit in (`set server <backend>/<server> ...`). */
+export function haproxyBackendName(labName: string): string {
+  return `${sanitizeProxyName(labName)}_apps`;
+}
+
 function sanitizeProxyName(name: string): string {
   const cleaned = name.replace(/[^A-Za-z0-9_.-]/g, "_");
   return /^[A-Za-z]/.test(cleaned) ? cleaned : `lab_${cleaned}`;
