@@ -233,6 +233,24 @@ describe.skipIf(!state.ok)(`LXD end-to-end${state.ok ? "" : ` (skipped: ${state.
     expect((await labVerify({ provider, spec, stateDir })).passed).toBe(true);
   }, 300_000);
 
+  it("status is a check: a stopped container makes it unhealthy, named; lab up brings it back and status passes", async () => {
+    expect((await labStatus({ provider, spec, stateDir })).healthy).toBe(true);
+    await client.setInstanceState(`${lab}-app1`, "stop", { force: true });
+    const status = await labStatus({ provider, spec, stateDir });
+    expect(status.healthy).toBe(false);
+    expect(status.resources.find((r) => r.kind === "container" && r.id === `${lab}-app1`)).toMatchObject({
+      health: "unhealthy",
+      detail: expect.stringMatching(/^Stopped/),
+    });
+    // The other resources were probed too (in parallel) and keep their own verdicts.
+    expect(status.resources.find((r) => r.kind === "container" && r.id === `${lab}-app2`)?.health).toBe(
+      "healthy",
+    );
+    const repaired = await labUp({ provider, spec, stateDir, gate: autoYesGate(), log });
+    expect(repaired.complete).toBe(true);
+    expect((await labStatus({ provider, spec, stateDir })).healthy).toBe(true);
+  }, 300_000);
+
   it("drift: haproxy.cfg edited in the LB container and reloaded; lab up names it and restores round robin", async () => {
     const from = logs.length;
     await expectDriftRepaired({ client, provider, spec, stateDir, lab, log, logs });
