@@ -88,6 +88,24 @@ export {
   StepFailedError,
 } from "./errors.js";
 export {
+  type FaultActuator,
+  type FaultHandle,
+  type FaultRunOptions,
+  type FaultRunResult,
+  type FaultTimeline,
+  runFaults,
+} from "./faults/fault-runner.js";
+export {
+  assertFaultsFit,
+  describeFault,
+  FAULT_ACTIONS,
+  type FaultAction,
+  type FaultSpec,
+  parseFault,
+  parseFaults,
+} from "./faults/fault-spec.js";
+export { faultGateStep, type LabFaultTarget, labFaultActuator } from "./faults/lab-faults.js";
+export {
   detectHaproxy,
   type HaproxyInfo,
   haproxySupportsHttpCheckSend,
