@@ -180,6 +180,21 @@ describe("labgate deploy", () => {
     const bad = await cli(["deploy", "apply", specPath, "--yes", "--timeout", "soon", "--state-dir", state]);
     expect(bad.code).toBe(ExitCode.INVALID_INPUT);
     expect(bad.stderr).toContain("DEPLOY_TIMEOUT_INVALID");
+    // Past a day (and a timer's 2^31-1 ms) a wait would end at once instead of waiting.
+    for (const timeout of ["86401", "1e10"]) {
+      const long = await cli([
+        "deploy",
+        "apply",
+        specPath,
+        "--yes",
+        "--timeout",
+        timeout,
+        "--state-dir",
+        state,
+      ]);
+      expect(long.code).toBe(ExitCode.INVALID_INPUT);
+      expect(long.stderr).toContain("at most 86400");
+    }
     await mkdir(state, { recursive: true });
     const release = await acquireFileLock(join(state, "proxmox-ubuntu-big.json.apply"));
     try {

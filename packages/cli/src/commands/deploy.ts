@@ -370,12 +370,15 @@ function interruptedNotice(record: DeployRecord, found: NodeRef[], statePath: st
   return `An earlier apply of ${record.ref.name} was interrupted (intent recorded ${record.createdAt} in ${statePath}); ${what}.`;
 }
 
+const MAX_TIMEOUT_SECONDS = 86_400;
+
 function timeoutMs(flags: DeployFlags): number {
   const seconds = Number(flags.timeout ?? 600);
-  if (!Number.isFinite(seconds) || seconds <= 0) {
+  // A day is far beyond any VM boot, and far below a timer's 2^31-1 ms, past which it would fire at once.
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_TIMEOUT_SECONDS) {
     throw new InvalidInputError(
       "DEPLOY_TIMEOUT_INVALID",
-      `--timeout must be a number of seconds above 0, got "${flags.timeout}".`,
+      `--timeout must be a number of seconds above 0 and at most ${MAX_TIMEOUT_SECONDS} (a day), got "${flags.timeout}".`,
       {
         hint: "E.g. --timeout 900 to wait up to 15 minutes for the VM to run.",
       },
