@@ -337,6 +337,8 @@ export class Engine {
     }
     this.queue.push({ scheduledMs, noticedMs });
     if (idle) this.pull(idle);
+    // Connections backing off must come back for the queue even if no busy one ever frees up.
+    else this.scheduleWake();
   }
 
   /** Why the last connect failed: what a request due while every connection backs off fails with. */
@@ -346,7 +348,9 @@ export class Engine {
   /** A backing-off connection becomes usable again: let it take queued work. */
   private scheduleWake(): void {
     if (this.wakeTimer) return;
-    const soonest = Math.min(...this.slots.map((s) => s.backoffUntil));
+    const waiting = this.slots.filter((s) => !s.busy && s.backoffUntil > 0);
+    if (waiting.length === 0) return;
+    const soonest = Math.min(...waiting.map((s) => s.backoffUntil));
     this.wakeTimer = setTimeout(
       () => {
         this.wakeTimer = undefined;
@@ -361,7 +365,10 @@ export class Engine {
     if (this.stopped || slot.busy) return;
     const now = performance.now();
     if (slot.backoffUntil > now) {
-      if (this.pending() > 0) this.scheduleWake();
+      if (this.pending() === 0) return;
+      // Every connection is backing off: what waits fails now, as a new due request would.
+      if (!this.slots.some((s) => s.busy)) this.failQueued(now);
+      else this.scheduleWake();
       return;
     }
     this.expireQueue(now);
@@ -373,6 +380,16 @@ export class Engine {
     }
     this.recorder.recordSend(item.scheduledMs, item.noticedMs, now, LATE_THRESHOLD_MS);
     slot.send(item.noticedMs, item.scheduledMs);
+  }
+
+  private failQueued(now: number): void {
+    while (this.pending() > 0) {
+      const item = this.queue[this.queueHead++]!;
+      this.recorder.recordSend(item.scheduledMs, item.noticedMs, now, LATE_THRESHOLD_MS);
+      this.recorder.recordFailure(item.scheduledMs, now, "error", this.lastConnectError ?? "ECONNREFUSED");
+    }
+    this.queue = [];
+    this.queueHead = 0;
   }
 
   /** Queued requests that waited longer than the timeout have failed (their send is still counted). */
