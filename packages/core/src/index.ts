@@ -28,6 +28,7 @@ export {
   DEFAULT_DEPLOY_STATE_DIR,
   type DeployRecord,
   deployStatePath,
+  makeDeployStateDir,
   readDeployRecord,
   removeDeployRecord,
   writeDeployRecord,
@@ -116,28 +117,28 @@ export { type IpChangeOptions, IpPool, type NetworkProbeAnswer } from "./ip-pool
 export { formatIpv4, isValidIpv4, parseIpv4, prefixToMask, prefixToNetmask } from "./ip-pool/ipv4.js";
 export { emptyLedger, type IpLedger, readLedger, validateLedger, writeLedger } from "./ip-pool/ledger.js";
 export { assertLedgerMatchesConfig } from "./ip-pool/ledger-config-check.js";
-export { findNetworkContaining, type NetworkView, resolveNetwork } from "./ip-pool/network-view.js";
 export {
   FileLedgerStore,
   type LedgerLockScope,
   type LedgerStore,
   type LedgerTransaction,
 } from "./ip-pool/ledger-store.js";
+export { findNetworkContaining, type NetworkView, resolveNetwork } from "./ip-pool/network-view.js";
 export { assertValidOwner, quoteOwner } from "./ip-pool/owner.js";
 export {
   DEFAULT_IP_POOLS_CONFIG,
   defaultIpPoolStatePath,
   resolveIpPoolConfigPath,
 } from "./ip-pool/paths.js";
-export {
 export { isPostgresUrl, PgLedgerStore, redactPostgresUrl } from "./ip-pool/pg-ledger-store.js";
+export {
   type LxdAddressSource,
   localAddresses,
   lxdAddresses,
   networkConfigAddresses,
 } from "./ip-pool/platform-addresses.js";
-  type AddressProbe,
 export {
+  type AddressProbe,
   localIpv4Interfaces,
   type ProbeAnswer,
   type ProbeTarget,
@@ -150,8 +151,8 @@ export {
   type ReconcileReport,
   reconcile,
 } from "./ip-pool/reconcile.js";
-  IpAllocation,
 export type {
+  IpAllocation,
   IpConflict,
   IpNetworkConfig,
   IpPoolConfig,
