@@ -24,6 +24,8 @@ export interface IpProbeFlags extends IpCommonFlags {
 
 export interface IpReconcileFlags extends IpCommonFlags {
   platform?: string;
+  /** A lab spec: its subnet is the scope, its provider the default platform. */
+  lab?: string;
   network?: string[];
   fix?: boolean;
   yes?: boolean;

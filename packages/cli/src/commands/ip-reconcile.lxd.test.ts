@@ -122,6 +122,16 @@ describe.skipIf(!usable)("ip reconcile --platform lxd (real LXD, empty instances
     expect(r.stderr).toContain("1 match, 1 leaked, 1 unknown, 1 with another owner");
   }, 60_000);
 
+  it("--lab takes the platform and the subnet from a lab spec", async () => {
+    const spec = join(dir, "lab.yaml");
+    await writeFile(spec, `name: ${LAB}\nprovider: lxd\nnetwork:\n  cidr: ${NET}.0/24\n  dhcp: false\n`);
+    const r = await cli(["ip", "reconcile", "--lab", spec, ...files, "--json"]);
+    expect(r.code, r.stderr).toBe(ExitCode.CHECK_FAILED);
+    const report = JSON.parse(r.stdout);
+    expect(report.networks).toEqual([`${NET}.0/24`]);
+    expect([report.leaked.length, report.unknown.length, report.mismatched.length]).toEqual([1, 1, 1]);
+  }, 60_000);
+
   it("--fix without a terminal or --yes changes nothing (exit 7); with --yes it releases the leak and records the unknown", async () => {
     const before = await readLedger(join(dir, "state.json"));
     const refused = await cli([

@@ -12,6 +12,7 @@ import {
   PreconditionError,
   type ReconcileReport,
 } from "@labgate/core";
+import { loadLabSpec } from "@labgate/lxd-lab";
 import { createOutput, type Output, type OutputStreams } from "../output.js";
 import { type IpReconcileFlags, poolFrom } from "./ip-common.js";
 
@@ -30,17 +31,22 @@ export async function ipReconcileCommand(
   io: ReconcileIo = process,
 ): Promise<number> {
   const out = createOutput(Boolean(flags.json), io);
-  const platform = flags.platform;
+  const lab = flags.lab === undefined ? undefined : (await loadLabSpec(flags.lab)).spec;
+  const platform = flags.platform ?? lab?.provider;
   if (!PLATFORMS.includes(platform as (typeof PLATFORMS)[number])) {
     throw new IpPoolRequestError(
       "INVALID_PLATFORM",
       `--platform must be one of ${PLATFORMS.join(", ")}, not ${JSON.stringify(String(platform).slice(0, 40))}.`,
-      { hint: "e.g. labgate ip reconcile --platform lxd" },
+      {
+        hint: "e.g. labgate ip reconcile --platform lxd (or --lab lab.yaml, whose provider names the platform)",
+      },
     );
   }
   const used = await platformAddresses(platform as (typeof PLATFORMS)[number], flags);
   const pool = poolFrom(flags);
-  const networks = flags.network === undefined ? {} : { networks: flags.network };
+  // A lab's subnet is its own: everything on it is the lab's business, nothing else is.
+  const scope = flags.network ?? (lab === undefined ? undefined : [lab.network.cidr]);
+  const networks = scope === undefined ? {} : { networks: scope };
   const { report } = await pool.reconcile(used, networks);
   describe(out, report, platform as string);
   const fixable = report.leaked.length + report.unknown.length;

@@ -149,7 +149,11 @@ export function registerIpCommands(program: Command): void {
           "--fix, after a yes, releases the leaked and reserves the unknown for their instance; mismatched " +
           "owners are left for a person to decide.",
       )
-      .requiredOption("--platform <name>", "lxd or local (opennebula and proxmox are not read yet)")
+      .option(
+        "--platform <name>",
+        "lxd or local (opennebula and proxmox are not read yet); default: the --lab's provider",
+      )
+      .option("--lab <spec>", "a lab spec (lab.yaml): compare on its subnet; its provider is the platform")
       .option(
         "--network <cidr>",
         "only this network (repeatable; default: every configured network and every network in the ledger)",
