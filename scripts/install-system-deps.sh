@@ -15,6 +15,7 @@ PACKAGES=(
   xz-utils
   chromium           # the bench's HTML report is checked in headless Chromium
   wrk                # npm run bench:self measures labgate's load engine against wrk
+  python3-prometheus-client  # the bench's OpenMetrics snapshot is checked with Prometheus' own parser
   time               # /usr/bin/time: bench:self reads each generator's CPU seconds and peak RSS
   procps             # pgrep/ps for process checks
   util-linux         # script(1) drives the confirmation gate through a real pseudo-terminal in tests

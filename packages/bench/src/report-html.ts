@@ -1,8 +1,17 @@
 import { formatMicros } from "./duration.js";
+import { environmentRows } from "./environment.js";
 import { describeRun, resultTables } from "./format.js";
 import { decodeHistogram, percentileDistribution } from "./histogram.js";
 import { JITTER_DEFINITION } from "./recorder.js";
-import { barChart, escapeXml, lineChart } from "./svg-charts.js";
+import { barChart, escapeXml, type LineChartOptions, lineChart } from "./svg-charts.js";
+import {
+  type TimedPoint,
+  type TimeWindow,
+  timeDomain,
+  timedPoints,
+  timeWindows,
+  withBreaks,
+} from "./time-axis.js";
 import type { BenchResult } from "./types.js";
 
 const STYLE = `
@@ -15,7 +24,7 @@ th:first-child,td:first-child{text-align:left}.pass{color:#137333;font-weight:60
 .warn{background:#fff4e5;border-left:4px solid #f29900;padding:6px 10px;margin:4px 0}
 svg{display:block;margin:6px 0}svg .title{font-weight:600;font-size:13px}svg .tick,svg .legend{font-size:11px;fill:#444}
 svg .axis{font-size:11px;fill:#666}svg .muted{font-size:11px;fill:#888}svg .grid{stroke:#eef1f4}svg .frame{stroke:#999}
-svg .shade{fill:#f1f3f4}svg .bar{fill:#1a73e8}.small{color:#666;font-size:12px}
+svg .shade{fill:#f1f3f4}svg .outage{fill:#fce8e6}svg .bar{fill:#1a73e8}.small{color:#666;font-size:12px}
 `;
 
 /** A single HTML file with inline CSS and SVG: no script, no fonts, no network. */
@@ -32,15 +41,13 @@ export function renderHtmlReport(r: BenchResult): string {
         )
         .join("")}</tbody></table>`
     : "";
+  const isBackendTable = (t: { title: string }) => t.title.startsWith("Per backend");
   const otherTables = tables
-    .filter((t) => t.title !== "SLOs")
-    .map(
-      (t) =>
-        `<h2>${escapeXml(t.title)}</h2><table><thead><tr>${t.header.map((h) => `<th>${escapeXml(h)}</th>`).join("")}</tr></thead><tbody>${t.rows
-          .map((row) => `<tr>${row.map((c) => `<td>${escapeXml(c)}</td>`).join("")}</tr>`)
-          .join("")}</tbody></table>`,
-    )
+    .filter((t) => t.title !== "SLOs" && !isBackendTable(t))
+    .map((t) => `<h2>${escapeXml(t.title)}</h2>${htmlTable(t.header, t.rows)}`)
     .join("");
+  const backendTable = tables.find(isBackendTable);
+  const axis = timeAxis(r);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>labgate bench report</title><style>${STYLE}</style></head>
@@ -50,13 +57,16 @@ export function renderHtmlReport(r: BenchResult): string {
 ${slo}
 ${r.warnings.map((w) => `<div class="warn">${escapeXml(w)}</div>`).join("")}
 ${sloTable}
-<h2>Latency over time</h2>
-${latencyOverTime(r)}
-${throughputOverTime(r)}
+<h2>Over time</h2>
+<p class="small">Both charts share one time axis over the whole run${r.rounds?.length ? ` (${r.rounds.length} rounds)` : ""}: grey = warm-up (not counted), red = an interval with no response.</p>
+${latencyOverTime(axis)}
+${throughputOverTime(r, axis)}
 <h2>Percentile distribution</h2>
 ${distribution(r)}
-${backendChart(r)}
+${backendSection(r, backendTable)}
+${roundsSection(r)}
 ${otherTables}
+${environmentSection(r)}
 <h2>Definitions</h2>
 <p class="small">${escapeXml(JITTER_DEFINITION)} Throughput is counted over the measured window only (warm-up excluded).
 ${r.options.mode === "constant-rate" ? "In constant-rate mode latency runs from the time each request was scheduled (coordinated-omission correction, as wrk2); service time runs from the actual send." : "In closed-loop mode latency runs from the actual send; a stalled target slows the senders, so rare stalls are under-represented (coordinated omission). Use --rate to see them."}</p>
@@ -64,45 +74,97 @@ ${r.options.mode === "constant-rate" ? "In constant-rate mode latency runs from 
 `;
 }
 
-function latencyOverTime(r: BenchResult): string {
-  const pts = r.series.points;
-  const warmupSec = r.options.warmupMs / 1000;
-  const half = r.series.intervalMs / 2000;
-  const line = (name: string, color: string, pick: (p: (typeof pts)[number]) => number) => ({
+function htmlTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  return `<table><thead><tr>${header.map((h) => `<th>${escapeXml(h)}</th>`).join("")}</tr></thead><tbody>${rows
+    .map((row) => `<tr>${row.map((c) => `<td>${escapeXml(c)}</td>`).join("")}</tr>`)
+    .join("")}</tbody></table>`;
+}
+
+interface TimeAxis {
+  windows: TimeWindow[];
+  points: TimedPoint[];
+  common: Pick<LineChartOptions, "xDomain" | "shades" | "xLabel" | "yScaleFrom">;
+}
+
+/** What every time chart of the report shares: the domain, the warm-up and outage shading, the y-fit to measured time. */
+function timeAxis(r: BenchResult): TimeAxis {
+  const windows = timeWindows(r);
+  const points = timedPoints(r, windows);
+  const interval = r.series.intervalMs / 1000;
+  const shades: NonNullable<LineChartOptions["shades"]> = windows
+    .filter((w) => w.warmupEnd > w.start)
+    .map((w) => ({ from: w.start, to: w.warmupEnd, label: "warm-up (not counted)" }));
+  for (const p of points) {
+    if (p.point.rps === 0 && !p.point.warmup)
+      shades.push({
+        from: p.point.tSec,
+        to: p.point.tSec + Math.min(interval, p.coveredSec),
+        label: "no response in this interval",
+        className: "outage",
+      });
+  }
+  const inWarmup = (x: number) => windows.some((w) => x >= w.start && x < w.warmupEnd);
+  return {
+    windows,
+    points,
+    common: {
+      xDomain: timeDomain(windows),
+      shades,
+      xLabel: "seconds since start",
+      yScaleFrom: (x) => !inWarmup(x),
+    },
+  };
+}
+
+function latencyOverTime(axis: TimeAxis): string {
+  // No response in an interval: no latency there; the line breaks instead of dropping to 0.
+  const line = (name: string, color: string, pick: (p: TimedPoint["point"]) => number) => ({
     name,
     color,
-    points: pts.filter((p) => p.rps > 0).map((p) => [p.tSec + half, pick(p) / 1000] as [number, number]),
+    points: withBreaks(axis.points, (p) => (p.point.rps > 0 ? pick(p.point) / 1000 : null)),
   });
   return lineChart({
+    ...axis.common,
     title: "Latency per interval (ms)",
     yLabel: "ms",
-    xLabel: "seconds since start",
     series: [
       line("p50", "#1a73e8", (p) => p.p50Us),
       line("p99", "#d93025", (p) => p.p99Us),
       line("max", "#f29900", (p) => p.maxUs),
     ],
-    ...(warmupSec > 0 ? { shade: { from: 0, to: warmupSec, label: "warm-up (not counted)" } } : {}),
   });
 }
 
-function throughputOverTime(r: BenchResult): string {
-  const half = r.series.intervalMs / 2000;
-  const warmupSec = r.options.warmupMs / 1000;
+function throughputOverTime(r: BenchResult, axis: TimeAxis): string {
+  const perSec = (p: TimedPoint, count: number) => Math.round((count / p.coveredSec) * 100) / 100;
+  const interval = r.series.intervalMs / 1000;
+  const series: LineChartOptions["series"] = [
+    // rps was counted over a full interval; the last one may have been cut short by the end of the run.
+    {
+      name: "responses/s",
+      color: "#188038",
+      points: withBreaks(axis.points, (p) => perSec(p, p.point.rps * interval)),
+    },
+    {
+      name: "errors/s",
+      color: "#d93025",
+      points: withBreaks(axis.points, (p) => perSec(p, p.point.errors)),
+    },
+  ];
+  if (r.rate) {
+    const target: Array<[number, number | null]> = [];
+    axis.windows.forEach((w, i) => {
+      if (i > 0) target.push([w.start, null]);
+      target.push([w.start, r.rate!.targetRps], [w.end, r.rate!.targetRps]);
+    });
+    series.push({ name: "target rate", color: "#5f6368", points: target, dashed: true });
+  }
   return lineChart({
-    title: "Responses and errors per second",
+    ...axis.common,
+    title: r.rate ? "Responses per second against the target rate" : "Responses and errors per second",
     yLabel: "per second",
-    xLabel: "seconds since start",
     height: 220,
-    series: [
-      { name: "rps", color: "#188038", points: r.series.points.map((p) => [p.tSec + half, p.rps]) },
-      {
-        name: "errors/s",
-        color: "#d93025",
-        points: r.series.points.map((p) => [p.tSec + half, p.errors / (r.series.intervalMs / 1000)]),
-      },
-    ],
-    ...(warmupSec > 0 ? { shade: { from: 0, to: warmupSec, label: "warm-up" } } : {}),
+    series,
   });
 }
 
@@ -136,11 +198,13 @@ function distribution(r: BenchResult): string {
   });
 }
 
-function backendChart(r: BenchResult): string {
+/** One "Per backend" section: the split as bars, then the numbers. */
+function backendSection(r: BenchResult, table: { header: string[]; rows: string[][] } | undefined): string {
+  const heading = `<h2>Per backend (${escapeXml(r.backends.header)})</h2>`;
   if (!r.backends.entries.length) {
-    return `<h2>Per backend</h2><p class="small">No response carried the ${escapeXml(r.backends.header)} header.</p>`;
+    return `${heading}<p class="small">No response carried the ${escapeXml(r.backends.header)} header.</p>`;
   }
-  return `<h2>Per backend (${escapeXml(r.backends.header)})</h2>${barChart(
+  return `${heading}${barChart(
     "Share of responses",
     r.backends.entries.map((b) => ({
       label: b.name,
@@ -155,5 +219,27 @@ function backendChart(r: BenchResult): string {
       value: b.latency.p99Us / 1000,
       text: formatMicros(b.latency.p99Us),
     })),
+  )}${table ? htmlTable(table.header, table.rows) : ""}`;
+}
+
+function roundsSection(r: BenchResult): string {
+  if (!r.rounds?.length) return "";
+  return `<h2>Rounds</h2><p class="small">Each round is one sample for <code>labgate bench compare</code>; the tables above pool all rounds.</p>${htmlTable(
+    ["round", "started", "p50", "p99", "requests/s", "errors", "trustworthy"],
+    r.rounds.map((x) => [
+      String(x.round),
+      x.startedAt,
+      formatMicros(x.latency.p50Us),
+      formatMicros(x.latency.p99Us),
+      String(x.throughput.rps),
+      `${x.errorRatePct}%`,
+      x.trustworthy ? "yes" : "NO",
+    ]),
   )}`;
+}
+
+function environmentSection(r: BenchResult): string {
+  if (!r.environment)
+    return `<h2>Environment</h2><p class="small">Not recorded (result written by an older labgate).</p>`;
+  return `<h2>Environment</h2>${htmlTable(["", "value"], environmentRows(r.environment))}`;
 }

@@ -1,3 +1,5 @@
+import { formatMicros } from "./duration.js";
+import { environmentRows } from "./environment.js";
 import { describeRun, resultTables } from "./format.js";
 import { JITTER_DEFINITION } from "./recorder.js";
 import { markdownTable } from "./table.js";
@@ -25,6 +27,27 @@ export function renderMarkdownReport(r: BenchResult): string {
       "",
     );
   }
+  if (r.rounds?.length) {
+    lines.push(
+      "## Rounds",
+      "",
+      markdownTable(
+        ["round", "started", "p50", "p99", "requests/s", "errors", "trustworthy"],
+        r.rounds.map((x) => [
+          String(x.round),
+          x.startedAt,
+          formatMicros(x.latency.p50Us),
+          formatMicros(x.latency.p99Us),
+          String(x.throughput.rps),
+          `${x.errorRatePct}%`,
+          x.trustworthy ? "yes" : "NO",
+        ]),
+      ),
+      "",
+    );
+  }
+  if (r.environment)
+    lines.push("## Environment", "", markdownTable([" ", "value"], environmentRows(r.environment)), "");
   lines.push("## Definitions", "", `- ${JITTER_DEFINITION}`);
   lines.push(
     "- Throughput (requests/s, bytes/s) is counted over the measured window; warm-up requests are sent but not counted.",

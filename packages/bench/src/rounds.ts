@@ -160,6 +160,7 @@ export function mergeRounds(results: readonly BenchResult[]): BenchResult {
       latency: encodeHistogram(latencyH),
       serviceTime: encodeHistogram(serviceH),
       perBackend,
+      rounds: results.map((r) => r.histograms.latency),
     },
     aborted: results.some((r) => r.aborted),
     warnings: prefixed(results.map((r) => r.warnings)),

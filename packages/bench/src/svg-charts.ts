@@ -3,7 +3,9 @@
 export interface LineSeries {
   name: string;
   color: string;
-  points: Array<[number, number]>;
+  /** A null y breaks the line: no data there (e.g. no response in that interval). */
+  points: Array<[number, number | null]>;
+  dashed?: boolean;
 }
 
 export interface LineChartOptions {
@@ -13,13 +15,18 @@ export interface LineChartOptions {
   /** x → tick label; default prints the number. */
   xTicks?: Array<{ x: number; label: string }>;
   xLabel: string;
-  /** Shaded x range (e.g. warm-up). */
-  shade?: { from: number; to: number; label: string };
+  /** Shaded x ranges (e.g. warm-ups). */
+  shades?: Array<{ from: number; to: number; label: string; className?: string }>;
+  /** Fixed x range: charts of one run share one time axis. Default: the data's range. */
+  xDomain?: [number, number];
+  /** The y scale is fitted to points for which this is true (others are clipped at the top, marked). */
+  yScaleFrom?: (x: number) => boolean;
   width?: number;
   height?: number;
 }
 
-const PAD = { left: 64, right: 32, top: 30, bottom: 42 };
+/** The plot area starts below the title and the legend row: legends never sit inside the plot. */
+const PAD = { left: 64, right: 32, top: 46, bottom: 42 };
 
 export function escapeXml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -28,29 +35,39 @@ export function escapeXml(text: string): string {
 export function lineChart(o: LineChartOptions): string {
   const width = o.width ?? 760;
   const height = o.height ?? 260;
-  const all = o.series.flatMap((s) => s.points);
+  const all = o.series.flatMap((s) => s.points).filter((p): p is [number, number] => p[1] !== null);
   const title = `<text x="${PAD.left}" y="18" class="title">${escapeXml(o.title)}</text>`;
+  const plotW = width - PAD.left - PAD.right;
+  const plotH = height - PAD.top - PAD.bottom;
   if (all.length === 0) {
     return svg(
       width,
       height,
-      `${title}<text x="${width / 2}" y="${height / 2}" text-anchor="middle" class="muted">no data</text>`,
+      `${title}<rect x="${PAD.left}" y="${PAD.top}" width="${plotW}" height="${plotH}" class="plot-area" fill="none"/><text x="${width / 2}" y="${height / 2}" text-anchor="middle" class="muted">no data</text>`,
       o.title,
     );
   }
+  const shades = (o.shades ?? []).filter((s) => s.to > s.from);
   const xs = all.map((p) => p[0]);
-  const xMin = Math.min(...xs, o.shade?.from ?? Infinity);
-  const xMax = Math.max(...xs, o.shade?.to ?? -Infinity, xMin + 1e-9);
-  const yMax = niceCeil(Math.max(...all.map((p) => p[1]), 1e-9));
-  const plotW = width - PAD.left - PAD.right;
-  const plotH = height - PAD.top - PAD.bottom;
+  const [xMin, xMaxRaw] = o.xDomain ?? [
+    Math.min(...xs, ...shades.map((s) => s.from)),
+    Math.max(...xs, ...shades.map((s) => s.to)),
+  ];
+  const xMax = Math.max(xMaxRaw, xMin + 1e-9);
+  const scaled = o.yScaleFrom ? all.filter((p) => o.yScaleFrom!(p[0])) : all;
+  const yMax = niceCeil(Math.max(...(scaled.length ? scaled : all).map((p) => p[1]), 1e-9));
   const sx = (x: number) => PAD.left + ((x - xMin) / (xMax - xMin || 1)) * plotW;
-  const sy = (y: number) => PAD.top + plotH - (y / yMax) * plotH;
+  const sy = (y: number) => PAD.top + plotH - (Math.min(y, yMax) / yMax) * plotH;
   const parts: string[] = [title];
-  if (o.shade && o.shade.to > o.shade.from) {
+  parts.push(
+    `<rect x="${PAD.left}" y="${PAD.top}" width="${plotW}" height="${plotH}" class="plot-area" fill="none"/>`,
+  );
+  for (const shade of shades) {
+    const from = Math.max(xMin, shade.from);
+    const to = Math.min(xMax, shade.to);
+    if (to <= from) continue;
     parts.push(
-      `<rect x="${f(sx(o.shade.from))}" y="${PAD.top}" width="${f(sx(o.shade.to) - sx(o.shade.from))}" height="${plotH}" class="shade"/>`,
-      `<text x="${f(sx(o.shade.from) + 4)}" y="${PAD.top + 12}" class="muted">${escapeXml(o.shade.label)}</text>`,
+      `<rect x="${f(sx(from))}" y="${PAD.top}" width="${f(sx(to) - sx(from))}" height="${plotH}" class="${shade.className ?? "shade"}"><title>${escapeXml(shade.label)}</title></rect>`,
     );
   }
   for (let i = 0; i <= 4; i++) {
@@ -63,7 +80,7 @@ export function lineChart(o: LineChartOptions): string {
   const ticks = o.xTicks ?? defaultTicks(xMin, xMax);
   for (const t of ticks) {
     parts.push(
-      `<text x="${f(sx(t.x))}" y="${height - PAD.bottom + 16}" text-anchor="middle" class="tick">${escapeXml(t.label)}</text>`,
+      `<text x="${f(sx(t.x))}" y="${height - PAD.bottom + 16}" text-anchor="middle" class="tick x-tick">${escapeXml(t.label)}</text>`,
     );
   }
   parts.push(
@@ -72,21 +89,46 @@ export function lineChart(o: LineChartOptions): string {
     `<line x1="${PAD.left}" x2="${PAD.left}" y1="${PAD.top}" y2="${PAD.top + plotH}" class="frame"/>`,
     `<line x1="${PAD.left}" x2="${width - PAD.right}" y1="${PAD.top + plotH}" y2="${PAD.top + plotH}" class="frame"/>`,
   );
-  o.series.forEach((s, i) => {
-    if (s.points.length === 0) return;
-    const d = s.points.map((p, j) => `${j === 0 ? "M" : "L"}${f(sx(p[0]))},${f(sy(p[1]))}`).join(" ");
+  const legend: Array<{ name: string; color: string; dashed: boolean }> = [];
+  let clipped = false;
+  for (const s of o.series) {
+    legend.push({ name: s.name, color: s.color, dashed: Boolean(s.dashed) });
+    const d = s.points
+      .map((p, j) => {
+        if (p[1] === null) return "";
+        const move = j === 0 || s.points[j - 1]![1] === null ? "M" : "L";
+        return `${move}${f(sx(p[0]))},${f(sy(p[1]))}`;
+      })
+      .filter(Boolean)
+      .join(" ");
+    if (!d) continue;
     parts.push(
-      `<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"><title>${escapeXml(s.name)}</title></path>`,
+      `<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ""}><title>${escapeXml(s.name)}</title></path>`,
     );
-    for (const p of s.points.length <= 60 ? s.points : []) {
-      parts.push(`<circle cx="${f(sx(p[0]))}" cy="${f(sy(p[1]))}" r="2.5" fill="${s.color}"/>`);
+    const present = s.points.filter((p): p is [number, number] => p[1] !== null);
+    for (const p of present.length <= 120 ? present : []) {
+      if (p[1] > yMax) {
+        clipped = true;
+        parts.push(
+          `<path d="M${f(sx(p[0]) - 4)},${f(PAD.top + 7)} L${f(sx(p[0]))},${f(PAD.top)} L${f(sx(p[0]) + 4)},${f(PAD.top + 7)} Z" fill="${s.color}" class="off-scale"><title>${escapeXml(`${s.name} ${fmt(p[1])} (off scale)`)}</title></path>`,
+        );
+      } else if (!s.dashed) {
+        parts.push(`<circle cx="${f(sx(p[0]))}" cy="${f(sy(p[1]))}" r="2.5" fill="${s.color}"/>`);
+      }
     }
-    const lx = width - PAD.right - 130;
+  }
+  // Legend row between the title and the plot area.
+  let lx = PAD.left;
+  for (const item of legend) {
     parts.push(
-      `<rect x="${lx}" y="${PAD.top + 4 + i * 16}" width="10" height="10" fill="${s.color}"/>`,
-      `<text x="${lx + 14}" y="${PAD.top + 13 + i * 16}" class="legend">${escapeXml(s.name)}</text>`,
+      `<g class="legend-item"><rect x="${lx}" y="26" width="10" height="10" fill="${item.color}"/><text x="${lx + 14}" y="35" class="legend">${escapeXml(item.name)}${item.dashed ? " (dashed)" : ""}</text></g>`,
     );
-  });
+    lx += 24 + (item.name.length + (item.dashed ? 9 : 0)) * 6.5;
+  }
+  if (clipped)
+    parts.push(
+      `<text x="${width - PAD.right}" y="35" text-anchor="end" class="muted">▲ off scale (warm-up)</text>`,
+    );
   return svg(width, height, parts.join(""), o.title);
 }
 

@@ -246,6 +246,8 @@ export interface EncodedHistograms {
   latency: string;
   serviceTime: string;
   perBackend: Record<string, string>;
+  /** `--repeat N`: each round's latency histogram, in round order (the .hlog intervals). */
+  rounds?: string[];
 }
 
 export type SloOperator = "<" | "<=" | ">" | ">=";
