@@ -15,6 +15,7 @@ import { answers, ownProcessAlive } from "./instance-process.js";
 import { LB_STEP_ID, lbProcess, startLbStep } from "./lb-step.js";
 import { labAddress, lbUrl, localApps, localOptions } from "./local-lab.js";
 import { preflightStep } from "./preflight-step.js";
+import { localUndoCalls } from "./undo-calls.js";
 import { quickRoundRobin, runLocalRoundRobin, VERIFY_STEP_ID, verifyRoundRobinStep } from "./verify-step.js";
 
 /**
@@ -36,7 +37,11 @@ export const localProvider: LabProvider = {
         needs: [...localApps(spec).map((app) => `start-${app.name}`), LB_STEP_ID],
       },
       ...(benchSettings(spec).enabled ? [benchStep(spec, lbUrl(localOptions(spec).bindAddress, spec))] : []),
-    ];
+    ].map((step) => {
+      // The undo gate shows the calls undo makes.
+      const undo = step.undoCommands ?? localUndoCalls(localApps(spec), spec.lb.name, step.id);
+      return undo ? { ...step, undoCommands: undo } : step;
+    });
   },
   async status(ctx: StepContext): Promise<ResourceHealth[]> {
     const health: ResourceHealth[] = [];

@@ -20,6 +20,7 @@ import { defaultClientFactory, type LxdClientFactory } from "./lxd-runtime.js";
 import { networkStep } from "./network-step.js";
 import { preflightStep } from "./preflight-step.js";
 import { roundRobinStep, runLxdRoundRobin } from "./round-robin-step.js";
+import { lxdUndoCalls } from "./undo-calls.js";
 
 export interface LxdProviderOptions {
   /** How to reach LXD; default: the unix socket from the spec / LXD_SOCKET / well-known paths. */
@@ -86,7 +87,11 @@ export function createLxdProvider(options: LxdProviderOptions = {}): LabProvider
         roundRobinStep(o),
       );
       if (benchSettings(spec).enabled) steps.push(benchStep(spec, exposeUrl(o)));
-      return steps;
+      // The undo gate shows the calls undo makes.
+      return steps.map((step) => {
+        const undo = step.undoCommands ?? lxdUndoCalls(o, step.id);
+        return undo ? { ...step, undoCommands: undo } : step;
+      });
     },
 
     async status(ctx: StepContext): Promise<ResourceHealth[]> {

@@ -1,0 +1,33 @@
+import { BOOT_HOOK_DIR } from "./instance-network.js";
+import { EXPOSE_DEVICE, type LxdLabOptions } from "./lxd-lab-options.js";
+
+const PAYLOAD_HASH_KEY = "user.labgate.payload-hash";
+
+/**
+ * The calls each LXD step's undo makes, as shown at the undo gate (the same order as its `undo`). Every
+ * removal is guarded by the lab marker: an object without `user.labgate.lab=<lab>` is left in place.
+ */
+export function lxdUndoCalls(o: LxdLabOptions, stepId: string): string[] | undefined {
+  const marker = `(only if it carries user.labgate.lab=${o.lab})`;
+  if (stepId === "create-network") return [`DELETE /1.0/networks/${o.bridge}   ${marker}`];
+  if (stepId === "allocate-addresses")
+    return [
+      `release ${[...o.apps, o.lb].map((p) => p.instance).join(", ")} from the lab's IP ledger (<state>)`,
+    ];
+  if (stepId === "expose-lb")
+    return [`PATCH /1.0/instances/${o.lb.instance}   # remove device ${EXPOSE_DEVICE} ${marker}`];
+  for (const plan of [...o.apps, o.lb]) {
+    if (stepId === `launch-${plan.name}`)
+      return [
+        `PUT /1.0/instances/${plan.instance}/state {"action":"stop","force":true}   ${marker}`,
+        `DELETE /1.0/instances/${plan.instance}`,
+      ];
+    if (stepId === `deploy-${plan.name}`)
+      return [
+        `POST /1.0/instances/${plan.instance}/exec   # stop the ${plan.role === "lb" ? "HAProxy" : "app"} service (if the container runs)`,
+        `POST /1.0/instances/${plan.instance}/exec {"command":["rm","-f","${BOOT_HOOK_DIR}/<boot hook>"]}`,
+        `PATCH /1.0/instances/${plan.instance} {"config":{"${PAYLOAD_HASH_KEY}":""}}`,
+      ];
+  }
+  return undefined;
+}
