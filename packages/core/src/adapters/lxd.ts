@@ -108,11 +108,21 @@ export class LxdAdapter implements PlatformAdapter {
   }
 
   async create(spec: ResolvedSpec, call: CallOptions = {}): Promise<NodeRef> {
+    const ref: NodeRef = { platform: "lxd", id: spec.name, name: spec.name };
+    await call.beforeMutation?.(ref);
     call.onCall?.(`POST /1.0/instances (${spec.name})`);
     await this.client().createInstance(this.body(spec), call.signal ? { signal: call.signal } : {});
-    const ref: NodeRef = { platform: "lxd", id: spec.name, name: spec.name };
     await this.start(ref, call);
     return ref;
+  }
+
+  /**
+   * The instance of this name, if labgate made it (it carries `user.labgate.deploy`): instance names are
+   * unique in a project, so an instance someone else made under the same name is never taken for ours.
+   */
+  async findByName(name: string): Promise<NodeRef[]> {
+    const instance = await this.client().getInstance(name);
+    return instance?.config?.[OWNER_KEY] === name ? [{ platform: "lxd", id: name, name }] : [];
   }
 
   async get(ref: NodeRef): Promise<NodeInfo | undefined> {
@@ -128,6 +138,7 @@ export class LxdAdapter implements PlatformAdapter {
   }
 
   async start(ref: NodeRef, call: CallOptions = {}): Promise<void> {
+    await call.beforeMutation?.(ref);
     call.onCall?.(`PUT /1.0/instances/${ref.id}/state start`);
     await this.client().setInstanceState(ref.id, "start", call.signal ? { signal: call.signal } : {});
   }
@@ -162,6 +173,8 @@ export class LxdAdapter implements PlatformAdapter {
       "limits.cpu": String(spec.cores),
       "limits.memory": `${spec.memory_mib}MiB`,
       "cloud-init.user-data": cloudInitUserData(spec),
+      // Marks the instance as this deployment's, so an interrupted apply finds it (findByName).
+      [OWNER_KEY]: spec.name,
     };
     const net = networkConfig(spec);
     if (net) config["cloud-init.network-config"] = JSON.stringify(net);
@@ -207,6 +220,9 @@ export class LxdAdapter implements PlatformAdapter {
     return new OptionReader("lxd", spec ?? this.options.spec, this.options.overrides ?? {});
   }
 }
+
+/** A user.* key: LXD keeps it as given and never acts on it. */
+const OWNER_KEY = "user.labgate.deploy";
 
 function lxdState(status: string): NodeState {
   switch (status) {
