@@ -8,13 +8,19 @@ export async function ipListCommand(flags: IpListFlags, streams: OutputStreams =
   const out = createOutput(Boolean(flags.json), streams);
   const pool = poolFrom(flags);
   const network = flags.network === undefined ? undefined : await canonicalNetwork(pool, flags.network);
-  const all = await pool.list();
+  const { allocations: all, conflicts } = await pool.snapshot();
   const shown = all.filter(
     (a) =>
       (network === undefined || a.network === network) &&
       (flags.owner === undefined || a.owner === flags.owner),
   );
   describeList(out, shown.length, all.length, pool.statePath);
+  for (const c of conflicts.filter((c) => network === undefined || c.network === network)) {
+    out.warn(
+      `${c.ip} is held back as a conflict: it answered ${c.via === "arp" ? `ARP from ${c.mac ?? "an unknown MAC"}` : "a ping"} at ${c.seenAt} ` +
+        `(name its holder with labgate ip reserve --ip ${c.ip} --owner <who>, or forget it with labgate ip release --ip ${c.ip}).`,
+    );
+  }
   out.result(shown, formatTable);
   return 0;
 }

@@ -129,6 +129,11 @@ describe.skipIf(!isRoot)("ip allocate probes the wire (netns + veth pair, needs 
       }),
     ]);
 
+    const list = await cli(["ip", "list", ...files]);
+    expect(list.stderr).toContain(
+      `${prefix}.30 is held back as a conflict: it answered ARP from ${squatterMac}`,
+    );
+
     // The conflict stays recorded: the next owner is not offered .30 again (and it is not re-probed).
     const next = await cli([
       "ip",
