@@ -23,8 +23,17 @@ import {
 import { ExitCode } from "@labgate/core";
 import type { Command } from "commander";
 import { createOutput, type OutputStreams } from "../output.js";
+import {
+  type BenchLabFlags,
+  faultRecords,
+  formatFaultRecords,
+  prepareFaults,
+  resolveBenchLab,
+  startFaults,
+} from "./bench-faults.js";
+import { processIo } from "./lab-context.js";
 
-export interface BenchRunFlags {
+export interface BenchRunFlags extends BenchLabFlags {
   url?: string;
   connections?: string;
   duration?: string;
@@ -71,7 +80,19 @@ export function registerBenchCommands(program: Command): void {
         "Closed loop by default (N connections, each sends when its previous response is back);\n" +
         "with --rate it sends at a constant rate and measures latency from each scheduled send time (wrk2-style).",
     )
-    .requiredOption("--url <url>", "target URL (http or https)")
+    .option("--url <url>", "target URL (http or https); with --lab, defaults to the lab's load balancer")
+    .option(
+      "--lab [spec]",
+      "bench a built lab (lab.json/lab.yaml here, the built-in default, or SPEC): its LB URL and backends",
+    )
+    .option("--state-dir <dir>", "with --lab: the lab's state dir (default .labgate/labs/<name>)")
+    .option(
+      "--fault <fault>",
+      "with --lab: inject a fault, e.g. 'stop app2 at 5s for 10s' (stop|kill|pause|drain|maint); repeatable",
+      collect,
+      [],
+    )
+    .option("-y, --yes", "with --fault: do not ask before injecting the faults")
     .option("-c, --connections <n>", "concurrent connections (constant rate: connection pool size)", "10")
     .option("-d, --duration <time>", "measured duration, e.g. 10s, 1m", "10s")
     .option("-R, --rate <rps>", "constant request rate per second (open loop); omit for closed loop")
@@ -149,8 +170,15 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
     ...(flags.sloFile ? await loadSloFile(flags.sloFile) : []),
   ];
   const body = await readBodyFlags(flags);
+  const lab = await resolveBenchLab(flags, { ...processIo(), stderr: streams.stderr });
+  if (!flags.url && !lab) {
+    throw new BenchOptionError(
+      "No target: pass --url URL, or --lab to bench a built lab.",
+      "e.g. --url http://127.0.0.1:8080/ or --lab",
+    );
+  }
   const options = {
-    url: flags.url ?? "",
+    url: flags.url ?? lab?.url ?? "",
     connections: parseCount(flags.connections ?? "10", "connections"),
     durationMs: parseDuration(flags.duration ?? "10s", "--duration"),
     warmupMs: parseDuration(flags.warmup ?? "0s", "--warmup"),
@@ -172,13 +200,32 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
   if (flags.out) await checkReportDir(flags.out);
 
   const controller = new AbortController();
-  const onSigint = () => controller.abort();
+  // Faults have their own signal: the bench ending (or Ctrl-C) undoes them, and they are undone before we report.
+  const faultController = new AbortController();
+  const prepared = lab
+    ? await prepareFaults(
+        lab,
+        flags,
+        options.durationMs,
+        repeat,
+        { ...processIo(), stderr: streams.stderr },
+        controller.signal,
+      )
+    : undefined;
+  const onSigint = () => {
+    controller.abort();
+    faultController.abort();
+  };
   process.once("SIGINT", onSigint);
   const bar = flags.progress !== false && streams.stderr.isTTY ? progressBar(streams.stderr) : undefined;
   out.info(
     `Measuring ${describeRequest(resolved)} ${options.rate ? `at a constant ${options.rate} req/s` : `with ${options.connections} connections (closed loop)`} for ${flags.duration ?? "10s"}${options.warmupMs ? ` after a ${flags.warmup} warm-up` : ""}. Ctrl-C stops early and still reports.`,
   );
   let result: BenchResult;
+  let faultOutcome: Awaited<ReturnType<typeof startFaults>> | undefined;
+  const faultRun = prepared
+    ? startFaults(prepared, options.warmupMs, faultController.signal, (m) => out.info(m))
+    : undefined;
   try {
     result = await runRounds({ ...options, signal: controller.signal }, repeat, {
       ...(bar ? { onProgress: bar.update } : {}),
@@ -189,14 +236,26 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
     });
   } finally {
     bar?.clear();
+    faultController.abort();
+    // Every fault is undone before anything is reported (or an error leaves this function).
+    faultOutcome = await faultRun;
     process.removeListener("SIGINT", onSigint);
+  }
+  if (faultOutcome instanceof Error) throw faultOutcome;
+  if (faultOutcome && prepared) {
+    const faults = faultRecords(faultOutcome.timelines);
+    out.info(formatFaultRecords(faults, prepared.faults));
+    // Kept beside the measurement in result.json (and --json): when each fault really started and ended.
+    result = Object.assign(result, { faults });
   }
 
   // The result is printed first: if writing the reports fails, the measurement is not lost.
   out.result(result, formatResultText);
   if (flags.out) {
     const files = await writeReports(result, flags.out);
-    out.info(`Reports written: ${files.resultJson}, ${files.reportMd}, ${files.reportHtml}`);
+    out.info(
+      `Reports written: ${files.resultJson}, ${files.reportMd}, ${files.reportHtml}, ${files.hlog} (HdrHistogram log), ${files.metrics} (OpenMetrics)`,
+    );
   }
   if (result.aborted) return ExitCode.INTERRUPTED;
   if (result.requests.responses === 0) {
