@@ -63,6 +63,7 @@ export async function runFaults(
   const undoErrors: { fault: FaultSpec; error: unknown }[] = [];
   let applyError: { fault: FaultSpec; error: unknown } | undefined;
   let stopping = false;
+  let interrupted = false;
   let settle!: () => void;
   const finished = new Promise<void>((resolve) => {
     settle = resolve;
@@ -113,8 +114,12 @@ export async function runFaults(
     if (remaining === 0 && !stopping) settle();
   };
 
-  const onAbort = () => void stopAll("interrupted");
+  const onAbort = () => {
+    interrupted = true;
+    void stopAll("interrupted");
+  };
   if (options.signal?.aborted) {
+    interrupted = true;
     stopping = true;
     settle();
   } else {
@@ -176,5 +181,5 @@ export async function runFaults(
       undoErrors[0]?.error,
     );
   }
-  return { timelines, interrupted: options.signal?.aborted === true };
+  return { timelines, interrupted };
 }
