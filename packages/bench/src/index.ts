@@ -35,6 +35,13 @@ export {
   SloSyntaxError,
 } from "./errors.js";
 export {
+  analyzeFaultWindows,
+  type FaultWindowInput,
+  type FaultWindowStats,
+  formatFaultWindows,
+  RECOVERY_P99_FACTOR,
+} from "./fault-windows/fault-windows.js";
+export {
   describeRequest,
   describeRun,
   formatMeasurementText,

@@ -1,0 +1,80 @@
+import { describe, expect, it } from "vitest";
+import type { SeriesPoint } from "../types.js";
+import { analyzeFaultWindows, formatFaultWindows } from "./fault-windows.js";
+
+function point(tSec: number, over: Partial<SeriesPoint> = {}): SeriesPoint {
+  return {
+    tSec,
+    warmup: false,
+    rps: 100,
+    bytesPerSec: 0,
+    errors: 0,
+    meanUs: 1_000,
+    p50Us: 1_000,
+    p90Us: 1_500,
+    p95Us: 1_800,
+    p99Us: 2_000,
+    p999Us: 3_000,
+    maxUs: 4_000,
+    jitterUs: 0,
+    ...over,
+  };
+}
+
+describe("analyzeFaultWindows", () => {
+  // 0-1 s warm-up; fault 3 s-6 s; errors in 3 s and 4 s; slow until 7 s; baseline again from 7 s.
+  const points = [
+    point(0, { warmup: true, p99Us: 90_000 }),
+    point(1),
+    point(2, { p99Us: 2_200 }),
+    point(3, { errors: 7, p99Us: 50_000, maxUs: 60_000, p50Us: 1_200 }),
+    point(4, { errors: 3, p99Us: 9_000 }),
+    point(5, { p99Us: 3_000 }),
+    point(6, { p99Us: 5_000 }),
+    point(7, { p99Us: 2_300 }),
+    point(8),
+  ];
+
+  it("counts errors inside the window, compares latency with the baseline before it, times detection and recovery", () => {
+    const [w] = analyzeFaultWindows({ intervalMs: 1_000, points }, [
+      { label: "stop app2", startMs: 3_050, endMs: 6_050 },
+    ]);
+    expect(w).toMatchObject({
+      errors: 10,
+      // 3 s-7 s overlap the window: 4 intervals of 100 answers.
+      responses: 400,
+      errorSharePct: 2.44,
+      p99Us: 50_000,
+      maxUs: 60_000,
+      // Warm-up (90 ms p99) is never baseline.
+      baselineP99Us: 2_100,
+      baselineP50Us: 1_000,
+      // Last error interval 4 s-5 s ends 1.95 s after the fault started.
+      detectionMs: 1_950,
+      // 6 s-7 s has p99 5 ms > 1.2 × 2.1 ms; 7 s-8 s is back: 0.95 s after the end.
+      recoveryMs: 950,
+    });
+  });
+
+  it("no error → no detection; never back within 20% → no recovery; text table names both", () => {
+    const slow = points.map((p) => (p.tSec >= 3 ? { ...p, errors: 0, p99Us: 9_000 } : p));
+    const [w] = analyzeFaultWindows({ intervalMs: 1_000, points: slow }, [
+      { label: "drain app2", startMs: 3_000, endMs: 5_000 },
+    ]);
+    expect(w?.errors).toBe(0);
+    expect(w?.detectionMs).toBeNull();
+    expect(w?.recoveryMs).toBeNull();
+    const text = formatFaultWindows([w!]);
+    expect(text).toMatch(/^fault\s+window\s+errors/);
+    expect(text).toMatch(/drain app2\s+3\.0s-5\.0s\s+0 \(0%\)\s+1\.1ms \/ 1\.0ms\s+9\.0ms \/ 2\.1ms/);
+  });
+
+  it("leaves other faults' windows out of a later fault's baseline", () => {
+    const [, second] = analyzeFaultWindows({ intervalMs: 1_000, points }, [
+      { label: "a", startMs: 3_000, endMs: 5_000 },
+      { label: "b", startMs: 8_000, endMs: 9_000 },
+    ]);
+    // 1, 2, 5, 6, 7 s are outside window a: p99 2000, 2200, 3000, 5000, 2300 → median 2300.
+    expect(second?.baselineP99Us).toBe(2_300);
+  });
+});

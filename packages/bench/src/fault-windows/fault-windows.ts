@@ -1,0 +1,127 @@
+import type { SeriesPoint } from "../types.js";
+
+/** A fault's window on the run clock (ms since the run started, warm-up included), as it really happened. */
+export interface FaultWindowInput {
+  label: string;
+  startMs: number;
+  endMs: number;
+}
+
+/**
+ * What users felt during one fault, from the per-interval series (resolution = the series interval,
+ * 1 s by default: detection and recovery are rounded up to whole intervals, and the window p99 is the
+ * worst interval's p99, an upper bound of the window's true p99).
+ */
+export interface FaultWindowStats {
+  label: string;
+  startMs: number;
+  endMs: number;
+  /** Answers and failures in the intervals overlapping the window. */
+  responses: number;
+  errors: number;
+  /** errors / (responses + errors) in %, null when nothing was sent. */
+  errorSharePct: number | null;
+  p50Us: number | null;
+  p99Us: number | null;
+  maxUs: number | null;
+  /** Median of the per-interval p50 / p99 before the window (measured, outside every fault). */
+  baselineP50Us: number | null;
+  baselineP99Us: number | null;
+  /** Fault start → end of the last interval with errors inside the window; null when no error was seen. */
+  detectionMs: number | null;
+  /** Fault end → start of the first later interval with no error and p99 ≤ 1.2 × baseline; null if never. */
+  recoveryMs: number | null;
+  resolutionMs: number;
+}
+
+/** p99 back "within 20% of baseline", as the issue defines recovery. */
+export const RECOVERY_P99_FACTOR = 1.2;
+
+export function analyzeFaultWindows(
+  series: { intervalMs: number; points: SeriesPoint[] },
+  windows: readonly FaultWindowInput[],
+): FaultWindowStats[] {
+  const step = series.intervalMs;
+  const measured = series.points.filter((p) => !p.warmup);
+  const startOf = (p: SeriesPoint) => Math.round(p.tSec * 1000);
+  const overlaps = (p: SeriesPoint, from: number, to: number) => startOf(p) < to && startOf(p) + step > from;
+  const inAnyWindow = (p: SeriesPoint) => windows.some((w) => overlaps(p, w.startMs, w.endMs));
+  return windows.map((w) => {
+    const inside = measured.filter((p) => overlaps(p, w.startMs, w.endMs));
+    const before = measured.filter((p) => startOf(p) + step <= w.startMs && !inAnyWindow(p) && p.rps > 0);
+    const responses = Math.round(inside.reduce((n, p) => n + (p.rps * step) / 1000, 0));
+    const errors = inside.reduce((n, p) => n + p.errors, 0);
+    const answered = inside.filter((p) => p.rps > 0);
+    const baselineP99Us = median(before.map((p) => p.p99Us));
+    const lastError = [...inside].reverse().find((p) => p.errors > 0);
+    const recovered = measured.find(
+      (p) =>
+        startOf(p) >= w.endMs &&
+        p.errors === 0 &&
+        p.rps > 0 &&
+        baselineP99Us !== null &&
+        p.p99Us <= baselineP99Us * RECOVERY_P99_FACTOR,
+    );
+    return {
+      label: w.label,
+      startMs: w.startMs,
+      endMs: w.endMs,
+      responses,
+      errors,
+      errorSharePct: responses + errors > 0 ? round2((100 * errors) / (responses + errors)) : null,
+      p50Us: median(answered.map((p) => p.p50Us)),
+      p99Us: answered.length ? Math.max(...answered.map((p) => p.p99Us)) : null,
+      maxUs: answered.length ? Math.max(...answered.map((p) => p.maxUs)) : null,
+      baselineP50Us: median(before.map((p) => p.p50Us)),
+      baselineP99Us,
+      detectionMs: lastError ? Math.max(0, startOf(lastError) + step - w.startMs) : null,
+      recoveryMs: recovered ? Math.max(0, startOf(recovered) - w.endMs) : null,
+      resolutionMs: step,
+    };
+  });
+}
+
+/** A plain-text table for the terminal and report.md. */
+export function formatFaultWindows(stats: readonly FaultWindowStats[]): string {
+  const us = (v: number | null) => (v === null ? "-" : v >= 1000 ? `${(v / 1000).toFixed(1)}ms` : `${v}us`);
+  const ms = (v: number | null) => (v === null ? "-" : `${(v / 1000).toFixed(1)}s`);
+  const rows = stats.map((s) => [
+    s.label,
+    `${ms(s.startMs)}-${ms(s.endMs)}`,
+    `${s.errors}${s.errorSharePct === null ? "" : ` (${s.errorSharePct}%)`}`,
+    `${us(s.p50Us)} / ${us(s.baselineP50Us)}`,
+    `${us(s.p99Us)} / ${us(s.baselineP99Us)}`,
+    us(s.maxUs),
+    ms(s.detectionMs),
+    ms(s.recoveryMs),
+  ]);
+  const head = [
+    "fault",
+    "window",
+    "errors",
+    "p50 in/before",
+    "p99 in/before",
+    "max",
+    "detection",
+    "recovery",
+  ];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] as number))
+      .join("  ")
+      .trimEnd();
+  const note = `(per-interval figures, resolution ${stats[0]?.resolutionMs ?? 1000} ms; p99 in = worst interval)`;
+  return [line(head), ...rows.map(line), note].join("\n");
+}
+
+function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : Math.round(((s[mid - 1] as number) + (s[mid] as number)) / 2);
+}
+
+function round2(v: number): number {
+  return Math.round(v * 100) / 100;
+}
