@@ -71,6 +71,7 @@ export {
   parseSlos,
   SLO_METRICS,
 } from "./slo.js";
+export { MAX_STAGES, parseStages, RampSchedule, type Stage } from "./stages.js";
 export { TRUST_LIMITS } from "./trust.js";
 export type {
   BackendStats,
