@@ -105,7 +105,8 @@ describe("labgate bench run --lab --fault", () => {
     ]);
     expect(unknown.code).toBe(ExitCode.INVALID_INPUT);
     expect(unknown.stderr).toMatch(/has no backend app7/);
-    expect(await serverStatuses()).toEqual(["UP", "UP"]);
+    // A check may fail now and then on a loaded machine ("UP 1/2"); nothing here may take a server down.
+    await expect.poll(serverStatuses, { timeout: 10_000 }).toEqual(["UP", "UP"]);
   }, 60_000);
 
   it("without --yes and without a terminal, the faults are refused (exit 7) and nothing is touched", async () => {
@@ -163,6 +164,13 @@ describe("labgate bench run --lab --fault", () => {
     expect(f.appliedAtMs).toBeGreaterThanOrEqual(1_000);
     expect(f.undoneAtMs).toBeGreaterThanOrEqual(3_000);
     expect(r.stderr).toMatch(/fault stop app2 from 1s to 3s: applied/);
+    // The window's figures: measured inside it and against the second before it.
+    expect(r.stderr).toMatch(/^fault\s+window\s+errors\s+p50 in\/before\s+p99 in\/before/m);
+    const w = (result as unknown as { faultWindows: Record<string, unknown>[] }).faultWindows;
+    expect(w).toHaveLength(1);
+    expect(w[0]).toMatchObject({ label: "stop app2 at 1s for 2s", resolutionMs: 1_000 });
+    expect(w[0]?.["responses"]).toBeGreaterThan(0);
+    expect(w[0]?.["baselineP99Us"]).toBeGreaterThan(0);
     await store.load();
     const pidAfter = store.snapshot("bench-faults", "local").resources.find((r) => r.id === "app2")?.data?.[
       "pid"

@@ -1,4 +1,9 @@
-import { BenchOptionError } from "@labgate/bench";
+import {
+  analyzeFaultWindows,
+  BenchOptionError,
+  type BenchResult,
+  type FaultWindowStats,
+} from "@labgate/bench";
 import {
   assertFaultsFit,
   describeFault,
@@ -155,4 +160,19 @@ export function formatFaultRecords(records: FaultRecord[], faults: FaultSpec[]):
       return `fault ${what}: ${state}${r.error ? `; ${r.error}` : ""}`;
     })
     .join("\n");
+}
+
+/**
+ * Each fault's window as it really happened (signal sent → backend back), on the bench's clock: the
+ * fault runner starts right before the bench, so the two clocks differ by the bench's start-up only.
+ */
+export function analyzeFaultRecords(result: BenchResult, records: FaultRecord[]): FaultWindowStats[] {
+  const windows = records
+    .filter((r) => r.appliedAtMs !== null)
+    .map((r) => ({
+      label: r.fault,
+      startMs: r.appliedAtMs as number,
+      endMs: r.undoneAtMs ?? r.plannedEndMs,
+    }));
+  return analyzeFaultWindows(result.series, windows);
 }

@@ -8,6 +8,7 @@ import {
   describeRequest,
   formatCompareMarkdown,
   formatCompareText,
+  formatFaultWindows,
   formatResultText,
   loadBodyFile,
   loadSloFile,
@@ -24,6 +25,7 @@ import { ExitCode } from "@labgate/core";
 import type { Command } from "commander";
 import { createOutput, type OutputStreams } from "../output.js";
 import {
+  analyzeFaultRecords,
   type BenchLabFlags,
   faultRecords,
   formatFaultRecords,
@@ -244,9 +246,10 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
   if (faultOutcome instanceof Error) throw faultOutcome;
   if (faultOutcome && prepared) {
     const faults = faultRecords(faultOutcome.timelines);
-    out.info(formatFaultRecords(faults, prepared.faults));
+    const faultWindows = analyzeFaultRecords(result, faults);
+    out.info(`${formatFaultRecords(faults, prepared.faults)}\n${formatFaultWindows(faultWindows)}`);
     // Kept beside the measurement in result.json (and --json): when each fault really started and ended.
-    result = Object.assign(result, { faults });
+    result = Object.assign(result, { faults, faultWindows });
   }
 
   // The result is printed first: if writing the reports fails, the measurement is not lost.
