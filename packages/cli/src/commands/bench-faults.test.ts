@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ExitCode } from "@labgate/core";
@@ -44,6 +44,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 }, 60_000);
 
+/** The stats CSV's status column per app: "UP", "DOWN", "DRAIN" while drained, "UP 1/2" while failing. */
 async function serverStatuses(): Promise<string[]> {
   const res = await fetch(`http://127.0.0.1:${statsPort}/stats;csv`);
   return (await res.text())
@@ -176,6 +177,45 @@ describe("labgate bench run --lab --fault", () => {
       "pid"
     ];
     expect(pidAfter).not.toBe(pidBefore);
+    await expect.poll(serverStatuses, { timeout: 10_000 }).toEqual(["UP", "UP"]);
+  }, 90_000);
+
+  it("Ctrl-C mid-fault: the run stops, app2 is resumed and app1 is ready again before the command returns", async () => {
+    const store = new LabStateStore(stateDir);
+    await store.load();
+    const app2Pid = store.snapshot("bench-faults", "local").resources.find((r) => r.id === "app2")?.data?.[
+      "pid"
+    ] as number;
+    const run = cli([
+      "bench",
+      "run",
+      "--lab",
+      specFile,
+      "--state-dir",
+      stateDir,
+      "-c",
+      "2",
+      "-d",
+      "60s",
+      "--fault",
+      "pause app2 at 500ms for 50s",
+      "--fault",
+      "drain app1 at 500ms for 50s",
+      "--yes",
+      "--json",
+      "--no-progress",
+    ]);
+    const paused = async () => (await readFile(`/proc/${app2Pid}/stat`, "utf8")).split(") ")[1]?.[0];
+    await expect.poll(paused, { timeout: 20_000, interval: 50 }).toBe("T");
+    await expect.poll(serverStatuses, { timeout: 5_000, interval: 50 }).toContain("DRAIN");
+    // What the terminal sends on Ctrl-C, delivered to the command's own handler.
+    process.emit("SIGINT");
+    const r = await run;
+    expect(r.code, r.stderr).toBe(ExitCode.INTERRUPTED);
+    expect(await paused()).not.toBe("T");
+    const result = JSON.parse(r.stdout) as { aborted: boolean; faults: { undoReason: string }[] };
+    expect(result.aborted).toBe(true);
+    expect(result.faults.map((f) => f.undoReason)).toEqual(["interrupted", "interrupted"]);
     await expect.poll(serverStatuses, { timeout: 10_000 }).toEqual(["UP", "UP"]);
   }, 90_000);
 });
