@@ -116,6 +116,9 @@ export function engineSpec(
     rate: options.rate === null ? null : options.rate / count,
     scheduleOffset: index,
     scheduleStride: count,
+    ramp: options.stages
+      ? { startRate: options.rate ?? 0, warmupMs: options.warmupMs, stages: options.stages }
+      : null,
     timeoutMs: options.timeoutMs,
     backendHeader: options.backendHeader,
     insecure: options.insecure,

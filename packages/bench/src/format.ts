@@ -10,8 +10,9 @@ type Table = { title: string; header: string[]; rows: string[][] };
 
 export function describeRun(r: BenchResult): string {
   const o = r.options;
-  const load =
-    o.mode === "constant-rate"
+  const load = o.stages
+    ? `ramping arrival rate from ${o.rate ?? 0} req/s through ${o.stages.map((s) => `${formatMs(s.durationMs)}→${s.target}/s`).join(", ")} over up to ${o.connections} connections`
+    : o.mode === "constant-rate"
       ? `constant rate ${o.rate} req/s over up to ${o.connections} connections`
       : `closed loop, ${o.connections} connections`;
   return `${describeRequest(o)} — ${load}, ${formatMs(o.durationMs)} measured${o.warmupMs ? ` after ${formatMs(o.warmupMs)} warm-up` : ""}`;

@@ -2,6 +2,7 @@ import { availableParallelism } from "node:os";
 import { registerSecret } from "@labgate/core";
 import { BenchOptionError } from "./errors.js";
 import { CLOSED_LOOP_BODY_MEMORY_BYTES, resolveBody } from "./request-body.js";
+import { RampSchedule } from "./stages.js";
 import type { BenchOptions, PublicBenchOptions, ResolvedBenchOptions } from "./types.js";
 
 export const DEFAULTS = {
@@ -96,12 +97,32 @@ export function resolveOptions(input: BenchOptions): ResolvedBenchOptions {
       { engine },
     );
   }
+  const stages = input.stages?.length ? [...input.stages] : null;
+  if (stages) {
+    if (engine !== "undici") {
+      throw new BenchOptionError(
+        "--stages was given with --engine autocannon, which sends at one constant rate only.",
+        "Leave --engine out (the undici engine ramps the rate), or drop --stages.",
+      );
+    }
+    // Ramping from --rate, or from nothing: the run is open loop either way (k6 ramping-arrival-rate).
+    rate ??= 0;
+    if (new RampSchedule(rate, stages).totalArrivals < 1) {
+      throw new BenchOptionError(
+        "--stages never asks for a request: every target is 0.",
+        "Give a stage a target above 0, e.g. --stages 10s:100,20s:100,10s:0.",
+      );
+    }
+  }
+  const measuredMs = stages ? stages.reduce((s, x) => s + x.durationMs, 0) : durationMs;
+  if (stages) atMost(measuredMs, "duration", LIMITS.durationMs, "split a longer soak into several runs");
+  const peakRate = stages ? Math.max(rate ?? 0, ...stages.map((s) => s.target)) : rate;
   const mode = rate === null ? "closed-loop" : "constant-rate";
   let workers = 1;
   if (engine === "undici") {
     workers =
       input.workers === undefined
-        ? Math.min(connections, defaultWorkers(mode, rate))
+        ? Math.min(connections, defaultWorkers(mode, peakRate))
         : integerIn(input.workers, "workers", 1, 64);
     if (workers > connections) {
       throw new BenchOptionError(
@@ -123,9 +144,10 @@ export function resolveOptions(input: BenchOptions): ResolvedBenchOptions {
     url,
     mode,
     connections,
-    durationMs,
+    durationMs: measuredMs,
     warmupMs,
     rate,
+    stages,
     timeoutMs,
     backendHeader,
     method,

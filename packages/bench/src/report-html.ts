@@ -153,9 +153,20 @@ function throughputOverTime(r: BenchResult, axis: TimeAxis): string {
   ];
   if (r.rate) {
     const target: Array<[number, number | null]> = [];
+    const start = r.options.rate ?? 0;
     axis.windows.forEach((w, i) => {
       if (i > 0) target.push([w.start, null]);
-      target.push([w.start, r.rate!.targetRps], [w.end, r.rate!.targetRps]);
+      if (!r.options.stages) {
+        target.push([w.start, r.rate!.targetRps], [w.end, r.rate!.targetRps]);
+        return;
+      }
+      // The schedule's corners: the warm-up at the start rate, then each stage's end at its target.
+      target.push([w.start, start], [w.warmupEnd, start]);
+      let t = w.warmupEnd;
+      for (const stage of r.options.stages) {
+        t += stage.durationMs / 1000;
+        target.push([Math.min(t, w.end), stage.target]);
+      }
     });
     series.push({ name: "target rate", color: "#5f6368", points: target, dashed: true });
   }

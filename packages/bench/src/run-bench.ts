@@ -8,6 +8,7 @@ import { LATE_THRESHOLD_MS } from "./late-threshold.js";
 import { publicOptions, resolveOptions } from "./options.js";
 import { Recorder } from "./recorder.js";
 import { applySlos } from "./slo.js";
+import { RampSchedule } from "./stages.js";
 import { startThreadStats, type ThreadStats } from "./thread-stats.js";
 import { judgeGenerator } from "./trust.js";
 import type { BenchHooks, BenchOptions, BenchResult, RateReport, Slo } from "./types.js";
@@ -111,7 +112,13 @@ async function measure(
   let rate: RateReport | null = null;
   if (options.rate !== null) {
     rate = {
-      targetRps: options.rate,
+      // Ramped: the mean of the target over the measured window (what the schedule asked for).
+      targetRps: options.stages
+        ? Math.round(
+            (new RampSchedule(options.rate, options.stages).totalArrivals / (options.durationMs / 1000)) *
+              100,
+          ) / 100
+        : options.rate,
       achievedSendRps: measuredMs > 0 ? Math.round((recorder.sent / (measuredMs / 1000)) * 100) / 100 : 0,
       lateSends: recorder.lateSends,
       latePct: recorder.sent > 0 ? Math.round((recorder.lateSends / recorder.sent) * 10_000) / 100 : 0,

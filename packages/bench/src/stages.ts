@@ -1,11 +1,9 @@
 import { parseDuration } from "./duration.js";
 import { BenchOptionError } from "./errors.js";
 
-/** One load stage: reach `target` (requests/s, or connections in closed loop) linearly over `durationMs`. */
-export interface Stage {
-  durationMs: number;
-  target: number;
-}
+import type { Stage } from "./types.js";
+
+export type { Stage };
 
 export const MAX_STAGES = 100;
 

@@ -30,10 +30,22 @@ export interface BenchOptions {
   engine?: BenchEngine;
   /** Engine threads for the undici engine; default chosen per mode (see DEFAULT_WORKERS). */
   workers?: number;
+  /**
+   * Ramping arrival rate (k6 stages): after the warm-up (sent at `rate`), the rate moves linearly to
+   * each stage's target over its duration, starting from `rate` or 0. Sets the measured duration to
+   * the stages' total; constant-rate mode, undici engine.
+   */
+  stages?: Stage[];
   /** Recorded in the result's environment block: the command that started the run (secrets are redacted when written). */
   commandLine?: string[];
   /** Recorded in the environment block when the run measures a lab. */
   lab?: LabFingerprint;
+}
+
+/** One load stage: reach `target` requests/s linearly over `durationMs`. */
+export interface Stage {
+  durationMs: number;
+  target: number;
 }
 
 /** Which lab a run measured: two runs against different labs are not comparable. */
@@ -96,6 +108,8 @@ export interface ResolvedBenchOptions {
   engine: BenchEngine;
   /** Engine threads (1 for the autocannon engine, which runs on the main thread). */
   workers: number;
+  /** Load stages after the warm-up; null: a constant `rate` (or closed loop). */
+  stages: Stage[] | null;
 }
 
 export interface RequestBody {
@@ -108,8 +122,10 @@ export interface RequestBody {
 }
 
 /** The options as stored in results and reports: the body only by size and type (it may be large or sensitive), credentials masked. */
-export type PublicBenchOptions = Omit<ResolvedBenchOptions, "body"> & {
+export type PublicBenchOptions = Omit<ResolvedBenchOptions, "body" | "stages"> & {
   body: Omit<RequestBody, "data"> | null;
+  /** Absent in results written before load stages existed. */
+  stages?: Stage[] | null;
 };
 
 export type BenchMode = "closed-loop" | "constant-rate";

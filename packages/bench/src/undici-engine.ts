@@ -2,6 +2,8 @@ import { Client, type Dispatcher } from "undici";
 import { LATE_THRESHOLD_MS } from "./late-threshold.js";
 import { preciseLoop } from "./precise-loop.js";
 import type { Recorder } from "./recorder.js";
+import { RampSchedule } from "./stages.js";
+import type { Stage } from "./types.js";
 
 /** First and longest pause of a connection whose connect failed (refused, unreachable, reset). */
 const BACKOFF_MIN_MS = 10;
@@ -31,6 +33,8 @@ export interface EngineSpec {
   /** Constant rate: this instance sends requests k, k+stride, k+2·stride ... of the global schedule. */
   scheduleOffset: number;
   scheduleStride: number;
+  /** Ramping arrival rate: the whole run's schedule (warm-up at `startRate`, then the stages); null = constant. */
+  ramp?: { startRate: number; warmupMs: number; stages: Stage[] } | null;
   timeoutMs: number;
   backendHeader: string;
   insecure: boolean;
@@ -278,19 +282,28 @@ export class Engine {
     const spec = this.spec;
     const intervalMs = 1000 / (spec.rate! * spec.scheduleStride);
     let i = 0;
-    const dueAt = (n: number) =>
-      spec.runStartMs + (n * spec.scheduleStride + spec.scheduleOffset) * intervalMs;
+    const ramp = spec.ramp
+      ? new RampSchedule(spec.ramp.startRate, [
+          { durationMs: spec.ramp.warmupMs, target: spec.ramp.startRate },
+          ...spec.ramp.stages,
+        ])
+      : null;
+    const dueAt = ramp
+      ? (n: number) => spec.runStartMs + ramp.arrivalMs(n * spec.scheduleStride + spec.scheduleOffset)
+      : (n: number) => spec.runStartMs + (n * spec.scheduleStride + spec.scheduleOffset) * intervalMs;
     for (const slot of this.slots) slot.onDone = (s) => this.pull(s);
 
-    await preciseLoop(dueAt(0), (now) => {
-      let due = dueAt(i);
-      while (due <= now && due < spec.endMs && !isAborted()) {
-        this.dispatchDue(due, now);
-        i++;
-        due = dueAt(i);
-      }
-      return isAborted() || due >= spec.endMs ? null : due;
-    });
+    // A thread may get no arrival at all from a short ramp: nothing to wait for.
+    if (dueAt(0) < spec.endMs)
+      await preciseLoop(dueAt(0), (now) => {
+        let due = dueAt(i);
+        while (due <= now && due < spec.endMs && !isAborted()) {
+          this.dispatchDue(due, now);
+          i++;
+          due = dueAt(i);
+        }
+        return isAborted() || due >= spec.endMs ? null : due;
+      });
 
     // Every request due in the window gets its answer or its timeout; then whatever hangs fails.
     const drainUntil = performance.now() + spec.timeoutMs + 1000;

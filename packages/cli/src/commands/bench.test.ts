@@ -100,6 +100,12 @@ describe("labgate bench run", () => {
     [["--url", "http://127.0.0.1:1/", "--duration", "ten"], /--duration "ten" is not a duration/],
     [["--url", "http://127.0.0.1:1/", "--connections", "0"], /--connections "0"/],
     [["--url", "http://127.0.0.1:1/", "--rate", "-5"], /--rate "-5"/],
+    [
+      ["--url", "http://127.0.0.1:1/", "--stages", "30s:500,60s"],
+      /--stages stage 2 "60s" is not DURATION:TARGET/,
+    ],
+    [["--url", "http://127.0.0.1:1/", "--stages", "10s:0"], /--stages never asks for a request/],
+    [["--url", "http://127.0.0.1:1/", "--repeat", "0"], /--repeat "0" is not a whole number/],
     [["--url", "http://127.0.0.1:1/", "--slo", "p99<<250ms"], /Invalid SLO "p99<<250ms"/],
     [["--url", "http://127.0.0.1:1/", "--slo", "latency<1s"], /unknown metric "latency"/],
     [["--url", "http://127.0.0.1:1/", "--slo-file", "/nonexistent/slos.yaml"], /cannot read the SLO file/],

@@ -15,6 +15,7 @@ import {
   parseDuration,
   parseHeaderFlags,
   parseSlos,
+  parseStages,
   readResultFile,
   resolveOptions,
   runRounds,
@@ -54,6 +55,7 @@ export interface BenchRunFlags extends BenchLabFlags {
   workers?: string;
   allowUntrustworthy?: boolean;
   repeat?: string;
+  stages?: string;
   out?: string;
   json?: boolean;
   progress?: boolean;
@@ -134,6 +136,10 @@ export function registerBenchCommands(program: Command): void {
       "judge the SLOs even when the generator was saturated, starved or late (otherwise: not judged, exit 1)",
     )
     .option(
+      "--stages <list>",
+      "ramp the arrival rate (k6 stages), e.g. 30s:500,60s:500,30s:0: linear from --rate (or 0) to each target; replaces --duration",
+    )
+    .option(
       "--repeat <n>",
       "run N rounds one after the other (each with its warm-up); the result keeps every round for `bench compare`",
       "1",
@@ -194,6 +200,7 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
     engine: (flags.engine ?? "undici") as BenchEngine,
     ...(flags.workers !== undefined ? { workers: parseCount(flags.workers, "workers") } : {}),
     slos,
+    ...(flags.stages !== undefined ? { stages: parseStages(flags.stages) } : {}),
     commandLine: ["labgate", ...process.argv.slice(2)],
   };
   const repeat = parseCount(flags.repeat ?? "1", "repeat");
@@ -221,7 +228,7 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
   process.once("SIGINT", onSigint);
   const bar = flags.progress !== false && streams.stderr.isTTY ? progressBar(streams.stderr) : undefined;
   out.info(
-    `Measuring ${describeRequest(resolved)} ${options.rate ? `at a constant ${options.rate} req/s` : `with ${options.connections} connections (closed loop)`} for ${flags.duration ?? "10s"}${options.warmupMs ? ` after a ${flags.warmup} warm-up` : ""}. Ctrl-C stops early and still reports.`,
+    `Measuring ${describeRequest(resolved)} ${resolved.stages ? `at a rate ramping through ${flags.stages}` : options.rate ? `at a constant ${options.rate} req/s` : `with ${options.connections} connections (closed loop)`} for ${resolved.stages ? `${resolved.durationMs / 1000}s` : (flags.duration ?? "10s")}${options.warmupMs ? ` after a ${flags.warmup} warm-up` : ""}. Ctrl-C stops early and still reports.`,
   );
   let result: BenchResult;
   let faultOutcome: Awaited<ReturnType<typeof startFaults>> | undefined;

@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BenchOptionError } from "./errors.js";
+import { renderHtmlReport } from "./report-html.js";
+import { runBench } from "./run-bench.js";
+import { parseStages } from "./stages.js";
+import { startTarget, type Target } from "./test-support/target.js";
+
+describe("--stages against a real target", () => {
+  let target: Target;
+  beforeAll(async () => {
+    target = await startTarget({});
+  });
+  afterAll(async () => {
+    await target?.stop();
+  });
+
+  it("ramps the arrival rate from --rate: 100/s, then 100 → 300/s (sends per second follow the target)", async () => {
+    const result = await runBench({
+      url: target.url,
+      rate: 100,
+      connections: 8,
+      stages: parseStages("1s:100,1s:300"),
+      workers: 2,
+    });
+    expect(result.options.mode).toBe("constant-rate");
+    expect(result.measuredMs).toBe(2000);
+    // 100 in the first second, (100 + 300) / 2 = 200 in the second: 300 arrivals, a mean target of 150/s.
+    expect(result.rate?.targetRps).toBe(150);
+    expect(Math.abs(result.requests.sent - 300)).toBeLessThanOrEqual(2);
+    const [first, second] = result.series.points;
+    expect(first!.rps).toBeGreaterThan(85);
+    expect(first!.rps).toBeLessThan(115);
+    expect(second!.rps).toBeGreaterThan(170);
+    expect(second!.rps).toBeLessThan(230);
+    // The report draws the target's corners beside what was achieved.
+    const html = renderHtmlReport(result);
+    expect(html).toContain("ramping arrival rate from 100 req/s through 1s→100/s, 1s→300/s");
+    expect(html).toMatch(/<title>target rate<\/title>/);
+  }, 30_000);
+
+  it("refuses stages with the autocannon engine or without any request, before traffic", async () => {
+    const before = (await target.stats()).served;
+    await expect(
+      runBench({ url: target.url, engine: "autocannon", stages: parseStages("1s:100") }),
+    ).rejects.toThrow(BenchOptionError);
+    await expect(runBench({ url: target.url, stages: parseStages("1s:0,2s:0") })).rejects.toThrow(
+      /never asks for a request/,
+    );
+    expect((await target.stats()).served).toBe(before);
+  });
+});
