@@ -185,12 +185,17 @@ describe("lab truth on the real local lab", { timeout: 180_000 }, () => {
     });
     let stderr = "";
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    await new Promise<void>((resolve) => {
-      child.stderr.on("data", (c) => {
-        stderr += String(c);
-        if (/app1: started pid \d+/.test(stderr)) resolve();
-      });
-    });
+    // Ctrl-C once app1 has started; a run that ends before that fails here with what it printed.
+    const reached = await Promise.race([
+      new Promise<true>((resolve) => {
+        child.stderr.on("data", (c) => {
+          stderr += String(c);
+          if (/app1: started pid \d+/.test(stderr)) resolve(true);
+        });
+      }),
+      exited.then(() => false as const),
+    ]);
+    expect(reached, `lab up ended before app1 started:\n${stderr}`).toBe(true);
     // Like `| tee log` when the same Ctrl-C killed tee: nobody reads either pipe any more.
     child.stdout.destroy();
     child.stderr.destroy();
