@@ -22,7 +22,7 @@ export interface LabBenchRecord {
   startedAt: string;
   finishedAt?: string;
   reportDir: string;
-  reports?: { resultJson: string; reportMd: string; reportHtml: string };
+  reports?: { resultJson: string; reportMd: string; reportHtml: string; hlog?: string; metrics?: string };
   slos?: { expression: string; pass: boolean; observed: string }[];
   slosPassed?: boolean | null;
   aborted?: boolean;
@@ -140,7 +140,13 @@ export function benchStep(spec: LabSpec, endpoint: string): Step {
       if (!last) return;
       // Only the files this step wrote; the directories go only when nothing else is in them.
       const files = last.reports
-        ? [last.reports.resultJson, last.reports.reportMd, last.reports.reportHtml]
+        ? [
+            last.reports.resultJson,
+            last.reports.reportMd,
+            last.reports.reportHtml,
+            ...(last.reports.hlog ? [last.reports.hlog] : []),
+            ...(last.reports.metrics ? [last.reports.metrics] : []),
+          ]
         : [];
       for (const f of files) await rm(f, { force: true });
       for (const dir of [last.reportDir, dirname(last.reportDir)]) await rmdir(dir).catch(() => {});
@@ -217,14 +223,20 @@ export function describeBench(last: LabBenchRecord): string {
 function finished(
   record: LabBenchRecord,
   result: BenchResult,
-  reports: { resultJson: string; reportMd: string; reportHtml: string },
+  reports: { resultJson: string; reportMd: string; reportHtml: string; hlog: string; metrics: string },
 ): LabBenchRecord {
   const ms = (us: number) => Math.round(us / 10) / 100;
   return {
     ...record,
     status: "done",
     finishedAt: result.finishedAt,
-    reports: { resultJson: reports.resultJson, reportMd: reports.reportMd, reportHtml: reports.reportHtml },
+    reports: {
+      resultJson: reports.resultJson,
+      reportMd: reports.reportMd,
+      reportHtml: reports.reportHtml,
+      hlog: reports.hlog,
+      metrics: reports.metrics,
+    },
     slos: result.slos.map((x) => ({ expression: x.expression, pass: x.pass, observed: x.actualText })),
     slosPassed: result.slosPassed,
     aborted: result.aborted,
