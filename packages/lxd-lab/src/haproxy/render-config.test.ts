@@ -150,10 +150,23 @@ describe("cloud-init user-data", () => {
   it("app: ships the payload byte for byte, a unit and a start script", async () => {
     const files = await readSentimentAppFiles();
     const userData = buildAppCloudInit({ name: "app2", port: 8001, files });
-    const doc = parse(userData) as { write_files: { path: string; content: string }[]; runcmd: string[] };
+    const doc = parse(userData) as {
+      write_files: { path: string; content: string; encoding?: string }[];
+      runcmd: string[];
+    };
     expect(Object.keys(doc).sort()).toEqual(["runcmd", "write_files"]);
-    const byPath = new Map(doc.write_files.map((f) => [f.path, f.content]));
+    // Decoded as cloud-init does: `encoding: b64` content is base64 of the file's bytes.
+    const byPath = new Map(
+      doc.write_files.map((f) => [
+        f.path,
+        f.encoding === "b64" ? Buffer.from(f.content, "base64").toString("utf8") : f.content,
+      ]),
+    );
     for (const f of files) expect(byPath.get(`/opt/labgate/sentiment-app/${f.name}`)).toBe(f.content);
+    // Text beyond ASCII (the lexicon's em dash) travels base64, which no datasource re-decodes wrongly.
+    const lexicon = doc.write_files.find((f) => f.path.endsWith("/lexicon.txt"));
+    expect(lexicon?.encoding).toBe("b64");
+    expect(doc.write_files.find((f) => f.path.endsWith("labgate-app-setup.sh"))?.encoding).toBeUndefined();
     const unit = byPath.get("/etc/systemd/system/labgate-sentiment.service") ?? "";
     expect(unit).toContain(
       "ExecStart=/usr/bin/python3 /opt/labgate/sentiment-app/app.py --name app2 --host 0.0.0.0 --port 8001",

@@ -20,11 +20,19 @@ export function renderCloudConfig(files: CloudConfigFile[], runcmd: string[]): s
       path: f.path,
       ...(f.owner ? { owner: f.owner } : {}),
       permissions: f.permissions ?? "0644",
-      content: f.content,
+      // Text beyond ASCII goes base64: cloud-init's LXD datasource (Debian bookworm, 22.4) decodes the
+      // user-data as Latin-1, so an em dash in lexicon.txt arrived as "â€”" (seen by the deploy check).
+      ...(isAscii(f.content)
+        ? { content: f.content }
+        : { encoding: "b64", content: Buffer.from(f.content, "utf8").toString("base64") }),
     })),
     runcmd,
   };
   return `#cloud-config\n${stringify(document, { lineWidth: 0, blockQuote: "literal" })}`;
+}
+
+function isAscii(text: string): boolean {
+  return /^[\x00-\x7f]*$/.test(text);
 }
 
 /** POSIX single-quoting for one shell word. */
