@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
 import { formatMicros } from "./duration.js";
 import { BenchFileError, SloSyntaxError } from "./errors.js";
+import { FAULT_SLO_READERS, faultWindowsOf } from "./fault-windows/fault-windows.js";
 import type { BenchResult, LatencySummary, Slo, SloOperator, SloResult } from "./types.js";
 
 type Kind = "latency" | "rate" | "ratio" | "share" | "count";
@@ -96,6 +97,23 @@ const METRICS: Record<string, MetricDef> = {
     describe: "number of distinct backends seen",
     read: (r) => r.backends.entries.length,
   },
+  // Over the fault windows of `bench run --lab --fault` (the worst window counts).
+  fault_errors: {
+    kind: "ratio",
+    describe: "failed requests inside fault windows",
+    read: FAULT_SLO_READERS.fault_errors,
+  },
+  fault_p99: {
+    kind: "latency",
+    describe: "worst p99 inside a fault window",
+    read: FAULT_SLO_READERS.fault_p99,
+  },
+  detection: { kind: "latency", describe: "fault start → last error", read: FAULT_SLO_READERS.detection },
+  recovery: {
+    kind: "latency",
+    describe: "fault end → no errors and p99 within 20% of baseline",
+    read: FAULT_SLO_READERS.recovery,
+  },
 };
 
 // Verdicts are taken on exact values: the rounded figures in the result (2 decimals) could turn
@@ -117,6 +135,7 @@ const RATIO_BASE: Record<string, (r: BenchResult) => number> = {
   timeouts: attempts,
   non2xx: (r) => r.requests.responses,
   late_sends: (r) => r.requests.sent,
+  fault_errors: (r) => FAULT_SLO_READERS.fault_attempts(r) ?? 0,
 };
 
 const LATENCY_UNITS: Record<string, number> = { us: 1, µs: 1, ms: 1000, s: 1_000_000 };
@@ -124,6 +143,7 @@ const SLO_RE =
   /^([a-z][a-z0-9_.]*|p\(\s*[0-9.]+\s*\))\s*(<=|>=|<|>)\s*(-?[0-9]*\.?[0-9]+(?:e[+-]?\d+)?)\s*([a-zµ%/]*)$/i;
 
 export const SLO_METRICS = Object.keys(METRICS);
+const FAULT_METRICS = new Set(["fault_errors", "fault_p99", "detection", "recovery"]);
 
 /**
  * Parses one SLO expression: `<metric><op><value>[unit]`, e.g. `p99<250ms`, `rps>=500`,
@@ -293,7 +313,13 @@ export function evaluateSlos(result: BenchResult, slos: readonly Slo[]): SloResu
       const base = RATIO_BASE[slo.metric]!(result);
       actual = base > 0 ? (actual / base) * 100 : null;
     }
-    if (actual === null) {
+    if (actual === null && FAULT_METRICS.has(slo.metric)) {
+      note = !faultWindowsOf(result)
+        ? "no fault ran in this run (bench run --lab --fault ...)"
+        : slo.metric === "recovery"
+          ? "a fault window never recovered (no error-free second with p99 within 20% of baseline) before the run ended"
+          : "no responses were measured inside the fault windows";
+    } else if (actual === null) {
       note =
         slo.metric === "backend_share"
           ? `no response carried the ${result.options.backendHeader} header`

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { SeriesPoint } from "../types.js";
-import { analyzeFaultWindows, formatFaultWindows } from "./fault-windows.js";
+import { evaluateSlos, parseSlos } from "../slo.js";
+import { makeResult } from "../test-support/fixtures.js";
+import type { BenchResult, SeriesPoint } from "../types.js";
+import { analyzeFaultWindows, type FaultWindowStats, formatFaultWindows } from "./fault-windows.js";
 
 function point(tSec: number, over: Partial<SeriesPoint> = {}): SeriesPoint {
   return {
@@ -76,5 +78,63 @@ describe("analyzeFaultWindows", () => {
     ]);
     // 1, 2, 5, 6, 7 s are outside window a: p99 2000, 2200, 3000, 5000, 2300 → median 2300.
     expect(second?.baselineP99Us).toBe(2_300);
+  });
+});
+
+describe("fault SLO metrics", () => {
+  const window = (over: Partial<FaultWindowStats>): FaultWindowStats => ({
+    label: "stop app2 at 5s for 10s",
+    startMs: 5_000,
+    endMs: 15_000,
+    responses: 990,
+    errors: 10,
+    errorSharePct: 1,
+    p50Us: 1_000,
+    p99Us: 40_000,
+    maxUs: 90_000,
+    baselineP50Us: 900,
+    baselineP99Us: 2_000,
+    detectionMs: 2_000,
+    recoveryMs: 1_000,
+    resolutionMs: 1_000,
+    ...over,
+  });
+  const judge = (slos: string[], faultWindows?: FaultWindowStats[]) =>
+    evaluateSlos(
+      { ...makeResult(), ...(faultWindows ? { faultWindows } : {}) } as BenchResult,
+      parseSlos(slos),
+    );
+
+  it("judges fault_errors (count and share), fault_p99, detection and recovery over the worst window", () => {
+    const ws = [
+      window({}),
+      window({ label: "b", errors: 0, responses: 1_000, p99Us: 3_000, detectionMs: null, recoveryMs: 3_000 }),
+    ];
+    const v = judge(
+      [
+        "fault_errors<1%",
+        "fault_errors<=10",
+        "fault_p99<50ms",
+        "fault_p99<30ms",
+        "detection<=2s",
+        "recovery<2s",
+      ],
+      ws,
+    );
+    expect(v.map((x) => [x.expression, x.pass, x.actual])).toEqual([
+      ["fault_errors<1%", true, 0.5],
+      ["fault_errors<=10", true, 10],
+      ["fault_p99<50ms", true, 40_000],
+      ["fault_p99<30ms", false, 40_000],
+      ["detection<=2s", true, 2_000_000],
+      ["recovery<2s", false, 3_000_000],
+    ]);
+  });
+
+  it("fails with a reason when no fault ran or a window never recovered", () => {
+    const [none] = judge(["recovery<5s"]);
+    expect(none).toMatchObject({ pass: false, note: expect.stringMatching(/no fault ran/) });
+    const [never] = judge(["recovery<5s"], [window({ recoveryMs: null })]);
+    expect(never).toMatchObject({ pass: false, note: expect.stringMatching(/never recovered/) });
   });
 });

@@ -125,3 +125,37 @@ function median(values: number[]): number | null {
 function round2(v: number): number {
   return Math.round(v * 100) / 100;
 }
+
+/** The fault windows a `bench run --lab --fault` attached to its result; null for a run without faults. */
+export function faultWindowsOf(result: object): FaultWindowStats[] | null {
+  const w = (result as { faultWindows?: unknown }).faultWindows;
+  return Array.isArray(w) && w.length > 0 ? (w as FaultWindowStats[]) : null;
+}
+
+/**
+ * SLO readings over every fault window (the worst window counts): errors and their base, the worst
+ * window p99 (µs), the longest detection and recovery (µs). null: no fault ran, or (recovery) a window
+ * never recovered before the run ended.
+ */
+export const FAULT_SLO_READERS = {
+  fault_errors: (r: object) => sumOrNull(faultWindowsOf(r), (w) => w.errors),
+  fault_attempts: (r: object) => sumOrNull(faultWindowsOf(r), (w) => w.responses + w.errors),
+  fault_p99: (r: object) => {
+    const ps = (faultWindowsOf(r) ?? []).flatMap((w) => (w.p99Us === null ? [] : [w.p99Us]));
+    return ps.length ? Math.max(...ps) : null;
+  },
+  // No error in a window: users saw no failure to detect, 0.
+  detection: (r: object) => {
+    const ws = faultWindowsOf(r);
+    return ws ? Math.max(...ws.map((w) => (w.detectionMs ?? 0) * 1000)) : null;
+  },
+  recovery: (r: object) => {
+    const ws = faultWindowsOf(r);
+    if (!ws || ws.some((w) => w.recoveryMs === null)) return null;
+    return Math.max(...ws.map((w) => (w.recoveryMs as number) * 1000));
+  },
+};
+
+function sumOrNull(ws: FaultWindowStats[] | null, pick: (w: FaultWindowStats) => number): number | null {
+  return ws ? ws.reduce((n, w) => n + pick(w), 0) : null;
+}

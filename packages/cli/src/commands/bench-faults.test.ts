@@ -150,6 +150,12 @@ describe("labgate bench run --lab --fault", () => {
       "--yes",
       "--json",
       "--no-progress",
+      "--slo",
+      "fault_errors<=1000000",
+      "--slo",
+      "fault_p99<600s",
+      "--slo",
+      "detection<=2s",
     ]);
     expect([ExitCode.OK, ExitCode.CHECK_FAILED], r.stderr).toContain(r.code);
     const result = JSON.parse(r.stdout) as {
@@ -172,6 +178,12 @@ describe("labgate bench run --lab --fault", () => {
     expect(w[0]).toMatchObject({ label: "stop app2 at 1s for 2s", resolutionMs: 1_000 });
     expect(w[0]?.["responses"]).toBeGreaterThan(0);
     expect(w[0]?.["baselineP99Us"]).toBeGreaterThan(0);
+    // The fault SLOs are judged on those windows (not "no fault ran").
+    const slos = (result as unknown as { slos: { metric: string; actual: number | null; pass: boolean }[] })
+      .slos;
+    expect(slos.map((v) => v.metric)).toEqual(["fault_errors", "fault_p99", "detection"]);
+    expect(slos.map((v) => v.actual === null)).toEqual([false, false, false]);
+    expect(slos.slice(0, 2).map((v) => v.pass)).toEqual([true, true]);
     await store.load();
     const pidAfter = store.snapshot("bench-faults", "local").resources.find((r) => r.id === "app2")?.data?.[
       "pid"

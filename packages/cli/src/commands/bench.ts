@@ -1,4 +1,5 @@
 import {
+  applySlos,
   type BenchEngine,
   BenchOptionError,
   type BenchProgress,
@@ -256,7 +257,8 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
     const faultWindows = analyzeFaultRecords(result, faults);
     out.info(`${formatFaultRecords(faults, prepared.faults)}\n${formatFaultWindows(faultWindows)}`);
     // Kept beside the measurement in result.json (and --json): when each fault really started and ended.
-    result = Object.assign(result, { faults, faultWindows });
+    // Judged again with the windows in place: fault_errors, fault_p99, detection and recovery read them.
+    result = applySlos(Object.assign(result, { faults, faultWindows }), slos);
   }
 
   // The result is printed first: if writing the reports fails, the measurement is not lost.
