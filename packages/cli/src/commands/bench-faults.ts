@@ -7,7 +7,6 @@ import {
 import {
   assertFaultsFit,
   describeFault,
-  explainStep,
   type FaultActuator,
   type FaultRunResult,
   type FaultSpec,
@@ -20,6 +19,19 @@ import {
   runFaults,
 } from "@labgate/lxd-lab";
 import { type LabIo, type LabTarget, makeGate, resolveLab } from "./lab-context.js";
+
+/** What the fault gate shows: the faults, their undo, and (when asked) what each answer does. */
+function explainFaults(step: { title: string; why: string; commands: string[] }, yes: boolean): string {
+  return [
+    "",
+    `  ${step.title}`,
+    `  ${step.why}`,
+    "  Faults, each followed by its undo:",
+    ...step.commands.map((c) => `    $ ${c}`),
+    yes ? "  Confirmed by --yes." : "  y: inject them and run the bench   n / q: do nothing and stop",
+    "",
+  ].join("\n");
+}
 
 export interface BenchLabFlags {
   lab?: string | boolean;
@@ -84,7 +96,7 @@ export async function prepareFaults(
   for (const f of faults) actuator(f);
   const step = faultGateStep(faults, lab.target);
   const request = { step, action: "apply" as const, index: 1, total: 1 };
-  io.stderr.write(`${explainStep(request)}\n`);
+  io.stderr.write(explainFaults(step, Boolean(flags.yes)));
   const gate = makeGate(flags.yes, io);
   try {
     const decision = await gate.confirm(request, signal);
