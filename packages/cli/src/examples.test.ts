@@ -1,7 +1,7 @@
 import { readdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { loadSloFile } from "@labgate/bench";
-import { checkDeployment, createAdapter, hasErrors, loadDeploySpec } from "@labgate/core";
+import { checkDeployment, createAdapter, hasErrors, loadDeploySpec, loadIpPoolConfig } from "@labgate/core";
 import { getProvider, loadLabSpec } from "@labgate/lxd-lab";
 import { describe, expect, it } from "vitest";
 
@@ -48,6 +48,11 @@ describe("examples/", () => {
     });
     const all = checkDeployment(spec, adapter);
     expect(hasErrors(all), JSON.stringify(all)).toBe(false);
+  });
+
+  it.each(named("ip-pools-"))("%s is a valid IP pool config", async (file) => {
+    const config = await loadIpPoolConfig(file);
+    expect(config.networks.length).toBeGreaterThan(0);
   });
 
   it("slos.yaml parses into SLOs", async () => {
