@@ -171,6 +171,27 @@ describe("faults on the real local lab (python3 apps, HAProxy with its default c
     expect(app2.some((s) => s.atMs > tl.undoneAtMs!)).toBe(true);
   }, 60_000);
 
+  it("maint app1: HAProxy shows it in maintenance during the window and ready after", async () => {
+    const socket = localStatsSocket(stateDir) as string;
+    const backend = haproxyBackendName(spec.name);
+    const seen = new Set<string>();
+    const run = runFaults(parseFaults(["maint app1 at 0ms for 600ms"]), localFaultActuator(ctx));
+    await waitFor(
+      async () => {
+        const s = (await fetchHaproxyServerStatus(statsUrl)).find((x) => x.server === "app1")?.status ?? "";
+        seen.add(s);
+        return s === "MAINT";
+      },
+      3_000,
+      undefined,
+      20,
+    );
+    await run;
+    expect(seen).toContain("MAINT");
+    expect((await haproxyServerState(socket, backend, "app1"))?.adminState).toBe(0);
+    expect(await bothUp()).toBe(true);
+  }, 30_000);
+
   it("Ctrl-C mid-fault: the drained app is ready again and the killed one runs and is UP", async () => {
     const socket = localStatsSocket(stateDir) as string;
     const backend = haproxyBackendName(spec.name);

@@ -2,7 +2,15 @@ import { readProcStat } from "@labgate/core";
 import { isRunning, waitFor } from "../providers/local/local-process.js";
 import type { FaultHandle } from "./fault-runner.js";
 import type { FaultSpec } from "./fault-spec.js";
-import { type HaproxyServerAdminState, setHaproxyServerState } from "./haproxy-runtime.js";
+import {
+  type HaproxyServerAdminState,
+  haproxyServerState,
+  setHaproxyServerState,
+} from "./haproxy-runtime.js";
+
+/** srv_admin_state bits set by `set server ... state maint|drain` (HAProxy src/server.h SRV_ADMF_FMAINT, SRV_ADMF_FDRAIN). */
+const ADMIN_FORCED_MAINT = 0x01;
+const ADMIN_FORCED_DRAIN = 0x08;
 
 /** How a process-backed backend is found and brought back (the provider's own start code). */
 export interface ProcessTarget {
@@ -47,7 +55,13 @@ export function processFault(fault: FaultSpec, target: ProcessTarget): FaultHand
     },
     async undo() {
       if (action === "pause") {
-        if (pausedPid !== undefined && (await isRunning(pausedPid))) process.kill(pausedPid, "SIGCONT");
+        if (pausedPid === undefined || !(await isRunning(pausedPid))) return;
+        const pid = pausedPid;
+        process.kill(pid, "SIGCONT");
+        // Done when the kernel says the process runs again, not when the signal was sent.
+        if (!(await waitFor(async () => (await readProcStat(pid))?.state !== "T", 5_000, undefined, 20))) {
+          throw new Error(`${fault.target} (pid ${pid}) is still stopped after SIGCONT`);
+        }
         return;
       }
       // A stop that never got through leaves the process running: nothing to bring back.
@@ -65,10 +79,21 @@ export function haproxyAdminFault(
     throw new Error(`haproxyAdminFault cannot ${fault.action}`);
   }
   const state: HaproxyServerAdminState = fault.action;
-  return {
-    apply: () => setHaproxyServerState(lb.socketPath, lb.backend, lb.server, state),
-    undo: () => setHaproxyServerState(lb.socketPath, lb.backend, lb.server, "ready"),
+  // Each change is read back from HAProxy (`show servers state`): the fault is in place when HAProxy says so.
+  const setAndCheck = async (want: HaproxyServerAdminState) => {
+    await setHaproxyServerState(lb.socketPath, lb.backend, lb.server, want);
+    const live = await haproxyServerState(lb.socketPath, lb.backend, lb.server);
+    if (!live) throw new Error(`HAProxy has no server ${lb.backend}/${lb.server}`);
+    const flag = live.adminState & (want === "maint" ? ADMIN_FORCED_MAINT : ADMIN_FORCED_DRAIN);
+    const ok =
+      want === "ready" ? (live.adminState & (ADMIN_FORCED_MAINT | ADMIN_FORCED_DRAIN)) === 0 : flag !== 0;
+    if (!ok) {
+      throw new Error(
+        `HAProxy reports ${lb.backend}/${lb.server} admin state 0x${live.adminState.toString(16)} after 'state ${want}'`,
+      );
+    }
   };
+  return { apply: () => setAndCheck(state), undo: () => setAndCheck("ready") };
 }
 
 function past(action: "stop" | "kill" | "pause"): string {
