@@ -251,6 +251,7 @@ export {
   parseSpecText,
 } from "./spec/load-lab-spec.js";
 export { BENCH_LIMITS, parseLabSpec } from "./spec/parse-lab-spec.js";
+export { recordedSpec } from "./spec/recorded-spec.js";
 export { type HttpProbeResult, headerValue, httpProbe } from "./verify/http-probe.js";
 export {
   formatRoundRobinReport,

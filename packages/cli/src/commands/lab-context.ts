@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { redactValue, StateError } from "@labgate/core";
+import { StateError } from "@labgate/core";
 import {
   autoYesGate,
   BUILTIN_SPEC_SOURCE,
@@ -10,6 +10,7 @@ import {
   LabStateStore,
   loadLabSpec,
   promptGate,
+  recordedSpec,
   refusingGate,
 } from "@labgate/lxd-lab";
 
@@ -75,7 +76,7 @@ export async function resolveLab(
     }
     // state.json holds the spec with its secrets redacted: when that is all that differs, the loaded spec
     // (secrets included) is the one to use.
-    if (recorded && JSON.stringify(recorded) !== JSON.stringify(redactValue(spec))) {
+    if (recorded && JSON.stringify(recorded) !== JSON.stringify(recordedSpec(spec))) {
       note = `Using the spec recorded when this lab was built (${stateDir}/state.json); ${source} differs from it.`;
       spec = recorded;
       source = "(recorded in state.json)";

@@ -1,7 +1,8 @@
 import { join } from "node:path";
-import { acquireFileLock, InvalidInputError, redactValue, StateError } from "@labgate/core";
+import { acquireFileLock, InvalidInputError, StateError } from "@labgate/core";
 import { LabInterruptedError, NotConfirmedError, type StepFailedError } from "../errors.js";
 import type { LabSpec } from "../spec/lab-spec.js";
+import { recordedSpec } from "../spec/recorded-spec.js";
 import { type Gate, type GateAction, wrap } from "./gate.js";
 import { type LabState, LabStateStore, type StepRecord } from "./lab-state.js";
 import { planSteps, selectSteps, stepCommands } from "./plan-view.js";
@@ -462,7 +463,7 @@ async function mark(
       : previous?.doneAt;
     state.steps[stepId] = { ...record, at: now, ...(doneAt ? { doneAt } : {}) };
     // The spec can carry a session or token (providerOptions): state.json keeps only its redacted form.
-    state.spec = redactValue(spec);
+    state.spec = recordedSpec(spec);
   });
 }
 
