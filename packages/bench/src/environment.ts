@@ -10,7 +10,7 @@ export function captureEnvironment(
 ): BenchEnvironment {
   const cpuList = cpus();
   return {
-    commandLine: input.commandLine ? [...input.commandLine] : null,
+    commandLine: input.commandLine ? publicCommandLine(input.commandLine) : null,
     labgateVersion: VERSION,
     node: process.version,
     os: { platform: platform(), release: release(), arch: arch() },
@@ -20,6 +20,49 @@ export function captureEnvironment(
     hostname: hostname(),
     lab: input.lab ?? null,
   };
+}
+
+const SECRET_HEADER = /auth|cookie|token|secret|session|passw|api-?key/i;
+const HEADER_FLAGS = new Set(["-H", "--header"]);
+const BODY_FLAGS = new Set(["-b", "--body"]);
+
+/**
+ * The command line as recorded: secret-looking header values masked, inline bodies by size only
+ * (they may be large or sensitive), passwords in URLs masked. Everything else stays as typed.
+ */
+export function publicCommandLine(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = arg.indexOf("=");
+    const flag = arg.startsWith("--") && eq > 0 ? arg.slice(0, eq) : arg;
+    const inline = flag !== arg ? arg.slice(eq + 1) : null;
+    if (HEADER_FLAGS.has(flag) || BODY_FLAGS.has(flag)) {
+      const value = inline ?? argv[i + 1];
+      if (value === undefined) {
+        out.push(arg);
+        continue;
+      }
+      const masked = HEADER_FLAGS.has(flag) ? maskHeader(value) : `<${Buffer.byteLength(value)}-byte body>`;
+      if (inline !== null) out.push(`${flag}=${masked}`);
+      else out.push(arg, masked);
+      if (inline === null) i++;
+      continue;
+    }
+    out.push(maskUrlPassword(arg));
+  }
+  return out;
+}
+
+function maskHeader(header: string): string {
+  const colon = header.indexOf(":");
+  if (colon < 0) return header;
+  const name = header.slice(0, colon).trim();
+  return SECRET_HEADER.test(name) ? `${name}: ***` : header;
+}
+
+function maskUrlPassword(arg: string): string {
+  return arg.replace(/^(https?:\/\/[^/:@\s]+):[^@/\s]*@/i, "$1:***@");
 }
 
 /** A lab's fingerprint from what the lab knows about itself; the HAProxy config is hashed, never stored. */

@@ -26,6 +26,7 @@ export {
   environmentDifferences,
   environmentRows,
   labFingerprint,
+  publicCommandLine,
 } from "./environment.js";
 export {
   BenchEngineError,
