@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import { request } from "node:http";
 import type { HaproxyConfigOptions } from "./render-config.js";
+import { fetchStatsCsvText } from "./stats-csv.js";
 
 /**
  * What a running HAProxy really does, read from its stats CSV (`/stats;csv`). The rendered config
@@ -106,24 +106,8 @@ export function shortHash(text: string | Buffer): string {
 }
 
 /** GETs the stats CSV and parses the live view; rejects when HAProxy does not answer. */
-export function fetchHaproxyLiveView(url: string, timeoutMs = 3_000): Promise<HaproxyLiveView> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { agent: false, timeout: timeoutMs }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => {
-        body += chunk;
-      });
-      res.on("end", () => {
-        if ((res.statusCode ?? 0) !== 200) reject(new Error(`${url} answered HTTP ${res.statusCode}`));
-        else resolve(parseHaproxyLiveView(body));
-      });
-      res.on("error", reject);
-    });
-    req.on("timeout", () => req.destroy(new Error(`${url} did not answer within ${timeoutMs} ms`)));
-    req.on("error", reject);
-    req.end();
-  });
+export async function fetchHaproxyLiveView(url: string, timeoutMs = 3_000): Promise<HaproxyLiveView> {
+  return parseHaproxyLiveView(await fetchStatsCsvText(url, timeoutMs));
 }
 
 function formatServerAddr(address: string, port: number): string {

@@ -43,7 +43,15 @@ export function parseHaproxyStatsCsv(csv: string): HaproxyServerStatus[] {
 }
 
 /** Fetches and parses the stats CSV, e.g. from `http://127.0.0.1:8404/stats;csv`. */
-export function fetchHaproxyServerStatus(url: string, timeoutMs = 3_000): Promise<HaproxyServerStatus[]> {
+export async function fetchHaproxyServerStatus(
+  url: string,
+  timeoutMs = 3_000,
+): Promise<HaproxyServerStatus[]> {
+  return parseHaproxyStatsCsv(await fetchStatsCsvText(url, timeoutMs));
+}
+
+/** GETs the stats CSV as text; rejects when HAProxy does not answer 200 within `timeoutMs`. */
+export function fetchStatsCsvText(url: string, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const req = request(url, { agent: false, timeout: timeoutMs }, (res) => {
       let body = "";
@@ -53,7 +61,7 @@ export function fetchHaproxyServerStatus(url: string, timeoutMs = 3_000): Promis
       });
       res.on("end", () => {
         if ((res.statusCode ?? 0) !== 200) reject(new Error(`${url} answered HTTP ${res.statusCode}`));
-        else resolve(parseHaproxyStatsCsv(body));
+        else resolve(body);
       });
       res.on("error", reject);
     });
