@@ -106,15 +106,7 @@ function validateConflicts(raw: unknown, path: string, recorded: Map<number, num
     if (recorded.has(address)) throw fail("ip", `${entry.ip} is also recorded as an allocation`);
     if (seen.has(address)) throw fail("ip", `${entry.ip} is recorded twice`);
     seen.add(address);
-    if (typeof entry.network !== "string") throw fail("network", "it must be a CIDR string");
-    let subnet: ReturnType<typeof parseCidr>;
-    try {
-      subnet = parseCidr(entry.network);
-    } catch (error) {
-      throw fail("network", (error as Error).message);
-    }
-    if (!isUsableAddress(subnet, address))
-      throw fail("ip", `${entry.ip} is not a usable address of ${subnet.cidr}`);
+    const subnet = usableSubnet(entry, address, fail);
     if (entry.via !== "arp" && entry.via !== "ping") throw fail("via", 'it must be "arp" or "ping"');
     if (entry.mac !== undefined && (typeof entry.mac !== "string" || !MAC.test(entry.mac)))
       throw fail("mac", "it must be a MAC address like 00:16:3e:12:34:56");
@@ -148,14 +140,7 @@ function validateEntry(entry: unknown, where: string, path: string): IpAllocatio
     }
   };
   const ip = address("ip");
-  if (typeof entry.network !== "string") throw fail("network", "it must be a CIDR string");
-  let subnet: ReturnType<typeof parseCidr>;
-  try {
-    subnet = parseCidr(entry.network);
-  } catch (error) {
-    throw fail("network", (error as Error).message);
-  }
-  if (!isUsableAddress(subnet, ip)) throw fail("ip", `${entry.ip} is not a usable address of ${subnet.cidr}`);
+  const subnet = usableSubnet(entry, ip, fail);
   if (entry.prefix !== subnet.prefix) throw fail("prefix", `it must be ${subnet.prefix} for ${subnet.cidr}`);
   if (entry.netmask !== subnet.netmask)
     throw fail("netmask", `it must be ${subnet.netmask} for ${subnet.cidr}`);
@@ -200,6 +185,24 @@ function safeParse(value: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The entry's `network` as a subnet in which its `ip` (already parsed to `address`) is a usable host address. */
+function usableSubnet(
+  entry: Record<string, unknown>,
+  address: number,
+  fail: (field: string, why: string) => IpLedgerError,
+): ReturnType<typeof parseCidr> {
+  if (typeof entry.network !== "string") throw fail("network", "it must be a CIDR string");
+  let subnet: ReturnType<typeof parseCidr>;
+  try {
+    subnet = parseCidr(entry.network);
+  } catch (error) {
+    throw fail("network", (error as Error).message);
+  }
+  if (!isUsableAddress(subnet, address))
+    throw fail("ip", `${entry.ip} is not a usable address of ${subnet.cidr}`);
+  return subnet;
 }
 
 function broken(path: string, field: string, why: string): IpLedgerError {
