@@ -1,6 +1,5 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { createInterface } from "node:readline";
 import {
   checkDeployment,
   createAdapter,
@@ -38,6 +37,7 @@ import {
 } from "@labgate/core";
 import type { Command } from "commander";
 import { createOutput, type Output, type OutputStreams } from "../output.js";
+import { askYes } from "./ask-yes.js";
 
 export interface DeployFlags {
   platform?: string;
@@ -483,14 +483,7 @@ async function confirm(question: string, flags: DeployFlags, io: DeployIo): Prom
       },
     );
   }
-  io.stderr.write(`${question} [y/N] `);
-  const rl = createInterface({ input: io.stdin, terminal: false });
-  const answer = await new Promise<string | undefined>((resolve) => {
-    rl.once("line", resolve);
-    rl.once("close", () => resolve(undefined));
-  });
-  rl.close();
-  if (!answer || !/^y(es)?$/i.test(answer.trim())) {
+  if (!(await askYes(question, io))) {
     throw new DeployNotConfirmedError("Not confirmed; nothing was changed.", {
       hint: "Answer y to go ahead, or pass --yes.",
     });

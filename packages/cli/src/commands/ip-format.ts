@@ -9,7 +9,6 @@ export function formatAllocationLine(a: IpAllocation): string {
 }
 
 export function formatTable(rows: IpAllocation[]): string {
-  if (rows.length === 0) return "";
   const header = ["IP", "NETWORK", "OWNER", "SOURCE", "GATEWAY", "ALLOCATED"];
   const body = rows.map((a) => [
     a.ip,
@@ -19,8 +18,14 @@ export function formatTable(rows: IpAllocation[]): string {
     a.gateway,
     a.allocatedAt,
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? "").length)));
-  return [header, ...body]
+  return formatColumns(header, body);
+}
+
+/** Left-aligned columns two spaces apart, as `docker ps` or `lxc list --format compact` print them; "" for no rows. */
+export function formatColumns(header: string[], rows: string[][]): string {
+  if (rows.length === 0) return "";
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  return [header, ...rows]
     .map((r) =>
       r
         .map((cell, i) => cell.padEnd(widths[i] ?? 0))

@@ -1,6 +1,7 @@
 import { type IpAuditEntry, IpPoolRequestError, parseIpv4 } from "@labgate/core";
 import { createOutput, type OutputStreams } from "../output.js";
 import { type IpLogFlags, poolFrom } from "./ip-common.js";
+import { formatColumns } from "./ip-format.js";
 
 const UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 /** Ten years: anything longer is a typo, and large numbers would overflow the date. */
@@ -59,7 +60,6 @@ function normaliseIp(text: string): string {
 }
 
 function formatLog(rows: IpAuditEntry[]): string {
-  if (rows.length === 0) return "";
   const header = ["TIME", "ACTION", "ADDRESS", "OWNER", "SOURCE", "BY", "COMMAND", "REASON"];
   const body = rows.map((e) => [
     e.time,
@@ -71,13 +71,5 @@ function formatLog(rows: IpAuditEntry[]): string {
     e.command,
     e.reason ?? "",
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? "").length)));
-  return [header, ...body]
-    .map((r) =>
-      r
-        .map((c, i) => c.padEnd(widths[i] ?? 0))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
+  return formatColumns(header, body);
 }

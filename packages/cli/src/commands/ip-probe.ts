@@ -1,6 +1,7 @@
 import { IpPoolRequestError, type NetworkProbeAnswer } from "@labgate/core";
 import { createOutput, type OutputStreams } from "../output.js";
 import { type IpProbeFlags, poolFrom, required } from "./ip-common.js";
+import { formatColumns } from "./ip-format.js";
 
 /** `labgate ip probe`: which pool addresses of a network answer on the wire, and what the ledger says. */
 export async function ipProbeCommand(flags: IpProbeFlags, streams: OutputStreams = process): Promise<number> {
@@ -28,7 +29,6 @@ export async function ipProbeCommand(flags: IpProbeFlags, streams: OutputStreams
 }
 
 function formatAnswers(rows: NetworkProbeAnswer[]): string {
-  if (rows.length === 0) return "";
   const header = ["IP", "VIA", "MAC", "LEDGER"];
   const body = rows.map((r) => [
     r.ip,
@@ -40,13 +40,5 @@ function formatAnswers(rows: NetworkProbeAnswer[]): string {
         ? "conflict"
         : `owner ${r.recorded.owner}`,
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? "").length)));
-  return [header, ...body]
-    .map((r) =>
-      r
-        .map((c, i) => c.padEnd(widths[i] ?? 0))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
+  return formatColumns(header, body);
 }

@@ -1,4 +1,3 @@
-import { createInterface } from "node:readline";
 import {
   ExitCode,
   findLxdSocket,
@@ -14,7 +13,9 @@ import {
 } from "@labgate/core";
 import { loadLabSpec } from "@labgate/lxd-lab";
 import { createOutput, type Output, type OutputStreams } from "../output.js";
+import { askYes } from "./ask-yes.js";
 import { type IpReconcileFlags, poolFrom } from "./ip-common.js";
+import { formatColumns } from "./ip-format.js";
 
 export interface ReconcileIo extends OutputStreams {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
@@ -117,17 +118,8 @@ function formatReport(r: ReconcileReport & { fixed: boolean }): string {
       "owner does not name the holder",
     ]),
   ];
-  if (rows.length === 0) return "";
   const header = ["STATUS", "IP", "LEDGER OWNER", "USED BY", "WHY"];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? "").length)));
-  return [header, ...rows]
-    .map((row) =>
-      row
-        .map((c, i) => c.padEnd(widths[i] ?? 0))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
+  return formatColumns(header, rows);
 }
 
 /** The gate: --yes goes on; a terminal is asked; no terminal and no --yes is refused (exit 7). */
@@ -141,14 +133,7 @@ async function confirm(question: string, yes: boolean, io: ReconcileIo): Promise
       "Review `labgate ip reconcile` without --fix, then run it again with --fix --yes.",
     );
   }
-  io.stderr.write(`${question} [y/N] `);
-  const rl = createInterface({ input: io.stdin, terminal: false });
-  const answer = await new Promise<string | undefined>((resolve) => {
-    rl.once("line", resolve);
-    rl.once("close", () => resolve(undefined));
-  });
-  rl.close();
-  if (!answer || !/^y(es)?$/i.test(answer.trim())) {
+  if (!(await askYes(question, io))) {
     throw refuse("Not confirmed; nothing was changed.", "Answer y to go ahead, or pass --yes.");
   }
 }
