@@ -4,21 +4,12 @@ import { join } from "node:path";
 import { ExitCode } from "@labgate/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startProxmoxSim } from "../../../core/src/adapters/test-support/proxmox-sim.js";
+import { seedNetwork } from "../../../core/src/ip-pool/test-support/seed-network.js";
 import { runCliInProcess as cli } from "../test-support/in-process-cli.js";
 
 const TOKEN_ID = "labgate@pve!rules";
 const SECRET = "a41f0c2e-rules-test-secret-77d1";
-const POOLS = {
-  networks: [
-    {
-      cidr: "192.168.3.0/24",
-      gateway: "192.168.3.1",
-      dns: ["8.8.8.8"],
-      dhcp: false,
-      pools: [{ start: "192.168.3.30", end: "192.168.3.40" }],
-    },
-  ],
-};
+const POOLS = { networks: [seedNetwork()] };
 
 /** `deploy check` and `deploy plan` refuse every address `deploy apply` refuses, with the same code. */
 describe("deploy check/plan run apply's address rules", () => {

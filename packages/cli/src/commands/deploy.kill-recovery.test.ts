@@ -5,22 +5,13 @@ import { join } from "node:path";
 import { ExitCode } from "@labgate/core";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startProxmoxSim } from "../../../core/src/adapters/test-support/proxmox-sim.js";
+import { seedNetwork } from "../../../core/src/ip-pool/test-support/seed-network.js";
 import { ensureBuiltCli } from "../test-support/built-cli.js";
 import { runCliInProcess as cli } from "../test-support/in-process-cli.js";
 
 const TOKEN_ID = "labgate@pve!kill";
 const SECRET = "3e9a1c77-kill-test-secret-b2d4";
-const POOLS = {
-  networks: [
-    {
-      cidr: "192.168.3.0/24",
-      gateway: "192.168.3.1",
-      dns: ["8.8.8.8"],
-      dhcp: false,
-      pools: [{ start: "192.168.3.30", end: "192.168.3.40" }],
-    },
-  ],
-};
+const POOLS = { networks: [seedNetwork()] };
 
 let bin: string;
 beforeAll(() => {

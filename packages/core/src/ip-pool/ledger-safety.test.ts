@@ -6,6 +6,7 @@ import { ExitCode } from "../exit-codes.js";
 import { parseCidr } from "./cidr.js";
 import { IpPool } from "./ip-pool.js";
 import { parseIpv4 } from "./ipv4.js";
+import { seedNetwork } from "./test-support/seed-network.js";
 import type { IpPoolConfig } from "./types.js";
 
 // Issue 11 items 3, 10 and the IP-pool part of 11: a symlinked ledger, a ledger that disagrees with
@@ -13,13 +14,7 @@ import type { IpPoolConfig } from "./types.js";
 
 const CONFIG: IpPoolConfig = {
   networks: [
-    {
-      cidr: "192.168.3.0/24",
-      gateway: "192.168.3.1",
-      dns: ["8.8.8.8"],
-      dhcp: false,
-      pools: [{ start: "192.168.3.30", end: "192.168.3.40" }],
-    },
+    seedNetwork(),
     {
       name: "loopback",
       cidr: "127.0.0.0/24",

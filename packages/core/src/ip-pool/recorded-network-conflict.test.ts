@@ -2,21 +2,9 @@ import { describe, expect, it } from "vitest";
 import { type PlanContext, planAllocation, planReservation } from "./allocator.js";
 import { validateIpPoolConfig } from "./config.js";
 import { emptyLedger, type IpLedger } from "./ledger.js";
+import { seedNetwork } from "./test-support/seed-network.js";
 
-const config = validateIpPoolConfig(
-  {
-    networks: [
-      {
-        cidr: "192.168.3.0/24",
-        gateway: "192.168.3.1",
-        dns: ["8.8.8.8"],
-        dhcp: false,
-        pools: [{ start: "192.168.3.30", end: "192.168.3.40" }],
-      },
-    ],
-  },
-  "pools.json",
-);
+const config = validateIpPoolConfig({ networks: [seedNetwork()] }, "pools.json");
 
 function ctx(ledger: IpLedger): PlanContext {
   return { config, configSource: "pools.json", stateSource: "/lab/state.json", ledger, now: new Date(0) };
