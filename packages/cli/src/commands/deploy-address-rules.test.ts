@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startProxmoxSim } from "../../../core/src/adapters/test-support/proxmox-sim.js";
 import { seedNetwork } from "../../../core/src/ip-pool/test-support/seed-network.js";
 import { runCliInProcess as cli } from "../test-support/in-process-cli.js";
+import { proxmoxVmSpec, useProxmoxDeployEnv } from "../test-support/proxmox-deploy-env.js";
 
 const TOKEN_ID = "labgate@pve!rules";
 const SECRET = "a41f0c2e-rules-test-secret-77d1";
@@ -21,10 +22,7 @@ describe("deploy check/plan run apply's address rules", () => {
     dir = await mkdtemp(join(tmpdir(), "labgate-deploy-addr-"));
     sim = await startProxmoxSim({ tokenId: TOKEN_ID, secret: SECRET, taskPolls: 0 });
     sim.addTemplate(9000, { config: { scsi0: "local-lvm:base-9000-disk-0,size=3G", boot: "order=scsi0" } });
-    await writeFile(join(dir, "ip_pools.json"), JSON.stringify(POOLS));
-    process.env.PROXMOX_TOKEN_ID = TOKEN_ID;
-    process.env.PROXMOX_TOKEN_SECRET = SECRET;
-    process.env.LABGATE_IP_POOLS = join(dir, "ip_pools.json");
+    await useProxmoxDeployEnv(dir, POOLS, { id: TOKEN_ID, secret: SECRET });
   });
   afterEach(async () => {
     process.env = { ...saved };
@@ -34,19 +32,8 @@ describe("deploy check/plan run apply's address rules", () => {
 
   async function spec(name: string, ip: string): Promise<string> {
     const path = join(dir, `${name}.json`);
-    await writeFile(
-      path,
-      JSON.stringify({
-        name,
-        platform: "proxmox",
-        os: { family: "linux", distro: "ubuntu" },
-        cores: 1,
-        memory_mib: 1024,
-        template_id: 9000,
-        network: { cidr: "192.168.3.0/24", ip },
-        platform_options: { proxmox: { node: "pve1", url: sim.url } },
-      }),
-    );
+    const vm = { name, cores: 1, memory_mib: 1024 };
+    await writeFile(path, JSON.stringify(proxmoxVmSpec(sim.url, vm, { cidr: "192.168.3.0/24", ip })));
     return path;
   }
 

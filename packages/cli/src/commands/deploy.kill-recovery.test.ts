@@ -8,6 +8,7 @@ import { startProxmoxSim } from "../../../core/src/adapters/test-support/proxmox
 import { seedNetwork } from "../../../core/src/ip-pool/test-support/seed-network.js";
 import { ensureBuiltCli } from "../test-support/built-cli.js";
 import { runCliInProcess as cli } from "../test-support/in-process-cli.js";
+import { proxmoxVmSpec, useProxmoxDeployEnv } from "../test-support/proxmox-deploy-env.js";
 
 const TOKEN_ID = "labgate@pve!kill";
 const SECRET = "3e9a1c77-kill-test-secret-b2d4";
@@ -52,24 +53,10 @@ describe("deploy apply killed with SIGKILL right after the clone call", () => {
       },
     });
     sim.addTemplate(9000, { config: { scsi0: "local-lvm:base-9000-disk-0,size=3G", boot: "order=scsi0" } });
-    await writeFile(join(dir, "ip_pools.json"), JSON.stringify(POOLS));
     specPath = join(dir, "vm.json");
-    await writeFile(
-      specPath,
-      JSON.stringify({
-        name: "ubuntu-big",
-        platform: "proxmox",
-        os: { family: "linux", distro: "ubuntu" },
-        cores: 2,
-        memory_gib: 2,
-        template_id: 9000,
-        network: { cidr: "192.168.3.0/24" },
-        platform_options: { proxmox: { node: "pve1", url: sim.url } },
-      }),
-    );
-    process.env.PROXMOX_TOKEN_ID = TOKEN_ID;
-    process.env.PROXMOX_TOKEN_SECRET = SECRET;
-    process.env.LABGATE_IP_POOLS = join(dir, "ip_pools.json");
+    const vm = { name: "ubuntu-big", cores: 2, memory_gib: 2 };
+    await writeFile(specPath, JSON.stringify(proxmoxVmSpec(sim.url, vm, { cidr: "192.168.3.0/24" })));
+    await useProxmoxDeployEnv(dir, POOLS, { id: TOKEN_ID, secret: SECRET });
   });
 
   afterEach(async () => {

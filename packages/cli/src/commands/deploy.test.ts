@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startProxmoxSim } from "../../../core/src/adapters/test-support/proxmox-sim.js";
 import { reportError } from "../main.js";
 import { runCliInProcess } from "../test-support/in-process-cli.js";
+import { proxmoxVmSpec, useProxmoxDeployEnv } from "../test-support/proxmox-deploy-env.js";
 import { deployCommand } from "./deploy.js";
 
 const TOKEN_ID = "labgate@pve!cli";
@@ -46,25 +47,10 @@ describe("labgate deploy", () => {
     sim.addTemplate(9000, {
       config: { scsi0: "local-lvm:base-9000-disk-0,size=3584M", boot: "order=scsi0" },
     });
-    await writeFile(join(dir, "ip_pools.json"), JSON.stringify(POOLS));
     specPath = join(dir, "vm.json");
-    await writeFile(
-      specPath,
-      JSON.stringify({
-        name: "ubuntu-big",
-        platform: "proxmox",
-        os: { family: "linux", distro: "ubuntu" },
-        cores: 16,
-        memory_gib: 32,
-        disk_gb: 1000,
-        template_id: 9000,
-        network: { cidr: "192.168.3.0/24" },
-        platform_options: { proxmox: { node: "pve1", url: sim.url } },
-      }),
-    );
-    process.env.PROXMOX_TOKEN_ID = TOKEN_ID;
-    process.env.PROXMOX_TOKEN_SECRET = SECRET;
-    process.env.LABGATE_IP_POOLS = join(dir, "ip_pools.json");
+    const vm = { name: "ubuntu-big", cores: 16, memory_gib: 32, disk_gb: 1000 };
+    await writeFile(specPath, JSON.stringify(proxmoxVmSpec(sim.url, vm, { cidr: "192.168.3.0/24" })));
+    await useProxmoxDeployEnv(dir, POOLS, { id: TOKEN_ID, secret: SECRET });
   });
   afterEach(async () => {
     process.env = { ...saved };
