@@ -3,24 +3,16 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ExitCode, findLxdSocket, IpPool, LxdClient, lxdSocketCandidates, readLedger } from "@labgate/core";
+import { ExitCode, IpPool, readLedger } from "@labgate/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { failUnlessUsable, lxdE2eState } from "../../../core/src/platforms/lxd/test-support/lxd-e2e-gate.js";
 import { runCliInProcess as cli } from "../test-support/in-process-cli.js";
 
 // Issue 16.3 on a real LXD: instances carry their static address the way the LXD lab gives it
 // (cloud-init network-config), created empty (no image, never started, so no packet is sent).
 // Gated like the other LXD suites: LABGATE_LXD_E2E=0 leaves it out, LABGATE_REQUIRE_LXD=1 requires it.
 
-const required = process.env.LABGATE_REQUIRE_LXD === "1";
-const enabled = required || process.env.LABGATE_LXD_E2E !== "0";
-const socket = findLxdSocket(lxdSocketCandidates());
-const usable =
-  enabled &&
-  socket !== undefined &&
-  (await new LxdClient({ socketPath: socket }).server().then(
-    () => true,
-    () => false,
-  ));
+const lxd = await lxdE2eState([]);
 
 const tag = randomBytes(3).toString("hex");
 const LAB = `lgt-iprec-${tag}`;
@@ -38,15 +30,9 @@ function networkConfig(ip: string): string {
 let dir: string;
 let files: string[];
 
-if (required && !usable) {
-  describe("ip reconcile on LXD", () => {
-    it("needs LXD (LABGATE_REQUIRE_LXD=1)", () => {
-      throw new Error(`LXD is not usable at ${lxdSocketCandidates().join(", ")}`);
-    });
-  });
-}
+failUnlessUsable("ip reconcile on LXD", lxd);
 
-describe.skipIf(!usable)("ip reconcile --platform lxd (real LXD, empty instances)", () => {
+describe.skipIf(!lxd.ok)("ip reconcile --platform lxd (real LXD, empty instances)", () => {
   beforeAll(async () => {
     lxc("init", "--empty", instances.app1, "-c", `cloud-init.network-config=${networkConfig(`${NET}.30`)}`);
     lxc("init", "--empty", instances.app3, "-c", `cloud-init.network-config=${networkConfig(`${NET}.32`)}`);

@@ -4,23 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseDeploySpec } from "../deploy-rules/parse-spec.js";
 import type { DeploySpec } from "../deploy-rules/spec.js";
 import { LxdClient } from "../platforms/lxd/lxd-client.js";
-import { findLxdSocket, lxdSocketCandidates } from "../platforms/lxd/socket-path.js";
+import { failUnlessUsable, lxdE2eState } from "../platforms/lxd/test-support/lxd-e2e-gate.js";
 import { LxdAdapter } from "./lxd.js";
 import type { NodeRef, ResolvedSpec } from "./types.js";
 
 // An interrupted `deploy apply` on LXD finds its instance by name and labgate's marker, never an instance
 // someone else made under that name. Real LXD, empty instances (no image, never started: no packet sent).
 // Gated like the other LXD suites: LABGATE_LXD_E2E=0 leaves it out, LABGATE_REQUIRE_LXD=1 requires it.
-const required = process.env.LABGATE_REQUIRE_LXD === "1";
-const enabled = required || process.env.LABGATE_LXD_E2E !== "0";
-const socket = findLxdSocket(lxdSocketCandidates());
-const usable =
-  enabled &&
-  socket !== undefined &&
-  (await new LxdClient({ socketPath: socket }).server().then(
-    () => true,
-    () => false,
-  ));
+const lxd = await lxdE2eState([]);
 
 const tag = randomBytes(3).toString("hex");
 const ours = `lgt-deploy-${tag}-ours`;
@@ -31,13 +22,7 @@ function lxc(...args: string[]): string {
   return execFileSync("lxc", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 }
 
-if (required && !usable) {
-  describe("LXD findByName", () => {
-    it("needs LXD (LABGATE_REQUIRE_LXD=1)", () => {
-      throw new Error(`LXD is not usable at ${lxdSocketCandidates().join(", ")}`);
-    });
-  });
-}
+failUnlessUsable("LXD findByName", lxd);
 
 describe("LxdAdapter intent", () => {
   it("marks the instance it creates and announces the create before sending it", async () => {
@@ -70,7 +55,7 @@ describe("LxdAdapter intent", () => {
   });
 });
 
-describe.skipIf(!usable)("LxdAdapter.findByName (real LXD, empty instances)", () => {
+describe.skipIf(!lxd.ok)("LxdAdapter.findByName (real LXD, empty instances)", () => {
   beforeAll(() => {
     lxc("init", "--empty", ours, "-c", `user.labgate.deploy=${ours}`);
     lxc("init", "--empty", foreign);
@@ -87,7 +72,7 @@ describe.skipIf(!usable)("LxdAdapter.findByName (real LXD, empty instances)", ()
   }, 120_000);
 
   it("finds labgate's instance of that name, and neither a foreign one nor a marker under another name", async () => {
-    const adapter = new LxdAdapter({ client: new LxdClient({ socketPath: socket as string }) });
+    const adapter = new LxdAdapter({ client: new LxdClient({ socketPath: lxd.socket as string }) });
     expect(await adapter.findByName(ours)).toEqual([{ platform: "lxd", id: ours, name: ours }]);
     expect(await adapter.findByName(foreign)).toEqual([]);
     expect(await adapter.findByName(renamed)).toEqual([]);
