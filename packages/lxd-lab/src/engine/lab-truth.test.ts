@@ -4,10 +4,11 @@ import { join } from "node:path";
 import { isProcessAlive } from "@labgate/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { defaultLabSpec } from "../spec/default-lab-spec.js";
-import { autoYesGate, type Gate, type GateDecision } from "./gate.js";
+import { autoYesGate } from "./gate.js";
 import { LabStateStore } from "./lab-state.js";
 import { labStatus } from "./lab-status.js";
 import { labDown, labUp } from "./run-lab.js";
+import { killRecordedProcesses, scriptedGate } from "./test-support/engine-test-kit.js";
 import { fakeProvider } from "./test-support/fake-provider.js";
 
 let root: string;
@@ -22,12 +23,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  for (const dir of [stateDir, root]) {
-    const state = await new LabStateStore(dir).load().catch(() => undefined);
-    for (const r of state?.resources ?? []) {
-      if (r.kind === "process" && isProcessAlive(Number(r.id))) process.kill(Number(r.id), "SIGKILL");
-    }
-  }
+  for (const dir of [stateDir, root]) await killRecordedProcesses(dir);
   await rm(root, { recursive: true, force: true });
 });
 
@@ -36,21 +32,6 @@ const exists = (path: string) =>
     () => true,
     () => false,
   );
-
-function scriptedGate(answers: GateDecision[]): Gate & { asked: string[] } {
-  const asked: string[] = [];
-  return {
-    interactive: true,
-    asked,
-    async confirm(req) {
-      asked.push(`${req.action}:${req.step.id}`);
-      const next = answers.shift();
-      if (!next) throw new Error(`unexpected question for ${req.step.id}`);
-      return next;
-    },
-    close() {},
-  };
-}
 
 describe("ownership of the state dir", () => {
   it("down removes what labgate wrote and keeps files it did not write, and then the dir too", async () => {

@@ -4,11 +4,12 @@ import { join } from "node:path";
 import { isProcessAlive } from "@labgate/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { defaultLabSpec } from "../spec/default-lab-spec.js";
-import { autoYesGate, type Gate, type GateDecision, refusingGate } from "./gate.js";
+import { autoYesGate, refusingGate } from "./gate.js";
 import { LabStateStore } from "./lab-state.js";
 import { assertVerified, labStatus, labVerify } from "./lab-status.js";
 import { describePlan } from "./plan-view.js";
 import { labDown, labUp } from "./run-lab.js";
+import { killRecordedProcesses, scriptedGate } from "./test-support/engine-test-kit.js";
 import { fakeProvider } from "./test-support/fake-provider.js";
 
 let root: string;
@@ -23,32 +24,12 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  // Never leave a server behind, whatever a test did.
-  const state = await new LabStateStore(stateDir).load().catch(() => undefined);
-  for (const r of state?.resources ?? []) {
-    if (r.kind === "process" && isProcessAlive(Number(r.id))) process.kill(Number(r.id), "SIGKILL");
-  }
+  await killRecordedProcesses(stateDir);
   await rm(root, { recursive: true, force: true });
 });
 
 const applied = () => events.filter((e) => e.startsWith("apply:"));
 const undone = () => events.filter((e) => e.startsWith("undo:"));
-
-/** A gate answering from a script, remembering what it was asked. */
-function scriptedGate(answers: GateDecision[]): Gate & { asked: string[] } {
-  const asked: string[] = [];
-  return {
-    interactive: true,
-    asked,
-    async confirm(req) {
-      asked.push(`${req.action}:${req.step.id}`);
-      const next = answers.shift();
-      if (!next) throw new Error(`unexpected question for ${req.step.id}`);
-      return next;
-    },
-    close() {},
-  };
-}
 
 describe("lab up", () => {
   it("runs every step in order, records progress and resources, 0600 state in a 0700 dir", async () => {
