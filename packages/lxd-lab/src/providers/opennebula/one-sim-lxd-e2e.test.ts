@@ -11,7 +11,7 @@ import {
   type SimOneVersion,
   startOneSimulator,
 } from "@labgate/core";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { freeTestSubnet } from "../../../../core/src/platforms/opennebula/sim/test-support/free-subnet.js";
 import { BENCH_STEP_ID } from "../../bench-step/bench-step.js";
@@ -43,7 +43,7 @@ interface ExampleSpec {
   providerOptions: Record<string, unknown>;
 }
 
-/** Runs `fn` the first time only: the test's own teardown, or afterAll's when the test failed half-way. */
+/** Runs `fn` the first time only: the test's own teardown, or afterEach's when the test failed half-way. */
 function once(fn: () => Promise<unknown>): () => Promise<unknown> {
   let done: Promise<unknown> | undefined;
   return () => {
@@ -59,7 +59,9 @@ describe.skipIf(!state.ok)(
   () => {
     const lxd = new LxdClient();
     const cleanups: (() => Promise<unknown>)[] = [];
-    afterAll(async () => {
+    // After each test, not after all: a failed 6.8 run still holds the cross-process lock, and the 6.10.5
+    // run would otherwise wait on it until the lock's timeout.
+    afterEach(async () => {
       while (cleanups.length)
         await cleanups
           .pop()?.()
