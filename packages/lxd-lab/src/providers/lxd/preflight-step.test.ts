@@ -38,6 +38,25 @@ const spec = (socketPath: string) =>
     "test",
   );
 
+/** What a ready LXD answers: API, default pool, no networks or instances, the lab image; `extra` adds or replaces routes. */
+const ready = (extra: Record<string, unknown> = {}, firewall?: string) => ({
+  "/1.0": {
+    api_extensions: [],
+    api_version: "1.0",
+    auth: "trusted",
+    environment: { server_version: "5.0.2", ...(firewall === undefined ? {} : { firewall }) },
+  },
+  "/1.0/storage-pools/default": { name: "default", driver: "dir", config: {} },
+  "/1.0/networks?recursion=1": [],
+  "/1.0/instances?recursion=1": [],
+  "/1.0/images/aliases/labgate%2Fdebian-bookworm": {
+    name: "labgate/debian-bookworm",
+    target: "abc123abc123",
+  },
+  "/1.0/images/abc123abc123": { fingerprint: "abc123abc123", properties: {}, aliases: [] },
+  ...extra,
+});
+
 // No LXD is needed here: these are the failures of a host where LXD does not answer.
 describe("LXD preflight when LXD is unreachable", () => {
   it("no socket at the configured path: LXD_UNREACHABLE with the commands that start LXD", async () => {
@@ -80,29 +99,12 @@ describe("LXD preflight when LXD is unreachable", () => {
 });
 
 describe("LXD preflight facts", () => {
-  const ready = (firewall: string) => ({
-    "/1.0": {
-      api_extensions: [],
-      api_version: "1.0",
-      auth: "trusted",
-      environment: { server_version: "5.0.2", firewall },
-    },
-    "/1.0/storage-pools/default": { name: "default", driver: "dir", config: {} },
-    "/1.0/networks?recursion=1": [],
-    "/1.0/instances?recursion=1": [],
-    "/1.0/images/aliases/labgate%2Fdebian-bookworm": {
-      name: "labgate/debian-bookworm",
-      target: "abc123abc123",
-    },
-    "/1.0/images/abc123abc123": { fingerprint: "abc123abc123", properties: {}, aliases: [] },
-  });
-
   it("warns, without blocking, when LXD runs the xtables firewall driver", async () => {
     for (const [firewall, warned] of [
       ["xtables", true],
       ["nftables", false],
     ] as const) {
-      const fake = await fakeLxdDaemon(ready(firewall));
+      const fake = await fakeLxdDaemon(ready({}, firewall));
       try {
         const o = lxdLabOptions(spec("/unused"));
         const report = await lxdPreflight(fake.client, o);
@@ -117,23 +119,6 @@ describe("LXD preflight facts", () => {
 });
 
 describe("LXD preflight catches what is knowable before anything is created", () => {
-  const ready = (extra: Record<string, unknown> = {}) => ({
-    "/1.0": {
-      api_extensions: [],
-      api_version: "1.0",
-      auth: "trusted",
-      environment: { server_version: "5.0.2" },
-    },
-    "/1.0/storage-pools/default": { name: "default", driver: "dir", config: {} },
-    "/1.0/networks?recursion=1": [],
-    "/1.0/instances?recursion=1": [],
-    "/1.0/images/aliases/labgate%2Fdebian-bookworm": {
-      name: "labgate/debian-bookworm",
-      target: "abc123abc123",
-    },
-    "/1.0/images/abc123abc123": { fingerprint: "abc123abc123", properties: {}, aliases: [] },
-    ...extra,
-  });
   const specWith = (lb: Record<string, unknown>, name = "pfdemo") =>
     parseLabSpec(
       {
