@@ -19,10 +19,21 @@ const net = {
   source: "pool",
 } satisfies ResolvedNetwork as ResolvedNetwork;
 
+/** Runs `body` against a vSphere simulator that accepts `env`'s credentials, and stops it afterwards. */
+async function withVsphereSim(
+  body: (sim: Awaited<ReturnType<typeof startVsphereSim>>) => Promise<void>,
+): Promise<void> {
+  const sim = await startVsphereSim({ user: env.VSPHERE_USER, password: env.VSPHERE_PASSWORD });
+  try {
+    await body(sim);
+  } finally {
+    await sim.close();
+  }
+}
+
 describe("EsxiAdapter against the vSphere REST simulator", () => {
-  it("clones a template, sets CPU/memory, puts the static network into guestinfo, grows the disk, powers on", async () => {
-    const sim = await startVsphereSim({ user: env.VSPHERE_USER, password: env.VSPHERE_PASSWORD });
-    try {
+  it("clones a template, sets CPU/memory, puts the static network into guestinfo, grows the disk, powers on", () =>
+    withVsphereSim(async (sim) => {
       sim.vms.set("vm-42", {
         name: "ubuntu-tmpl",
         power_state: "POWERED_OFF",
@@ -127,14 +138,10 @@ describe("EsxiAdapter against the vSphere REST simulator", () => {
       expect(sim.requests.filter((r) => r.raw.includes(env.VSPHERE_PASSWORD)).map((r) => r.path)).toEqual([
         "/sdk/vim25/8.0.1.0/SessionManager/SessionManager/Login",
       ]);
-    } finally {
-      await sim.close();
-    }
-  });
+    }));
 
-  it("moves a Windows clone's SCSI system disk to SATA and boots from it", async () => {
-    const sim = await startVsphereSim({ user: env.VSPHERE_USER, password: env.VSPHERE_PASSWORD });
-    try {
+  it("moves a Windows clone's SCSI system disk to SATA and boots from it", () =>
+    withVsphereSim(async (sim) => {
       sim.vms.set("vm-50", {
         name: "win-tmpl",
         power_state: "POWERED_OFF",
@@ -176,14 +183,10 @@ describe("EsxiAdapter against the vSphere REST simulator", () => {
       expect(vm?.power_state).toBe("POWERED_ON");
       // disk_gb below the template's size: kept, never shrunk.
       expect(said).toContain("disk already 30 GB or larger: kept (never shrunk)");
-    } finally {
-      await sim.close();
-    }
-  });
+    }));
 
-  it("uses guest customization instead when asked (vCenter before 8.0U1)", async () => {
-    const sim = await startVsphereSim({ user: env.VSPHERE_USER, password: env.VSPHERE_PASSWORD });
-    try {
+  it("uses guest customization instead when asked (vCenter before 8.0U1)", () =>
+    withVsphereSim(async (sim) => {
       sim.vms.set("vm-42", {
         name: "t",
         power_state: "POWERED_OFF",
@@ -217,14 +220,10 @@ describe("EsxiAdapter against the vSphere REST simulator", () => {
           .validate({ ...spec, platform_options: { esxi: { url: sim.url, guest_config: "ovf" } } })
           .map((f) => f.code),
       ).toContain("ESXI_GUEST_CONFIG_INVALID");
-    } finally {
-      await sim.close();
-    }
-  });
+    }));
 
-  it("without VI/JSON (older vCenter) fails with the way out, and removes the half-made clone", async () => {
-    const sim = await startVsphereSim({ user: env.VSPHERE_USER, password: env.VSPHERE_PASSWORD });
-    try {
+  it("without VI/JSON (older vCenter) fails with the way out, and removes the half-made clone", () =>
+    withVsphereSim(async (sim) => {
       sim.vms.set("vm-42", {
         name: "t",
         power_state: "POWERED_OFF",
@@ -251,14 +250,10 @@ describe("EsxiAdapter against the vSphere REST simulator", () => {
         hint: expect.stringContaining('"customization"'),
       });
       expect([...sim.vms.values()].map((v) => v.name)).toEqual(["t"]);
-    } finally {
-      await sim.close();
-    }
-  });
+    }));
 
-  it("VI/JSON: a wrong password is PLATFORM_AUTH_FAILED, a failed task PLATFORM_TASK_FAILED", async () => {
-    const sim = await startVsphereSim({ user: env.VSPHERE_USER, password: env.VSPHERE_PASSWORD });
-    try {
+  it("VI/JSON: a wrong password is PLATFORM_AUTH_FAILED, a failed task PLATFORM_TASK_FAILED", () =>
+    withVsphereSim(async (sim) => {
       sim.vms.set("vm-7", {
         name: "v",
         power_state: "POWERED_OFF",
@@ -283,10 +278,7 @@ describe("EsxiAdapter against the vSphere REST simulator", () => {
       expect(await vim.growBootDisk("vm-7", 50, { intervalMs: 5 })).toBe("kept");
       expect(await vim.growBootDisk("vm-7", 120, { intervalMs: 5 })).toBe("grown");
       expect(sim.vms.get("vm-7")?.disks?.get("2000")?.capacityBytes).toBe(120 * 1024 ** 3);
-    } finally {
-      await sim.close();
-    }
-  });
+    }));
 
   it("fails login with PLATFORM_AUTH_FAILED", async () => {
     const sim = await startVsphereSim({ user: "a", password: "right-password" });
@@ -424,9 +416,8 @@ describe("EsxiAdapter as vCenter behaves: network backings, the boot disk, vCent
     },
   });
 
-  it("attaches a dvportgroup-* network with DISTRIBUTED_PORTGROUP backing, created or cloned (vCenter refuses STANDARD_PORTGROUP)", async () => {
-    const sim = await startVsphereSim({ user: env.VSPHERE_USER, password: env.VSPHERE_PASSWORD });
-    try {
+  it("attaches a dvportgroup-* network with DISTRIBUTED_PORTGROUP backing, created or cloned (vCenter refuses STANDARD_PORTGROUP)", () =>
+    withVsphereSim(async (sim) => {
       const base = importSpec(sim.url, "dvportgroup-21");
       const adapter = new EsxiAdapter({ spec: base, env, runner: recordingRunner() });
       const ref = await adapter.create({ ...base, platform: "esxi", resolvedNetwork: net });
@@ -486,14 +477,10 @@ describe("EsxiAdapter as vCenter behaves: network backings, the boot disk, vCent
       expect(adapter.validate(importSpec(sim.url, "VM Network")).map((f) => f.code)).toContain(
         "ESXI_NETWORK_ID",
       );
-    } finally {
-      await sim.close();
-    }
-  });
+    }));
 
-  it("grows the disk the template boots from, not a data disk listed before it", async () => {
-    const sim = await startVsphereSim({ user: env.VSPHERE_USER, password: env.VSPHERE_PASSWORD });
-    try {
+  it("grows the disk the template boots from, not a data disk listed before it", () =>
+    withVsphereSim(async (sim) => {
       sim.vms.set("vm-50", {
         name: "tmpl-data-first",
         power_state: "POWERED_OFF",
@@ -533,10 +520,7 @@ describe("EsxiAdapter as vCenter behaves: network backings, the boot disk, vCent
       if (clone) clone.bootDisks = [];
       expect(await vim.growBootDisk(ref.id, 60, { intervalMs: 5 })).toBe("grown");
       expect(disks?.get("2000")?.capacityBytes).toBe(60 * 1024 ** 3);
-    } finally {
-      await sim.close();
-    }
-  });
+    }));
 
   it("says it needs vCenter: an info finding in deploy check, ESXI_NEEDS_VCENTER (exit 4) against a bare ESXi host", async () => {
     const sim = await startVsphereSim({
