@@ -23,6 +23,11 @@ function lxc(...args: string[]): string {
   return execFileSync("lxc", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 }
 
+/** `labgate ip reconcile --platform lxd --network <the test subnet>` with `args` after it. */
+function reconcileLxd(...args: string[]) {
+  return cli(["ip", "reconcile", "--platform", "lxd", "--network", `${NET}.0/24`, ...args]);
+}
+
 function networkConfig(ip: string): string {
   return `version: 2\nethernets:\n  eth0:\n    addresses: [${ip}/24]\n    routes: [{to: default, via: ${NET}.1}]\n`;
 }
@@ -74,16 +79,7 @@ describe.skipIf(!lxd.ok)("ip reconcile --platform lxd (real LXD, empty instances
   }, 120_000);
 
   it("finds the leaked, the unknown and the mismatched address, and exits 1", async () => {
-    const r = await cli([
-      "ip",
-      "reconcile",
-      "--platform",
-      "lxd",
-      "--network",
-      `${NET}.0/24`,
-      ...files,
-      "--json",
-    ]);
+    const r = await reconcileLxd(...files, "--json");
     expect(r.code, r.stderr).toBe(ExitCode.CHECK_FAILED);
     const report = JSON.parse(r.stdout);
     expect(report.networks).toEqual([`${NET}.0/24`]);
@@ -120,31 +116,11 @@ describe.skipIf(!lxd.ok)("ip reconcile --platform lxd (real LXD, empty instances
 
   it("--fix without a terminal or --yes changes nothing (exit 7); with --yes it releases the leak and records the unknown", async () => {
     const before = await readLedger(join(dir, "state.json"));
-    const refused = await cli([
-      "ip",
-      "reconcile",
-      "--platform",
-      "lxd",
-      "--network",
-      `${NET}.0/24`,
-      "--fix",
-      ...files,
-    ]);
+    const refused = await reconcileLxd("--fix", ...files);
     expect(refused.code).toBe(ExitCode.NOT_CONFIRMED);
     expect(await readLedger(join(dir, "state.json"))).toEqual(before);
 
-    const fixed = await cli([
-      "ip",
-      "reconcile",
-      "--platform",
-      "lxd",
-      "--network",
-      `${NET}.0/24`,
-      "--fix",
-      "--yes",
-      ...files,
-      "--json",
-    ]);
+    const fixed = await reconcileLxd("--fix", "--yes", ...files, "--json");
     expect(fixed.code, fixed.stderr).toBe(ExitCode.CHECK_FAILED); // the mismatch is left for a person
     const ledger = await readLedger(join(dir, "state.json"));
     expect(ledger.allocations.map((a) => [a.ip, a.owner, a.reserved ?? false])).toEqual([
@@ -163,16 +139,7 @@ describe.skipIf(!lxd.ok)("ip reconcile --platform lxd (real LXD, empty instances
       ["reserved", `${NET}.32`],
     ]);
 
-    const again = await cli([
-      "ip",
-      "reconcile",
-      "--platform",
-      "lxd",
-      "--network",
-      `${NET}.0/24`,
-      ...files,
-      "--json",
-    ]);
+    const again = await reconcileLxd(...files, "--json");
     const report = JSON.parse(again.stdout);
     expect([report.leaked, report.unknown, report.mismatched.length, report.matched]).toEqual([[], [], 1, 2]);
   }, 60_000);
