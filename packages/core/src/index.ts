@@ -137,6 +137,12 @@ export {
   lxdAddresses,
   networkConfigAddresses,
 } from "./ip-pool/platform-addresses.js";
+export { type OneAddressSource, openNebulaAddresses } from "./ip-pool/platform-addresses-opennebula.js";
+export {
+  ipconfigAddress,
+  type ProxmoxAddressOptions,
+  proxmoxAddresses,
+} from "./ip-pool/platform-addresses-proxmox.js";
 export {
   type AddressProbe,
   localIpv4Interfaces,

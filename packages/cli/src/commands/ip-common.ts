@@ -31,6 +31,14 @@ export interface IpReconcileFlags extends IpCommonFlags {
   yes?: boolean;
   /** LXD's unix socket (default: LXD's own default). */
   socket?: string;
+  /** OpenNebula's XML-RPC endpoint (default $ONE_XMLRPC, or the --lab's providerOptions). */
+  endpoint?: string;
+  /** Proxmox API URL (default $PROXMOX_URL). */
+  url?: string;
+  /** Proxmox nodes to read (default $PROXMOX_NODE). */
+  node?: string[];
+  /** Proxmox: accept a self-signed certificate. */
+  insecureTls?: boolean;
 }
 
 export interface IpLogFlags extends IpCommonFlags {

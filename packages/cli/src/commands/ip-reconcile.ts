@@ -7,11 +7,14 @@ import {
   localAddresses,
   lxdAddresses,
   lxdSocketCandidates,
+  OpenNebulaClient,
+  openNebulaAddresses,
   type PlatformAddress,
   PreconditionError,
+  proxmoxAddresses,
   type ReconcileReport,
 } from "@labgate/core";
-import { loadLabSpec } from "@labgate/lxd-lab";
+import { type LabSpec, loadLabSpec, oneLabOptions } from "@labgate/lxd-lab";
 import { createOutput, type Output, type OutputStreams } from "../output.js";
 import { askYes } from "./ask-yes.js";
 import { type IpReconcileFlags, poolFrom } from "./ip-common.js";
@@ -43,7 +46,7 @@ export async function ipReconcileCommand(
       },
     );
   }
-  const used = await platformAddresses(platform as (typeof PLATFORMS)[number], flags);
+  const used = await platformAddresses(platform as (typeof PLATFORMS)[number], flags, lab);
   const pool = poolFrom(flags);
   // A lab's subnet is its own: everything on it is the lab's business, nothing else is.
   const scope = flags.network ?? (lab === undefined ? undefined : [lab.network.cidr]);
@@ -75,6 +78,7 @@ export async function ipReconcileCommand(
 async function platformAddresses(
   platform: (typeof PLATFORMS)[number],
   flags: IpReconcileFlags,
+  lab: LabSpec | undefined,
 ): Promise<PlatformAddress[]> {
   if (platform === "lxd") {
     const socketPath = findLxdSocket(lxdSocketCandidates(flags.socket));
@@ -90,13 +94,20 @@ async function platformAddresses(
     return lxdAddresses(new LxdClient({ socketPath }));
   }
   if (platform === "local") return localAddresses();
-  throw new IpPoolRequestError(
-    "RECONCILE_PLATFORM_UNSUPPORTED",
-    `ip reconcile does not read ${platform} yet; it reads lxd and local.`,
-    {
-      hint: `Until then compare by hand: labgate ip list against the addresses your ${platform} VMs use.`,
-    },
-  );
+  if (platform === "opennebula") {
+    // The session comes from ONE_SESSION / ONE_AUTH / ~/.one/one_auth or the lab spec, never a flag
+    // (a flag would show in `ps`); the client registers it as a secret the moment it reads it.
+    const connection = lab?.provider === "opennebula" ? oneLabOptions(lab).connection : {};
+    return openNebulaAddresses(
+      new OpenNebulaClient({ ...connection, ...(flags.endpoint ? { endpoint: flags.endpoint } : {}) }),
+    );
+  }
+  const nodes = flags.node ?? (process.env.PROXMOX_NODE ? [process.env.PROXMOX_NODE] : []);
+  return proxmoxAddresses({
+    nodes,
+    ...(flags.url ? { url: flags.url } : {}),
+    ...(flags.insecureTls ? { insecureTls: true } : {}),
+  });
 }
 
 function describe(out: Output, r: ReconcileReport, platform: string): void {

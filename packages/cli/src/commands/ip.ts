@@ -143,16 +143,15 @@ export function registerIpCommands(program: Command): void {
       )
       .description(
         "Compare the ledger with the addresses a platform's instances use (lxd: running instances, NIC " +
-          "ipv4.address and cloud-init network-config; local: this machine's interfaces): leaked (recorded, " +
+          "ipv4.address and cloud-init network-config; opennebula: NIC IPs of every VM not DONE and every " +
+          "vnet lease, holds included; proxmox: ipconfigN ip= of every VM on --node; local: this machine's " +
+          "interfaces): leaked (recorded, " +
           "nothing uses it; reserved entries are never called leaked), unknown (used, not recorded), " +
           "mismatched (used by an instance the ledger owner does not name). Exit 1 when anything differs. " +
           "--fix, after a yes, releases the leaked and reserves the unknown for their instance; mismatched " +
           "owners are left for a person to decide.",
       )
-      .option(
-        "--platform <name>",
-        "lxd or local (opennebula and proxmox are not read yet); default: the --lab's provider",
-      )
+      .option("--platform <name>", "lxd, opennebula, proxmox or local; default: the --lab's provider")
       .option("--lab <spec>", "a lab spec (lab.yaml): compare on its subnet; its provider is the platform")
       .option(
         "--network <cidr>",
@@ -160,6 +159,17 @@ export function registerIpCommands(program: Command): void {
         (value: string, previous: string[] = []) => [...previous, value],
       )
       .option("--socket <path>", "LXD's unix socket (default: LXD's)")
+      .option(
+        "--endpoint <url>",
+        "OpenNebula XML-RPC endpoint (default $ONE_XMLRPC or the --lab's; session from ONE_SESSION/ONE_AUTH)",
+      )
+      .option("--url <url>", "Proxmox API URL (default $PROXMOX_URL; token from PROXMOX_TOKEN_ID/_SECRET)")
+      .option(
+        "--node <name>",
+        "Proxmox node whose VMs are read (repeatable; default $PROXMOX_NODE)",
+        (value: string, previous: string[] = []) => [...previous, value],
+      )
+      .option("--insecure-tls", "Proxmox: accept a self-signed certificate")
       .option("--fix", "release leaked addresses and record unknown ones, after a confirmation")
       .option("-y, --yes", "with --fix: do not ask"),
   ).action(async (flags: IpReconcileFlags) => {
