@@ -14,6 +14,15 @@ interface WriteFile {
   content: string;
   permissions?: string;
   owner?: string;
+  encoding?: string;
+}
+
+/** The file's bytes as base64, honouring cloud-init's write_files `encoding` (cc_write_files.py). */
+function contentBase64(f: WriteFile): string {
+  const encoding = (f.encoding ?? "text/plain").toLowerCase();
+  if (encoding === "b64" || encoding === "base64") return f.content.replace(/\s+/g, "");
+  if (encoding === "text/plain") return Buffer.from(f.content, "utf8").toString("base64");
+  throw new Error(`write_files ${f.path}: encoding "${f.encoding}" is not supported in a start script`);
 }
 
 export function cloudConfigToStartScript(cloudConfig: string): string {
@@ -31,9 +40,7 @@ export function cloudConfigToStartScript(cloudConfig: string): string {
       throw new Error("write_files entry without path/content");
     const path = shellQuote(f.path);
     lines.push(`mkdir -p "$(dirname ${path})"`);
-    lines.push(
-      `printf '%s' ${shellQuote(Buffer.from(f.content, "utf8").toString("base64"))} | base64 -d > ${path}`,
-    );
+    lines.push(`printf '%s' ${shellQuote(contentBase64(f))} | base64 -d > ${path}`);
     lines.push(`chmod ${shellQuote(f.permissions ?? "0644")} ${path}`);
     if (f.owner) lines.push(`chown ${shellQuote(f.owner)} ${path}`);
   }
