@@ -134,6 +134,24 @@ describe("ip reconcile --platform opennebula (OpenNebula simulator on loopback)"
     expect([again.leaked, again.unknown, again.mismatched.length, again.matched]).toEqual([[], [], 1, 3]);
   }, 60_000);
 
+  it("--lab takes the platform, the subnet and the endpoint from an OpenNebula lab spec", async () => {
+    const spec = join(dir, "lab.yaml");
+    await writeFile(
+      spec,
+      `name: demo\nprovider: opennebula\nnetwork:\n  cidr: ${NET}.0/24\n  dhcp: false\nproviderOptions:\n  endpoint: ${one.endpoint}\n`,
+    );
+    delete process.env.ONE_XMLRPC;
+    try {
+      const r = await cli(["ip", "reconcile", "--lab", spec, ...files, "--json"]);
+      expect(r.code, r.stderr).toBe(ExitCode.CHECK_FAILED);
+      const report = JSON.parse(r.stdout);
+      expect(report.networks).toEqual([`${NET}.0/24`]);
+      expect(report.mismatched.map((m: { used: { holder: string } }) => m.used.holder)).toEqual(["app4"]);
+    } finally {
+      process.env.ONE_XMLRPC = one.endpoint;
+    }
+  }, 60_000);
+
   it("names a missing endpoint as an input error", async () => {
     delete process.env.ONE_XMLRPC;
     try {
