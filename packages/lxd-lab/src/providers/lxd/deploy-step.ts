@@ -10,6 +10,7 @@ import { fillKnown, PAYLOAD_HASH_DATA_KEY } from "./known-values.js";
 import { LAB_MARKER_KEY, type LxdInstancePlan, type LxdLabOptions } from "./lxd-lab-options.js";
 import type { LxdClientFactory } from "./lxd-runtime.js";
 import { resolvePayloadMode } from "./payload-mode.js";
+import { notRunning } from "./running-state.js";
 
 /** Instance config key holding the hash of the payload last deployed: a changed payload is redeployed. */
 export const PAYLOAD_HASH_KEY = "user.labgate.payload-hash";
@@ -31,6 +32,14 @@ export interface InstancePayload {
   stopCommand: string[];
   /** undefined when healthy, else what is wrong. Read-only, from the host over the bridge. */
   probe(signal: AbortSignal): Promise<string | undefined>;
+  /**
+   * Instances the probe's requests pass through (the LB's backends). While one of them is not running,
+   * a check runs `probeLocal` instead: a request HAProxy sends to a stopped container waits for its
+   * connect timeout and retries, and the stopped container is reported by its own check at once.
+   */
+  through?: string[];
+  /** The part of the probe that needs only this instance (the LB's own stats page). */
+  probeLocal?(signal: AbortSignal): Promise<string | undefined>;
   /**
    * Files the start script installs from the payload (e.g. the LB's /etc/haproxy/haproxy.cfg, copied
    * from the staged config or its fallback): each must still equal one of `from`.
@@ -72,8 +81,12 @@ export function deployStep({ o, plan, clientFor, title, why, payload, commands }
     const client = clientFor(o);
     const p = await payload(ctx);
     const want = payloadHash(p);
-    const have = await deployedHash(client);
+    const instance = await client.getInstance(plan.instance);
+    const have = instance?.config[PAYLOAD_HASH_KEY];
     const drift: string[] = [];
+    // LXD's word first: a stopped container cannot serve, and probing its address only waits for a timeout.
+    if (instance && instance.status !== "Running")
+      return { client, p, want, drift, problem: `${plan.instance} is ${instance.status}` };
     if (have !== want)
       return {
         client,
@@ -88,6 +101,11 @@ export function deployStep({ o, plan, clientFor, title, why, payload, commands }
       ...((await p.liveDrift?.(ctx.signal)) ?? []),
     );
     if (drift.length) return { client, p, want, drift, problem: `drift: ${drift.join("; ")}` };
+    const down = p.through?.length && p.probeLocal ? await notRunning(client, p.through) : [];
+    if (down.length && p.probeLocal) {
+      const unhealthy = await p.probeLocal(ctx.signal);
+      return { client, p, want, drift, problem: unhealthy, notProbed: down };
+    }
     const unhealthy = await p.probe(ctx.signal);
     return { client, p, want, drift, problem: unhealthy };
   };
@@ -112,10 +130,14 @@ export function deployStep({ o, plan, clientFor, title, why, payload, commands }
     commands: deployCommands,
     commandsFor: (known) => fillKnown(deployCommands, known, plan.instance),
     async check(ctx) {
-      const { problem } = await state(ctx);
-      return problem
-        ? { done: false, detail: problem }
-        : { done: true, detail: `${plan.instance} is serving` };
+      const { problem, notProbed } = await state(ctx);
+      if (problem) return { done: false, detail: problem };
+      return {
+        done: true,
+        detail: notProbed
+          ? `${plan.instance} answers; not probed through its backends (${notProbed.join(", ")})`
+          : `${plan.instance} is serving`,
+      };
     },
     async apply(ctx) {
       const { client, p, want, drift } = await state(ctx);

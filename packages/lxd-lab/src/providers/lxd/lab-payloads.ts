@@ -103,16 +103,11 @@ export async function lbPayload(
       "-c",
       "[ -f /run/haproxy.pid ] && kill $(cat /run/haproxy.pid); rm -f /run/haproxy.pid; true",
     ],
+    through: o.apps.map((a) => a.instance),
+    probeLocal: (signal) => probeHaproxyStats(`http://${ip}:${o.statsPort}${HAPROXY_STATS_PATH}`, signal),
     async probe(signal) {
-      try {
-        const stats = await httpProbe(`http://${ip}:${o.statsPort}${HAPROXY_STATS_PATH}`, {
-          timeoutMs: 3_000,
-          signal,
-        });
-        if (stats.status !== 200) return `HAProxy stats answered HTTP ${stats.status}`;
-      } catch (error) {
-        return `HAProxy stats at ${ip}:${o.statsPort} do not answer (${(error as Error).message})`;
-      }
+      const stats = await probeHaproxyStats(`http://${ip}:${o.statsPort}${HAPROXY_STATS_PATH}`, signal);
+      if (stats) return stats;
       return probeServedBy(
         `http://${ip}:${o.lb.port}/health`,
         o.apps.map((a) => a.instance),
@@ -120,6 +115,23 @@ export async function lbPayload(
       );
     },
   };
+}
+
+/**
+ * How long one health request may take. The probed service is a container on the host's own bridge,
+ * so a running one answers in milliseconds; a stopped one is caught by LXD's state before any request.
+ */
+export const PROBE_TIMEOUT_MS = 2_000;
+
+/** GET of HAProxy's stats page, which HAProxy answers itself: undefined when it answers 200. */
+export async function probeHaproxyStats(url: string, signal: AbortSignal): Promise<string | undefined> {
+  try {
+    const stats = await httpProbe(url, { timeoutMs: PROBE_TIMEOUT_MS, signal });
+    return stats.status === 200 ? undefined : `HAProxy stats answered HTTP ${stats.status}`;
+  } catch (error) {
+    if (signal.aborted) throw error;
+    return `HAProxy stats at ${url} do not answer (${(error as Error).message})`;
+  }
 }
 
 export function lbUserData(ctx: StepContext, o: LxdLabOptions, stepId: string): string {
@@ -133,7 +145,7 @@ export async function probeServedBy(
   signal: AbortSignal,
 ): Promise<string | undefined> {
   try {
-    const res = await httpProbe(url, { timeoutMs: 3_000, signal });
+    const res = await httpProbe(url, { timeoutMs: PROBE_TIMEOUT_MS, signal });
     const servedBy = headerValue(res, "X-Served-By");
     if (res.status !== 200) return `GET ${url} answered HTTP ${res.status}`;
     if (!servedBy || !expected.includes(servedBy))

@@ -8,18 +8,27 @@ import type {
   Step,
   StepContext,
 } from "../../engine/step.js";
+import { HAPROXY_STATS_PATH } from "../../haproxy/render-config.js";
 import type { LabSpec } from "../../spec/lab-spec.js";
 import { formatRoundRobinReport } from "../../verify/round-robin.js";
 import { addressStep } from "./address-step.js";
 import { deployStep } from "./deploy-step.js";
 import { exposeDevice, exposeStep, exposeUrl } from "./expose-step.js";
 import { instanceAddress, instanceStep } from "./instance-step.js";
-import { appPayload, appUserData, lbPayload, lbUserData, probeServedBy } from "./lab-payloads.js";
+import {
+  appPayload,
+  appUserData,
+  lbPayload,
+  lbUserData,
+  probeHaproxyStats,
+  probeServedBy,
+} from "./lab-payloads.js";
 import { EXPOSE_DEVICE, LAB_MARKER_KEY, lxdLabOptions } from "./lxd-lab-options.js";
 import { defaultClientFactory, type LxdClientFactory } from "./lxd-runtime.js";
 import { networkStep } from "./network-step.js";
 import { preflightStep } from "./preflight-step.js";
 import { roundRobinStep, runLxdRoundRobin } from "./round-robin-step.js";
+import { checkRunningFirst, notRunning } from "./running-state.js";
 import { lxdUndoCalls } from "./undo-calls.js";
 
 export interface LxdProviderOptions {
@@ -84,9 +93,15 @@ export function createLxdProvider(options: LxdProviderOptions = {}): LabProvider
           payload: (ctx) => lbPayload(ctx, o, `deploy-${o.lb.name}`),
         }),
         exposeStep(o, clientFor),
-        roundRobinStep(o),
+        roundRobinStep(o, clientFor),
       );
-      if (benchSettings(spec).enabled) steps.push(benchStep(spec, exposeUrl(o)));
+      if (benchSettings(spec).enabled)
+        steps.push(
+          checkRunningFirst(benchStep(spec, exposeUrl(o)), () => clientFor(o), [
+            o.lb.instance,
+            ...o.apps.map((a) => a.instance),
+          ]),
+        );
       // The undo gate shows the calls undo makes.
       return steps.map((step) => {
         const undo = step.undoCommands ?? lxdUndoCalls(o, step.id);
@@ -117,19 +132,34 @@ export function createLxdProvider(options: LxdProviderOptions = {}): LabProvider
           const live = await instanceAddress(client, r.id);
           const plan = [...o.apps, o.lb].find((p) => p.instance === r.id);
           const ip = live.ips[0];
+          // A stopped container is reported from LXD's state, without a request that would only time out.
+          // The LB is asked only about itself (its stats page) while a backend is down: a request through
+          // it could be sent to the stopped app and wait for HAProxy's connect timeout and retries.
+          const backendsDown =
+            plan?.role === "lb"
+              ? await notRunning(
+                  client,
+                  o.apps.map((a) => a.instance),
+                )
+              : [];
           const problem =
             live.status !== "Running" || !ip || !plan
               ? `${live.status}`
-              : await probeServedBy(
-                  `http://${ip}:${plan.port}/health`,
-                  plan.role === "lb" ? o.apps.map((a) => a.instance) : [plan.instance],
-                  ctx.signal,
-                );
+              : backendsDown.length
+                ? await probeHaproxyStats(`http://${ip}:${o.statsPort}${HAPROXY_STATS_PATH}`, ctx.signal)
+                : await probeServedBy(
+                    `http://${ip}:${plan.port}/health`,
+                    plan.role === "lb" ? o.apps.map((a) => a.instance) : [plan.instance],
+                    ctx.signal,
+                  );
+          const answered = backendsDown.length
+            ? `, HAProxy stats answer (not probed through: ${backendsDown.join(", ")})`
+            : `, port ${plan?.port} answers`;
           health.push({
             kind: r.kind,
             id: r.id,
             health: problem ? "unhealthy" : "healthy",
-            detail: `${live.status} ${live.ips.join(", ") || "no IPv4"}${problem ? `: ${problem}` : `, port ${plan?.port} answers`}`,
+            detail: `${live.status} ${live.ips.join(", ") || "no IPv4"}${problem ? `: ${problem}` : answered}`,
           });
         } else if (r.kind === "proxy-device") {
           const instance = await client.getInstance(o.lb.instance);

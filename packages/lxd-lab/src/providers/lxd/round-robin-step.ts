@@ -5,7 +5,8 @@ import { fetchHaproxyServerStatus } from "../../haproxy/stats-csv.js";
 import { formatRoundRobinReport, type RoundRobinReport, verifyRoundRobin } from "../../verify/round-robin.js";
 import { exposeUrl } from "./expose-step.js";
 import type { LxdLabOptions } from "./lxd-lab-options.js";
-import { recordedAddress } from "./lxd-runtime.js";
+import { type LxdClientFactory, recordedAddress } from "./lxd-runtime.js";
+import { notRunning } from "./running-state.js";
 
 export const LXD_VERIFY_STEP_ID = "verify-round-robin";
 
@@ -38,7 +39,7 @@ export async function runLxdRoundRobin(
 }
 
 /** Proves the lab end to end through the host's proxy device; changes nothing. */
-export function roundRobinStep(o: LxdLabOptions): Step {
+export function roundRobinStep(o: LxdLabOptions, clientFor: LxdClientFactory): Step {
   const names = o.apps.map((a) => a.instance);
   const requests = Math.max(20, 10 * names.length);
   return {
@@ -53,6 +54,10 @@ export function roundRobinStep(o: LxdLabOptions): Step {
       `for i in $(seq ${requests}); do curl -s -o /dev/null -D - ${exposeUrl(o)} | grep -i x-served-by; done`,
     ],
     async check(ctx) {
+      // LXD's state first: with a container stopped the answer is known, and requests through HAProxy
+      // could wait on the stopped app for its connect timeout and retries before HAProxy marks it down.
+      const down = await notRunning(clientFor(o), [o.lb.instance, ...names]);
+      if (down.length) return { done: false, detail: `not probed: ${down.join(", ")}` };
       // Every backend must serve; the split is judged only by the full run (verify): other traffic
       // through the LB at the same moment (users, `lab status`'s parallel probes) shifts a short rotation.
       const report = await runLxdRoundRobin(ctx, o, { requests: 2 * names.length, tolerancePct: 100 });
