@@ -4,7 +4,7 @@ import { textTable } from "./table.js";
 
 export { describeRequest, formatBytes };
 
-import type { BenchResult, LatencySummary } from "./types.js";
+import type { BenchResult, LatencySummary, RoundSummary } from "./types.js";
 
 type Table = { title: string; header: string[]; rows: string[][] };
 
@@ -21,6 +21,22 @@ export function describeRun(r: BenchResult): string {
 const latencyCells = (l: LatencySummary) =>
   [l.p50Us, l.p90Us, l.p95Us, l.p99Us, l.p999Us, l.maxUs, l.meanUs, l.stddevUs].map(formatMicros);
 export const LATENCY_HEADER = ["p50", "p90", "p95", "p99", "p99.9", "max", "mean", "stddev"];
+
+/** One row per `--repeat` round, shared by report.md and report.html. */
+export function roundsTable(rounds: RoundSummary[]): { header: string[]; rows: string[][] } {
+  return {
+    header: ["round", "started", "p50", "p99", "requests/s", "errors", "trustworthy"],
+    rows: rounds.map((x) => [
+      String(x.round),
+      x.startedAt,
+      formatMicros(x.latency.p50Us),
+      formatMicros(x.latency.p99Us),
+      String(x.throughput.rps),
+      `${x.errorRatePct}%`,
+      x.trustworthy ? "yes" : "NO",
+    ]),
+  };
+}
 
 /** The tables shared by the terminal output and report.md. */
 export function resultTables(r: BenchResult): Table[] {

@@ -1,6 +1,6 @@
 import { formatMicros } from "./duration.js";
 import { environmentRows } from "./environment.js";
-import { describeRun, resultTables } from "./format.js";
+import { describeRun, resultTables, roundsTable } from "./format.js";
 import { decodeHistogram, percentileDistribution } from "./histogram.js";
 import { JITTER_DEFINITION } from "./recorder.js";
 import { barChart, escapeXml, type LineChartOptions, lineChart } from "./svg-charts.js";
@@ -235,18 +235,8 @@ function backendSection(r: BenchResult, table: { header: string[]; rows: string[
 
 function roundsSection(r: BenchResult): string {
   if (!r.rounds?.length) return "";
-  return `<h2>Rounds</h2><p class="small">Each round is one sample for <code>labgate bench compare</code>; the tables above pool all rounds.</p>${htmlTable(
-    ["round", "started", "p50", "p99", "requests/s", "errors", "trustworthy"],
-    r.rounds.map((x) => [
-      String(x.round),
-      x.startedAt,
-      formatMicros(x.latency.p50Us),
-      formatMicros(x.latency.p99Us),
-      String(x.throughput.rps),
-      `${x.errorRatePct}%`,
-      x.trustworthy ? "yes" : "NO",
-    ]),
-  )}`;
+  const rounds = roundsTable(r.rounds);
+  return `<h2>Rounds</h2><p class="small">Each round is one sample for <code>labgate bench compare</code>; the tables above pool all rounds.</p>${htmlTable(rounds.header, rounds.rows)}`;
 }
 
 function environmentSection(r: BenchResult): string {

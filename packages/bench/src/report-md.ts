@@ -1,6 +1,5 @@
-import { formatMicros } from "./duration.js";
 import { environmentRows } from "./environment.js";
-import { describeRun, resultTables } from "./format.js";
+import { describeRun, resultTables, roundsTable } from "./format.js";
 import { JITTER_DEFINITION } from "./recorder.js";
 import { markdownTable } from "./table.js";
 import type { BenchResult } from "./types.js";
@@ -28,23 +27,8 @@ export function renderMarkdownReport(r: BenchResult): string {
     );
   }
   if (r.rounds?.length) {
-    lines.push(
-      "## Rounds",
-      "",
-      markdownTable(
-        ["round", "started", "p50", "p99", "requests/s", "errors", "trustworthy"],
-        r.rounds.map((x) => [
-          String(x.round),
-          x.startedAt,
-          formatMicros(x.latency.p50Us),
-          formatMicros(x.latency.p99Us),
-          String(x.throughput.rps),
-          `${x.errorRatePct}%`,
-          x.trustworthy ? "yes" : "NO",
-        ]),
-      ),
-      "",
-    );
+    const rounds = roundsTable(r.rounds);
+    lines.push("## Rounds", "", markdownTable(rounds.header, rounds.rows), "");
   }
   if (r.environment)
     lines.push("## Environment", "", markdownTable([" ", "value"], environmentRows(r.environment)), "");
