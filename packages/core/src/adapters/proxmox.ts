@@ -1,10 +1,10 @@
 import type { Finding } from "../deploy-rules/findings.js";
 import type { DeploySpec } from "../deploy-rules/spec.js";
-import { PlatformApiError, PlatformConfigError } from "../errors.js";
-import { registerSecret } from "../util/redact.js";
-import { HttpJsonClient, type HttpResponse } from "./http-json.js";
-import { missingOption, OptionReader, requireEnv } from "./options.js";
-import { checkEnvelope, isRecord, type Shape, shapes } from "./response-shape.js";
+import { PlatformApiError } from "../errors.js";
+import type { HttpJsonClient, HttpResponse } from "./http-json.js";
+import { missingOption, OptionReader } from "./options.js";
+import { PROXMOX_VM_CONFIG, PROXMOX_VM_LIST, proxmoxClient, proxmoxData } from "./proxmox-api.js";
+import { type Shape, shapes } from "./response-shape.js";
 import type {
   CallOptions,
   DeploymentPlan,
@@ -33,8 +33,6 @@ export interface ProxmoxAdapterOptions {
 const DISK_KEYS = /^(scsi|virtio|sata|ide)\d+$/;
 /** How often a clone is retried with a fresh VMID when a concurrent deployment took the one nextid gave. */
 const NEXTID_ATTEMPTS = 5;
-/** user@realm!tokenid, as Proxmox shows the Token ID. */
-const TOKEN_ID = /^[^\s@!=]+@[^\s@!=]+![A-Za-z][A-Za-z0-9._-]*$/;
 
 /**
  * Proxmox VE through its REST API (/api2/json) with an API token. Every VM is a clone of a template
@@ -157,7 +155,11 @@ export class ProxmoxAdapter implements PlatformAdapter {
     const vmid = ref.id;
     const base = `/nodes/${enc(node)}/qemu/${enc(vmid)}`;
     try {
-      const config = await this.data(api.request("GET", `${base}/config`), `GET VM ${vmid} config`, CONFIG);
+      const config = await this.data(
+        api.request("GET", `${base}/config`),
+        `GET VM ${vmid} config`,
+        PROXMOX_VM_CONFIG,
+      );
       let disk = systemDisk(config);
       // The size before any re-attach: a disk moved to sata0 keeps its volume, so its size too.
       const currentGb = disk ? sizeInGb(String(config[disk] ?? "")) : undefined;
@@ -174,7 +176,11 @@ export class ProxmoxAdapter implements PlatformAdapter {
           `detach ${disk}`,
           shapes.ignored,
         );
-        const freed = await this.data(api.request("GET", `${base}/config`), `GET VM ${vmid} config`, CONFIG);
+        const freed = await this.data(
+          api.request("GET", `${base}/config`),
+          `GET VM ${vmid} config`,
+          PROXMOX_VM_CONFIG,
+        );
         const unused = Object.keys(freed).find(
           (k) => /^unused\d+$/.test(k) && String(freed[k]) === volume.split(",")[0],
         );
@@ -228,7 +234,11 @@ export class ProxmoxAdapter implements PlatformAdapter {
       qmpstatus?: string;
       lock?: string;
     };
-    const config = await this.data(api.request("GET", `${base}/config`), `GET VM ${ref.id} config`, CONFIG);
+    const config = await this.data(
+      api.request("GET", `${base}/config`),
+      `GET VM ${ref.id} config`,
+      PROXMOX_VM_CONFIG,
+    );
     const ip = /(?:^|,)ip=([\d.]+)/.exec(String(config.ipconfig0 ?? ""))?.[1];
     const raw = status.lock
       ? `${status.status} (lock: ${status.lock})`
@@ -345,7 +355,7 @@ export class ProxmoxAdapter implements PlatformAdapter {
     const vms = await this.data(
       this.client(call).request("GET", `/nodes/${enc(node)}/qemu`),
       `list VMs on ${node}`,
-      VM_LIST,
+      PROXMOX_VM_LIST,
     );
     return vms
       .filter((vm) => vm.name === name && !vm.template)
@@ -401,25 +411,7 @@ export class ProxmoxAdapter implements PlatformAdapter {
   private client(call: CallOptions): HttpJsonClient {
     if (this.http && !call.onCall) return this.http;
     const url = this.opts.requireString("url", "PROXMOX_URL", this.env).replace(/\/$/, "");
-    const [tokenId, secret] = requireEnv(
-      "Proxmox",
-      ["PROXMOX_TOKEN_ID", "PROXMOX_TOKEN_SECRET"],
-      this.env,
-      "API token",
-    ) as [string, string];
-    registerSecret(secret);
-    if (!TOKEN_ID.test(tokenId)) {
-      // The header is PVEAPIToken=USER@REALM!TOKENID=SECRET; a bare token name yields a puzzling 401.
-      throw new PlatformConfigError(
-        "PLATFORM_CREDENTIALS_INVALID",
-        `PROXMOX_TOKEN_ID must be USER@REALM!TOKENID (e.g. labgate@pve!deploy), got "${tokenId}".`,
-        { hint: "Copy the full Token ID shown under Datacenter → Permissions → API Tokens." },
-      );
-    }
-    const client = new HttpJsonClient({
-      baseUrl: url.endsWith("/api2/json") ? url : `${url}/api2/json`,
-      platform: "proxmox",
-      headers: () => ({ authorization: `PVEAPIToken=${tokenId}=${secret}` }),
+    const client = proxmoxClient(url, this.env, {
       insecureTls: this.opts.bool("insecure_tls") === true,
       ca: this.opts.caPem(),
       ...(call.onCall ? { onCall: call.onCall } : {}),
@@ -432,10 +424,8 @@ export class ProxmoxAdapter implements PlatformAdapter {
    * Unwraps Proxmox's `{data: ...}` envelope and checks its shape (apidata's "returns"); errors carry
    * the reason phrase Proxmox puts its message in.
    */
-  private async data<T>(pending: Promise<HttpResponse>, what: string, shape: Shape<T>): Promise<T> {
-    const res = await pending;
-    if (res.status >= 200 && res.status < 300) return checkEnvelope("proxmox", res, what, shape);
-    throw proxmoxError(res, what);
+  private data<T>(pending: Promise<HttpResponse>, what: string, shape: Shape<T>): Promise<T> {
+    return proxmoxData(pending, what, shape, proxmoxError);
   }
 
   private async waitTask(
@@ -478,23 +468,8 @@ export class ProxmoxAdapter implements PlatformAdapter {
 /** The shapes apidata documents for the answers the adapter uses. */
 const VMID = shapes.integerId("a VMID (integer from 100)", 100);
 const UPID = shapes.stringMatching("a task id (UPID:...)", /^UPID:[^:\s]+:[0-9A-Fa-f]{8}:/);
-const CONFIG = {
-  expects: "a VM configuration object",
-  check: (v: unknown) =>
-    isRecord(v) && Object.values(v).every((x) => typeof x === "string" || typeof x === "number")
-      ? (v as Record<string, string | number>)
-      : undefined,
-} satisfies Shape<Record<string, string | number>>;
 const VM_STATUS = shapes.record("a VM status object", ["status"]);
 const TASK_STATUS = shapes.record("a task status object", ["status"]);
-const VM_LIST = shapes.arrayOf({
-  expects: "VM entries ({vmid, name})",
-  check: (v: unknown) =>
-    isRecord(v) && typeof v.vmid === "number" && (v.name === undefined || typeof v.name === "string")
-      ? { vmid: String(v.vmid), name: v.name as string | undefined, template: Boolean(v.template) }
-      : undefined,
-});
-
 function enc(s: string): string {
   return encodeURIComponent(s);
 }

@@ -1,8 +1,7 @@
-import { HttpJsonClient, type HttpResponse } from "../adapters/http-json.js";
-import { requireEnv } from "../adapters/options.js";
-import { checkEnvelope, isRecord, type Shape, shapes } from "../adapters/response-shape.js";
+import type { HttpJsonClient, HttpResponse } from "../adapters/http-json.js";
+import { PROXMOX_VM_CONFIG, PROXMOX_VM_LIST, proxmoxClient, proxmoxData } from "../adapters/proxmox-api.js";
+import type { Shape } from "../adapters/response-shape.js";
 import { PlatformApiError, PlatformConfigError } from "../errors.js";
-import { registerSecret } from "../util/redact.js";
 import { isValidIpv4 } from "./ipv4.js";
 import type { PlatformAddress } from "./reconcile.js";
 
@@ -17,8 +16,6 @@ export interface ProxmoxAddressOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** user@realm!tokenid, as Proxmox shows the Token ID (the same check as the Proxmox adapter's). */
-const TOKEN_ID = /^[^\s@!=]+@[^\s@!=]+![A-Za-z][A-Za-z0-9._-]*$/;
 /** qemu-server's ipconfig[n]: `ip=<IPv4/CIDR|dhcp>[,gw=...][,ip6=...]` (PVE/QemuServer/Cloudinit.pm). */
 const IPCONFIG_KEY = /^ipconfig\d+$/;
 
@@ -37,11 +34,11 @@ export async function proxmoxAddresses(options: ProxmoxAddressOptions): Promise<
   const found: PlatformAddress[] = [];
   for (const node of options.nodes) {
     const path = `/nodes/${encodeURIComponent(node)}/qemu`;
-    const vms = await data(http.request("GET", path), `GET ${path}`, VM_LIST);
+    const vms = await data(http.request("GET", path), `GET ${path}`, PROXMOX_VM_LIST);
     for (const vm of vms) {
       if (vm.template) continue;
       const configPath = `${path}/${vm.vmid}/config`;
-      const config = await data(http.request("GET", configPath), `GET ${configPath}`, CONFIG);
+      const config = await data(http.request("GET", configPath), `GET ${configPath}`, PROXMOX_VM_CONFIG);
       const holder = vm.name ?? (typeof config.name === "string" ? config.name : `vmid:${vm.vmid}`);
       for (const [key, value] of Object.entries(config)) {
         if (!IPCONFIG_KEY.test(key)) continue;
@@ -72,39 +69,24 @@ function proxmoxHttp(options: ProxmoxAddressOptions): HttpJsonClient {
       hint: "Export PROXMOX_URL=https://pve1:8006 (or pass --url).",
     });
   }
-  const [tokenId, secret] = requireEnv(
-    "Proxmox",
-    ["PROXMOX_TOKEN_ID", "PROXMOX_TOKEN_SECRET"],
-    env,
-    "API token",
-  ) as [string, string];
-  registerSecret(secret);
-  if (!TOKEN_ID.test(tokenId)) {
-    throw new PlatformConfigError(
-      "PLATFORM_CREDENTIALS_INVALID",
-      `PROXMOX_TOKEN_ID must be USER@REALM!TOKENID (e.g. labgate@pve!deploy), got "${tokenId}".`,
-      { hint: "Copy the full Token ID shown under Datacenter → Permissions → API Tokens." },
-    );
-  }
-  return new HttpJsonClient({
-    baseUrl: url.endsWith("/api2/json") ? url : `${url}/api2/json`,
-    platform: "proxmox",
-    headers: () => ({ authorization: `PVEAPIToken=${tokenId}=${secret}` }),
+  return proxmoxClient(url, env, {
     insecureTls: options.insecureTls === true,
   });
 }
 
-async function data<T>(pending: Promise<HttpResponse>, what: string, shape: Shape<T>): Promise<T> {
-  const res = await pending;
-  if (res.status >= 200 && res.status < 300) return checkEnvelope("proxmox", res, what, shape);
-  // Proxmox puts its message in the reason phrase; the codes are the Proxmox adapter's.
+function data<T>(pending: Promise<HttpResponse>, what: string, shape: Shape<T>): Promise<T> {
+  return proxmoxData(pending, what, shape, refused);
+}
+
+// Proxmox puts its message in the reason phrase; the codes are the Proxmox adapter's, the hints reconcile's.
+function refused(res: HttpResponse, what: string): PlatformApiError {
   const code =
     res.status === 401
       ? "PLATFORM_AUTH_FAILED"
       : res.status === 403
         ? "PLATFORM_PERMISSION_DENIED"
         : "PLATFORM_API_ERROR";
-  throw new PlatformApiError(
+  return new PlatformApiError(
     "proxmox",
     code,
     `Proxmox refused ${what}: ${res.status} ${res.statusMessage}.`,
@@ -117,20 +99,3 @@ async function data<T>(pending: Promise<HttpResponse>, what: string, shape: Shap
     },
   );
 }
-
-/** apidata "vmlist": vmid (integer), name (optional), template (1 for templates). */
-const VM_LIST = shapes.arrayOf({
-  expects: "VM entries ({vmid, name})",
-  check: (v: unknown) =>
-    isRecord(v) && typeof v.vmid === "number" && (v.name === undefined || typeof v.name === "string")
-      ? { vmid: String(v.vmid), name: v.name as string | undefined, template: Boolean(v.template) }
-      : undefined,
-});
-/** apidata qemu {vmid}/config: a flat object of strings and numbers. */
-const CONFIG = {
-  expects: "a VM configuration object",
-  check: (v: unknown) =>
-    isRecord(v) && Object.values(v).every((x) => typeof x === "string" || typeof x === "number")
-      ? (v as Record<string, string | number>)
-      : undefined,
-} satisfies Shape<Record<string, string | number>>;
