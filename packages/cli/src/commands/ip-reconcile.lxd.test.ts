@@ -1,12 +1,12 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ExitCode, IpPool, readLedger } from "@labgate/core";
+import { ExitCode, readLedger } from "@labgate/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { failUnlessUsable, lxdE2eState } from "../../../core/src/platforms/lxd/test-support/lxd-e2e-gate.js";
 import { runCliInProcess as cli } from "../test-support/in-process-cli.js";
+import { reconcileFixture } from "../test-support/ip-reconcile-fixture.js";
 
 // Issue 16.3 on a real LXD: instances carry their static address the way the LXD lab gives it
 // (cloud-init network-config), created empty (no image, never started, so no packet is sent).
@@ -42,24 +42,9 @@ describe.skipIf(!lxd.ok)("ip reconcile --platform lxd (real LXD, empty instances
     lxc("init", "--empty", instances.app1, "-c", `cloud-init.network-config=${networkConfig(`${NET}.30`)}`);
     lxc("init", "--empty", instances.app3, "-c", `cloud-init.network-config=${networkConfig(`${NET}.32`)}`);
     lxc("init", "--empty", instances.app4, "-c", `user.network-config=${networkConfig(`${NET}.33`)}`);
-    dir = await mkdtemp(join(tmpdir(), "labgate-iprec-"));
-    await writeFile(
-      join(dir, "pools.json"),
-      JSON.stringify({
-        probe: "none",
-        networks: [
-          {
-            cidr: `${NET}.0/24`,
-            gateway: `${NET}.1`,
-            dns: [],
-            dhcp: false,
-            pools: [{ start: `${NET}.30`, end: `${NET}.40` }],
-          },
-        ],
-      }),
-    );
-    files = ["--config", join(dir, "pools.json"), "--state", join(dir, "state.json")];
-    const pool = new IpPool({ configPath: join(dir, "pools.json"), statePath: join(dir, "state.json") });
+    const fixture = await reconcileFixture("labgate-iprec-", NET, 30, 40);
+    ({ dir, files } = fixture);
+    const { pool } = fixture;
     await pool.allocate(`${NET}.0/24`, `lab:${LAB}/${instances.app1}`); // .30, used by app1: matches
     await pool.allocate(`${NET}.0/24`, `lab:${LAB}/${LAB}-app2`); // .31, app2 was deleted: leaked
     await pool.reserve(`${NET}.32`, "printer").then(() => pool.release({ owner: "printer" })); // app3 .32: unknown

@@ -1,10 +1,8 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   clearRegisteredSecrets,
   ExitCode,
-  IpPool,
   OpenNebulaClient,
   type RunningOneSimulator,
   readLedger,
@@ -14,6 +12,7 @@ import {
 } from "@labgate/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCliInProcess as cli } from "../test-support/in-process-cli.js";
+import { reconcileFixture, saveEnv } from "../test-support/ip-reconcile-fixture.js";
 
 // Issue 16.3 against the OpenNebula simulator on loopback: VMs carry their address as a NIC IP,
 // the vnet's address range holds the leases (one on hold), and one VM is DONE (its lease gone).
@@ -23,7 +22,7 @@ const fast = { intervalMs: 5, timeoutMs: 10_000 };
 let one: RunningOneSimulator;
 let dir: string;
 let files: string[];
-const savedEnv = { ONE_XMLRPC: process.env.ONE_XMLRPC, ONE_SESSION: process.env.ONE_SESSION };
+const restoreEnv = saveEnv(["ONE_XMLRPC", "ONE_SESSION"]);
 
 const reconcile = (...args: string[]) =>
   cli(["ip", "reconcile", "--platform", "opennebula", "--network", `${NET}.0/24`, ...files, ...args]);
@@ -59,24 +58,9 @@ describe("ip reconcile --platform opennebula (OpenNebula simulator on loopback)"
     await client.vmRecover(gone, 3); // deleted: DONE, its lease released
     await waitForVmDone(client, gone, fast);
 
-    dir = await mkdtemp(join(tmpdir(), "labgate-iprec-one-"));
-    await writeFile(
-      join(dir, "pools.json"),
-      JSON.stringify({
-        probe: "none",
-        networks: [
-          {
-            cidr: `${NET}.0/24`,
-            gateway: `${NET}.1`,
-            dns: [],
-            dhcp: false,
-            pools: [{ start: `${NET}.10`, end: `${NET}.30` }],
-          },
-        ],
-      }),
-    );
-    files = ["--config", join(dir, "pools.json"), "--state", join(dir, "state.json")];
-    const pool = new IpPool({ configPath: join(dir, "pools.json"), statePath: join(dir, "state.json") });
+    const fixture = await reconcileFixture("labgate-iprec-one-", NET, 10, 30);
+    ({ dir, files } = fixture);
+    const { pool } = fixture;
     await pool.allocate(`${NET}.0/24`, "lab:demo/app1"); // .10, app1's NIC: matches
     await pool.allocate(`${NET}.0/24`, "lab:demo/app2"); // .11, no VM: leaked
     await pool.allocate(`${NET}.0/24`, "lab:demo/app5"); // .12, app5 is DONE: leaked
@@ -86,10 +70,7 @@ describe("ip reconcile --platform opennebula (OpenNebula simulator on loopback)"
   afterAll(async () => {
     await one?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
-    for (const [k, v] of Object.entries(savedEnv)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
+    restoreEnv();
     clearRegisteredSecrets();
   });
 

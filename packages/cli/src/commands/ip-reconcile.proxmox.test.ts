@@ -1,10 +1,10 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { clearRegisteredSecrets, ExitCode, IpPool, readLedger } from "@labgate/core";
+import { clearRegisteredSecrets, ExitCode, readLedger } from "@labgate/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startProxmoxSim } from "../../../core/src/adapters/test-support/proxmox-sim.js";
 import { runCliInProcess as cli } from "../test-support/in-process-cli.js";
+import { reconcileFixture, saveEnv } from "../test-support/ip-reconcile-fixture.js";
 
 // Issue 16.3 against the Proxmox API simulator on loopback: each VM's address is its cloud-init
 // ipconfigN, running or stopped; templates and ip=dhcp NICs hold none.
@@ -13,7 +13,7 @@ const NET = "10.78.5";
 const TOKEN_ID = "labgate@pve!reconcile";
 const SECRET = "7d1e2c3b-0a9f-4e8d-b7c6-5a4f3e2d1c0b";
 const ENV_KEYS = ["PROXMOX_URL", "PROXMOX_TOKEN_ID", "PROXMOX_TOKEN_SECRET", "PROXMOX_NODE"] as const;
-const savedEnv = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
+const restoreEnv = saveEnv(ENV_KEYS);
 let sim: Awaited<ReturnType<typeof startProxmoxSim>>;
 let dir: string;
 let files: string[];
@@ -42,24 +42,9 @@ describe("ip reconcile --platform proxmox (Proxmox simulator on loopback)", () =
     process.env.PROXMOX_TOKEN_SECRET = SECRET;
     delete process.env.PROXMOX_NODE;
 
-    dir = await mkdtemp(join(tmpdir(), "labgate-iprec-pve-"));
-    await writeFile(
-      join(dir, "pools.json"),
-      JSON.stringify({
-        probe: "none",
-        networks: [
-          {
-            cidr: `${NET}.0/24`,
-            gateway: `${NET}.1`,
-            dns: [],
-            dhcp: false,
-            pools: [{ start: `${NET}.10`, end: `${NET}.30` }],
-          },
-        ],
-      }),
-    );
-    files = ["--config", join(dir, "pools.json"), "--state", join(dir, "state.json")];
-    const pool = new IpPool({ configPath: join(dir, "pools.json"), statePath: join(dir, "state.json") });
+    const fixture = await reconcileFixture("labgate-iprec-pve-", NET, 10, 30);
+    ({ dir, files } = fixture);
+    const { pool } = fixture;
     await pool.allocate(`${NET}.0/24`, "lab:demo/app1"); // .10, app1's ipconfig0: matches
     await pool.allocate(`${NET}.0/24`, "lab:demo/app2"); // .11, no VM: leaked
     await pool.reserve(`${NET}.21`, "somebody-else"); // app4 uses .21: mismatched
@@ -68,10 +53,7 @@ describe("ip reconcile --platform proxmox (Proxmox simulator on loopback)", () =
   afterAll(async () => {
     await sim?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
-    for (const [k, v] of Object.entries(savedEnv)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
+    restoreEnv();
     clearRegisteredSecrets();
   });
 
