@@ -54,6 +54,8 @@ export interface DemoResult {
     statusCodes: Record<string, number>;
     slos: string[];
     slosPassed: boolean | null;
+    /** Why the load generator's numbers may describe itself rather than the lab; absent when trustworthy. */
+    untrustworthy?: string[];
     aborted: boolean;
     reports: { dir: string; resultJson: string; reportMd: string; reportHtml: string };
   } | null;
@@ -195,7 +197,7 @@ export async function demoCommand(flags: DemoFlags, io: LabIo = processIo()): Pr
   }
   out.result(result, (r) =>
     r.bench?.available
-      ? `report: ${r.bench.reports.reportHtml}\nSLOs: ${r.bench.slosPassed === false ? "FAILED" : "passed"}`
+      ? `report: ${r.bench.reports.reportHtml}\nSLOs: ${r.bench.slosPassed === false ? "FAILED" : "passed"}${r.bench.untrustworthy ? ` (the load generator was not trustworthy: ${r.bench.untrustworthy.join("; ")}; measure again on a quieter machine)` : ""}`
       : "no benchmark ran",
   );
   return exit;
@@ -275,6 +277,7 @@ async function keepReport(
     statusCodes,
     slos: (last.slos ?? []).map((x) => x.expression),
     slosPassed: last.slosPassed ?? null,
+    ...(last.untrustworthy ? { untrustworthy: last.untrustworthy } : {}),
     aborted: Boolean(last.aborted),
     reports,
   };

@@ -13,7 +13,7 @@ import { defaultLabSpec } from "../spec/default-lab-spec.js";
 import type { LabSpec } from "../spec/lab-spec.js";
 import { parseLabSpec } from "../spec/parse-lab-spec.js";
 import { freePorts } from "../test-support/free-ports.js";
-import type { LabBenchRecord } from "./bench-step.js";
+import { describeBench, type LabBenchRecord } from "./bench-step.js";
 
 async function benchRecord(stateDir: string, spec: LabSpec): Promise<LabBenchRecord | undefined> {
   const store = new LabStateStore(stateDir);
@@ -43,6 +43,37 @@ describe("bench step: the plan says what it will send", () => {
   it("`bench: {enabled: false}` leaves it out", () => {
     const spec = parseLabSpec({ bench: { enabled: false } }, "lab.yaml");
     expect(describePlan(localProvider, spec).steps.map((s) => s.id)).not.toContain("bench");
+  });
+});
+
+describe("bench step: what status says of the last run", () => {
+  const base: LabBenchRecord = {
+    status: "done",
+    settingsKey: "k",
+    url: "http://127.0.0.1:8080/predict",
+    load: "5 s, 10 connections (closed loop)",
+    startedAt: "2026-12-06T22:00:00.000Z",
+    finishedAt: "2026-12-06T22:00:05.000Z",
+    reportDir: "/tmp/r",
+    slos: [{ expression: "p99<250ms", pass: true, observed: "12 ms" }],
+    slosPassed: true,
+    summary: {
+      requests: 10,
+      ok: 10,
+      errorRatePct: 0,
+      rps: 2,
+      p50Ms: 5,
+      p99Ms: 12,
+      statusCodes: { "200": 10 },
+    },
+  };
+
+  it("keeps the verdict of a busy generator's run but says its numbers may describe the generator", () => {
+    expect(describeBench(base)).toMatch(/^SLOs met at /);
+    const busy = describeBench({ ...base, untrustworthy: ["event loop lagged 68 ms at p99"] });
+    expect(busy).toMatch(
+      /^SLOs met \(but the load generator was not trustworthy: event loop lagged 68 ms at p99; /,
+    );
   });
 });
 
@@ -101,7 +132,7 @@ describe("bench step on the real local lab (python3 apps, HAProxy)", () => {
     const bench = status.resources.find((r) => r.kind === "bench");
     expect(bench?.health).toBe("healthy");
     expect(bench?.detail).toMatch(
-      /^SLOs met at .*: p50 [\d.]+ ms, p99 [\d.]+ ms, [\d.]+ req\/s, errors 0% .*report .*report\.html$/,
+      /^SLOs met( \(but the load generator was not trustworthy: .*\))? at .*: p50 [\d.]+ ms, p99 [\d.]+ ms, [\d.]+ req\/s, errors 0% .*report .*report\.html$/,
     );
     const again = await labUp({ provider: localProvider, spec, stateDir, gate: autoYesGate(), log });
     expect(again.steps.at(-1)).toMatchObject({ id: "bench", outcome: "already-done" });

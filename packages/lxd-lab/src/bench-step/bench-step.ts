@@ -25,6 +25,8 @@ export interface LabBenchRecord {
   reports?: { resultJson: string; reportMd: string; reportHtml: string; hlog?: string; metrics?: string };
   slos?: { expression: string; pass: boolean; observed: string }[];
   slosPassed?: boolean | null;
+  /** Why the generator's own numbers may not describe the lab (bench's trust notes); absent when trustworthy. */
+  untrustworthy?: string[];
   aborted?: boolean;
   summary?: {
     requests: number;
@@ -217,7 +219,17 @@ export function describeBench(last: LabBenchRecord): string {
   const numbers = m
     ? `p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms, ${m.rps} req/s, errors ${m.errorRatePct}%`
     : "no numbers";
-  return `${verdict} at ${last.finishedAt ?? last.startedAt}: ${numbers} (${last.load}); report ${last.reports?.reportHtml ?? last.reportDir}`;
+  return `${verdict}${untrustedNote(last)} at ${last.finishedAt ?? last.startedAt}: ${numbers} (${last.load}); report ${last.reports?.reportHtml ?? last.reportDir}`;
+}
+
+/**
+ * The lab keeps its verdict when the generator was busy (a lab step must not fail on the machine's load),
+ * but says so: the numbers may describe the load generator rather than the lab.
+ */
+export function untrustedNote(last: LabBenchRecord): string {
+  return last.untrustworthy
+    ? ` (but the load generator was not trustworthy: ${last.untrustworthy.join("; ") || "busy"}; measure again on a quieter machine)`
+    : "";
 }
 
 function finished(
@@ -239,6 +251,7 @@ function finished(
     },
     slos: result.slos.map((x) => ({ expression: x.expression, pass: x.pass, observed: x.actualText })),
     slosPassed: result.slosPassed,
+    ...(result.generator.trustworthy ? {} : { untrustworthy: result.generator.notes }),
     aborted: result.aborted,
     summary: {
       requests: result.requests.sent,
