@@ -10,6 +10,20 @@ export interface LabgateErrorOptions {
 }
 
 /**
+ * The brand every labgate error carries: the names of its class and of each labgate class above it.
+ * `Symbol.for` is shared by every copy of @labgate/core in a process (two versions in node_modules, a
+ * bundled CLI beside a library), so `instanceof` keeps working across copies, as undici's errors do.
+ */
+const kErrorBrands = Symbol.for("labgate.error.brands");
+
+function brandsOf(errorClass: unknown): string[] {
+  const names: string[] = [];
+  for (let c = errorClass; typeof c === "function" && c !== Error; c = Object.getPrototypeOf(c))
+    names.push((c as { name: string }).name);
+  return names;
+}
+
+/**
  * Base class of every labgate error. `code` is a stable string for scripts and tests,
  * `exitCode` is what the CLI exits with, `hint` is the actionable next step.
  */
@@ -18,9 +32,18 @@ export class LabgateError extends Error {
   readonly exitCode: ExitCodeValue;
   readonly hint: string | undefined;
   readonly details: Record<string, unknown> | undefined;
+  declare readonly [kErrorBrands]: readonly string[];
+
+  /** `x instanceof SomeLabgateError` by brand (see kErrorBrands), so it holds across package copies. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    const brands = (value as { [kErrorBrands]?: unknown } | null | undefined)?.[kErrorBrands];
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of instanceof (a subclass too).
+    return Array.isArray(brands) && brands.includes(this.name);
+  }
 
   constructor(code: string, message: string, options: LabgateErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    Object.defineProperty(this, kErrorBrands, { value: Object.freeze(brandsOf(new.target)) });
     this.name = new.target.name;
     this.code = code;
     this.exitCode = options.exitCode ?? ExitCode.EXTERNAL;
