@@ -1,4 +1,4 @@
-import { ExitCode, OpenNebulaError } from "@labgate/core";
+import { ExitCode, OpenNebulaError, PreconditionError } from "@labgate/core";
 import type { Step, StepContext } from "../../engine/step.js";
 import type { HostRunner, OneLabRuntime } from "./one-lab-runtime.js";
 
@@ -127,7 +127,13 @@ async function current(
   const client = rt.client(ctx);
   const lb = await client.findVm(rt.options.lb.vmName);
   if (!lb || lb.hostId === undefined)
-    throw new Error(`the LB VM ${rt.options.lb.vmName} is not deployed yet`);
+    throw new OpenNebulaError(
+      "ONE_LB_NOT_DEPLOYED",
+      `The LB VM ${rt.options.lb.vmName} is not deployed on a host yet.`,
+      {
+        hint: "Run `labgate lab up` again: the LB step deploys it before the LB is exposed.",
+      },
+    );
   const host = await client.hostInfo(lb.hostId);
   const lbIp = rt.addresses(ctx).get(rt.options.lb.name)?.ip ?? lb.nics[0]?.ip ?? "";
   const device =
@@ -143,8 +149,12 @@ async function routeDevice(runner: HostRunner, ip: string, ctx: StepContext): Pr
   const r = await runner.run("ip", ["-4", "route", "get", ip], { signal: ctx.signal });
   const dev = /\bdev (\S+)/.exec(r.stdout)?.[1];
   if (!dev)
-    throw new Error(
-      `cannot tell which interface leads to the LB ${ip}: \`ip -4 route get ${ip}\` said ${r.stdout.trim()}`,
+    throw new PreconditionError(
+      "ONE_LB_ROUTE_UNKNOWN",
+      `Cannot tell which interface leads to the LB ${ip}: \`ip -4 route get ${ip}\` said ${r.stdout.trim() || "nothing"}.`,
+      {
+        hint: "The host needs a route to the lab's VNet (the host preparation step adds the bridge); check `ip -4 route` on it.",
+      },
     );
   return dev;
 }
@@ -207,7 +217,14 @@ export function exposeStep(rt: OneLabRuntime): Step {
         allowFailure: true,
         signal: ctx.signal,
       });
-      if (r.exitCode !== 0) throw new Error(`the forward to the LB is not in place: ${r.stderr.trim()}`);
+      if (r.exitCode !== 0)
+        throw new OpenNebulaError(
+          "ONE_EXPOSE_MISSING",
+          `The forward to the LB is not in place: ${r.stderr.trim()}`,
+          {
+            hint: "Run `labgate lab up --replace expose` to put it back.",
+          },
+        );
     },
     async undo(ctx) {
       if (!ctx.resources("one-expose").length) return;

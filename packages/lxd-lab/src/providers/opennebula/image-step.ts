@@ -81,7 +81,13 @@ export function imageStep(rt: OneLabRuntime): Step {
     async verify(ctx) {
       const image = await rt.client(ctx).findImage(o.imageName);
       if (!image || !["READY", "USED", "USED_PERS"].includes(image.stateName)) {
-        throw new Error(`image ${o.imageName} is ${image ? image.stateName : "missing"}`);
+        throw new OpenNebulaError(
+          "ONE_IMAGE_NOT_READY",
+          `Image ${o.imageName} is ${image ? image.stateName : "missing"}, not READY.`,
+          {
+            hint: `Check it with \`oneimage show ${o.imageName}\` (an ERROR image says why); then run \`labgate lab up\` again.`,
+          },
+        );
       }
     },
     async undo(ctx) {

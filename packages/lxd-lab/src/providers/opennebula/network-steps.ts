@@ -39,7 +39,15 @@ export function addressesStep(rt: OneLabRuntime): Step {
     },
     async verify(ctx) {
       const have = rt.addresses(ctx);
-      if (instances.some((i) => !have.has(i.name))) throw new Error("not every VM got an address");
+      if (instances.some((i) => !have.has(i.name)))
+        throw new OpenNebulaError(
+          "ONE_ADDRESS_MISSING",
+          `No address recorded for ${instances
+            .filter((i) => !have.has(i.name))
+            .map((i) => i.name)
+            .join(", ")}.`,
+          { hint: "Run `labgate lab up --replace one-addresses` to allocate them again." },
+        );
     },
     async undo(ctx) {
       for (const r of ctx.resources("ip")) {
@@ -103,7 +111,10 @@ export function vnetStep(rt: OneLabRuntime): Step {
     async verify(ctx) {
       const client = rt.client(ctx);
       const vnet = await client.findVnet(o.vnetName);
-      if (!vnet) throw new Error(`virtual network ${o.vnetName} is missing`);
+      if (!vnet)
+        throw new OpenNebulaError("ONE_VNET_MISSING", `Virtual network ${o.vnetName} is missing.`, {
+          hint: "Run `labgate lab up` again: the VNet step creates it.",
+        });
       const inRange = (ip: string) =>
         vnet.addressRanges.some((ar) => {
           const n = toInt(ip);

@@ -1,4 +1,5 @@
 import type { TemplateObject } from "@labgate/core";
+import { StateError } from "@labgate/core";
 import type { StepContext } from "../../engine/step.js";
 import { buildLbCloudInit } from "../../haproxy/lb-cloud-init.js";
 import { haproxyOptionsFromSpec } from "../../haproxy/render-config.js";
@@ -39,7 +40,10 @@ export async function userDataFor(
   const addresses = rt.addresses(ctx);
   const backends = rt.options.apps.map((app) => {
     const ip = addresses.get(app.name)?.ip;
-    if (!ip) throw new Error(`no address recorded for ${app.name}; run the one-addresses step first`);
+    if (!ip)
+      throw new StateError("ONE_ADDRESS_MISSING", `No address is recorded for ${app.name}.`, {
+        hint: "Run `labgate lab up` from the one-addresses step (`--from one-addresses`).",
+      });
     return { name: app.name, address: ip, port: app.port };
   });
   return buildLbCloudInit(haproxyOptionsFromSpec(ctx.spec, backends));

@@ -7,6 +7,7 @@ import {
   LocalRunner,
   OpenNebulaClient,
   OpenNebulaError,
+  PreconditionError,
   type Runner,
   SshRunner,
   type SshRunnerOptions,
@@ -154,7 +155,14 @@ export class OneLabRuntime {
    */
   sshRunner(onUnknownHostKey?: SshRunnerOptions["onUnknownHostKey"]): SshRunner {
     const s = this.options.ssh;
-    if (!s) throw new Error("providerOptions.ssh is not set");
+    if (!s)
+      throw new PreconditionError(
+        "ONE_NO_SSH",
+        "This step needs SSH to the front-end, and providerOptions.ssh is not set.",
+        {
+          hint: "Set providerOptions.ssh (host, user, identity file) in the lab spec.",
+        },
+      );
     return new SshRunner({
       host: s.host,
       port: s.port,

@@ -1,4 +1,4 @@
-import { InvalidInputError } from "@labgate/core";
+import { InvalidInputError, PreconditionError } from "@labgate/core";
 import type {
   LabProvider,
   LabVerifyOptions,
@@ -50,7 +50,13 @@ export function createOpenNebulaProvider(deps: OneLabDeps = {}): LabProvider {
         const runner = () => {
           const r = rt.runner();
           if (!r)
-            throw new Error("host preparation needs host access (providerOptions.ssh or hostAccess: local)");
+            throw new PreconditionError(
+              "ONE_NO_HOST_ACCESS",
+              "Host preparation needs access to the LXD host.",
+              {
+                hint: "Set providerOptions.ssh, or providerOptions.hostAccess: local when labgate runs on the host.",
+              },
+            );
           return r;
         };
         // LXD installed, oneadmin in lxd, snap home fix, OpenNebula restarted; adding the host and

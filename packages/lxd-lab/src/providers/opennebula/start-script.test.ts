@@ -37,6 +37,9 @@ describe("cloudConfigToStartScript", () => {
 
   it("refuses a write_files encoding it cannot reproduce", () => {
     const doc = `#cloud-config\nwrite_files:\n  - path: /x\n    encoding: gz+b64\n    content: H4sI\n`;
-    expect(() => cloudConfigToStartScript(doc)).toThrow(/encoding "gz\+b64" is not supported/);
+    expect(() => cloudConfigToStartScript(doc)).toThrow(/encoding "gz\+b64" cannot go into/);
+    expect(() => cloudConfigToStartScript(doc)).toThrow(
+      expect.objectContaining({ code: "ONE_START_SCRIPT_ENCODING", exitCode: 2 }),
+    );
   });
 });

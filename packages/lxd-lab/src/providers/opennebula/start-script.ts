@@ -1,3 +1,4 @@
+import { InvalidInputError } from "@labgate/core";
 import { parse } from "yaml";
 import { shellQuote } from "../../payload/cloud-config.js";
 
@@ -22,11 +23,18 @@ function contentBase64(f: WriteFile): string {
   const encoding = (f.encoding ?? "text/plain").toLowerCase();
   if (encoding === "b64" || encoding === "base64") return f.content.replace(/\s+/g, "");
   if (encoding === "text/plain") return Buffer.from(f.content, "utf8").toString("base64");
-  throw new Error(`write_files ${f.path}: encoding "${f.encoding}" is not supported in a start script`);
+  throw new InvalidInputError(
+    "ONE_START_SCRIPT_ENCODING",
+    `write_files ${f.path}: encoding "${f.encoding}" cannot go into an OpenNebula start script.`,
+    { hint: "Use encoding b64, base64 or text/plain (or leave it out) for files the OpenNebula lab writes." },
+  );
 }
 
 export function cloudConfigToStartScript(cloudConfig: string): string {
-  if (!cloudConfig.startsWith("#cloud-config")) throw new Error("payload is not a #cloud-config document");
+  if (!cloudConfig.startsWith("#cloud-config"))
+    throw new InvalidInputError("ONE_START_SCRIPT_PAYLOAD", "The payload is not a #cloud-config document.", {
+      hint: "An OpenNebula lab payload must start with the line #cloud-config.",
+    });
   const doc = (parse(cloudConfig) ?? {}) as { write_files?: WriteFile[]; runcmd?: Array<string | string[]> };
   const lines = [
     "#!/bin/sh",
@@ -37,7 +45,13 @@ export function cloudConfigToStartScript(cloudConfig: string): string {
   ];
   for (const f of doc.write_files ?? []) {
     if (typeof f.path !== "string" || typeof f.content !== "string")
-      throw new Error("write_files entry without path/content");
+      throw new InvalidInputError(
+        "ONE_START_SCRIPT_PAYLOAD",
+        "A write_files entry has no path or no content.",
+        {
+          hint: "Give every write_files entry a path and a content string.",
+        },
+      );
     const path = shellQuote(f.path);
     lines.push(`mkdir -p "$(dirname ${path})"`);
     lines.push(`printf '%s' ${shellQuote(contentBase64(f))} | base64 -d > ${path}`);

@@ -72,7 +72,10 @@ export function templateStep(rt: OneLabRuntime, role: "app" | "lb"): Step {
     async verify(ctx) {
       const client = rt.client(ctx);
       const t = await client.findTemplate(name);
-      if (!t) throw new Error(`template ${name} is missing`);
+      if (!t)
+        throw new OpenNebulaError("ONE_TEMPLATE_MISSING", `Template ${name} is missing.`, {
+          hint: "Run `labgate lab up` again: this step creates it.",
+        });
       const info = await client.templateInfo(t.id);
       const context = templateChild(info.template, "CONTEXT");
       const problem = contextProblem(context);

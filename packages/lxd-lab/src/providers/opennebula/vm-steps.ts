@@ -3,6 +3,7 @@ import {
   type OneVm,
   type OpenNebulaClient,
   OpenNebulaError,
+  StateError,
   terminateVm,
   toTemplateXml,
   waitForVmDone,
@@ -20,7 +21,10 @@ export function instanceExtraTemplate(rt: OneLabRuntime, ip: string, userData: s
 
 function ipOf(rt: OneLabRuntime, ctx: StepContext, inst: OneInstancePlan): string {
   const ip = rt.addresses(ctx).get(inst.name)?.ip;
-  if (!ip) throw new Error(`no address recorded for ${inst.name}; run the one-addresses step first`);
+  if (!ip)
+    throw new StateError("ONE_ADDRESS_MISSING", `No address is recorded for ${inst.name}.`, {
+      hint: "Run `labgate lab up` from the one-addresses step (`--from one-addresses`).",
+    });
   return ip;
 }
 
@@ -76,7 +80,10 @@ export function instanceStep(rt: OneLabRuntime, inst: OneInstancePlan): Step {
           );
         }
         const tpl = await client.findTemplate(template);
-        if (!tpl) throw new Error(`template ${template} is missing; run its step first`);
+        if (!tpl)
+          throw new OpenNebulaError("ONE_TEMPLATE_MISSING", `Template ${template} is missing.`, {
+            hint: "Run `labgate lab up` again: its template step creates it before the VMs.",
+          });
         const userData = await userDataFor(rt, ctx, inst);
         vmId = await client.templateInstantiate(tpl.id, inst.vmName, instanceExtraTemplate(rt, ip, userData));
       }
@@ -100,7 +107,16 @@ export function instanceStep(rt: OneLabRuntime, inst: OneInstancePlan): Step {
         ctx.log(`  ${inst.vmName}: monitoring lost (ACTIVE/UNKNOWN); waiting for the next poll`);
         vm = await waitForVmRunning(rt.client(ctx), vm.id, rt.waitOptions(ctx, inst.vmName));
       }
-      if (vm?.label !== "ACTIVE/RUNNING") throw new Error(`${inst.vmName} is ${vm ? vm.label : "missing"}`);
+      if (vm?.label !== "ACTIVE/RUNNING")
+        throw new OpenNebulaError(
+          "ONE_VM_NOT_RUNNING",
+          `${inst.vmName} is ${vm ? vm.label : "missing"}, not ACTIVE/RUNNING.`,
+          {
+            hint: vm
+              ? `See why with \`onevm show ${vm.id}\` (a FAILURE state names the driver error), then \`labgate lab up --replace\` its step.`
+              : "Run `labgate lab up` again to create it.",
+          },
+        );
       if (!vm.nics.some((n) => n.ip === ip)) {
         throw new OpenNebulaError(
           "ONE_VM_ADDRESS_MISMATCH",
