@@ -10,6 +10,7 @@ import { type CommandRunner, defaultCommandRunner, quoteForDisplay as shellQuote
 import { moveSystemDiskToSata, sataMovePlan } from "./esxi-windows-disk.js";
 import { HttpJsonClient, type HttpResponse } from "./http-json.js";
 import { missingOption, OptionReader, requireEnv } from "./options.js";
+import { checkJsonBody, isRecord, type Shape, shapes } from "./response-shape.js";
 import type {
   CallOptions,
   DeploymentPlan,
@@ -249,12 +250,13 @@ export class EsxiAdapter implements PlatformAdapter {
           `No vSphere VM or template named ${spec.template_id}.`,
           { hint: "Check template_id (govc ls -i)." },
         );
-      vm = await this.json<string>(
+      vm = await this.json(
         "POST",
         "/api/vcenter/vm?action=clone",
         { ...this.cloneBody(spec), source },
         call,
         "clone the template",
+        VM_ID,
       );
       configure = async (id) => {
         await this.json(
@@ -273,12 +275,13 @@ export class EsxiAdapter implements PlatformAdapter {
         );
         const nicBacking = this.cloneNicBacking(spec);
         if (nicBacking) {
-          const nics = await this.json<{ nic: string }[]>(
+          const nics = await this.json(
             "GET",
             `/api/vcenter/vm/${id}/hardware/ethernet`,
             undefined,
             call,
             "list the clone's NICs",
+            NIC_LIST,
           );
           const first = nics[0]?.nic;
           if (!first)
@@ -344,7 +347,7 @@ export class EsxiAdapter implements PlatformAdapter {
         await rm(work, { recursive: true, force: true });
         if (!this.options.runner) await runner.close();
       }
-      vm = await this.json<string>("POST", "/api/vcenter/vm", this.createBody(spec), call, "create the VM");
+      vm = await this.json("POST", "/api/vcenter/vm", this.createBody(spec), call, "create the VM", VM_ID);
     }
     const ref: NodeRef = { platform: "esxi", id: vm, name: spec.name };
     try {
@@ -361,7 +364,7 @@ export class EsxiAdapter implements PlatformAdapter {
   async get(ref: NodeRef, call: CallOptions = {}): Promise<NodeInfo | undefined> {
     const res = await this.request("GET", `/api/vcenter/vm/${encodeURIComponent(ref.id)}`, undefined, call);
     if (res.status === 404) return undefined;
-    const info = this.unwrap<{ power_state?: string }>(res, `read VM ${ref.id}`);
+    const info = this.unwrap(res, `GET /api/vcenter/vm/${ref.id} (read VM ${ref.id})`, VM_INFO);
     const addresses: string[] = [];
     const identity = await this.request(
       "GET",
@@ -370,10 +373,14 @@ export class EsxiAdapter implements PlatformAdapter {
       call,
     );
     if (identity.status === 200) {
-      const ip = (identity.body as { ip_address?: string }).ip_address;
+      const { ip_address: ip } = this.unwrap(
+        identity,
+        `GET /api/vcenter/vm/${ref.id}/guest/identity`,
+        IDENTITY,
+      );
       if (ip) addresses.push(ip);
     }
-    return { ref, state: vsphereState(info.power_state), rawState: info.power_state ?? "unknown", addresses };
+    return { ref, state: vsphereState(info.power_state), rawState: info.power_state, addresses };
   }
 
   async start(ref: NodeRef, call: CallOptions = {}): Promise<void> {
@@ -655,12 +662,13 @@ export class EsxiAdapter implements PlatformAdapter {
   }
 
   private async findVm(name: string, call: CallOptions): Promise<string | undefined> {
-    const list = await this.json<{ vm: string; name: string }[]>(
+    const list = await this.json(
       "GET",
       `/api/vcenter/vm?names=${encodeURIComponent(name)}`,
       undefined,
       call,
       "find the template",
+      VM_LIST,
     );
     return list[0]?.vm;
   }
@@ -683,8 +691,9 @@ export class EsxiAdapter implements PlatformAdapter {
     body: unknown,
     call: CallOptions,
     what: string,
+    shape: Shape<T> = shapes.ignored as Shape<T>,
   ): Promise<T> {
-    return this.unwrap<T>(await this.request(method, path, body, call), what);
+    return this.unwrap(await this.request(method, path, body, call), `${method} ${path} (${what})`, shape);
   }
 
   private async request(
@@ -711,7 +720,7 @@ export class EsxiAdapter implements PlatformAdapter {
       }
       // A standalone ESXi host (and vCenter before 7.0U2) has no /api: say what is needed, not "404".
       if (res.status === 404) throw needsVcenter("POST /api/session answered 404");
-      this.session = this.unwrap<string>(res, "log in");
+      this.session = this.unwrap(res, "POST /api/session (log in)", SESSION_ID);
       registerSecret(this.session);
     }
     const session = this.session;
@@ -737,8 +746,9 @@ export class EsxiAdapter implements PlatformAdapter {
     });
   }
 
-  private unwrap<T>(res: HttpResponse, what: string): T {
-    if (res.status >= 200 && res.status < 300) return res.body as T;
+  private unwrap<T>(res: HttpResponse, what: string, shape: Shape<T> = shapes.ignored as Shape<T>): T {
+    if (res.status >= 200 && res.status < 300)
+      return checkJsonBody("esxi", res, what, shape, VCENTER_EXAMPLE);
     const body = res.body as { error_type?: string; messages?: { default_message?: string }[] } | undefined;
     const detail =
       body && typeof body === "object"
@@ -775,6 +785,41 @@ export function networkBacking(
   if (/^network-\d+$/.test(network) || network.startsWith("<")) return "STANDARD_PORTGROUP";
   return undefined;
 }
+
+/** vSphere Automation API ids and answers labgate builds requests from (vcenter.VM, vcenter.vm.hardware.Ethernet). */
+const VM_ID = shapes.stringMatching("a VM id (vm-N)", /^vm-\d+$/);
+const SESSION_ID = shapes.stringMatching("a session id (a token string)", /^[^\s"<>]{8,512}$/);
+const VM_INFO = {
+  expects: "a VM object with power_state POWERED_ON, POWERED_OFF or SUSPENDED",
+  check: (v: unknown) =>
+    isRecord(v) &&
+    typeof v.power_state === "string" &&
+    /^(POWERED_ON|POWERED_OFF|SUSPENDED)$/.test(v.power_state)
+      ? { power_state: v.power_state }
+      : undefined,
+} satisfies Shape<{ power_state: string }>;
+const IDENTITY = {
+  expects: "a guest identity object (ip_address an IP address or absent)",
+  check: (v: unknown) => {
+    if (!isRecord(v)) return undefined;
+    const ip = v.ip_address;
+    if (ip === undefined || ip === null) return {};
+    return typeof ip === "string" && /^[0-9A-Fa-f.:]{2,45}$/.test(ip) ? { ip_address: ip } : undefined;
+  },
+} satisfies Shape<{ ip_address?: string }>;
+const NIC_LIST = shapes.arrayOf({
+  expects: 'NIC entries ({nic: "4000"})',
+  check: (v: unknown) =>
+    isRecord(v) && typeof v.nic === "string" && /^\d+$/.test(v.nic) ? { nic: v.nic } : undefined,
+});
+const VM_LIST = shapes.arrayOf({
+  expects: 'VM entries ({vm: "vm-N", name})',
+  check: (v: unknown) =>
+    isRecord(v) && VM_ID.check(v.vm) !== undefined
+      ? { vm: v.vm as string, name: String(v.name ?? "") }
+      : undefined,
+});
+const VCENTER_EXAMPLE = "https://vcenter.lab";
 
 function fail(error: Error): never {
   throw error;

@@ -70,6 +70,30 @@ export const shapes = {
     expects: "null",
     check: (v: unknown) => (v === null || v === undefined ? null : undefined),
   } as Shape<null>,
+  /** One of the listed names (a state, a status): anything else is a changed or broken API. */
+  oneOfNames<N extends string>(expects: string, names: readonly N[]): Shape<N> {
+    return {
+      expects,
+      check: (v) => (typeof v === "string" && names.includes(v as N) ? (v as N) : undefined),
+    };
+  },
+  /** A dotted IPv4 address (what labgate records and connects to). */
+  ipv4: {
+    expects: "an IPv4 address",
+    check: (v: unknown) =>
+      typeof v === "string" &&
+      /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(v) &&
+      v.split(".").every((octet) => Number(octet) <= 255)
+        ? v
+        : undefined,
+  } as Shape<string>,
+  /** An optional field: absent (or null) stays undefined, present must fit `inner`. */
+  optional<T>(inner: Shape<T>): Shape<T | null> {
+    return {
+      expects: `${inner.expects} or nothing`,
+      check: (v) => (v === undefined || v === null ? null : inner.check(v)),
+    };
+  },
 };
 
 /** PLATFORM_RESPONSE_INVALID (exit 5): the answer does not have the shape the API documents. */
@@ -78,6 +102,7 @@ export function invalidResponse(
   what: string,
   problem: string,
   res?: Pick<HttpResponse, "status" | "headers" | "text">,
+  apiExample = "https://pve1:8006",
 ): PlatformApiError {
   const type = res ? String(res.headers["content-type"] ?? "no content type") : undefined;
   const looksLikeHtml = res ? /<html|<!doctype/i.test(res.text) || /html/.test(type ?? "") : false;
@@ -88,7 +113,7 @@ export function invalidResponse(
     {
       ...(res ? { status: res.status } : {}),
       hint: looksLikeHtml
-        ? "An HTML page came back: the URL probably points at a proxy or login page, not the API. Use the API's own address (e.g. https://pve1:8006)."
+        ? `An HTML page came back: the URL probably points at a proxy or login page, not the API. Use the API's own address (e.g. ${apiExample}).`
         : "Check that the URL points at the platform's API (not a proxy) and that its version is supported; the start of the answer is in the details.",
       details: {
         ...(res ? { status: res.status, contentType: type, bodyStart: redact(res.text.slice(0, 200)) } : {}),
@@ -121,4 +146,65 @@ export function checkEnvelope<T>(platform: string, res: HttpResponse, what: stri
   if (value === undefined)
     throw invalidResponse(platform, what, `expected ${shape.expects}, got ${describeValue(body.data)}`, res);
   return value;
+}
+
+/** Whether an HTTP answer carried JSON that parsed (HttpJsonClient keeps the text when it does not). */
+function parsedJson(res: HttpResponse): boolean {
+  const type = String(res.headers["content-type"] ?? "");
+  return (
+    /json/.test(type) && res.text.trim() !== "" && !(typeof res.body === "string" && res.body === res.text)
+  );
+}
+
+/** Checks a plain JSON answer (vSphere REST, VI/JSON) against its shape; non-JSON and empty bodies are named as such. */
+export function checkJsonBody<T>(
+  platform: string,
+  res: HttpResponse,
+  what: string,
+  shape: Shape<T>,
+  apiExample?: string,
+): T {
+  if (shape === shapes.ignored) return res.body as T;
+  if (!parsedJson(res)) {
+    const problem =
+      res.text.trim() === ""
+        ? "an empty body"
+        : `a non-JSON body (${String(res.headers["content-type"] ?? "no content type")})`;
+    throw invalidResponse(platform, what, problem, res, apiExample);
+  }
+  const value = shape.check(res.body);
+  if (value === undefined)
+    throw invalidResponse(
+      platform,
+      what,
+      `expected ${shape.expects}, got ${describeValue(res.body)}`,
+      res,
+      apiExample,
+    );
+  return value;
+}
+
+/**
+ * Checks one field an SDK handed back (AWS, Azure: the SDK parsed HTTP, but the field may still be
+ * missing or of another type) before anything is built from it.
+ */
+export function checkField<T>(
+  platform: string,
+  what: string,
+  field: string,
+  value: unknown,
+  shape: Shape<T>,
+): T {
+  const checked = shape.check(value);
+  if (checked === undefined)
+    throw new PlatformApiError(
+      platform,
+      "PLATFORM_RESPONSE_INVALID",
+      `${platform}: the answer to ${what} is not what the API returns (${field}: expected ${shape.expects}, got ${describeValue(value)}); nothing was built from it.`,
+      {
+        hint: "Check that the endpoint is the platform's API (not a proxy or an emulator with another API version) and that the SDK is a supported version.",
+        details: { field, got: describeValue(value) },
+      },
+    );
+  return checked;
 }

@@ -1,6 +1,7 @@
 import { PlatformApiError, PlatformConfigError } from "../errors.js";
 import { registerSecret } from "../util/redact.js";
 import type { HttpJsonClient, HttpResponse } from "./http-json.js";
+import { checkJsonBody, isRecord, type Shape, shapes } from "./response-shape.js";
 import type { WaitOptions } from "./types.js";
 import { pollUntil } from "./wait.js";
 
@@ -48,11 +49,12 @@ export class VimJsonClient {
    * Data disks a template may list before its system disk are never touched.
    */
   async growBootDisk(vm: string, gb: number, wait: WaitOptions = {}): Promise<"grown" | "kept"> {
-    const config = await this.call<VmConfig>(
+    const config = await this.call(
       "GET",
       `/VirtualMachine/${enc(vm)}/config`,
       undefined,
       `read the configuration of ${vm}`,
+      VM_CONFIG,
     );
     const disk = bootDisk(config);
     if (!disk)
@@ -81,21 +83,17 @@ export class VimJsonClient {
     what: string,
     wait: WaitOptions,
   ): Promise<void> {
-    const task = await this.call<MoRef>(
+    const task = await this.call(
       "POST",
       `/VirtualMachine/${enc(vm)}/ReconfigVM_Task`,
       { spec },
       `${what} (ReconfigVM_Task on ${vm})`,
+      TASK_REF,
     );
     const info = await pollUntil(
       `vSphere task ${task.value} (${what})`,
       () =>
-        this.call<{ state: string; error?: Fault }>(
-          "GET",
-          `/Task/${enc(task.value)}/info`,
-          undefined,
-          `read task ${task.value}`,
-        ),
+        this.call("GET", `/Task/${enc(task.value)}/info`, undefined, `read task ${task.value}`, TASK_INFO),
       (i) => i.state === "success" || i.state === "error",
       { timeoutMs: 600_000, intervalMs: 1_000, ...wait },
     );
@@ -112,7 +110,13 @@ export class VimJsonClient {
     }
   }
 
-  private async call<T>(method: string, path: string, body: unknown, what: string): Promise<T> {
+  private async call<T>(
+    method: string,
+    path: string,
+    body: unknown,
+    what: string,
+    shape: Shape<T>,
+  ): Promise<T> {
     if (!this.session) await this.login();
     let res = await this.send(method, path, body);
     if (res.status === 401) {
@@ -120,7 +124,7 @@ export class VimJsonClient {
       await this.login();
       res = await this.send(method, path, body);
     }
-    return unwrap<T>(res, what);
+    return unwrap(res, `${method} ${this.base()}${path} (${what})`, shape);
   }
 
   private send(method: string, path: string, body: unknown): Promise<HttpResponse> {
@@ -134,9 +138,10 @@ export class VimJsonClient {
 
   private async login(): Promise<void> {
     // The ServiceInstance is readable without a session and names the SessionManager to log in with.
-    const content = unwrap<{ sessionManager?: MoRef; about?: { apiType?: string } }>(
+    const content = unwrap(
       await this.http.request("GET", `${this.base()}/ServiceInstance/ServiceInstance/content`),
-      "read the vSphere service content (VI/JSON needs vCenter 8.0 Update 1 or later)",
+      `GET ${this.base()}/ServiceInstance/ServiceInstance/content (read the vSphere service content; VI/JSON needs vCenter 8.0 Update 1 or later)`,
+      SERVICE_CONTENT,
     );
     // AboutInfo.apiType is "HostAgent" on an ESXi host, "VirtualCenter" on vCenter.
     if (content.about?.apiType === "HostAgent") throw needsVcenter("its AboutInfo.apiType is HostAgent");
@@ -221,8 +226,59 @@ function faultText(fault: Fault | undefined): string {
   return [fault._typeName, ...messages].filter(Boolean).join(": ") || "no details";
 }
 
-function unwrap<T>(res: HttpResponse, what: string): T {
-  if (res.status >= 200 && res.status < 300) return res.body as T;
+/** A managed object id as vCenter writes them ("task-123", "vm-42", "SessionManager"): never empty, never a path. */
+const MOREF_VALUE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,79}$/;
+
+function moref(expects: string, type?: string): Shape<MoRef> {
+  return {
+    expects,
+    check: (v) =>
+      isRecord(v) &&
+      typeof v.value === "string" &&
+      MOREF_VALUE.test(v.value) &&
+      typeof v.type === "string" &&
+      (type === undefined || v.type === type)
+        ? (v as unknown as MoRef)
+        : undefined,
+  };
+}
+
+const TASK_REF = moref('a Task reference ({type: "Task", value: "task-N"})', "Task");
+const TASK_INFO = {
+  expects: "a TaskInfo with state queued, running, success or error",
+  check: (v: unknown) =>
+    isRecord(v) && typeof v.state === "string" && /^(queued|running|success|error)$/.test(v.state)
+      ? (v as { state: string; error?: Fault })
+      : undefined,
+} satisfies Shape<{ state: string; error?: Fault }>;
+const SERVICE_CONTENT = {
+  expects: "a ServiceContent object (sessionManager, about)",
+  check: (v: unknown) => {
+    if (!isRecord(v)) return undefined;
+    const manager = v.sessionManager === undefined ? undefined : moref("").check(v.sessionManager);
+    if (v.sessionManager !== undefined && manager === undefined) return undefined;
+    const about = isRecord(v.about) ? v.about : {};
+    return {
+      ...(manager ? { sessionManager: manager } : {}),
+      about: typeof about.apiType === "string" ? { apiType: about.apiType } : {},
+    };
+  },
+} satisfies Shape<{ sessionManager?: MoRef; about: { apiType?: string } }>;
+const VM_CONFIG = {
+  expects: "a VirtualMachineConfigInfo (hardware.device a list)",
+  check: (v: unknown) =>
+    isRecord(v) &&
+    (v.hardware === undefined ||
+      (isRecord(v.hardware) &&
+        (v.hardware.device === undefined ||
+          (Array.isArray(v.hardware.device) && v.hardware.device.every(isRecord)))))
+      ? (v as VmConfig)
+      : undefined,
+} satisfies Shape<VmConfig>;
+
+function unwrap<T>(res: HttpResponse, what: string, shape: Shape<T> = shapes.ignored as Shape<T>): T {
+  if (res.status >= 200 && res.status < 300)
+    return checkJsonBody("esxi", res, what, shape, "https://vcenter.lab");
   const fault = res.body as Fault | undefined;
   const type = typeof fault === "object" ? fault?._typeName : undefined;
   const code =

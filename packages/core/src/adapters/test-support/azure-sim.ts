@@ -74,6 +74,8 @@ export async function startAzureSim(options: {
   acceptedTerms?: string[];
   /** VMs (by name) whose provisioning fails with this error, e.g. {code: "OSProvisioningTimedOut", ...}. */
   failProvisioning?: Record<string, { code: string; message: string }>;
+  /** Replaces an answer (a proxy's login page, a changed API): gets each request and the simulator's own reply. */
+  intercept?: (req: SimRequest, reply: SimReply) => SimReply | Promise<SimReply>;
 }) {
   const catalog = options.images ?? SIM_MARKETPLACE;
   const accepted = new Set(options.acceptedTerms ?? []);
@@ -333,7 +335,8 @@ export async function startAzureSim(options: {
     }
     return error(405, "MethodNotAllowed", `${req.method} is not supported here.`);
   };
-  const server = await startSim(handle, tls);
+  const intercept = options.intercept;
+  const server = await startSim(intercept ? (req) => intercept(req, handle(req)) : handle, tls);
   base = server.url;
   return { ...server, resources, power, ca: tls.cert };
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { escapeXml } from "../../platforms/opennebula/xmlrpc.js";
 import { type SimReply, type SimRequest, startSim } from "./http-sim.js";
 
 /**
@@ -15,6 +16,12 @@ import { type SimReply, type SimRequest, startSim } from "./http-sim.js";
  *   volume (never below the snapshot: InvalidBlockDeviceMapping), under another name it adds a second volume.
  * - Tag-on-create authorization (ec2/latest/UserGuide/supported-iam-actions-tagging.html): RunInstances with
  *   TagSpecifications needs ec2:CreateTags; actions in `denied` answer UnauthorizedOperation.
+ * - Idempotency (ec2/latest/devguide/ec2-api-idempotency.html): RunInstances with a ClientToken seen before
+ *   returns the instance that request made (same parameters) instead of launching another;
+ *   IdempotentParameterMismatch when the parameters differ, IdempotentInstanceTerminated once it is terminated.
+ * - DescribeInstances filters (APIReference/API_DescribeInstances.html): Filter.N.Name with Filter.N.Value.M —
+ *   tag:<key>, instance-state-name, client-token; values of one filter are ORed, filters ANDed; tagSet and
+ *   clientToken in each instance item.
  */
 export interface SimInstance {
   id: string;
@@ -26,6 +33,9 @@ export interface SimInstance {
   invisible: number;
   /** Attached EBS volumes by device name; the root one is under the AMI's RootDeviceName. */
   volumes: Record<string, { sizeGb: number; root: boolean }>;
+  /** Tags from TagSpecifications (ResourceType instance). */
+  tags: Record<string, string>;
+  clientToken?: string;
 }
 
 export interface SimImage {
@@ -57,6 +67,8 @@ export async function startEc2Sim(options: {
   images?: Record<string, SimImage>;
   /** IAM actions the caller's policy lacks, e.g. ["ec2:CreateTags"]. */
   denied?: string[];
+  /** Replaces an answer (a proxy's login page, a changed API): gets each request and the simulator's own reply. */
+  intercept?: (req: SimRequest, reply: SimReply) => SimReply | Promise<SimReply>;
 }) {
   const instances = new Map<string, SimInstance>();
   const images = options.images ?? SIM_IMAGES;
@@ -73,7 +85,29 @@ export async function startEc2Sim(options: {
   });
   const item = (i: SimInstance) =>
     `<item><instanceId>${i.id}</instanceId><imageId>${i.params.ImageId}</imageId><instanceState><code>${CODES[i.state]}</code><name>${i.state}</name></instanceState>` +
-    `<privateIpAddress>${i.privateIp}</privateIpAddress><instanceType>${i.params.InstanceType}</instanceType><subnetId>${i.params.SubnetId ?? ""}</subnetId></item>`;
+    `<privateIpAddress>${i.privateIp}</privateIpAddress><instanceType>${i.params.InstanceType}</instanceType><subnetId>${i.params.SubnetId ?? ""}</subnetId>` +
+    `<clientToken>${escapeXml(i.clientToken ?? "")}</clientToken><tagSet>${Object.entries(i.tags)
+      .map(([k, v]) => `<item><key>${escapeXml(k)}</key><value>${escapeXml(v)}</value></item>`)
+      .join("")}</tagSet></item>`;
+  /** Filter.N.Name / Filter.N.Value.M: every filter must match one of its values. */
+  const matchesFilters = (i: SimInstance, p: Record<string, string>): boolean => {
+    for (const [key, name] of Object.entries(p)) {
+      const n = /^Filter\.(\d+)\.Name$/.exec(key)?.[1];
+      if (!n) continue;
+      const values = Object.entries(p)
+        .filter(([k]) => k.startsWith(`Filter.${n}.Value.`))
+        .map(([, v]) => v);
+      const actual = name.startsWith("tag:")
+        ? i.tags[name.slice(4)]
+        : name === "instance-state-name"
+          ? i.state
+          : name === "client-token"
+            ? i.clientToken
+            : undefined;
+      if (actual === undefined || !values.includes(actual)) return false;
+    }
+    return true;
+  };
   const ids = (p: Record<string, string>) =>
     Object.entries(p)
       .filter(([k]) => /^InstanceId\.\d+$/.test(k))
@@ -149,6 +183,34 @@ export async function startEc2Sim(options: {
           return error(400, "InvalidParameterValue", "MinCount and MaxCount must be 1 here");
         if (Object.keys(p).some((k) => k.startsWith("TagSpecification.")) && denied.has("ec2:CreateTags"))
           return unauthorized("ec2:CreateTags");
+        const same = p.ClientToken
+          ? [...instances.values()].find((i) => i.clientToken === p.ClientToken)
+          : undefined;
+        if (same) {
+          const { ClientToken: _a, ...now } = p;
+          const { ClientToken: _b, ...then } = same.params;
+          if (JSON.stringify(now) !== JSON.stringify(then))
+            return error(
+              400,
+              "IdempotentParameterMismatch",
+              "The client token you have provided is associated with a resource that is already deleted or with different parameters.",
+            );
+          if (same.state === "terminated")
+            return error(
+              400,
+              "IdempotentInstanceTerminated",
+              `The client token ${p.ClientToken} was used for instance ${same.id}, which has been terminated.`,
+            );
+          return xml(
+            "RunInstances",
+            `<reservationId>r-${randomBytes(8).toString("hex")}</reservationId><ownerId>123456789012</ownerId><groupSet/><instancesSet>${item(same)}</instancesSet>`,
+          );
+        }
+        const tags: Record<string, string> = {};
+        for (const [key, value] of Object.entries(p)) {
+          const m = /^TagSpecification\.(\d+)\.Tag\.(\d+)\.Key$/.exec(key);
+          if (m) tags[value] = p[`TagSpecification.${m[1]}.Tag.${m[2]}.Value`] ?? "";
+        }
         const volumes: SimInstance["volumes"] = {
           [image.rootDeviceName]: { sizeGb: image.sizeGb, root: true },
         };
@@ -177,6 +239,8 @@ export async function startEc2Sim(options: {
           polls: options.pendingPolls ?? 1,
           invisible: options.invisibleCalls ?? 0,
           volumes,
+          tags,
+          ...(p.ClientToken ? { clientToken: p.ClientToken } : {}),
         };
         instances.set(id, instance);
         return xml(
@@ -185,8 +249,10 @@ export async function startEc2Sim(options: {
         );
       }
       case "DescribeInstances": {
-        const list = find();
-        if (!Array.isArray(list)) return list;
+        // Without instance ids: every instance (terminated ones stay visible a while), then the filters.
+        const found = ids(p).length > 0 ? find() : [...instances.values()];
+        if (!Array.isArray(found)) return found;
+        const list = found.filter((i) => matchesFilters(i, p));
         for (const i of list) {
           if (i.state === "pending" && i.polls-- <= 0) i.state = "running";
           else if (i.state === "stopping") i.state = "stopped";
@@ -224,6 +290,7 @@ export async function startEc2Sim(options: {
         return error(400, "InvalidAction", `The action ${p.Action} is not valid for this web service.`);
     }
   };
-  const server = await startSim(handle);
+  const intercept = options.intercept;
+  const server = await startSim(intercept ? (req) => intercept(req, handle(req)) : handle);
   return { ...server, instances };
 }

@@ -51,6 +51,8 @@ export async function startVsphereSim(options: {
   taskPolls?: number;
   networks?: Record<string, SimNetworkType>;
   standaloneEsxi?: boolean;
+  /** Replaces an answer (a proxy's login page, a changed API): gets each request and the simulator's own reply. */
+  intercept?: (req: SimRequest, reply: SimReply) => SimReply | Promise<SimReply>;
 }) {
   const networks = options.networks ?? SIM_NETWORKS;
   const vms = new Map<string, SimVsphereVm>();
@@ -219,7 +221,8 @@ export async function startVsphereSim(options: {
     }
     return err(404, "NOT_FOUND", `No such path ${req.path}.`);
   };
-  const server = await startSim(handle);
+  const intercept = options.intercept;
+  const server = await startSim(intercept ? (req) => intercept(req, handle(req)) : handle);
   return { ...server, vms, sessions, vimSessions: vim.sessions };
 }
 
