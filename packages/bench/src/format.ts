@@ -1,5 +1,6 @@
 import { describeRequest, formatBytes } from "./describe-request.js";
 import { formatMicros, formatMs, round } from "./duration.js";
+import { resultFaultTable } from "./fault-windows/fault-table.js";
 import { textTable } from "./table.js";
 
 export { describeRequest, formatBytes };
@@ -7,6 +8,9 @@ export { describeRequest, formatBytes };
 import type { BenchResult, LatencySummary, RoundSummary } from "./types.js";
 
 type Table = { title: string; header: string[]; rows: string[][] };
+
+/** The title of the fault table in every report (report.html gives it its own section). */
+export const FAULT_TABLE_TITLE = "Fault windows";
 
 export function describeRun(r: BenchResult): string {
   const o = r.options;
@@ -127,6 +131,9 @@ export function resultTables(r: BenchResult): Table[] {
       ]),
     });
   }
+
+  const faults = resultFaultTable(r);
+  if (faults) tables.push({ title: FAULT_TABLE_TITLE, header: faults.header, rows: faults.rows });
 
   tables.push({
     title: "Generator",

@@ -36,10 +36,15 @@ export {
   SloSyntaxError,
 } from "./errors.js";
 export {
+  type FaultTable,
+  faultWindowTable,
+  formatFaultWindows,
+  resultFaultTable,
+} from "./fault-windows/fault-table.js";
+export {
   analyzeFaultWindows,
   type FaultWindowInput,
   type FaultWindowStats,
-  formatFaultWindows,
   RECOVERY_P99_FACTOR,
 } from "./fault-windows/fault-windows.js";
 export {
@@ -84,6 +89,7 @@ export type {
   BenchProgress,
   BenchResult,
   EncodedHistograms,
+  FaultRecord,
   GeneratorReport,
   GeneratorThread,
   JitterSummary,

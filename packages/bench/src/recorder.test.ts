@@ -64,6 +64,40 @@ describe("Recorder", () => {
     expect(decodeHistogram(out.encoded.perBackend["b"]!).totalCount).toBe(10);
   });
 
+  it("counts each interval's responses per backend and its errors by kind, warm-up included like rps", () => {
+    const rec = new Recorder({ runStartMs: 0, warmupEndMs: 1000 });
+    // 0-1 s (warm-up): 6 × a, 4 × b, one 503 from b. 1-2 s: 5 × a, then a is gone: ECONNRESET × 3, a timeout.
+    for (let i = 0; i < 6; i++) rec.recordResponse(i * 100, i * 100 + 5, 5000, 200, 10, "a");
+    for (let i = 0; i < 4; i++) rec.recordResponse(i * 100 + 50, i * 100 + 55, 5000, i ? 200 : 503, 10, "b");
+    for (let i = 0; i < 5; i++) rec.recordResponse(1000 + i * 100, 1000 + i * 100 + 5, 5000, 200, 10, "a");
+    for (let i = 0; i < 3; i++) rec.recordFailure(1600 + i, 1700 + i, "error", "ECONNRESET");
+    rec.recordFailure(1800, 1900, "timeout", "ETIMEDOUT");
+    rec.recordResponse(2100, 2105, 5000, 200, 10, undefined);
+    const [p0, p1, p2] = rec.finish(2000).series.points;
+    expect(p0).toMatchObject({ warmup: true, rps: 10, errors: 1 });
+    expect(p0!.backends).toEqual({ a: 6, b: 4 });
+    expect(p0!.errorKinds).toEqual({ "HTTP 503": 1 });
+    expect(p1!.backends).toEqual({ a: 5 });
+    expect(p1!.errorKinds).toEqual({ ECONNRESET: 3, ETIMEDOUT: 1 });
+    expect(p1!.errors).toBe(4);
+    // An unlabeled response counts in rps but in no backend.
+    expect(p2).toMatchObject({ rps: 1, backends: {}, errorKinds: {} });
+  });
+
+  it("adds per-backend counts and error kinds when it coalesces intervals", () => {
+    const rec = new Recorder({ runStartMs: 0, warmupEndMs: 0, maxPoints: 4 });
+    for (let t = 0; t < 10_000; t += 100) {
+      rec.recordResponse(t, t + 1, 1000, t % 1000 === 0 ? 502 : 200, 10, t % 200 ? "b" : "a");
+    }
+    const out = rec.finish(10_000);
+    expect(out.series.intervalMs).toBeGreaterThan(1000);
+    const total = (key: "a" | "b") => out.series.points.reduce((n, p) => n + (p.backends?.[key] ?? 0), 0);
+    expect([total("a"), total("b")]).toEqual([50, 50]);
+    expect(out.series.points.reduce((n, p) => n + (p.errorKinds?.["HTTP 502"] ?? 0), 0)).toBe(10);
+    for (const p of out.series.points)
+      expect(Object.values(p.errorKinds ?? {}).reduce((n, c) => n + c, 0)).toBe(p.errors);
+  });
+
   it("keeps a bounded series on long runs by coalescing intervals", () => {
     const rec = new Recorder({ runStartMs: 0, warmupEndMs: 0, maxPoints: 16 });
     // 200 simulated seconds, one response per 100 ms.
@@ -137,6 +171,12 @@ describe("Recorder", () => {
     expect(b.series.points.map(({ jitterUs, maxUs, ...p }) => p)).toEqual(
       a.series.points.map(({ jitterUs, maxUs, ...p }) => p),
     );
+    // The per-interval backend counts and error kinds are there to merge (not vacuously equal).
+    expect(a.series.points[1]!.backends).toMatchObject({ a: expect.any(Number), b: expect.any(Number) });
+    expect(a.series.points.find((p) => p.errorKinds?.["ECONNRESET"])?.errorKinds).toMatchObject({
+      ECONNRESET: 1,
+      "HTTP 503": expect.any(Number),
+    });
     expect(parent.completedAll).toBe(whole.completedAll);
     expect(parent.failedAll).toBe(whole.failedAll);
   });

@@ -32,6 +32,10 @@ export interface RawBucket {
   failures: number;
   jitterSum: number;
   jitterN: number;
+  /** Responses per backend label in this interval (absent from workers of an older build). */
+  backends?: Array<[string, number]>;
+  /** Errors by kind in this interval: the transport code (ECONNRESET, ETIMEDOUT …) or "HTTP <status>". */
+  errorKinds?: Array<[string, number]>;
 }
 
 /** Everything but the series, in a form that crosses a worker boundary and merges exactly. */
@@ -98,6 +102,8 @@ export class Recorder {
   private bucketFailures = 0;
   private bucketJitterSum = 0;
   private bucketJitterN = 0;
+  private readonly bucketBackends = new Map<string, number>();
+  private readonly bucketErrorKinds = new Map<string, number>();
 
   /** All completions and failures, warm-up included (for progress display). */
   completedAll = 0;
@@ -153,7 +159,11 @@ export class Recorder {
     this.bucketCount++;
     this.bucketBytes += bytes;
     this.bucketHist.recordValue(latencyUs);
-    if (status >= 400) this.bucketErrors++;
+    if (backend !== undefined) addCount(this.bucketBackends, backend, 1);
+    if (status >= 400) {
+      this.bucketErrors++;
+      addCount(this.bucketErrorKinds, `HTTP ${status}`, 1);
+    }
     if (!measured) return;
 
     this.responses++;
@@ -187,6 +197,7 @@ export class Recorder {
     this.advance(endMs);
     this.bucketErrors++;
     this.bucketFailures++;
+    addCount(this.bucketErrorKinds, code, 1);
     if (startMs < this.warmupEndMs) return;
     if (kind === "timeout") this.timeouts++;
     else this.connectionErrors++;
@@ -299,6 +310,8 @@ export class Recorder {
         failures: this.bucketFailures,
         jitterSum: this.bucketJitterSum,
         jitterN: this.bucketJitterN,
+        backends: [...this.bucketBackends],
+        errorKinds: [...this.bucketErrorKinds],
       });
       this.resetBucket();
       return;
@@ -317,6 +330,8 @@ export class Recorder {
       p999Us: empty ? 0 : h.getValueAtPercentile(99.9),
       maxUs: empty ? 0 : h.maxValue,
       jitterUs: this.bucketJitterN > 0 ? Math.round(this.bucketJitterSum / this.bucketJitterN) : 0,
+      backends: sortedRecord(this.bucketBackends),
+      errorKinds: sortedRecord(this.bucketErrorKinds),
     });
     this.resetBucket();
     if (this.points.length > this.maxPoints && this.points.length % 2 === 0) this.coalesce();
@@ -330,6 +345,8 @@ export class Recorder {
     this.bucketFailures = 0;
     this.bucketJitterSum = 0;
     this.bucketJitterN = 0;
+    this.bucketBackends.clear();
+    this.bucketErrorKinds.clear();
     this.bucketIndex++;
   }
 
@@ -343,7 +360,9 @@ export class Recorder {
    * order across all workers (the caller releases interval i only once every worker has sent it).
    */
   addBucket(bucket: RawBucket): void {
-    this.advance(this.runStartMs + bucket.tStartMs);
+    // By the interval's index, never through the clock: (runStartMs + 1000) − runStartMs is 999.999…
+    // for some start times, which put every answer of second 1 into second 0.
+    while (Math.floor(bucket.tStartMs / this.intervalMs) > this.bucketIndex) this.flushBucket();
     if (bucket.count > 0) this.bucketHist.add(decodeHistogram(bucket.histogram));
     this.bucketCount += bucket.count;
     this.bucketBytes += bucket.bytes;
@@ -351,6 +370,8 @@ export class Recorder {
     this.bucketFailures += bucket.failures;
     this.bucketJitterSum += bucket.jitterSum;
     this.bucketJitterN += bucket.jitterN;
+    for (const [name, n] of bucket.backends ?? []) addCount(this.bucketBackends, name, n);
+    for (const [kind, n] of bucket.errorKinds ?? []) addCount(this.bucketErrorKinds, kind, n);
     this.completedAll += bucket.count;
     this.failedAll += bucket.failures;
   }
@@ -434,6 +455,8 @@ export class Recorder {
         p999Us: Math.max(a.p999Us, b.p999Us),
         maxUs: Math.max(a.maxUs, b.maxUs),
         jitterUs: avg(a.jitterUs, b.jitterUs),
+        backends: sumRecords(a.backends, b.backends),
+        errorKinds: sumRecords(a.errorKinds, b.errorKinds),
       });
     }
     this.points.length = 0;
@@ -445,4 +468,22 @@ export class Recorder {
 
 function round2(value: number): number {
   return Math.round(value * 100) / 100;
+}
+
+function addCount(map: Map<string, number>, key: string, n: number): void {
+  map.set(key, (map.get(key) ?? 0) + n);
+}
+
+function sortedRecord(map: Map<string, number>): Record<string, number> {
+  return Object.fromEntries([...map].sort((a, b) => a[0].localeCompare(b[0])));
+}
+
+/** Counts of two coalesced intervals add up (they are counts per interval, not rates). */
+function sumRecords(
+  a: Record<string, number> | undefined,
+  b: Record<string, number> | undefined,
+): Record<string, number> {
+  const sum = new Map<string, number>();
+  for (const [k, n] of [...Object.entries(a ?? {}), ...Object.entries(b ?? {})]) addCount(sum, k, n);
+  return sortedRecord(sum);
 }

@@ -1,10 +1,13 @@
 import { formatMicros } from "./duration.js";
 import { environmentRows } from "./environment.js";
-import { describeRun, resultTables, roundsTable } from "./format.js";
+import { resultFaultTable } from "./fault-windows/fault-table.js";
+import { describeRun, FAULT_TABLE_TITLE, resultTables, roundsTable } from "./format.js";
 import { decodeHistogram, percentileDistribution } from "./histogram.js";
 import { JITTER_DEFINITION } from "./recorder.js";
 import { barChart, escapeXml, type LineChartOptions, lineChart } from "./svg-charts.js";
 import {
+  backendShareSeries,
+  faultShades,
   type TimedPoint,
   type TimeWindow,
   timeDomain,
@@ -25,6 +28,7 @@ th:first-child,td:first-child{text-align:left}.pass{color:#137333;font-weight:60
 svg{display:block;margin:6px 0}svg .title{font-weight:600;font-size:13px}svg .tick,svg .legend{font-size:11px;fill:#444}
 svg .axis{font-size:11px;fill:#666}svg .muted{font-size:11px;fill:#888}svg .grid{stroke:#eef1f4}svg .frame{stroke:#999}
 svg .shade{fill:#f1f3f4}svg .outage{fill:#fce8e6}svg .bar{fill:#1a73e8}.small{color:#666;font-size:12px}
+svg .fault{fill:#f9ab00;fill-opacity:.16;stroke:#e37400;stroke-opacity:.7;stroke-dasharray:3 3}svg .shade-caption{font-size:10px;fill:#8a4a00}
 `;
 
 /** A single HTML file with inline CSS and SVG: no script, no fonts, no network. */
@@ -43,7 +47,7 @@ export function renderHtmlReport(r: BenchResult): string {
     : "";
   const isBackendTable = (t: { title: string }) => t.title.startsWith("Per backend");
   const otherTables = tables
-    .filter((t) => t.title !== "SLOs" && !isBackendTable(t))
+    .filter((t) => t.title !== "SLOs" && t.title !== FAULT_TABLE_TITLE && !isBackendTable(t))
     .map((t) => `<h2>${escapeXml(t.title)}</h2>${htmlTable(t.header, t.rows)}`)
     .join("");
   const backendTable = tables.find(isBackendTable);
@@ -58,9 +62,11 @@ ${slo}
 ${r.warnings.map((w) => `<div class="warn">${escapeXml(w)}</div>`).join("")}
 ${sloTable}
 <h2>Over time</h2>
-<p class="small">Both charts share one time axis over the whole run${r.rounds?.length ? ` (${r.rounds.length} rounds)` : ""}: grey = warm-up (not counted), red = an interval with no response.</p>
+<p class="small">Every chart shares one time axis over the whole run${r.rounds?.length ? ` (${r.rounds.length} rounds)` : ""}: grey = warm-up (not counted), red = an interval with no response${r.faultWindows?.length ? ", amber = a fault window (from the fault being applied to it being undone)" : ""}.</p>
 ${latencyOverTime(axis)}
 ${throughputOverTime(r, axis)}
+${backendShareOverTime(r, axis)}
+${faultSection(r)}
 <h2>Percentile distribution</h2>
 ${distribution(r)}
 ${backendSection(r, backendTable)}
@@ -103,6 +109,7 @@ function timeAxis(r: BenchResult): TimeAxis {
         className: "outage",
       });
   }
+  for (const fault of faultShades(r)) shades.push({ ...fault, className: "fault", caption: true });
   const inWarmup = (x: number) => windows.some((w) => x >= w.start && x < w.warmupEnd);
   return {
     windows,
@@ -177,6 +184,31 @@ function throughputOverTime(r: BenchResult, axis: TimeAxis): string {
     height: 220,
     series,
   });
+}
+
+const BACKEND_COLORS = ["#1a73e8", "#e8710a", "#188038", "#a142f4", "#d01884", "#12b5cb", "#5f6368"];
+
+/** Who served each interval: a backend taken out by a fault drops to 0% and the others take its share. */
+function backendShareOverTime(r: BenchResult, axis: TimeAxis): string {
+  const shares = backendShareSeries(r, axis.points);
+  if (!shares.length) return "";
+  return lineChart({
+    ...axis.common,
+    title: `Share of responses per backend (${r.backends.header}), % per interval`,
+    yLabel: "% of responses",
+    height: 220,
+    series: shares.map((s, i) => ({
+      name: s.name,
+      color: BACKEND_COLORS[i % BACKEND_COLORS.length] as string,
+      points: s.points,
+    })),
+  });
+}
+
+function faultSection(r: BenchResult): string {
+  const table = resultFaultTable(r);
+  if (!table) return "";
+  return `<h2>${FAULT_TABLE_TITLE}</h2><p class="small">${escapeXml(table.note)}</p>${htmlTable(table.header, table.rows)}`;
 }
 
 function distribution(r: BenchResult): string {

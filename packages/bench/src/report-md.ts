@@ -1,5 +1,6 @@
 import { environmentRows } from "./environment.js";
-import { describeRun, resultTables, roundsTable } from "./format.js";
+import { resultFaultTable } from "./fault-windows/fault-table.js";
+import { describeRun, FAULT_TABLE_TITLE, resultTables, roundsTable } from "./format.js";
 import { JITTER_DEFINITION } from "./recorder.js";
 import { markdownTable } from "./table.js";
 import type { BenchResult } from "./types.js";
@@ -25,6 +26,7 @@ export function renderMarkdownReport(r: BenchResult): string {
       ),
       "",
     );
+    if (t.title === FAULT_TABLE_TITLE) lines.push(resultFaultTable(r)?.note ?? "", "");
   }
   if (r.rounds?.length) {
     const rounds = roundsTable(r.rounds);

@@ -143,7 +143,12 @@ const SLO_RE =
   /^([a-z][a-z0-9_.]*|p\(\s*[0-9.]+\s*\))\s*(<=|>=|<|>)\s*(-?[0-9]*\.?[0-9]+(?:e[+-]?\d+)?)\s*([a-zµ%/]*)$/i;
 
 export const SLO_METRICS = Object.keys(METRICS);
-const FAULT_METRICS = new Set(["fault_errors", "fault_p99", "detection", "recovery"]);
+export const FAULT_METRICS: ReadonlySet<string> = new Set([
+  "fault_errors",
+  "fault_p99",
+  "detection",
+  "recovery",
+]);
 
 /**
  * Parses one SLO expression: `<metric><op><value>[unit]`, e.g. `p99<250ms`, `rps>=500`,

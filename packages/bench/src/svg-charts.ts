@@ -15,8 +15,8 @@ export interface LineChartOptions {
   /** x → tick label; default prints the number. */
   xTicks?: Array<{ x: number; label: string }>;
   xLabel: string;
-  /** Shaded x ranges (e.g. warm-ups). */
-  shades?: Array<{ from: number; to: number; label: string; className?: string }>;
+  /** Shaded x ranges (e.g. warm-ups, fault windows); `caption` also writes the label at the top of the range. */
+  shades?: Array<{ from: number; to: number; label: string; className?: string; caption?: boolean }>;
   /** Fixed x range: charts of one run share one time axis. Default: the data's range. */
   xDomain?: [number, number];
   /** The y scale is fitted to points for which this is true (others are clipped at the top, marked). */
@@ -62,6 +62,7 @@ export function lineChart(o: LineChartOptions): string {
   parts.push(
     `<rect x="${PAD.left}" y="${PAD.top}" width="${plotW}" height="${plotH}" class="plot-area" fill="none"/>`,
   );
+  let captions = 0;
   for (const shade of shades) {
     const from = Math.max(xMin, shade.from);
     const to = Math.min(xMax, shade.to);
@@ -69,6 +70,11 @@ export function lineChart(o: LineChartOptions): string {
     parts.push(
       `<rect x="${f(sx(from))}" y="${PAD.top}" width="${f(sx(to) - sx(from))}" height="${plotH}" class="${shade.className ?? "shade"}"><title>${escapeXml(shade.label)}</title></rect>`,
     );
+    // Captions stack downwards so two faults close together stay readable.
+    if (shade.caption)
+      parts.push(
+        `<text x="${f(sx(from) + 3)}" y="${PAD.top + 12 + 12 * (captions++ % 3)}" class="shade-caption">${escapeXml(shade.label)}</text>`,
+      );
   }
   for (let i = 0; i <= 4; i++) {
     const v = (yMax * i) / 4;

@@ -48,6 +48,40 @@ export function timedPoints(r: BenchResult, windows: readonly TimeWindow[]): Tim
   return out;
 }
 
+/** A fault's window on the time axis (seconds since the run started), labelled with the fault as written. */
+export interface FaultShade {
+  from: number;
+  to: number;
+  label: string;
+}
+
+/** Every fault window of the run, where it really happened (applied → undone), on the shared time axis. */
+export function faultShades(r: BenchResult): FaultShade[] {
+  return (r.faultWindows ?? [])
+    .filter((w) => w.endMs > w.startMs)
+    .map((w) => ({ from: w.startMs / 1000, to: w.endMs / 1000, label: w.label }));
+}
+
+/**
+ * Each backend's share of the responses of every interval, in %, with breaks where an interval had no
+ * response (no share to speak of) and between rounds. Empty when the series carries no per-backend counts.
+ */
+export function backendShareSeries(
+  r: BenchResult,
+  points: readonly TimedPoint[],
+): Array<{ name: string; points: Array<[number, number | null]> }> {
+  const names = [...new Set(points.flatMap((p) => Object.keys(p.point.backends ?? {})))].sort();
+  const interval = r.series.intervalMs / 1000;
+  return names.map((name) => ({
+    name,
+    points: withBreaks(points, (p) => {
+      const responses = p.point.rps * interval;
+      if (!p.point.backends || responses < 0.5) return null;
+      return Math.round(((p.point.backends[name] ?? 0) / responses) * 10_000) / 100;
+    }),
+  }));
+}
+
 /** Line points with a break (null) between windows, so nothing is drawn across a gap between rounds. */
 export function withBreaks(
   points: readonly TimedPoint[],

@@ -1,3 +1,5 @@
+import type { FaultWindowStats } from "./fault-windows/fault-windows.js";
+
 /** What `runBench` is asked to do. Durations in milliseconds. */
 export interface BenchOptions {
   url: string;
@@ -24,16 +26,18 @@ export interface BenchOptions {
   /** Stops the run early (e.g. Ctrl-C); what was measured so far is reported. */
   signal?: AbortSignal;
   /**
-   * "undici" (default): labgate's engine on undici's dispatch API in worker threads.
+   * "net" (default): labgate's engine on node:net sockets (pre-built requests, a strict HTTP/1.1
+   * response parser) in worker threads.
+   * "undici": the same engine on undici's dispatch API.
    * "autocannon": the previous engine (autocannon closed loop, node:http constant rate), kept as the reference.
    */
   engine?: BenchEngine;
-  /** Engine threads for the undici engine; default chosen per mode (see DEFAULT_WORKERS). */
+  /** Engine threads for labgate's engine (net or undici); default chosen per mode (see defaultWorkers). */
   workers?: number;
   /**
    * Ramping arrival rate (k6 stages): after the warm-up (sent at `rate`), the rate moves linearly to
    * each stage's target over its duration, starting from `rate` or 0. Sets the measured duration to
-   * the stages' total; constant-rate mode, undici engine.
+   * the stages' total; constant-rate mode, labgate's engine (net or undici).
    */
   stages?: Stage[];
   /** Recorded in the result's environment block: the command that started the run (secrets are redacted when written). */
@@ -89,7 +93,7 @@ export interface RoundSummary {
   backends: Array<{ name: string; count: number; sharePct: number; p50Us: number; p99Us: number }>;
 }
 
-export type BenchEngine = "undici" | "autocannon";
+export type BenchEngine = "net" | "undici" | "autocannon";
 
 export interface ResolvedBenchOptions {
   url: string;
@@ -190,6 +194,13 @@ export interface SeriesPoint {
   p999Us: number;
   maxUs: number;
   jitterUs: number;
+  /**
+   * Responses per backend (the backend header's value) completed in this interval, warm-up
+   * included like `rps`; absent in results written before it was recorded.
+   */
+  backends?: Record<string, number>;
+  /** This interval's `errors` by kind: the transport code (ECONNRESET, ETIMEDOUT …) or "HTTP <status>"; they add up to `errors`. */
+  errorKinds?: Record<string, number>;
 }
 
 export interface RequestCounts {
@@ -320,4 +331,23 @@ export interface BenchResult {
   environment?: BenchEnvironment;
   /** `--repeat N`: each round's summary; the rest of the result pools all rounds. Absent for a single round. */
   rounds?: RoundSummary[];
+  /** `bench run --lab --fault`: each fault as it happened (ms since the run started, warm-up included). */
+  faults?: FaultRecord[];
+  /** `bench run --lab --fault`: what was measured in each fault's window, in the order of `faults` that were applied. */
+  faultWindows?: FaultWindowStats[];
+}
+
+/** One injected fault as it happened, on the run's clock (ms since the run started, warm-up included). */
+export interface FaultRecord {
+  /** The fault as written, e.g. "stop app2 at 5s for 10s". */
+  fault: string;
+  action: string;
+  target: string;
+  plannedStartMs: number;
+  plannedEndMs: number;
+  appliedAtMs: number | null;
+  activeAtMs: number | null;
+  undoneAtMs: number | null;
+  undoReason: string | null;
+  error: string | null;
 }

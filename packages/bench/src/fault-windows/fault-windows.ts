@@ -19,7 +19,7 @@ export interface FaultWindowStats {
   /** Answers and failures in the intervals overlapping the window. */
   responses: number;
   errors: number;
-  /** errors / (responses + errors) in %, null when nothing was sent. */
+  /** errors / attempts in % (older results: errors / (responses + errors)), null when nothing was sent. */
   errorSharePct: number | null;
   p50Us: number | null;
   p99Us: number | null;
@@ -32,6 +32,12 @@ export interface FaultWindowStats {
   /** Fault end → start of the first later interval with no error and p99 ≤ 1.2 × baseline; null if never. */
   recoveryMs: number | null;
   resolutionMs: number;
+  /** Requests answered or failed in the window: responses + transport failures (an HTTP error is a response); absent as `errorKinds`. */
+  attempts?: number;
+  /** `errors` by kind (ECONNRESET, ETIMEDOUT, "HTTP 503" …); absent in results written before kinds were recorded. */
+  errorKinds?: Record<string, number>;
+  /** Responses per backend inside the window and their share of `responses`; absent as `errorKinds`. */
+  backends?: Array<{ name: string; count: number; sharePct: number }>;
 }
 
 /** p99 back "within 20% of baseline", as the issue defines recovery. */
@@ -51,6 +57,13 @@ export function analyzeFaultWindows(
     const before = measured.filter((p) => startOf(p) + step <= w.startMs && !inAnyWindow(p) && p.rps > 0);
     const responses = Math.round(inside.reduce((n, p) => n + (p.rps * step) / 1000, 0));
     const errors = inside.reduce((n, p) => n + p.errors, 0);
+    const served = sumCounts(inside.map((p) => p.backends));
+    const kinds = inside.some((p) => p.errorKinds) ? sumCounts(inside.map((p) => p.errorKinds)) : null;
+    // An HTTP error (a 503 from the LB) is a response as well as an error: counted once in the base.
+    const httpErrors = kinds
+      ? Object.entries(kinds).reduce((n, [k, c]) => n + (k.startsWith("HTTP ") ? c : 0), 0)
+      : 0;
+    const attempts = responses + errors - httpErrors;
     const answered = inside.filter((p) => p.rps > 0);
     const baselineP99Us = median(before.map((p) => p.p99Us));
     const lastError = [...inside].reverse().find((p) => p.errors > 0);
@@ -68,7 +81,7 @@ export function analyzeFaultWindows(
       endMs: w.endMs,
       responses,
       errors,
-      errorSharePct: responses + errors > 0 ? round2((100 * errors) / (responses + errors)) : null,
+      errorSharePct: attempts > 0 ? round2((100 * errors) / attempts) : null,
       p50Us: median(answered.map((p) => p.p50Us)),
       p99Us: answered.length ? Math.max(...answered.map((p) => p.p99Us)) : null,
       maxUs: answered.length ? Math.max(...answered.map((p) => p.maxUs)) : null,
@@ -77,42 +90,18 @@ export function analyzeFaultWindows(
       detectionMs: lastError ? Math.max(0, startOf(lastError) + step - w.startMs) : null,
       recoveryMs: recovered ? Math.max(0, startOf(recovered) - w.endMs) : null,
       resolutionMs: step,
+      ...(kinds ? { errorKinds: kinds, attempts } : {}),
+      ...(inside.some((p) => p.backends)
+        ? {
+            backends: Object.entries(served).map(([name, count]) => ({
+              name,
+              count,
+              sharePct: responses > 0 ? round2((100 * count) / responses) : 0,
+            })),
+          }
+        : {}),
     };
   });
-}
-
-/** A plain-text table for the terminal and report.md. */
-export function formatFaultWindows(stats: readonly FaultWindowStats[]): string {
-  const us = (v: number | null) => (v === null ? "-" : v >= 1000 ? `${(v / 1000).toFixed(1)}ms` : `${v}us`);
-  const ms = (v: number | null) => (v === null ? "-" : `${(v / 1000).toFixed(1)}s`);
-  const rows = stats.map((s) => [
-    s.label,
-    `${ms(s.startMs)}-${ms(s.endMs)}`,
-    `${s.errors}${s.errorSharePct === null ? "" : ` (${s.errorSharePct}%)`}`,
-    `${us(s.p50Us)} / ${us(s.baselineP50Us)}`,
-    `${us(s.p99Us)} / ${us(s.baselineP99Us)}`,
-    us(s.maxUs),
-    ms(s.detectionMs),
-    ms(s.recoveryMs),
-  ]);
-  const head = [
-    "fault",
-    "window",
-    "errors",
-    "p50 in/before",
-    "p99 in/before",
-    "max",
-    "detection",
-    "recovery",
-  ];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i] as number))
-      .join("  ")
-      .trimEnd();
-  const note = `(per-interval figures, resolution ${stats[0]?.resolutionMs ?? 1000} ms; p99 in = worst interval)`;
-  return [line(head), ...rows.map(line), note].join("\n");
 }
 
 function median(values: number[]): number | null {
@@ -120,6 +109,12 @@ function median(values: number[]): number | null {
   const s = [...values].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? (s[mid] as number) : Math.round(((s[mid - 1] as number) + (s[mid] as number)) / 2);
+}
+
+function sumCounts(records: Array<Record<string, number> | undefined>): Record<string, number> {
+  const sum: Record<string, number> = {};
+  for (const r of records) for (const [k, n] of Object.entries(r ?? {})) sum[k] = (sum[k] ?? 0) + n;
+  return Object.fromEntries(Object.entries(sum).sort((a, b) => a[0].localeCompare(b[0])));
 }
 
 function round2(v: number): number {
@@ -139,7 +134,7 @@ export function faultWindowsOf(result: object): FaultWindowStats[] | null {
  */
 export const FAULT_SLO_READERS = {
   fault_errors: (r: object) => sumOrNull(faultWindowsOf(r), (w) => w.errors),
-  fault_attempts: (r: object) => sumOrNull(faultWindowsOf(r), (w) => w.responses + w.errors),
+  fault_attempts: (r: object) => sumOrNull(faultWindowsOf(r), (w) => w.attempts ?? w.responses + w.errors),
   fault_p99: (r: object) => {
     const ps = (faultWindowsOf(r) ?? []).flatMap((w) => (w.p99Us === null ? [] : [w.p99Us]));
     return ps.length ? Math.max(...ps) : null;
