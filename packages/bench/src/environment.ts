@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { arch, cpus, hostname, platform, release } from "node:os";
+import { displayQuote } from "@labgate/core";
 import type { BenchEnvironment, BenchOptions, LabFingerprint, ResolvedBenchOptions } from "./types.js";
 import { VERSION } from "./version.js";
 
@@ -131,7 +132,7 @@ function show(v: unknown): string {
 /** The environment as label/value rows for the reports. */
 export function environmentRows(e: BenchEnvironment): string[][] {
   const rows = [
-    ["command line", e.commandLine ? e.commandLine.map(shellQuote).join(" ") : "(library call)"],
+    ["command line", e.commandLine ? e.commandLine.map(displayQuote).join(" ") : "(library call)"],
     ["labgate", e.labgateVersion],
     ["Node.js", e.node],
     ["OS", `${e.os.platform} ${e.os.release} (${e.os.arch})`],
@@ -147,8 +148,4 @@ export function environmentRows(e: BenchEnvironment): string[][] {
     );
   }
   return rows;
-}
-
-function shellQuote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`;
 }

@@ -192,7 +192,7 @@ export {
   renderAppSetupScript,
   renderAppSystemdUnit,
 } from "./payload/app-cloud-init.js";
-export { type CloudConfigFile, renderCloudConfig, shellQuote } from "./payload/cloud-config.js";
+export { type CloudConfigFile, renderCloudConfig } from "./payload/cloud-config.js";
 export {
   type PayloadFile,
   readSentimentAppFiles,

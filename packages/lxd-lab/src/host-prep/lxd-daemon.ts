@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { basename } from "node:path";
-import { shellQuote } from "@labgate/core";
+import { displayQuote } from "@labgate/core";
 
 /** Where a running LXD daemon keeps its log and socket, read from how it was started (snap, deb, by hand). */
 export interface LxdDaemonPaths {
@@ -36,7 +36,7 @@ export function lxdDaemonPaths(argv: string[], env: Record<string, string>, pid?
         : argv[flag + 1];
   const logFile = given ?? (snap ? `${SNAP_DIR}/logs/lxd.log` : undefined);
   const logCommand = logFile
-    ? `tail -n 50 ${/^[\w./:@%+=-]+$/.test(logFile) ? logFile : shellQuote(logFile)}`
+    ? `tail -n 50 ${displayQuote(logFile)}`
     : install === "package"
       ? "journalctl -u lxd --no-pager -n 50"
       : "journalctl -u lxd -u snap.lxd.daemon --no-pager -n 50   # this LXD was started without --logfile";

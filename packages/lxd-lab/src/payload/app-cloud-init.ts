@@ -1,5 +1,5 @@
-import { InvalidInputError } from "@labgate/core";
-import { type CloudConfigFile, renderCloudConfig, shellQuote } from "./cloud-config.js";
+import { displayQuote, InvalidInputError } from "@labgate/core";
+import { type CloudConfigFile, renderCloudConfig } from "./cloud-config.js";
 import type { PayloadFile } from "./sentiment-app.js";
 
 export const APP_INSTALL_DIR = "/opt/labgate/sentiment-app";
@@ -50,8 +50,8 @@ export function renderAppSetupScript(o: {
   host: string;
   installDir: string;
 }): string {
-  const dir = shellQuote(o.installDir);
-  const args = `--name ${shellQuote(o.name)} --host ${shellQuote(o.host)} --port ${o.port}`;
+  const dir = displayQuote(o.installDir);
+  const args = `--name ${displayQuote(o.name)} --host ${displayQuote(o.host)} --port ${o.port}`;
   return [
     "#!/bin/sh",
     "# Written by labgate: starts the sentiment app and waits until /health answers.",

@@ -34,8 +34,3 @@ export function renderCloudConfig(files: CloudConfigFile[], runcmd: string[]): s
 function isAscii(text: string): boolean {
   return /^[\x00-\x7f]*$/.test(text);
 }
-
-/** POSIX single-quoting for one shell word. */
-export function shellQuote(word: string): string {
-  return /^[A-Za-z0-9_./:=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}

@@ -1,5 +1,5 @@
+import { displayQuote } from "@labgate/core";
 import { stringify } from "yaml";
-import { shellQuote } from "../../payload/cloud-config.js";
 
 export interface StaticAddress {
   ip: string;
@@ -21,13 +21,13 @@ export function renderNetworkScript(a: StaticAddress, device = "eth0"): string {
     "#!/bin/sh",
     "# Written by labgate: static address (the lab network has no DHCP).",
     "set -e",
-    `ip link set ${shellQuote(device)} up`,
-    `ip addr replace ${a.ip}/${a.prefix} dev ${shellQuote(device)}`,
-    `ip route replace default via ${a.gateway} dev ${shellQuote(device)}`,
+    `ip link set ${displayQuote(device)} up`,
+    `ip addr replace ${a.ip}/${a.prefix} dev ${displayQuote(device)}`,
+    `ip route replace default via ${a.gateway} dev ${displayQuote(device)}`,
   ];
   if (a.dns.length) {
     lines.push(
-      `printf '%s\\n' ${a.dns.map((d) => shellQuote(`nameserver ${d}`)).join(" ")} > /etc/resolv.conf`,
+      `printf '%s\\n' ${a.dns.map((d) => displayQuote(`nameserver ${d}`)).join(" ")} > /etc/resolv.conf`,
     );
   }
   return `${lines.join("\n")}\n`;

@@ -1,6 +1,5 @@
-import { InvalidInputError } from "@labgate/core";
+import { displayQuote, InvalidInputError } from "@labgate/core";
 import { parse } from "yaml";
-import { shellQuote } from "../../payload/cloud-config.js";
 
 /**
  * The payload as a START_SCRIPT: the same write_files + runcmd the cloud-config carries, as a POSIX shell script.
@@ -52,15 +51,15 @@ export function cloudConfigToStartScript(cloudConfig: string): string {
           hint: "Give every write_files entry a path and a content string.",
         },
       );
-    const path = shellQuote(f.path);
+    const path = displayQuote(f.path);
     lines.push(`mkdir -p "$(dirname ${path})"`);
-    lines.push(`printf '%s' ${shellQuote(contentBase64(f))} | base64 -d > ${path}`);
-    lines.push(`chmod ${shellQuote(f.permissions ?? "0644")} ${path}`);
-    if (f.owner) lines.push(`chown ${shellQuote(f.owner)} ${path}`);
+    lines.push(`printf '%s' ${displayQuote(contentBase64(f))} | base64 -d > ${path}`);
+    lines.push(`chmod ${displayQuote(f.permissions ?? "0644")} ${path}`);
+    if (f.owner) lines.push(`chown ${displayQuote(f.owner)} ${path}`);
   }
   for (const cmd of doc.runcmd ?? []) {
     lines.push(
-      Array.isArray(cmd) ? cmd.map((w) => shellQuote(String(w))).join(" ") : `sh -c ${shellQuote(cmd)}`,
+      Array.isArray(cmd) ? cmd.map((w) => displayQuote(String(w))).join(" ") : `sh -c ${displayQuote(cmd)}`,
     );
   }
   return `${lines.join("\n")}\n`;
