@@ -360,7 +360,9 @@ export class Recorder {
    * order across all workers (the caller releases interval i only once every worker has sent it).
    */
   addBucket(bucket: RawBucket): void {
-    this.advance(this.runStartMs + bucket.tStartMs);
+    // By the interval's index, never through the clock: (runStartMs + 1000) − runStartMs is 999.999…
+    // for some start times, which put every answer of second 1 into second 0.
+    while (Math.floor(bucket.tStartMs / this.intervalMs) > this.bucketIndex) this.flushBucket();
     if (bucket.count > 0) this.bucketHist.add(decodeHistogram(bucket.histogram));
     this.bucketCount += bucket.count;
     this.bucketBytes += bucket.bytes;

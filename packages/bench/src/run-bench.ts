@@ -7,6 +7,7 @@ import type { Histogram } from "./histogram.js";
 import { LATE_THRESHOLD_MS } from "./late-threshold.js";
 import { publicOptions, resolveOptions } from "./options.js";
 import { Recorder } from "./recorder.js";
+import { impossibleSeries } from "./series-check.js";
 import { applySlos } from "./slo.js";
 import { RampSchedule } from "./stages.js";
 import { startThreadStats, type ThreadStats } from "./thread-stats.js";
@@ -134,6 +135,12 @@ async function measure(
     threads: threadStats,
     generatorLagUs: rate && recorder.generatorLag.totalCount > 0 ? rate.generatorLagUs : null,
   });
+  // A series that cannot have happened means the run's own bookkeeping failed: never a trusted verdict.
+  const impossible = impossibleSeries(options, recorded.series);
+  if (impossible.length) {
+    generator.trustworthy = false;
+    generator.notes.push(...impossible);
+  }
 
   const result: BenchResult = {
     schema: "labgate.bench.result/v1",

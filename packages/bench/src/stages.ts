@@ -103,6 +103,28 @@ export class RampSchedule {
     return from;
   }
 
+  /**
+   * Arrivals due before `tMs` since the start: N(t), the integral of the target rate. The count of
+   * requests a correct open-loop generator can have had answered by then (answers are never early).
+   */
+  arrivalsUntil(tMs: number): number {
+    if (tMs <= 0) return 0;
+    let n = 0;
+    let from = this.startRate;
+    for (let i = 0; i < this.stages.length; i++) {
+      const s = this.stages[i]!;
+      const start = this.starts[i]!;
+      if (tMs < start + s.durationMs) {
+        const seconds = (tMs - start) / 1000;
+        const rateAtT = from + (s.target - from) * ((tMs - start) / s.durationMs);
+        return n + ((from + rateAtT) / 2) * seconds;
+      }
+      n = this.cumulative[i]! + ((from + s.target) / 2) * (s.durationMs / 1000);
+      from = s.target;
+    }
+    return this.totalArrivals;
+  }
+
   /** Milliseconds since the start at which arrival `n` (0-based) is due; Infinity past the last stage. */
   arrivalMs(n: number): number {
     if (n >= this.totalArrivals - 1e-9) return Number.POSITIVE_INFINITY;
