@@ -91,7 +91,7 @@ export async function prepareFaults(
       "Leave out --repeat when injecting faults (compare runs with `labgate bench compare`).",
     );
   }
-  const actuator = await labFaultActuator(lab.target, (m) => io.stderr.write(`${m}\n`), signal);
+  const actuator = await labFaultActuator(lab.target, (m) => io.stderr.write(`${m}\n`), signal, faults);
   // Every target and action is checked before the gate: a typo must not cost a confirmation.
   for (const f of faults) actuator(f);
   const step = faultGateStep(faults, lab.target);

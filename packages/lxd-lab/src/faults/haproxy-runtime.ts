@@ -41,16 +41,24 @@ export function haproxyRuntimeCommand(
 
 export type HaproxyServerAdminState = "ready" | "drain" | "maint";
 
+/**
+ * Where runtime commands go: a local socket path, or a function that delivers one command and returns
+ * HAProxy's answer (e.g. run inside an LB container that holds the socket).
+ */
+export type HaproxyRuntimeApi = string | ((command: string) => Promise<string>);
+
+function send(api: HaproxyRuntimeApi, command: string): Promise<string> {
+  return typeof api === "string" ? haproxyRuntimeCommand(api, command) : api(command);
+}
+
 /** `set server <backend>/<server> state <ready|drain|maint>`; throws with HAProxy's words on refusal. */
 export async function setHaproxyServerState(
-  socketPath: string,
+  socketPath: HaproxyRuntimeApi,
   backend: string,
   server: string,
   state: HaproxyServerAdminState,
 ): Promise<void> {
-  const answer = (
-    await haproxyRuntimeCommand(socketPath, `set server ${backend}/${server} state ${state}`)
-  ).trim();
+  const answer = (await send(socketPath, `set server ${backend}/${server} state ${state}`)).trim();
   // Success is silent; "No such backend.", "No such server.", "Permission denied" etc. are not.
   if (answer !== "")
     throw new Error(`HAProxy refused 'set server ${backend}/${server} state ${state}': ${answer}`);
@@ -65,11 +73,11 @@ export interface HaproxyServerRuntimeState {
 }
 
 export async function haproxyServerState(
-  socketPath: string,
+  socketPath: HaproxyRuntimeApi,
   backend: string,
   server: string,
 ): Promise<HaproxyServerRuntimeState | undefined> {
-  const text = await haproxyRuntimeCommand(socketPath, `show servers state ${backend}`);
+  const text = await send(socketPath, `show servers state ${backend}`);
   const lines = text.split("\n");
   const header = lines.find((l) => l.startsWith("# be_id"));
   if (!header)

@@ -2,10 +2,13 @@ import { PreconditionError } from "@labgate/core";
 import { LabStateStore } from "../engine/lab-state.js";
 import type { LabProvider, Step } from "../engine/step.js";
 import { createStepContext } from "../engine/step-context.js";
+import { lxdLabOptions } from "../providers/lxd/lxd-lab-options.js";
+import { defaultClientFactory } from "../providers/lxd/lxd-runtime.js";
 import type { LabSpec } from "../spec/lab-spec.js";
 import type { FaultActuator } from "./fault-runner.js";
 import { describeFault, type FaultSpec } from "./fault-spec.js";
 import { localFaultActuator } from "./local-faults.js";
+import { assertLxdNetem, lxdFaultActuator, lxdFaultCalls } from "./lxd-faults.js";
 
 export interface LabFaultTarget {
   spec: LabSpec;
@@ -14,13 +17,15 @@ export interface LabFaultTarget {
 }
 
 /**
- * The fault actions for a built lab, from its state (pids, sockets). Refuses labs that were never
- * built and providers whose fault actions are not there yet, before anything runs.
+ * The fault actions for a built lab, from its state (pids, sockets, instances). Refuses labs that were
+ * never built and providers without fault actions, before anything runs; given the faults, also checks
+ * what they need from the lab's machines (tc netem for delay/loss on LXD).
  */
 export async function labFaultActuator(
   lab: LabFaultTarget,
   log: (message: string) => void,
   signal: AbortSignal,
+  faults: readonly FaultSpec[] = [],
 ): Promise<FaultActuator> {
   const store = new LabStateStore(lab.stateDir);
   if ((await store.load()) === undefined) {
@@ -33,6 +38,14 @@ export async function labFaultActuator(
       },
     );
   }
+  const ctx = createStepContext(store, lab.spec, lab.provider, log, signal);
+  if (lab.provider.name === "lxd") {
+    const client = defaultClientFactory(lxdLabOptions(lab.spec));
+    const actuator = lxdFaultActuator(ctx, client);
+    for (const f of faults) actuator(f);
+    await assertLxdNetem(client, lab.spec, faults);
+    return actuator;
+  }
   if (lab.provider.name !== "local") {
     throw new PreconditionError(
       "FAULT_UNSUPPORTED",
@@ -43,12 +56,12 @@ export async function labFaultActuator(
       },
     );
   }
-  return localFaultActuator(createStepContext(store, lab.spec, lab.provider, log, signal));
+  return localFaultActuator(ctx);
 }
 
 /** The fault run shown at the gate like a lab step: what happens, when, and how it is undone. */
 export function faultGateStep(faults: readonly FaultSpec[], lab: LabFaultTarget): Step {
-  const undo = (f: FaultSpec) =>
+  const localUndo = (f: FaultSpec) =>
     f.action === "drain" || f.action === "maint"
       ? `set server ${f.target} state ready`
       : f.action === "pause"
@@ -60,7 +73,13 @@ export function faultGateStep(faults: readonly FaultSpec[], lab: LabFaultTarget)
     why:
       "Each fault is applied at its offset into the measured run and undone at the end of its window, " +
       "or at once on Ctrl-C or an error, so no backend is left stopped, paused or drained.",
-    commands: faults.map((f) => `${describeFault(f)}; then ${undo(f)}`),
+    commands: faults.map((f) => {
+      if (lab.provider.name === "lxd") {
+        const calls = lxdFaultCalls(lab.spec, f);
+        return `${describeFault(f)}: ${calls.apply}; then ${calls.undo}`;
+      }
+      return `${describeFault(f)}; then ${localUndo(f)}`;
+    }),
     check: async () => ({ done: false }),
     apply: async () => {},
     verify: async () => {},

@@ -3,6 +3,7 @@ import { isRunning, waitFor } from "../providers/local/local-process.js";
 import type { FaultHandle } from "./fault-runner.js";
 import type { FaultSpec } from "./fault-spec.js";
 import {
+  type HaproxyRuntimeApi,
   type HaproxyServerAdminState,
   haproxyServerState,
   setHaproxyServerState,
@@ -73,7 +74,7 @@ export function processFault(fault: FaultSpec, target: ProcessTarget): FaultHand
 /** drain / maint: the server's admin state through HAProxy's runtime API; undo sets it `ready`. */
 export function haproxyAdminFault(
   fault: FaultSpec,
-  lb: { socketPath: string; backend: string; server: string },
+  lb: { socketPath: HaproxyRuntimeApi; backend: string; server: string },
 ): FaultHandle {
   if (fault.action !== "drain" && fault.action !== "maint") {
     throw new Error(`haproxyAdminFault cannot ${fault.action}`);

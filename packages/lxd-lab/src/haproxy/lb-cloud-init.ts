@@ -6,13 +6,19 @@ export const LB_FALLBACK_CONFIG_PATH = "/etc/labgate/haproxy.no-prometheus.cfg";
 export const LB_SETUP_SCRIPT_PATH = "/usr/local/sbin/labgate-lb-setup.sh";
 /** Where the setup script installs the chosen config: the file HAProxy (and `systemctl reload`) reads. */
 export const LB_INSTALLED_CONFIG_PATH = "/etc/haproxy/haproxy.cfg";
+/**
+ * HAProxy's runtime API socket inside an LB instance (Debian's own haproxy.cfg uses this path): faults
+ * drain or disable a server through it (`set server <be>/<srv> state drain`), run inside the instance.
+ */
+export const LB_STATS_SOCKET = "/run/haproxy/admin.sock";
 
 /**
  * `#cloud-config` user-data for a load-balancer instance: installs HAProxy if the image lacks it,
  * installs the rendered config (with a Prometheus-less fallback for HAProxy builds without
  * USE_PROMEX), checks it with `haproxy -c`, and (re)starts HAProxy under systemd or directly.
  */
-export function buildLbCloudInit(options: HaproxyConfigOptions): string {
+export function buildLbCloudInit(given: HaproxyConfigOptions): string {
+  const options = { statsSocket: LB_STATS_SOCKET, ...given };
   const primary = renderHaproxyConfig({ ...options, prometheus: options.prometheus ?? true });
   const fallback = renderHaproxyConfig({ ...options, prometheus: false });
   const files: CloudConfigFile[] = [
@@ -40,6 +46,8 @@ export function renderLbSetupScript(port: number): string {
     '  haproxy -c -f "$cfg"',
     "fi",
     `install -m 0644 "$cfg" ${LB_INSTALLED_CONFIG_PATH}`,
+    // The runtime API socket's directory: systemd's unit makes it, a plain `haproxy -D` does not.
+    `mkdir -p ${LB_STATS_SOCKET.slice(0, LB_STATS_SOCKET.lastIndexOf("/"))}`,
     "if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then",
     "  systemctl enable haproxy",
     "  systemctl restart haproxy",

@@ -5,6 +5,7 @@ import {
   LB_FALLBACK_CONFIG_PATH,
   LB_INSTALLED_CONFIG_PATH,
   LB_SETUP_SCRIPT_PATH,
+  LB_STATS_SOCKET,
   renderLbSetupScript,
 } from "../../haproxy/lb-cloud-init.js";
 import { fetchHaproxyLiveView, haproxyLiveDrift } from "../../haproxy/live-config.js";
@@ -69,7 +70,7 @@ export function lbHaproxyOptions(ctx: StepContext, o: LxdLabOptions, stepId: str
     address: recordedAddress(ctx, app.instance, stepId).ip,
     port: app.port,
   }));
-  return haproxyOptionsFromSpec(ctx.spec, backends, { bindAddress: "0.0.0.0" });
+  return haproxyOptionsFromSpec(ctx.spec, backends, { bindAddress: "0.0.0.0", statsSocket: LB_STATS_SOCKET });
 }
 
 /** HAProxy in the LB container with the config the lab engine renders, checked by `haproxy -c` before use. */
