@@ -222,16 +222,15 @@ describe("faults on the real local lab (python3 apps, HAProxy with its default c
     expect(await bothUp()).toBe(true);
   }, 60_000);
 
-  it("refuses unknown targets (exit 2) and delay on the local provider (exit 4) before anything runs", async () => {
+  it("refuses unknown targets (exit 2) and delay on a lab without namespaces (exit 4) before anything runs", async () => {
     const actuator = localFaultActuator(ctx);
     await expect(runFaults(parseFaults(["stop app9 at 0ms for 1s"]), actuator)).rejects.toMatchObject({
       code: "FAULT_TARGET_UNKNOWN",
       exitCode: 2,
     });
-    await expect(runFaults(parseFaults(["delay 200ms app2 at 0ms for 1s"]), actuator)).rejects.toMatchObject({
-      code: "FAULT_UNSUPPORTED",
-      exitCode: 4,
-    });
+    const refusal = runFaults(parseFaults(["delay 200ms app2 at 0ms for 1s"]), actuator);
+    await expect(refusal).rejects.toMatchObject({ code: "FAULT_NEEDS_NETNS", exitCode: 4 });
+    await expect(refusal).rejects.toThrow(/providerOptions\.netns is off/);
     expect((await fetchHaproxyServerStatus(statsUrl)).every((s) => s.status.startsWith("UP"))).toBe(true);
   });
 });

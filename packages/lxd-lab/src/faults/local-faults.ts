@@ -6,14 +6,53 @@ import { appProcess, startAppStep } from "../providers/local/app-steps.js";
 import { ownProcessAlive } from "../providers/local/instance-process.js";
 import { localStatsSocket } from "../providers/local/lb-step.js";
 import { labAddress, localApps } from "../providers/local/local-lab.js";
+import { netnsOfApp } from "../providers/local/netns-plan.js";
 import type { FaultActuator, FaultHandle } from "./fault-runner.js";
 import type { FaultSpec } from "./fault-spec.js";
+import { type NetemTarget, netemFault, netemUnavailable } from "./local-netem.js";
 import { haproxyAdminFault, processFault } from "./process-fault.js";
+
+/**
+ * delay / loss need the app's own link: the namespace the lab made for it (providerOptions.netns),
+ * and a kernel with netem. Refused before any traffic when either is missing.
+ */
+function netemTarget(ctx: StepContext, fault: FaultSpec, appName: string): NetemTarget {
+  const n = netnsOfApp(ctx.spec, appName);
+  if (!n) {
+    throw new PreconditionError(
+      "FAULT_NEEDS_NETNS",
+      `Fault '${fault.text}': ${fault.action} needs tc netem on ${appName}'s own network link, and lab "${ctx.spec.name}" runs its apps on loopback (providerOptions.netns is off).`,
+      {
+        hint: 'Set "providerOptions": { "netns": true } in the lab spec and run `labgate lab up` again as root (it puts each app in its own network namespace); or use stop, kill, pause, drain or maint.',
+        details: { fault: fault.text },
+      },
+    );
+  }
+  if (!ctx.resources("netns").some((r) => r.id === n.netns)) {
+    throw new PreconditionError(
+      "FAULT_NO_NETNS",
+      `Fault '${fault.text}': the lab has no namespace ${n.netns} for ${appName} yet.`,
+      {
+        hint: "Run `labgate lab up` (as root) to build the namespaces, then the bench.",
+        details: { fault: fault.text },
+      },
+    );
+  }
+  const why = netemUnavailable();
+  if (why) {
+    throw new PreconditionError("NETEM_UNAVAILABLE", `Fault '${fault.text}': ${why}.`, {
+      hint: "Run delay/loss faults on a kernel with netem (Debian's and Ubuntu's stock kernels ship sch_netem); stop, kill, pause, drain and maint work here.",
+      details: { fault: fault.text },
+    });
+  }
+  return { netns: n.netns, dev: n.vethApp };
+}
 
 /**
  * Fault actions on the local lab: the apps are our processes (found through the lab state and their
  * argv, never by name), restarted through their own start step; drain/maint go through the runtime
- * API socket of the lab's HAProxy. Throws before anything runs when a fault cannot be done here.
+ * API socket of the lab's HAProxy; delay/loss are tc netem on the app's own veth (netns mode). Throws
+ * before anything runs when a fault cannot be done here.
  */
 export function localFaultActuator(ctx: StepContext): FaultActuator {
   const apps = localApps(ctx.spec);
@@ -60,15 +99,13 @@ export function localFaultActuator(ctx: StepContext): FaultActuator {
           server: app.name,
         });
       }
+      case "delay":
+      case "loss":
+        return netemFault(fault, netemTarget(ctx, fault, app.name));
       default:
-        throw new PreconditionError(
-          "FAULT_UNSUPPORTED",
-          `Fault '${fault.text}': ${fault.action} needs tc netem on the backend's own network namespace, which the local provider does not create.`,
-          {
-            hint: "Use stop, kill, pause, drain or maint on the local lab, or run delay/loss on an LXD lab.",
-            details: { fault: fault.text },
-          },
-        );
+        throw new InvalidInputError("FAULT_INVALID", `Fault '${fault.text}': unknown action.`, {
+          details: { fault: fault.text },
+        });
     }
   };
 }

@@ -14,18 +14,33 @@ import {
 } from "./instance-process.js";
 import { type LocalApp, labAddress, localOptions, localPaths } from "./local-lab.js";
 import { waitFor } from "./local-process.js";
+import { appAddress, inNetns, netnsOfApp } from "./netns-plan.js";
 
-export function appProcess(spec: LabSpec, app: LocalApp, stepId: string, address: string): ManagedProcess {
+export function appProcess(spec: LabSpec, app: LocalApp, stepId: string, labAddress: string): ManagedProcess {
   const entry = sentimentAppEntry();
+  const netns = netnsOfApp(spec, app.name);
+  const address = appAddress(spec, app, labAddress);
+  const [command, ...args] = inNetns(netns, [
+    localOptions(spec).python,
+    entry,
+    "--name",
+    app.name,
+    "--host",
+    address,
+    "--port",
+    String(app.port),
+  ]) as [string, ...string[]];
   return {
     stepId,
     name: app.name,
-    command: localOptions(spec).python,
-    args: [entry, "--name", app.name, "--host", address, "--port", String(app.port)],
+    command,
+    args,
     markers: [entry, app.name, String(app.port)],
-    ports: [app.port],
+    // In its own namespace the port is that namespace's alone: nothing on this host can hold it.
+    ports: netns ? [] : [app.port],
+    address,
     healthy: (ctx: StepContext) => answers(healthUrl(address, app), app.name, ctx.signal),
-    extraData: { role: "app", port: app.port },
+    extraData: { role: "app", port: app.port, ...(netns ? { netns: netns.netns } : {}) },
     // The payload may sit in a read-only install; never write __pycache__ beside it.
     env: { PYTHONDONTWRITEBYTECODE: "1", PYTHONUNBUFFERED: "1" },
   };
@@ -48,7 +63,7 @@ async function appDrift(ctx: StepContext, name: string): Promise<string | undefi
     : `the app files changed since ${name} started (sha256 ${started}, now ${now}): it runs the old code`;
 }
 
-function healthUrl(address: string, app: LocalApp): string {
+export function healthUrl(address: string, app: LocalApp): string {
   return `http://${address}:${app.port}/health`;
 }
 
@@ -56,22 +71,26 @@ function healthUrl(address: string, app: LocalApp): string {
 export function startAppStep(spec: LabSpec, app: LocalApp): Step {
   const id = `start-${app.name}`;
   const { bindAddress, python } = localOptions(spec);
+  const netns = netnsOfApp(spec, app.name);
+  const shownAddress = netns?.appAddress ?? bindAddress;
   const proc = (ctx: StepContext) => appProcess(ctx.spec, app, id, labAddress(ctx));
+  const addressOf = (ctx: StepContext) => appAddress(ctx.spec, app, labAddress(ctx));
+  const runIn = netns ? `ip netns exec ${netns.netns} ` : "";
   return {
     id,
-    title: `Start ${app.name}: the sentiment app on ${bindAddress}:${app.port}`,
+    title: `Start ${app.name}: the sentiment app on ${shownAddress}:${app.port}${netns ? ` in namespace ${netns.netns}` : ""}`,
     why:
       `${app.name} is one of the ${spec.apps.count} identical app instances HAProxy balances across. It is the ` +
       "sentiment-analysis API (python3 standard library only), started as a background process that keeps " +
       "running after this command ends. Every answer carries `X-Served-By: " +
       `${app.name}\`, which is how the round-robin check later sees who served each request.`,
     commands: [
-      `${displayQuote(python)} ${displayQuote(sentimentAppEntry())} --name ${app.name} --host ${bindAddress} --port ${app.port} >> ${localPaths.logFile("<state>", app.name)} 2>&1 &`,
-      `curl -si http://${bindAddress}:${app.port}/health   # expect 200 and X-Served-By: ${app.name}`,
+      `${runIn}${displayQuote(python)} ${displayQuote(sentimentAppEntry())} --name ${app.name} --host ${shownAddress} --port ${app.port} >> ${localPaths.logFile("<state>", app.name)} 2>&1 &`,
+      `curl -si http://${shownAddress}:${app.port}/health   # expect 200 and X-Served-By: ${app.name}`,
     ],
     diagnostics: [
       `tail -n 50 <state dir>/logs/${app.name}.log`,
-      `ss -ltnp 'sport = :${app.port}'`,
+      `${runIn}ss -ltnp 'sport = :${app.port}'`,
       `${displayQuote(python)} ${displayQuote(sentimentAppEntry())} --name ${app.name} --port ${app.port}   # run it in the foreground`,
     ],
     async check(ctx) {
@@ -83,7 +102,7 @@ export function startAppStep(spec: LabSpec, app: LocalApp): Step {
       // A process started just before an interruption may still be loading: give it a moment.
       const healthy = await waitFor(() => p.healthy(ctx), 3_000, ctx.signal, 150);
       return healthy
-        ? { done: true, detail: `${app.name} pid ${pid} answers /health on ${labAddress(ctx)}:${app.port}` }
+        ? { done: true, detail: `${app.name} pid ${pid} answers /health on ${addressOf(ctx)}:${app.port}` }
         : { done: false, detail: `${app.name} pid ${pid} runs but /health does not answer correctly` };
     },
     async apply(ctx) {
@@ -99,7 +118,7 @@ export function startAppStep(spec: LabSpec, app: LocalApp): Step {
       if (drift) ctx.log(`${id}: repaired: restarted ${app.name} on the current app files (pid ${pid})`);
     },
     async verify(ctx) {
-      const url = healthUrl(labAddress(ctx), app);
+      const url = healthUrl(addressOf(ctx), app);
       if (!(await answers(url, app.name, ctx.signal))) {
         throw new StepFailedError(id, `GET ${url} did not answer 200 with X-Served-By: ${app.name}.`, {
           hint: `curl -si ${url}; then read ${localPaths.logFile(ctx.stateDir, app.name)}`,

@@ -18,6 +18,8 @@ export interface ManagedProcess {
   markers: string[];
   /** Ports it listens on (all must be free before it starts and after it stops). */
   ports: number[];
+  /** The address it listens on, when not the lab's (an app in its own network namespace). */
+  address?: string;
   /** Health probe: resolves true when the process serves correctly. */
   healthy(ctx: StepContext): Promise<boolean>;
   extraData?: Record<string, unknown>;
@@ -82,7 +84,7 @@ export async function assertPortsFree(stepId: string, address: string, ports: nu
 
 /** Starts the process detached, records it at once, then waits for it to become healthy. */
 export async function startManagedProcess(ctx: StepContext, p: ManagedProcess): Promise<number> {
-  const address = labAddress(ctx);
+  const address = p.address ?? labAddress(ctx);
   const options = localOptions(ctx.spec);
   await assertPortsFree(p.stepId, address, p.ports);
   await mkdir(localPaths.runDir(ctx.stateDir), { recursive: true, mode: 0o700 });

@@ -26,6 +26,7 @@ import {
   stopManagedProcess,
 } from "./instance-process.js";
 import { labAddress, lbUrl, localApps, localOptions, localPaths, statsCsvUrl } from "./local-lab.js";
+import { appAddress } from "./netns-plan.js";
 
 export const LB_STEP_ID = "start-haproxy";
 
@@ -54,7 +55,11 @@ function localHaproxyOptions(
   prometheus: boolean,
   stateDir?: string,
 ): HaproxyConfigOptions {
-  const backends = localApps(spec).map((app) => ({ name: app.name, address, port: app.port }));
+  const backends = localApps(spec).map((app) => ({
+    name: app.name,
+    address: appAddress(spec, app, address),
+    port: app.port,
+  }));
   const statsSocket = stateDir === undefined ? undefined : localStatsSocket(stateDir);
   return haproxyOptionsFromSpec(spec, backends, {
     bindAddress: address,
@@ -125,7 +130,7 @@ export function startLbStep(spec: LabSpec): Step {
       "app after 2 failed checks. Its config is rendered from the lab spec and checked with `haproxy -c` " +
       `before it starts; the stats page (and Prometheus metrics where built in) listen on port ${spec.lb.statsPort}.`,
     commands: [
-      `write <state>/run/haproxy.cfg   # frontend :${spec.lb.port}, backend ${apps.map((a) => `${a.name} ${bindAddress}:${a.port}`).join(", ")}`,
+      `write <state>/run/haproxy.cfg   # frontend :${spec.lb.port}, backend ${apps.map((a) => `${a.name} ${appAddress(spec, a, bindAddress)}:${a.port}`).join(", ")}`,
       `${displayQuote(haproxy)} -c -f <state>/run/haproxy.cfg`,
       `${displayQuote(haproxy)} -W -db -f <state>/run/haproxy.cfg >> <state>/logs/${spec.lb.name}.log 2>&1 &   # reload: kill -USR2 <pid>`,
       `curl -si http://${bindAddress}:${spec.lb.port}/   # expect 200 with X-Served-By`,

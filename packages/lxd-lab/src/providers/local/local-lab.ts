@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { formatIpv4, isValidIpv4, parseIpv4 } from "@labgate/core";
+import { formatIpv4, isValidIpv4, parseCidr, parseIpv4 } from "@labgate/core";
 import type { StepContext } from "../../engine/step.js";
 import { LabSpecError } from "../../errors.js";
 import type { LabSpec } from "../../spec/lab-spec.js";
@@ -19,7 +19,17 @@ export interface LocalProviderOptions {
   verifyRequests: number;
   /** Allowed deviation from an even split, in percentage points. */
   tolerancePct: number;
+  /**
+   * Each app in its own network namespace, joined to the host by a veth pair (needs root): the link
+   * that delay/loss faults (tc netem) act on. Off by default so the quick start needs no root.
+   */
+  netns: boolean;
+  /** Private IPv4 range the per-app /30 links are cut from (netns mode only). */
+  netnsRange: string;
 }
+
+/** Where the per-app /30 links come from unless providerOptions.netnsRange says otherwise. */
+export const DEFAULT_NETNS_RANGE = "10.251.0.0/24";
 
 export interface LocalApp {
   name: string;
@@ -61,6 +71,12 @@ export function localOptions(spec: LabSpec): LocalProviderOptions {
       );
     return value;
   };
+  const bool = (key: string, fallback: boolean): boolean => {
+    if (o[key] === undefined) return fallback;
+    if (typeof o[key] !== "boolean")
+      return bad(key, "is not true or false.", `E.g. "${key}": true (or leave it out for ${fallback}).`);
+    return o[key] as boolean;
+  };
   const num = (key: string, fallback: number, min: number, max: number, whole: boolean): number => {
     if (o[key] === undefined) return fallback;
     const value = o[key];
@@ -85,7 +101,36 @@ export function localOptions(spec: LabSpec): LocalProviderOptions {
     startTimeoutMs: num("startTimeoutMs", 10_000, 100, 600_000, true),
     verifyRequests: num("verifyRequests", Math.max(20, 10 * spec.apps.count), 1, MAX_VERIFY_REQUESTS, true),
     tolerancePct: num("tolerancePct", 10, 0, 100, false),
+    netns: bool("netns", false),
+    netnsRange: netnsRange(str("netnsRange", DEFAULT_NETNS_RANGE), spec.apps.count, bad),
   };
+}
+
+/**
+ * A private IPv4 range (RFC 1918) with room for one /30 per app: the links stay on this machine, and a
+ * public or loopback range would shadow real destinations or the lab's own loopback address.
+ */
+function netnsRange(
+  text: string,
+  apps: number,
+  bad: (key: string, problem: string, hint: string) => never,
+): string {
+  const hint = `Use a private IPv4 network with room for a /30 per app, e.g. "${DEFAULT_NETNS_RANGE}".`;
+  let subnet: ReturnType<typeof parseCidr>;
+  try {
+    subnet = parseCidr(text);
+  } catch (error) {
+    return bad("netnsRange", `is not an IPv4 network (${(error as Error).message})`, hint);
+  }
+  const inside = (cidr: string) => {
+    const outer = parseCidr(cidr);
+    return subnet.network >= outer.network && subnet.last <= outer.last;
+  };
+  if (!["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"].some(inside))
+    return bad("netnsRange", "is not inside a private range (10/8, 172.16/12, 192.168/16).", hint);
+  if (2 ** (32 - subnet.prefix) < 4 * apps)
+    return bad("netnsRange", `has no room for ${apps} /30 links (${4 * apps} addresses).`, hint);
+  return subnet.cidr;
 }
 
 /**

@@ -10,10 +10,13 @@ import type {
 import type { LabSpec } from "../../spec/lab-spec.js";
 import { formatRoundRobinReport } from "../../verify/round-robin.js";
 import { ADDRESS_STEP_ID, allocateAddressStep } from "./address-step.js";
-import { appProcess, startAppStep } from "./app-steps.js";
+import { appProcess, healthUrl, startAppStep } from "./app-steps.js";
 import { answers, ownProcessAlive } from "./instance-process.js";
 import { LB_STEP_ID, lbProcess, startLbStep } from "./lb-step.js";
 import { labAddress, lbUrl, localApps, localOptions } from "./local-lab.js";
+import { inspectNetns, netnsDrift } from "./netns-link.js";
+import { appAddress, labNetns, netnsOfApp } from "./netns-plan.js";
+import { netnsStep, netnsStepId, ownsNetns } from "./netns-step.js";
 import { preflightStep } from "./preflight-step.js";
 import { localUndoCalls } from "./undo-calls.js";
 import { runLocalRoundRobin, VERIFY_STEP_ID, verifyRoundRobinStep } from "./verify-step.js";
@@ -30,7 +33,11 @@ export const localProvider: LabProvider = {
       preflightStep(spec),
       // What each step needs: skipping the address warns about every start; the verify needs every process.
       { ...allocateAddressStep(spec), needs: [] },
-      ...localApps(spec).map((app) => ({ ...startAppStep(spec, app), needs: [ADDRESS_STEP_ID] })),
+      ...labNetns(spec).map((n) => ({ ...netnsStep(spec, n), needs: [] })),
+      ...localApps(spec).map((app) => ({
+        ...startAppStep(spec, app),
+        needs: [ADDRESS_STEP_ID, ...(netnsOfApp(spec, app.name) ? [netnsStepId(app.name)] : [])],
+      })),
       { ...startLbStep(spec), needs: [ADDRESS_STEP_ID] },
       {
         ...verifyRoundRobinStep(spec),
@@ -66,11 +73,27 @@ export const localProvider: LabProvider = {
         detail: `passed at ${String(rec.data?.["passedAt"] ?? "?")}`,
       });
     }
+    for (const n of labNetns(ctx.spec)) {
+      const record = ctx.resources("netns").find((r) => r.id === n.netns);
+      if (!record) continue;
+      const live = await inspectNetns(n);
+      const drift = ownsNetns(record, live)
+        ? netnsDrift(n, live)
+        : [`${n.netns} is not the namespace labgate made`];
+      health.push({
+        kind: "netns",
+        id: n.netns,
+        health: drift.length ? "unhealthy" : "healthy",
+        detail: drift.length
+          ? drift.join("; ")
+          : `${n.vethHost} ${n.hostAddress}/30 ↔ ${n.vethApp} ${n.appAddress}/30, both up`,
+      });
+    }
     const apps = localApps(ctx.spec);
     const processes = [
       ...apps.map((app) => ({
         p: appProcess(ctx.spec, app, `start-${app.name}`, address),
-        url: `http://${address}:${app.port}/health`,
+        url: healthUrl(appAddress(ctx.spec, app, address), app),
       })),
       { p: lbProcess(ctx), url: lbUrl(address, ctx.spec) },
     ];

@@ -6,6 +6,9 @@ import { detectHaproxy, haproxySupportsHttpCheckSend } from "../../haproxy/hapro
 import type { LabSpec } from "../../spec/lab-spec.js";
 import { ownLabPids } from "./instance-process.js";
 import { forgetCheck, hasPassedCheck, localApps, localOptions, recordPassedCheck } from "./local-lab.js";
+import { inspectNetns, ownMissingNetnsCapabilities, rangeClashes, runIp } from "./netns-link.js";
+import { labNetns } from "./netns-plan.js";
+import { ownsNetns } from "./netns-step.js";
 import { canListen, conflictingOwners, describePortOwners, findPortOwners } from "./port-owner.js";
 
 export const PREFLIGHT_STEP_ID = "preflight";
@@ -60,9 +63,11 @@ async function inspect(ctx: StepContext): Promise<PreflightFinding> {
     };
   }
   lines.push(`HAProxy ${info.version}${info.prometheus ? " (Prometheus exporter built in)" : ""}`);
+  const netnsProblem = await inspectNetnsPrerequisites(ctx, lines);
+  if (netnsProblem) return { ok: false, lines, error: netnsProblem };
   // Recorded pids and their children (HAProxy's master-worker listens in a worker).
   const ownPids = await ownLabPids(ctx);
-  const ports = [...localApps(spec).map((a) => a.port), spec.lb.port, spec.lb.statsPort];
+  const ports = hostPorts(spec);
   const duplicate = ports.find((p, i) => ports.indexOf(p) !== i);
   if (duplicate !== undefined) {
     return {
@@ -97,10 +102,91 @@ async function inspect(ctx: StepContext): Promise<PreflightFinding> {
   return { ok: true, lines };
 }
 
+/** Ports on the lab's address: an app in its own namespace holds none of them. */
+function hostPorts(spec: LabSpec): number[] {
+  const netns = localOptions(spec).netns;
+  return [...(netns ? [] : localApps(spec).map((a) => a.port)), spec.lb.port, spec.lb.statsPort];
+}
+
+/**
+ * providerOptions.netns: the capabilities to make namespaces and links, `ip` itself, no namespace or
+ * interface of the lab's names that labgate did not make, and no host network on the links' range.
+ */
+async function inspectNetnsPrerequisites(ctx: StepContext, lines: string[]): Promise<Error | undefined> {
+  const links = labNetns(ctx.spec);
+  if (links.length === 0) return undefined;
+  const { netnsRange } = localOptions(ctx.spec);
+  const missing = await ownMissingNetnsCapabilities();
+  if (missing.length > 0) {
+    return new PreconditionError(
+      "NETNS_NEEDS_ROOT",
+      `providerOptions.netns needs root: making network namespaces and veth links takes ${missing.join(" and ")}, which this process lacks.`,
+      {
+        hint: "Run the lab as root (`sudo labgate lab up`), or leave providerOptions.netns out: everything but delay/loss faults works without it.",
+        details: { missing },
+      },
+    );
+  }
+  const version = await runIp(["-V"]).catch(() => undefined);
+  if (!version?.ok) {
+    return new PreconditionError(
+      "IPROUTE2_MISSING",
+      "providerOptions.netns needs the `ip` command (iproute2).",
+      {
+        hint: "Install it: `sudo apt-get install -y iproute2`.",
+      },
+    );
+  }
+  lines.push(`${version.stdout.trim()}; running with CAP_NET_ADMIN and CAP_SYS_ADMIN`);
+  const records = ctx.resources("netns");
+  const own = new Set<string>();
+  for (const n of links) {
+    const record = records.find((r) => r.id === n.netns);
+    const live = await inspectNetns(n);
+    if (live.inode !== undefined && !ownsNetns(record, live)) {
+      return new PreconditionError(
+        "NETNS_EXISTS",
+        `Network namespace ${n.netns} already exists and labgate did not make it.`,
+        {
+          hint: `Rename the lab (spec "name"), or remove the namespace if it is a leftover: ip netns del ${n.netns}`,
+          details: { netns: n.netns },
+        },
+      );
+    }
+    if (live.hostIfindex !== undefined && record?.data?.["vethIfindex"] !== live.hostIfindex) {
+      return new PreconditionError(
+        "NETNS_INTERFACE_EXISTS",
+        `Interface ${n.vethHost} already exists and labgate did not make it.`,
+        {
+          hint: `See \`ip -d link show ${n.vethHost}\`; rename the lab (spec "name") so its links get other names.`,
+          details: { interface: n.vethHost },
+        },
+      );
+    }
+    if (live.hostIfindex !== undefined) own.add(n.vethHost);
+  }
+  const clashes = await rangeClashes(netnsRange, own);
+  if (clashes.length > 0) {
+    return new PreconditionError(
+      "NETNS_RANGE_CLASH",
+      `providerOptions.netnsRange ${netnsRange} overlaps networks of this machine: ${clashes.join(", ")}.`,
+      {
+        hint: 'Set providerOptions.netnsRange to a private range nothing here uses, e.g. "10.252.0.0/24" (see `ip -4 addr` and `ip -4 route`).',
+        details: { range: netnsRange, clashes },
+      },
+    );
+  }
+  lines.push(
+    `links ${links.map((n) => `${n.app} ${n.link}`).join(", ")} (${netnsRange}): no clash with this machine's networks`,
+  );
+  return undefined;
+}
+
 /** Checks the machine before anything is started. Changes nothing. */
 export function preflightStep(spec: LabSpec): Step {
   const { python, haproxy, bindAddress } = localOptions(spec);
-  const ports = [...localApps(spec).map((a) => a.port), spec.lb.port, spec.lb.statsPort];
+  const ports = hostPorts(spec);
+  const links = labNetns(spec);
   return {
     id: PREFLIGHT_STEP_ID,
     title: "Check this machine: python3, HAProxy and free ports",
@@ -112,6 +198,13 @@ export function preflightStep(spec: LabSpec): Step {
       `${displayQuote(python)} --version`,
       `${displayQuote(haproxy)} -vv`,
       `ss -ltn   # ports ${ports.join(", ")} on ${bindAddress} must be free`,
+      ...(links.length
+        ? [
+            "grep CapEff /proc/self/status   # CAP_NET_ADMIN and CAP_SYS_ADMIN (root)",
+            `ip netns list; ip -br link   # no ${links.map((n) => `${n.netns}/${n.vethHost}`).join(", ")} labgate did not make`,
+            `ip -j addr show; ip -j -4 route show table main   # nothing on ${localOptions(spec).netnsRange}`,
+          ]
+        : []),
     ],
     diagnostics: [`ss -ltnp`, `${displayQuote(haproxy)} -vv`, `${displayQuote(python)} --version`],
     readOnly: true,

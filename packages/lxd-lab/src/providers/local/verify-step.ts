@@ -3,6 +3,7 @@ import { StepFailedError } from "../../errors.js";
 import { fetchHaproxyServerStatus } from "../../haproxy/stats-csv.js";
 import type { LabSpec } from "../../spec/lab-spec.js";
 import { formatRoundRobinReport, type RoundRobinReport, verifyRoundRobin } from "../../verify/round-robin.js";
+import { healthUrl } from "./app-steps.js";
 import { answers } from "./instance-process.js";
 import {
   forgetCheck,
@@ -15,6 +16,7 @@ import {
   statsCsvUrl,
 } from "./local-lab.js";
 import { waitFor } from "./local-process.js";
+import { appAddress } from "./netns-plan.js";
 
 export const VERIFY_STEP_ID = "verify-round-robin";
 
@@ -33,7 +35,8 @@ async function waitForHaproxyToSeeHealthyApps(ctx: StepContext, timeoutMs = 5_00
       for (const app of apps) {
         const seen = servers.find((s) => s.server === app.name);
         if (!seen || /^UP/.test(seen.status)) continue;
-        if (await answers(`http://${address}:${app.port}/health`, app.name, ctx.signal)) return false;
+        if (await answers(healthUrl(appAddress(ctx.spec, app, address), app), app.name, ctx.signal))
+          return false;
       }
       return true;
     },
