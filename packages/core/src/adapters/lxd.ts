@@ -4,6 +4,7 @@ import { LxdClient } from "../platforms/lxd/lxd-client.js";
 import type { LxdInstancesPost } from "../platforms/lxd/types.js";
 import { cloudInitUserData, networkConfig } from "./cloud-init.js";
 import { OptionReader } from "./options.js";
+import { describeValue, invalidResponse, isRecord, type Shape } from "./response-shape.js";
 import type {
   CallOptions,
   DeploymentPlan,
@@ -121,15 +122,23 @@ export class LxdAdapter implements PlatformAdapter {
    * unique in a project, so an instance someone else made under the same name is never taken for ours.
    */
   async findByName(name: string): Promise<NodeRef[]> {
-    const instance = await this.client().getInstance(name);
-    return instance?.config?.[OWNER_KEY] === name ? [{ platform: "lxd", id: name, name }] : [];
+    const instance = checkLxd(`GET /1.0/instances/${name}`, await this.client().getInstance(name), INSTANCE);
+    return instance?.config[OWNER_KEY] === name ? [{ platform: "lxd", id: name, name }] : [];
   }
 
   async get(ref: NodeRef): Promise<NodeInfo | undefined> {
-    const instance = await this.client().getInstance(ref.id);
+    const instance = checkLxd(
+      `GET /1.0/instances/${ref.id}`,
+      await this.client().getInstance(ref.id),
+      INSTANCE,
+    );
     if (!instance) return undefined;
-    const state = await this.client().getInstanceState(ref.id);
-    const addresses = Object.entries(state.network ?? {})
+    const state = checkLxd(
+      `GET /1.0/instances/${ref.id}/state`,
+      await this.client().getInstanceState(ref.id),
+      INSTANCE_STATE,
+    );
+    const addresses = Object.entries(state.network)
       .filter(([name]) => name !== "lo")
       .flatMap(([, nic]) =>
         nic.addresses.filter((a) => a.family === "inet" && a.scope === "global").map((a) => a.address),
@@ -219,6 +228,67 @@ export class LxdAdapter implements PlatformAdapter {
   private reader(spec: DeploySpec | undefined): OptionReader {
     return new OptionReader("lxd", spec ?? this.options.spec, this.options.overrides ?? {});
   }
+}
+
+/** An instance (GET /1.0/instances/{name}); undefined (404) passes as "absent". */
+const INSTANCE = {
+  expects: "an instance object with a config map",
+  check: (v: unknown) =>
+    v === undefined
+      ? null
+      : isRecord(v) && isRecord(v.config)
+        ? { config: v.config as Record<string, unknown> }
+        : undefined,
+} satisfies Shape<{ config: Record<string, unknown> } | null>;
+
+const STATUSES = ["Running", "Stopped", "Frozen", "Starting", "Pending", "Stopping", "Error", "Ready"];
+
+interface NicAddress {
+  family: string;
+  address: string;
+  scope: string;
+}
+
+/** GET /1.0/instances/{name}/state (InstanceState): status and, per NIC, its addresses. */
+const INSTANCE_STATE = {
+  expects: `an instance state (status ${STATUSES.join("/")}, network: {nic: {addresses: [...]}})`,
+  check: (v: unknown) => {
+    if (!isRecord(v) || typeof v.status !== "string" || !STATUSES.includes(v.status)) return undefined;
+    const network = v.network ?? {};
+    if (!isRecord(network)) return undefined;
+    const nics: Record<string, { addresses: NicAddress[] }> = {};
+    for (const [name, nic] of Object.entries(network)) {
+      const list = isRecord(nic) ? nic.addresses : undefined;
+      if (
+        !Array.isArray(list) ||
+        !list.every(
+          (a) =>
+            isRecord(a) &&
+            typeof a.family === "string" &&
+            typeof a.address === "string" &&
+            typeof a.scope === "string",
+        )
+      )
+        return undefined;
+      nics[name] = { addresses: list as NicAddress[] };
+    }
+    return { status: v.status, network: nics };
+  },
+} satisfies Shape<{ status: string; network: Record<string, { addresses: NicAddress[] }> }>;
+
+function checkLxd<T>(what: string, value: unknown, shape: Shape<T>): T extends null ? undefined : T;
+function checkLxd<T>(what: string, value: unknown, shape: Shape<T>): unknown {
+  const checked = shape.check(value);
+  if (checked === undefined)
+    throw invalidResponse(
+      "lxd",
+      what,
+      `expected ${shape.expects}, got ${describeValue(value)}`,
+      undefined,
+      undefined,
+      "Is the socket really LXD's? Check LXD_SOCKET / the socket path option, and that LXD is a supported version (`lxc version`).",
+    );
+  return checked === null ? undefined : checked;
 }
 
 /** A user.* key: LXD keeps it as given and never acts on it. */

@@ -103,6 +103,8 @@ export function invalidResponse(
   problem: string,
   res?: Pick<HttpResponse, "status" | "headers" | "text">,
   apiExample = "https://pve1:8006",
+  /** Replaces the hint for an answer that is not HTML (e.g. LXD's unix socket has no URL to check). */
+  otherHint?: string,
 ): PlatformApiError {
   const type = res ? String(res.headers["content-type"] ?? "no content type") : undefined;
   const looksLikeHtml = res ? /<html|<!doctype/i.test(res.text) || /html/.test(type ?? "") : false;
@@ -114,7 +116,8 @@ export function invalidResponse(
       ...(res ? { status: res.status } : {}),
       hint: looksLikeHtml
         ? `An HTML page came back: the URL probably points at a proxy or login page, not the API. Use the API's own address (e.g. ${apiExample}).`
-        : "Check that the URL points at the platform's API (not a proxy) and that its version is supported; the start of the answer is in the details.",
+        : (otherHint ??
+          "Check that the URL points at the platform's API (not a proxy) and that its version is supported; the start of the answer is in the details."),
       details: {
         ...(res ? { status: res.status, contentType: type, bodyStart: redact(res.text.slice(0, 200)) } : {}),
       },

@@ -1,3 +1,4 @@
+import { describeValue, invalidResponse, isRecord } from "../../adapters/response-shape.js";
 import { LxdNotFoundError, LxdOperationFailedError, LxdTimeoutError } from "./lxd-errors.js";
 import { type MultipartFilePart, multipartBody } from "./multipart.js";
 import {
@@ -379,14 +380,17 @@ export class LxdClient {
       options.signal?.throwIfAborted();
       const left = deadline - Date.now();
       const slice = Math.max(1, Math.min(30, Math.ceil(left / 1000)));
-      const op = (
-        await this.sync<LxdOperation>({
-          method: "GET",
-          path: `${path}/wait?timeout=${slice}`,
-          timeoutMs: (slice + 15) * 1000,
-          ...(options.signal ? { signal: options.signal } : {}),
-        })
-      ).metadata;
+      const op = checkOperation(
+        `GET ${path}/wait`,
+        (
+          await this.sync<unknown>({
+            method: "GET",
+            path: `${path}/wait?timeout=${slice}`,
+            timeoutMs: (slice + 15) * 1000,
+            ...(options.signal ? { signal: options.signal } : {}),
+          })
+        ).metadata,
+      );
       if (op.status === "Success") return op;
       if (op.status === "Failure" || op.status === "Cancelled") {
         throw new LxdOperationFailedError(
@@ -436,6 +440,22 @@ export class LxdClient {
       throw error;
     }
   }
+}
+
+/** doc/rest-api.md "Status codes": the states an operation reports; anything else is not an LXD operation. */
+const OPERATION_STATUSES = ["Pending", "Running", "Cancelling", "Success", "Failure", "Cancelled"];
+
+function checkOperation(what: string, value: unknown): LxdOperation {
+  if (isRecord(value) && typeof value.status === "string" && OPERATION_STATUSES.includes(value.status))
+    return value as unknown as LxdOperation;
+  throw invalidResponse(
+    "lxd",
+    what,
+    `expected an operation with a status (${OPERATION_STATUSES.join(", ")}), got ${describeValue(value)}`,
+    undefined,
+    undefined,
+    "Is the socket really LXD's? Check LXD_SOCKET / the socket path option, and that LXD is a supported version (`lxc version`).",
+  );
 }
 
 function execFailureCode(message: string): number | undefined {

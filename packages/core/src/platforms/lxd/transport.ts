@@ -1,6 +1,7 @@
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { describeValue, invalidResponse, isRecord } from "../../adapters/response-shape.js";
 import { LabgateError } from "../../errors.js";
 import { ExitCode } from "../../exit-codes.js";
 import { LxdApiError, LxdNotFoundError, LxdUnreachableError } from "./lxd-errors.js";
@@ -176,20 +177,51 @@ function mapSocketError(error: unknown, socketPath: string, req: LxdRequest): un
   return error;
 }
 
+/**
+ * LXD's answers are envelopes (doc/rest-api.md, "Return values"): {type: "sync", metadata} or {type: "async",
+ * operation: "/1.0/operations/<uuid>"}. Anything else (a proxy's page, another server on the socket) is refused
+ * here, before an operation path or an instance state is built from it.
+ */
 function parseEnvelope<T>(req: LxdRequest, raw: RawResponse): LxdEnvelope<T> {
+  const text = raw.body.toString("utf8");
+  const what = `${req.method} ${req.path.split("?")[0]}`;
+  const refuse = (problem: string, cause?: unknown): never => {
+    const error = invalidResponse(
+      "lxd",
+      what,
+      problem,
+      { status: raw.status, headers: raw.headers, text },
+      "the LXD socket, not an HTTP proxy",
+      "Is the socket really LXD's? Check LXD_SOCKET / the socket path option, and that LXD is a supported version (`lxc version`); the start of the answer is in the details.",
+    );
+    throw cause === undefined ? error : Object.assign(error, { cause });
+  };
+  let body: unknown;
   try {
-    return JSON.parse(raw.body.toString("utf8")) as LxdEnvelope<T>;
+    body = JSON.parse(text);
   } catch (error) {
-    throw new LxdApiError(
-      raw.status,
-      `LXD answered ${req.method} ${req.path} with something that is not JSON.`,
-      {
-        cause: error,
-        hint: "Is the socket really LXD's? Check LXD_SOCKET / the socket path option.",
-      },
+    refuse(
+      text.trim() === ""
+        ? "an empty body"
+        : `a non-JSON body (${String(raw.headers["content-type"] ?? "no content type")})`,
+      error,
     );
   }
+  if (!isRecord(body) || (body.type !== "sync" && body.type !== "async"))
+    refuse(`expected a sync or async envelope, got ${describeValue(body)}`);
+  const envelope = body as Record<string, unknown>;
+  if (
+    envelope.type === "async" &&
+    (typeof envelope.operation !== "string" || !OPERATION_PATH.test(envelope.operation))
+  )
+    refuse(
+      `an async envelope needs operation "/1.0/operations/<id>", got ${describeValue(envelope.operation)}`,
+    );
+  return envelope as unknown as LxdEnvelope<T>;
 }
+
+/** An operation's URL as LXD returns it (a UUID; a project query may follow). */
+export const OPERATION_PATH = /^\/1\.0\/operations\/[A-Za-z0-9-]{1,64}(\?[A-Za-z0-9=&_.-]*)?$/;
 
 function mapHttpError(req: LxdRequest, raw: RawResponse): Error {
   let text = raw.body.toString("utf8").trim();
