@@ -13,6 +13,8 @@ export function formatCompareCell(value: number, unit: CompareRow["unit"]): stri
       return `${formatBytes(Math.round(value))}/s`;
     case "pct":
       return `${Math.round(value * 100) / 100}%`;
+    case "count":
+      return String(Math.round(value));
   }
 }
 
@@ -44,14 +46,17 @@ function sideLine(name: string, s: CompareResult["a"]): string {
 export function formatCompareText(c: CompareResult): string {
   const run = compareTable(c, "run");
   const backend = compareTable(c, "backend");
+  const fault = compareTable(c, "fault");
   return [
     sideLine("A", c.a),
     sideLine("B", c.b),
     "",
     textTable(run.header, run.rows),
     ...(backend.rows.length ? ["", "Per backend", textTable(backend.header, backend.rows)] : []),
+    ...(fault.rows.length ? ["", "Fault windows", textTable(fault.header, fault.rows)] : []),
     "",
     `Noise model: ${c.noiseModel}`,
+    ...(c.faults ? [`Faults: ${c.faults.note}`] : []),
     ...c.warnings.map((w) => `! ${w}`),
   ].join("\n");
 }
@@ -71,6 +76,7 @@ export function formatCompareMarkdown(c: CompareResult): string {
         : "⚪ **No change beyond noise.**";
   const run = compareTable(c, "run");
   const backend = compareTable(c, "backend");
+  const fault = compareTable(c, "fault");
   const esc = (s: string) => s.replace(/[|`]/g, (ch) => `\\${ch}`);
   return [
     "### labgate bench compare",
@@ -82,6 +88,16 @@ export function formatCompareMarkdown(c: CompareResult): string {
     "",
     markdownTable(run.header, run.rows),
     ...(backend.rows.length ? ["", "**Per backend**", "", markdownTable(backend.header, backend.rows)] : []),
+    ...(fault.rows.length
+      ? [
+          "",
+          "**Fault windows**",
+          "",
+          markdownTable(fault.header, fault.rows),
+          "",
+          `_${c.faults?.note ?? ""}_`,
+        ]
+      : []),
     ...(c.warnings.length ? ["", ...c.warnings.map((w) => `> ⚠ ${w}`)] : []),
     "",
     `<details><summary>Noise model</summary>\n\n${c.noiseModel}\n\n</details>`,

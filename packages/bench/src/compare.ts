@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { type FaultFigure, faultFigures, faultSides, matchFaults } from "./compare-faults.js";
 import {
   benjaminiHochberg,
   mannWhitneyP,
@@ -14,9 +15,9 @@ import type { BenchResult, RoundSummary } from "./types.js";
 
 export interface CompareRow {
   metric: string;
-  /** "run": the whole run; "backend": one backend's share or latency. */
-  group: "run" | "backend";
-  unit: "us" | "per_s" | "bytes_per_s" | "pct";
+  /** "run": the whole run; "backend": one backend's share or latency; "fault": a figure of one fault window. */
+  group: "run" | "backend" | "fault";
+  unit: "us" | "per_s" | "bytes_per_s" | "pct" | "count";
   /** Median over A's rounds (the run's value when it has one round). */
   a: number;
   b: number;
@@ -55,7 +56,15 @@ export interface CompareResult {
   /** Rounds per side with which the rank test can flag a change at all, given the number of rows. */
   minRounds: number;
   warnings: string[];
+  /** Present when either run injected faults: which faults were paired, and how their rows are judged. */
+  faults?: {
+    pairs: Array<{ a: string; b: string; matchedBy: "text" | "action-target" }>;
+    note: string;
+  };
 }
+
+export const FAULT_NOTE =
+  "Fault rows compare the figures of the paired fault windows (the same fault as written, else the same action on the same target). Faults run once per run (no rounds), so no p-value is computed and a change is not judged ('unknown'); detection and recovery are rounded up to whole series intervals, so a difference smaller than one interval (shown as noise ±) is 'within noise'.";
 
 export const COMPARE_ALPHA = 0.05;
 
@@ -207,15 +216,63 @@ export function compareResults(a: BenchResult, b: BenchResult, alpha = COMPARE_A
       verdict,
     };
   });
+  const faults = matchFaults(faultSides(a), faultSides(b));
+  const faultRows = faults.pairs.flatMap(faultFigures).map(faultRow);
   return {
     a: describe(a),
     b: describe(b),
-    rows,
+    rows: [...rows, ...faultRows],
     noiseModel: NOISE_MODEL,
     alpha,
     minRounds,
-    warnings: [...comparabilityWarnings(a, b), ...roundWarnings(a, b, minRounds)],
+    warnings: [
+      ...comparabilityWarnings(a, b),
+      ...faults.warnings,
+      ...recoveryWarnings(faults.pairs),
+      ...roundWarnings(a, b, minRounds),
+    ],
+    ...(faults.pairs.length || faults.warnings.length
+      ? {
+          faults: {
+            pairs: faults.pairs.map((p) => ({ a: p.a.text, b: p.b.text, matchedBy: p.matchedBy })),
+            note: FAULT_NOTE,
+          },
+        }
+      : {}),
   };
+}
+
+/** A fault figure as a compare row: one value a side, so never tested; within noise only below the series resolution. */
+function faultRow(f: FaultFigure): CompareRow {
+  const diff = f.b - f.a;
+  return {
+    metric: f.metric,
+    group: "fault",
+    unit: f.unit,
+    a: f.a,
+    b: f.b,
+    changePct: f.a !== 0 ? Math.round((diff / f.a) * 10_000) / 100 : null,
+    aRounds: [f.a],
+    bRounds: [f.b],
+    noise: f.resolution,
+    pValue: null,
+    significant: null,
+    roundsNeeded: null,
+    verdict: f.resolution !== null && Math.abs(diff) < f.resolution ? "within noise" : "unknown",
+  };
+}
+
+/** A window that never recovered has no recovery figure to compare: say so instead of dropping the row silently. */
+function recoveryWarnings(pairs: ReturnType<typeof matchFaults>["pairs"]): string[] {
+  return pairs.flatMap((p) => {
+    const never = [
+      ...(p.a.window.recoveryMs === null ? [`A ('${p.a.text}')`] : []),
+      ...(p.b.window.recoveryMs === null ? [`B ('${p.b.text}')`] : []),
+    ];
+    return never.length
+      ? [`No recovery to compare: ${never.join(" and ")} did not recover before the run ended.`]
+      : [];
+  });
 }
 
 function valuesOf(r: BenchResult, m: Metric): number[] {

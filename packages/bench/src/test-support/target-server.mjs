@@ -88,6 +88,7 @@ function goDown() {
   setTimeout(() => server.listen(port, "127.0.0.1"), config.downForMs ?? 1000);
 }
 
-server.listen(0, "127.0.0.1", () => {
+// `port`: come back on the port a killed predecessor used (a backend restarted behind a load balancer).
+server.listen(config.port ?? 0, "127.0.0.1", () => {
   process.stdout.write(`${server.address().port}\n`);
 });

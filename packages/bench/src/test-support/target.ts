@@ -22,6 +22,8 @@ export interface TargetConfig {
   /** Send the headers, then trickle the body one byte per 100 ms forever. */
   drip?: boolean;
   status?: number;
+  /** Listen on this loopback port instead of a free one (a restart on the port of a killed target). */
+  port?: number;
 }
 
 export interface TargetStats {
