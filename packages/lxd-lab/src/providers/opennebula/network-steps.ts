@@ -1,4 +1,4 @@
-import { ExitCode, OpenNebulaError, toTemplateXml, waitForVnetReady } from "@labgate/core";
+import { ExitCode, OpenNebulaError, parseIpv4, toTemplateXml, waitForVnetReady } from "@labgate/core";
 import type { Step, StepContext } from "../../engine/step.js";
 import type { OneLabRuntime } from "./one-lab-runtime.js";
 
@@ -117,8 +117,8 @@ export function vnetStep(rt: OneLabRuntime): Step {
         });
       const inRange = (ip: string) =>
         vnet.addressRanges.some((ar) => {
-          const n = toInt(ip);
-          return n >= toInt(ar.ip) && n < toInt(ar.ip) + ar.size;
+          const n = parseIpv4(ip);
+          return n >= parseIpv4(ar.ip) && n < parseIpv4(ar.ip) + ar.size;
         });
       const outside = [...rt.addresses(ctx).values()].filter((a) => !inRange(a.ip));
       if (outside.length) {
@@ -143,8 +143,4 @@ export function vnetStep(rt: OneLabRuntime): Step {
     },
     diagnostics: [`onevnet show ${o.vnetName}`, `ip link show ${o.bridge}  # on the host`],
   };
-}
-
-function toInt(ip: string): number {
-  return ip.split(".").reduce((n, part) => n * 256 + Number(part), 0);
 }

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
 import { PreconditionError } from "../../../errors.js";
+import { parseIpv4, prefixToMask } from "../../../ip-pool/ipv4.js";
 import { sleep } from "../../../util/sleep.js";
 import type { LxdClient } from "../../lxd/lxd-client.js";
 import type { LxdDevices } from "../../lxd/types.js";
@@ -297,14 +298,14 @@ export async function readGuestContextStatus(
  */
 async function refuseRouteConflict(nic: SimNic, prefix: number): Promise<void> {
   const table = await readFile("/proc/net/route", "utf8").catch(() => "");
-  const ours = toInt(nic.gateway ?? "0.0.0.0") & prefixMask(prefix);
+  const ours = parseIpv4(nic.gateway ?? "0.0.0.0") & prefixToMask(prefix);
   for (const line of table.split("\n").slice(1)) {
     const [iface, dest, , , , , , mask] = line.trim().split(/\s+/);
     if (!iface || !dest || !mask || mask === "00000000") continue;
     // /proc/net/route prints addresses as little-endian hex.
     const routeMask = Number.parseInt(mask.match(/../g)?.reverse().join("") ?? "0", 16) >>> 0;
     const routeNet = Number.parseInt(dest.match(/../g)?.reverse().join("") ?? "0", 16) >>> 0;
-    const common = (routeMask & prefixMask(prefix)) >>> 0;
+    const common = (routeMask & prefixToMask(prefix)) >>> 0;
     if ((routeNet & common) >>> 0 !== (ours & common) >>> 0) continue;
     throw new PreconditionError(
       "ONE_SIM_SUBNET_IN_USE",
@@ -315,14 +316,6 @@ async function refuseRouteConflict(nic: SimNic, prefix: number): Promise<void> {
       },
     );
   }
-}
-
-function toInt(ip: string): number {
-  return ip.split(".").reduce((n, o) => ((n << 8) | Number(o)) >>> 0, 0);
-}
-
-function prefixMask(prefix: number): number {
-  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
 }
 
 function maskPrefix(mask: string): number {

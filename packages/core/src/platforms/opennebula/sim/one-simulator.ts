@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { formatIpv4, parseIpv4 } from "../../../ip-pool/ipv4.js";
 import { contextCapabilities, ONED_VERSION_STRING, type OneContextVersion } from "../context-versions.js";
 import { checkLxdImageUrl } from "../lxd-image-url.js";
 import { OneErrorCode } from "../one-errors.js";
@@ -22,8 +23,6 @@ import { matchesRequirements, SchedExpressionError } from "./sched-requirements.
 import {
   ApiError,
   cdata,
-  intToIp,
-  ipToInt,
   macFor,
   OWNER,
   PERMISSIONS,
@@ -242,6 +241,11 @@ export interface SimulatorCall {
 
 export class OneSimulator {
   readonly calls: SimulatorCall[] = [];
+  /**
+   * Test hook: the answer to a call is sent only when the returned promise settles (the call has
+   * taken effect; its client is kept waiting, as one killed mid-call would be).
+   */
+  holdAnswer: ((method: string) => Promise<void> | undefined) | undefined;
   /** Raw request bodies (they carry the session, as on the wire). */
   readonly requests: string[] = [];
   readonly options: Required<Omit<OneSimulatorOptions, "hosts" | "hypervisor">>;
@@ -409,6 +413,7 @@ export class OneSimulator {
       this.#authenticate(session);
       const result = this.#dispatch(call.method, params);
       this.calls.push({ method: call.method, params, ok: true });
+      await this.holdAnswer?.(call.method);
       send(200, encodeMethodResponse([true, result, 0]));
     } catch (error) {
       this.calls.push({ method: call.method, params, ok: false });
@@ -641,8 +646,8 @@ export class OneSimulator {
   }
 
   #arFor(vnet: Vnet, ip: string): Ar | undefined {
-    const n = ipToInt(ip);
-    return vnet.ars.find((ar) => n >= ipToInt(ar.ip) && n < ipToInt(ar.ip) + ar.size);
+    const n = parseIpv4(ip);
+    return vnet.ars.find((ar) => n >= parseIpv4(ar.ip) && n < parseIpv4(ar.ip) + ar.size);
   }
 
   #holdRelease(hold: boolean, id: number, t: Record<string, unknown>): number {
@@ -671,7 +676,7 @@ export class OneSimulator {
             .map(([k, val]) => `<${k}>${cdata(String(val))}</${k}>`)
             .join(
               "",
-            )}<IP>${cdata(ar.ip)}</IP><IP_END>${cdata(intToIp(ipToInt(ar.ip) + ar.size - 1))}</IP_END><MAC>${cdata(macFor(ar.ip))}</MAC><SIZE>${cdata(String(ar.size))}</SIZE><TYPE>${cdata(ar.type)}</TYPE><USED_LEASES>${ar.leases.length}</USED_LEASES><LEASES>${ar.leases.map((l) => `<LEASE><IP>${cdata(l.ip)}</IP><MAC>${cdata(macFor(l.ip))}</MAC><VM>${cdata(String(l.vm))}</VM></LEASE>`).join("")}</LEASES></AR>`,
+            )}<IP>${cdata(ar.ip)}</IP><IP_END>${cdata(formatIpv4(parseIpv4(ar.ip) + ar.size - 1))}</IP_END><MAC>${cdata(macFor(ar.ip))}</MAC><SIZE>${cdata(String(ar.size))}</SIZE><TYPE>${cdata(ar.type)}</TYPE><USED_LEASES>${ar.leases.length}</USED_LEASES><LEASES>${ar.leases.map((l) => `<LEASE><IP>${cdata(l.ip)}</IP><MAC>${cdata(macFor(l.ip))}</MAC><VM>${cdata(String(l.vm))}</VM></LEASE>`).join("")}</LEASES></AR>`,
       )
       .join("");
     return `<VNET><ID>${v.id}</ID>${OWNER}<NAME>${escapeXml(v.name)}</NAME><LOCK/>${PERMISSIONS}<CLUSTERS><ID>0</ID></CLUSTERS><BRIDGE>${cdata(v.bridge)}</BRIDGE><BRIDGE_TYPE>${cdata("linux")}</BRIDGE_TYPE><STATE>${v.state}</STATE><PREV_STATE>0</PREV_STATE><PARENT_NETWORK_ID/><VN_MAD>${cdata(v.vnMad)}</VN_MAD><PHYDEV/><VLAN_ID/><OUTER_VLAN_ID/><VLAN_ID_AUTOMATIC>0</VLAN_ID_AUTOMATIC><OUTER_VLAN_ID_AUTOMATIC>0</OUTER_VLAN_ID_AUTOMATIC><USED_LEASES>${used}</USED_LEASES><VROUTERS/><UPDATED_VMS/><OUTDATED_VMS/><UPDATING_VMS/><ERROR_VMS/>${templateXml(v.template)}<AR_POOL>${ars}</AR_POOL></VNET>`;
@@ -905,7 +910,7 @@ export class OneSimulator {
 
   #freeIp(ar: Ar): string | undefined {
     for (let i = 0; i < ar.size; i++) {
-      const ip = intToIp(ipToInt(ar.ip) + i);
+      const ip = formatIpv4(parseIpv4(ar.ip) + i);
       if (!ar.leases.some((l) => l.ip === ip)) return ip;
     }
     return undefined;

@@ -1,4 +1,5 @@
 import { XMLParser } from "fast-xml-parser";
+import { parseIpv4 } from "../../../ip-pool/ipv4.js";
 import { OneErrorCode } from "../one-errors.js";
 
 /** XML and address helpers of the simulator: templates in and out, as oned parses and prints them. */
@@ -65,15 +66,8 @@ export function str(obj: Record<string, unknown>, key: string): string {
   return typeof v === "string" ? v : "";
 }
 
-export function ipToInt(ip: string): number {
-  const parts = ip.split(".").map(Number);
-  return ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
-}
-export function intToIp(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
-}
 export function macFor(ip: string): string {
-  const n = ipToInt(ip);
+  const n = parseIpv4(ip);
   return `02:00:${[n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].map((b) => b.toString(16).padStart(2, "0")).join(":")}`;
 }
 
