@@ -2,8 +2,9 @@
 // bench:self — how close is labgate's load engine to wrk? One HAProxy that answers by itself
 // (`http-request return`, no backend: the target is never the bottleneck we measure) on loopback;
 // against it, in rotated rounds, every generator runs for the same time with the same connections:
-//   wrk -t1, wrk -t2, bare autocannon, labgate (undici engine, default workers), labgate --workers 1,
-//   labgate --engine autocannon.
+//   wrk -t1, wrk -t2, bare autocannon, labgate (default: net engine, default workers), labgate
+//   --workers 1 and --workers 2 (how the default was chosen), labgate --engine undici, labgate
+//   --engine autocannon.
 // Each generator runs as its own process under /usr/bin/time, so its CPU seconds and peak RSS are
 // the kernel's figures. Reported: median req/s, requests per generator CPU-second, peak RSS, and the
 // median of per-round ratios labgate/wrk -t2 (adjacent runs share the machine's momentary load).
@@ -96,7 +97,7 @@ const generators = [
   },
   {
     name: "labgate",
-    label: "labgate (undici, default workers)",
+    label: "labgate (defaults: net engine)",
     cmd: [process.execPath, "--input-type=module", "-e", labgateScript("")],
     parse: lastJsonLine,
   },
@@ -104,6 +105,18 @@ const generators = [
     name: "labgate-w1",
     label: "labgate --workers 1",
     cmd: [process.execPath, "--input-type=module", "-e", labgateScript("workers: 1")],
+    parse: lastJsonLine,
+  },
+  {
+    name: "labgate-w2",
+    label: "labgate --workers 2",
+    cmd: [process.execPath, "--input-type=module", "-e", labgateScript("workers: 2")],
+    parse: lastJsonLine,
+  },
+  {
+    name: "labgate-undici",
+    label: "labgate --engine undici",
+    cmd: [process.execPath, "--input-type=module", "-e", labgateScript('engine: "undici"')],
     parse: lastJsonLine,
   },
   {

@@ -15,9 +15,9 @@ const rejection = (input: Parameters<typeof resolveOptions>[0]): BenchOptionErro
 };
 
 describe("--engine and --workers", () => {
-  it("defaults to the undici engine with workers chosen per mode, never more than the connections", () => {
+  it("defaults to the net engine with workers chosen per mode, never more than the connections", () => {
     const closed = resolveOptions({ url });
-    expect(closed.engine).toBe("undici");
+    expect(closed.engine).toBe("net");
     expect(closed.workers).toBe(Math.min(10, defaultWorkers("closed-loop", null)));
     expect(resolveOptions({ url, connections: 1 }).workers).toBe(1);
     // Half the cores, at least one; constant rate adds a thread per 20k req/s only.

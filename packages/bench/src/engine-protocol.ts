@@ -1,6 +1,6 @@
+import type { EngineSpec } from "./engine-core.js";
 import type { RawBucket, RecorderTotals } from "./recorder.js";
 import type { ThreadStats } from "./thread-stats.js";
-import type { EngineSpec } from "./undici-engine.js";
 
 /** Sent by the parent: start (times in the parent's performance.now()) or stop early. */
 export type ParentMessage = { type: "go"; start: EngineThreadStart } | { type: "abort" };

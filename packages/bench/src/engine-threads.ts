@@ -1,11 +1,11 @@
 import { Worker } from "node:worker_threads";
+import type { EngineSpec } from "./engine-core.js";
 import type { EngineThreadMessage, ParentMessage } from "./engine-protocol.js";
 import { BenchEngineError } from "./errors.js";
 import { requestHeaders } from "./options.js";
 import type { RawBucket, Recorder } from "./recorder.js";
 import type { ThreadStats } from "./thread-stats.js";
 import type { ResolvedBenchOptions } from "./types.js";
-import type { EngineSpec } from "./undici-engine.js";
 
 export interface ThreadsWindow {
   runStartMs: number;
@@ -108,6 +108,7 @@ export function engineSpec(
   const body = options.body ? new Uint8Array(options.body.data) : null;
   if (body) headers.push("content-length", String(body.byteLength));
   return {
+    client: options.engine === "undici" ? "undici" : "net",
     url: options.url,
     method: options.method,
     headers,

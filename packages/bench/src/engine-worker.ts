@@ -1,9 +1,9 @@
-// Worker-thread entry of the undici engine: runs one share of the load and reports to the parent.
+// Worker-thread entry of the labgate engine (net or undici client): runs one share of the load and reports to the parent.
 import { parentPort, workerData } from "node:worker_threads";
+import { createEngine } from "./engine-create.js";
 import type { EngineThreadMessage, EngineThreadStart, ParentMessage } from "./engine-protocol.js";
 import { Recorder } from "./recorder.js";
 import { startThreadStats } from "./thread-stats.js";
-import { Engine } from "./undici-engine.js";
 
 const port = parentPort;
 if (!port) throw new Error("engine-worker.ts runs only as a worker thread");
@@ -36,7 +36,7 @@ async function run(start: EngineThreadStart): Promise<void> {
   let outcome = { aborted: false };
   let error: string | undefined;
   try {
-    outcome = await new Engine(spec, recorder).run(controller.signal);
+    outcome = await (await createEngine(spec, recorder)).run(controller.signal);
   } catch (e) {
     error = (e as Error)?.stack ?? String(e);
   } finally {

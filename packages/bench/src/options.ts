@@ -12,7 +12,7 @@ export const DEFAULTS = {
   timeoutMs: 5_000,
   backendHeader: "X-Served-By",
   method: "GET",
-  engine: "undici",
+  engine: "net",
 } as const;
 
 /**
@@ -28,7 +28,7 @@ export function defaultWorkers(mode: "closed-loop" | "constant-rate", rate: numb
   return spare;
 }
 
-const ENGINES = new Set(["undici", "autocannon"]);
+const ENGINES = new Set(["net", "undici", "autocannon"]);
 
 /**
  * The longest each duration can mean. Node timers hold at most 2^31-1 ms (24.8 days) and fire at once
@@ -80,7 +80,7 @@ export function resolveOptions(input: BenchOptions): ResolvedBenchOptions {
   }
   const headers = validateHeaders(input.headers ?? {});
   const body = resolveBody(input.body, method, headers);
-  // autocannon keeps a copy of the whole request per connection; the undici engine shares one per thread.
+  // autocannon keeps a copy of the whole request per connection; labgate's engines share one per thread.
   const copiesPerConnection = (input.engine ?? DEFAULTS.engine) === "autocannon" && rate === null;
   if (body && copiesPerConnection && body.bytes * connections > CLOSED_LOOP_BODY_MEMORY_BYTES) {
     throw new BenchOptionError(
@@ -93,16 +93,16 @@ export function resolveOptions(input: BenchOptions): ResolvedBenchOptions {
   if (!ENGINES.has(engine)) {
     throw new BenchOptionError(
       `--engine "${engine}" is not a load engine labgate has.`,
-      "Use --engine undici (the default) or --engine autocannon (the reference engine).",
+      "Use --engine net (the default), --engine undici, or --engine autocannon (the reference engine).",
       { engine },
     );
   }
   const stages = input.stages?.length ? [...input.stages] : null;
   if (stages) {
-    if (engine !== "undici") {
+    if (engine === "autocannon") {
       throw new BenchOptionError(
         "--stages was given with --engine autocannon, which sends at one constant rate only.",
-        "Leave --engine out (the undici engine ramps the rate), or drop --stages.",
+        "Leave --engine out (labgate's engine ramps the rate), or drop --stages.",
       );
     }
     // Ramping from --rate, or from nothing: the run is open loop either way (k6 ramping-arrival-rate).
@@ -119,7 +119,7 @@ export function resolveOptions(input: BenchOptions): ResolvedBenchOptions {
   const peakRate = stages ? Math.max(rate ?? 0, ...stages.map((s) => s.target)) : rate;
   const mode = rate === null ? "closed-loop" : "constant-rate";
   let workers = 1;
-  if (engine === "undici") {
+  if (engine !== "autocannon") {
     workers =
       input.workers === undefined
         ? Math.min(connections, defaultWorkers(mode, peakRate))
@@ -134,7 +134,7 @@ export function resolveOptions(input: BenchOptions): ResolvedBenchOptions {
   } else if (input.workers !== undefined && input.workers !== 1) {
     throw new BenchOptionError(
       `--workers ${input.workers} was given with --engine autocannon, which runs on one thread.`,
-      "Leave --workers out with --engine autocannon, or use the default undici engine.",
+      "Leave --workers out with --engine autocannon, or use the default engine (net).",
       { workers: input.workers },
     );
   }

@@ -30,7 +30,7 @@ export async function runBench(
   // Threads start (and load their code) before the clock does: the run begins when all can send.
   // One worker runs on this thread: no second isolate, no start-up wait.
   const threads =
-    options.engine === "undici" && options.workers > 1
+    options.engine !== "autocannon" && options.workers > 1
       ? await startEngineThreads(options, options.workers)
       : null;
   try {
@@ -87,11 +87,11 @@ async function measure(
       const outcome = await threads.run(recorder, { runStartMs, warmupEndMs, endMs, signal: input.signal });
       aborted = outcome.aborted;
       threadStats = outcome.threads;
-    } else if (options.engine === "undici") {
-      // Loaded here so that runs on engine threads keep undici out of this thread's memory.
-      const { Engine } = await import("./undici-engine.js");
+    } else if (options.engine !== "autocannon") {
+      // Loaded here so that runs on engine threads keep the engine's client out of this thread's memory.
+      const { createEngine } = await import("./engine-create.js");
       const spec = engineSpec(options, { runStartMs, warmupEndMs, endMs }, 0, 1);
-      aborted = (await new Engine(spec, recorder).run(input.signal)).aborted;
+      aborted = (await (await createEngine(spec, recorder)).run(input.signal)).aborted;
     } else {
       const outcome =
         options.mode === "constant-rate"

@@ -39,9 +39,9 @@ export function judgeGenerator(input: TrustInput): GeneratorReport {
   const busy = max((t) => t.eventLoopUtilizationPercent) ?? 0;
   const starved = max((t) => t.starvedPercent);
   const loopDelay = max((t) => t.eventLoopDelayP99Ms) ?? 0;
-  const spinning = input.engine === "undici" && input.mode === "constant-rate";
+  const spinning = input.engine !== "autocannon" && input.mode === "constant-rate";
 
-  // The undici engine's constant-rate loop polls between sends, so its loop is busy by design:
+  // labgate's engine's constant-rate loop polls between sends, so its loop is busy by design:
   // there the send lag says whether it kept up.
   const selfBound =
     !spinning &&

@@ -26,16 +26,18 @@ export interface BenchOptions {
   /** Stops the run early (e.g. Ctrl-C); what was measured so far is reported. */
   signal?: AbortSignal;
   /**
-   * "undici" (default): labgate's engine on undici's dispatch API in worker threads.
+   * "net" (default): labgate's engine on node:net sockets (pre-built requests, a strict HTTP/1.1
+   * response parser) in worker threads.
+   * "undici": the same engine on undici's dispatch API.
    * "autocannon": the previous engine (autocannon closed loop, node:http constant rate), kept as the reference.
    */
   engine?: BenchEngine;
-  /** Engine threads for the undici engine; default chosen per mode (see DEFAULT_WORKERS). */
+  /** Engine threads for labgate's engine (net or undici); default chosen per mode (see defaultWorkers). */
   workers?: number;
   /**
    * Ramping arrival rate (k6 stages): after the warm-up (sent at `rate`), the rate moves linearly to
    * each stage's target over its duration, starting from `rate` or 0. Sets the measured duration to
-   * the stages' total; constant-rate mode, undici engine.
+   * the stages' total; constant-rate mode, labgate's engine (net or undici).
    */
   stages?: Stage[];
   /** Recorded in the result's environment block: the command that started the run (secrets are redacted when written). */
@@ -91,7 +93,7 @@ export interface RoundSummary {
   backends: Array<{ name: string; count: number; sharePct: number; p50Us: number; p99Us: number }>;
 }
 
-export type BenchEngine = "undici" | "autocannon";
+export type BenchEngine = "net" | "undici" | "autocannon";
 
 export interface ResolvedBenchOptions {
   url: string;

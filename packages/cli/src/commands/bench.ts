@@ -128,10 +128,10 @@ export function registerBenchCommands(program: Command): void {
     )
     .option(
       "--engine <name>",
-      "load engine: undici (labgate's, worker threads) or autocannon (the reference)",
-      "undici",
+      "load engine: net (labgate's, node:net sockets, worker threads), undici (the same engine on undici) or autocannon (the reference)",
+      "net",
     )
-    .option("--workers <n>", "engine threads (undici engine); default chosen per mode")
+    .option("--workers <n>", "engine threads (net or undici engine); default chosen per mode")
     .option(
       "--allow-untrustworthy",
       "judge the SLOs even when the generator was saturated, starved or late (otherwise: not judged, exit 1)",
@@ -198,7 +198,7 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
     method: flags.method ?? "GET",
     ...(body !== undefined ? { body } : {}),
     insecure: Boolean(flags.insecure),
-    engine: (flags.engine ?? "undici") as BenchEngine,
+    engine: (flags.engine ?? "net") as BenchEngine,
     ...(flags.workers !== undefined ? { workers: parseCount(flags.workers, "workers") } : {}),
     slos,
     ...(flags.stages !== undefined ? { stages: parseStages(flags.stages) } : {}),
