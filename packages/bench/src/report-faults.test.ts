@@ -25,7 +25,11 @@ function faultyRun(): BenchResult {
     const app2Down = t >= 3 && t < 7;
     const app1Drained = t === 8;
     const p = point(t, 100, app2Down ? 40_000 : 10_000, t === 0);
-    const backends = app2Down ? { app1: 100 } : app1Drained ? { app2: 100 } : { app1: 50, app2: 50 };
+    const backends: Record<string, number> = app2Down
+      ? { app1: 100 }
+      : app1Drained
+        ? { app2: 100 }
+        : { app1: 50, app2: 50 };
     return t === 3
       ? { ...p, errors: 30, errorKinds: { ECONNRESET: 30 }, backends }
       : { ...p, errorKinds: {}, backends };
