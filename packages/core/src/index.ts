@@ -22,6 +22,7 @@ export type {
   ResolvedSpec,
   WaitOptions as AdapterWaitOptions,
 } from "./adapters/types.js";
+export { INTENT_KEY } from "./adapters/types.js";
 export { pollUntil, waitForRunning } from "./adapters/wait.js";
 export { checkDeployment } from "./deploy-rules/check-deployment.js";
 export {

@@ -15,6 +15,7 @@ import {
   type Finding,
   formatFinding,
   hasErrors,
+  INTENT_KEY,
   InvalidInputError,
   IpPool,
   LabgateError,
@@ -223,7 +224,7 @@ async function apply(
     });
   } catch (error) {
     // Adapters that can look nodes up announce every mutating call; the others clean up inside create.
-    const intent = adapter.findByName ? await readDeployRecord(statePath).catch(() => undefined) : undefined;
+    const intent = canLookUp(adapter) ? await readDeployRecord(statePath).catch(() => undefined) : undefined;
     const left = intent ? await findLeftovers(adapter, intent, statePath).catch(() => undefined) : [];
     if (left === undefined || left.length > 0) {
       // Something may exist on the platform: keep the record (and the address) so destroy or a re-run finds it.
@@ -345,10 +346,12 @@ async function findLeftovers(
   statePath: string,
 ): Promise<NodeRef[]> {
   const { id, name } = record.ref;
-  if (adapter.findByName) {
-    // Such adapters announce each mutating call with the id first: no id means nothing was sent.
-    if (!id) return [];
-    return (await adapter.findByName(name)).filter((r) => r.id === id);
+  if (canLookUp(adapter)) {
+    // Such adapters announce each mutating call with the id (or a claim they stamp on the node) first:
+    // a record with neither means nothing was sent.
+    if (!id && !record.ref.location?.[INTENT_KEY]) return [];
+    if (adapter.findLeftovers) return adapter.findLeftovers(record.ref);
+    return ((await adapter.findByName?.(name)) ?? []).filter((r) => r.id === id);
   }
   if (id && (await adapter.get(record.ref))) return [record.ref];
   if (!id) {
@@ -361,6 +364,10 @@ async function findLeftovers(
     );
   }
   return [];
+}
+
+function canLookUp(adapter: ReturnType<typeof createAdapter>): boolean {
+  return Boolean(adapter.findLeftovers ?? adapter.findByName);
 }
 
 function interruptedNotice(record: DeployRecord, found: NodeRef[], statePath: string): string {

@@ -9,6 +9,7 @@ import type { Finding } from "../deploy-rules/findings.js";
 import type { DeploySpec } from "../deploy-rules/spec.js";
 import { PlatformApiError } from "../errors.js";
 import { redact } from "../util/redact.js";
+import { claimOf, nameTakenError, newClaim } from "./claims.js";
 import { cloudInitUserData } from "./cloud-init.js";
 import { AWS_SDK_PACKAGES, importOptionalSdk } from "./optional-sdk.js";
 import { missingOption, OptionReader } from "./options.js";
@@ -23,6 +24,7 @@ import type {
   ResolvedSpec,
   WaitOptions,
 } from "./types.js";
+import { INTENT_KEY } from "./types.js";
 import { pollUntil, waitForRunning } from "./wait.js";
 
 export interface AwsAdapterOptions {
@@ -43,6 +45,10 @@ export interface AwsAdapterOptions {
 /** NodeRef.location key holding when RunInstances returned, so a later process knows the grace period too. */
 const LAUNCHED_AT = "launchedAt";
 const NOT_YET_VISIBLE = "not visible yet (EC2 eventual consistency after RunInstances)";
+/** The tag carrying the apply's claim (also its RunInstances ClientToken). */
+const INTENT_TAG = "labgate:intent";
+/** Every state but terminated and shutting-down: instances that exist and keep their name. */
+const LIVE_STATES = ["pending", "running", "stopping", "stopped"];
 
 /** AWS EC2 through @aws-sdk/client-ec2: DHCP by default, PrivateIpAddress only when the spec asks for static. */
 export class AwsAdapter implements PlatformAdapter {
@@ -93,7 +99,11 @@ export class AwsAdapter implements PlatformAdapter {
 
   plan(spec: ResolvedSpec): DeploymentPlan {
     const lookup = this.needsRootDeviceLookup(spec);
-    const input = this.runInput(spec, lookup ? `<RootDeviceName of ${spec.image?.ref}>` : undefined);
+    const input = this.runInput(
+      spec,
+      lookup ? `<RootDeviceName of ${spec.image?.ref}>` : undefined,
+      "<random per apply>",
+    );
     const shown = {
       ...input,
       ...(input.UserData ? { UserData: `<base64 cloud-config, ${input.UserData.length} chars>` } : {}),
@@ -115,9 +125,15 @@ export class AwsAdapter implements PlatformAdapter {
           : []),
         {
           kind: "sdk",
+          action: "DescribeInstances",
+          target: `Filters=[tag:Name=${spec.name}, instance-state-name=${LIVE_STATES.join("|")}]`,
+          why: "An instance of this name that this apply did not make is refused, never adopted or replaced.",
+        },
+        {
+          kind: "sdk",
           action: "RunInstances",
           target: `ec2.${this.region(spec)}`,
-          why: "Launch one instance from the AMI into the subnet.",
+          why: "Launch one instance from the AMI into the subnet; the ClientToken (also tag labgate:intent, recorded before the call) makes a retried launch return the same instance and lets an interrupted apply find it.",
           params: shown,
         },
         {
@@ -132,10 +148,16 @@ export class AwsAdapter implements PlatformAdapter {
 
   async create(spec: ResolvedSpec, call: CallOptions = {}): Promise<NodeRef> {
     const rootDevice = this.needsRootDeviceLookup(spec) ? await this.rootDeviceName(spec, call) : undefined;
+    const taken = await this.findByName(spec.name, call);
+    if (taken.length > 0) throw nameTakenError("aws", spec.name, taken);
+    const claim = newClaim();
+    const location = { region: this.region(spec), [INTENT_KEY]: claim };
+    // EC2 names the instance only in its answer: the claim it will carry is on disk before the call.
+    await call.beforeMutation?.({ platform: "aws", id: "", name: spec.name, location });
     call.onCall?.("ec2:RunInstances");
     const out = await this.send(async () => {
       const { client, sdk } = await this.ec2(spec);
-      return client.send(new sdk.RunInstancesCommand(this.runInput(spec, rootDevice)), sig(call));
+      return client.send(new sdk.RunInstancesCommand(this.runInput(spec, rootDevice, claim)), sig(call));
     }, "RunInstances");
     const id = out.Instances?.[0]?.InstanceId;
     if (!id) throw new PlatformApiError("aws", "PLATFORM_API_ERROR", "RunInstances returned no instance id.");
@@ -143,8 +165,52 @@ export class AwsAdapter implements PlatformAdapter {
       platform: "aws",
       id,
       name: spec.name,
-      location: { region: this.region(spec), [LAUNCHED_AT]: new Date().toISOString() },
+      location: { ...location, [LAUNCHED_AT]: new Date().toISOString() },
     };
+  }
+
+  /**
+   * DescribeInstances filtered by tag:Name, terminated and shutting-down left out (they keep their tags for
+   * about an hour). Each ref carries the labgate:intent tag, if any, as its claim.
+   */
+  async findByName(name: string, call: CallOptions = {}): Promise<NodeRef[]> {
+    call.onCall?.(`ec2:DescribeInstances tag:Name=${name}`);
+    const refs: NodeRef[] = [];
+    let next: string | undefined;
+    do {
+      const out: DescribeInstancesCommandOutput = await this.send(async () => {
+        const { client, sdk } = await this.ec2();
+        return client.send(
+          new sdk.DescribeInstancesCommand({
+            Filters: [
+              { Name: "tag:Name", Values: [name] },
+              { Name: "instance-state-name", Values: LIVE_STATES },
+            ],
+            ...(next ? { NextToken: next } : {}),
+          }),
+          sig(call),
+        );
+      }, "DescribeInstances");
+      for (const instance of (out.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
+        if (!instance.InstanceId) continue;
+        const claim = instance.Tags?.find((t) => t.Key === INTENT_TAG)?.Value;
+        refs.push({
+          platform: "aws",
+          id: instance.InstanceId,
+          name,
+          location: { region: this.region(), ...(claim ? { [INTENT_KEY]: claim } : {}) },
+        });
+      }
+      next = out.NextToken;
+    } while (next);
+    return refs;
+  }
+
+  /** The instance that carries the interrupted apply's claim; one of the same name without it is someone else's. */
+  async findLeftovers(intent: NodeRef, call: CallOptions = {}): Promise<NodeRef[]> {
+    const claim = claimOf(intent);
+    const found = await this.findByName(intent.name, call);
+    return found.filter((r) => (claim ? claimOf(r) === claim : r.id === intent.id));
   }
 
   async get(ref: NodeRef, call: CallOptions = {}): Promise<NodeInfo | undefined> {
@@ -168,6 +234,7 @@ export class AwsAdapter implements PlatformAdapter {
   }
 
   async start(ref: NodeRef, call: CallOptions = {}): Promise<void> {
+    await call.beforeMutation?.(ref);
     call.onCall?.("ec2:StartInstances");
     await this.sendOnInstance(ref, call, "StartInstances", (client, sdk, options) =>
       client.send(new sdk.StartInstancesCommand({ InstanceIds: [ref.id] }), options),
@@ -175,6 +242,7 @@ export class AwsAdapter implements PlatformAdapter {
   }
 
   async stop(ref: NodeRef, call: CallOptions = {}): Promise<void> {
+    await call.beforeMutation?.(ref);
     call.onCall?.("ec2:StopInstances");
     await this.sendOnInstance(ref, call, "StopInstances", (client, sdk, options) =>
       client.send(new sdk.StopInstancesCommand({ InstanceIds: [ref.id] }), options),
@@ -203,7 +271,7 @@ export class AwsAdapter implements PlatformAdapter {
    * The RunInstances request. `rootDevice` is the AMI's RootDeviceName (DescribeImages): a mapping under any
    * other name adds a second volume and leaves the root at the AMI's size.
    */
-  runInput(spec: ResolvedSpec, rootDevice?: string): RunInstancesCommandInput {
+  runInput(spec: ResolvedSpec, rootDevice?: string, claim?: string): RunInstancesCommandInput {
     const o = this.reader(spec);
     const input: RunInstancesCommandInput = {
       ImageId: spec.image?.ref,
@@ -218,10 +286,14 @@ export class AwsAdapter implements PlatformAdapter {
           Tags: [
             { Key: "Name", Value: spec.name },
             { Key: "labgate:deploy", Value: spec.name },
+            ...(claim ? [{ Key: INTENT_TAG, Value: claim }] : []),
           ],
         },
       ],
       UserData: Buffer.from(cloudInitUserData(spec)).toString("base64"),
+      // Idempotency (ec2/latest/devguide/ec2-api-idempotency.html): the SDK's retries of a launch whose
+      // answer was lost return the instance the first attempt made instead of a second one.
+      ...(claim ? { ClientToken: claim } : {}),
     };
     if (spec.resolvedNetwork.mode === "fixed") input.PrivateIpAddress = spec.resolvedNetwork.ip;
     const groups = o.values.security_group_ids;

@@ -136,4 +136,15 @@ export interface PlatformAdapter {
    * that changes the platform: a record without an id then means nothing was sent.
    */
   findByName?(name: string, options?: CallOptions): Promise<NodeRef[]>;
+  /**
+   * What an interrupted apply left, given the node it recorded before its last mutating call. Adapters
+   * whose platform names the node only in the create call's answer (EC2, OpenNebula, vSphere) or lets
+   * a name be reused (Azure) announce a claim first (`location.intent`, see INTENT_KEY), stamp it on
+   * what they create, and match it here: a node of the same name without the claim is never returned.
+   * Without this method deploy keeps the nodes findByName returns with the recorded id.
+   */
+  findLeftovers?(intent: NodeRef, options?: CallOptions): Promise<NodeRef[]>;
 }
+
+/** NodeRef.location key of the claim an apply stamps on what it creates (a random token per apply). */
+export const INTENT_KEY = "intent";
