@@ -7,6 +7,16 @@ export default defineConfig({
   resolve: {
     // Tests always run against the sources of sibling packages, never a stale dist/.
     alias: {
+      // Light entry points (no SDKs, ssh or XML parser): what a bench run loads. Before the package
+      // name, which would otherwise match them as a prefix.
+      "@labgate/core/errors": fileURLToPath(new URL("./packages/core/src/errors.ts", import.meta.url)),
+      "@labgate/core/redact": fileURLToPath(new URL("./packages/core/src/util/redact.ts", import.meta.url)),
+      "@labgate/core/atomic-write": fileURLToPath(
+        new URL("./packages/core/src/fs/atomic-write.ts", import.meta.url),
+      ),
+      "@labgate/core/shell-quote": fileURLToPath(
+        new URL("./packages/core/src/runner/shell-quote.ts", import.meta.url),
+      ),
       "@labgate/core": src("core"),
       "@labgate/bench": src("bench"),
       "@labgate/lxd-lab": src("lxd-lab"),

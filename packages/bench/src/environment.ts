@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { arch, cpus, hostname, platform, release } from "node:os";
-import { displayQuote } from "@labgate/core";
+import { displayQuote } from "@labgate/core/shell-quote";
 import type { BenchEnvironment, BenchOptions, LabFingerprint, ResolvedBenchOptions } from "./types.js";
 import { VERSION } from "./version.js";
 

@@ -1,4 +1,4 @@
-import { InvalidInputError, LabgateError } from "@labgate/core";
+import { InvalidInputError, LabgateError } from "@labgate/core/errors";
 
 /** A bench option (URL, duration, number) the user gave is not usable. Exit code 2. */
 export class BenchOptionError extends InvalidInputError {

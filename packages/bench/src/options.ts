@@ -1,5 +1,5 @@
 import { availableParallelism } from "node:os";
-import { registerSecret } from "@labgate/core";
+import { registerSecret } from "@labgate/core/redact";
 import { BenchOptionError } from "./errors.js";
 import { CLOSED_LOOP_BODY_MEMORY_BYTES, resolveBody } from "./request-body.js";
 import { RampSchedule } from "./stages.js";

@@ -1,5 +1,6 @@
 import { join, resolve } from "node:path";
-import { redact, redactValue, writeFileAtomic } from "@labgate/core";
+import { writeFileAtomic } from "@labgate/core/atomic-write";
+import { redact, redactValue } from "@labgate/core/redact";
 import { BenchReportError } from "./errors.js";
 import { renderHlog } from "./hlog.js";
 import { renderOpenMetrics } from "./openmetrics.js";
