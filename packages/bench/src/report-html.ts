@@ -65,6 +65,7 @@ ${sloTable}
 <p class="small">Every chart shares one time axis over the whole run${r.rounds?.length ? ` (${r.rounds.length} rounds)` : ""}: grey = warm-up (not counted), red = an interval with no response${r.faultWindows?.length ? ", amber = a fault window (from the fault being applied to it being undone)" : ""}.</p>
 ${latencyOverTime(axis)}
 ${throughputOverTime(r, axis)}
+${connectionsOverTime(r, axis)}
 ${backendShareOverTime(r, axis)}
 ${faultSection(r)}
 <h2>Percentile distribution</h2>
@@ -158,7 +159,16 @@ function throughputOverTime(r: BenchResult, axis: TimeAxis): string {
       points: withBreaks(axis.points, (p) => perSec(p, p.point.errors)),
     },
   ];
-  if (r.rate) {
+  if (r.series.target === "rate" && axis.points.some((p) => p.point.target !== undefined)) {
+    // Each interval's mean target, at the same x as what was achieved in it.
+    series.push({
+      name: "target rate",
+      color: "#5f6368",
+      points: withBreaks(axis.points, (p) => p.point.target ?? null),
+      dashed: true,
+    });
+  } else if (r.rate) {
+    // Results written before per-interval targets: the schedule's corners.
     const target: Array<[number, number | null]> = [];
     const start = r.options.rate ?? 0;
     axis.windows.forEach((w, i) => {
@@ -183,6 +193,34 @@ function throughputOverTime(r: BenchResult, axis: TimeAxis): string {
     yLabel: "per second",
     height: 220,
     series,
+  });
+}
+
+/** Closed loop: the connections asked for beside those in use (Little's law: responses/s × mean latency). */
+function connectionsOverTime(r: BenchResult, axis: TimeAxis): string {
+  if (r.series.target !== "connections") return "";
+  const interval = r.series.intervalMs / 1000;
+  return lineChart({
+    ...axis.common,
+    title: "Connections: target and in use",
+    yLabel: "connections",
+    height: 200,
+    series: [
+      {
+        name: "target connections",
+        color: "#5f6368",
+        points: withBreaks(axis.points, (p) => p.point.target ?? null),
+        dashed: true,
+      },
+      {
+        name: "in use (responses/s × mean latency)",
+        color: "#1a73e8",
+        points: withBreaks(
+          axis.points,
+          (p) => Math.round(((p.point.rps * interval) / p.coveredSec) * (p.point.meanUs / 1e6) * 100) / 100,
+        ),
+      },
+    ],
   });
 }
 

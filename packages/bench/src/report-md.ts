@@ -2,6 +2,7 @@ import { environmentRows } from "./environment.js";
 import { resultFaultTable } from "./fault-windows/fault-table.js";
 import { describeRun, FAULT_TABLE_TITLE, resultTables, roundsTable } from "./format.js";
 import { JITTER_DEFINITION } from "./recorder.js";
+import { seriesTable } from "./series-table.js";
 import { markdownTable } from "./table.js";
 import type { BenchResult } from "./types.js";
 
@@ -27,6 +28,10 @@ export function renderMarkdownReport(r: BenchResult): string {
       "",
     );
     if (t.title === FAULT_TABLE_TITLE) lines.push(resultFaultTable(r)?.note ?? "", "");
+  }
+  const overTime = seriesTable(r);
+  if (overTime) {
+    lines.push("## Over time", "", markdownTable(overTime.header, overTime.rows), "", overTime.note, "");
   }
   if (r.rounds?.length) {
     const rounds = roundsTable(r.rounds);

@@ -8,6 +8,7 @@ import { LATE_THRESHOLD_MS } from "./late-threshold.js";
 import { publicOptions, resolveOptions } from "./options.js";
 import { Recorder } from "./recorder.js";
 import { impossibleSeries } from "./series-check.js";
+import { withTargets } from "./series-target.js";
 import { applySlos } from "./slo.js";
 import { RampSchedule } from "./stages.js";
 import { startThreadStats, type ThreadStats } from "./thread-stats.js";
@@ -157,7 +158,7 @@ async function measure(
     jitter: recorded.jitter,
     rate,
     backends: { header: options.backendHeader, ...recorded.backends },
-    series: recorded.series,
+    series: withTargets(options, recorded.series),
     generator,
     histograms: {
       encoding: "hdr-histogram-compressed-base64",

@@ -40,6 +40,12 @@ export interface BenchOptions {
    * the stages' total; constant-rate mode, labgate's engine (net or undici).
    */
   stages?: Stage[];
+  /**
+   * What `stages` ramps: "rate" (default) the arrival rate, open loop (k6 ramping-arrival-rate), or
+   * "connections" the connections of a closed loop (k6 ramping-vus), from `connections` when given,
+   * else 0; the pool then holds the largest target.
+   */
+  stagesOf?: "rate" | "connections";
   /** Recorded in the result's environment block: the command that started the run (secrets are redacted when written). */
   commandLine?: string[];
   /** Recorded in the environment block when the run measures a lab. */
@@ -114,6 +120,10 @@ export interface ResolvedBenchOptions {
   workers: number;
   /** Load stages after the warm-up; null: a constant `rate` (or closed loop). */
   stages: Stage[] | null;
+  /** What `stages` ramps (absent: the arrival rate). */
+  stagesOf?: "rate" | "connections";
+  /** A connection ramp's start (warm-up included); `connections` is then the largest target. */
+  startConnections?: number;
 }
 
 export interface RequestBody {
@@ -201,6 +211,12 @@ export interface SeriesPoint {
   backends?: Record<string, number>;
   /** This interval's `errors` by kind: the transport code (ECONNRESET, ETIMEDOUT …) or "HTTP <status>"; they add up to `errors`. */
   errorKinds?: Record<string, number>;
+  /**
+   * What the load asked for in this interval, beside what it achieved: the mean target request rate
+   * (open loop) or the mean target connections (closed loop) over the part of the interval inside
+   * the run (0 after it). See `series.target`; absent in results written before it was recorded.
+   */
+  target?: number;
 }
 
 export interface RequestCounts {
@@ -318,7 +334,12 @@ export interface BenchResult {
   jitter: JitterSummary;
   rate: RateReport | null;
   backends: { header: string; entries: BackendStats[]; minSharePct: number | null; unlabeled: number };
-  series: { intervalMs: number; points: SeriesPoint[] };
+  series: {
+    intervalMs: number;
+    points: SeriesPoint[];
+    /** What each point's `target` is: a request rate ("rate") or a number of connections. */
+    target?: "rate" | "connections";
+  };
   generator: GeneratorReport;
   histograms: EncodedHistograms;
   slos: SloResult[];
