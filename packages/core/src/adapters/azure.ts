@@ -8,6 +8,7 @@ import { redact, registerSecret } from "../util/redact.js";
 import { cloudInitUserData } from "./cloud-init.js";
 import { AZURE_SDK_PACKAGES, importOptionalSdk } from "./optional-sdk.js";
 import { missingOption, OptionReader, requireEnv } from "./options.js";
+import { checkField, invalidResponse, isRecord, type Shape, shapes } from "./response-shape.js";
 import type {
   CallOptions,
   DeploymentPlan,
@@ -184,6 +185,18 @@ export class AzureAdapter implements PlatformAdapter {
       () => network.networkInterfaces.beginCreateOrUpdateAndWait(rg, nicName, this.nicBody(spec), lro),
       "create the NIC",
     );
+    let nicId: string;
+    try {
+      const nicWhat = `networkInterfaces.beginCreateOrUpdate ${rg}/${nicName} (create the NIC)`;
+      nicId = checkField("azure", nicWhat, "the answer", nic, shapes.record("a NetworkInterface object"))
+        .id as string;
+      nicId = checkField("azure", nicWhat, "id", nicId, NIC_ID);
+    } catch (error) {
+      // The NIC may exist although its answer was unusable: remove it by name if this run made it.
+      if (!hadNic)
+        await network.networkInterfaces.beginDeleteAndWait(rg, nicName, this.lro({})).catch(() => undefined);
+      throw error;
+    }
     call.onCall?.(`virtualMachines.beginCreateOrUpdate ${rg}/${spec.name}`);
     try {
       await this.sdkCall(
@@ -191,7 +204,7 @@ export class AzureAdapter implements PlatformAdapter {
           compute.virtualMachines.beginCreateOrUpdateAndWait(
             rg,
             spec.name,
-            this.vmBody(spec, nic.id ?? "", password, plan),
+            this.vmBody(spec, nicId, password, plan),
             lro,
           ),
         "create the VM",
@@ -221,19 +234,43 @@ export class AzureAdapter implements PlatformAdapter {
     const { compute, network } = await this.sdk();
     call.onCall?.(`virtualMachines.get ${rg}/${ref.id}`);
     let vm: VirtualMachine;
+    // The SDK turns a body it cannot parse into {}: the raw answer tells a proxy's page from an empty VM.
+    let raw:
+      | { status: number; headers: Record<string, string | undefined>; text: string; parsed: unknown }
+      | undefined;
     try {
       vm = await compute.virtualMachines.get(rg, ref.id, {
         expand: "instanceView",
+        onResponse: (r) => {
+          raw = {
+            status: r.status,
+            headers: { "content-type": r.headers.get("content-type") },
+            text: r.bodyAsText ?? "",
+            parsed: r.parsedBody,
+          };
+        },
         ...(call.signal ? { abortSignal: call.signal } : {}),
       });
     } catch (error) {
       if ((error as { statusCode?: number }).statusCode === 404) return undefined;
       throw azureError(error, "read the VM");
     }
-    const statuses = vm.instanceView?.statuses ?? [];
-    const power = statuses.find((s) => s.code?.startsWith("PowerState/"))?.code?.slice("PowerState/".length);
-    const provisioningStatus = statuses.find((s) => s.code?.startsWith("ProvisioningState/"));
-    const provisioning = provisioningStatus?.code?.slice("ProvisioningState/".length) ?? vm.provisioningState;
+    const readWhat = `virtualMachines.get ${rg}/${ref.id} (read the VM)`;
+    if (raw && !isRecord(raw.parsed))
+      throw invalidResponse(
+        "azure",
+        readWhat,
+        raw.text.trim() === ""
+          ? "an empty body"
+          : `a non-JSON body (${raw.headers["content-type"] ?? "no content type"})`,
+        raw,
+        "https://management.azure.com",
+      );
+    const statuses = checkField("azure", readWhat, "the answer", vm, VM_VIEW).statuses;
+    const power = statuses.find((s) => s.code.startsWith("PowerState/"))?.code.slice("PowerState/".length);
+    if (power !== undefined) checkField("azure", readWhat, "PowerState", power, POWER_STATE);
+    const provisioningStatus = statuses.find((s) => s.code.startsWith("ProvisioningState/"));
+    const provisioning = provisioningStatus?.code.slice("ProvisioningState/".length) ?? vm.provisioningState;
     // A failed provisioning reads ProvisioningState/failed/<Code> (OSProvisioningTimedOut, AllocationFailed ...):
     // it never turns into running by waiting, so it is an error with Azure's code and message.
     if (/^failed\b/i.test(provisioning ?? "")) {
@@ -249,7 +286,19 @@ export class AzureAdapter implements PlatformAdapter {
     const nicName = ref.location?.nic;
     if (nicName) {
       const nic = await network.networkInterfaces.get(rg, nicName).catch(() => undefined);
-      for (const c of nic?.ipConfigurations ?? []) if (c.privateIPAddress) addresses.push(c.privateIPAddress);
+      const nicWhat = `networkInterfaces.get ${rg}/${nicName} (read the NIC's addresses)`;
+      const configs =
+        nic === undefined ? [] : checkField("azure", nicWhat, "the answer", nic, NIC_VIEW).ipConfigurations;
+      for (const c of configs) {
+        const ip = checkField(
+          "azure",
+          nicWhat,
+          "privateIPAddress",
+          c.privateIPAddress,
+          shapes.optional(shapes.ipv4),
+        );
+        if (ip) addresses.push(ip);
+      }
     }
     return {
       ref,
@@ -490,6 +539,43 @@ export class AzureAdapter implements PlatformAdapter {
     }
   }
 }
+
+/** An ARM NIC resource id: the VM body references it, so it must be one. */
+const NIC_ID = shapes.stringMatching(
+  "a NIC resource id (/subscriptions/.../providers/Microsoft.Network/networkInterfaces/NAME)",
+  /^\/subscriptions\/[^/\s]+\/resourceGroups\/[^/\s]+\/providers\/Microsoft\.Network\/networkInterfaces\/[^/\s]+$/i,
+);
+
+/** VirtualMachine with instanceView (InstanceViewStatus: code "PowerState/running", "ProvisioningState/succeeded" ...). */
+const VM_VIEW = {
+  expects: "a VirtualMachine object (instanceView.statuses: [{code: string}])",
+  check: (v: unknown) => {
+    if (!isRecord(v)) return undefined;
+    // Asked for with $expand=instanceView: a VM without one is not what ARM returns.
+    const view = v.instanceView;
+    const statuses = isRecord(view) ? view.statuses : undefined;
+    if (!Array.isArray(statuses) || !statuses.every((s) => isRecord(s) && typeof s.code === "string"))
+      return undefined;
+    return { statuses: statuses as { code: string; message?: string }[] };
+  },
+} satisfies Shape<{ statuses: { code: string; message?: string }[] }>;
+
+/** PowerState codes of the Compute API (PowerState/...). */
+const POWER_STATE = shapes.oneOfNames(
+  "a power state (running, starting, stopping, stopped, deallocating, deallocated, unknown)",
+  ["running", "starting", "stopping", "stopped", "deallocating", "deallocated", "unknown"],
+);
+
+const NIC_VIEW = {
+  expects: "a NetworkInterface object (ipConfigurations: a list)",
+  check: (v: unknown) => {
+    if (!isRecord(v)) return undefined;
+    const configs = v.ipConfigurations ?? [];
+    return Array.isArray(configs) && configs.every(isRecord)
+      ? { ipConfigurations: configs as { privateIPAddress?: unknown }[] }
+      : undefined;
+  },
+} satisfies Shape<{ ipConfigurations: { privateIPAddress?: unknown }[] }>;
 
 function urnParts(spec: DeploySpec): [publisher: string, offer: string, sku: string, version: string] {
   const [publisher = "", offer = "", sku = "", version = ""] = (spec.image?.ref ?? ":::").split(":");

@@ -205,7 +205,10 @@ export function checkField<T>(
       "PLATFORM_RESPONSE_INVALID",
       `${platform}: the answer to ${what} is not what the API returns (${field}: expected ${shape.expects}, got ${describeValue(value)}); nothing was built from it.`,
       {
-        hint: "Check that the endpoint is the platform's API (not a proxy or an emulator with another API version) and that the SDK is a supported version.",
+        hint:
+          typeof value === "string" && /<html|<!doctype/i.test(value)
+            ? "An HTML page came back: the endpoint probably points at a proxy or login page, not the API. Use the API's own endpoint."
+            : "Check that the endpoint is the platform's API (not a proxy or an emulator with another API version) and that the SDK is a supported version.",
         details: { field, got: describeValue(value) },
       },
     );
