@@ -2,8 +2,11 @@ export {
   BENCH_DEFAULTS,
   BENCH_REQUEST,
   benchSettings,
+  benchStepSlos,
   benchUrl,
   describeLoad,
+  FAULT_SLO_METRICS,
+  isFaultSlo,
   type ResolvedBenchSettings,
 } from "./bench-step/bench-settings.js";
 export {
@@ -16,6 +19,37 @@ export {
   loadLabBench,
   observedVsSlo,
 } from "./bench-step/bench-step.js";
+export {
+  describeFailover,
+  FAILOVER_STEP_ID,
+  failoverHealth,
+  failoverStep,
+  type LabFailoverRecord,
+  lastFailover,
+} from "./bench-step/failover-step.js";
+export {
+  analyzeFaultRecords,
+  expectedDetectionFor,
+  expectedDetectionLines,
+  type FaultBenchInput,
+  type FaultBenchOutcome,
+  type FaultRecord,
+  faultRecords,
+  formatFaultRecords,
+  labStatsCsvUrl,
+  type PreparedFaults,
+  runFaultBench,
+  startFaults,
+} from "./bench-step/fault-bench.js";
+export {
+  LB_WATCH_INTERVAL_MS,
+  type LbServerWatch,
+  lbDownAfter,
+  type ServerTransition,
+  watchLbServers,
+} from "./bench-step/lb-down-watch.js";
+export { assertFaultActionsSupported, faultActionsFor } from "./bench-step/provider-fault-actions.js";
+export { benchLabFingerprint, labFingerprintFromState, labTopology } from "./bench-step/lab-fingerprint.js";
 export { withBenchStep } from "./bench-step/with-bench-step.js";
 export {
   autoYesGate,
@@ -104,12 +138,12 @@ export {
   parseFault,
   parseFaults,
 } from "./faults/fault-spec.js";
-export { faultGateStep, type LabFaultTarget, labFaultActuator } from "./faults/lab-faults.js";
 export {
   type HaproxyRuntimeApi,
   type HaproxyServerRuntimeState,
   haproxyServerState,
 } from "./faults/haproxy-runtime.js";
+export { faultGateStep, type LabFaultTarget, labFaultActuator } from "./faults/lab-faults.js";
 export { lxdFaultActuator, lxdFaultCalls, lxdLbRuntimeApi } from "./faults/lxd-faults.js";
 export { type LinkCommand, netemFault, parseRootNetem } from "./faults/netem-fault.js";
 export {
@@ -242,9 +276,17 @@ export {
 } from "./providers/opennebula/virtualbox-step.js";
 export { getProvider, listProviders, registerProvider } from "./providers/registry.js";
 export { defaultLabSpec, LAB_SPEC_DEFAULTS } from "./spec/default-lab-spec.js";
+export {
+  describeHealthCheck,
+  expectedDetectionMs,
+  HEALTH_CHECK_DEFAULTS,
+  HEALTH_CHECK_LIMITS,
+  labHealthCheck,
+} from "./spec/health-check.js";
 export type {
   LabAppSpec,
   LabBenchSpec,
+  LabHealthCheckSpec,
   LabLbSpec,
   LabNetworkSpec,
   LabSpec,
@@ -259,6 +301,7 @@ export {
 } from "./spec/load-lab-spec.js";
 export { BENCH_LIMITS, parseLabSpec } from "./spec/parse-lab-spec.js";
 export { recordedSpec } from "./spec/recorded-spec.js";
+export { type FaultListContext, type FieldFail, labAppNames, parseFaultList } from "./spec/spec-faults.js";
 export { type HttpProbeResult, headerValue, httpProbe } from "./verify/http-probe.js";
 export {
   formatRoundRobinReport,

@@ -1,3 +1,4 @@
+import { parseSlo } from "@labgate/bench";
 import type { LabBenchSpec, LabSpec } from "../spec/lab-spec.js";
 
 /**
@@ -47,4 +48,16 @@ export function describeLoad(s: Pick<LabBenchSpec, "durationMs" | "connections" 
   return s.rate !== undefined
     ? `${seconds} at ${s.rate} req/s (constant rate, up to ${s.connections} connections)`
     : `${seconds}, ${s.connections} connections (closed loop)`;
+}
+
+/** SLO metrics read from fault windows (bench's slo.ts): only a run with faults can judge them. */
+export const FAULT_SLO_METRICS: readonly string[] = ["fault_errors", "fault_p99", "detection", "recovery"];
+
+export function isFaultSlo(expression: string): boolean {
+  return FAULT_SLO_METRICS.includes(parseSlo(expression).metric);
+}
+
+/** The SLOs the plain bench step judges: every one but the fault metrics (the failover step judges all). */
+export function benchStepSlos(spec: Pick<LabSpec, "slos">): string[] {
+  return spec.slos.filter((x) => !isFaultSlo(x));
 }

@@ -6,7 +6,8 @@ import type { ResourceHealth, Step, StepContext } from "../engine/step.js";
 import { LabSlosNotMetError, StepFailedError } from "../errors.js";
 import type { LabSpec } from "../spec/lab-spec.js";
 import { httpProbe } from "../verify/http-probe.js";
-import { BENCH_REQUEST, benchSettings, benchUrl, describeLoad } from "./bench-settings.js";
+import { BENCH_REQUEST, benchSettings, benchStepSlos, benchUrl, describeLoad } from "./bench-settings.js";
+import { benchLabFingerprint, type LbConfigReader } from "./lab-fingerprint.js";
 
 export const BENCH_STEP_ID = "bench";
 const RECORD_KIND = "bench";
@@ -44,10 +45,11 @@ export interface LabBenchRecord {
  * the service's real work). Prints observed against each SLO, keeps the summary and the report path
  * in the lab state, and fails (exit 1) when an SLO is missed. Skipped with `bench: {enabled: false}`.
  */
-export function benchStep(spec: LabSpec, endpoint: string): Step {
+export function benchStep(spec: LabSpec, endpoint: string, readLbConfig?: LbConfigReader): Step {
   const s = benchSettings(spec);
   const url = benchUrl(endpoint);
-  const slos = spec.slos.length ? spec.slos.join(", ") : "none";
+  const judged = benchStepSlos(spec);
+  const slos = judged.length ? judged.join(", ") : "none";
   const key = settingsKey(spec, url);
   const bodyBytes = Buffer.byteLength(BENCH_REQUEST.body);
   return {
@@ -62,7 +64,7 @@ export function benchStep(spec: LabSpec, endpoint: string): Step {
     commands: [
       `labgate bench ${url} -X ${BENCH_REQUEST.method} -H 'Content-Type: ${BENCH_REQUEST.contentType}' --body '<${bodyBytes}-byte review>' ` +
         `-d ${s.durationMs / 1000}s -c ${s.connections}${s.rate !== undefined ? ` --rate ${s.rate}` : ""}` +
-        `${spec.slos.map((x) => ` --slo '${x}'`).join("")} --out <state>/reports/bench-<time>`,
+        `${judged.map((x) => ` --slo '${x}'`).join("")} --out <state>/reports/bench-<time>`,
     ],
     diagnostics: [
       `curl -si -X ${BENCH_REQUEST.method} -H 'Content-Type: ${BENCH_REQUEST.contentType}' -d '${BENCH_REQUEST.body}' ${url}`,
@@ -81,7 +83,7 @@ export function benchStep(spec: LabSpec, endpoint: string): Step {
       return { done: true, detail: describeBench(last) };
     },
     async apply(ctx) {
-      const parsed = parseSlos(ctx.spec.slos);
+      const parsed = parseSlos(benchStepSlos(ctx.spec));
       const startedAt = new Date();
       const reportDir = join(ctx.stateDir, "reports", `bench-${stamp(startedAt)}`);
       // Intent first: an interrupted run still leaves its report dir findable (and removable by undo).
@@ -106,6 +108,8 @@ export function benchStep(spec: LabSpec, endpoint: string): Step {
         ...(s.rate !== undefined ? { rate: s.rate } : {}),
         signal: ctx.signal,
         slos: parsed,
+        // Which lab this measured: `bench compare` warns when two results come from different labs.
+        lab: await benchLabFingerprint(ctx, readLbConfig),
       });
       const reports = await writeReports(result, reportDir);
       const done = finished(record, result, reports);
@@ -232,7 +236,8 @@ export function untrustedNote(last: LabBenchRecord): string {
     : "";
 }
 
-function finished(
+/** The record of a finished run: verdicts, summary and report paths (bench and failover steps). */
+export function finished(
   record: LabBenchRecord,
   result: BenchResult,
   reports: { resultJson: string; reportMd: string; reportHtml: string; hlog: string; metrics: string },
@@ -274,7 +279,7 @@ async function save(ctx: StepContext, record: LabBenchRecord): Promise<void> {
   });
 }
 
-function failedSlos(last: LabBenchRecord): string {
+export function failedSlos(last: LabBenchRecord): string {
   return (last.slos ?? [])
     .filter((x) => !x.pass)
     .map((x) => `${x.expression} observed ${x.observed}`)
@@ -283,10 +288,11 @@ function failedSlos(last: LabBenchRecord): string {
 
 function settingsKey(spec: LabSpec, url: string): string {
   const s = benchSettings(spec);
-  return JSON.stringify([url, s.durationMs, s.connections, s.rate ?? null, spec.slos]);
+  return JSON.stringify([url, s.durationMs, s.connections, s.rate ?? null, benchStepSlos(spec)]);
 }
 
-async function answersNow(url: string, signal: AbortSignal): Promise<string | undefined> {
+/** undefined when the LB answers GET url with 200 now; else what went wrong. */
+export async function answersNow(url: string, signal: AbortSignal): Promise<string | undefined> {
   try {
     const res = await httpProbe(url, { timeoutMs: 2_000, signal });
     return res.status === 200 ? undefined : `GET ${url} answered HTTP ${res.status}`;
@@ -296,6 +302,6 @@ async function answersNow(url: string, signal: AbortSignal): Promise<string | un
   }
 }
 
-function stamp(d: Date): string {
+export function stamp(d: Date): string {
   return d.toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").replace("T", "-");
 }

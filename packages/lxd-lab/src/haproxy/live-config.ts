@@ -18,7 +18,8 @@ export interface HaproxyLiveBackend {
   name: string;
   /** e.g. "roundrobin", "first", "leastconn"; empty when HAProxy does not show legends. */
   algo: string;
-  servers: { name: string; addr: string }[];
+  /** rise/fall: the check's `check_rise`/`check_fall` columns; empty when the server has no checks. */
+  servers: { name: string; addr: string; rise?: string; fall?: string }[];
 }
 
 export function parseHaproxyLiveView(csv: string): HaproxyLiveView {
@@ -32,7 +33,14 @@ export function parseHaproxyLiveView(csv: string): HaproxyLiveView {
       const i = columns.indexOf(name);
       return i >= 0 ? (cells[i] ?? "") : "";
     };
-    return { proxy: at("pxname"), sv: at("svname"), addr: at("addr"), algo: at("algo") };
+    return {
+      proxy: at("pxname"),
+      sv: at("svname"),
+      addr: at("addr"),
+      algo: at("algo"),
+      rise: at("check_rise"),
+      fall: at("check_fall"),
+    };
   });
   const backends = new Map<string, HaproxyLiveBackend>();
   const frontends: string[] = [];
@@ -44,7 +52,12 @@ export function parseHaproxyLiveView(csv: string): HaproxyLiveView {
       backends.set(r.proxy, b);
     } else {
       const b = backends.get(r.proxy) ?? { name: r.proxy, algo: "", servers: [] };
-      b.servers.push({ name: r.sv, addr: r.addr });
+      b.servers.push({
+        name: r.sv,
+        addr: r.addr,
+        ...(r.rise ? { rise: r.rise } : {}),
+        ...(r.fall ? { fall: r.fall } : {}),
+      });
       backends.set(r.proxy, b);
     }
   }
@@ -69,6 +82,15 @@ export function haproxyLiveDrift(live: HaproxyLiveView, want: HaproxyConfigOptio
     if (!seen) drift.push(`the running HAProxy has no server ${name}`);
     else if (seen.addr && seen.addr !== addr)
       drift.push(`the running HAProxy sends ${name} to ${seen.addr} (want ${addr})`);
+    // `inter` is not in the stats CSV; a changed interval shows in the config file's drift instead.
+    for (const [key, value] of [
+      ["fall", want.fall],
+      ["rise", want.rise],
+    ] as const) {
+      const live = seen?.[key];
+      if (live && value !== undefined && live !== String(value))
+        drift.push(`the running HAProxy checks ${name} with ${key} ${live} (want ${key} ${value})`);
+    }
   }
   for (const s of backend.servers) {
     if (!wanted.has(s.name)) drift.push(`the running HAProxy has an extra server ${s.name} (${s.addr})`);

@@ -1,4 +1,5 @@
 import { InvalidInputError } from "@labgate/core";
+import { labHealthCheck } from "../spec/health-check.js";
 import type { LabSpec } from "../spec/lab-spec.js";
 
 /** One app instance behind the load balancer. */
@@ -72,18 +73,25 @@ const PATH_RE = /^\/[A-Za-z0-9._~/%-]*$/;
 /** sun_path holds 108 bytes; HAProxy adds a temporary suffix while it binds. */
 const SOCKET_RE = /^\/[A-Za-z0-9._~/+-]{1,99}$/;
 
-/** The HAProxy config for a lab's spec, with the given backend addresses (from the provider). */
+/**
+ * The HAProxy config for a lab's spec, with the given backend addresses (from the provider). Every
+ * provider (local, LXD, OpenNebula) renders through here, so `lb.healthCheck` reaches each one.
+ */
 export function haproxyOptionsFromSpec(
   spec: LabSpec,
   backends: HaproxyBackendServer[],
   overrides: Partial<HaproxyConfigOptions> = {},
 ): HaproxyConfigOptions {
+  const check = labHealthCheck(spec);
   return {
     labName: spec.name,
     bindAddress: "0.0.0.0",
     port: spec.lb.port,
     statsPort: spec.lb.statsPort,
     backends,
+    checkIntervalMs: check.intervalMs,
+    fall: check.fall,
+    rise: check.rise,
     ...overrides,
   };
 }

@@ -33,6 +33,21 @@ export interface LabLbSpec {
   /** Where the LB is exposed to the user: host address and port (LXD proxy device, port forward). */
   expose?: { address: string; port: number };
   name: string;
+  /**
+   * HAProxy's health checks of every app (YAML `healthCheck: {interval: "1s", fall: 2, rise: 1}`);
+   * absent: labgate's defaults (1 s, fall 2, rise 1). A backend that stopped answering is taken out
+   * after about interval × fall: the failover bench reports that as its "expected detection".
+   */
+  healthCheck?: LabHealthCheckSpec;
+}
+
+export interface LabHealthCheckSpec {
+  /** `inter`: time between two checks of one server, in ms. */
+  intervalMs: number;
+  /** Consecutive failed checks before HAProxy marks a server DOWN. */
+  fall: number;
+  /** Consecutive good checks before a DOWN server is UP again. */
+  rise: number;
 }
 
 /**
@@ -63,6 +78,12 @@ export interface LabSpec {
   slos: string[];
   /** Settings of the final bench step (defaults: 5 s, 10 connections, closed loop). */
   bench?: Partial<LabBenchSpec>;
+  /**
+   * Faults for the failover check, in the `--fault` grammar ("stop app2 at 2s for 3s"), validated
+   * against the apps and the bench duration. Set: `lab up` ends with a gated `failover` step, and
+   * `labgate bench run --lab` injects them unless --fault is given.
+   */
+  faults?: string[];
   /** Provider-specific settings (LXD socket path, OpenNebula endpoint, SSH host ...). */
   providerOptions?: Record<string, unknown>;
 }

@@ -1,15 +1,19 @@
 import { isIPv4 } from "node:net";
 import { parseSlo } from "@labgate/bench";
+import { BENCH_DEFAULTS, isFaultSlo } from "../bench-step/bench-settings.js";
 import { LabSpecError } from "../errors.js";
 import { LAB_SPEC_DEFAULTS } from "./default-lab-spec.js";
+import { HEALTH_CHECK_DEFAULTS, HEALTH_CHECK_LIMITS } from "./health-check.js";
 import type {
   LabAppSpec,
   LabBenchSpec,
+  LabHealthCheckSpec,
   LabLbSpec,
   LabNetworkSpec,
   LabSpec,
   ProviderName,
 } from "./lab-spec.js";
+import { labAppNames, parseFaultList } from "./spec-faults.js";
 
 const PROVIDERS: readonly ProviderName[] = ["local", "lxd", "opennebula"];
 const TOP_KEYS = [
@@ -21,6 +25,7 @@ const TOP_KEYS = [
   "image",
   "slos",
   "bench",
+  "faults",
   "providerOptions",
   "$schema",
 ];
@@ -65,6 +70,22 @@ export function parseLabSpec(raw: unknown, source: string): LabSpec {
 
   const spec: LabSpec = { name, provider, network, apps, lb, image, slos };
   if (top["bench"] !== undefined) spec.bench = parseBench(top["bench"], fail);
+  if (top["faults"] !== undefined) {
+    // Checked against this spec's apps and bench: a fault the failover step could not run is refused now.
+    spec.faults = parseFaultList(top["faults"], "faults", fail, {
+      backends: labAppNames(apps),
+      runMs: spec.bench?.durationMs ?? BENCH_DEFAULTS.durationMs,
+      runField: "bench.duration",
+    });
+  }
+  const faultSlo = slos.findIndex(isFaultSlo);
+  if (faultSlo >= 0 && !spec.faults?.length) {
+    fail(
+      `slos[${faultSlo}]`,
+      `"${slos[faultSlo]}" is measured in fault windows, and the spec has no faults`,
+      'Add faults: (e.g. ["stop app2 at 2s for 3s"]) for the failover check, or remove this SLO.',
+    );
+  }
   if (top["providerOptions"] !== undefined)
     spec.providerOptions = asObject(top["providerOptions"], "providerOptions", fail);
   return spec;
@@ -160,7 +181,7 @@ function parseApps(value: unknown, fail: Fail): LabAppSpec {
 
 function parseLb(value: unknown, apps: LabAppSpec, fail: Fail): LabLbSpec {
   const raw = value === undefined ? {} : asObject(value, "lb", fail);
-  allowOnly(raw, "lb", ["port", "statsPort", "expose", "name"], fail);
+  allowOnly(raw, "lb", ["port", "statsPort", "expose", "name", "healthCheck"], fail);
   const port =
     raw["port"] === undefined ? LAB_SPEC_DEFAULTS.lbPort : integer(raw["port"], "lb.port", 1, 65535, fail);
   const statsPort =
@@ -193,7 +214,35 @@ function parseLb(value: unknown, apps: LabAppSpec, fail: Fail): LabLbSpec {
       port: integer(expose["port"], "lb.expose.port", 1, 65535, fail),
     };
   }
+  if (raw["healthCheck"] !== undefined) lb.healthCheck = parseHealthCheck(raw["healthCheck"], fail);
   return lb;
+}
+
+/** `lb.healthCheck: {interval: "1s", fall: 2, rise: 1}`: HAProxy's `inter`, `fall` and `rise` of every app. */
+function parseHealthCheck(value: unknown, fail: Fail): LabHealthCheckSpec {
+  const raw = asObject(value, "lb.healthCheck", fail);
+  allowOnly(raw, "lb.healthCheck", ["interval", "fall", "rise"], fail);
+  const { minIntervalMs, maxIntervalMs, maxFall, maxRise } = HEALTH_CHECK_LIMITS;
+  const check: LabHealthCheckSpec = { ...HEALTH_CHECK_DEFAULTS };
+  if (raw["interval"] !== undefined) {
+    const ms = typeof raw["interval"] === "string" ? durationMs(raw["interval"]) : undefined;
+    if (ms === undefined)
+      fail(
+        "lb.healthCheck.interval",
+        `${describe(raw["interval"])} is not a duration`,
+        'Write it with a unit, like "1s" or "200ms" (HAProxy\'s `inter`).',
+      );
+    if (ms! < minIntervalMs || ms! > maxIntervalMs)
+      fail(
+        "lb.healthCheck.interval",
+        `${describe(raw["interval"])} is outside 100ms to 1m`,
+        'Checks faster than 100ms load the apps more than the bench; use e.g. "200ms" for quick failover, "1s" by default.',
+      );
+    check.intervalMs = ms!;
+  }
+  if (raw["fall"] !== undefined) check.fall = integer(raw["fall"], "lb.healthCheck.fall", 1, maxFall, fail);
+  if (raw["rise"] !== undefined) check.rise = integer(raw["rise"], "lb.healthCheck.rise", 1, maxRise, fail);
+  return check;
 }
 
 function parseSlos(value: unknown, fail: Fail): string[] {

@@ -1,0 +1,257 @@
+import { rm, rmdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { formatMeasurementText, parseSlos, writeReports } from "@labgate/bench";
+import type { LabProvider, ResourceHealth, Step, StepContext } from "../engine/step.js";
+import { LabSlosNotMetError, StepFailedError } from "../errors.js";
+import { describeFault, parseFaults } from "../faults/fault-spec.js";
+import { labFaultActuator } from "../faults/lab-faults.js";
+import { describeHealthCheck, expectedDetectionMs, labHealthCheck } from "../spec/health-check.js";
+import type { LabSpec } from "../spec/lab-spec.js";
+import { BENCH_REQUEST, benchSettings, benchUrl, describeLoad } from "./bench-settings.js";
+import {
+  answersNow,
+  describeBench,
+  failedSlos,
+  finished,
+  type LabBenchRecord,
+  observedVsSlo,
+  stamp,
+} from "./bench-step.js";
+import { labStatsCsvUrl, runFaultBench } from "./fault-bench.js";
+import { assertFaultActionsSupported } from "./provider-fault-actions.js";
+
+export const FAILOVER_STEP_ID = "failover";
+const RECORD_KIND = "failover";
+const RECORD_ID = "last";
+
+/** What the lab state keeps of the last failover check (resource kind "failover", id "last"). */
+export interface LabFailoverRecord extends LabBenchRecord {
+  faults: string[];
+  /** HAProxy's check timing the run was made with, e.g. "inter 1s fall 2 rise 1". */
+  healthCheck: string;
+  /** Per fault window: what users felt, and detection against inter × fall. */
+  windows?: {
+    fault: string;
+    errors: number;
+    errorSharePct: number | null;
+    p99Ms: number | null;
+    detectionMs: number | null;
+    expectedDetectionMs: number | null;
+    /** When HAProxy marked the backend DOWN, from the fault's start (its stats, polled every 50 ms). */
+    lbDownAfterMs: number | null;
+    recoveryMs: number | null;
+  }[];
+}
+
+/**
+ * The failover check after the bench step: the bench through the lab's LB with the spec's `faults:`
+ * injected on schedule (the same run as `labgate bench run --lab --fault`), judged against every SLO
+ * of the spec including fault_errors, fault_p99, detection and recovery. Read-only for the lab: every
+ * fault is undone at its window's end, on Ctrl-C and on error. Refused at plan time when the provider
+ * has no action for one of the faults.
+ */
+export function failoverStep(spec: LabSpec, provider: LabProvider, endpoint: string): Step {
+  const faults = spec.faults ?? [];
+  assertFaultActionsSupported(spec, faults);
+  const parsedFaults = parseFaults(faults);
+  const s = benchSettings(spec);
+  const url = benchUrl(endpoint);
+  const check = labHealthCheck(spec);
+  const statsUrl = labStatsCsvUrl(endpoint, spec);
+  const slos = spec.slos.length ? spec.slos.join(", ") : "none";
+  const key = JSON.stringify([url, s.durationMs, s.connections, s.rate ?? null, spec.slos, faults, check]);
+  return {
+    id: FAILOVER_STEP_ID,
+    title: `Failover check: ${describeLoad(s)} through ${url} while ${parsedFaults.map(describeFault).join("; ")}, against the SLOs (${slos})`,
+    why:
+      "Two apps sit behind HAProxy so that one may fail. This runs the bench again while the spec's faults happen " +
+      "(each applied at its offset into the measured run and undone at its end, or at once on Ctrl-C or error), " +
+      "then measures each fault window: errors, p99 against the baseline before it, detection (fault start → last error) " +
+      `and recovery. HAProxy checks every ${check.intervalMs} ms and takes a backend out after ${check.fall} failed checks ` +
+      `(${describeHealthCheck(check)}, lb.healthCheck), so a stopped backend's expected detection is about ` +
+      `${expectedDetectionMs(check)} ms. Nothing in the lab is changed for good: there is nothing to undo but the report.`,
+    commands: [
+      `labgate bench run --lab --url ${url} -m ${BENCH_REQUEST.method} -H 'Content-Type: ${BENCH_REQUEST.contentType}' --body '<review>' ` +
+        `-d ${s.durationMs / 1000}s -w ${s.warmupMs}ms -c ${s.connections}${s.rate !== undefined ? ` --rate ${s.rate}` : ""}` +
+        `${faults.map((f) => ` --fault '${f}'`).join("")}${spec.slos.map((x) => ` --slo '${x}'`).join("")} --yes --out <state>/reports/failover-<time>`,
+    ],
+    diagnostics: [
+      `curl -s 'http://127.0.0.1:${spec.lb.statsPort}/stats;csv'   # every server UP after the check`,
+      "labgate lab status",
+    ],
+    async check(ctx) {
+      const last = lastFailover(ctx);
+      if (last?.status !== "done") return { done: false, detail: "no failover check has run yet" };
+      if (last.settingsKey !== key)
+        return {
+          done: false,
+          detail: "the faults, health checks, bench settings or SLOs changed since the last run",
+        };
+      if (last.slosPassed === false)
+        return { done: false, detail: `the last run missed its SLOs: ${failedSlos(last)}` };
+      const live = await answersNow(`${new URL("health", endpoint)}`, ctx.signal);
+      if (live) return { done: false, detail: `the LB does not answer now (${live}): check again` };
+      return { done: true, detail: describeFailover(last) };
+    },
+    async apply(ctx) {
+      const parsedSlos = parseSlos(ctx.spec.slos);
+      // Every target and action is checked before anything runs: a refused fault costs no measurement.
+      const actuator = await labFaultActuator(
+        { spec: ctx.spec, provider, stateDir: ctx.stateDir },
+        ctx.log,
+        ctx.signal,
+      );
+      for (const f of parsedFaults) actuator(f);
+      const startedAt = new Date();
+      const reportDir = join(ctx.stateDir, "reports", `failover-${stamp(startedAt)}`);
+      const record: LabFailoverRecord = {
+        status: "running",
+        settingsKey: key,
+        url,
+        load: describeLoad(s),
+        startedAt: startedAt.toISOString(),
+        reportDir,
+        faults,
+        healthCheck: describeHealthCheck(check),
+      };
+      await save(ctx, record);
+      ctx.log(`failover: ${BENCH_REQUEST.method} ${url}, ${describeLoad(s)}, faults: ${faults.join("; ")}`);
+      const {
+        result,
+        faultWindows,
+        faults: records,
+      } = await runFaultBench({
+        options: {
+          url,
+          method: BENCH_REQUEST.method,
+          headers: { "Content-Type": BENCH_REQUEST.contentType },
+          body: BENCH_REQUEST.body,
+          connections: s.connections,
+          durationMs: s.durationMs,
+          warmupMs: s.warmupMs,
+          ...(s.rate !== undefined ? { rate: s.rate } : {}),
+          signal: ctx.signal,
+          slos: parsedSlos,
+        },
+        prepared: { faults: parsedFaults, actuator },
+        faultSignal: ctx.signal,
+        healthCheck: check,
+        ...(statsUrl ? { lbStatsUrl: statsUrl } : {}),
+        log: ctx.log,
+      });
+      const applied = (records ?? []).filter((r) => r.appliedAtMs !== null);
+      const reports = await writeReports(result, reportDir);
+      const ms = (us: number | null) => (us === null ? null : Math.round(us / 10) / 100);
+      const done: LabFailoverRecord = {
+        ...record,
+        ...finished(record, result, reports),
+        faults,
+        healthCheck: record.healthCheck,
+        windows: (faultWindows ?? []).map((w, i) => ({
+          fault: w.label,
+          errors: w.errors,
+          errorSharePct: w.errorSharePct,
+          p99Ms: ms(w.p99Us),
+          detectionMs: w.detectionMs,
+          expectedDetectionMs: applied[i]?.expectedDetectionMs ?? null,
+          lbDownAfterMs: applied[i]?.lbDownAfterMs ?? null,
+          recoveryMs: w.recoveryMs,
+        })),
+      };
+      await save(ctx, done);
+      for (const line of formatMeasurementText(result).split("\n")) ctx.log(line ? `   ${line}` : "");
+      for (const line of observedVsSlo(done)) ctx.log(line);
+      ctx.log(`failover: report ${reports.reportHtml} (also ${reports.reportMd}, ${reports.resultJson})`);
+      ctx.signal.throwIfAborted();
+    },
+    async verify(ctx) {
+      const last = lastFailover(ctx);
+      if (last?.status !== "done" || !last.summary) {
+        throw new StepFailedError(FAILOVER_STEP_ID, "No finished failover check is recorded for this lab.", {
+          hint: "Run `labgate lab up --step failover`.",
+        });
+      }
+      if (last.summary.ok === 0) {
+        throw new LabSlosNotMetError(
+          `None of the ${last.summary.requests} requests of the failover check got a good answer (HTTP ${JSON.stringify(last.summary.statusCodes)}).`,
+          "Check the lab first: `labgate lab status`, then `labgate lab up` checks again.",
+          { report: last.reports?.reportHtml },
+        );
+      }
+      if (last.slosPassed === false) {
+        throw new LabSlosNotMetError(
+          `The lab does not meet its SLOs under faults (${last.faults.join("; ")}): ${failedSlos(last)}.`,
+          `Read the fault table in ${last.reports?.reportHtml ?? last.reportDir}; faster health checks (lb.healthCheck) shorten detection. \`labgate lab up\` checks again.`,
+          { slos: last.slos, report: last.reports?.reportHtml },
+        );
+      }
+    },
+    async undo(ctx) {
+      // The faults were undone when their windows ended: only the report this step wrote is removed.
+      const last = lastFailover(ctx);
+      if (!last) return;
+      const r = last.reports;
+      const files = r
+        ? [
+            r.resultJson,
+            r.reportMd,
+            r.reportHtml,
+            ...(r.hlog ? [r.hlog] : []),
+            ...(r.metrics ? [r.metrics] : []),
+          ]
+        : [];
+      for (const f of files) await rm(f, { force: true });
+      for (const dir of [last.reportDir, dirname(last.reportDir)]) await rmdir(dir).catch(() => {});
+      await ctx.forget(RECORD_KIND, RECORD_ID);
+    },
+  };
+}
+
+export function lastFailover(ctx: Pick<StepContext, "resources">): LabFailoverRecord | undefined {
+  return ctx.resources(RECORD_KIND).find((r) => r.id === RECORD_ID)?.data as LabFailoverRecord | undefined;
+}
+
+/** For `lab status`: the last failover verdict, healthy when every SLO held under the faults. */
+export function failoverHealth(ctx: Pick<StepContext, "resources">): ResourceHealth[] {
+  const last = lastFailover(ctx);
+  if (!last) return [];
+  if (last.status !== "done")
+    return [
+      {
+        kind: RECORD_KIND,
+        id: RECORD_ID,
+        health: "unknown",
+        detail: `started ${last.startedAt}, never finished`,
+      },
+    ];
+  return [
+    {
+      kind: RECORD_KIND,
+      id: RECORD_ID,
+      health: last.slosPassed === false || last.summary?.ok === 0 ? "unhealthy" : "healthy",
+      detail: describeFailover(last),
+    },
+  ];
+}
+
+/** "under stop app2 from 1s to 3s (inter 1s fall 2 rise 1): detection 2.0s (expected 2.0s), recovery 1.0s; SLOs met at ..." */
+export function describeFailover(last: LabFailoverRecord): string {
+  const s = (ms: number | null) => (ms === null ? "-" : `${(ms / 1000).toFixed(1)}s`);
+  const windows = (last.windows ?? [])
+    .map(
+      (w) =>
+        `${w.fault}: errors ${w.errors}, last error ${s(w.detectionMs)}` +
+        `${w.expectedDetectionMs !== null ? `, HAProxy DOWN after ${s(w.lbDownAfterMs)} (expected ${s(w.expectedDetectionMs)})` : ""}, recovery ${s(w.recoveryMs)}`,
+    )
+    .join("; ");
+  return `under ${last.faults.join("; ")} (${last.healthCheck})${windows ? ` [${windows}]` : ""}: ${describeBench(last)}`;
+}
+
+async function save(ctx: StepContext, record: LabFailoverRecord): Promise<void> {
+  await ctx.record({
+    kind: RECORD_KIND,
+    id: RECORD_ID,
+    stepId: FAILOVER_STEP_ID,
+    data: record as unknown as Record<string, unknown>,
+  });
+}

@@ -1,0 +1,48 @@
+import { PreconditionError } from "@labgate/core";
+import { FAULT_ACTIONS, type FaultAction, parseFaults } from "../faults/fault-spec.js";
+import type { LabSpec } from "../spec/lab-spec.js";
+
+const PROCESS_AND_LB: readonly FaultAction[] = ["stop", "kill", "pause", "drain", "maint"];
+
+/**
+ * The fault actions a provider's lab can do, known from the spec alone so the failover step can be
+ * refused at plan time. Mirrors the actuators: faults/local-faults.ts (processes + runtime API; tc
+ * netem only when the apps run in their own network namespaces, `providerOptions.netns`),
+ * faults/lxd-faults.ts (instance stop/freeze, runtime API in the LB container, tc netem in the app
+ * container); OpenNebula has no fault actions (faults/lab-faults.ts refuses it).
+ */
+export function faultActionsFor(spec: Pick<LabSpec, "provider" | "providerOptions">): readonly FaultAction[] {
+  switch (spec.provider) {
+    case "local":
+      return spec.providerOptions?.["netns"] === true ? FAULT_ACTIONS : PROCESS_AND_LB;
+    case "lxd":
+      return FAULT_ACTIONS;
+    default:
+      return [];
+  }
+}
+
+/** Refuses, before anything is planned to run, a spec whose faults use an action its provider lacks. */
+export function assertFaultActionsSupported(spec: LabSpec, faults: readonly string[]): void {
+  const have = faultActionsFor(spec);
+  for (const f of parseFaults(faults)) {
+    if (have.includes(f.action)) continue;
+    const why =
+      spec.provider === "local" && (f.action === "delay" || f.action === "loss")
+        ? "it needs tc netem on each app's own network namespace, which the local provider creates only with providerOptions.netns: true (root)"
+        : have.length === 0
+          ? `the ${spec.provider} provider has no fault actions`
+          : `the ${spec.provider} provider can only ${have.join(", ")}`;
+    throw new PreconditionError(
+      "FAULT_UNSUPPORTED",
+      `The failover step cannot ${f.action} on a ${spec.provider} lab ('${f.text}' in faults:): ${why}.`,
+      {
+        hint:
+          have.length === 0
+            ? "Remove faults: from the lab spec, or run the failover check on a local or LXD lab."
+            : `Use ${have.join(", ")} in faults:, or run this fault on an LXD lab.`,
+        details: { action: f.action, provider: spec.provider, fault: f.text },
+      },
+    );
+  }
+}
