@@ -137,6 +137,8 @@ describe("cloud-init user-data", () => {
     expect(primary).toContain("prometheus-exporter");
     expect(fallback).not.toContain("prometheus-exporter");
     expect(primary).toContain("server app2 10.20.0.31:8001 check");
+    // Faults drain / disable servers through this socket inside the LB instance (faults/lxd-faults.ts).
+    expect(primary).toContain("stats socket /run/haproxy/admin.sock mode 600 level admin");
     const info = await detectHaproxy();
     if (info.prometheus) await assertValidHaproxyConfig(primary);
     await assertValidHaproxyConfig(fallback);
@@ -145,6 +147,7 @@ describe("cloud-init user-data", () => {
     expect(script).toContain("apt-get install -y");
     expect(script).toContain("haproxy -c -f");
     expect(script).toContain("systemctl restart haproxy");
+    expect(script).toContain("mkdir -p /run/haproxy");
   });
 
   it("app: ships the payload byte for byte, a unit and a start script", async () => {
