@@ -144,13 +144,6 @@ export {
   haproxyServerState,
 } from "./faults/haproxy-runtime.js";
 export { faultGateStep, type LabFaultTarget, labFaultActuator } from "./faults/lab-faults.js";
-export {
-  type HaproxyRuntimeApi,
-  type HaproxyServerRuntimeState,
-  haproxyServerState,
-} from "./faults/haproxy-runtime.js";
-export { lxdFaultActuator, lxdFaultCalls, lxdLbRuntimeApi } from "./faults/lxd-faults.js";
-export { type LinkCommand, netemFault, parseRootNetem } from "./faults/netem-fault.js";
 export { lxdFaultActuator, lxdFaultCalls, lxdLbRuntimeApi } from "./faults/lxd-faults.js";
 export { type LinkCommand, netemFault, parseRootNetem } from "./faults/netem-fault.js";
 export {
