@@ -13,6 +13,7 @@ import { claimOf, nameTakenError, newClaim } from "./claims.js";
 import { cloudInitUserData } from "./cloud-init.js";
 import { AWS_SDK_PACKAGES, importOptionalSdk } from "./optional-sdk.js";
 import { missingOption, OptionReader } from "./options.js";
+import { checkField, invalidResponse, shapes } from "./response-shape.js";
 import type {
   CallOptions,
   DeploymentPlan,
@@ -159,8 +160,13 @@ export class AwsAdapter implements PlatformAdapter {
       const { client, sdk } = await this.ec2(spec);
       return client.send(new sdk.RunInstancesCommand(this.runInput(spec, rootDevice, claim)), sig(call));
     }, "RunInstances");
-    const id = out.Instances?.[0]?.InstanceId;
-    if (!id) throw new PlatformApiError("aws", "PLATFORM_API_ERROR", "RunInstances returned no instance id.");
+    const id = checkField(
+      "aws",
+      "RunInstances",
+      "Instances[0].InstanceId",
+      out.Instances?.[0]?.InstanceId,
+      INSTANCE_ID,
+    );
     return {
       platform: "aws",
       id,
@@ -228,8 +234,12 @@ export class AwsAdapter implements PlatformAdapter {
     }
     const instance = out.Reservations?.[0]?.Instances?.[0];
     if (!instance) return undefined;
-    const raw = instance.State?.Name ?? "unknown";
-    const addresses = [instance.PrivateIpAddress, instance.PublicIpAddress].filter((a): a is string => !!a);
+    const what = `DescribeInstances ${ref.id}`;
+    const raw = checkField("aws", what, "State.Name", instance.State?.Name, EC2_STATE);
+    const addresses = [
+      checkField("aws", what, "PrivateIpAddress", instance.PrivateIpAddress, shapes.optional(shapes.ipv4)),
+      checkField("aws", what, "PublicIpAddress", instance.PublicIpAddress, shapes.optional(shapes.ipv4)),
+    ].filter((a): a is string => !!a);
     return { ref, state: ec2State(raw), rawState: raw, addresses };
   }
 
@@ -402,6 +412,7 @@ export class AwsAdapter implements PlatformAdapter {
         ...(endpoint ? { endpoint } : {}),
         ...this.options.clientConfig,
       });
+      refuseNonXml(this.client);
     }
     return { client: this.client, sdk };
   }
@@ -435,6 +446,57 @@ function loadEc2Sdk(): Promise<Ec2Sdk> {
     ec2Sdk = undefined;
   });
   return ec2Sdk;
+}
+
+/** EC2 instance ids (i- and 8 or 17 hex digits): every later call names the instance by it. */
+const INSTANCE_ID = shapes.stringMatching("an instance id (i-...)", /^i-[0-9a-f]{8,17}$/);
+/** InstanceStateName of the EC2 API reference. */
+const EC2_STATE = shapes.oneOfNames(
+  "an instance state name (pending, running, shutting-down, terminated, stopping, stopped)",
+  ["pending", "running", "shutting-down", "terminated", "stopping", "stopped"],
+);
+
+/**
+ * The EC2 Query API answers text/xml. The SDK's XML parser reads a proxy's HTML page as a document without
+ * the fields asked for, so a 2xx answer of another type is refused here, with its start, before parsing.
+ */
+function refuseNonXml(client: EC2Client): void {
+  type Next = (args: unknown) => Promise<{ response: unknown }>;
+  const stack = client.middlewareStack as unknown as {
+    add(mw: (next: Next, context: { commandName?: string }) => Next, options: Record<string, string>): void;
+  };
+  stack.add(
+    (next, context) => async (args) => {
+      const result = await next(args);
+      const res = result.response as {
+        statusCode?: number;
+        headers?: Record<string, string>;
+        body?: AsyncIterable<Uint8Array | string>;
+      };
+      const status = res.statusCode ?? 0;
+      const type = res.headers?.["content-type"] ?? "";
+      if (status >= 200 && status < 300 && !/xml/i.test(type)) {
+        let text = "";
+        try {
+          for await (const chunk of res.body ?? []) {
+            text += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
+            if (text.length > 2000) break;
+          }
+        } catch {
+          // The start of the body is a courtesy; the content type already says what is wrong.
+        }
+        throw invalidResponse(
+          "aws",
+          String(context.commandName ?? "an EC2 call").replace(/Command$/, ""),
+          text.trim() === "" ? "an empty body" : `a non-XML body (${type || "no content type"})`,
+          { status, headers: { "content-type": type }, text },
+          "https://ec2.eu-central-1.amazonaws.com",
+        );
+      }
+      return result;
+    },
+    { step: "deserialize", name: "labgateRefuseNonXml", priority: "low" },
+  );
 }
 
 function isInstanceNotFound(error: unknown): boolean {
@@ -494,7 +556,24 @@ const IAM_ACTIONS = [
 ];
 
 function awsError(error: unknown, what: string): PlatformApiError {
+  if (error instanceof PlatformApiError) return error;
   const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  // The SDK could not parse a 2xx answer: not an EC2 error but an answer that is not EC2's.
+  if (/Deserialization error|XML parse error/i.test(e.message ?? "")) {
+    const body = (error as { $response?: { body?: unknown } }).$response?.body;
+    return Object.assign(
+      invalidResponse(
+        "aws",
+        what,
+        `the SDK could not parse it: ${redact((e.message ?? "").split("\n")[0] ?? "")}`,
+        typeof body === "string"
+          ? { status: e.$metadata?.httpStatusCode ?? 0, headers: {}, text: body }
+          : undefined,
+        "https://ec2.eu-central-1.amazonaws.com",
+      ),
+      { cause: error },
+    );
+  }
   const name = e.name ?? "Error";
   const status = e.$metadata?.httpStatusCode;
   const auth =
