@@ -4,11 +4,14 @@ import type { LabProvider, Step } from "../engine/step.js";
 import { createStepContext } from "../engine/step-context.js";
 import { lxdLabOptions } from "../providers/lxd/lxd-lab-options.js";
 import { defaultClientFactory } from "../providers/lxd/lxd-runtime.js";
+import { oneLabOptions } from "../providers/opennebula/one-lab-options.js";
+import { OneLabRuntime } from "../providers/opennebula/one-lab-runtime.js";
 import type { LabSpec } from "../spec/lab-spec.js";
 import type { FaultActuator } from "./fault-runner.js";
 import { describeFault, type FaultSpec } from "./fault-spec.js";
 import { localFaultActuator } from "./local-faults.js";
 import { assertLxdNetem, lxdFaultActuator, lxdFaultCalls } from "./lxd-faults.js";
+import { oneFaultActuator, oneFaultCalls } from "./one-faults.js";
 
 export interface LabFaultTarget {
   spec: LabSpec;
@@ -46,12 +49,18 @@ export async function labFaultActuator(
     await assertLxdNetem(client, lab.spec, faults);
     return actuator;
   }
+  if (lab.provider.name === "opennebula") {
+    const rt = new OneLabRuntime(oneLabOptions(lab.spec), {});
+    const actuator = oneFaultActuator(ctx, rt.options, { client: rt.client(ctx) });
+    for (const f of faults) actuator(f);
+    return actuator;
+  }
   if (lab.provider.name !== "local") {
     throw new PreconditionError(
       "FAULT_UNSUPPORTED",
-      `Faults on ${lab.provider.name} labs are not available yet; only the local lab has fault actions.`,
+      `Faults on ${lab.provider.name} labs are not available; the local, LXD and OpenNebula labs have fault actions.`,
       {
-        hint: "Run the failover bench on the local lab (`labgate lab up` with the default spec).",
+        hint: "Run the failover bench on a local, LXD or OpenNebula lab.",
         details: { provider: lab.provider.name },
       },
     );
@@ -74,8 +83,11 @@ export function faultGateStep(faults: readonly FaultSpec[], lab: LabFaultTarget)
       "Each fault is applied at its offset into the measured run and undone at the end of its window, " +
       "or at once on Ctrl-C or an error, so no backend is left stopped, paused or drained.",
     commands: faults.map((f) => {
-      if (lab.provider.name === "lxd") {
-        const calls = lxdFaultCalls(lab.spec, f);
+      if (lab.provider.name === "lxd" || lab.provider.name === "opennebula") {
+        const calls =
+          lab.provider.name === "lxd"
+            ? lxdFaultCalls(lab.spec, f)
+            : oneFaultCalls(oneLabOptions(lab.spec), f);
         return `${describeFault(f)}: ${calls.apply}; then ${calls.undo}`;
       }
       return `${describeFault(f)}; then ${localUndo(f)}`;

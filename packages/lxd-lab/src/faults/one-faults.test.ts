@@ -1,0 +1,191 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { IpPool, OpenNebulaClient } from "@labgate/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OneSimulator } from "../../../core/src/platforms/opennebula/sim/one-simulator.js";
+import { autoYesGate } from "../engine/gate.js";
+import { LabStateStore } from "../engine/lab-state.js";
+import { labUp } from "../engine/run-lab.js";
+import { createStepContext } from "../engine/step-context.js";
+import { createOpenNebulaProvider } from "../providers/opennebula/one-lab.js";
+import { oneLabOptions } from "../providers/opennebula/one-lab-options.js";
+import { defaultVerify } from "../providers/opennebula/one-lab-runtime.js";
+import { type LoopbackLb, startLoopbackLb } from "../providers/opennebula/test-support/loopback-lb.js";
+import type { LabSpec } from "../spec/lab-spec.js";
+import { runFaults } from "./fault-runner.js";
+import { parseFault } from "./fault-spec.js";
+import { faultGateStep, labFaultActuator } from "./lab-faults.js";
+import { oneFaultActuator } from "./one-faults.js";
+
+/**
+ * Faults on an OpenNebula lab against the simulator, whose one.vm.action follows
+ * src/dm/DispatchManagerActions.cc (poweroff/suspend only from ACTIVE/RUNNING, resume only from
+ * POWEROFF/SUSPENDED, each asynchronous through SHUTDOWN_POWEROFF / SAVE_SUSPEND / BOOT_*).
+ * Simulated VMs serve no HTTP (and their 192.168.3.x addresses are data only): the app-answers check
+ * after resume is the one seam replaced, and it records which address it would have asked.
+ */
+const PASSWORD = "Op3nNebula-s3cret";
+let root: string;
+let sim: OneSimulator;
+let lb: LoopbackLb;
+let spec: LabSpec;
+let stateDir: string;
+let client: OpenNebulaClient;
+const probed: string[] = [];
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), "lgt-flt-one-"));
+  lb = await startLoopbackLb(root, ["app1", "app2"]);
+  sim = new OneSimulator({ users: { oneadmin: PASSWORD }, hosts: [{ name: "lxd-host" }] });
+  const endpoint = await sim.start();
+  spec = {
+    name: "lab",
+    provider: "opennebula",
+    network: { cidr: "192.168.3.0/24", dhcp: false, gateway: "192.168.3.1" },
+    apps: { count: 2, ports: [8000, 8001], namePrefix: "app" },
+    lb: { port: 8080, statsPort: 8404, name: "lb" },
+    image: "ubuntu:22.04",
+    slos: [],
+    providerOptions: {
+      endpoint,
+      session: `oneadmin:${PASSWORD}`,
+      pollIntervalMs: 5,
+      waitTimeoutMs: 5_000,
+      hostErrorGraceMs: 100,
+      sshPublicKey: "ssh-ed25519 AAAAC3Nza test@lab",
+    },
+  };
+  const pool = new IpPool({
+    config: {
+      networks: [
+        {
+          cidr: "192.168.3.0/24",
+          gateway: "192.168.3.1",
+          dns: ["192.168.3.1"],
+          dhcp: false,
+          pools: [{ start: "192.168.3.100", end: "192.168.3.120" }],
+        },
+      ],
+    },
+    statePath: join(root, "ip-pool.json"),
+  });
+  const provider = createOpenNebulaProvider({
+    addressPool: () => pool,
+    verify: (target, ctx) => defaultVerify({ ...target, url: lb.url }, ctx),
+  });
+  stateDir = join(root, "labs", "lab");
+  const up = await labUp({ provider, spec, stateDir, gate: autoYesGate(), log: () => {} });
+  expect(up.complete).toBe(true);
+  client = new OpenNebulaClient({ endpoint, session: `oneadmin:${PASSWORD}` });
+}, 60_000);
+
+afterAll(async () => {
+  await sim?.stop();
+  await lb?.stop();
+  await rm(root, { recursive: true, force: true });
+});
+
+async function actuator() {
+  const store = new LabStateStore(stateDir);
+  await store.load();
+  const ctx = createStepContext(
+    store,
+    spec,
+    createOpenNebulaProvider(),
+    () => {},
+    new AbortController().signal,
+  );
+  return oneFaultActuator(ctx, oneLabOptions(spec), {
+    client,
+    pollIntervalMs: 5,
+    ready: async (app, ip) => {
+      probed.push(`${app.name} ${ip}:${app.port}`);
+      return undefined;
+    },
+  });
+}
+
+const vm = (name: string) => sim.vms.find((v) => v.name === name);
+const label = async (name: string) => (await client.vmInfo(vm(name)?.id as number)).label;
+
+describe("OpenNebula fault actions (simulator)", () => {
+  for (const [action, during] of [
+    ["stop", "POWEROFF"],
+    ["kill", "POWEROFF"],
+    ["pause", "SUSPENDED"],
+  ] as const) {
+    it(`${action} app2: ${during} while the fault lasts, ACTIVE/RUNNING after resume, app1 untouched`, async () => {
+      const act = await actuator();
+      const handle = act(parseFault(`${action} app2 at 0s for 1s`));
+      await handle.apply();
+      expect(await label("lab-app2")).toBe(during);
+      expect(await label("lab-app1")).toBe("ACTIVE/RUNNING");
+      // A second fault on a VM that is not running is refused by our check before oned is asked.
+      await expect(act(parseFault("pause app2 at 0s for 1s")).apply()).rejects.toThrow(
+        new RegExp(`lab-app2 \\(VM \\d+\\) is ${during}, so it cannot be suspended`),
+      );
+      probed.length = 0;
+      await handle.undo();
+      expect(await label("lab-app2")).toBe("ACTIVE/RUNNING");
+      expect(probed).toEqual(["app2 192.168.3.101:8001"]);
+      // Undo again: nothing left to resume (resume on a RUNNING VM would be an ACTION error from oned).
+      await handle.undo();
+      expect(await label("lab-app2")).toBe("ACTIVE/RUNNING");
+    });
+  }
+
+  it("the runner undoes a suspend on abort (Ctrl-C) and the VM runs again", async () => {
+    const act = await actuator();
+    const controller = new AbortController();
+    const run = runFaults([parseFault("pause app1 at 0s for 60s")], act, { signal: controller.signal });
+    for (let i = 0; i < 400 && (await label("lab-app1")) !== "SUSPENDED"; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(await label("lab-app1")).toBe("SUSPENDED");
+    controller.abort();
+    const result = await run;
+    expect(result.interrupted).toBe(true);
+    expect(result.timelines[0]?.undoReason).toBe("interrupted");
+    expect(await label("lab-app1")).toBe("ACTIVE/RUNNING");
+  });
+
+  it("the simulator refuses what oned refuses: resume of a running VM, suspend of a powered-off one", async () => {
+    const id = vm("lab-app2")?.id as number;
+    await expect(client.vmAction("resume", id)).rejects.toMatchObject({ code: "ONE_WRONG_STATE" });
+    await client.vmAction("poweroff", id);
+    for (let i = 0; i < 400 && (await label("lab-app2")) !== "POWEROFF"; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    await expect(client.vmAction("suspend", id)).rejects.toMatchObject({ code: "ONE_WRONG_STATE" });
+    // The fault's undo brings back a VM someone else powered off in the meantime, too.
+    const act = await actuator();
+    await act(parseFault("stop app2 at 0s for 1s")).undo();
+    expect(await label("lab-app2")).toBe("ACTIVE/RUNNING");
+  });
+
+  it("refuses unknown targets and the actions it has no access for, before anything runs; the gate names the calls", async () => {
+    const target = { spec, provider: createOpenNebulaProvider(), stateDir };
+    const faults = ["drain app2 at 1s for 1s", "delay 200ms app1 at 1s for 1s"].map(parseFault);
+    for (const f of faults) {
+      await expect(
+        labFaultActuator(target, () => {}, new AbortController().signal, [f]),
+      ).rejects.toMatchObject({
+        code: "FAULT_UNSUPPORTED",
+      });
+    }
+    await expect(
+      labFaultActuator(target, () => {}, new AbortController().signal, [
+        parseFault("stop app9 at 1s for 1s"),
+      ]),
+    ).rejects.toMatchObject({ code: "FAULT_TARGET_UNKNOWN" });
+    const act = await labFaultActuator(target, () => {}, new AbortController().signal, [
+      parseFault("stop app2 at 1s for 1s"),
+    ]);
+    expect(typeof act).toBe("function");
+    const gate = faultGateStep([parseFault("kill app2 at 1s for 2s")], target);
+    expect(gate.commands).toEqual([
+      'kill app2 from 1s to 3s: one.vm.action("poweroff-hard", <VM ID of lab-app2>); one.vm.info until POWEROFF; ' +
+        'then one.vm.action("resume", <VM ID of lab-app2>); one.vm.info until ACTIVE/RUNNING; GET http://<lab-app2 address>:8001/health',
+    ]);
+    expect(await label("lab-app2")).toBe("ACTIVE/RUNNING");
+  });
+});
