@@ -24,6 +24,7 @@ import {
   writeReports,
 } from "@labgate/bench";
 import { ExitCode } from "@labgate/core";
+import { labFingerprintFromState } from "@labgate/lxd-lab";
 import type { Command } from "commander";
 import { createOutput, type OutputStreams } from "../output.js";
 import {
@@ -203,6 +204,8 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
     slos,
     ...(flags.stages !== undefined ? { stages: parseStages(flags.stages) } : {}),
     commandLine: ["labgate", ...process.argv.slice(2)],
+    // Which lab this measured: `bench compare` warns when two results come from different labs.
+    ...(lab ? { lab: await labFingerprintFromState(lab.target) } : {}),
   };
   const repeat = parseCount(flags.repeat ?? "1", "repeat");
   // Every input is checked before the first request: a bad --url or --out must not cost a run.

@@ -1,19 +1,23 @@
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type BenchResult, compareResults } from "@labgate/bench";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { autoYesGate } from "../engine/gate.js";
 import { LabStateStore } from "../engine/lab-state.js";
 import { labStatus } from "../engine/lab-status.js";
 import { describePlan } from "../engine/plan-view.js";
 import { labDown, labUp } from "../engine/run-lab.js";
+import { localPaths } from "../providers/local/local-lab.js";
 import { localProvider } from "../providers/local/local-provider.js";
 import { defaultLabSpec } from "../spec/default-lab-spec.js";
 import type { LabSpec } from "../spec/lab-spec.js";
 import { parseLabSpec } from "../spec/parse-lab-spec.js";
 import { freePorts } from "../test-support/free-ports.js";
 import { describeBench, type LabBenchRecord } from "./bench-step.js";
+import { labFingerprintFromState, labTopology } from "./lab-fingerprint.js";
 
 async function benchRecord(stateDir: string, spec: LabSpec): Promise<LabBenchRecord | undefined> {
   const store = new LabStateStore(stateDir);
@@ -81,6 +85,7 @@ describe("bench step on the real local lab (python3 apps, HAProxy)", () => {
   let root: string;
   let stateDir: string;
   let spec: LabSpec;
+  let firstResult: BenchResult | undefined;
   const logs: string[] = [];
   const log = (m: string) => logs.push(m);
 
@@ -125,6 +130,19 @@ describe("bench step on the real local lab (python3 apps, HAProxy)", () => {
     };
     expect(result.requests.ok).toBe(record?.summary?.ok);
     expect(existsSync(record?.reports?.reportHtml ?? "")).toBe(true);
+    // The result says which lab it measured: provider, topology and the hash of the config the LB
+    // was started from (read here from the file itself); `bench run --lab` computes the same.
+    firstResult = result as unknown as BenchResult;
+    const config = await readFile(localPaths.haproxyConfig(stateDir), "utf8");
+    const fingerprint = {
+      name: "benchstep",
+      provider: "local",
+      topology: `1 LB (HAProxy "${spec.lb.name}" on :${spec.lb.port}) + 2 app(s) app1:${spec.apps.ports[0]}, app2:${spec.apps.ports[1]} on ${spec.network.cidr}`,
+      haproxyConfigSha256: createHash("sha256").update(config).digest("hex"),
+    };
+    expect(firstResult.environment?.lab).toEqual(fingerprint);
+    expect(labTopology(spec)).toBe(fingerprint.topology);
+    expect(await labFingerprintFromState({ spec, provider: localProvider, stateDir })).toEqual(fingerprint);
   });
 
   it("status shows the last result; a second up keeps it (already done)", async () => {
@@ -156,6 +174,17 @@ describe("bench step on the real local lab (python3 apps, HAProxy)", () => {
     expect(error?.cause.code).toBe("LAB_SLOS_NOT_MET");
     expect(error?.message).toMatch(/does not meet its SLOs: rps>=10000000 observed [\d.]+/);
     expect(logs.join("\n")).toMatch(/^ {2}FAIL {2}rps>=10000000 {2}observed /m);
+    // Two runs of the same lab: compare has nothing to say about labs or environments.
+    const again = await benchRecord(stateDir, strict);
+    const second = JSON.parse(await readFile(again?.reports?.resultJson ?? "", "utf8")) as BenchResult;
+    expect(second.environment?.lab).toEqual(firstResult?.environment?.lab);
+    expect(compareResults(firstResult!, second).warnings.join(" ")).not.toMatch(/lab|differ/);
+    // The same numbers from a lab whose LB ran another config: compare says so.
+    const otherLab = structuredClone(second);
+    otherLab.environment!.lab!.haproxyConfigSha256 = "0".repeat(64);
+    expect(compareResults(firstResult!, otherLab).warnings.join(" ")).toMatch(
+      /The labs' HAProxy configurations \(sha256\) differ/,
+    );
     const status = await labStatus({ provider: localProvider, spec: strict, stateDir });
     expect(status.resources.find((r) => r.kind === "bench")).toMatchObject({
       health: "unhealthy",

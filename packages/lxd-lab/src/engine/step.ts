@@ -92,6 +92,11 @@ export interface LabProvider {
   verify?(ctx: StepContext, options: LabVerifyOptions): Promise<LabVerifyResult>;
   /** Optional: the URL users (and the bench) reach the lab's service at; default http://127.0.0.1:<lb.port>/. */
   endpoint?(spec: LabSpec): string;
+  /**
+   * Optional, for the lab fingerprint a bench result carries: the HAProxy configuration the lab's LB
+   * runs, read from the live LB (the file it was started from); null when it cannot be read. Read-only.
+   */
+  lbConfig?(ctx: StepContext): Promise<string | null>;
 }
 
 export type HealthState = "healthy" | "unhealthy" | "unknown";

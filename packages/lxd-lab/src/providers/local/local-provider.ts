@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import { benchSettings } from "../../bench-step/bench-settings.js";
 import { benchHealth, benchStep } from "../../bench-step/bench-step.js";
 import type {
@@ -13,7 +14,7 @@ import { ADDRESS_STEP_ID, allocateAddressStep } from "./address-step.js";
 import { appProcess, healthUrl, startAppStep } from "./app-steps.js";
 import { answers, ownProcessAlive } from "./instance-process.js";
 import { LB_STEP_ID, lbProcess, startLbStep } from "./lb-step.js";
-import { labAddress, lbUrl, localApps, localOptions } from "./local-lab.js";
+import { labAddress, lbUrl, localApps, localOptions, localPaths } from "./local-lab.js";
 import { inspectNetns, netnsDrift } from "./netns-link.js";
 import { appAddress, labNetns, netnsOfApp } from "./netns-plan.js";
 import { netnsStep, netnsStepId, ownsNetns } from "./netns-step.js";
@@ -43,7 +44,9 @@ export const localProvider: LabProvider = {
         ...verifyRoundRobinStep(spec),
         needs: [...localApps(spec).map((app) => `start-${app.name}`), LB_STEP_ID],
       },
-      ...(benchSettings(spec).enabled ? [benchStep(spec, lbUrl(localOptions(spec).bindAddress, spec))] : []),
+      ...(benchSettings(spec).enabled
+        ? [benchStep(spec, lbUrl(localOptions(spec).bindAddress, spec), readLocalLbConfig)]
+        : []),
     ].map((step) => {
       // The undo gate shows the calls undo makes.
       const undo = step.undoCommands ?? localUndoCalls(localApps(spec), spec.lb.name, step.id);
@@ -141,4 +144,10 @@ export const localProvider: LabProvider = {
   endpoint(spec: LabSpec) {
     return lbUrl(localOptions(spec).bindAddress, spec);
   },
+  lbConfig: readLocalLbConfig,
 };
+
+/** The config file the lab's HAProxy was started from: what the lab fingerprint of a bench result hashes. */
+function readLocalLbConfig(ctx: StepContext): Promise<string | null> {
+  return readFile(localPaths.haproxyConfig(ctx.stateDir), "utf8").catch(() => null);
+}

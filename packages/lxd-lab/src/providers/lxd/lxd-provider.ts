@@ -8,6 +8,7 @@ import type {
   Step,
   StepContext,
 } from "../../engine/step.js";
+import { LB_INSTALLED_CONFIG_PATH } from "../../haproxy/lb-cloud-init.js";
 import { HAPROXY_STATS_PATH } from "../../haproxy/render-config.js";
 import type { LabSpec } from "../../spec/lab-spec.js";
 import { formatRoundRobinReport } from "../../verify/round-robin.js";
@@ -43,8 +44,17 @@ export interface LxdProviderOptions {
  */
 export function createLxdProvider(options: LxdProviderOptions = {}): LabProvider {
   const clientFor = options.clientFor ?? defaultClientFactory;
+  // The config HAProxy reads inside the LB container: what the lab fingerprint of a bench result hashes.
+  const lbConfig = async (ctx: StepContext): Promise<string | null> => {
+    const o = lxdLabOptions(ctx.spec);
+    const file = await clientFor(o)
+      .readFile(o.lb.instance, LB_INSTALLED_CONFIG_PATH)
+      .catch(() => undefined);
+    return file?.toString("utf8") ?? null;
+  };
   return {
     name: "lxd",
+    lbConfig,
     plan(spec: LabSpec): Step[] {
       const o = lxdLabOptions(spec);
       const steps: Step[] = [preflightStep(o, clientFor), networkStep(o, clientFor), addressStep(o)];
@@ -97,7 +107,7 @@ export function createLxdProvider(options: LxdProviderOptions = {}): LabProvider
       );
       if (benchSettings(spec).enabled)
         steps.push(
-          checkRunningFirst(benchStep(spec, exposeUrl(o)), () => clientFor(o), [
+          checkRunningFirst(benchStep(spec, exposeUrl(o), lbConfig), () => clientFor(o), [
             o.lb.instance,
             ...o.apps.map((a) => a.instance),
           ]),
