@@ -107,6 +107,8 @@ describe("HTTP/1.1 response parser", () => {
       ["HTTP/1.1 200 OK\r\nNoColon\r\n\r\n", "HPE_INVALID_HEADER_TOKEN"],
       ["HTTP/1.1 200 OK\r\nA: b\r\n folded\r\n\r\n", "HPE_INVALID_HEADER_TOKEN"],
       ["HTTP/1.1 200 OK\nA: b\r\n\r\n", "HPE_STRICT"],
+      ["HTTP/1.1 200 OK\r\nA: b\rc\r\n\r\n", "HPE_STRICT"],
+      ["HTTP/1.1 200 OK\r\nA: b\nc\r\n\r\n", "HPE_STRICT"],
       ["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "HPE_INVALID_CHUNK_SIZE"],
       ["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabX\r\n", "HPE_STRICT"],
       ["HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", "HPE_UNEXPECTED_UPGRADE"],
