@@ -74,6 +74,37 @@ describe("analyzeFaultWindows", () => {
     );
   });
 
+  it("sums error kinds and who served inside the window; an HTTP error counts once in the share's base", () => {
+    const served = (t: number) =>
+      t >= 3 && t < 5 ? { app1: 100 } : t === 5 ? { app1: 60, app2: 40 } : { app1: 50, app2: 50 };
+    const series = points.map((p) => ({
+      ...p,
+      backends: served(p.tSec),
+      // Second 3: 5 refused connections and 2 HTTP 503 answers (which are in rps too); second 4: 3 refused.
+      errorKinds:
+        p.tSec === 3
+          ? { ECONNRESET: 5, "HTTP 503": 2 }
+          : p.tSec === 4
+            ? { ECONNRESET: 3 }
+            : ({} as Record<string, number>),
+    }));
+    const [w] = analyzeFaultWindows({ intervalMs: 1_000, points: series }, [
+      { label: "stop app2", startMs: 3_000, endMs: 5_500 },
+    ]);
+    expect(w?.errorKinds).toEqual({ ECONNRESET: 8, "HTTP 503": 2 });
+    // 3 intervals × 100 responses + 8 transport failures; the two 503s are among the responses.
+    expect(w?.attempts).toBe(308);
+    expect(w?.errorSharePct).toBe(Math.round((10 / 308) * 10_000) / 100);
+    // app2 is listed although it served nothing in 3 s-5 s: 40 of 300 responses, all in second 5.
+    expect(w?.backends).toEqual([
+      { name: "app1", count: 260, sharePct: Math.round((260 / 300) * 10_000) / 100 },
+      { name: "app2", count: 40, sharePct: Math.round((40 / 300) * 10_000) / 100 },
+    ]);
+    const text = formatFaultWindows([w!]);
+    expect(text).toContain("ECONNRESET×8 HTTP 503×2");
+    expect(text).toContain("app1 86.67%, app2 13.33%");
+  });
+
   it("leaves other faults' windows out of a later fault's baseline", () => {
     const [, second] = analyzeFaultWindows({ intervalMs: 1_000, points }, [
       { label: "a", startMs: 3_000, endMs: 5_000 },

@@ -57,7 +57,11 @@ export function analyzeFaultWindows(
     const before = measured.filter((p) => startOf(p) + step <= w.startMs && !inAnyWindow(p) && p.rps > 0);
     const responses = Math.round(inside.reduce((n, p) => n + (p.rps * step) / 1000, 0));
     const errors = inside.reduce((n, p) => n + p.errors, 0);
-    const served = sumCounts(inside.map((p) => p.backends));
+    // Every backend of the run is listed: one that served nothing in the window shows as 0%.
+    const served = sumCounts([
+      ...measured.map((p) => Object.fromEntries(Object.keys(p.backends ?? {}).map((k) => [k, 0]))),
+      ...inside.map((p) => p.backends),
+    ]);
     const kinds = inside.some((p) => p.errorKinds) ? sumCounts(inside.map((p) => p.errorKinds)) : null;
     // An HTTP error (a 503 from the LB) is a response as well as an error: counted once in the base.
     const httpErrors = kinds
