@@ -9,7 +9,7 @@ import { labAddress, localApps } from "../providers/local/local-lab.js";
 import { netnsOfApp } from "../providers/local/netns-plan.js";
 import type { FaultActuator, FaultHandle } from "./fault-runner.js";
 import type { FaultSpec } from "./fault-spec.js";
-import { type NetemTarget, netemFault, netemUnavailable } from "./local-netem.js";
+import { localNetemFault, type NetemTarget, netemUnavailable } from "./local-netem.js";
 import { haproxyAdminFault, processFault } from "./process-fault.js";
 
 /**
@@ -40,8 +40,8 @@ function netemTarget(ctx: StepContext, fault: FaultSpec, appName: string): Netem
   }
   const why = netemUnavailable();
   if (why) {
-    throw new PreconditionError("NETEM_UNAVAILABLE", `Fault '${fault.text}': ${why}.`, {
-      hint: "Run delay/loss faults on a kernel with netem (Debian's and Ubuntu's stock kernels ship sch_netem); stop, kill, pause, drain and maint work here.",
+    throw new PreconditionError("FAULT_NETEM_UNAVAILABLE", `Fault '${fault.text}': ${why}.`, {
+      hint: "Load it (`modprobe sch_netem`) or use a kernel built with CONFIG_NET_SCH_NETEM (Debian's and Ubuntu's stock kernels ship it); stop, kill, pause, drain and maint work without it.",
       details: { fault: fault.text },
     });
   }
@@ -101,7 +101,7 @@ export function localFaultActuator(ctx: StepContext): FaultActuator {
       }
       case "delay":
       case "loss":
-        return netemFault(fault, netemTarget(ctx, fault, app.name));
+        return localNetemFault(fault, netemTarget(ctx, fault, app.name));
       default:
         throw new InvalidInputError("FAULT_INVALID", `Fault '${fault.text}': unknown action.`, {
           details: { fault: fault.text },

@@ -190,13 +190,13 @@ describe.skipIf(!isRoot)(
       async () => {
         const n = links[1] as AppNetns;
         const refusal = runFaults(parseFaults(["delay 200ms app2 at 0ms for 1s"]), localFaultActuator(ctx));
-        await expect(refusal).rejects.toMatchObject({ code: "NETEM_UNAVAILABLE", exitCode: 4 });
+        await expect(refusal).rejects.toMatchObject({ code: "FAULT_NETEM_UNAVAILABLE", exitCode: 4 });
         await expect(refusal).rejects.toThrow(/netem/);
         // The verdict agrees with the kernel: tc cannot add a netem qdisc here.
         expect(() =>
           sh("ip", "netns", "exec", n.netns, "tc", "qdisc", "add", "dev", n.vethApp, "root", "netem"),
         ).toThrow(/qdisc kind is unknown/);
-        expect(await rootNetem({ netns: n.netns, dev: n.vethApp })).toBe(false);
+        expect(await rootNetem({ netns: n.netns, dev: n.vethApp })).toBeUndefined();
       },
     );
 
@@ -216,10 +216,12 @@ describe.skipIf(!isRoot)(
         const baseline = await bench();
         const target = { netns: links[1]?.netns as string, dev: links[1]?.vethApp as string };
         const faults = runFaults(parseFaults(["delay 200ms app2 at 0ms for 4s"]), localFaultActuator(ctx));
-        expect(await waitFor(() => rootNetem(target), 5_000, undefined, 20)).toBe(true);
+        expect(
+          await waitFor(async () => (await rootNetem(target))?.delayMs === 200, 5_000, undefined, 20),
+        ).toBe(true);
         const faulted = await bench();
         await faults;
-        expect(await rootNetem(target)).toBe(false);
+        expect(await rootNetem(target)).toBeUndefined();
         expect(p99(faulted, "app2") - p99(baseline, "app2")).toBeGreaterThanOrEqual(200);
         expect(p99(faulted, "app1")).toBeLessThan(p99(baseline, "app1") + 100);
       },
