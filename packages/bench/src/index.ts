@@ -73,6 +73,7 @@ export {
   evaluateSlos,
   formatValue,
   loadSloFile,
+  loadSloFileFaults,
   parseSlo,
   parseSlos,
   SLO_METRICS,

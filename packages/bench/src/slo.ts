@@ -241,28 +241,7 @@ export function parseSlos(expressions: readonly string[]): Slo[] {
  * k6-style `{ thresholds: { any: ["p(95)<200"] } }` is accepted too.
  */
 export async function loadSloFile(path: string): Promise<Slo[]> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    throw new BenchFileError(path, `cannot read the SLO file (${(error as Error).message}).`, {
-      cause: error,
-      hint: "Check the path given to --slo-file.",
-    });
-  }
-  let data: unknown;
-  try {
-    data = /\.json$/i.test(path) ? JSON.parse(text) : parseYaml(text);
-  } catch (error) {
-    throw new BenchFileError(
-      path,
-      `the SLO file is not valid ${/\.json$/i.test(path) ? "JSON" : "YAML"}: ${(error as Error).message}`,
-      {
-        cause: error,
-        hint: 'Write a list of expressions, e.g. ["p99<250ms", "errors<1%"] (JSON) or "slos:\\n  - p99<250ms" (YAML).',
-      },
-    );
-  }
+  const data = await readSloDocument(path);
   const list = extractExpressions(data);
   if (!list) {
     throw new BenchFileError(
@@ -291,6 +270,41 @@ export async function loadSloFile(path: string): Promise<Slo[]> {
       });
     }
   });
+}
+
+/**
+ * `faults:` beside `slos:` in an SLO file, as written: undefined when the file has none. Only the lab
+ * knows its backends and the run's length, so the faults are checked where the lab is (`bench run --lab`).
+ */
+export async function loadSloFileFaults(path: string): Promise<unknown> {
+  const data = await readSloDocument(path);
+  return data && typeof data === "object" && !Array.isArray(data)
+    ? (data as Record<string, unknown>)["faults"]
+    : undefined;
+}
+
+async function readSloDocument(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new BenchFileError(path, `cannot read the SLO file (${(error as Error).message}).`, {
+      cause: error,
+      hint: "Check the path given to --slo-file.",
+    });
+  }
+  try {
+    return /\.json$/i.test(path) ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    throw new BenchFileError(
+      path,
+      `the SLO file is not valid ${/\.json$/i.test(path) ? "JSON" : "YAML"}: ${(error as Error).message}`,
+      {
+        cause: error,
+        hint: 'Write a list of expressions, e.g. ["p99<250ms", "errors<1%"] (JSON) or "slos:\\n  - p99<250ms" (YAML).',
+      },
+    );
+  }
 }
 
 function extractExpressions(data: unknown): unknown[] | undefined {

@@ -29,6 +29,8 @@ beforeAll(async () => {
       apps: { ports: [a, b] },
       lb: { port: lb, statsPort: stats },
       bench: { enabled: false },
+      // Injected by `bench run --lab` when no --fault (and no SLO file's faults:) is given.
+      faults: ["drain app1 at 1s for 1s"],
     }),
   );
   const { spec } = await loadLabSpec(specFile, dir);
@@ -171,6 +173,12 @@ describe("labgate bench run --lab --fault", () => {
     expect(f.appliedAtMs).toBeGreaterThanOrEqual(1_000);
     expect(f.undoneAtMs).toBeGreaterThanOrEqual(3_000);
     expect(r.stderr).toMatch(/fault stop app2 from 1s to 3s: applied/);
+    // --fault replaced the spec's faults: (drain app1): only the stop ran, and the spec was not mentioned.
+    expect(r.stderr).not.toMatch(/Faults from/);
+    // Judged against the lab's health-check timing: HAProxy's own view of when app2 left the pool.
+    expect(r.stderr).toMatch(
+      /expected detection for 'stop app2 at 1s for 2s': 2\.00s \(inter 1s fall 2 rise 1: inter × fall\); HAProxy marked app2 DOWN after \d\.\d\ds: as expected/,
+    );
     // The window's figures: measured inside it and against the second before it.
     expect(r.stderr).toMatch(/^fault\s+window\s+errors\s+p50 in\/before\s+p99 in\/before/m);
     const w = (result as unknown as { faultWindows: Record<string, unknown>[] }).faultWindows;
@@ -230,4 +238,62 @@ describe("labgate bench run --lab --fault", () => {
     expect(result.faults.map((f) => f.undoReason)).toEqual(["interrupted", "interrupted"]);
     await expect.poll(serverStatuses, { timeout: 10_000 }).toEqual(["UP", "UP"]);
   }, 90_000);
+
+  it("without --fault, the lab spec's faults: run, and the SLO file's faults: replace them", async () => {
+    const base = ["bench", "run", "--lab", specFile, "--state-dir", stateDir, "-c", "2", "-d", "3s"];
+    const fromSpec = await cli([...base, "--yes", "--json", "--no-progress"]);
+    expect(fromSpec.code, fromSpec.stderr).toBe(ExitCode.OK);
+    expect(fromSpec.stderr).toMatch(
+      /Faults from .* \(faults:\); --fault on the command line replaces them\./,
+    );
+    const specRun = JSON.parse(fromSpec.stdout) as { faults: { fault: string; undoReason: string }[] };
+    expect(specRun.faults).toMatchObject([{ fault: "drain app1 at 1s for 1s", undoReason: "window-end" }]);
+
+    const sloFile = join(dir, "failover-slos.yaml");
+    await writeFile(sloFile, 'slos:\n  - "fault_errors<=1000000"\nfaults:\n  - "drain app2 at 1s for 1s"\n');
+    // A busy machine may make the generator untrustworthy: the verdict is still wanted here.
+    const fromFile = await cli([
+      ...base,
+      "--slo-file",
+      sloFile,
+      "--allow-untrustworthy",
+      "--yes",
+      "--json",
+      "--no-progress",
+    ]);
+    expect(fromFile.code, fromFile.stderr).toBe(ExitCode.OK);
+    expect(fromFile.stderr).toContain(`Faults from ${sloFile} (faults:)`);
+    const fileRun = JSON.parse(fromFile.stdout) as {
+      faults: { fault: string }[];
+      slos: { expression: string; pass: boolean }[];
+    };
+    expect(fileRun.faults.map((f) => f.fault)).toEqual(["drain app2 at 1s for 1s"]);
+    expect(fileRun.slos).toMatchObject([{ expression: "fault_errors<=1000000", pass: true }]);
+    await expect.poll(serverStatuses, { timeout: 10_000 }).toEqual(["UP", "UP"]);
+  }, 90_000);
+
+  it("faults: of the SLO file and the spec are checked against the lab and --duration, naming the entry (exit 2)", async () => {
+    const base = ["bench", "run", "--lab", specFile, "--state-dir", stateDir, "--yes"];
+    const sloFile = join(dir, "bad-slos.json");
+    await writeFile(sloFile, JSON.stringify({ slos: ["errors<1%"], faults: ["stop app9 at 1s for 1s"] }));
+    const unknown = await cli([...base, "-d", "3s", "--slo-file", sloFile]);
+    expect(unknown.code).toBe(ExitCode.INVALID_INPUT);
+    expect(unknown.stderr).toContain(
+      `${sloFile}: faults[0]: 'stop app9 at 1s for 1s' acts on app9, which is not one of the lab's apps (app1, app2)`,
+    );
+    await writeFile(sloFile, JSON.stringify({ faults: "stop app2", slos: [] }));
+    const notList = await cli([...base, "-d", "3s", "--slo-file", sloFile]);
+    expect(notList.code).toBe(ExitCode.INVALID_INPUT);
+    expect(notList.stderr).toContain(`${sloFile}: faults: must be a list of faults`);
+    const noLab = await cli(["bench", "run", "--url", "http://127.0.0.1:1/", "--slo-file", sloFile]);
+    expect(noLab.code).toBe(ExitCode.INVALID_INPUT);
+    expect(noLab.stderr).toContain(`${sloFile} has faults:, which need --lab`);
+    // The spec's drain app1 at 1s for 1s ends at 2s: a 1 s run cannot hold it.
+    const short = await cli([...base, "-d", "1s"]);
+    expect(short.code).toBe(ExitCode.INVALID_INPUT);
+    expect(short.stderr).toMatch(
+      /faults\[0\]: 'drain app1 at 1s for 1s' ends at 2s, after the measured run ends at 1s \(--duration\)/,
+    );
+    expect(short.stderr).not.toMatch(/Measuring/);
+  }, 60_000);
 });

@@ -1,22 +1,16 @@
-import {
-  analyzeFaultWindows,
-  BenchOptionError,
-  type BenchResult,
-  type FaultWindowStats,
-} from "@labgate/bench";
+import { BenchOptionError, loadSloFileFaults } from "@labgate/bench";
+import { InvalidInputError } from "@labgate/core";
 import {
   assertFaultsFit,
-  describeFault,
-  type FaultActuator,
-  type FaultRunResult,
   type FaultSpec,
-  type FaultTimeline,
   faultGateStep,
+  labAppNames,
   labEndpoint,
   labFaultActuator,
   NotConfirmedError,
+  type PreparedFaults,
+  parseFaultList,
   parseFaults,
-  runFaults,
 } from "@labgate/lxd-lab";
 import { type LabIo, type LabTarget, makeGate, resolveLab } from "./lab-context.js";
 
@@ -37,6 +31,7 @@ export interface BenchLabFlags {
   lab?: string | boolean;
   stateDir?: string;
   fault?: string[];
+  sloFile?: string;
   yes?: boolean;
 }
 
@@ -55,6 +50,12 @@ export async function resolveBenchLab(flags: BenchLabFlags, io: LabIo): Promise<
         "Add --lab (the lab in this directory) or --lab lab.json, e.g. labgate bench run --lab --fault 'stop app2 at 5s for 10s'.",
       );
     }
+    if (flags.sloFile && (await loadSloFileFaults(flags.sloFile)) !== undefined) {
+      throw new BenchOptionError(
+        `${flags.sloFile} has faults:, which need --lab: faults act on a lab's backends, which a bare --url does not name.`,
+        "Add --lab (the lab in this directory) or --lab lab.json, or remove faults: from the SLO file.",
+      );
+    }
     return undefined;
   }
   const target = await resolveLab(
@@ -68,12 +69,55 @@ export async function resolveBenchLab(flags: BenchLabFlags, io: LabIo): Promise<
   return { target, url: labEndpoint(target.provider, target.spec) };
 }
 
-/** The faults, checked against the run and confirmed at the gate (unless --yes); nothing has run yet. */
-export interface PreparedFaults {
+/** The faults of this run and where they came from; --fault replaces the others. */
+export interface ChosenFaults {
   faults: FaultSpec[];
-  actuator: FaultActuator;
+  /** "--fault", "slos.yaml (faults:)" or "lab.json (faults:)". */
+  source: string;
 }
 
+/**
+ * Which faults run: --fault on the command line if given, else the SLO file's `faults:`, else the lab
+ * spec's `faults:`. Each is checked against the lab's apps and this run's --duration, naming the entry.
+ */
+export async function chooseFaults(
+  lab: BenchLab,
+  flags: BenchLabFlags,
+  durationMs: number,
+): Promise<ChosenFaults | undefined> {
+  if (flags.fault?.length) {
+    const faults = parseFaults(flags.fault);
+    assertFaultsFit(faults, durationMs);
+    return { faults, source: "--fault" };
+  }
+  const context = {
+    backends: labAppNames(lab.target.spec.apps),
+    runMs: durationMs,
+    runField: "--duration",
+  };
+  const fromFile = flags.sloFile ? await loadSloFileFaults(flags.sloFile) : undefined;
+  if (flags.sloFile && fromFile !== undefined) {
+    const texts = parseFaultList(fromFile, "faults", failIn(flags.sloFile), context);
+    return { faults: parseFaults(texts), source: `${flags.sloFile} (faults:)` };
+  }
+  const fromSpec = lab.target.spec.faults;
+  if (fromSpec?.length) {
+    const texts = parseFaultList(fromSpec, "faults", failIn(lab.target.source), context);
+    return { faults: parseFaults(texts), source: `${lab.target.source} (faults:)` };
+  }
+  return undefined;
+}
+
+function failIn(file: string) {
+  return (field: string, message: string, hint?: string): never => {
+    throw new InvalidInputError("FAULTS_INVALID", `${file}: ${field}: ${message}`, {
+      hint: hint ?? `Fix ${field} in ${file}.`,
+      details: { file, field },
+    });
+  };
+}
+
+/** The faults, checked against the run and confirmed at the gate (unless --yes); nothing has run yet. */
 export async function prepareFaults(
   lab: BenchLab,
   flags: BenchLabFlags,
@@ -82,15 +126,17 @@ export async function prepareFaults(
   io: LabIo,
   signal: AbortSignal,
 ): Promise<PreparedFaults | undefined> {
-  if (!flags.fault?.length) return undefined;
-  const faults = parseFaults(flags.fault);
-  assertFaultsFit(faults, durationMs);
+  const chosen = await chooseFaults(lab, flags, durationMs);
+  if (!chosen) return undefined;
+  const { faults } = chosen;
   if (repeat > 1) {
     throw new BenchOptionError(
-      "--fault with --repeat: faults run once, in one measured run.",
-      "Leave out --repeat when injecting faults (compare runs with `labgate bench compare`).",
+      `Faults (from ${chosen.source}) with --repeat: faults run once, in one measured run.`,
+      "Leave out --repeat when injecting faults (compare runs with `labgate bench compare`), or bench the LB with --url and without --lab.",
     );
   }
+  if (chosen.source !== "--fault")
+    io.stderr.write(`Faults from ${chosen.source}; --fault on the command line replaces them.\n`);
   const actuator = await labFaultActuator(lab.target, (m) => io.stderr.write(`${m}\n`), signal, faults);
   // Every target and action is checked before the gate: a typo must not cost a confirmation.
   for (const f of faults) actuator(f);
@@ -111,80 +157,4 @@ export async function prepareFaults(
     gate.close();
   }
   return { faults, actuator };
-}
-
-/**
- * Starts the faults on the bench's clock: offsets count from the start of the measured window, so
- * each fault is shifted by the warm-up. Settles (never rejects) once every fault is undone.
- */
-export function startFaults(
-  prepared: PreparedFaults,
-  warmupMs: number,
-  signal: AbortSignal,
-  log: (m: string) => void,
-): Promise<FaultRunResult | Error> {
-  const shifted = prepared.faults.map((f) => ({ ...f, atMs: f.atMs + warmupMs }));
-  const byShifted = new Map(shifted.map((s, i) => [s, prepared.faults[i] as FaultSpec]));
-  return runFaults(shifted, (f) => prepared.actuator(byShifted.get(f) ?? f), { signal, log }).catch(
-    (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
-  );
-}
-
-/** One fault as it happened, for result.json and the text report (ms since the run started, warm-up included). */
-export interface FaultRecord {
-  fault: string;
-  action: string;
-  target: string;
-  plannedStartMs: number;
-  plannedEndMs: number;
-  appliedAtMs: number | null;
-  activeAtMs: number | null;
-  undoneAtMs: number | null;
-  undoReason: string | null;
-  error: string | null;
-}
-
-export function faultRecords(timelines: FaultTimeline[]): FaultRecord[] {
-  return timelines.map((t) => ({
-    fault: t.fault.text,
-    action: t.fault.action,
-    target: t.fault.target,
-    plannedStartMs: t.fault.atMs,
-    plannedEndMs: t.fault.atMs + t.fault.forMs,
-    appliedAtMs: t.appliedAtMs ?? null,
-    activeAtMs: t.activeAtMs ?? null,
-    undoneAtMs: t.undoneAtMs ?? null,
-    undoReason: t.undoReason ?? null,
-    error: t.error ?? null,
-  }));
-}
-
-export function formatFaultRecords(records: FaultRecord[], faults: FaultSpec[]): string {
-  const s = (ms: number | null) => (ms === null ? "-" : `${(ms / 1000).toFixed(2)}s`);
-  return records
-    .map((r, i) => {
-      const f = faults[i];
-      const what = f ? describeFault(f) : r.fault;
-      const state =
-        r.appliedAtMs === null
-          ? "not applied"
-          : `applied ${s(r.appliedAtMs)}, active ${s(r.activeAtMs)}, undone ${s(r.undoneAtMs)} (${r.undoReason ?? "?"})`;
-      return `fault ${what}: ${state}${r.error ? `; ${r.error}` : ""}`;
-    })
-    .join("\n");
-}
-
-/**
- * Each fault's window as it really happened (signal sent → backend back), on the bench's clock: the
- * fault runner starts right before the bench, so the two clocks differ by the bench's start-up only.
- */
-export function analyzeFaultRecords(result: BenchResult, records: FaultRecord[]): FaultWindowStats[] {
-  const windows = records
-    .filter((r) => r.appliedAtMs !== null)
-    .map((r) => ({
-      label: r.fault,
-      startMs: r.appliedAtMs as number,
-      endMs: r.undoneAtMs ?? r.plannedEndMs,
-    }));
-  return analyzeFaultWindows(result.series, windows);
 }

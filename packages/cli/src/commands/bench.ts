@@ -1,5 +1,4 @@
 import {
-  applySlos,
   type BenchEngine,
   BenchOptionError,
   type BenchProgress,
@@ -9,7 +8,6 @@ import {
   describeRequest,
   formatCompareMarkdown,
   formatCompareText,
-  formatFaultWindows,
   formatResultText,
   loadBodyFile,
   loadSloFile,
@@ -19,23 +17,14 @@ import {
   parseStages,
   readResultFile,
   resolveOptions,
-  runRounds,
   type Slo,
   writeReports,
 } from "@labgate/bench";
 import { ExitCode } from "@labgate/core";
-import { labFingerprintFromState } from "@labgate/lxd-lab";
+import { labFingerprintFromState, labHealthCheck, labStatsCsvUrl, runFaultBench } from "@labgate/lxd-lab";
 import type { Command } from "commander";
 import { createOutput, type OutputStreams } from "../output.js";
-import {
-  analyzeFaultRecords,
-  type BenchLabFlags,
-  faultRecords,
-  formatFaultRecords,
-  prepareFaults,
-  resolveBenchLab,
-  startFaults,
-} from "./bench-faults.js";
+import { type BenchLabFlags, prepareFaults, resolveBenchLab } from "./bench-faults.js";
 import { processIo } from "./lab-context.js";
 
 export interface BenchRunFlags extends BenchLabFlags {
@@ -94,7 +83,8 @@ export function registerBenchCommands(program: Command): void {
     .option("--state-dir <dir>", "with --lab: the lab's state dir (default .labgate/labs/<name>)")
     .option(
       "--fault <fault>",
-      "with --lab: inject a fault, e.g. 'stop app2 at 5s for 10s' (stop|kill|pause|drain|maint); repeatable",
+      "with --lab: inject a fault, e.g. 'stop app2 at 5s for 10s' (stop|kill|pause|drain|maint, delay 200ms|loss 5% <app>); repeatable. " +
+        "Without --fault, the faults: of --slo-file, else of the lab spec, are injected; --fault replaces them",
       collect,
       [],
     )
@@ -110,7 +100,10 @@ export function registerBenchCommands(program: Command): void {
       collect,
       [],
     )
-    .option("--slo-file <file>", "JSON or YAML file with a list of SLO expressions")
+    .option(
+      "--slo-file <file>",
+      "JSON or YAML file with a list of SLO expressions, or slos: (and, with --lab, faults:) lists",
+    )
     .option(
       "--backend-header <name>",
       "response header naming the backend that served a request",
@@ -235,33 +228,32 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
     `Measuring ${describeRequest(resolved)} ${resolved.stages ? `at a rate ramping through ${flags.stages}` : options.rate ? `at a constant ${options.rate} req/s` : `with ${options.connections} connections (closed loop)`} for ${resolved.stages ? `${resolved.durationMs / 1000}s` : (flags.duration ?? "10s")}${options.warmupMs ? ` after a ${flags.warmup} warm-up` : ""}. Ctrl-C stops early and still reports.`,
   );
   let result: BenchResult;
-  let faultOutcome: Awaited<ReturnType<typeof startFaults>> | undefined;
-  const faultRun = prepared
-    ? startFaults(prepared, options.warmupMs, faultController.signal, (m) => out.info(m))
-    : undefined;
+  const statsUrl = lab ? labStatsCsvUrl(lab.url, lab.target.spec) : undefined;
   try {
-    result = await runRounds({ ...options, signal: controller.signal }, repeat, {
-      ...(bar ? { onProgress: bar.update } : {}),
-      onRound: (round, of) => {
-        bar?.clear();
-        out.info(`Round ${round} of ${of}.`);
+    // The same run as the lab's failover step: every fault is undone before anything is reported
+    // (or an error leaves this function), then the windows are measured and the SLOs judged.
+    ({ result } = await runFaultBench({
+      options: { ...options, signal: controller.signal },
+      repeat,
+      hooks: {
+        ...(bar ? { onProgress: bar.update } : {}),
+        onRound: (round, of) => {
+          bar?.clear();
+          out.info(`Round ${round} of ${of}.`);
+        },
       },
-    });
+      ...(prepared ? { prepared } : {}),
+      faultSignal: faultController.signal,
+      ...(lab ? { healthCheck: labHealthCheck(lab.target.spec) } : {}),
+      ...(lab && statsUrl ? { lbStatsUrl: statsUrl } : {}),
+      log: (m) => {
+        bar?.clear();
+        out.info(m);
+      },
+    }));
   } finally {
     bar?.clear();
-    faultController.abort();
-    // Every fault is undone before anything is reported (or an error leaves this function).
-    faultOutcome = await faultRun;
     process.removeListener("SIGINT", onSigint);
-  }
-  if (faultOutcome instanceof Error) throw faultOutcome;
-  if (faultOutcome && prepared) {
-    const faults = faultRecords(faultOutcome.timelines);
-    const faultWindows = analyzeFaultRecords(result, faults);
-    out.info(`${formatFaultRecords(faults, prepared.faults)}\n${formatFaultWindows(faultWindows)}`);
-    // Kept beside the measurement in result.json (and --json): when each fault really started and ended.
-    // Judged again with the windows in place: fault_errors, fault_p99, detection and recovery read them.
-    result = applySlos(Object.assign(result, { faults, faultWindows }), slos);
   }
 
   // The result is printed first: if writing the reports fails, the measurement is not lost.
