@@ -62,7 +62,7 @@ describe("failover step: planned only with faults:, refused at plan time when th
       "lab.yaml",
     );
     expect(() => describePlan(provider, spec)).toThrow(
-      "The failover step cannot delay on a local lab ('delay 200ms app2 at 1s for 2s' in faults:)",
+      "The failover step cannot delay on this local lab ('delay 200ms app2 at 1s for 2s' in faults:)",
     );
     try {
       describePlan(provider, spec);
@@ -73,13 +73,14 @@ describe("failover step: planned only with faults:, refused at plan time when th
       {
         provider: "opennebula",
         network: { cidr: "10.20.0.0/24" },
-        faults: ["drain app1 at 1s for 1s"],
+        faults: ["stop app2 at 1s for 1s", "drain app1 at 1s for 1s"],
       },
       "lab.yaml",
     );
     expect(() => assertFaultActionsSupported(onOne, onOne.faults ?? [])).toThrow(
-      "The failover step cannot drain on a opennebula lab ('drain app1 at 1s for 1s' in faults:): the opennebula provider has no fault actions.",
+      "The failover step cannot drain on this opennebula lab ('drain app1 at 1s for 1s' in faults:): the opennebula provider can only stop, kill, pause.",
     );
+    expect(() => assertFaultActionsSupported(onOne, ["pause app1 at 1s for 1s"])).not.toThrow();
   });
 });
 

@@ -100,6 +100,7 @@ export function failoverStep(spec: LabSpec, provider: LabProvider, endpoint: str
         { spec: ctx.spec, provider, stateDir: ctx.stateDir },
         ctx.log,
         ctx.signal,
+        parsedFaults,
       );
       for (const f of parsedFaults) actuator(f);
       const startedAt = new Date();

@@ -9,7 +9,8 @@ const PROCESS_AND_LB: readonly FaultAction[] = ["stop", "kill", "pause", "drain"
  * refused at plan time. Mirrors the actuators: faults/local-faults.ts (processes + runtime API; tc
  * netem only when the apps run in their own network namespaces, `providerOptions.netns`),
  * faults/lxd-faults.ts (instance stop/freeze, runtime API in the LB container, tc netem in the app
- * container); OpenNebula has no fault actions (faults/lab-faults.ts refuses it).
+ * container), faults/one-faults.ts (VM poweroff, poweroff-hard, suspend: no shell in the VMs for the
+ * runtime API or tc netem).
  */
 export function faultActionsFor(spec: Pick<LabSpec, "provider" | "providerOptions">): readonly FaultAction[] {
   switch (spec.provider) {
@@ -17,6 +18,8 @@ export function faultActionsFor(spec: Pick<LabSpec, "provider" | "providerOption
       return spec.providerOptions?.["netns"] === true ? FAULT_ACTIONS : PROCESS_AND_LB;
     case "lxd":
       return FAULT_ACTIONS;
+    case "opennebula":
+      return ["stop", "kill", "pause"];
     default:
       return [];
   }
@@ -35,7 +38,7 @@ export function assertFaultActionsSupported(spec: LabSpec, faults: readonly stri
           : `the ${spec.provider} provider can only ${have.join(", ")}`;
     throw new PreconditionError(
       "FAULT_UNSUPPORTED",
-      `The failover step cannot ${f.action} on a ${spec.provider} lab ('${f.text}' in faults:): ${why}.`,
+      `The failover step cannot ${f.action} on this ${spec.provider} lab ('${f.text}' in faults:): ${why}.`,
       {
         hint:
           have.length === 0
