@@ -196,11 +196,16 @@ describe("faults on the real local lab (python3 apps, HAProxy with its default c
     const socket = localStatsSocket(stateDir) as string;
     const backend = haproxyBackendName(spec.name);
     const ac = new AbortController();
-    const app2Pid = () => ctx.resources("process").find((r) => r.id === "app2")?.data?.["pid"] as number;
+    // As in the CLI, one signal is both the run's Ctrl-C and the lab context's: the restart must outlive it.
+    const store = new LabStateStore(stateDir);
+    await store.load();
+    const interrupted = createStepContext(store, spec, localProvider, () => {}, ac.signal);
+    const app2Pid = () =>
+      interrupted.resources("process").find((r) => r.id === "app2")?.data?.["pid"] as number;
     const killed = app2Pid();
     const run = runFaults(
       parseFaults(["drain app1 at 0ms for 60s", "kill app2 at 0ms for 60s"]),
-      localFaultActuator(ctx),
+      localFaultActuator(interrupted),
       {
         signal: ac.signal,
       },

@@ -48,6 +48,19 @@ function netemTarget(ctx: StepContext, fault: FaultSpec, appName: string): Netem
   return { netns: n.netns, dev: n.vethApp };
 }
 
+/** The same lab context with another abort signal (methods delegate; the state is shared). */
+function withSignal(ctx: StepContext, signal: AbortSignal): StepContext {
+  return {
+    spec: ctx.spec,
+    stateDir: ctx.stateDir,
+    signal,
+    log: (m) => ctx.log(m),
+    record: (r) => ctx.record(r),
+    forget: (kind, id) => ctx.forget(kind, id),
+    resources: (kind) => ctx.resources(kind),
+  };
+}
+
 /**
  * Fault actions on the local lab: the apps are our processes (found through the lab state and their
  * argv, never by name), restarted through their own start step; drain/maint go through the runtime
@@ -73,8 +86,11 @@ export function localFaultActuator(ctx: StepContext): FaultActuator {
         return processFault(fault, {
           pid: () => ownProcessAlive(ctx, appProcess(ctx.spec, app, step.id, labAddress(ctx))),
           restart: async () => {
-            await step.apply(ctx);
-            await step.verify(ctx);
+            // The undo runs because of Ctrl-C more often than not: the restart must outlive that
+            // abort (its waits are bounded by startTimeoutMs), or Ctrl-C would leave the app down.
+            const undoCtx = withSignal(ctx, new AbortController().signal);
+            await step.apply(undoCtx);
+            await step.verify(undoCtx);
           },
         });
       }
