@@ -75,7 +75,7 @@ describe("analyzeFaultWindows", () => {
   });
 
   it("sums error kinds and who served inside the window; an HTTP error counts once in the share's base", () => {
-    const served = (t: number) =>
+    const served = (t: number): Record<string, number> =>
       t >= 3 && t < 5 ? { app1: 100 } : t === 5 ? { app1: 60, app2: 40 } : { app1: 50, app2: 50 };
     const series = points.map((p) => ({
       ...p,
