@@ -1,3 +1,4 @@
+import { describeValue, invalidResponse } from "../../adapters/response-shape.js";
 import { OpenNebulaError } from "../../errors.js";
 import { ExitCode } from "../../exit-codes.js";
 import { redact } from "../../util/redact.js";
@@ -93,6 +94,8 @@ export class OpenNebulaClient {
     this.#onCall?.(describeCall(method, params));
     const body = encodeMethodCall(method, [this.#session, ...params]);
     let responseText: string;
+    let contentType = "";
+    let status = 0;
     try {
       const response = await fetch(this.endpoint, {
         method: "POST",
@@ -101,6 +104,8 @@ export class OpenNebulaClient {
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
       responseText = await response.text();
+      contentType = response.headers.get("content-type") ?? "";
+      status = response.status;
       if (!response.ok) {
         throw new OpenNebulaError(
           "ONE_PROTOCOL_ERROR",
@@ -115,19 +120,14 @@ export class OpenNebulaClient {
       if (error instanceof OpenNebulaError) throw error;
       throw this.#unreachable(method, error);
     }
+    const shown = { status, headers: { "content-type": contentType }, text: responseText };
     let decoded: ReturnType<typeof decodeMethodResponse>;
     try {
       decoded = decodeMethodResponse(responseText);
     } catch (cause) {
-      throw new OpenNebulaError(
-        "ONE_PROTOCOL_ERROR",
-        redact(`${method}: the answer is not XML-RPC (${(cause as Error).message}).`),
-        {
-          method,
-          hint: "Check that the endpoint is oned's XML-RPC server (port 2633, path /RPC2).",
-          cause,
-        },
-      );
+      throw Object.assign(this.#invalid(method, `not XML-RPC: ${(cause as Error).message}`, shown), {
+        cause,
+      });
     }
     if (!decoded.ok) {
       throw new OpenNebulaError(
@@ -140,16 +140,12 @@ export class OpenNebulaClient {
       );
     }
     const result = decoded.value;
-    if (!Array.isArray(result) || typeof result[0] !== "boolean" || result.length < 2) {
-      throw new OpenNebulaError(
-        "ONE_PROTOCOL_ERROR",
-        `${method}: unexpected response shape from OpenNebula.`,
-        {
-          method,
-          hint: "Expected [success, result, errorCode]; check the endpoint.",
-        },
+    if (!Array.isArray(result) || typeof result[0] !== "boolean" || result.length < 2)
+      throw this.#invalid(
+        method,
+        `expected the array [success, result, error code], got ${describeValue(result)}`,
+        shown,
       );
-    }
     if (!result[0]) {
       const code = typeof result[2] === "number" ? result[2] : -1;
       throw oneApiError(method, code, String(result[1] ?? ""));
@@ -175,17 +171,40 @@ export class OpenNebulaClient {
     );
   }
 
+  /**
+   * PLATFORM_RESPONSE_INVALID (exit 5): the answer is not what oned returns (a proxy's or Sunstone's page, a
+   * truncated body, another API); nothing is built from it. An XML-RPC fault stays ONE_PROTOCOL_ERROR.
+   */
+  #invalid(
+    method: string,
+    problem: string,
+    res?: { status: number; headers: Record<string, string>; text: string },
+  ) {
+    return invalidResponse(
+      "opennebula",
+      `${method} (${this.endpoint})`,
+      problem,
+      res,
+      "http://FRONTEND:2633/RPC2",
+      "Check that the endpoint is oned's XML-RPC server (port 2633, path /RPC2), not Sunstone or a proxy, and that its OpenNebula version is supported; the start of the answer is in the details.",
+    );
+  }
+
+  /** The ID of what a call created: an integer >= 0 (OpenNebula's object IDs), never -1 or a fraction. */
   async #id(method: string, ...params: XmlRpcParam[]): Promise<number> {
     const value = await this.call(method, ...params);
-    if (typeof value !== "number")
-      throw new OpenNebulaError("ONE_PROTOCOL_ERROR", `${method}: expected an ID, got ${typeof value}.`);
+    if (typeof value !== "number" || !Number.isInteger(value) || value < 0)
+      throw this.#invalid(
+        method,
+        `expected an ID (an integer >= 0) as the result, got ${describeValue(value)}`,
+      );
     return value;
   }
 
   async #xml(method: string, ...params: XmlRpcParam[]): Promise<string> {
     const value = await this.call(method, ...params);
     if (typeof value !== "string")
-      throw new OpenNebulaError("ONE_PROTOCOL_ERROR", `${method}: expected an XML document.`);
+      throw this.#invalid(method, `expected an XML document as the result, got ${describeValue(value)}`);
     return value;
   }
 
@@ -194,10 +213,14 @@ export class OpenNebulaClient {
     try {
       return parse(xml);
     } catch (cause) {
-      throw new OpenNebulaError("ONE_PROTOCOL_ERROR", redact(`${method}: ${(cause as Error).message}`), {
-        method,
-        cause,
-      });
+      throw Object.assign(
+        this.#invalid(method, redact((cause as Error).message), {
+          status: 200,
+          headers: { "content-type": "text/xml (XML-RPC result)" },
+          text: xml,
+        }),
+        { cause },
+      );
     }
   }
 
