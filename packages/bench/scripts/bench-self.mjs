@@ -14,7 +14,7 @@
 //   BENCH_SELF_SECONDS=5 BENCH_SELF_ROUNDS=3 BENCH_SELF_CONNECTIONS=50 (defaults)
 //   BENCH_SELF_ONLY=wrk2,labgate   run only these generators (names as printed)
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -206,6 +206,23 @@ try {
       `labgate peak RSS: ${rss.toFixed(1)} MiB (goal <= ${GOALS.rssMiB}: ${verdict(rss <= GOALS.rssMiB)})`,
     );
     ok = rpsRatio >= GOALS.rps && cpuRatio >= GOALS.perCpu && rss <= GOALS.rssMiB;
+    // What the verdict is worth: with more runnable threads than cores, each generator gets the CPU
+    // share the scheduler gives its thread count (wrk -t2 has two threads, labgate's default one), so
+    // req/s ratios measure the machine's load as much as the generators.
+    const cpus = (await import("node:os")).availableParallelism();
+    const loadEnd = Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
+    const loadStart = Number(load.split(" ")[0]);
+    const untrusted = samples.labgate.filter((x) => x.trustworthy === false).length;
+    if (Math.max(loadStart, loadEnd) > cpus) {
+      console.log(
+        `\nThe machine was busy (load average ${loadStart} at the start, ${loadEnd} at the end, on ${cpus} CPUs): the req/s ratio is not a fair judgement of the engine; requests per CPU-second and RSS are the kernel's accounting and move much less. Re-run on a quiet machine to judge the goals.`,
+      );
+    }
+    if (untrusted > 0) {
+      console.log(
+        `labgate flagged ${untrusted} of its ${samples.labgate.length} default runs untrustworthy (the generator saturated or starved): as a user's run would say, those figures may describe the generator or the machine, not the target.`,
+      );
+    }
   }
   process.exitCode = ok ? 0 : 1;
 } finally {
