@@ -1,3 +1,4 @@
+import { CONNECTION_RAMP_TICK_MS, ConnectionRamp, type ConnectionRampSpec } from "./connection-ramp.js";
 import { LATE_THRESHOLD_MS } from "./late-threshold.js";
 import { preciseLoop } from "./precise-loop.js";
 import type { Recorder } from "./recorder.js";
@@ -36,6 +37,8 @@ export interface EngineSpec {
   scheduleStride: number;
   /** Ramping arrival rate: the whole run's schedule (warm-up at `startRate`, then the stages); null = constant. */
   ramp?: { startRate: number; warmupMs: number; stages: Stage[] } | null;
+  /** Closed loop ramping its connections (k6 ramping-vus); null or absent: every connection runs throughout. */
+  connectionRamp?: ConnectionRampSpec | null;
   timeoutMs: number;
   backendHeader: string;
   insecure: boolean;
@@ -124,7 +127,7 @@ export class Engine {
   constructor(
     readonly spec: EngineSpec,
     private readonly recorder: Recorder,
-    makeSlot: SlotFactory,
+    private readonly makeSlot: SlotFactory,
   ) {
     for (let i = 0; i < spec.connections; i++) this.slots.push(makeSlot(this));
     this.measuring = performance.now() >= spec.warmupEndMs;
@@ -198,10 +201,19 @@ export class Engine {
   private closedLoop(isAborted: () => boolean, signal: AbortSignal | undefined): Promise<void> {
     return new Promise<void>((resolve) => {
       let finished = false;
+      // A connection ramp: slot j runs while j is below this thread's share of the connections the
+      // ramp wants; the others rest with their connection closed until it wants them again.
+      const ramp = this.spec.connectionRamp
+        ? new ConnectionRamp(this.spec.connectionRamp, this.spec.runStartMs)
+        : null;
+      const position = new Map<EngineSlot, number>();
+      const resting = new Set<number>();
+      let rampTimer: NodeJS.Timeout | undefined;
       const finish = () => {
         if (finished) return;
         finished = true;
         clearTimeout(timer);
+        clearInterval(rampTimer);
         signal?.removeEventListener("abort", finish);
         resolve();
       };
@@ -209,6 +221,15 @@ export class Engine {
         if (finished || isAborted()) return finish();
         const now = performance.now();
         if (now >= this.spec.endMs) return finish();
+        if (ramp) {
+          // Only an idle slot gets here: a connection being removed finishes its request first.
+          const j = position.get(slot)!;
+          if (j >= ramp.local(now)) {
+            resting.add(j);
+            void slot.close().catch(() => {});
+            return;
+          }
+        }
         if (slot.backoffUntil > now) {
           setTimeout(() => next(slot), slot.backoffUntil - now);
           return;
@@ -216,10 +237,28 @@ export class Engine {
         if (this.measuring) this.recorder.countSend();
         slot.send(now, now);
       };
-      for (const slot of this.slots) slot.onDone = next;
+      const wake = () => {
+        if (finished || resting.size === 0) return;
+        const want = ramp!.local(performance.now());
+        for (const j of [...resting].sort((a, b) => a - b)) {
+          if (j >= want) break;
+          // A closed client cannot be reused (undici): the connection comes back as a new slot.
+          resting.delete(j);
+          const fresh = this.makeSlot(this);
+          fresh.onDone = next;
+          position.set(fresh, j);
+          this.slots[j] = fresh;
+          next(fresh);
+        }
+      };
+      this.slots.forEach((slot, j) => {
+        slot.onDone = next;
+        position.set(slot, j);
+      });
       const timer = setTimeout(finish, Math.max(0, this.spec.endMs - performance.now()));
       signal?.addEventListener("abort", finish, { once: true });
-      for (const slot of this.slots) next(slot);
+      if (ramp) rampTimer = setInterval(wake, CONNECTION_RAMP_TICK_MS);
+      for (const slot of [...this.slots]) next(slot);
     });
   }
 

@@ -117,9 +117,20 @@ export function engineSpec(
     rate: options.rate === null ? null : options.rate / count,
     scheduleOffset: index,
     scheduleStride: count,
-    ramp: options.stages
-      ? { startRate: options.rate ?? 0, warmupMs: options.warmupMs, stages: options.stages }
-      : null,
+    ramp:
+      options.stages && options.stagesOf !== "connections"
+        ? { startRate: options.rate ?? 0, warmupMs: options.warmupMs, stages: options.stages }
+        : null,
+    connectionRamp:
+      options.stages && options.stagesOf === "connections"
+        ? {
+            startConnections: options.startConnections ?? 0,
+            warmupMs: options.warmupMs,
+            stages: options.stages,
+            offset: index,
+            stride: count,
+          }
+        : null,
     timeoutMs: options.timeoutMs,
     backendHeader: options.backendHeader,
     insecure: options.insecure,

@@ -15,7 +15,9 @@ export const FAULT_TABLE_TITLE = "Fault windows";
 export function describeRun(r: BenchResult): string {
   const o = r.options;
   const load = o.stages
-    ? `ramping arrival rate from ${o.rate ?? 0} req/s through ${o.stages.map((s) => `${formatMs(s.durationMs)}→${s.target}/s`).join(", ")} over up to ${o.connections} connections`
+    ? o.stagesOf === "connections"
+      ? `closed loop, connections ramping from ${o.startConnections ?? 0} through ${o.stages.map((s) => `${formatMs(s.durationMs)}→${s.target}`).join(", ")} (up to ${o.connections})`
+      : `ramping arrival rate from ${o.rate ?? 0} req/s through ${o.stages.map((s) => `${formatMs(s.durationMs)}→${s.target}/s`).join(", ")} over up to ${o.connections} connections`
     : o.mode === "constant-rate"
       ? `constant rate ${o.rate} req/s over up to ${o.connections} connections`
       : `closed loop, ${o.connections} connections`;

@@ -46,7 +46,7 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Checks every option and fills defaults; each problem becomes an exit-2 error saying what to type instead. */
 export function resolveOptions(input: BenchOptions): ResolvedBenchOptions {
   const url = validateUrl(input.url);
-  const connections = integerIn(input.connections ?? DEFAULTS.connections, "connections", 1, 10_000);
+  let connections = integerIn(input.connections ?? DEFAULTS.connections, "connections", 1, 10_000);
   const durationMs = positiveMs(input.durationMs ?? DEFAULTS.durationMs, "duration", 100);
   const warmupMs = nonNegativeMs(input.warmupMs ?? DEFAULTS.warmupMs, "warmup");
   const timeoutMs = positiveMs(input.timeoutMs ?? DEFAULTS.timeoutMs, "timeout", 1);
@@ -98,6 +98,20 @@ export function resolveOptions(input: BenchOptions): ResolvedBenchOptions {
     );
   }
   const stages = input.stages?.length ? [...input.stages] : null;
+  const stagesOf = input.stagesOf ?? "rate";
+  if (stagesOf !== "rate" && stagesOf !== "connections") {
+    throw new BenchOptionError(
+      `--ramp "${String(stagesOf)}" is not something --stages can ramp.`,
+      "Pass --ramp rate (the arrival rate, open loop) or --ramp connections (a closed loop's connections).",
+    );
+  }
+  if (input.stagesOf !== undefined && !stages) {
+    throw new BenchOptionError(
+      `--ramp ${stagesOf} was given without --stages.`,
+      "Give the ramp with --stages, e.g. --stages 30s:50,60s:50,30s:0 --ramp connections.",
+    );
+  }
+  let startConnections: number | undefined;
   if (stages) {
     if (engine === "autocannon") {
       throw new BenchOptionError(
@@ -105,13 +119,39 @@ export function resolveOptions(input: BenchOptions): ResolvedBenchOptions {
         "Leave --engine out (labgate's engine ramps the rate), or drop --stages.",
       );
     }
-    // Ramping from --rate, or from nothing: the run is open loop either way (k6 ramping-arrival-rate).
-    rate ??= 0;
-    if (new RampSchedule(rate, stages).totalArrivals < 1) {
-      throw new BenchOptionError(
-        "--stages never asks for a request: every target is 0.",
-        "Give a stage a target above 0, e.g. --stages 10s:100,20s:100,10s:0.",
-      );
+    if (stagesOf === "connections") {
+      if (rate !== null) {
+        throw new BenchOptionError(
+          "--ramp connections ramps a closed loop's connections, but --rate asks for an arrival rate.",
+          "Drop --rate, or ramp the arrival rate instead (--ramp rate, which starts from --rate).",
+        );
+      }
+      // k6 ramping-vus: from --connections when given, else from 0; the pool holds the largest target.
+      startConnections = input.connections ?? 0;
+      const peak = Math.floor(Math.max(startConnections, ...stages.map((s) => s.target)));
+      if (peak < 1) {
+        throw new BenchOptionError(
+          "--stages never opens a connection: every target is below 1.",
+          "Give a stage a target of at least 1, e.g. --stages 10s:50,20s:50,10s:0 --ramp connections.",
+        );
+      }
+      if (peak > 10_000) {
+        throw new BenchOptionError(
+          `--stages asks for ${peak} connections; at most 10000 are accepted.`,
+          "Lower the stage targets, or spread the load over several generator machines.",
+          { peak },
+        );
+      }
+      connections = peak;
+    } else {
+      // Ramping from --rate, or from nothing: the run is open loop either way (k6 ramping-arrival-rate).
+      rate ??= 0;
+      if (new RampSchedule(rate, stages).totalArrivals < 1) {
+        throw new BenchOptionError(
+          "--stages never asks for a request: every target is 0.",
+          "Give a stage a target above 0, e.g. --stages 10s:100,20s:100,10s:0.",
+        );
+      }
     }
   }
   const measuredMs = stages ? stages.reduce((s, x) => s + x.durationMs, 0) : durationMs;
@@ -148,6 +188,8 @@ export function resolveOptions(input: BenchOptions): ResolvedBenchOptions {
     warmupMs,
     rate,
     stages,
+    ...(stages ? { stagesOf } : {}),
+    ...(startConnections !== undefined ? { startConnections } : {}),
     timeoutMs,
     backendHeader,
     method,

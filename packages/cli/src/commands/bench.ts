@@ -47,6 +47,7 @@ export interface BenchRunFlags extends BenchLabFlags {
   allowUntrustworthy?: boolean;
   repeat?: string;
   stages?: string;
+  ramp?: string;
   out?: string;
   json?: boolean;
   progress?: boolean;
@@ -89,7 +90,10 @@ export function registerBenchCommands(program: Command): void {
       [],
     )
     .option("-y, --yes", "with --fault: do not ask before injecting the faults")
-    .option("-c, --connections <n>", "concurrent connections (constant rate: connection pool size)", "10")
+    .option(
+      "-c, --connections <n>",
+      "concurrent connections, default 10 (constant rate: the connection pool; --ramp connections: the ramp's start, default 0)",
+    )
     .option("-d, --duration <time>", "measured duration, e.g. 10s, 1m", "10s")
     .option("-R, --rate <rps>", "constant request rate per second (open loop); omit for closed loop")
     .option("-w, --warmup <time>", "warm-up before measuring; requests are sent but not counted", "0s")
@@ -132,7 +136,11 @@ export function registerBenchCommands(program: Command): void {
     )
     .option(
       "--stages <list>",
-      "ramp the arrival rate (k6 stages), e.g. 30s:500,60s:500,30s:0: linear from --rate (or 0) to each target; replaces --duration",
+      "ramp the load (k6 stages), e.g. 30s:500,60s:500,30s:0: the arrival rate, linear from --rate (or 0) to each target; with --ramp connections a closed loop's connections (from --connections or 0); replaces --duration",
+    )
+    .option(
+      "--ramp <what>",
+      "what --stages ramps: rate (the arrival rate, open loop; default) or connections (a closed loop's connections, k6 ramping-vus)",
     )
     .option(
       "--repeat <n>",
@@ -182,7 +190,10 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
   }
   const options = {
     url: flags.url ?? lab?.url ?? "",
-    connections: parseCount(flags.connections ?? "10", "connections"),
+    // A connection ramp starts from --connections only when it was given (else from 0).
+    ...(flags.connections !== undefined || flags.ramp !== "connections"
+      ? { connections: parseCount(flags.connections ?? "10", "connections") }
+      : {}),
     durationMs: parseDuration(flags.duration ?? "10s", "--duration"),
     warmupMs: parseDuration(flags.warmup ?? "0s", "--warmup"),
     timeoutMs: parseDuration(flags.timeout ?? "5s", "--timeout"),
@@ -196,6 +207,7 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
     ...(flags.workers !== undefined ? { workers: parseCount(flags.workers, "workers") } : {}),
     slos,
     ...(flags.stages !== undefined ? { stages: parseStages(flags.stages) } : {}),
+    ...(flags.ramp !== undefined ? { stagesOf: flags.ramp as "rate" | "connections" } : {}),
     commandLine: ["labgate", ...process.argv.slice(2)],
     // Which lab this measured: `bench compare` warns when two results come from different labs.
     ...(lab ? { lab: await labFingerprintFromState(lab.target) } : {}),
@@ -225,7 +237,7 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
   process.once("SIGINT", onSigint);
   const bar = flags.progress !== false && streams.stderr.isTTY ? progressBar(streams.stderr) : undefined;
   out.info(
-    `Measuring ${describeRequest(resolved)} ${resolved.stages ? `at a rate ramping through ${flags.stages}` : options.rate ? `at a constant ${options.rate} req/s` : `with ${options.connections} connections (closed loop)`} for ${resolved.stages ? `${resolved.durationMs / 1000}s` : (flags.duration ?? "10s")}${options.warmupMs ? ` after a ${flags.warmup} warm-up` : ""}. Ctrl-C stops early and still reports.`,
+    `Measuring ${describeRequest(resolved)} ${resolved.stages ? (resolved.stagesOf === "connections" ? `with connections ramping through ${flags.stages} (closed loop)` : `at a rate ramping through ${flags.stages}`) : options.rate ? `at a constant ${options.rate} req/s` : `with ${resolved.connections} connections (closed loop)`} for ${resolved.stages ? `${resolved.durationMs / 1000}s` : (flags.duration ?? "10s")}${options.warmupMs ? ` after a ${flags.warmup} warm-up` : ""}. Ctrl-C stops early and still reports.`,
   );
   let result: BenchResult;
   const statsUrl = lab ? labStatsCsvUrl(lab.url, lab.target.spec) : undefined;
