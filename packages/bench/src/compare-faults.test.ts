@@ -137,6 +137,11 @@ describe("bench compare of two real fault runs (HAProxy, a backend killed and re
       Math.abs(detection.b - detection.a) < detection.noise! ? "within noise" : "unknown",
     );
     expect(c.warnings.join("\n")).not.toMatch(/faults differ/);
+    // More rounds cannot be asked of a fault run: the warning says why nothing is judged instead.
+    expect(c.warnings.join("\n")).toMatch(
+      /a run with faults has one round \(--fault does not combine with --repeat\)/,
+    );
+    expect(c.warnings.join("\n")).not.toMatch(/rerun both with --repeat/);
 
     const text = formatCompareText(c);
     expect(text).toMatch(/\nFault windows\n/);

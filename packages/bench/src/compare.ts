@@ -229,7 +229,7 @@ export function compareResults(a: BenchResult, b: BenchResult, alpha = COMPARE_A
       ...comparabilityWarnings(a, b),
       ...faults.warnings,
       ...recoveryWarnings(faults.pairs),
-      ...roundWarnings(a, b, minRounds),
+      ...roundWarnings(a, b, minRounds, Boolean(faultSides(a) || faultSides(b))),
     ],
     ...(faults.pairs.length || faults.warnings.length
       ? {
@@ -325,9 +325,14 @@ function comparabilityWarnings(a: BenchResult, b: BenchResult): string[] {
   return warnings;
 }
 
-function roundWarnings(a: BenchResult, b: BenchResult, minRounds: number): string[] {
+function roundWarnings(a: BenchResult, b: BenchResult, minRounds: number, faults: boolean): string[] {
   const na = a.rounds?.length ?? 1;
   const nb = b.rounds?.length ?? 1;
+  // --fault does not combine with --repeat: advising more rounds would send the user to an error.
+  if ((na < 2 || nb < 2) && faults)
+    return [
+      `Not judged: A has ${na} round(s), B has ${nb}; a run with faults has one round (--fault does not combine with --repeat), so the figures are shown side by side, not tested.`,
+    ];
   if (na < 2 || nb < 2)
     return [
       `Not judged: A has ${na} round(s), B has ${nb}. One run cannot show its own run-to-run noise; rerun both with --repeat ${minRounds} (or more).`,
