@@ -178,6 +178,30 @@ describe("vSphere answers (REST and VI/JSON) are checked before anything is buil
     expect(carriedUnchecked(s.requests)).toEqual([]);
   });
 
+  it("a Windows clone's SATA re-attach answering a disk id of another shape never boots from it", async () => {
+    const s = await simWith((req) =>
+      req.method === "POST" && /\/hardware\/disk$/.test(req.path)
+        ? { status: 201, body: { value: "2001" } }
+        : undefined,
+    );
+    s.vms.set("vm-50", {
+      name: "win-tmpl",
+      power_state: "POWERED_OFF",
+      cpu: { count: 2 },
+      memory: { size_MiB: 4096 },
+      template: true,
+      disks: new Map([
+        ["2000", { type: "SCSI", vmdk_file: "[ds1] win-tmpl/win-tmpl.vmdk", capacityBytes: 40 * 1024 ** 3 }],
+      ]),
+    });
+    const spec = { ...specFor(s.url), os: { family: "windows" as const }, template_id: "vm-50" };
+    const error = await failure(new EsxiAdapter({ spec, env, pollIntervalMs: 5 }).create(spec));
+    expect(error.code).toBe("PLATFORM_RESPONSE_INVALID");
+    expect(error.message).toMatch(/hardware\/disk \(attach the system disk on SATA\).*expected a disk id/);
+    expect(s.requests.some((r) => r.path.endsWith("/boot/device"))).toBe(false);
+    expect(carriedUnchecked(s.requests)).toEqual([]);
+  });
+
   it("the password never shows in the error, even when the proxy echoes the Basic credentials", async () => {
     const s = await simWith((req) =>
       req.path === "/api/session"

@@ -1,12 +1,48 @@
+import { isRecord, type Shape, shapes } from "./response-shape.js";
 import type { PlannedCall } from "./types.js";
 
-/** One vSphere Automation REST call with the adapter's session (throws PlatformApiError on failure). */
-export type VsphereRest = <T>(method: string, path: string, body: unknown, what: string) => Promise<T>;
+/**
+ * One vSphere Automation REST call with the adapter's session (throws PlatformApiError on failure); with a
+ * shape, the answer is checked against it (PLATFORM_RESPONSE_INVALID) before it is returned.
+ */
+export type VsphereRest = <T>(
+  method: string,
+  path: string,
+  body: unknown,
+  what: string,
+  shape?: Shape<T>,
+) => Promise<T>;
 
 interface DiskInfo {
   type?: string;
   backing?: { type?: string; vmdk_file?: string };
 }
+
+/** Device ids in vcenter.vm.hardware (disks "2000", SATA adapters "15000") are digits. */
+const DEVICE_ID = /^\d{1,9}$/;
+const DISK_LIST = shapes.arrayOf({
+  expects: 'disk entries ({disk: "2000"})',
+  check: (v: unknown) =>
+    isRecord(v) && typeof v.disk === "string" && DEVICE_ID.test(v.disk) ? { disk: v.disk } : undefined,
+});
+const ADAPTER_LIST = shapes.arrayOf({
+  expects: 'SATA adapter entries ({adapter: "15000"})',
+  check: (v: unknown) => (isRecord(v) && typeof v.adapter === "string" ? { adapter: v.adapter } : undefined),
+});
+const DISK_INFO = {
+  expects: "a disk object (type, backing.vmdk_file)",
+  check: (v: unknown) => {
+    if (!isRecord(v) || (v.type !== undefined && typeof v.type !== "string")) return undefined;
+    const backing = v.backing;
+    if (
+      backing !== undefined &&
+      !(isRecord(backing) && (backing.vmdk_file === undefined || typeof backing.vmdk_file === "string"))
+    )
+      return undefined;
+    return v as DiskInfo;
+  },
+} satisfies Shape<DiskInfo>;
+const DISK_ID = shapes.stringMatching('a disk id ("2000")', DEVICE_ID);
 
 /**
  * Windows has no in-box driver for VMware's paravirtual SCSI (and templates often carry one): re-attach
@@ -15,25 +51,27 @@ interface DiskInfo {
  */
 export async function moveSystemDiskToSata(rest: VsphereRest, vm: string): Promise<"moved" | "already-sata"> {
   const base = `/api/vcenter/vm/${encodeURIComponent(vm)}/hardware`;
-  const disks = await rest<{ disk: string }[]>("GET", `${base}/disk`, undefined, "list the clone's disks");
+  const disks = await rest("GET", `${base}/disk`, undefined, "list the clone's disks", DISK_LIST);
   const first = disks[0]?.disk;
   if (first === undefined) return "already-sata";
-  const info = await rest<DiskInfo>("GET", `${base}/disk/${first}`, undefined, `read disk ${first}`);
+  const info = await rest("GET", `${base}/disk/${first}`, undefined, `read disk ${first}`, DISK_INFO);
   if (info.type === "SATA" || !info.backing?.vmdk_file) return "already-sata";
-  const adapters = await rest<{ adapter: string }[]>(
+  const adapters = await rest(
     "GET",
     `${base}/adapter/sata`,
     undefined,
     "list the SATA adapters",
+    ADAPTER_LIST,
   );
   if (adapters.length === 0)
     await rest("POST", `${base}/adapter/sata`, { type: "AHCI" }, "add a SATA (AHCI) adapter");
   await rest("DELETE", `${base}/disk/${first}`, undefined, `detach disk ${first} (the VMDK is kept)`);
-  const disk = await rest<string>(
+  const disk = await rest(
     "POST",
     `${base}/disk`,
     { type: "SATA", backing: { type: "VMDK_FILE", vmdk_file: info.backing.vmdk_file } },
     "attach the system disk on SATA",
+    DISK_ID,
   );
   await rest(
     "PUT",

@@ -326,8 +326,8 @@ export class EsxiAdapter implements PlatformAdapter {
         }
         if (this.windowsNeedsSata(spec)) {
           const moved = await moveSystemDiskToSata(
-            <T>(method: string, path: string, body: unknown, what: string) =>
-              this.json<T>(method, path, body, call, what),
+            <T>(method: string, path: string, body: unknown, what: string, shape?: Shape<T>) =>
+              this.json<T>(method, path, body, call, what, shape),
             id,
           );
           call.onCall?.(moved === "moved" ? "system disk moved to SATA" : "system disk already on SATA");
