@@ -65,7 +65,10 @@ export function registerLabCommands(program: Command): void {
   common(
     lab
       .command("up")
-      .description("Build the lab (or resume it): check → confirm → run → verify → record, step by step."),
+      .description(
+        "Build the lab (or resume it): check → confirm → run → verify → record, step by step. It ends with the bench " +
+          "step (the spec's SLOs) and, when the spec lists faults:, the failover step (the bench while they happen).",
+      ),
   )
     .option("-y, --yes", "answer yes at every confirmation gate")
     .option("--dry-run", "print the whole plan and run nothing")

@@ -221,6 +221,38 @@ describe("failover step on the real local lab (python3 apps, HAProxy)", () => {
     spec = fast;
   }, 180_000);
 
+  it("Ctrl-C mid-fault: lab up stops, app2 is resumed and app1 ready again before it returns", async () => {
+    const held: LabSpec = { ...spec, faults: ["pause app2 at 500ms for 4s", "drain app1 at 500ms for 4s"] };
+    const store = new LabStateStore(stateDir);
+    await store.load();
+    const app2Pid = store
+      .snapshot(spec.name, "local")
+      .resources.find((r) => r.kind === "process" && r.id === "app2")?.data?.["pid"] as number;
+    const ac = new AbortController();
+    const up = labUp({ provider, spec: held, stateDir, gate: autoYesGate(), log, signal: ac.signal }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    const paused = async () => (await readFile(`/proc/${app2Pid}/stat`, "utf8")).split(") ")[1]?.[0];
+    await expect.poll(paused, { timeout: 60_000, interval: 50 }).toBe("T");
+    await expect.poll(serversUp, { timeout: 5_000, interval: 50 }).toContain("app1 DRAIN");
+    ac.abort();
+    const error = await up;
+    expect(error).toBeInstanceOf(Error);
+    // Undone before labUp returned: no wait, no retry.
+    expect(await paused()).not.toBe("T");
+    expect((await serversUp()).filter((s) => s.includes("DRAIN") || s.includes("MAINT"))).toEqual([]);
+    expect(await failoverRecord(stateDir, held)).toMatchObject({ aborted: true });
+    const status = await labStatus({ provider, spec: held, stateDir });
+    expect(status.resources.find((r) => r.kind === "failover")).toMatchObject({
+      health: "unknown",
+      detail: expect.stringMatching(
+        /^INTERRUPTED \(not a verdict\) under pause app2 at 500ms for 4s; drain app1/,
+      ),
+    });
+    await expect.poll(serversUp, { timeout: 10_000 }).toEqual(["app1 UP", "app2 UP"]);
+  }, 180_000);
+
   it("down removes the failover report and nothing of the lab is left", async () => {
     const record = await failoverRecord(stateDir, spec);
     expect(existsSync(record?.reportDir ?? "")).toBe(true);

@@ -82,6 +82,7 @@ export function failoverStep(spec: LabSpec, provider: LabProvider, endpoint: str
     async check(ctx) {
       const last = lastFailover(ctx);
       if (last?.status !== "done") return { done: false, detail: "no failover check has run yet" };
+      if (last.aborted) return { done: false, detail: "the last failover check was interrupted" };
       if (last.settingsKey !== key)
         return {
           done: false,
@@ -229,8 +230,12 @@ export function failoverHealth(ctx: Pick<StepContext, "resources">): ResourceHea
     {
       kind: RECORD_KIND,
       id: RECORD_ID,
-      health: last.slosPassed === false || last.summary?.ok === 0 ? "unhealthy" : "healthy",
-      detail: describeFailover(last),
+      health: last.aborted
+        ? "unknown"
+        : last.slosPassed === false || last.summary?.ok === 0
+          ? "unhealthy"
+          : "healthy",
+      detail: `${last.aborted ? "INTERRUPTED (not a verdict) " : ""}${describeFailover(last)}`,
     },
   ];
 }
