@@ -113,6 +113,23 @@ describe("EC2 answers the adapter uses (InstanceId, state name, addresses) are c
     }
   });
 
+  it("a lookup by name answering an InstanceId of another shape is refused, never resumed or terminated", async () => {
+    let broken = false;
+    const { adapter, resolved } = await adapterWith((req, reply) =>
+      broken && action(req, "DescribeInstances") && req.form["Filter.1.Name"] && reply.text
+        ? {
+            ...reply,
+            text: reply.text.replace(/<instanceId>[^<]*<\/instanceId>/, "<instanceId>i-../../x</instanceId>"),
+          }
+        : undefined,
+    );
+    await adapter.create(resolved);
+    broken = true;
+    const error = await failure(adapter.findByName("shape-client"));
+    expect(error.code).toBe("PLATFORM_RESPONSE_INVALID");
+    expect(error.message).toMatch(/DescribeInstances tag:Name=shape-client.*InstanceId/);
+  });
+
   it("a DescribeInstances poll answering '<<<not xml', or a state name EC2 does not have, fails clearly", async () => {
     let broken: ((reply: SimReply) => SimReply) | undefined;
     const { adapter, resolved, sim } = await adapterWith((req, reply) =>

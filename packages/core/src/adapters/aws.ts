@@ -198,11 +198,18 @@ export class AwsAdapter implements PlatformAdapter {
         );
       }, "DescribeInstances");
       for (const instance of (out.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
-        if (!instance.InstanceId) continue;
+        // The id found here is what a resumed apply later stops or terminates: never one of another shape.
+        const id = checkField(
+          "aws",
+          `DescribeInstances tag:Name=${name}`,
+          "InstanceId",
+          instance.InstanceId,
+          INSTANCE_ID,
+        );
         const claim = instance.Tags?.find((t) => t.Key === INTENT_TAG)?.Value;
         refs.push({
           platform: "aws",
-          id: instance.InstanceId,
+          id,
           name,
           location: { region: this.region(), ...(claim ? { [INTENT_KEY]: claim } : {}) },
         });
