@@ -24,8 +24,19 @@ function watched(): [string, string][] {
     join(coreSrc, f),
     join(coreDist, f.replace(/\.ts$/, ".js")),
   ]);
+  // The fault bench runs lxd-lab's fault actions and local provider (namespaces, netem) in the child process.
+  const labSrc = join(REPO_ROOT, "packages/lxd-lab/src");
+  for (const folder of ["faults", "providers/local"]) {
+    for (const f of readdirSync(join(labSrc, folder)).filter(
+      (n) => n.endsWith(".ts") && !n.endsWith(".test.ts"),
+    ))
+      pairs.push([
+        join(labSrc, folder, f),
+        join(REPO_ROOT, "packages/lxd-lab/dist", folder, f.replace(/\.ts$/, ".js")),
+      ]);
+  }
   const ipCommands = readdirSync(join(REPO_ROOT, "packages/cli/src/commands"))
-    .filter((f) => /^(ip(-[a-z-]+)?|deploy|sim)\.ts$/.test(f))
+    .filter((f) => /^(ip(-[a-z-]+)?|deploy|sim|bench(-[a-z-]+)?)\.ts$/.test(f))
     .map((f) => `commands/${f}`);
   for (const f of [...ipCommands, "program.ts", "main.ts", "bin.ts"]) {
     pairs.push([
