@@ -45,10 +45,14 @@ describe("undici engine", () => {
       `constant rate p50 ${open.undici}µs vs reference ${open.autocannon}µs`,
     ).toBe(true);
   }, 120_000);
+});
 
+// The same engine core under both clients: what it promises must hold for each.
+describe.each(["net", "undici"] as const)("labgate engine on %s", (engine) => {
   it("merges its threads exactly: counts, histograms and the per-backend split match what the target served", async () => {
     const t = await target({ backends: ["web1", "web2"], backendDelayMs: { web2: 3 } });
-    const r = await runBench({ url: t.url, connections: 6, workers: 3, durationMs: 1500 });
+    const r = await runBench({ url: t.url, engine, connections: 6, workers: 3, durationMs: 1500 });
+    expect(r.generator.engine).toBe(engine);
     expect(r.generator.workers).toBe(3);
     expect(r.generator.threads).toHaveLength(3);
     const served = await t.stats();
@@ -67,14 +71,21 @@ describe("undici engine", () => {
 
     // Constant rate: the threads share one schedule, every due request is sent exactly once.
     const before = (await t.stats()).served;
-    const open = await runBench({ url: t.url, rate: 200, connections: 4, workers: 2, durationMs: 1500 });
+    const open = await runBench({
+      url: t.url,
+      engine,
+      rate: 200,
+      connections: 4,
+      workers: 2,
+      durationMs: 1500,
+    });
     expect(open.requests.sent).toBe(300);
     expect(open.requests.responses).toBe(300);
     expect((await t.stats()).served - before).toBe(300);
   });
 
   it("backs off from a target that refuses connections: few attempts, non-zero errors, no latency rows", async () => {
-    const closed = await runBench({ url: "http://127.0.0.1:1/", connections: 10, durationMs: 2000 });
+    const closed = await runBench({ url: "http://127.0.0.1:1/", engine, connections: 10, durationMs: 2000 });
     expect(closed.requests.responses).toBe(0);
     expect(closed.requests.errorsByCode["ECONNREFUSED"]).toBeGreaterThan(0);
     // Spinning would be thousands of attempts a second; doubling pauses up to 1 s give ~10 per connection.
@@ -85,7 +96,13 @@ describe("undici engine", () => {
     expect(text).toMatch(/No response was received/);
 
     const started = performance.now();
-    const open = await runBench({ url: "http://127.0.0.1:1/", rate: 200, connections: 4, durationMs: 1000 });
+    const open = await runBench({
+      url: "http://127.0.0.1:1/",
+      engine,
+      rate: 200,
+      connections: 4,
+      durationMs: 1000,
+    });
     // Nothing waits for a connection that is backing off: no request ends as a 5 s timeout.
     expect(performance.now() - started).toBeLessThan(4500);
     expect(open.requests.responses).toBe(0);
@@ -97,7 +114,7 @@ describe("undici engine", () => {
   it("times out a whole exchange, not an idle socket: a trickling body fails at --timeout", async () => {
     const t = await target({ drip: true });
     const started = performance.now();
-    const r = await runBench({ url: t.url, connections: 2, durationMs: 1500, timeoutMs: 400 });
+    const r = await runBench({ url: t.url, engine, connections: 2, durationMs: 1500, timeoutMs: 400 });
     expect(performance.now() - started).toBeLessThan(5000);
     expect(r.requests.timeouts).toBeGreaterThanOrEqual(2);
     expect(r.requests.errorsByCode["ETIMEDOUT"]).toBe(r.requests.timeouts);
