@@ -139,18 +139,19 @@ describe("AwsAdapter with the EC2 SDK pointed at a loopback EC2 Query simulator"
       const info = await adapter.waitUntilRunning(ref, { timeoutMs: 5000, intervalMs: 5 });
       expect(info.state).toBe("running");
 
-      const young = await adapter.create(resolved);
+      // One name, one instance: each further launch gets its own name.
+      const young = await adapter.create({ ...resolved, name: "bench-young" });
       await adapter.destroy(young); // the first calls still answer NotFound: it must not be taken as gone
       expect(sim.instances.get(young.id)?.state).toBe("shutting-down");
       expect(sim.instances.get(young.id)?.invisible).toBeLessThanOrEqual(0);
 
       // Stop (and start) right after the launch are the same: retried until the id has propagated.
-      const fresh = await adapter.create(resolved);
+      const fresh = await adapter.create({ ...resolved, name: "bench-fresh" });
       await adapter.stop(fresh);
       expect(sim.instances.get(fresh.id)?.state).toBe("stopping");
 
       // Past the grace period (or a record without a launch time), NotFound means gone.
-      const stale = await adapter.create(resolved);
+      const stale = await adapter.create({ ...resolved, name: "bench-stale" });
       const strict = new AwsAdapter({
         spec,
         clientConfig: { credentials, maxAttempts: 1 },
@@ -181,12 +182,17 @@ describe("AwsAdapter with the EC2 SDK pointed at a loopback EC2 Query simulator"
       const { spec: resolved } = await resolveDeployNetwork(spec, "aws", undefined);
       expect(adapter.plan(resolved).calls.map((c) => c.action)).toEqual([
         "DescribeImages",
+        "DescribeInstances",
         "RunInstances",
         "DescribeInstances",
       ]);
       const ref = await adapter.create(resolved);
-      expect(sim.requests.map((r) => r.form.Action)).toEqual(["DescribeImages", "RunInstances"]);
-      expect(sim.requests[1]?.form["BlockDeviceMapping.1.DeviceName"]).toBe("/dev/xvda");
+      expect(sim.requests.map((r) => r.form.Action)).toEqual([
+        "DescribeImages",
+        "DescribeInstances",
+        "RunInstances",
+      ]);
+      expect(sim.requests[2]?.form["BlockDeviceMapping.1.DeviceName"]).toBe("/dev/xvda");
       expect(sim.instances.get(ref.id)?.volumes).toEqual({ "/dev/xvda": { sizeGb: 30, root: true } });
 
       // An explicit root_device is the user's word and skips the lookup.
@@ -195,7 +201,11 @@ describe("AwsAdapter with the EC2 SDK pointed at a loopback EC2 Query simulator"
         overrides: { root_device: "/dev/xvda" },
         clientConfig: { credentials, maxAttempts: 1 },
       });
-      expect(pinned.plan(resolved).calls.map((c) => c.action)).toEqual(["RunInstances", "DescribeInstances"]);
+      expect(pinned.plan(resolved).calls.map((c) => c.action)).toEqual([
+        "DescribeInstances",
+        "RunInstances",
+        "DescribeInstances",
+      ]);
 
       // An AMI EC2 does not know fails at DescribeImages, before anything is launched.
       const missing = { ...resolved, image: { ref: "ami-0000000000000dead", format: "ami" as const } };

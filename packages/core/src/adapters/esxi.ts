@@ -5,6 +5,7 @@ import type { Finding } from "../deploy-rules/findings.js";
 import type { DeploySpec } from "../deploy-rules/spec.js";
 import { PlatformApiError } from "../errors.js";
 import { registerSecret } from "../util/redact.js";
+import { claimOf, nameTakenError, newClaim } from "./claims.js";
 import { cloudInitMetadata, cloudInitUserData, guestinfoKeys, networkConfig } from "./cloud-init.js";
 import { type CommandRunner, defaultCommandRunner, quoteForDisplay as shellQuote } from "./command-runner.js";
 import { moveSystemDiskToSata, sataMovePlan } from "./esxi-windows-disk.js";
@@ -23,7 +24,11 @@ import type {
   ResolvedSpec,
   WaitOptions,
 } from "./types.js";
+import { INTENT_KEY } from "./types.js";
 import { DEFAULT_VIM_RELEASE, needsVcenter, VimJsonClient } from "./vsphere-vim.js";
+
+/** The extraConfig key carrying the apply's claim (not guestinfo.*: the guest has no business reading it). */
+const INTENT_OPTION = "labgate.intent";
 import { waitForRunning } from "./wait.js";
 
 export interface EsxiAdapterOptions {
@@ -136,12 +141,18 @@ export class EsxiAdapter implements PlatformAdapter {
       target: "/api/session",
       why: "Log in (HTTP Basic) and get a vmware-api-session-id.",
     });
+    calls.push({
+      kind: "http",
+      action: "GET",
+      target: `/api/vcenter/vm?names=${spec.name}`,
+      why: "A VM of this name that this apply did not make is refused, never adopted or replaced.",
+    });
     if (spec.template_id !== undefined) {
       calls.push({
         kind: "http",
         action: "POST",
         target: "/api/vcenter/vm?action=clone",
-        why: `Clone template ${spec.template_id}.`,
+        why: `Clone template ${spec.template_id}${this.usesGuestinfo(spec) ? `, then set extraConfig ${INTENT_OPTION} to a claim recorded before the clone (ReconfigVM_Task), so an interrupted apply finds its VM` : ""}.`,
         params: this.cloneBody(spec),
       });
       calls.push({
@@ -239,6 +250,12 @@ export class EsxiAdapter implements PlatformAdapter {
   async create(spec: ResolvedSpec, call: CallOptions = {}): Promise<NodeRef> {
     let vm: string;
     let configure: (id: string) => Promise<void> = async () => undefined;
+    // vSphere names the VM (vm-N) only in its answer: the claim is on disk before the call, and the name is
+    // free in the folder right before it, so a VM of this name without a claim after a kill is this apply's.
+    const taken = await this.findByName(spec.name, call);
+    if (taken.length > 0) throw nameTakenError("esxi", spec.name, taken);
+    const claim = newClaim();
+    const intent: NodeRef = { platform: "esxi", id: "", name: spec.name, location: { [INTENT_KEY]: claim } };
     if (spec.template_id !== undefined) {
       const source = /^vm-\d+$/.test(spec.template_id)
         ? spec.template_id
@@ -250,6 +267,7 @@ export class EsxiAdapter implements PlatformAdapter {
           `No vSphere VM or template named ${spec.template_id}.`,
           { hint: "Check template_id (govc ls -i)." },
         );
+      await call.beforeMutation?.(intent);
       vm = await this.json(
         "POST",
         "/api/vcenter/vm?action=clone",
@@ -347,10 +365,16 @@ export class EsxiAdapter implements PlatformAdapter {
         await rm(work, { recursive: true, force: true });
         if (!this.options.runner) await runner.close();
       }
+      await call.beforeMutation?.(intent);
       vm = await this.json("POST", "/api/vcenter/vm", this.createBody(spec), call, "create the VM", VM_ID);
     }
-    const ref: NodeRef = { platform: "esxi", id: vm, name: spec.name };
+    const ref: NodeRef = { ...intent, id: vm };
     try {
+      await call.beforeMutation?.(ref);
+      if (this.usesGuestinfo(spec)) {
+        call.onCall?.(`ReconfigVM_Task ${vm}: ${INTENT_OPTION}`);
+        await this.vim(call).setExtraConfig(vm, { [INTENT_OPTION]: claim }, this.taskWait(call));
+      }
       await configure(vm);
       await this.start(ref, call);
     } catch (error) {
@@ -659,6 +683,54 @@ export class EsxiAdapter implements PlatformAdapter {
 
   private reader(spec: DeploySpec | undefined): OptionReader {
     return new OptionReader("esxi", spec ?? this.options.spec, this.options.overrides ?? {});
+  }
+
+  /**
+   * VMs of this name (GET /api/vcenter/vm?names=..., in the spec's folder when it names one: vSphere keeps
+   * names unique per folder), templates left out, each with its claim (extraConfig labgate.intent over
+   * VI/JSON; none on vCenters before 8.0U1, guest_config customization).
+   */
+  async findByName(name: string, call: CallOptions = {}): Promise<NodeRef[]> {
+    const folder = this.reader(undefined).string("folder");
+    const list = await this.json(
+      "GET",
+      `/api/vcenter/vm?names=${encodeURIComponent(name)}${folder ? `&folders=${encodeURIComponent(folder)}` : ""}`,
+      undefined,
+      call,
+      `find VMs named ${name}`,
+      VM_LIST,
+    );
+    // VI/JSON (vCenter 8.0U1+) is what guestinfo needs too; with customization it may not be there.
+    const viJson = this.reader(undefined).string("guest_config") !== "customization";
+    const refs: NodeRef[] = [];
+    for (const { vm } of list.filter((v) => v.name === name)) {
+      const claim = viJson ? await this.vim(call).extraConfigValue(vm, INTENT_OPTION) : undefined;
+      refs.push({ platform: "esxi", id: vm, name, ...(claim ? { location: { [INTENT_KEY]: claim } } : {}) });
+    }
+    return refs;
+  }
+
+  /**
+   * What the interrupted apply made: the VM carrying its claim, the recorded VM id, or — killed while the
+   * clone was in flight, before the claim could be set — a VM of the name with no claim at all (the name
+   * was free just before the clone). A VM with another apply's claim is never taken.
+   */
+  async findLeftovers(intent: NodeRef, call: CallOptions = {}): Promise<NodeRef[]> {
+    const claim = claimOf(intent);
+    const found = await this.findByName(intent.name, call);
+    return found.filter((r) =>
+      claim
+        ? claimOf(r) === claim || (!claimOf(r) && (intent.id === "" || r.id === intent.id))
+        : r.id === intent.id,
+    );
+  }
+
+  private taskWait(call: CallOptions) {
+    return {
+      intervalMs: this.options.pollIntervalMs ?? 1000,
+      ...(this.options.taskTimeoutMs ? { timeoutMs: this.options.taskTimeoutMs } : {}),
+      ...(call.signal ? { signal: call.signal } : {}),
+    };
   }
 
   private async findVm(name: string, call: CallOptions): Promise<string | undefined> {

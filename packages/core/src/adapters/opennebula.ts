@@ -1,8 +1,10 @@
 import type { Finding } from "../deploy-rules/findings.js";
 import type { DeploySpec } from "../deploy-rules/spec.js";
 import { OpenNebulaClient, type OpenNebulaClientOptions } from "../platforms/opennebula/client.js";
+import { templateText } from "../platforms/opennebula/documents.js";
 import { type TemplateObject, toTemplateXml } from "../platforms/opennebula/template-xml.js";
 import { terminateVm } from "../platforms/opennebula/vm-terminate.js";
+import { claimOf, nameTakenError, newClaim } from "./claims.js";
 import { missingOption, OptionReader } from "./options.js";
 import type {
   CallOptions,
@@ -15,7 +17,11 @@ import type {
   ResolvedSpec,
   WaitOptions,
 } from "./types.js";
+import { INTENT_KEY } from "./types.js";
 import { waitForRunning } from "./wait.js";
+
+/** The template attribute carrying the apply's claim (ours: OpenNebula keeps unknown attributes as given). */
+const INTENT_ATTRIBUTE = "LABGATE_INTENT";
 
 export interface OpenNebulaAdapterOptions {
   /** platform_options.opennebula: endpoint (or host), network (vnet name) or network_id. */
@@ -80,10 +86,16 @@ export class OpenNebulaAdapter implements PlatformAdapter {
       calls: [
         {
           kind: "xmlrpc",
+          action: "one.vmpool.info",
+          target: `VMs named ${spec.name}, DONE left out`,
+          why: "A VM of this name that this apply did not make is refused, never adopted or replaced.",
+        },
+        {
+          kind: "xmlrpc",
           action: "one.template.instantiate",
           target: `template ${spec.template_id}`,
-          why: "Instantiate the template with size, NIC and contextualised network.",
-          params: { name: spec.name, extra_template: this.extraTemplate(spec) },
+          why: `Instantiate the template with size, NIC and contextualised network; ${INTENT_ATTRIBUTE} carries a claim recorded before the call, so an interrupted apply finds its VM.`,
+          params: { name: spec.name, extra_template: this.extraTemplate(spec, "<random per apply>") },
         },
         { kind: "xmlrpc", action: "one.vm.info", target: "<new VM id>", why: "Poll until ACTIVE/RUNNING." },
       ],
@@ -91,12 +103,54 @@ export class OpenNebulaAdapter implements PlatformAdapter {
   }
 
   async create(spec: ResolvedSpec, call: CallOptions = {}): Promise<NodeRef> {
+    const taken = await this.findByName(spec.name, call);
+    if (taken.length > 0) throw nameTakenError("opennebula", spec.name, taken);
+    const claim = newClaim();
+    const location = { [INTENT_KEY]: claim };
+    // oned picks the VM id in its answer: the claim the VM will carry is on disk before the call.
+    await call.beforeMutation?.({ platform: "opennebula", id: "", name: spec.name, location });
     const id = await this.client(call).templateInstantiate(
       Number(spec.template_id),
       spec.name,
-      this.extraTemplate(spec),
+      this.extraTemplate(spec, claim),
     );
-    return { platform: "opennebula", id: String(id), name: spec.name };
+    return { platform: "opennebula", id: String(id), name: spec.name, location };
+  }
+
+  /**
+   * VMs of this name that are not DONE (one.vmpool.info, filter -1 of the pool: every state but DONE), each
+   * with its claim from one.vm.info (the pool's short body leaves template attributes out).
+   */
+  async findByName(name: string, call: CallOptions = {}): Promise<NodeRef[]> {
+    const client = this.client(call);
+    const named = (await client.vmPool()).filter((vm) => vm.name === name && vm.stateName !== "DONE");
+    const refs: NodeRef[] = [];
+    for (const { id } of named) {
+      const vm = await client.vmInfo(id).catch((error: { code?: string }) => {
+        if (error.code === "ONE_NOT_FOUND") return undefined; // gone between the two calls
+        throw error;
+      });
+      if (!vm || vm.stateName === "DONE") continue;
+      const claim =
+        templateText(vm.template, INTENT_ATTRIBUTE) || templateText(vm.userTemplate, INTENT_ATTRIBUTE);
+      refs.push({
+        platform: "opennebula",
+        id: String(id),
+        name,
+        ...(claim ? { location: { [INTENT_KEY]: claim } } : {}),
+      });
+    }
+    return refs;
+  }
+
+  /**
+   * The VM carrying the interrupted apply's claim. destroy then waits out a transient state (terminate is
+   * refused in some) and ends at DONE: a VM already dying is never taken up again.
+   */
+  async findLeftovers(intent: NodeRef, call: CallOptions = {}): Promise<NodeRef[]> {
+    const claim = claimOf(intent);
+    const found = await this.findByName(intent.name, call);
+    return found.filter((r) => (claim ? claimOf(r) === claim : r.id === intent.id));
   }
 
   async get(ref: NodeRef, call: CallOptions = {}): Promise<NodeInfo | undefined> {
@@ -136,7 +190,7 @@ export class OpenNebulaAdapter implements PlatformAdapter {
   }
 
   /** The template fragment merged at instantiation: sizes, NIC with its fixed IP, CONTEXT for one-context. */
-  extraTemplate(spec: ResolvedSpec): string {
+  extraTemplate(spec: ResolvedSpec, claim?: string): string {
     const o = this.reader(spec);
     const n = spec.resolvedNetwork;
     const network = n.attach ?? o.string("network");
@@ -158,6 +212,7 @@ export class OpenNebulaAdapter implements PlatformAdapter {
       MEMORY: spec.memory_mib,
       NIC: nic,
       CONTEXT: context,
+      ...(claim ? { [INTENT_ATTRIBUTE]: claim } : {}),
     });
   }
 

@@ -43,6 +43,25 @@ export class VimJsonClient {
     await this.reconfigure(vm, spec, "set the guestinfo cloud-init keys", wait);
   }
 
+  /** One extraConfig value of a VM (config.extraConfig, OptionValue list); undefined when it is not set. */
+  async extraConfigValue(vm: string, key: string): Promise<string | undefined> {
+    const config = await this.call(
+      "GET",
+      `/VirtualMachine/${enc(vm)}/config`,
+      undefined,
+      `read the configuration of ${vm}`,
+      VM_CONFIG,
+    );
+    const options = (config as { extraConfig?: unknown }).extraConfig;
+    if (!Array.isArray(options)) return undefined;
+    for (const o of options as { key?: unknown; value?: unknown }[]) {
+      if (o?.key !== key) continue;
+      const value = isRecord(o.value) ? o.value._value : o.value;
+      return typeof value === "string" ? value : undefined;
+    }
+    return undefined;
+  }
+
   /**
    * Grows the disk the VM boots from to `gb` (the first bootable disk in bootOptions.bootOrder, else the
    * disk at the lowest controller and unit, where the firmware looks first); one as large is left alone.

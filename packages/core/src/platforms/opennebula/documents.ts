@@ -140,6 +140,8 @@ export interface OneVm {
   /** USER_TEMPLATE/ERROR: why a deployment failed, as OpenNebula recorded it. */
   error?: string;
   template: XmlNode;
+  /** USER_TEMPLATE: attributes users and tools add (labgate's claim may land here or in TEMPLATE). */
+  userTemplate: XmlNode;
 }
 
 function vm(node: XmlNode): OneVm {
@@ -168,6 +170,7 @@ function vm(node: XmlNode): OneVm {
     ...(last ? { hostname: str(last, "HOSTNAME"), hostId: int(last, "HID") } : {}),
     ...(error ? { error } : {}),
     template,
+    userTemplate: child(node, "USER_TEMPLATE"),
   };
 }
 
