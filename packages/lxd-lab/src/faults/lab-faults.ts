@@ -9,7 +9,7 @@ import { OneLabRuntime } from "../providers/opennebula/one-lab-runtime.js";
 import type { LabSpec } from "../spec/lab-spec.js";
 import type { FaultActuator } from "./fault-runner.js";
 import { describeFault, type FaultSpec } from "./fault-spec.js";
-import { localFaultActuator } from "./local-faults.js";
+import { localFaultActuator, localFaultCalls } from "./local-faults.js";
 import { assertLxdNetem, lxdFaultActuator, lxdFaultCalls } from "./lxd-faults.js";
 import { oneFaultActuator, oneFaultCalls } from "./one-faults.js";
 
@@ -70,12 +70,6 @@ export async function labFaultActuator(
 
 /** The fault run shown at the gate like a lab step: what happens, when, and how it is undone. */
 export function faultGateStep(faults: readonly FaultSpec[], lab: LabFaultTarget): Step {
-  const localUndo = (f: FaultSpec) =>
-    f.action === "drain" || f.action === "maint"
-      ? `set server ${f.target} state ready`
-      : f.action === "pause"
-        ? `SIGCONT ${f.target}`
-        : `restart ${f.target} through its start step`;
   return {
     id: "faults",
     title: `Inject ${faults.length} fault${faults.length === 1 ? "" : "s"} into lab "${lab.spec.name}" during the bench`,
@@ -90,7 +84,8 @@ export function faultGateStep(faults: readonly FaultSpec[], lab: LabFaultTarget)
             : oneFaultCalls(oneLabOptions(lab.spec), f);
         return `${describeFault(f)}: ${calls.apply}; then ${calls.undo}`;
       }
-      return `${describeFault(f)}; then ${localUndo(f)}`;
+      const calls = localFaultCalls(lab.spec, f);
+      return `${describeFault(f)}: ${calls.apply}; then ${calls.undo}`;
     }),
     check: async () => ({ done: false }),
     apply: async () => {},

@@ -7,9 +7,11 @@ import { ownProcessAlive } from "../providers/local/instance-process.js";
 import { localStatsSocket } from "../providers/local/lb-step.js";
 import { labAddress, localApps } from "../providers/local/local-lab.js";
 import { netnsOfApp } from "../providers/local/netns-plan.js";
+import type { LabSpec } from "../spec/lab-spec.js";
 import type { FaultActuator, FaultHandle } from "./fault-runner.js";
 import type { FaultSpec } from "./fault-spec.js";
 import { localNetemFault, type NetemTarget, netemUnavailable } from "./local-netem.js";
+import { netemAddCommand, netemDeleteCommand, netemShowCommand } from "./netem-fault.js";
 import { haproxyAdminFault, processFault } from "./process-fault.js";
 
 /**
@@ -46,6 +48,36 @@ function netemTarget(ctx: StepContext, fault: FaultSpec, appName: string): Netem
     });
   }
   return { netns: n.netns, dev: n.vethApp };
+}
+
+/** What each fault runs on the local lab and how it is undone, as the fault gate shows it. */
+export function localFaultCalls(spec: LabSpec, fault: FaultSpec): { apply: string; undo: string } {
+  const pidOf = `$(cat <state>/run/${fault.target}.pid)`;
+  const runtime = (state: string) =>
+    `echo 'set server ${haproxyBackendName(spec.name)}/${fault.target} state ${state}' | socat stdio <state>/run/haproxy.sock`;
+  switch (fault.action) {
+    case "stop":
+    case "kill":
+      return {
+        apply: `kill -${fault.action === "stop" ? "TERM" : "KILL"} ${pidOf}`,
+        undo: `restart ${fault.target} through its start step (until /health answers)`,
+      };
+    case "pause":
+      return { apply: `kill -STOP ${pidOf}`, undo: `kill -CONT ${pidOf}` };
+    case "drain":
+    case "maint":
+      return { apply: runtime(fault.action), undo: runtime("ready") };
+    default: {
+      const n = netnsOfApp(spec, fault.target);
+      const ns = n?.netns ?? `lg-${spec.name}-${fault.target}`;
+      const dev = n?.vethApp ?? "<veth>";
+      const inNs = (argv: string[]) => `ip netns exec ${ns} ${argv.join(" ")}`;
+      return {
+        apply: inNs(netemAddCommand(fault, dev)),
+        undo: `${inNs(netemShowCommand(dev))}; if netem: ${inNs(netemDeleteCommand(dev))}`,
+      };
+    }
+  }
 }
 
 /** The same lab context with another abort signal (methods delegate; the state is shared). */
