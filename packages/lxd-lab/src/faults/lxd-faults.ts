@@ -132,7 +132,10 @@ function instanceStopFault(fault: FaultSpec, app: LxdInstancePlan, deps: StopDep
   return {
     async apply() {
       const status = (await client.getInstance(name))?.status ?? "missing";
-      if (status !== "Running") throw new Error(`${name} is ${status}, so it cannot be ${fault.action}ed`);
+      if (status !== "Running")
+        throw new Error(
+          `${name} is ${status}, so it cannot be ${fault.action === "kill" ? "killed" : "stopped"}`,
+        );
       await client.setInstanceState(name, "stop", {
         force: fault.action === "kill",
         timeoutSeconds: 30,

@@ -111,7 +111,7 @@ function oneVmFault(
       const vm = await info();
       if (vm.label !== "ACTIVE/RUNNING")
         throw new Error(
-          `${app.vmName} (VM ${vmId}) is ${vm.label}, so it cannot be ${APPLY_ACTION[action]}ed`,
+          `${app.vmName} (VM ${vmId}) is ${vm.label}, so it cannot be ${action === "pause" ? "suspended" : "powered off"}`,
         );
       await client.vmAction(APPLY_ACTION[action], vmId);
       await settle([APPLIED_STATE[action]]);
