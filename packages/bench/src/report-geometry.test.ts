@@ -99,33 +99,88 @@ function flawedRun() {
   });
 }
 
+/** Opens report.html in headless Chromium (no network) and hands its charts' geometry and text to `check`. */
+async function inBrowser(
+  reportHtml: string,
+  check: (geometry: Geometry, text: string) => void,
+): Promise<void> {
+  if (skipBrowser) return;
+  if (!existsSync(CHROMIUM))
+    throw new Error(
+      `Chromium not found at ${CHROMIUM}: install it or set LABGATE_CHROMIUM (LABGATE_SKIP_BROWSER=1 skips).`,
+    );
+  const { chromium } = await import("playwright-core");
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--no-first-run",
+    ],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
+    await page.route("**/*", (route) =>
+      route.request().url().startsWith("file:") ? route.continue() : route.abort(),
+    );
+    await page.goto(pathToFileURL(reportHtml).href, { waitUntil: "load" });
+    check((await page.evaluate(GEOMETRY)) as Geometry, (await page.locator("body").textContent()) ?? "");
+  } finally {
+    await browser.close();
+  }
+}
+
+/** Legends sit outside the plot area of every chart. */
+function expectLegendsOutside(geometry: Geometry): void {
+  for (const chart of geometry.charts) {
+    expect(chart.legends.length).toBeGreaterThan(0);
+    for (const l of chart.legends) {
+      const overlaps =
+        l.x < chart.plot.x + chart.plot.width &&
+        l.x + l.width > chart.plot.x &&
+        l.y < chart.plot.y + chart.plot.height &&
+        l.y + l.height > chart.plot.y;
+      expect(overlaps, `${chart.label}: legend inside the plot`).toBe(false);
+    }
+  }
+}
+
+/** A closed loop ramping 0 → 4 → 0 connections over 4 s: the series carries the target per interval. */
+function connectionRampRun() {
+  const base = makeResult();
+  const targets = [2, 4, 4, 2];
+  return makeResult({
+    options: {
+      ...base.options,
+      mode: "closed-loop",
+      rate: null,
+      connections: 4,
+      durationMs: 4000,
+      warmupMs: 0,
+      stages: [
+        { durationMs: 1000, target: 4 },
+        { durationMs: 2000, target: 4 },
+        { durationMs: 1000, target: 0 },
+      ],
+      stagesOf: "connections",
+      startConnections: 0,
+    },
+    measuredMs: 4000,
+    rate: null,
+    series: {
+      intervalMs: 1000,
+      target: "connections",
+      points: targets.map((target, t) => ({ ...point(t, target * 50, 80_000), target })),
+    },
+  });
+}
+
 describe("report.html geometry in headless Chromium", () => {
   it("one time axis across the run, legends outside plots, y fitted to measured time, partial interval per covered second", async () => {
     const files = await writeReports(flawedRun(), await mkdtemp(join(tmpdir(), "labgate-report-geom-")));
-    if (skipBrowser) return;
-    if (!existsSync(CHROMIUM))
-      throw new Error(
-        `Chromium not found at ${CHROMIUM}: install it or set LABGATE_CHROMIUM (LABGATE_SKIP_BROWSER=1 skips).`,
-      );
-    const { chromium } = await import("playwright-core");
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--no-first-run",
-      ],
-    });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
-      await page.route("**/*", (route) =>
-        route.request().url().startsWith("file:") ? route.continue() : route.abort(),
-      );
-      await page.goto(pathToFileURL(files.reportHtml).href, { waitUntil: "load" });
-      const geometry = (await page.evaluate(GEOMETRY)) as Geometry;
-      const text = (await page.locator("body").textContent()) ?? "";
+    await inBrowser(files.reportHtml, (geometry, text) => {
       const lat = geometry.charts.find((c) => c.label.startsWith("Latency per interval"))!;
       const rps = geometry.charts.find((c) => c.label.startsWith("Responses per second"))!;
       expect(lat && rps).toBeTruthy();
@@ -143,18 +198,7 @@ describe("report.html geometry in headless Chromium", () => {
       const p99 = lat.paths.find((p) => p.name === "p99")!;
       expect(p99.d.match(/M/g)?.length).toBe(2);
 
-      // Legends sit outside every plot area.
-      for (const chart of geometry.charts) {
-        expect(chart.legends.length).toBeGreaterThan(0);
-        for (const l of chart.legends) {
-          const overlaps =
-            l.x < chart.plot.x + chart.plot.width &&
-            l.x + l.width > chart.plot.x &&
-            l.y < chart.plot.y + chart.plot.height &&
-            l.y + l.height > chart.plot.y;
-          expect(overlaps, `${chart.label}: legend inside the plot`).toBe(false);
-        }
-      }
+      expectLegendsOutside(geometry);
 
       // The y-axis fits the measured time (max 30 ms), not the 900 ms warm-up outliers, which are marked.
       expect(Math.max(...lat.yTicks)).toBeLessThan(100);
@@ -171,8 +215,37 @@ describe("report.html geometry in headless Chromium", () => {
       expect(text).toContain(process.version);
       expect(text).toMatch(/CPUs\s*\d+ ×/);
       expect(text).toMatch(/HAProxy config sha256\s*(ab){32}/);
-    } finally {
-      await browser.close();
-    }
+    });
+  });
+
+  it("a connection ramp: target and connections in use on the run's one time axis, per interval", async () => {
+    const files = await writeReports(
+      connectionRampRun(),
+      await mkdtemp(join(tmpdir(), "labgate-report-geom-")),
+    );
+    await inBrowser(files.reportHtml, (geometry) => {
+      const lat = geometry.charts.find((c) => c.label.startsWith("Latency per interval"))!;
+      const conn = geometry.charts.find((c) => c.label.startsWith("Connections: target and in use"))!;
+      expect(lat && conn).toBeTruthy();
+      expect([conn.plot.x, conn.plot.width]).toEqual([lat.plot.x, lat.plot.width]);
+      expect(conn.xTicks).toEqual(lat.xTicks);
+      expectLegendsOutside(geometry);
+      // One point per interval, at its middle; y follows the target 2, 4, 4, 2 (larger = higher, smaller y).
+      const coords = (name: string) =>
+        [...conn.paths.find((p) => p.name === name)!.d.matchAll(/[ML]([\d.]+),([\d.]+)/g)].map((m) => [
+          Number(m[1]),
+          Number(m[2]),
+        ]);
+      const target = coords("target connections");
+      const xOf = (sec: number) => conn.plot.x + (sec / 4) * conn.plot.width;
+      expect(target.map(([x]) => Math.round(x!))).toEqual(
+        [0.5, 1.5, 2.5, 3.5].map((t) => Math.round(xOf(t))),
+      );
+      expect(target[1]![1]).toBeLessThan(target[0]![1]!);
+      expect(target[3]![1]).toBeCloseTo(target[0]![1]!, 1);
+      // In use = responses/s × mean latency: 100/s × 20 ms = 2 in the first interval, like its target.
+      const inUse = coords("in use (responses/s × mean latency)");
+      expect(inUse.map(([, y]) => y)).toEqual(target.map(([, y]) => y));
+    });
   });
 });
