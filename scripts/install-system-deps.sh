@@ -17,6 +17,7 @@ PACKAGES=(
   wrk                # npm run bench:self measures labgate's load engine against wrk
   python3-prometheus-client  # the bench's OpenMetrics snapshot is checked with Prometheus' own parser
   time               # /usr/bin/time: bench:self reads each generator's CPU seconds and peak RSS
+  openssl            # the bench engines' TLS test makes a throwaway self-signed certificate
   procps             # pgrep/ps for process checks
   util-linux         # script(1) drives the confirmation gate through a real pseudo-terminal in tests
   acl                # getfacl in host diagnostics

@@ -18,6 +18,17 @@ export const CONNECT_ERRORS = new Set([
   "UND_ERR_CONNECT_TIMEOUT",
   "UND_ERR_SOCKET",
   "EPIPE",
+  // TLS: the handshake failed (certificate not trusted, TLS spoken to a plain-HTTP port). Retrying
+  // at once would only repeat the handshake as fast as the CPU allows.
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+  "ERR_SSL_WRONG_VERSION_NUMBER",
+  "EPROTO",
 ]);
 
 /** What one engine instance (one thread) runs. Times are this thread's performance.now(). */

@@ -1,3 +1,8 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer as createHttpsServer } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { formatResultText } from "./format.js";
 import { decodeHistogram } from "./histogram.js";
@@ -119,5 +124,65 @@ describe.each(["net", "undici"] as const)("labgate engine on %s", (engine) => {
     expect(r.requests.timeouts).toBeGreaterThanOrEqual(2);
     expect(r.requests.errorsByCode["ETIMEDOUT"]).toBe(r.requests.timeouts);
     expect(r.requests.responses).toBe(0);
+  });
+
+  it("speaks TLS: counts responses with --insecure, and backs off from a certificate it cannot verify", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "lgt-bench-tls-"));
+    try {
+      execFileSync(
+        "openssl",
+        [
+          "req",
+          "-x509",
+          "-newkey",
+          "rsa:2048",
+          "-nodes",
+          "-keyout",
+          join(dir, "key.pem"),
+          "-out",
+          join(dir, "cert.pem"),
+          "-subj",
+          "/CN=localhost",
+          "-days",
+          "1",
+          "-addext",
+          "subjectAltName=IP:127.0.0.1",
+        ],
+        { stdio: "ignore" },
+      );
+      const server = createHttpsServer(
+        { key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) },
+        (_req, res) => {
+          res.setHeader("x-served-by", "tls1");
+          res.end("ok");
+        },
+      );
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      try {
+        const url = `https://127.0.0.1:${(server.address() as { port: number }).port}/`;
+        const ok = await runBench({
+          url,
+          engine,
+          insecure: true,
+          connections: 2,
+          workers: 1,
+          durationMs: 800,
+        });
+        expect(ok.requests.failed, JSON.stringify(ok.requests.errorsByCode)).toBe(0);
+        expect(ok.requests.responses).toBeGreaterThan(20);
+        expect(ok.backends.entries.map((b) => b.name)).toEqual(["tls1"]);
+        // Self-signed and not trusted: every attempt fails the handshake, and the connections back
+        // off (10 ms doubling) instead of repeating it as fast as the CPU allows.
+        const refused = await runBench({ url, engine, connections: 2, workers: 1, durationMs: 1000 });
+        expect(refused.requests.responses).toBe(0);
+        expect(refused.requests.errorsByCode["DEPTH_ZERO_SELF_SIGNED_CERT"]).toBeGreaterThan(0);
+        expect(refused.requests.connectionErrors).toBeLessThanOrEqual(40);
+      } finally {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -57,7 +57,10 @@ class UndiciSlot extends EngineSlot implements Dispatcher.DispatchHandler {
   }
 
   onError(err: Error): void {
-    this.fail(performance.now(), errorCode(err));
+    const end = performance.now();
+    // After undici has finished failing this request: a request dispatched from inside its error
+    // handling trips its own assertion (client[kSize] === 0) and takes the process down.
+    queueMicrotask(() => this.fail(end, errorCode(err)));
   }
 
   protected dispatch(): void {
