@@ -53,7 +53,11 @@ describe("AzureAdapter with the ARM SDKs pointed at a loopback ARM simulator", (
         platform: "azure",
         id: "web2",
         name: "web2",
-        location: { resourceGroup: "lab-rg", nic: "web2-nic" },
+        location: {
+          resourceGroup: "lab-rg",
+          nic: "web2-nic",
+          intent: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        },
       });
       const nicPut = sim.requests.find(
         (r) => r.method === "PUT" && r.path.endsWith("/networkInterfaces/web2-nic"),

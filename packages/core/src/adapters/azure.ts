@@ -5,6 +5,7 @@ import type { Finding } from "../deploy-rules/findings.js";
 import type { DeploySpec } from "../deploy-rules/spec.js";
 import { PlatformApiError } from "../errors.js";
 import { redact, registerSecret } from "../util/redact.js";
+import { claimOf, nameTakenError, newClaim } from "./claims.js";
 import { cloudInitUserData } from "./cloud-init.js";
 import { AZURE_SDK_PACKAGES, importOptionalSdk } from "./optional-sdk.js";
 import { missingOption, OptionReader, requireEnv } from "./options.js";
@@ -20,7 +21,11 @@ import type {
   ResolvedSpec,
   WaitOptions,
 } from "./types.js";
+import { INTENT_KEY } from "./types.js";
 import { waitForRunning } from "./wait.js";
+
+/** The tag carrying the apply's claim, on the NIC and the VM. */
+const INTENT_TAG = "labgate-intent";
 
 export interface AzureAdapterOptions {
   /** platform_options.azure: subscription_id, resource_group, location, subnet_id, vm_size, admin_username, endpoint, ca_file. */
@@ -115,7 +120,7 @@ export class AzureAdapter implements PlatformAdapter {
           kind: "sdk",
           action: "virtualMachines.get",
           target: `${rg}/${spec.name}`,
-          why: "See what exists already: a VM creation that fails removes only what this run made.",
+          why: "A VM or NIC of these names that this apply did not make is refused, never taken over (beginCreateOrUpdate would update it).",
         },
         {
           kind: "sdk",
@@ -127,7 +132,7 @@ export class AzureAdapter implements PlatformAdapter {
           kind: "sdk",
           action: "networkInterfaces.beginCreateOrUpdate",
           target: `${rg}/${spec.name}-nic`,
-          why: "Create the NIC in the subnet (Dynamic = DHCP, Static only when asked).",
+          why: "Create the NIC in the subnet (Dynamic = DHCP, Static only when asked); it and the VM are tagged labgate-intent with a claim recorded before the call, so an interrupted apply finds them.",
           params: this.nicBody(spec) as Record<string, unknown>,
         },
         {
@@ -180,9 +185,19 @@ export class AzureAdapter implements PlatformAdapter {
     // What is there before this run is never removed by its rollback.
     const hadVm = await this.exists(() => compute.virtualMachines.get(rg, spec.name), "read the VM", call);
     const hadNic = await this.exists(() => network.networkInterfaces.get(rg, nicName), "read the NIC", call);
+    // ARM names are the ids: beginCreateOrUpdate on a VM or NIC this apply did not make would take it over.
+    if (hadVm || hadNic)
+      throw nameTakenError("azure", spec.name, [
+        ...(hadVm ? [ref] : []),
+        ...(hadNic ? [{ ...ref, id: nicName }] : []),
+      ]);
+    const claim = newClaim();
+    ref.location = { ...ref.location, [INTENT_KEY]: claim };
+    // The NIC and the VM carry the claim; it is on disk before either is asked for.
+    await call.beforeMutation?.(ref);
     call.onCall?.(`networkInterfaces.beginCreateOrUpdate ${rg}/${nicName}`);
     const nic = await this.sdkCall(
-      () => network.networkInterfaces.beginCreateOrUpdateAndWait(rg, nicName, this.nicBody(spec), lro),
+      () => network.networkInterfaces.beginCreateOrUpdateAndWait(rg, nicName, this.nicBody(spec, claim), lro),
       "create the NIC",
     );
     let nicId: string;
@@ -204,7 +219,7 @@ export class AzureAdapter implements PlatformAdapter {
           compute.virtualMachines.beginCreateOrUpdateAndWait(
             rg,
             spec.name,
-            this.vmBody(spec, nicId, password, plan),
+            this.vmBody(spec, nicId, password, plan, claim),
             lro,
           ),
         "create the VM",
@@ -222,6 +237,46 @@ export class AzureAdapter implements PlatformAdapter {
       throw error;
     }
     return ref;
+  }
+
+  /**
+   * The VM of this name in the resource group (virtualMachines.get) and its NIC ({name}-nic): one ref
+   * for both, or for the NIC alone when a create stopped between the two. Its claim is the VM's
+   * labgate-intent tag (the NIC's when there is no VM).
+   */
+  async findByName(name: string, call: CallOptions = {}): Promise<NodeRef[]> {
+    const rg = this.reader(undefined).requireString("resource_group");
+    const { compute, network } = await this.sdk();
+    const nicName = `${name}-nic`;
+    call.onCall?.(`virtualMachines.get ${rg}/${name}`);
+    const vm = await this.sdkCall(() => compute.virtualMachines.get(rg, name), "read the VM", true);
+    call.onCall?.(`networkInterfaces.get ${rg}/${nicName}`);
+    const nic = await this.sdkCall(() => network.networkInterfaces.get(rg, nicName), "read the NIC", true);
+    if (!vm && !nic) return [];
+    const tags = (vm ?? nic)?.tags;
+    const claim = tags && typeof tags[INTENT_TAG] === "string" ? tags[INTENT_TAG] : undefined;
+    return [
+      {
+        platform: "azure",
+        id: name,
+        name,
+        location: {
+          resourceGroup: rg,
+          ...(nic ? { nic: nicName } : {}),
+          ...(claim ? { [INTENT_KEY]: claim } : {}),
+        },
+      },
+    ];
+  }
+
+  /**
+   * What the interrupted apply made (VM and NIC, or the NIC alone): only when it carries the recorded
+   * claim. A VM or NIC of the name without it is someone else's: create refuses it, destroy leaves it.
+   */
+  async findLeftovers(intent: NodeRef, call: CallOptions = {}): Promise<NodeRef[]> {
+    const claim = claimOf(intent);
+    if (!claim) return [];
+    return (await this.findByName(intent.name, call)).filter((r) => claimOf(r) === claim);
   }
 
   private async exists(read: () => Promise<unknown>, what: string, call: CallOptions): Promise<boolean> {
@@ -357,12 +412,12 @@ export class AzureAdapter implements PlatformAdapter {
     });
   }
 
-  nicBody(spec: ResolvedSpec): NetworkInterface {
+  nicBody(spec: ResolvedSpec, claim?: string): NetworkInterface {
     const o = this.reader(spec);
     const n = spec.resolvedNetwork;
     return {
       location: o.string("location"),
-      tags: { "labgate-deploy": spec.name },
+      tags: { "labgate-deploy": spec.name, ...(claim ? { [INTENT_TAG]: claim } : {}) },
       ipConfigurations: [
         {
           name: "ipconfig1",
@@ -375,14 +430,14 @@ export class AzureAdapter implements PlatformAdapter {
   }
 
   /** The VM request; `plan` is the image's purchase plan (marketplace images that carry one). */
-  vmBody(spec: ResolvedSpec, nicId: string, password: string, plan?: Plan): VirtualMachine {
+  vmBody(spec: ResolvedSpec, nicId: string, password: string, plan?: Plan, claim?: string): VirtualMachine {
     const o = this.reader(spec);
     const [publisher, offer, sku, version] = urnParts(spec);
     const user = o.string("admin_username") ?? "labgate";
     const windows = spec.os.family === "windows";
     return {
       location: o.string("location") ?? "",
-      tags: { "labgate-deploy": spec.name },
+      tags: { "labgate-deploy": spec.name, ...(claim ? { [INTENT_TAG]: claim } : {}) },
       ...(plan ? { plan } : {}),
       hardwareProfile: { vmSize: o.string("vm_size") },
       storageProfile: {

@@ -1,0 +1,162 @@
+import type { ChildProcess } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ExitCode } from "@labgate/core";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { startAzureSim } from "../../../core/src/adapters/test-support/azure-sim.js";
+import type { SimReply, SimRequest } from "../../../core/src/adapters/test-support/http-sim.js";
+import { startManagedIdentityEndpoint } from "../../../core/src/adapters/test-support/managed-identity-endpoint.js";
+import { ensureBuiltCli } from "../test-support/built-cli.js";
+import { runCliInProcess as cli } from "../test-support/in-process-cli.js";
+import { holdAnswers, runAndKillAt } from "../test-support/kill-at-call.js";
+
+const TOKEN = "kill-test-arm-token-7d2e";
+const RG = "/subscriptions/0000/resourceGroups/lab-rg/providers";
+
+let bin: string;
+let identity: Awaited<ReturnType<typeof startManagedIdentityEndpoint>>;
+beforeAll(async () => {
+  bin = ensureBuiltCli();
+  // One endpoint for the file: the identity library keeps the managed identity source it found per process.
+  identity = await startManagedIdentityEndpoint({ token: TOKEN, header: "kill-test-identity-header" });
+}, 300_000);
+afterAll(() => identity.close());
+
+/**
+ * `deploy apply` on Azure as a real process (signed in through a managed identity endpoint on loopback),
+ * killed while a create is in the ARM simulator: the resource exists, its answer never arrived.
+ */
+describe("deploy apply on azure killed with SIGKILL right after a create call", () => {
+  let dir: string;
+  let state: string;
+  let specPath: string;
+  let sim: Awaited<ReturnType<typeof startAzureSim>>;
+  let holdAt: (req: SimRequest) => boolean;
+  let hold: ReturnType<typeof holdAnswers<SimRequest>>;
+  const children: ChildProcess[] = [];
+  const saved = { ...process.env };
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "labgate-deploy-kill-azure-"));
+    state = join(dir, "state");
+    holdAt = (req) => req.method === "PUT" && req.path.endsWith("/virtualMachines/kill-az");
+    hold = holdAnswers<SimRequest>((req) => holdAt(req));
+    sim = await startAzureSim({
+      token: TOKEN,
+      pollsUntilDone: 1,
+      intercept: (req, reply) => hold.intercept<SimReply>(req, reply),
+    });
+    await writeFile(join(dir, "ca.pem"), sim.ca);
+    specPath = join(dir, "vm.json");
+    await writeFile(
+      specPath,
+      JSON.stringify({
+        name: "kill-az",
+        platform: "azure",
+        os: { family: "linux", distro: "ubuntu" },
+        cores: 2,
+        memory_mib: 4096,
+        image: { ref: "Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2:latest", format: "marketplace" },
+        network: {},
+        ssh_authorized_keys: ["ssh-ed25519 AAAAC3Nza lab@host"],
+        platform_options: {
+          azure: {
+            subscription_id: "0000",
+            resource_group: "lab-rg",
+            location: "westeurope",
+            subnet_id: `${RG}/Microsoft.Network/virtualNetworks/lab/subnets/default`,
+            vm_size: "Standard_D2s_v5",
+            endpoint: sim.url,
+            ca_file: join(dir, "ca.pem"),
+          },
+        },
+      }),
+    );
+    // DefaultAzureCredential: no service principal or CLI login here, the managed identity answers.
+    for (const key of [
+      "AZURE_CLIENT_ID",
+      "AZURE_TENANT_ID",
+      "AZURE_CLIENT_SECRET",
+      "AZURE_FEDERATED_TOKEN_FILE",
+    ])
+      delete process.env[key];
+    Object.assign(process.env, identity.env);
+  });
+
+  afterEach(async () => {
+    for (const child of children.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
+    hold.release();
+    process.env = { ...saved };
+    await sim.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const applyAndKill = async () => {
+    await runAndKillAt(bin, ["deploy", "apply", specPath, "--yes", "--state-dir", state, "--timeout", "60"], {
+      cwd: dir,
+      env: { ...process.env },
+      arrived: hold.arrived,
+      children,
+    });
+    hold.release();
+  };
+  const vm = () => sim.resources.get(`${RG}/Microsoft.Compute/virtualMachines/kill-az`.toLowerCase());
+  const nic = () => sim.resources.get(`${RG}/Microsoft.Network/networkInterfaces/kill-az-nic`.toLowerCase());
+  const recordPath = () => join(state, "azure-kill-az.json");
+
+  it("killed at the VM create: the re-run replaces VM and NIC (no duplicate), destroy removes both", async () => {
+    await applyAndKill();
+    const intent = JSON.parse(await readFile(recordPath(), "utf8"));
+    expect(intent).toMatchObject({
+      status: "creating",
+      ref: { platform: "azure", id: "kill-az", name: "kill-az", location: { resourceGroup: "lab-rg" } },
+    });
+    const claim = intent.ref.location.intent;
+    expect(claim).toMatch(/^[0-9a-f-]{36}$/);
+    expect(vm()?.tags?.["labgate-intent"]).toBe(claim);
+    expect(nic()?.tags?.["labgate-intent"]).toBe(claim);
+
+    const again = await cli(["deploy", "apply", specPath, "--yes", "--json", "--state-dir", state]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain("left node kill-az on azure");
+    const record = JSON.parse(await readFile(recordPath(), "utf8"));
+    expect(record.status).toBeUndefined();
+    expect(vm()?.tags?.["labgate-intent"]).toBe(record.ref.location.intent);
+    expect(record.ref.location.intent).not.toBe(claim);
+    expect(JSON.parse(again.stdout)).toMatchObject({ state: "running" });
+
+    const destroyed = await cli(["deploy", "destroy", specPath, "--yes", "--json", "--state-dir", state]);
+    expect(destroyed.code, destroyed.stderr).toBe(0);
+    expect(vm()).toBeUndefined();
+    expect(nic()).toBeUndefined();
+  }, 180_000);
+
+  it("killed between NIC and VM: destroy alone finds the NIC the apply left and removes it", async () => {
+    holdAt = (req) => req.method === "PUT" && req.path.endsWith("/networkInterfaces/kill-az-nic");
+    await applyAndKill();
+    expect(nic()).toBeDefined();
+    expect(vm()).toBeUndefined();
+    const destroyed = await cli(["deploy", "destroy", specPath, "--yes", "--json", "--state-dir", state]);
+    expect(destroyed.code, destroyed.stderr).toBe(0);
+    expect(destroyed.stderr).toContain("left node kill-az on azure");
+    expect(nic()).toBeUndefined();
+  }, 180_000);
+
+  it("a VM of the same name without this apply's claim is refused, never taken over or deleted", async () => {
+    await applyAndKill();
+    const foreign = vm();
+    if (foreign?.tags) foreign.tags["labgate-intent"] = "another-apply";
+    const destroyed = await cli(["deploy", "destroy", specPath, "--yes", "--state-dir", state]);
+    expect(destroyed.code, destroyed.stderr).toBe(0);
+    expect(destroyed.stderr).toContain("nothing of it is on azure");
+    expect(vm()).toBe(foreign);
+
+    const fresh = await cli(["deploy", "apply", specPath, "--yes", "--state-dir", state]);
+    expect(fresh.code, fresh.stderr).toBe(ExitCode.PRECONDITION);
+    expect(fresh.stderr).toContain("DEPLOY_NAME_TAKEN");
+    expect(vm()).toBe(foreign);
+    expect(vm()?.tags?.["labgate-intent"]).toBe("another-apply");
+    await expect(readFile(recordPath(), "utf8")).rejects.toThrow(/ENOENT/);
+  }, 180_000);
+});
