@@ -64,6 +64,8 @@ interface Result {
   backends: { entries: { name: string; count: number; latency: { p99Us: number } }[] };
   faults: {
     fault: string;
+    plannedEndMs: number;
+    activeAtMs: number | null;
     appliedAtMs: number;
     undoneAtMs: number | null;
     undoReason: string;
@@ -240,14 +242,52 @@ describe.skipIf(!state.ok)(
       expect(result.requests.failed).toBe(0);
       const [f] = result.faults;
       expect(f).toMatchObject({ undoReason: "window-end", error: null });
-      // Whole intervals inside the drain: only app1 answers (keep-alive connections to the LB are re-balanced per request).
+      // Whole intervals between "drain in place" and the planned end (the undo starts there): only app1 answers (keep-alive connections to the LB are re-balanced per request).
       const step = result.series.intervalMs;
       const inside = result.series.points.filter(
-        (p) => p.tSec * 1000 >= (f?.appliedAtMs ?? 0) + 500 && p.tSec * 1000 + step <= (f?.undoneAtMs ?? 0),
+        (p) =>
+          p.tSec * 1000 >= (f?.activeAtMs ?? Number.POSITIVE_INFINITY) &&
+          p.tSec * 1000 + step <= (f?.plannedEndMs ?? 0),
       );
       expect(inside.length).toBeGreaterThan(0);
       expect(inside.map((p) => p.backends?.[app(2)] ?? 0)).toEqual(inside.map(() => 0));
       expect(inside.every((p) => (p.backends?.[app(1)] ?? 0) > 0)).toBe(true);
+      await expectAllHealthy();
+    }, 120_000);
+
+    it("kill app1, then maint app2: LXD force-stops app1 and starts it again; maint takes app2 out without errors; both undone", async () => {
+      const r = await bench(
+        "-c",
+        "4",
+        "-R",
+        "50",
+        "-d",
+        "13s",
+        "--fault",
+        "kill app1 at 1s for 3s",
+        "--fault",
+        "maint app2 at 9s for 3s",
+      );
+      expect(r.code, r.stderr).toBe(ExitCode.OK);
+      const result = JSON.parse(r.stdout) as Result;
+      expect(result.faults.map((f) => [f.fault, f.undoReason, f.error])).toEqual([
+        ["kill app1 at 1s for 3s", "window-end", null],
+        ["maint app2 at 9s for 3s", "window-end", null],
+      ]);
+      const [, maint] = result.faults;
+      const step = result.series.intervalMs;
+      // Whole intervals between "maint in place" and the planned end (the undo starts there): app2 gets nothing, app1 (back from the kill) everything, no errors.
+      const inside = result.series.points.filter(
+        (p) =>
+          p.tSec * 1000 >= (maint?.activeAtMs ?? Number.POSITIVE_INFINITY) &&
+          p.tSec * 1000 + step <= (maint?.plannedEndMs ?? 0),
+      );
+      expect(inside.length).toBeGreaterThan(0);
+      for (const p of inside) {
+        expect(p.errors, JSON.stringify(p)).toBe(0);
+        expect(p.backends?.[app(2)] ?? 0, JSON.stringify(p)).toBe(0);
+        expect(p.backends?.[app(1)] ?? 0, JSON.stringify(p)).toBeGreaterThan(0);
+      }
       await expectAllHealthy();
     }, 120_000);
 
@@ -336,6 +376,6 @@ describe.skipIf(!state.ok)(
       } finally {
         if (child.exitCode === null) child.kill("SIGKILL");
       }
-    }, 180_000);
+    }, 400_000);
   },
 );
