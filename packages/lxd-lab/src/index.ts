@@ -36,11 +36,11 @@ export {
   type FaultRecord,
   faultRecords,
   formatFaultRecords,
-  labStatsCsvUrl,
   type PreparedFaults,
   runFaultBench,
   startFaults,
 } from "./bench-step/fault-bench.js";
+export { benchLabFingerprint, labFingerprintFromState, labTopology } from "./bench-step/lab-fingerprint.js";
 export {
   LB_WATCH_INTERVAL_MS,
   type LbServerWatch,
@@ -48,8 +48,8 @@ export {
   type ServerTransition,
   watchLbServers,
 } from "./bench-step/lb-down-watch.js";
+export { type LbWatchTarget, lbWatchTarget, loadLbWatchTarget } from "./bench-step/lb-watch-target.js";
 export { assertFaultActionsSupported, faultActionsFor } from "./bench-step/provider-fault-actions.js";
-export { benchLabFingerprint, labFingerprintFromState, labTopology } from "./bench-step/lab-fingerprint.js";
 export { withBenchStep } from "./bench-step/with-bench-step.js";
 export {
   autoYesGate,

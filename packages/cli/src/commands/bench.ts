@@ -21,7 +21,7 @@ import {
   writeReports,
 } from "@labgate/bench";
 import { ExitCode } from "@labgate/core";
-import { labFingerprintFromState, labHealthCheck, labStatsCsvUrl, runFaultBench } from "@labgate/lxd-lab";
+import { labFingerprintFromState, labHealthCheck, loadLbWatchTarget, runFaultBench } from "@labgate/lxd-lab";
 import type { Command } from "commander";
 import { createOutput, type OutputStreams } from "../output.js";
 import { type BenchLabFlags, prepareFaults, resolveBenchLab } from "./bench-faults.js";
@@ -240,7 +240,7 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
     `Measuring ${describeRequest(resolved)} ${resolved.stages ? (resolved.stagesOf === "connections" ? `with connections ramping through ${flags.stages} (closed loop)` : `at a rate ramping through ${flags.stages}`) : options.rate ? `at a constant ${options.rate} req/s` : `with ${resolved.connections} connections (closed loop)`} for ${resolved.stages ? `${resolved.durationMs / 1000}s` : (flags.duration ?? "10s")}${options.warmupMs ? ` after a ${flags.warmup} warm-up` : ""}. Ctrl-C stops early and still reports.`,
   );
   let result: BenchResult;
-  const statsUrl = lab ? labStatsCsvUrl(lab.url, lab.target.spec) : undefined;
+  const lbWatch = lab ? await loadLbWatchTarget(lab.target) : undefined;
   try {
     // The same run as the lab's failover step: every fault is undone before anything is reported
     // (or an error leaves this function), then the windows are measured and the SLOs judged.
@@ -257,7 +257,7 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
       ...(prepared ? { prepared } : {}),
       faultSignal: faultController.signal,
       ...(lab ? { healthCheck: labHealthCheck(lab.target.spec) } : {}),
-      ...(lab && statsUrl ? { lbStatsUrl: statsUrl } : {}),
+      ...(lbWatch ? { lbWatch } : {}),
       log: (m) => {
         bar?.clear();
         out.info(m);

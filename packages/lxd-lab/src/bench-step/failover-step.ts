@@ -17,7 +17,8 @@ import {
   observedVsSlo,
   stamp,
 } from "./bench-step.js";
-import { labStatsCsvUrl, runFaultBench } from "./fault-bench.js";
+import { runFaultBench } from "./fault-bench.js";
+import { lbWatchTarget } from "./lb-watch-target.js";
 import { assertFaultActionsSupported } from "./provider-fault-actions.js";
 
 export const FAILOVER_STEP_ID = "failover";
@@ -57,7 +58,6 @@ export function failoverStep(spec: LabSpec, provider: LabProvider, endpoint: str
   const s = benchSettings(spec);
   const url = benchUrl(endpoint);
   const check = labHealthCheck(spec);
-  const statsUrl = labStatsCsvUrl(endpoint, spec);
   const slos = spec.slos.length ? spec.slos.join(", ") : "none";
   const key = JSON.stringify([url, s.durationMs, s.connections, s.rate ?? null, spec.slos, faults, check]);
   return {
@@ -118,6 +118,7 @@ export function failoverStep(spec: LabSpec, provider: LabProvider, endpoint: str
       };
       await save(ctx, record);
       ctx.log(`failover: ${BENCH_REQUEST.method} ${url}, ${describeLoad(s)}, faults: ${faults.join("; ")}`);
+      const lbWatch = lbWatchTarget(ctx, provider.name);
       const {
         result,
         faultWindows,
@@ -138,7 +139,7 @@ export function failoverStep(spec: LabSpec, provider: LabProvider, endpoint: str
         prepared: { faults: parsedFaults, actuator },
         faultSignal: ctx.signal,
         healthCheck: check,
-        ...(statsUrl ? { lbStatsUrl: statsUrl } : {}),
+        ...(lbWatch ? { lbWatch } : {}),
         log: ctx.log,
       });
       const applied = (records ?? []).filter((r) => r.appliedAtMs !== null);

@@ -15,6 +15,7 @@ import { describeFault, type FaultSpec } from "../faults/fault-spec.js";
 import { describeHealthCheck, expectedDetectionMs } from "../spec/health-check.js";
 import type { LabHealthCheckSpec } from "../spec/lab-spec.js";
 import { LB_WATCH_INTERVAL_MS, lbDownAfter, type ServerTransition, watchLbServers } from "./lb-down-watch.js";
+import type { LbWatchTarget } from "./lb-watch-target.js";
 
 /** Faults checked and confirmed, with the actions that do and undo them; nothing has run yet. */
 export interface PreparedFaults {
@@ -57,8 +58,8 @@ export interface FaultBenchInput {
   faultSignal?: AbortSignal;
   /** The lab's HAProxy check timing: the "expected detection" the measured one is judged against. */
   healthCheck?: LabHealthCheckSpec;
-  /** The LB's stats CSV (`http://<lb>:<statsPort>/stats;csv`): watched during the faults for when HAProxy took a backend out. */
-  lbStatsUrl?: string;
+  /** The LB's stats CSV and server names: watched during the faults for when HAProxy took a backend out. */
+  lbWatch?: LbWatchTarget;
   log: (message: string) => void;
 }
 
@@ -76,8 +77,8 @@ export async function runFaultBench(input: FaultBenchInput): Promise<FaultBenchO
   // The watch and the fault runner share one clock: the runner's starts in the same tick as `base`.
   const base = performance.now();
   const watch =
-    prepared && input.lbStatsUrl
-      ? watchLbServers(input.lbStatsUrl, () => performance.now() - base)
+    prepared && input.lbWatch
+      ? watchLbServers(input.lbWatch.statsUrl, () => performance.now() - base)
       : undefined;
   const faultRun = prepared
     ? startFaults(prepared, options.warmupMs ?? 0, faultController.signal, input.log)
@@ -96,7 +97,7 @@ export async function runFaultBench(input: FaultBenchInput): Promise<FaultBenchO
   }
   if (outcome instanceof Error) throw outcome;
   if (!outcome || !prepared) return { result };
-  const faults = faultRecords(outcome.timelines, input.healthCheck, transitions);
+  const faults = faultRecords(outcome.timelines, input.healthCheck, transitions, input.lbWatch?.serverOf);
   const faultWindows = analyzeFaultRecords(result, faults);
   input.log(
     [
@@ -149,6 +150,7 @@ export function faultRecords(
   timelines: FaultTimeline[],
   check?: LabHealthCheckSpec,
   transitions?: readonly ServerTransition[],
+  serverOf: (target: string) => string = (t) => t,
 ): FaultRecord[] {
   return timelines.map((t) => ({
     fault: t.fault.text,
@@ -164,7 +166,7 @@ export function faultRecords(
     expectedDetectionMs: expectedDetectionFor(t.fault.action, check),
     lbDownAfterMs:
       transitions && t.appliedAtMs !== undefined && CHECKED_ACTIONS.has(t.fault.action)
-        ? lbDownAfter(transitions, t.fault.target, t.appliedAtMs, t.undoneAtMs)
+        ? lbDownAfter(transitions, serverOf(t.fault.target), t.appliedAtMs, t.undoneAtMs)
         : null,
   }));
 }
@@ -231,18 +233,4 @@ export function expectedDetectionLines(
         : `SLOWER than expected by ${s(r.lbDownAfterMs - expected)} (allowed ${s(slack)})`;
     return [`${head}; HAProxy marked ${r.target} DOWN after ${s(r.lbDownAfterMs)}: ${verdict}; ${users}`];
   });
-}
-
-/**
- * Where a lab's HAProxy serves its stats CSV: the LB's own address (the endpoint's host) on
- * lb.statsPort. Unknown when the LB is exposed elsewhere (a proxy device or port forward carries the
- * service port only).
- */
-export function labStatsCsvUrl(
-  endpoint: string,
-  spec: { lb: { statsPort: number; expose?: unknown } },
-): string | undefined {
-  if (spec.lb.expose) return undefined;
-  const url = new URL(endpoint);
-  return `http://${url.hostname.includes(":") && !url.hostname.startsWith("[") ? `[${url.hostname}]` : url.hostname}:${spec.lb.statsPort}/stats;csv`;
 }
