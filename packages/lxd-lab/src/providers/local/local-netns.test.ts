@@ -147,6 +147,9 @@ describe.skipIf(!isRoot)(
       const netns = health?.filter((h) => h.kind === "netns") ?? [];
       expect(netns.map((h) => [h.id, h.health])).toEqual(links.map((n) => [n.netns, "healthy"]));
       expect(health?.filter((h) => h.kind === "process").every((h) => h.health === "healthy")).toBe(true);
+      // \`lab verify\`: the full round robin through HAProxy to the apps in their namespaces.
+      const verified = await localProvider.verify?.(ctx, {});
+      expect(verified?.passed, verified?.summary).toBe(true);
     }, 60_000);
 
     it("drift: an address taken off the app's end is seen by status and put back by lab up", async () => {

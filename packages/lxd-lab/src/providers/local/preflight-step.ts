@@ -189,7 +189,7 @@ export function preflightStep(spec: LabSpec): Step {
   const links = labNetns(spec);
   return {
     id: PREFLIGHT_STEP_ID,
-    title: "Check this machine: python3, HAProxy and free ports",
+    title: `Check this machine: python3, HAProxy and free ports${links.length ? "; root and a free range for the apps' namespaces" : ""}`,
     why:
       "The local lab runs everything on this machine: the apps need python3 (standard library only), the load " +
       "balancer needs HAProxy 2.2+, and every port the lab uses must be free. Checking first means a missing " +
