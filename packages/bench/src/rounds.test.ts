@@ -45,6 +45,10 @@ describe("runRounds (--repeat N) against a real target", () => {
     expect(Math.max(...ts)).toBeGreaterThanOrEqual(rounds[2]!.offsetSec);
     // SLOs are judged once, on the pooled result.
     expect(result.slos).toHaveLength(1);
+    // Each round's points keep their target rate (the warm-up included: sent at the rate too).
+    expect(result.series.target).toBe("rate");
+    expect(result.series.points.filter((p) => p.target === 100).length).toBeGreaterThanOrEqual(3);
+    for (const p of result.series.points) expect(p.target === 100 || p.target === 0).toBe(true);
 
     // The same configuration against itself: every row judged, none flagged.
     const c = compareResults(result, result);

@@ -143,6 +143,8 @@ export function mergeRounds(results: readonly BenchResult[]): BenchResult {
       points: results.flatMap((r, i) =>
         r.series.points.map((p) => ({ ...p, tSec: round3(p.tSec + offsets[i]!) })),
       ),
+      // Every round ran the same load: its points keep their own targets.
+      ...(first.series.target ? { target: first.series.target } : {}),
     },
     generator: {
       ...first.generator,

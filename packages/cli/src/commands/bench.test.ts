@@ -105,6 +105,15 @@ describe("labgate bench run", () => {
       /--stages stage 2 "60s" is not DURATION:TARGET/,
     ],
     [["--url", "http://127.0.0.1:1/", "--stages", "10s:0"], /--stages never asks for a request/],
+    [
+      ["--url", "http://127.0.0.1:1/", "--ramp", "connections"],
+      /--ramp connections was given without --stages/,
+    ],
+    [["--url", "http://127.0.0.1:1/", "--stages", "1s:5", "--ramp", "vus"], /--ramp "vus" is not something/],
+    [
+      ["--url", "http://127.0.0.1:1/", "--stages", "1s:5", "--ramp", "connections", "--rate", "10"],
+      /--ramp connections ramps a closed loop's connections/,
+    ],
     [["--url", "http://127.0.0.1:1/", "--repeat", "0"], /--repeat "0" is not a whole number/],
     [["--url", "http://127.0.0.1:1/", "--slo", "p99<<250ms"], /Invalid SLO "p99<<250ms"/],
     [["--url", "http://127.0.0.1:1/", "--slo", "latency<1s"], /unknown metric "latency"/],
