@@ -166,6 +166,20 @@ describe.skipIf(!isRoot)(
       const after = await localProvider.status?.(ctx);
       expect(after?.filter((h) => h.kind === "netns").every((h) => h.health === "healthy")).toBe(true);
       expect(after?.find((h) => h.id === "app2")?.health).toBe("healthy");
+
+      // The whole link of app1 deleted by hand (both veth ends go): made again, the app answers through it.
+      const first = links[0] as AppNetns;
+      sh("ip", "link", "del", first.vethHost);
+      const broken = await localProvider.status?.(ctx);
+      expect(broken?.find((h) => h.kind === "netns" && h.id === first.netns)?.detail).toContain(
+        `veth ${first.vethHost} is missing`,
+      );
+      expect((await labUp(run(spec))).complete).toBe(true);
+      await store.load();
+      const repaired = await localProvider.status?.(ctx);
+      expect(repaired?.filter((h) => h.kind === "netns").every((h) => h.health === "healthy")).toBe(true);
+      expect(repaired?.find((h) => h.id === "app1")?.health).toBe("healthy");
+      expect((await localProvider.verify?.(ctx, {}))?.passed).toBe(true);
     }, 90_000);
 
     it("stop and pause act on the app's own process: a stopped app comes back inside its namespace", async () => {
