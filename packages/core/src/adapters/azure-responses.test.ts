@@ -105,6 +105,22 @@ describe("Azure answers the adapter uses (NIC id, IP, provisioning and power sta
     expect([...sim.resources.keys()].filter((k) => k.includes("/networkinterfaces/"))).toEqual([]);
   });
 
+  it("an image version list naming a version that is not digits and dots is refused before any URL is built from it", async () => {
+    const { adapter, spec, sim } = await adapterWith((req, reply) =>
+      req.method === "GET" && /\/versions$/i.test(req.path) && reply.status === 200
+        ? {
+            ...reply,
+            body: (reply.body as Record<string, unknown>[]).map((v) => ({ ...v, name: "../../x" })),
+          }
+        : undefined,
+    );
+    const error = await failure(adapter.create(spec));
+    expect(error.code).toBe("PLATFORM_RESPONSE_INVALID");
+    expect(error.message).toMatch(/virtualMachineImages\.list.*\[0\]\.name: expected an image version/);
+    expect(sim.requests.filter((r) => r.method !== "GET")).toEqual([]);
+    expect(sim.requests.some((r) => r.path.includes("..") || r.path.endsWith("/x"))).toBe(false);
+  });
+
   it("a NIC answer without its resource id never becomes a VM body with an empty NIC id", async () => {
     let nicCreated = false;
     const { adapter, spec, sim } = await adapterWith((req, reply) => {

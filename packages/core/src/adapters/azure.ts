@@ -504,8 +504,18 @@ export class AzureAdapter implements PlatformAdapter {
         "list the image versions",
         true,
       );
-      version = list?.[0]?.name ?? "";
-      if (!version) throw missing();
+      if (list === undefined) throw missing();
+      const what = `virtualMachineImages.list ${location}/${publisher}/${offer}/${sku} (list the image versions)`;
+      const versions = checkField(
+        "azure",
+        what,
+        "the answer",
+        list,
+        shapes.arrayOf(shapes.record("an image version entry")),
+      );
+      if (versions.length === 0) throw missing();
+      // The version goes into the next URL: digits and dots only, as Azure's image versions are.
+      version = checkField("azure", what, "[0].name", versions[0]?.name, IMAGE_VERSION);
     }
     call.onCall?.(`virtualMachineImages.get ${location}/${publisher}/${offer}/${sku}/${version}`);
     const image = await this.sdkCall(
@@ -519,8 +529,11 @@ export class AzureAdapter implements PlatformAdapter {
     if (!plan.name || !plan.publisher || !plan.product)
       throw new PlatformApiError(
         "azure",
-        "PLATFORM_API_ERROR",
-        `Azure returned an incomplete purchase plan for ${spec.image?.ref}: ${JSON.stringify(plan)}.`,
+        "PLATFORM_RESPONSE_INVALID",
+        `Azure returned an incomplete purchase plan for ${spec.image?.ref}: ${redact(JSON.stringify(plan))}.`,
+        {
+          hint: "Check that the endpoint is Azure Resource Manager (not a proxy) and retry; the plan needs name, publisher and product.",
+        },
       );
     return { name: plan.name, publisher: plan.publisher, product: plan.product };
   }
@@ -594,6 +607,9 @@ export class AzureAdapter implements PlatformAdapter {
     }
   }
 }
+
+/** A marketplace image version ("22.04.202401010"). */
+const IMAGE_VERSION = shapes.stringMatching("an image version (digits and dots)", /^\d+(\.\d+){0,3}$/);
 
 /** An ARM NIC resource id: the VM body references it, so it must be one. */
 const NIC_ID = shapes.stringMatching(
