@@ -76,7 +76,7 @@ export function failoverStep(spec: LabSpec, provider: LabProvider, endpoint: str
         `${faults.map((f) => ` --fault '${f}'`).join("")}${spec.slos.map((x) => ` --slo '${x}'`).join("")} --yes --out <state>/reports/failover-<time>`,
     ],
     diagnostics: [
-      `curl -s 'http://127.0.0.1:${spec.lb.statsPort}/stats;csv'   # every server UP after the check`,
+      `curl -s 'http://<LB address>:${spec.lb.statsPort}/stats;csv'   # every server UP after the check (status column)`,
       "labgate lab status",
     ],
     async check(ctx) {
