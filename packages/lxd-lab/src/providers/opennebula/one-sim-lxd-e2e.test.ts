@@ -18,6 +18,8 @@ import { BENCH_STEP_ID } from "../../bench-step/bench-step.js";
 import { withBenchStep } from "../../bench-step/with-bench-step.js";
 import { autoYesGate } from "../../engine/gate.js";
 import { labDown, labUp } from "../../engine/run-lab.js";
+import { parseFault } from "../../faults/fault-spec.js";
+import { labFaultActuator } from "../../faults/lab-faults.js";
 import { parseLabSpec } from "../../spec/parse-lab-spec.js";
 import { verifyRoundRobin } from "../../verify/round-robin.js";
 import { failUnlessUsable, freeLoopbackPort, lxdE2eState } from "../lxd/test-support/lxd-e2e-env.js";
@@ -155,12 +157,44 @@ describe.skipIf(!state.ok)(
         expect(report.problems).toEqual([]);
         expect(report.counts).toEqual({ app1: 10, app2: 10 });
 
+        // Faults (issue 15) on the real containers: stop = one.vm.action poweroff (the container stops),
+        // pause = suspend (it freezes); each undo resumes the VM and waits until its app answers over the bridge.
+        const one = new OpenNebulaClient({ endpoint: sim.endpoint, authFile });
+        const act = await labFaultActuator({ spec, provider, stateDir }, log, new AbortController().signal);
+        for (const [text, vmState, container] of [
+          ["stop app2 at 0s for 1s", "POWEROFF", "Stopped"],
+          ["pause app1 at 0s for 1s", "SUSPENDED", "Frozen"],
+        ] as const) {
+          const fault = parseFault(text);
+          const vm = (await one.vmPool()).find((v) => v.name === `${raw.name}-${fault.target}`);
+          const handle = act(fault);
+          await handle.apply();
+          expect((await one.vmInfo(vm?.id as number)).stateName, text).toBe(vmState);
+          expect((await lxd.getInstance(`one-${vm?.id}`))?.status, text).toBe(container);
+          await handle.undo();
+          expect((await one.vmInfo(vm?.id as number)).label, text).toBe("ACTIVE/RUNNING");
+          expect((await lxd.getInstance(`one-${vm?.id}`))?.status, text).toBe("Running");
+        }
+        // HAProxy in the LB VM takes both back (rise 1): round robin passes again.
+        await expect
+          .poll(
+            async () =>
+              (
+                await verifyRoundRobin({
+                  url: `http://127.0.0.1:${port}/`,
+                  expectedBackends: ["app1", "app2"],
+                  requests: 10,
+                })
+              ).problems,
+            { timeout: 15_000, interval: 500 },
+          )
+          .toEqual([]);
+
         const result = (await down().catch((error) => {
           console.error(logs.join("\n"));
           throw error;
         })) as Awaited<ReturnType<typeof labDown>>;
         expect(result.complete).toBe(true);
-        const one = new OpenNebulaClient({ endpoint: sim.endpoint, authFile });
         expect((await one.vmPool()).filter((vm) => vm.stateName !== "DONE")).toEqual([]);
         expect(await one.imagePool()).toEqual([]);
         expect(await one.templatePool()).toEqual([]);
