@@ -276,6 +276,10 @@ const INSTANCE_STATE = {
   },
 } satisfies Shape<{ status: string; network: Record<string, { addresses: NicAddress[] }> }>;
 
+/**
+ * Checks what the LXD client handed back; a shape's null ("absent, and that is fine": a 404 instance) comes
+ * back as undefined, so callers keep the client's "undefined = not there".
+ */
 function checkLxd<T>(what: string, value: unknown, shape: Shape<T>): T extends null ? undefined : T;
 function checkLxd<T>(what: string, value: unknown, shape: Shape<T>): unknown {
   const checked = shape.check(value);
