@@ -35,6 +35,8 @@ class NetSlot extends EngineSlot {
 
   protected dispatch(): void {
     this.parser.begin(this.shared.isHead);
+    // A kept-alive connection the server has already ended (its close not yet seen) is not reused.
+    if (this.socket && !this.socket.writable) this.drop();
     const socket = this.socket ?? this.open();
     // Before the connect completes the socket queues the bytes.
     socket.write(this.shared.request);
