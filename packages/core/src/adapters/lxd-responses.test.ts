@@ -177,6 +177,26 @@ describe("LXD answers (envelopes, operations, instance state) are checked before
     expect(carriedUnchecked(fake.sent)).toEqual([]);
   });
 
+  it("an exec result whose output URL leaves the instance's logs, or whose exit code is text, is refused unread", async () => {
+    for (const metadata of [
+      { return: 0, output: { "1": "/1.0/instances/shape-ct/logs/../../../1.0/images/abc" } },
+      { return: 0, output: { "1": "/1.0/images/abc" } },
+      { return: "0", output: {} },
+    ]) {
+      await fake?.close();
+      fake = await startFakeLxd((req) => {
+        if (req.url === "/1.0/instances/shape-ct/exec") return asyncOp("ex1");
+        if (req.url?.startsWith("/1.0/operations/ex1/wait")) return operation("ex1", "Success", { metadata });
+        return undefined;
+      });
+      const client = new LxdClient({ socketPath: fake.socketPath });
+      const error = await failure(client.exec("shape-ct", ["true"]));
+      expect(error.code).toBe("PLATFORM_RESPONSE_INVALID");
+      expect(error.message).toContain("POST /1.0/instances/shape-ct/exec");
+      expect(fake.requests.filter((r) => !r.includes("/exec") && !r.includes("/operations/"))).toEqual([]);
+    }
+  });
+
   it("findByName refuses an instance answer without its config map instead of reading it as 'not ours'", async () => {
     const { adapter } = await adapterWith((req) =>
       req.method === "GET" && req.url === "/1.0/instances/shape-ct" ? sync("shape-ct") : undefined,

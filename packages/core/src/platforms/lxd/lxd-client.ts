@@ -287,7 +287,7 @@ export class LxdClient {
         stderr: `${command[0]}: ${code === 127 ? "command not found" : "permission denied"}\n`,
       };
     }
-    const meta = (op.metadata ?? {}) as { return?: number; output?: Record<string, string> };
+    const meta = checkExecResult(`POST /1.0/instances/${name}/exec`, op.metadata);
     const read = async (fd: string): Promise<string> => {
       const path = meta.output?.[fd];
       if (!path) return "";
@@ -452,6 +452,31 @@ function checkOperation(what: string, value: unknown): LxdOperation {
     "lxd",
     what,
     `expected an operation with a status (${OPERATION_STATUSES.join(", ")}), got ${describeValue(value)}`,
+    undefined,
+    undefined,
+    "Is the socket really LXD's? Check LXD_SOCKET / the socket path option, and that LXD is a supported version (`lxc version`).",
+  );
+}
+
+/** A recorded output's URL (.../logs/exec_<id>.stdout, or .../logs/exec-output/... on LXD 5): fetched and deleted next. */
+const EXEC_OUTPUT = /^\/1\.0\/instances\/[^/?#\s]+\/logs\/[A-Za-z0-9._/-]+$/;
+
+/** The exec operation's metadata: {return: exit code, output: {"1": url, "2": url}}. */
+function checkExecResult(what: string, value: unknown): { return?: number; output?: Record<string, string> } {
+  const meta = value ?? {};
+  const ok =
+    isRecord(meta) &&
+    (meta.return === undefined || Number.isInteger(meta.return)) &&
+    (meta.output === undefined ||
+      (isRecord(meta.output) &&
+        Object.values(meta.output).every(
+          (p) => typeof p === "string" && EXEC_OUTPUT.test(p) && !p.includes(".."),
+        )));
+  if (ok) return meta as { return?: number; output?: Record<string, string> };
+  throw invalidResponse(
+    "lxd",
+    what,
+    `expected the exec result {return: exit code, output: {"1": "/1.0/instances/.../logs/..."}}, got ${describeValue(value)}`,
     undefined,
     undefined,
     "Is the socket really LXD's? Check LXD_SOCKET / the socket path option, and that LXD is a supported version (`lxc version`).",
