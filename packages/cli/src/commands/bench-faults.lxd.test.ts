@@ -16,6 +16,7 @@ import {
 } from "@labgate/lxd-lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { failUnlessUsable, lxdE2eState } from "../../../core/src/platforms/lxd/test-support/lxd-e2e-gate.js";
+import { freeTestSubnet } from "../../../core/src/platforms/opennebula/sim/test-support/free-subnet.js";
 import { ensureBuiltCli } from "../test-support/built-cli.js";
 import { runCliInProcess as cli } from "../test-support/in-process-cli.js";
 import { freePorts } from "../test-support/loopback-ports.js";
@@ -33,7 +34,6 @@ failUnlessUsable("bench faults on the LXD lab", state);
 const tag = randomBytes(2).toString("hex");
 const LAB = `lgt-flt-${tag}`;
 const BRIDGE = `lgtflt${tag}`;
-const SUBNET = `10.215.${10 + (process.pid % 200)}`;
 const app = (n: number) => `${LAB}-app${n}`;
 const INTER_MS = 1_000;
 const FALL = 2;
@@ -119,6 +119,8 @@ describe.skipIf(!state.ok)(
     beforeAll(async () => {
       dir = await mkdtemp(join(tmpdir(), "lgt-flt-"));
       const [exposePort] = await freePorts(1);
+      // A /24 no route and no LXD network uses (random: concurrent suites rarely collide, and LXD refuses a duplicate).
+      const { prefix: subnet } = await freeTestSubnet(client);
       specFile = join(dir, "lab.json");
       stateDir = join(dir, "state");
       await writeFile(
@@ -126,7 +128,7 @@ describe.skipIf(!state.ok)(
         JSON.stringify({
           name: LAB,
           provider: "lxd",
-          network: { cidr: `${SUBNET}.0/24`, name: BRIDGE, dhcp: false },
+          network: { cidr: `${subnet}.0/24`, name: BRIDGE, dhcp: false },
           lb: { expose: { address: "127.0.0.1", port: exposePort } },
           image,
           bench: { enabled: false },
