@@ -16,6 +16,7 @@ import type { LabSpec } from "../spec/lab-spec.js";
 import { parseLabSpec } from "../spec/parse-lab-spec.js";
 import { freePorts } from "../test-support/free-ports.js";
 import { FAILOVER_STEP_ID, type LabFailoverRecord } from "./failover-step.js";
+import { labFingerprintFromState } from "./lab-fingerprint.js";
 import { assertFaultActionsSupported } from "./provider-fault-actions.js";
 import { withBenchStep } from "./with-bench-step.js";
 
@@ -151,7 +152,14 @@ describe("failover step on the real local lab (python3 apps, HAProxy)", () => {
     const result = JSON.parse(await readFile(record?.reports?.resultJson ?? "", "utf8")) as {
       faults: { fault: string; undoReason: string; expectedDetectionMs: number; lbDownAfterMs: number }[];
       faultWindows: unknown[];
+      environment: { lab: unknown };
     };
+    // The failover run says which lab it measured, as the bench step's does.
+    expect(result.environment.lab).toEqual(await labFingerprintFromState({ spec, provider, stateDir }));
+    expect(result.environment.lab).toMatchObject({
+      provider: "local",
+      haproxyConfigSha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
     expect(result.faults).toMatchObject([
       {
         fault: "stop app2 at 1s for 2s",

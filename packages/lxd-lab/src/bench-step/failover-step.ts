@@ -18,6 +18,7 @@ import {
   stamp,
 } from "./bench-step.js";
 import { runFaultBench } from "./fault-bench.js";
+import { benchLabFingerprint } from "./lab-fingerprint.js";
 import { lbWatchTarget } from "./lb-watch-target.js";
 import { assertFaultActionsSupported } from "./provider-fault-actions.js";
 
@@ -135,6 +136,8 @@ export function failoverStep(spec: LabSpec, provider: LabProvider, endpoint: str
           ...(s.rate !== undefined ? { rate: s.rate } : {}),
           signal: ctx.signal,
           slos: parsedSlos,
+          // Which lab this measured: `bench compare` warns when two results come from different labs.
+          lab: await benchLabFingerprint(ctx, provider.lbConfig?.bind(provider)),
         },
         prepared: { faults: parsedFaults, actuator },
         faultSignal: ctx.signal,
