@@ -26,10 +26,10 @@ import type {
 } from "./types.js";
 import { INTENT_KEY } from "./types.js";
 import { DEFAULT_VIM_RELEASE, needsVcenter, VimJsonClient } from "./vsphere-vim.js";
+import { waitForRunning } from "./wait.js";
 
 /** The extraConfig key carrying the apply's claim (not guestinfo.*: the guest has no business reading it). */
 const INTENT_OPTION = "labgate.intent";
-import { waitForRunning } from "./wait.js";
 
 export interface EsxiAdapterOptions {
   /**

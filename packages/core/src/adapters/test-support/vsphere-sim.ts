@@ -13,6 +13,9 @@ import { handleVimJson, type VimState } from "./vsphere-vim-sim.js";
  *   OPAQUE_NETWORK for network-oN; a mismatch or an unknown network is INVALID_ARGUMENT.
  * - The Automation API (/api) is served by vCenter Server only: `standaloneEsxi` answers /api with a plain
  *   404 and reports AboutInfo.apiType "HostAgent" on VI/JSON, as an ESXi host does.
+ * - VM list (GET /api/vcenter/vm, vcenter.VM.FilterSpec): `names` and `folders` filters (a VM matches when its
+ *   name is one of the names and its folder, placement.folder of its create/clone, one of the folders); a
+ *   clone or create with a name already used in its folder is ALREADY_EXISTS.
  */
 export type SimNetworkType = "STANDARD_PORTGROUP" | "DISTRIBUTED_PORTGROUP" | "OPAQUE_NETWORK";
 
@@ -43,6 +46,8 @@ export interface SimVsphereVm {
   bootDisks?: string[];
   /** NIC id ("4000") → backing. */
   nics?: Map<string, { type: string; network: string }>;
+  /** placement.folder of the create or clone. */
+  folder?: string;
 }
 
 export async function startVsphereSim(options: {
@@ -92,15 +97,28 @@ export async function startVsphereSim(options: {
     const body = (req.json ?? {}) as Record<string, unknown>;
     if (req.path === "/api/vcenter/vm" && req.method === "GET") {
       const names = req.query.get("names")?.split(",");
+      const folders = req.query.get("folders")?.split(",");
       return {
         status: 200,
         body: [...vms]
           .filter(([, v]) => !names || names.includes(v.name))
+          .filter(([, v]) => !folders || (v.folder !== undefined && folders.includes(v.folder)))
           .map(([vm, v]) => ({ vm, name: v.name, power_state: v.power_state })),
       };
     }
     if (req.path === "/api/vcenter/vm" && req.method === "POST") {
       const action = req.query.get("action");
+      const folder = (body.placement as { folder?: unknown } | undefined)?.folder;
+      const inFolder = typeof folder === "string" ? { folder } : {};
+      if (
+        typeof body.name === "string" &&
+        [...vms.values()].some((v) => v.name === body.name && v.folder !== undefined && v.folder === folder)
+      )
+        return err(
+          400,
+          "ALREADY_EXISTS",
+          `A VM named ${body.name} already exists in folder ${String(folder)}.`,
+        );
       if (action === "clone") {
         const source = vms.get(String(body.source));
         if (!source) return err(404, "NOT_FOUND", `Source VM ${String(body.source)} not found.`);
@@ -109,6 +127,7 @@ export async function startVsphereSim(options: {
         vms.set(id, {
           ...source,
           name: body.name,
+          ...inFolder,
           template: false,
           power_state: body.power_on ? "POWERED_ON" : "POWERED_OFF",
           extraConfig: { ...source.extraConfig },
@@ -142,6 +161,7 @@ export async function startVsphereSim(options: {
       const id = `vm-${++seq}`;
       vms.set(id, {
         name: body.name,
+        ...inFolder,
         power_state: "POWERED_OFF",
         cpu: { count: cpu?.count ?? 1 },
         memory: { size_MiB: memory?.size_MiB ?? 1024 },

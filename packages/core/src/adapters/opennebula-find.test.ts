@@ -1,0 +1,77 @@
+import { describe, expect, it } from "vitest";
+import { OpenNebulaClient } from "../platforms/opennebula/client.js";
+import { OneSimulator } from "../platforms/opennebula/sim/one-simulator.js";
+import { toTemplateXml } from "../platforms/opennebula/template-xml.js";
+import { OpenNebulaAdapter } from "./opennebula.js";
+import type { NodeRef, ResolvedNetwork, ResolvedSpec } from "./types.js";
+
+const net = {
+  mode: "static",
+  ip: "192.168.3.34",
+  prefix: 24,
+  netmask: "255.255.255.0",
+  gateway: "192.168.3.1",
+  dns: ["8.8.8.8"],
+  source: "pool",
+} satisfies ResolvedNetwork as ResolvedNetwork;
+
+describe("OpenNebulaAdapter finds what an interrupted apply made by its claim (OpenNebula simulator)", () => {
+  it("the claimed VM only, also while it is dying (destroy waits for DONE); DONE VMs and foreign ones never", async () => {
+    const sim = new OneSimulator({ hosts: [{ name: "lxd1", vmMad: "lxd", state: "MONITORED" }] });
+    const endpoint = await sim.start();
+    try {
+      const client = new OpenNebulaClient({ endpoint, session: "oneadmin:opennebula" });
+      await client.vnAllocate(
+        toTemplateXml({
+          NAME: "lab",
+          VN_MAD: "bridge",
+          BRIDGE: "br0",
+          AR: { TYPE: "IP4", IP: "192.168.3.30", SIZE: 11 },
+        }),
+      );
+      const tpl = await client.templateAllocate(toTemplateXml({ NAME: "ubuntu", CPU: 1, MEMORY: 512 }));
+      const spec: ResolvedSpec = {
+        name: "find-vm",
+        platform: "opennebula",
+        os: { family: "linux" },
+        cores: 1,
+        memory_mib: 512,
+        template_id: String(tpl),
+        network: { cidr: "192.168.3.0/24" },
+        resolvedNetwork: net,
+        platform_options: { opennebula: { network: "lab" } },
+      };
+      const adapter = new OpenNebulaAdapter({ spec, client, pollIntervalMs: 5 });
+      const intents: NodeRef[] = [];
+      const ref = await adapter.create(spec, { beforeMutation: async (r) => void intents.push(r) });
+      // The claim was announced before the call, without the id oned had not chosen yet.
+      expect(intents).toEqual([
+        { platform: "opennebula", id: "", name: "find-vm", location: { intent: expect.any(String) } },
+      ]);
+      const intent = intents[0] as NodeRef;
+      expect(await adapter.findLeftovers(intent)).toEqual([{ ...intent, id: ref.id }]);
+
+      // Someone else's VM of that name: listed by name, never taken for the apply's, and blocks a new create.
+      const foreign = await client.templateInstantiate(tpl, "find-vm", toTemplateXml({ MEMORY: 64 }));
+      expect((await adapter.findByName("find-vm")).map((r) => r.id).sort()).toEqual(
+        [ref.id, String(foreign)].sort(),
+      );
+      expect(await adapter.findLeftovers(intent)).toEqual([{ ...intent, id: ref.id }]);
+      await expect(adapter.create(spec)).rejects.toMatchObject({ code: "DEPLOY_NAME_TAKEN" });
+
+      // Dying (terminate sent, not DONE yet): still the apply's, and destroy waits until it is DONE.
+      await adapter.waitUntilRunning(ref, { timeoutMs: 5000, intervalMs: 5 });
+      await client.vmAction("terminate", Number(ref.id));
+      expect((await adapter.get(ref))?.state).toBe("stopping");
+      const [dying] = await adapter.findLeftovers(intent);
+      expect(dying?.id).toBe(ref.id);
+      await adapter.destroy(dying as NodeRef);
+      expect((await adapter.get(ref))?.state).toBe("terminated");
+      // DONE is gone for good: nothing is left to find.
+      expect(await adapter.findLeftovers(intent)).toEqual([]);
+      expect((await adapter.findByName("find-vm")).map((r) => r.id)).toEqual([String(foreign)]);
+    } finally {
+      await sim.stop();
+    }
+  });
+});
