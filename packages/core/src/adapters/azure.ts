@@ -364,6 +364,7 @@ export class AzureAdapter implements PlatformAdapter {
   }
 
   async start(ref: NodeRef, call: CallOptions = {}): Promise<void> {
+    await call.beforeMutation?.(ref);
     call.onCall?.(`virtualMachines.beginStart ${ref.id}`);
     await this.sdkCall(
       async () =>
@@ -374,6 +375,7 @@ export class AzureAdapter implements PlatformAdapter {
 
   async stop(ref: NodeRef, call: CallOptions = {}): Promise<void> {
     // Deallocate, not power off: a powered-off Azure VM is still billed.
+    await call.beforeMutation?.(ref);
     call.onCall?.(`virtualMachines.beginDeallocate ${ref.id}`);
     await this.sdkCall(
       async () =>

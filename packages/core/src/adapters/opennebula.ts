@@ -165,10 +165,12 @@ export class OpenNebulaAdapter implements PlatformAdapter {
   }
 
   async start(ref: NodeRef, call: CallOptions = {}): Promise<void> {
+    await call.beforeMutation?.(ref);
     await this.client(call).vmAction("resume", Number(ref.id));
   }
 
   async stop(ref: NodeRef, call: CallOptions = {}): Promise<void> {
+    await call.beforeMutation?.(ref);
     await this.client(call).vmAction("poweroff", Number(ref.id));
   }
 
