@@ -1,7 +1,9 @@
 import { execFileSync } from "node:child_process";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import type { BenchResult } from "@labgate/bench";
 import { ExitCode, LxdClient } from "@labgate/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { autoYesGate } from "../../engine/gate.js";
@@ -283,6 +285,15 @@ describe.skipIf(!state.ok)(`LXD end-to-end${state.ok ? "" : ` (skipped: ${state.
     expect(bench?.detail).toMatch(
       /^SLOs met( \(but the load generator was not trustworthy: .*\))? at .*errors 0%.*report .*report\.html$/,
     );
+    // The result names the lab it measured: the hash is of the config HAProxy reads in the LB container.
+    const html = /report (\S+report\.html)$/.exec(bench?.detail ?? "")?.[1] ?? "";
+    const result = JSON.parse(await readFile(join(dirname(html), "result.json"), "utf8")) as BenchResult;
+    const config = await client.readFile(lxdLabOptions(spec).lb.instance, "/etc/haproxy/haproxy.cfg");
+    expect(result.environment?.lab).toMatchObject({
+      name: lab,
+      provider: "lxd",
+      haproxyConfigSha256: createHash("sha256").update(config!).digest("hex"),
+    });
   }, 60_000);
 
   it("lab down removes the instances, the proxy device and the network, and nothing else", async () => {
