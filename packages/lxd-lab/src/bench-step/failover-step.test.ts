@@ -82,6 +82,9 @@ describe("failover step: planned only with faults:, refused at plan time when th
       "The failover step cannot drain on this opennebula lab ('drain app1 at 1s for 1s' in faults:): the opennebula provider can only stop, kill, pause.",
     );
     expect(() => assertFaultActionsSupported(onOne, ["pause app1 at 1s for 1s"])).not.toThrow();
+    // With host access, drain and delay run inside the containers through the host.
+    const withHost = { ...onOne, providerOptions: { hostAccess: "local" } };
+    expect(() => assertFaultActionsSupported(withHost, ["drain app1 at 1s for 1s"])).not.toThrow();
   });
 });
 

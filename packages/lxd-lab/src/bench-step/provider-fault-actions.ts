@@ -9,8 +9,8 @@ const PROCESS_AND_LB: readonly FaultAction[] = ["stop", "kill", "pause", "drain"
  * refused at plan time. Mirrors the actuators: faults/local-faults.ts (processes + runtime API; tc
  * netem only when the apps run in their own network namespaces, `providerOptions.netns`),
  * faults/lxd-faults.ts (instance stop/freeze, runtime API in the LB container, tc netem in the app
- * container), faults/one-faults.ts (VM poweroff, poweroff-hard, suspend: no shell in the VMs for the
- * runtime API or tc netem).
+ * container), faults/one-faults.ts (VM poweroff, poweroff-hard, suspend; the runtime API and tc netem
+ * inside the containers only with host access: providerOptions.ssh or hostAccess: local).
  */
 export function faultActionsFor(spec: Pick<LabSpec, "provider" | "providerOptions">): readonly FaultAction[] {
   switch (spec.provider) {
@@ -19,7 +19,10 @@ export function faultActionsFor(spec: Pick<LabSpec, "provider" | "providerOption
     case "lxd":
       return FAULT_ACTIONS;
     case "opennebula":
-      return ["stop", "kill", "pause"];
+      // drain/maint/delay/loss run inside the VMs' containers through the host (faults/one-faults.ts).
+      return spec.providerOptions?.["ssh"] !== undefined || spec.providerOptions?.["hostAccess"] === "local"
+        ? FAULT_ACTIONS
+        : ["stop", "kill", "pause"];
     default:
       return [];
   }

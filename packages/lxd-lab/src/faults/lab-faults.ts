@@ -51,7 +51,11 @@ export async function labFaultActuator(
   }
   if (lab.provider.name === "opennebula") {
     const rt = new OneLabRuntime(oneLabOptions(lab.spec), {});
-    const actuator = oneFaultActuator(ctx, rt.options, { client: rt.client(ctx) });
+    const runner = rt.runner();
+    const actuator = oneFaultActuator(ctx, rt.options, {
+      client: rt.client(ctx),
+      ...(runner ? { runner } : {}),
+    });
     for (const f of faults) actuator(f);
     return actuator;
   }

@@ -84,11 +84,7 @@ export function lxdExecIn(client: LxdClient, instance: string): LinkCommand {
  */
 export function lxdLbRuntimeApi(client: LxdClient, lbInstance: string): (command: string) => Promise<string> {
   return async (command) => {
-    if (/[\n;]/.test(command))
-      throw new Error(`refusing a runtime command with ';' or a newline: ${JSON.stringify(command)}`);
-    const r = await client.exec(lbInstance, ["python3", "-c", RUNTIME_CLIENT_PY, LB_STATS_SOCKET, command], {
-      timeoutMs: 15_000,
-    });
+    const r = await client.exec(lbInstance, lbRuntimeArgv(command), { timeoutMs: 15_000 });
     if (r.exitCode !== 0) {
       throw new Error(
         `HAProxy runtime API ${LB_STATS_SOCKET} in ${lbInstance} did not answer '${command}' (exit ${r.exitCode}): ${r.stderr.trim().slice(-300)}`,
@@ -96,6 +92,13 @@ export function lxdLbRuntimeApi(client: LxdClient, lbInstance: string): (command
     }
     return r.stdout;
   };
+}
+
+/** The command, run inside an LB instance, that sends one runtime API command to its HAProxy and prints the answer. */
+export function lbRuntimeArgv(command: string): string[] {
+  if (/[\n;]/.test(command))
+    throw new Error(`refusing a runtime command with ';' or a newline: ${JSON.stringify(command)}`);
+  return ["python3", "-c", RUNTIME_CLIENT_PY, LB_STATS_SOCKET, command];
 }
 
 /** One command to a unix socket, the answer to stdout (HAProxy answers, then closes: management.txt). */

@@ -16,7 +16,7 @@ import type { LabSpec } from "../spec/lab-spec.js";
 import { runFaults } from "./fault-runner.js";
 import { parseFault } from "./fault-spec.js";
 import { faultGateStep, labFaultActuator } from "./lab-faults.js";
-import { oneFaultActuator } from "./one-faults.js";
+import { oneFaultActuator, oneFaultCalls } from "./one-faults.js";
 
 /**
  * Faults on an OpenNebula lab against the simulator, whose one.vm.action follows
@@ -162,7 +162,7 @@ describe("OpenNebula fault actions (simulator)", () => {
     expect(await label("lab-app2")).toBe("ACTIVE/RUNNING");
   });
 
-  it("refuses unknown targets and the actions it has no access for, before anything runs; the gate names the calls", async () => {
+  it("refuses unknown targets, and drain/delay without host access, before anything runs; the gate names the calls", async () => {
     const target = { spec, provider: createOpenNebulaProvider(), stateDir };
     const faults = ["drain app2 at 1s for 1s", "delay 200ms app1 at 1s for 1s"].map(parseFault);
     for (const f of faults) {
@@ -186,6 +186,16 @@ describe("OpenNebula fault actions (simulator)", () => {
       'kill app2 from 1s to 3s: one.vm.action("poweroff-hard", <VM ID of lab-app2>); one.vm.info until POWEROFF; ' +
         'then one.vm.action("resume", <VM ID of lab-app2>); one.vm.info until ACTIVE/RUNNING; GET http://<lab-app2 address>:8001/health',
     ]);
+    // drain and delay go through the host's container tooling (shown in the lxd form).
+    const o = oneLabOptions(spec);
+    expect(oneFaultCalls(o, parseFault("drain app2 at 1s for 1s"))).toEqual({
+      apply:
+        "lxc exec one-<VM ID of lab-lb> -- python3 -c <send to> /run/haproxy/admin.sock 'set server lab_apps/app2 state drain'",
+      undo: "lxc exec one-<VM ID of lab-lb> -- python3 -c <send to> /run/haproxy/admin.sock 'set server lab_apps/app2 state ready'",
+    });
+    expect(oneFaultCalls(o, parseFault("loss 5% app1 at 1s for 1s")).apply).toBe(
+      "lxc exec one-<VM ID of lab-app1> -- tc qdisc add dev eth0 root netem loss 5%",
+    );
     expect(await label("lab-app2")).toBe("ACTIVE/RUNNING");
   });
 });

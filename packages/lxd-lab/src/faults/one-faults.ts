@@ -3,18 +3,35 @@ import {
   type OneVm,
   type OpenNebulaClient,
   PreconditionError,
+  type Runner,
   sleep,
   waitForVmRunning,
 } from "@labgate/core";
 import type { StepContext } from "../engine/step.js";
+import { LB_STATS_SOCKET } from "../haproxy/lb-cloud-init.js";
+import { haproxyBackendName } from "../haproxy/render-config.js";
 import type { OneInstancePlan, OneLabOptions } from "../providers/opennebula/one-lab-options.js";
 import { headerValue, httpProbe } from "../verify/http-probe.js";
 import type { FaultActuator, FaultHandle } from "./fault-runner.js";
 import type { FaultSpec } from "./fault-spec.js";
+import { lbRuntimeArgv } from "./lxd-faults.js";
+import {
+  type LinkCommand,
+  netemAddCommand,
+  netemDeleteCommand,
+  netemFault,
+  netemShowCommand,
+} from "./netem-fault.js";
+import { haproxyAdminFault } from "./process-fault.js";
 
 /** Seams of the OpenNebula fault actions; tests replace `ready` where simulated VMs cannot serve HTTP. */
 export interface OneFaultDeps {
   client: OpenNebulaClient;
+  /**
+   * Commands on the OpenNebula host (the lab's SSH access, or local when labgate runs there): drain/maint
+   * and delay/loss run inside the LB / app container through it. Without it those actions are refused.
+   */
+  runner?: Runner;
   /** undefined when the app answers GET /health with its own X-Served-By, else what was seen. */
   ready?: (app: OneInstancePlan, ip: string, signal: AbortSignal) => Promise<string | undefined>;
   /** How long a VM may take to reach POWEROFF / SUSPENDED / RUNNING (default: the lab's waitTimeoutMs). */
@@ -27,8 +44,9 @@ export interface OneFaultDeps {
  * (src/dm/DispatchManagerActions.cc): stop = poweroff, kill = poweroff-hard, pause = suspend, each
  * allowed only from ACTIVE/RUNNING and undone with resume (allowed only from POWEROFF / SUSPENDED).
  * The actions are asynchronous: apply is done when oned reports POWEROFF / SUSPENDED, undo when it
- * reports ACTIVE/RUNNING again and the app answers. drain/maint and delay/loss need a shell inside the
- * LB or app VM, which this lab does not have (its SSH access is to the front-end): they are refused.
+ * reports ACTIVE/RUNNING again and the app answers. drain/maint (HAProxy's runtime socket in the LB's
+ * container) and delay/loss (tc netem in the app's container) run through the lab's host access
+ * (`lxc exec` / `lxc-attach` on the host, like the expose step); a lab without host access refuses them.
  */
 export function oneFaultActuator(ctx: StepContext, o: OneLabOptions, deps: OneFaultDeps): FaultActuator {
   return (fault: FaultSpec): FaultHandle => {
@@ -40,19 +58,60 @@ export function oneFaultActuator(ctx: StepContext, o: OneLabOptions, deps: OneFa
         { hint: "Name one of the lab's apps as the fault's target.", details: { fault: fault.text } },
       );
     }
-    if (fault.action !== "stop" && fault.action !== "kill" && fault.action !== "pause") {
+    if (fault.action === "stop" || fault.action === "kill" || fault.action === "pause")
+      return oneVmFault(fault, app, vmIdOf(ctx, app, fault), o, deps);
+    const runner = deps.runner;
+    if (!runner) {
       throw new PreconditionError(
         "FAULT_UNSUPPORTED",
-        `Fault '${fault.text}': ${fault.action} on an OpenNebula lab needs a shell inside the ${fault.action === "drain" || fault.action === "maint" ? "LB VM (HAProxy's runtime socket)" : "app VM (tc netem)"}, and labgate's SSH access is to the front-end only.`,
+        `Fault '${fault.text}': ${fault.action} on an OpenNebula lab runs inside the ${fault.action === "drain" || fault.action === "maint" ? "LB's container (HAProxy's runtime socket)" : "app's container (tc netem)"} through the OpenNebula host, and this lab has no host access.`,
         {
-          hint: "Use stop, kill or pause on OpenNebula labs; drain, maint, delay and loss run on the local and LXD labs.",
+          hint: "Set providerOptions.ssh { host, user } (or hostAccess: local when labgate runs on the host), or use stop, kill or pause.",
           details: { fault: fault.text },
         },
       );
     }
-    return oneVmFault(fault, app, vmIdOf(ctx, app, fault), o, deps);
+    if (fault.action === "drain" || fault.action === "maint") {
+      const lbId = vmIdOf(ctx, o.lb, fault);
+      return haproxyAdminFault(fault, {
+        socketPath: async (command) => {
+          const r = await inVmContainer(runner, deps.client, lbId, lbRuntimeArgv(command));
+          if (r.exitCode !== 0)
+            throw new Error(
+              `HAProxy's runtime API in ${o.lb.vmName} did not answer '${command}': ${r.stderr.trim().slice(-300)}`,
+            );
+          return r.stdout;
+        },
+        backend: haproxyBackendName(o.lab),
+        server: app.name,
+      });
+    }
+    const appId = vmIdOf(ctx, app, fault);
+    return netemFault(fault, app.vmName, "eth0", (argv) => inVmContainer(runner, deps.client, appId, argv));
   };
 }
+
+/**
+ * Runs an argument array inside a VM's container on its host: `lxc exec one-<ID> --` with the lxd driver
+ * (OpenNebula ≤ 6.8), `lxc-attach -n one-<ID> --` with the lxc driver (6.10+), as root through the runner.
+ */
+const inVmContainer = async (
+  runner: Runner,
+  client: OpenNebulaClient,
+  vmId: number,
+  argv: string[],
+): ReturnType<LinkCommand> => {
+  const vm = await client.vmInfo(vmId);
+  if (vm.hostId === undefined) throw new Error(`VM ${vmId} (${vm.name}) is not deployed on a host`);
+  const driver = (await client.hostInfo(vm.hostId)).vmMad;
+  const container = vm.deployId || `one-${vmId}`;
+  const [cmd, args] =
+    driver === "lxd"
+      ? ["lxc", ["exec", container, "--", ...argv]]
+      : ["lxc-attach", ["-n", container, "--", ...argv]];
+  const r = await runner.run(cmd, args, { sudo: true, allowFailure: true, timeoutMs: 20_000 });
+  return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+};
 
 /** The VM the lab recorded for this app (kind one-vm, data.name = VM name), before anything runs. */
 function vmIdOf(ctx: StepContext, app: OneInstancePlan, fault: FaultSpec): number {
@@ -151,10 +210,28 @@ async function probeApp(app: OneInstancePlan, ip: string, signal: AbortSignal): 
 /** What the gate shows for a fault on an OpenNebula lab. */
 export function oneFaultCalls(o: OneLabOptions, fault: FaultSpec): { apply: string; undo: string } {
   const app = o.apps.find((a) => a.name === fault.target || a.vmName === fault.target);
-  const vm = `<VM ID of ${app?.vmName ?? fault.target}>`;
-  const action = APPLY_ACTION[fault.action as "stop"] ?? fault.action;
-  return {
-    apply: `one.vm.action("${action}", ${vm}); one.vm.info until ${APPLIED_STATE[fault.action as "stop"] ?? "?"}`,
-    undo: `one.vm.action("resume", ${vm}); one.vm.info until ACTIVE/RUNNING; GET http://<${app?.vmName ?? fault.target} address>:${app?.port ?? "<port>"}/health`,
-  };
+  const name = app?.vmName ?? fault.target;
+  const vm = `<VM ID of ${name}>`;
+  // On the host: `lxc exec` with the lxd driver, `lxc-attach -n` with lxc; shown in the lxd form.
+  const inContainer = (of: string, argv: string[]) => `lxc exec one-<VM ID of ${of}> -- ${argv.join(" ")}`;
+  switch (fault.action) {
+    case "stop":
+    case "kill":
+    case "pause":
+      return {
+        apply: `one.vm.action("${APPLY_ACTION[fault.action]}", ${vm}); one.vm.info until ${APPLIED_STATE[fault.action]}`,
+        undo: `one.vm.action("resume", ${vm}); one.vm.info until ACTIVE/RUNNING; GET http://<${name} address>:${app?.port ?? "<port>"}/health`,
+      };
+    case "drain":
+    case "maint": {
+      const set = (state: string) =>
+        `${inContainer(o.lb.vmName, ["python3", "-c", "<send to>", LB_STATS_SOCKET])} 'set server ${haproxyBackendName(o.lab)}/${app?.name ?? fault.target} state ${state}'`;
+      return { apply: set(fault.action), undo: set("ready") };
+    }
+    default:
+      return {
+        apply: inContainer(name, netemAddCommand(fault, "eth0")),
+        undo: `${inContainer(name, netemShowCommand("eth0"))}; if netem: ${inContainer(name, netemDeleteCommand("eth0"))}`,
+      };
+  }
 }

@@ -175,6 +175,41 @@ describe.skipIf(!state.ok)(
           expect((await one.vmInfo(vm?.id as number)).label, text).toBe("ACTIVE/RUNNING");
           expect((await lxd.getInstance(`one-${vm?.id}`))?.status, text).toBe("Running");
         }
+        // drain and delay run inside the LB's / app's container through the host (hostAccess: local here). The
+        // simulator's containers are LXD's, so only the lxd driver's `lxc exec` reaches them (6.10's lxc driver
+        // would use lxc-attach on a real host).
+        const lbVm = (await one.vmPool()).find((v) => v.name === `${raw.name}-lb`);
+        const driver = (await one.hostInfo(lbVm?.hostId as number)).vmMad;
+        expect(driver).toBe(version === "6.8" ? "lxd" : "lxc");
+        if (driver === "lxd") {
+          const drain = act(parseFault("drain app2 at 0s for 1s"));
+          await drain.apply();
+          await expect
+            .poll(
+              async () =>
+                (
+                  await verifyRoundRobin({
+                    url: `http://127.0.0.1:${port}/`,
+                    expectedBackends: ["app1", "app2"],
+                    requests: 6,
+                  })
+                ).counts,
+              { timeout: 10_000, interval: 300 },
+            )
+            .toEqual({ app1: 6, app2: 0 });
+          await drain.undo();
+          const delay = act(parseFault("delay 200ms app2 at 0s for 1s"));
+          const applied = await delay.apply().then(
+            () => undefined,
+            (error: Error) => error,
+          );
+          // Kernels without sch_netem (this project's CI) refuse it, naming the module; the undo is a no-op then.
+          if (applied) expect(applied.message).toMatch(/load sch_netem/);
+          await delay.undo();
+          const app2Vm = (await one.vmPool()).find((v) => v.name === `${raw.name}-app2`);
+          const tc = await lxd.exec(`one-${app2Vm?.id}`, ["tc", "qdisc", "show", "dev", "eth0", "root"]);
+          expect(tc.stdout).not.toMatch(/netem/);
+        }
         // HAProxy in the LB VM takes both back (rise 1): round robin passes again.
         await expect
           .poll(
