@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -167,6 +168,13 @@ describe("labgate bench run --lab --fault", () => {
     };
     expect(result.options.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
     expect(result.requests.responses).toBeGreaterThan(20);
+    // --lab: the result names the lab it measured, with the hash of the config its HAProxy was started from.
+    const config = await readFile(join(stateDir, "run", "haproxy.cfg"));
+    expect((result as unknown as { environment: { lab: unknown } }).environment.lab).toMatchObject({
+      name: "bench-faults",
+      provider: "local",
+      haproxyConfigSha256: createHash("sha256").update(config).digest("hex"),
+    });
     expect(result.faults).toHaveLength(1);
     const f = result.faults[0]!;
     expect(f).toMatchObject({ fault: "stop app2 at 1s for 2s", undoReason: "window-end", error: null });
