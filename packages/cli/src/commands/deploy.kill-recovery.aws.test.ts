@@ -99,6 +99,7 @@ describe("deploy apply on aws killed with SIGKILL right after RunInstances", () 
     expect(first).toHaveLength(1);
     const intent = JSON.parse(await readFile(recordPath(), "utf8"));
     expect(intent).toMatchObject({ status: "creating", ref: { platform: "aws", id: "", name: "kill-aws" } });
+    expect(Date.parse(intent.ref.location.launchedAt)).toBeGreaterThan(Date.now() - 120_000);
     const claim = intent.ref.location.intent;
     expect(claim).toMatch(/^[0-9a-f-]{36}$/);
     // The claim travelled as the ClientToken and as a tag on the instance.
@@ -134,6 +135,10 @@ describe("deploy apply on aws killed with SIGKILL right after RunInstances", () 
     const [id] = live("kill-aws");
     const foreign = sim.instances.get(id as string) as SimInstance;
     delete foreign.tags["labgate:intent"];
+    // An intent from long ago: EC2 has long listed all it launched, so the lookup does not wait for it.
+    const intent = JSON.parse(await readFile(recordPath(), "utf8"));
+    intent.ref.location.launchedAt = new Date(Date.now() - 3_600_000).toISOString();
+    await writeFile(recordPath(), JSON.stringify(intent));
     const destroyed = await cli(["deploy", "destroy", specPath, "--yes", "--state-dir", state]);
     expect(destroyed.code, destroyed.stderr).toBe(0);
     expect(destroyed.stderr).toContain("nothing of it is on aws");

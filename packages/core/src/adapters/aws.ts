@@ -154,7 +154,13 @@ export class AwsAdapter implements PlatformAdapter {
     const claim = newClaim();
     const location = { region: this.region(spec), [INTENT_KEY]: claim };
     // EC2 names the instance only in its answer: the claim it will carry is on disk before the call.
-    await call.beforeMutation?.({ platform: "aws", id: "", name: spec.name, location });
+    // Its launch time too: a later lookup knows how long the instance may still be unlisted.
+    await call.beforeMutation?.({
+      platform: "aws",
+      id: "",
+      name: spec.name,
+      location: { ...location, [LAUNCHED_AT]: new Date().toISOString() },
+    });
     call.onCall?.("ec2:RunInstances");
     const out = await this.send(async () => {
       const { client, sdk } = await this.ec2(spec);
@@ -219,11 +225,23 @@ export class AwsAdapter implements PlatformAdapter {
     return refs;
   }
 
-  /** The instance that carries the interrupted apply's claim; one of the same name without it is someone else's. */
+  /**
+   * The instance that carries the interrupted apply's claim; one of the same name without it is someone
+   * else's. A launch younger than the consistency grace may not be listed yet (EC2 eventual consistency):
+   * the lookup is repeated until it shows or the grace has passed, so a re-run does not launch a twin.
+   */
   async findLeftovers(intent: NodeRef, call: CallOptions = {}): Promise<NodeRef[]> {
     const claim = claimOf(intent);
-    const found = await this.findByName(intent.name, call);
-    return found.filter((r) => (claim ? claimOf(r) === claim : r.id === intent.id));
+    const claimed = async () =>
+      (await this.findByName(intent.name, call)).filter((r) =>
+        claim ? claimOf(r) === claim : r.id === intent.id,
+      );
+    return pollUntil(
+      `EC2 instance ${intent.name} of the interrupted apply (claim ${claim ?? intent.id})`,
+      claimed,
+      (found) => found.length > 0 || !this.withinGrace(intent),
+      this.graceWait(intent, call),
+    );
   }
 
   async get(ref: NodeRef, call: CallOptions = {}): Promise<NodeInfo | undefined> {

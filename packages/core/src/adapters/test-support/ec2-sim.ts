@@ -21,7 +21,7 @@ import { type SimReply, type SimRequest, startSim } from "./http-sim.js";
  *   IdempotentParameterMismatch when the parameters differ, IdempotentInstanceTerminated once it is terminated.
  * - DescribeInstances filters (APIReference/API_DescribeInstances.html): Filter.N.Name with Filter.N.Value.M —
  *   tag:<key>, instance-state-name, client-token; values of one filter are ORed, filters ANDed; tagSet and
- *   clientToken in each instance item.
+ *   clientToken in each instance item. A new instance's `invisibleCalls` hide it from listings too.
  */
 export interface SimInstance {
   id: string;
@@ -252,7 +252,8 @@ export async function startEc2Sim(options: {
         // Without instance ids: every instance (terminated ones stay visible a while), then the filters.
         const found = ids(p).length > 0 ? find() : [...instances.values()];
         if (!Array.isArray(found)) return found;
-        const list = found.filter((i) => matchesFilters(i, p));
+        const listing = ids(p).length === 0;
+        const list = found.filter((i) => matchesFilters(i, p) && !(listing && i.invisible-- > 0));
         for (const i of list) {
           if (i.state === "pending" && i.polls-- <= 0) i.state = "running";
           else if (i.state === "stopping") i.state = "stopped";
