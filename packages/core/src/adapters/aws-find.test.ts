@@ -79,6 +79,27 @@ describe("AwsAdapter finds what an interrupted apply launched (EC2 simulator)", 
     }
   });
 
+  it("a launch EC2 refuses withdraws the claim, so the failed apply ends at once instead of waiting for it", async () => {
+    const sim = await startEc2Sim({ accessKeyId: credentials.accessKeyId });
+    try {
+      const spec = { ...specFor(sim.url), image: { ref: "ami-0000000000000dead", format: "ami" as const } };
+      const adapter = new AwsAdapter({
+        spec,
+        clientConfig: { credentials, maxAttempts: 1 },
+        consistencyGraceMs: 60_000,
+      });
+      const { spec: resolved } = await resolveDeployNetwork(spec, "aws", undefined);
+      const intents: NodeRef[] = [];
+      await expect(
+        adapter.create(resolved, { beforeMutation: async (r) => void intents.push(r) }),
+      ).rejects.toMatchObject({ message: expect.stringContaining("InvalidAMIID.NotFound") });
+      expect(intents.map((r) => r.location?.intent !== undefined)).toEqual([true, false]);
+      expect(sim.instances.size).toBe(0);
+    } finally {
+      await sim.close();
+    }
+  });
+
   it("RunInstances with a ClientToken seen before returns that instance; other parameters are refused", async () => {
     const sim = await startEc2Sim({ accessKeyId: credentials.accessKeyId });
     try {

@@ -165,7 +165,18 @@ export class AwsAdapter implements PlatformAdapter {
     const out = await this.send(async () => {
       const { client, sdk } = await this.ec2(spec);
       return client.send(new sdk.RunInstancesCommand(this.runInput(spec, rootDevice, claim)), sig(call));
-    }, "RunInstances");
+    }, "RunInstances").catch(async (error: PlatformApiError) => {
+      // EC2 refused the one and only attempt: nothing was launched, so the claim is withdrawn (a lookup for
+      // it would otherwise wait out the consistency grace for an instance that never existed).
+      if (refusedOnFirstAttempt(error.cause))
+        await call.beforeMutation?.({
+          platform: "aws",
+          id: "",
+          name: spec.name,
+          location: { region: location.region },
+        });
+      throw error;
+    });
     const id = checkField(
       "aws",
       "RunInstances",
@@ -522,6 +533,14 @@ function refuseNonXml(client: EC2Client): void {
     },
     { step: "deserialize", name: "labgateRefuseNonXml", priority: "low" },
   );
+}
+
+/** A 4xx answer to the first and only attempt: EC2 rejected the request, it did not run it. */
+function refusedOnFirstAttempt(error: unknown): boolean {
+  const meta = (error as { $metadata?: { httpStatusCode?: number; attempts?: number } } | undefined)
+    ?.$metadata;
+  const status = meta?.httpStatusCode ?? 0;
+  return status >= 400 && status < 500 && meta?.attempts === 1;
 }
 
 function isInstanceNotFound(error: unknown): boolean {
