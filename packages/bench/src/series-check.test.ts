@@ -44,6 +44,7 @@ describe("impossibleSeries", () => {
     ],
     warmupMs: 0,
     durationMs: 2000,
+    connections: 8,
   };
 
   it("accepts what an open loop can do: answers at or after their requests were due", () => {
@@ -61,16 +62,41 @@ describe("impossibleSeries", () => {
     expect(note).toMatch(/300 responses by 1 s since the start, when only 100 requests were due/);
   });
 
-  it("counts the warm-up at the start rate, and has nothing to say about a closed loop", () => {
-    const constant = { rate: 50, stages: null, warmupMs: 1000, durationMs: 1000 };
+  it("counts the warm-up at the start rate", () => {
+    const constant = { rate: 50, stages: null, warmupMs: 1000, durationMs: 1000, connections: 8 };
     expect(arrivalSchedule(constant)!.arrivalsUntil(2000)).toBe(100);
     expect(impossibleSeries(constant, { intervalMs: 1000, points: [point(0, 50), point(1, 50)] })).toEqual(
       [],
     );
     expect(impossibleSeries(constant, { intervalMs: 1000, points: [point(0, 75)] })).toHaveLength(1);
+  });
+
+  it("closed loop: an interval's latencies cannot add up to more than its connections could hold", () => {
+    const closed = { rate: null, stages: null, warmupMs: 0, durationMs: 2000, connections: 8 };
+    const timed = (tSec: number, rps: number, meanUs: number, maxUs: number) => ({
+      ...point(tSec, rps),
+      meanUs,
+      maxUs,
+    });
+    // 8 connections always busy on 10 ms answers: 800/s, 8 connection-seconds a second.
+    const busy = [timed(0, 800, 10_000, 20_000), timed(1, 800, 10_000, 20_000)];
+    expect(impossibleSeries(closed, { intervalMs: 1000, points: busy })).toEqual([]);
+    // Both seconds' answers merged into the first: 16 s of latency in 1.02 s × 8 connections.
+    const [note] = impossibleSeries(closed, {
+      intervalMs: 1000,
+      points: [timed(0, 1600, 10_000, 20_000), timed(1, 0, 0, 0)],
+    });
+    expect(note).toMatch(
+      /1600 responses of the interval at 0 s add up to 16 s of latency, more than 8 connection/,
+    );
+    // A long answer may have started in the interval before: its latency counts against the interval too.
     expect(
-      impossibleSeries({ ...constant, rate: null }, { intervalMs: 1000, points: [point(0, 1e6)] }),
+      impossibleSeries(closed, { intervalMs: 1000, points: [timed(0, 4, 1_900_000, 2_000_000)] }),
     ).toEqual([]);
+    // Coalesced intervals average rates and latencies: no sum to check.
+    expect(impossibleSeries(closed, { intervalMs: 2000, points: [timed(0, 1600, 10_000, 20_000)] })).toEqual(
+      [],
+    );
   });
 });
 
