@@ -94,8 +94,8 @@ describe("--stages --ramp connections (closed loop, k6 ramping-vus)", () => {
       expect(inUse(first)).toBeGreaterThan(0.5);
       expect(inUse(third)).toBeGreaterThan(0.5);
       expect(result.requests.failed).toBe(0);
-    // The closed loop's own check of its series (latencies within what the connections could hold).
-    expect(result.generator.notes.join(" ")).not.toMatch(/time series is impossible/);
+      // The closed loop's own check of its series (latencies within what the connections could hold).
+      expect(result.generator.notes.join(" ")).not.toMatch(/time series is impossible/);
       expect(renderMarkdownReport(result)).toMatch(
         /\| from \(s\) \| target connections \| responses\/s \| connections in use \|/,
       );
