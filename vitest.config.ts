@@ -10,12 +10,18 @@ export default defineConfig({
       // Light entry points (no SDKs, ssh or XML parser): what a bench run loads. Before the package
       // name, which would otherwise match them as a prefix.
       "@labgate/core/errors": fileURLToPath(new URL("./packages/core/src/errors.ts", import.meta.url)),
+      "@labgate/core/exit-codes": fileURLToPath(
+        new URL("./packages/core/src/exit-codes.ts", import.meta.url),
+      ),
       "@labgate/core/redact": fileURLToPath(new URL("./packages/core/src/util/redact.ts", import.meta.url)),
       "@labgate/core/atomic-write": fileURLToPath(
         new URL("./packages/core/src/fs/atomic-write.ts", import.meta.url),
       ),
       "@labgate/core/shell-quote": fileURLToPath(
         new URL("./packages/core/src/runner/shell-quote.ts", import.meta.url),
+      ),
+      "@labgate/lxd-lab/fault-bench": fileURLToPath(
+        new URL("./packages/lxd-lab/src/bench-step/fault-bench.ts", import.meta.url),
       ),
       "@labgate/core": src("core"),
       "@labgate/bench": src("bench"),

@@ -1,10 +1,12 @@
-import { ExitCode, isLabgateError, redact } from "@labgate/core";
+import { isLabgateError } from "@labgate/core/errors";
+import { ExitCode } from "@labgate/core/exit-codes";
+import { redact } from "@labgate/core/redact";
 import { CommanderError } from "commander";
 import { createProgram } from "./program.js";
 
 /** Runs the CLI and returns the exit code; never calls process.exit so callers (and tests) keep control. */
 export async function main(argv: readonly string[]): Promise<number> {
-  const program = createProgram();
+  const program = await createProgram(argv);
   const wantsJson = argv.includes("--json");
   try {
     await program.parseAsync([...argv]);

@@ -1,4 +1,4 @@
-import { redact, redactValue } from "@labgate/core";
+import { redact, redactValue } from "@labgate/core/redact";
 
 /**
  * Data goes to stdout, words for people to stderr. With --json, stdout carries exactly one JSON

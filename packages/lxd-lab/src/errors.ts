@@ -1,4 +1,6 @@
-import { ExitCode, LabgateError, type LabgateErrorOptions } from "@labgate/core";
+// The light entry points, not the index: the bench loads these errors without the lab engine's weight.
+import { LabgateError, type LabgateErrorOptions } from "@labgate/core/errors";
+import { ExitCode } from "@labgate/core/exit-codes";
 
 /** A lab step failed; says which step, what it ran, what it got and what to try next. */
 export class StepFailedError extends LabgateError {

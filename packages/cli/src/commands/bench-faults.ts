@@ -12,7 +12,10 @@ import {
   parseFaultList,
   parseFaults,
 } from "@labgate/lxd-lab";
+import { type BenchLabFlags, refuseFaultsWithoutLab, wantsLab } from "./bench-lab-flags.js";
 import { type LabIo, type LabTarget, makeGate, resolveLab } from "./lab-context.js";
+
+export type { BenchLabFlags };
 
 /** What the fault gate shows: the faults, their undo, and (when asked) what each answer does. */
 function explainFaults(step: { title: string; why: string; commands: string[] }, yes: boolean): string {
@@ -27,14 +30,6 @@ function explainFaults(step: { title: string; why: string; commands: string[] },
   ].join("\n");
 }
 
-export interface BenchLabFlags {
-  lab?: string | boolean;
-  stateDir?: string;
-  fault?: string[];
-  sloFile?: string;
-  yes?: boolean;
-}
-
 /** A built lab the bench targets: its LB URL, and its backends for faults. */
 export interface BenchLab {
   target: LabTarget;
@@ -43,19 +38,8 @@ export interface BenchLab {
 
 /** `--lab [SPEC]`: the lab (spec file or lab.json/lab.yaml/built-in default) and its LB URL from its state. */
 export async function resolveBenchLab(flags: BenchLabFlags, io: LabIo): Promise<BenchLab | undefined> {
-  if (flags.lab === undefined || flags.lab === false) {
-    if (flags.fault?.length) {
-      throw new BenchOptionError(
-        "--fault needs --lab: faults act on a lab's backends, which a bare --url does not name.",
-        "Add --lab (the lab in this directory) or --lab lab.json, e.g. labgate bench run --lab --fault 'stop app2 at 5s for 10s'.",
-      );
-    }
-    if (flags.sloFile && (await loadSloFileFaults(flags.sloFile)) !== undefined) {
-      throw new BenchOptionError(
-        `${flags.sloFile} has faults:, which need --lab: faults act on a lab's backends, which a bare --url does not name.`,
-        "Add --lab (the lab in this directory) or --lab lab.json, or remove faults: from the SLO file.",
-      );
-    }
+  if (!wantsLab(flags)) {
+    await refuseFaultsWithoutLab(flags);
     return undefined;
   }
   const target = await resolveLab(

@@ -20,12 +20,12 @@ import {
   type Slo,
   writeReports,
 } from "@labgate/bench";
-import { ExitCode } from "@labgate/core";
-import { labFingerprintFromState, labHealthCheck, loadLbWatchTarget, runFaultBench } from "@labgate/lxd-lab";
+import { ExitCode } from "@labgate/core/exit-codes";
+import { runFaultBench } from "@labgate/lxd-lab/fault-bench";
 import type { Command } from "commander";
 import { createOutput, type OutputStreams } from "../output.js";
-import { type BenchLabFlags, prepareFaults, resolveBenchLab } from "./bench-faults.js";
-import { processIo } from "./lab-context.js";
+import { type BenchLabFlags, refuseFaultsWithoutLab, wantsLab } from "./bench-lab-flags.js";
+import { processIo } from "./lab-io.js";
 
 export interface BenchRunFlags extends BenchLabFlags {
   url?: string;
@@ -181,7 +181,12 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
     ...(flags.sloFile ? await loadSloFile(flags.sloFile) : []),
   ];
   const body = await readBodyFlags(flags);
-  const lab = await resolveBenchLab(flags, { ...processIo(), stderr: streams.stderr });
+  // The lab engine is loaded only for --lab: a bench of a plain URL stays light (see bench:self).
+  if (!wantsLab(flags)) await refuseFaultsWithoutLab(flags);
+  const labTools = wantsLab(flags)
+    ? { ...(await import("./bench-faults.js")), ...(await import("@labgate/lxd-lab")) }
+    : undefined;
+  const lab = await labTools?.resolveBenchLab(flags, { ...processIo(), stderr: streams.stderr });
   if (!flags.url && !lab) {
     throw new BenchOptionError(
       "No target: pass --url URL, or --lab to bench a built lab.",
@@ -210,7 +215,7 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
     ...(flags.ramp !== undefined ? { stagesOf: flags.ramp as "rate" | "connections" } : {}),
     commandLine: ["labgate", ...process.argv.slice(2)],
     // Which lab this measured: `bench compare` warns when two results come from different labs.
-    ...(lab ? { lab: await labFingerprintFromState(lab.target) } : {}),
+    ...(lab && labTools ? { lab: await labTools.labFingerprintFromState(lab.target) } : {}),
   };
   const repeat = parseCount(flags.repeat ?? "1", "repeat");
   // Every input is checked before the first request: a bad --url or --out must not cost a run.
@@ -220,16 +225,17 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
   const controller = new AbortController();
   // Faults have their own signal: the bench ending (or Ctrl-C) undoes them, and they are undone before we report.
   const faultController = new AbortController();
-  const prepared = lab
-    ? await prepareFaults(
-        lab,
-        flags,
-        options.durationMs,
-        repeat,
-        { ...processIo(), stderr: streams.stderr },
-        controller.signal,
-      )
-    : undefined;
+  const prepared =
+    lab && labTools
+      ? await labTools.prepareFaults(
+          lab,
+          flags,
+          options.durationMs,
+          repeat,
+          { ...processIo(), stderr: streams.stderr },
+          controller.signal,
+        )
+      : undefined;
   const onSigint = () => {
     controller.abort();
     faultController.abort();
@@ -240,7 +246,7 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
     `Measuring ${describeRequest(resolved)} ${resolved.stages ? (resolved.stagesOf === "connections" ? `with connections ramping through ${flags.stages} (closed loop)` : `at a rate ramping through ${flags.stages}`) : options.rate ? `at a constant ${options.rate} req/s` : `with ${resolved.connections} connections (closed loop)`} for ${resolved.stages ? `${resolved.durationMs / 1000}s` : (flags.duration ?? "10s")}${options.warmupMs ? ` after a ${flags.warmup} warm-up` : ""}. Ctrl-C stops early and still reports.`,
   );
   let result: BenchResult;
-  const lbWatch = lab ? await loadLbWatchTarget(lab.target) : undefined;
+  const lbWatch = lab && labTools ? await labTools.loadLbWatchTarget(lab.target) : undefined;
   try {
     // The same run as the lab's failover step: every fault is undone before anything is reported
     // (or an error leaves this function), then the windows are measured and the SLOs judged.
@@ -256,7 +262,7 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
       },
       ...(prepared ? { prepared } : {}),
       faultSignal: faultController.signal,
-      ...(lab ? { healthCheck: labHealthCheck(lab.target.spec) } : {}),
+      ...(lab && labTools ? { healthCheck: labTools.labHealthCheck(lab.target.spec) } : {}),
       ...(lbWatch ? { lbWatch } : {}),
       log: (m) => {
         bar?.clear();

@@ -1,4 +1,4 @@
-import { InvalidInputError } from "@labgate/core";
+import { InvalidInputError } from "@labgate/core/errors";
 
 /** What a fault does to its target; each one has an exact undo (see fault-actions). */
 export type FaultAction = "stop" | "kill" | "pause" | "drain" | "maint" | "delay" | "loss";
