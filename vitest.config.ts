@@ -10,6 +10,9 @@ export default defineConfig({
       // Light entry points (no SDKs, ssh or XML parser): what a bench run loads. Before the package
       // name, which would otherwise match them as a prefix.
       "@labgate/core/errors": fileURLToPath(new URL("./packages/core/src/errors.ts", import.meta.url)),
+      "@labgate/core/simulators": fileURLToPath(
+        new URL("./packages/core/src/simulators.ts", import.meta.url),
+      ),
       "@labgate/core/exit-codes": fileURLToPath(
         new URL("./packages/core/src/exit-codes.ts", import.meta.url),
       ),

@@ -244,25 +244,6 @@ export {
   resolveEndpoint,
   resolveSession,
 } from "./platforms/opennebula/session.js";
-export type {
-  SimHypervisor,
-  SimNic,
-  SimOneVersion,
-  SimVm,
-} from "./platforms/opennebula/sim/hypervisor.js";
-export {
-  type GuestContextStatus,
-  LxdSimHypervisor,
-  type LxdSimHypervisorOptions,
-  readGuestContextStatus,
-  SIM_DEFAULT_IMAGE,
-  SIM_OWNER_KEY,
-} from "./platforms/opennebula/sim/lxd-hypervisor.js";
-export {
-  type RunningOneSimulator,
-  type StartOneSimulatorOptions,
-  startOneSimulator,
-} from "./platforms/opennebula/sim/start-one-simulator.js";
 export {
   HOST_STATES,
   hostStateName,
@@ -301,11 +282,8 @@ export {
   waitForVnetReady,
 } from "./platforms/opennebula/wait.js";
 export {
-  decodeMethodCall,
   decodeMethodResponse,
-  encodeFault,
   encodeMethodCall,
-  encodeMethodResponse,
   escapeXml,
   type XmlRpcParam,
   XmlRpcParseError,

@@ -2,13 +2,8 @@ import type { ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  ExitCode,
-  OpenNebulaClient,
-  type RunningOneSimulator,
-  startOneSimulator,
-  toTemplateXml,
-} from "@labgate/core";
+import { ExitCode, OpenNebulaClient, toTemplateXml } from "@labgate/core";
+import { type RunningOneSimulator, startOneSimulator } from "@labgate/core/simulators";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { seedNetwork } from "../../../core/src/ip-pool/test-support/seed-network.js";
 import { ensureBuiltCli } from "../test-support/built-cli.js";

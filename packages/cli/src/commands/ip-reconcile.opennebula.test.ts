@@ -4,12 +4,11 @@ import {
   clearRegisteredSecrets,
   ExitCode,
   OpenNebulaClient,
-  type RunningOneSimulator,
   readLedger,
-  startOneSimulator,
   toTemplateXml,
   waitForVmDone,
 } from "@labgate/core";
+import { type RunningOneSimulator, startOneSimulator } from "@labgate/core/simulators";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCliInProcess as cli } from "../test-support/in-process-cli.js";
 import { reconcileFixture, saveEnv } from "../test-support/ip-reconcile-fixture.js";

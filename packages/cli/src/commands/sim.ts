@@ -2,17 +2,14 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { InvalidInputError, isValidIpv4, LxdClient, PreconditionError } from "@labgate/core";
 import {
-  InvalidInputError,
-  isValidIpv4,
-  LxdClient,
   LxdSimHypervisor,
-  PreconditionError,
   type RunningOneSimulator,
   SIM_DEFAULT_IMAGE,
   type SimOneVersion,
   startOneSimulator,
-} from "@labgate/core";
+} from "@labgate/core/simulators";
 import type { Command } from "commander";
 import { createOutput } from "../output.js";
 import { type LabIo, processIo } from "./lab-context.js";

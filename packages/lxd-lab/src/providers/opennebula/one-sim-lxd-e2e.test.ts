@@ -1,16 +1,14 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { acquireFileLock, LxdClient, OpenNebulaClient } from "@labgate/core";
 import {
-  acquireFileLock,
-  LxdClient,
   LxdSimHypervisor,
-  OpenNebulaClient,
   SIM_DEFAULT_IMAGE,
   SIM_OWNER_KEY,
   type SimOneVersion,
   startOneSimulator,
-} from "@labgate/core";
+} from "@labgate/core/simulators";
 import { afterEach, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { freeTestSubnet } from "../../../../core/src/platforms/opennebula/sim/test-support/free-subnet.js";
