@@ -113,3 +113,105 @@ export class FaultFailedError extends LabgateError {
     });
   }
 }
+
+/**
+ * One fault action (apply or undo) did not take effect. The fault runner reports it, with the fault's text,
+ * inside FAULT_FAILED and keeps this as the cause; the code says what went wrong:
+ * FAULT_TARGET_STATE (exit 4) the backend is not in a state the action applies to;
+ * FAULT_NOT_OURS (exit 4) the link already has a netem qdisc labgate did not add;
+ * FAULT_COMMAND_FAILED (exit 5) tc, the runtime API or the exec into the backend failed;
+ * FAULT_NOT_IN_EFFECT (exit 5) the live state read back after the action is not what the action asked for;
+ * FAULT_NOT_READY (exit 8) the backend runs again but its app did not answer before the deadline.
+ */
+export type FaultActionCode =
+  | "FAULT_TARGET_STATE"
+  | "FAULT_NOT_OURS"
+  | "FAULT_COMMAND_FAILED"
+  | "FAULT_NOT_IN_EFFECT"
+  | "FAULT_NOT_READY";
+
+const FAULT_ACTION_EXIT: Record<FaultActionCode, LabgateErrorOptions["exitCode"]> = {
+  FAULT_TARGET_STATE: ExitCode.PRECONDITION,
+  FAULT_NOT_OURS: ExitCode.PRECONDITION,
+  FAULT_COMMAND_FAILED: ExitCode.EXTERNAL,
+  FAULT_NOT_IN_EFFECT: ExitCode.EXTERNAL,
+  FAULT_NOT_READY: ExitCode.TIMEOUT,
+};
+
+export class FaultActionError extends LabgateError {
+  constructor(
+    code: FaultActionCode,
+    message: string,
+    hint: string,
+    details?: Record<string, unknown>,
+    cause?: unknown,
+  ) {
+    super(code, message, {
+      exitCode: FAULT_ACTION_EXIT[code],
+      hint,
+      ...(details ? { details } : {}),
+      ...(cause === undefined ? {} : { cause }),
+    });
+  }
+}
+
+/**
+ * HAProxy's runtime API (the stats socket) could not be used: HAPROXY_RUNTIME_UNSAFE_COMMAND (exit 2) a
+ * command with ';' or a newline (HAProxy would run it as two), HAPROXY_RUNTIME_UNREACHABLE (exit 5) the
+ * socket could not be reached, HAPROXY_RUNTIME_TIMEOUT (exit 8) no answer in time, HAPROXY_RUNTIME_REFUSED
+ * (exit 5) HAProxy answered with an error, HAPROXY_RUNTIME_BAD_ANSWER (exit 5) an answer labgate cannot read.
+ */
+export type HaproxyRuntimeCode =
+  | "HAPROXY_RUNTIME_UNSAFE_COMMAND"
+  | "HAPROXY_RUNTIME_UNREACHABLE"
+  | "HAPROXY_RUNTIME_TIMEOUT"
+  | "HAPROXY_RUNTIME_REFUSED"
+  | "HAPROXY_RUNTIME_BAD_ANSWER";
+
+const HAPROXY_RUNTIME_EXIT: Record<HaproxyRuntimeCode, LabgateErrorOptions["exitCode"]> = {
+  HAPROXY_RUNTIME_UNSAFE_COMMAND: ExitCode.INVALID_INPUT,
+  HAPROXY_RUNTIME_UNREACHABLE: ExitCode.EXTERNAL,
+  HAPROXY_RUNTIME_TIMEOUT: ExitCode.TIMEOUT,
+  HAPROXY_RUNTIME_REFUSED: ExitCode.EXTERNAL,
+  HAPROXY_RUNTIME_BAD_ANSWER: ExitCode.EXTERNAL,
+};
+
+export class HaproxyRuntimeError extends LabgateError {
+  constructor(
+    code: HaproxyRuntimeCode,
+    message: string,
+    hint: string,
+    details?: Record<string, unknown>,
+    cause?: unknown,
+  ) {
+    super(code, message, {
+      exitCode: HAPROXY_RUNTIME_EXIT[code],
+      hint,
+      ...(details ? { details } : {}),
+      ...(cause === undefined ? {} : { cause }),
+    });
+  }
+}
+
+/** INTERNAL_ERROR: a labgate invariant broke; no user action causes it, so the hint asks for a report. Exit 5. */
+export class LabInternalError extends LabgateError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super("INTERNAL_ERROR", message, {
+      exitCode: ExitCode.EXTERNAL,
+      hint: "This is a labgate bug, not something you did: please report it with the command you ran and this message.",
+      ...(details ? { details } : {}),
+    });
+  }
+}
+
+/** TOOL_OUTPUT_UNREADABLE: a system tool (ip, tc ...) exited 0 but printed something labgate cannot read. Exit 5. */
+export class ToolOutputError extends LabgateError {
+  constructor(message: string, hint: string, details?: Record<string, unknown>, cause?: unknown) {
+    super("TOOL_OUTPUT_UNREADABLE", message, {
+      exitCode: ExitCode.EXTERNAL,
+      hint,
+      ...(details ? { details } : {}),
+      ...(cause === undefined ? {} : { cause }),
+    });
+  }
+}

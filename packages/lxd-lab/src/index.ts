@@ -111,8 +111,13 @@ export type {
 export { createStepContext } from "./engine/step-context.js";
 export { describeFailure, formatStepFailure, stepFailure } from "./engine/step-failure.js";
 export {
+  type FaultActionCode,
+  FaultActionError,
   HaproxyConfigError,
+  type HaproxyRuntimeCode,
+  HaproxyRuntimeError,
   ImageBuildError,
+  LabInternalError,
   LabInterruptedError,
   LabSlosNotMetError,
   LabSpecError,
@@ -120,6 +125,7 @@ export {
   NotConfirmedError,
   PortInUseError,
   StepFailedError,
+  ToolOutputError,
 } from "./errors.js";
 export {
   type FaultActuator,

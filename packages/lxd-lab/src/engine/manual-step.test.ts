@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { ExitCode } from "@labgate/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { StepFailedError } from "../errors.js";
 import { virtualBoxCommands, virtualBoxNatStep } from "../providers/opennebula/virtualbox-step.js";
 import { defaultLabSpec } from "../spec/default-lab-spec.js";
 import { autoYesGate, explainStep, promptGate } from "./gate.js";
@@ -11,6 +12,7 @@ import { LabStateStore } from "./lab-state.js";
 import { isManualStep } from "./manual-step.js";
 import { labDown, labUp } from "./run-lab.js";
 import type { LabProvider, Step } from "./step.js";
+import { createStepContext } from "./step-context.js";
 
 let root: string;
 let stateDir: string;
@@ -137,5 +139,24 @@ describe("manual steps", () => {
     expect(down.complete).toBe(true);
     expect(lines.join("\n")).toContain(`$ ${REMOVE}`);
     expect(events).toContain("undo:expose");
+  });
+});
+
+describe("a manual step's verify", () => {
+  it("fails with STEP_FAILED naming the step and where to run it until someone confirmed it", async () => {
+    const step = virtualBoxNatStep(forward, 8080);
+    const store = new LabStateStore(stateDir);
+    const ctx = createStepContext(store, spec, provider([]), () => {}, new AbortController().signal);
+    const verify = step.verify(ctx);
+    await expect(verify).rejects.toBeInstanceOf(StepFailedError);
+    await expect(verify).rejects.toMatchObject({
+      code: "STEP_FAILED",
+      stepId: step.id,
+      exitCode: ExitCode.EXTERNAL,
+      message: expect.stringContaining("no one has confirmed it ran"),
+      hint: expect.stringContaining("labgate lab up"),
+    });
+    await step.apply(ctx);
+    await expect(step.verify(ctx)).resolves.toBeUndefined();
   });
 });

@@ -1,3 +1,4 @@
+import { StepFailedError } from "../errors.js";
 import type { Step, StepContext } from "./step.js";
 
 /** What a person must do by hand, where, and how to reverse it. */
@@ -75,7 +76,16 @@ export function manualStep(options: ManualStepOptions): ManualStep {
       ctx.log(`  recorded: you ran it ${manual.where}`);
     },
     async verify(ctx) {
-      if (!recorded(ctx)) throw new Error(`step ${id} was not confirmed`);
+      if (!recorded(ctx)) {
+        throw new StepFailedError(
+          id,
+          `Step ${id} is done by hand ${manual.where}, and no one has confirmed it ran.`,
+          {
+            hint: `Run its commands ${manual.where}, then run \`labgate lab up\` again and answer yes at its gate.`,
+            details: { where: manual.where, commands: manual.commands },
+          },
+        );
+      }
     },
     async undo(ctx) {
       const r = recorded(ctx);

@@ -124,6 +124,8 @@ describe("runFaults on real processes", () => {
     await expect(run).rejects.toMatchObject({
       code: "FAULT_FAILED",
       message: expect.stringContaining("app2 is not running"),
+      // The action's own error stays as the cause, with its code and exit code.
+      cause: { code: "FAULT_TARGET_STATE", exitCode: 4 },
     });
     expect(await stateOf(b.pid)).not.toBe("T");
   });

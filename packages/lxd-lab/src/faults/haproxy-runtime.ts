@@ -1,4 +1,5 @@
 import { createConnection } from "node:net";
+import { HaproxyRuntimeError } from "../errors.js";
 
 /**
  * Sends one command to HAProxy's runtime API (the `stats socket` in global) and returns its answer.
@@ -10,17 +11,24 @@ export function haproxyRuntimeCommand(
   command: string,
   timeoutMs = 3_000,
 ): Promise<string> {
-  if (/[\n;]/.test(command)) {
-    return Promise.reject(
-      new Error(`refusing a runtime command with ';' or a newline: ${JSON.stringify(command)}`),
-    );
+  try {
+    assertSafeRuntimeCommand(command);
+  } catch (error) {
+    return Promise.reject(error);
   }
   return new Promise((resolve, reject) => {
     const sock = createConnection({ path: socketPath });
     let out = "";
     const timer = setTimeout(
       () =>
-        sock.destroy(new Error(`HAProxy runtime API ${socketPath} did not answer within ${timeoutMs} ms`)),
+        sock.destroy(
+          new HaproxyRuntimeError(
+            "HAPROXY_RUNTIME_TIMEOUT",
+            `HAProxy runtime API ${socketPath} did not answer '${command}' within ${timeoutMs} ms.`,
+            "Check that HAProxy runs and is not stuck (`show info` on the same socket); then run again.",
+            { socketPath, command, timeoutMs },
+          ),
+        ),
       timeoutMs,
     );
     sock.setEncoding("utf8");
@@ -30,13 +38,38 @@ export function haproxyRuntimeCommand(
     });
     sock.on("error", (error) => {
       clearTimeout(timer);
-      reject(error);
+      if (error instanceof HaproxyRuntimeError) return reject(error);
+      reject(
+        new HaproxyRuntimeError(
+          "HAPROXY_RUNTIME_UNREACHABLE",
+          `HAProxy runtime API ${socketPath} cannot be reached: ${error.message}`,
+          "Check that HAProxy runs with `stats socket " +
+            socketPath +
+            " level admin` in its global section and that this user may open the socket.",
+          { socketPath, command, errno: (error as NodeJS.ErrnoException).code },
+          error,
+        ),
+      );
     });
     sock.on("close", (hadError) => {
       clearTimeout(timer);
       if (!hadError) resolve(out);
     });
   });
+}
+
+/**
+ * HAProxy splits runtime commands on ';' and newlines, so one of those inside a name would run a
+ * second command; labgate never sends such a command.
+ */
+export function assertSafeRuntimeCommand(command: string): void {
+  if (!/[\n;]/.test(command)) return;
+  throw new HaproxyRuntimeError(
+    "HAPROXY_RUNTIME_UNSAFE_COMMAND",
+    `Refusing the HAProxy runtime command ${JSON.stringify(command)}: it contains ';' or a newline, which HAProxy would run as a second command.`,
+    "Backend and server names may not contain ';' or newlines: rename them in the lab spec.",
+    { command },
+  );
 }
 
 export type HaproxyServerAdminState = "ready" | "drain" | "maint";
@@ -60,8 +93,14 @@ export async function setHaproxyServerState(
 ): Promise<void> {
   const answer = (await send(socketPath, `set server ${backend}/${server} state ${state}`)).trim();
   // Success is silent; "No such backend.", "No such server.", "Permission denied" etc. are not.
-  if (answer !== "")
-    throw new Error(`HAProxy refused 'set server ${backend}/${server} state ${state}': ${answer}`);
+  if (answer !== "") {
+    throw new HaproxyRuntimeError(
+      "HAPROXY_RUNTIME_REFUSED",
+      `HAProxy refused 'set server ${backend}/${server} state ${state}': ${answer}`,
+      "Check that the backend and server exist in the running HAProxy (`show servers state`) and that the stats socket has `level admin`.",
+      { backend, server, state, answer },
+    );
+  }
 }
 
 /** The admin-relevant columns of `show servers state <backend>` for one server. */
@@ -80,8 +119,14 @@ export async function haproxyServerState(
   const text = await send(socketPath, `show servers state ${backend}`);
   const lines = text.split("\n");
   const header = lines.find((l) => l.startsWith("# be_id"));
-  if (!header)
-    throw new Error(`unexpected answer to 'show servers state ${backend}': ${text.trim().slice(0, 200)}`);
+  if (!header) {
+    throw new HaproxyRuntimeError(
+      "HAPROXY_RUNTIME_BAD_ANSWER",
+      `HAProxy's answer to 'show servers state ${backend}' has no '# be_id' header: ${text.trim().slice(0, 200)}`,
+      "Check that the backend exists in the running HAProxy and that the socket is HAProxy's stats socket.",
+      { backend, answer: text.trim().slice(0, 200) },
+    );
+  }
   const cols = header.slice(2).split(" ");
   for (const line of lines) {
     if (line.startsWith("#") || line.trim() === "") continue;

@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { execa } from "execa";
+import { FaultActionError } from "../errors.js";
 import type { FaultHandle } from "./fault-runner.js";
 import type { FaultSpec } from "./fault-spec.js";
 import { type LinkCommand, netemFault, netemShowCommand, parseRootNetem } from "./netem-fault.js";
@@ -29,8 +30,14 @@ export function localNetemFault(fault: FaultSpec, t: NetemTarget): FaultHandle {
 /** The root netem on the device as tc reports it, if any (for checks after a run). */
 export async function rootNetem(t: NetemTarget): Promise<{ delayMs?: number; lossPct?: number } | undefined> {
   const r = await netnsLinkCommand(t.netns)(netemShowCommand(t.dev));
-  if (r.exitCode !== 0)
-    throw new Error(`tc qdisc show dev ${t.dev} in ${t.netns} failed: ${r.stderr.trim()}`);
+  if (r.exitCode !== 0) {
+    throw new FaultActionError(
+      "FAULT_COMMAND_FAILED",
+      `tc qdisc show dev ${t.dev} in ${t.netns} failed (exit ${r.exitCode}): ${r.stderr.trim()}`,
+      `Run \`ip netns exec ${t.netns} tc qdisc show dev ${t.dev}\` as root to see why; the namespace may be gone (\`labgate lab up\` recreates it).`,
+      { netns: t.netns, dev: t.dev, exitCode: r.exitCode, stderr: r.stderr.trim() },
+    );
+  }
   return parseRootNetem(r.stdout);
 }
 

@@ -1,5 +1,6 @@
 import { InvalidInputError, type LxdClient, PreconditionError } from "@labgate/core";
 import type { StepContext } from "../engine/step.js";
+import { FaultActionError, HaproxyRuntimeError } from "../errors.js";
 import { LB_STATS_SOCKET } from "../haproxy/lb-cloud-init.js";
 import { haproxyBackendName } from "../haproxy/render-config.js";
 import { probeServedBy } from "../providers/lxd/lab-payloads.js";
@@ -8,6 +9,7 @@ import { recordedAddress } from "../providers/lxd/lxd-runtime.js";
 import type { LabSpec } from "../spec/lab-spec.js";
 import type { FaultActuator, FaultHandle } from "./fault-runner.js";
 import type { FaultSpec } from "./fault-spec.js";
+import { assertSafeRuntimeCommand } from "./haproxy-runtime.js";
 import {
   type LinkCommand,
   netemAddCommand,
@@ -86,8 +88,11 @@ export function lxdLbRuntimeApi(client: LxdClient, lbInstance: string): (command
   return async (command) => {
     const r = await client.exec(lbInstance, lbRuntimeArgv(command), { timeoutMs: 15_000 });
     if (r.exitCode !== 0) {
-      throw new Error(
+      throw new HaproxyRuntimeError(
+        "HAPROXY_RUNTIME_UNREACHABLE",
         `HAProxy runtime API ${LB_STATS_SOCKET} in ${lbInstance} did not answer '${command}' (exit ${r.exitCode}): ${r.stderr.trim().slice(-300)}`,
+        `Check that HAProxy runs in ${lbInstance} (\`lxc exec ${lbInstance} -- systemctl status haproxy\`); \`labgate lab up\` repairs the LB.`,
+        { instance: lbInstance, command, exitCode: r.exitCode },
       );
     }
     return r.stdout;
@@ -96,8 +101,7 @@ export function lxdLbRuntimeApi(client: LxdClient, lbInstance: string): (command
 
 /** The command, run inside an LB instance, that sends one runtime API command to its HAProxy and prints the answer. */
 export function lbRuntimeArgv(command: string): string[] {
-  if (/[\n;]/.test(command))
-    throw new Error(`refusing a runtime command with ';' or a newline: ${JSON.stringify(command)}`);
+  assertSafeRuntimeCommand(command);
   return ["python3", "-c", RUNTIME_CLIENT_PY, LB_STATS_SOCKET, command];
 }
 
@@ -135,25 +139,36 @@ function instanceStopFault(fault: FaultSpec, app: LxdInstancePlan, deps: StopDep
   return {
     async apply() {
       const status = (await client.getInstance(name))?.status ?? "missing";
-      if (status !== "Running")
-        throw new Error(
+      if (status !== "Running") {
+        throw new FaultActionError(
+          "FAULT_TARGET_STATE",
           `${name} is ${status}, so it cannot be ${fault.action === "kill" ? "killed" : "stopped"}`,
+          "Bring the lab back first (`labgate lab up`), then run the faults again.",
+          { instance: name, status },
         );
+      }
       await client.setInstanceState(name, "stop", {
         force: fault.action === "kill",
         timeoutSeconds: 30,
         timeoutMs: 60_000,
       });
       const after = (await client.getInstance(name))?.status;
-      if (after !== "Stopped") throw new Error(`${name} is ${after ?? "missing"} after LXD stopped it`);
+      if (after !== "Stopped") throw notInEffect(name, after, "stopped");
     },
     async undo() {
       const status = (await client.getInstance(name))?.status;
-      if (status === undefined) throw new Error(`${name} is missing; \`labgate lab up\` recreates it`);
+      if (status === undefined) {
+        throw new FaultActionError(
+          "FAULT_TARGET_STATE",
+          `${name} is missing, so it cannot be started again`,
+          "`labgate lab up` recreates it.",
+          { instance: name },
+        );
+      }
       if (status === "Frozen") await client.setInstanceState(name, "unfreeze", { timeoutMs: 30_000 });
       else if (status !== "Running") await client.setInstanceState(name, "start", { timeoutMs: 60_000 });
       const live = (await client.getInstance(name))?.status;
-      if (live !== "Running") throw new Error(`${name} is ${live ?? "missing"} after LXD started it`);
+      if (live !== "Running") throw notInEffect(name, live, "started");
       await waitReady(name, deps);
     },
   };
@@ -167,7 +182,22 @@ async function waitReady(name: string, deps: StopDeps): Promise<void> {
     if (problem === undefined) return;
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`${name} runs again but its app does not answer: ${problem}`);
+  throw new FaultActionError(
+    "FAULT_NOT_READY",
+    `${name} runs again but its app does not answer: ${problem}`,
+    `Look at the app inside it (\`lxc exec ${name} -- journalctl -b\`); \`labgate lab up\` repairs it.`,
+    { instance: name, problem, timeoutMs: deps.timeoutMs },
+  );
+}
+
+/** LXD accepted a state change but the instance's live status is not the one it asked for. */
+function notInEffect(name: string, status: string | undefined, did: string): FaultActionError {
+  return new FaultActionError(
+    "FAULT_NOT_IN_EFFECT",
+    `${name} is ${status ?? "missing"} after LXD ${did} it`,
+    `Look at the instance (\`lxc info ${name} --show-log\`); \`labgate lab up\` brings the lab back.`,
+    { instance: name, status: status ?? "missing" },
+  );
 }
 
 /** pause: PUT state {"action":"freeze"} (cgroup freezer: every process stops, sockets stay); undo unfreezes. */
@@ -176,17 +206,24 @@ function instanceFreezeFault(app: LxdInstancePlan, client: LxdClient): FaultHand
   return {
     async apply() {
       const status = (await client.getInstance(name))?.status ?? "missing";
-      if (status !== "Running") throw new Error(`${name} is ${status}, so it cannot be paused`);
+      if (status !== "Running") {
+        throw new FaultActionError(
+          "FAULT_TARGET_STATE",
+          `${name} is ${status}, so it cannot be paused`,
+          "Bring the lab back first (`labgate lab up`), then run the faults again.",
+          { instance: name, status },
+        );
+      }
       await client.setInstanceState(name, "freeze", { timeoutMs: 30_000 });
       const after = (await client.getInstance(name))?.status;
-      if (after !== "Frozen") throw new Error(`${name} is ${after ?? "missing"} after LXD froze it`);
+      if (after !== "Frozen") throw notInEffect(name, after, "froze");
     },
     async undo() {
       const status = (await client.getInstance(name))?.status;
       if (status !== "Frozen") return;
       await client.setInstanceState(name, "unfreeze", { timeoutMs: 30_000 });
       const after = (await client.getInstance(name))?.status;
-      if (after !== "Running") throw new Error(`${name} is ${after ?? "missing"} after LXD unfroze it`);
+      if (after !== "Running") throw notInEffect(name, after, "unfroze");
     },
   };
 }

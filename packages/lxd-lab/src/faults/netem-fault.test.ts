@@ -52,6 +52,7 @@ describe.skipIf(!isRoot)("netemFault with the real tc in a namespace", () => {
     const fault = netemFault(parseFault("delay 200ms app2 at 0s for 1s"), ns, "lo", inNs);
     if (!kernelHasNetem) {
       await expect(fault.apply()).rejects.toThrow(/qdisc kind is unknown.*load sch_netem on the host/);
+      await expect(fault.apply()).rejects.toMatchObject({ code: "FAULT_COMMAND_FAILED", exitCode: 5 });
     } else {
       await fault.apply();
       expect(parseRootNetem((await inNs(["tc", "qdisc", "show", "dev", "lo", "root"])).stdout)).toEqual({
@@ -60,6 +61,7 @@ describe.skipIf(!isRoot)("netemFault with the real tc in a namespace", () => {
       // A second fault on the same link is refused, and its undo leaves the first one's qdisc alone.
       const other = netemFault(parseFault("loss 5% app2 at 0s for 1s"), ns, "lo", inNs);
       await expect(other.apply()).rejects.toThrow(/already has a netem qdisc/);
+      await expect(other.apply()).rejects.toMatchObject({ code: "FAULT_NOT_OURS", exitCode: 4 });
       await other.undo();
       expect((await inNs(["tc", "qdisc", "show", "dev", "lo", "root"])).stdout).toMatch(/netem/);
     }

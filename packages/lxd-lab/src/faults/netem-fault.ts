@@ -1,3 +1,4 @@
+import { FaultActionError, LabInternalError } from "../errors.js";
 import type { FaultHandle } from "./fault-runner.js";
 import type { FaultSpec } from "./fault-spec.js";
 
@@ -39,46 +40,65 @@ export function parseRootNetem(show: string): { delayMs?: number; lossPct?: numb
  */
 export function netemFault(fault: FaultSpec, where: string, device: string, run: LinkCommand): FaultHandle {
   if (fault.action !== "delay" && fault.action !== "loss")
-    throw new Error(`netemFault cannot ${fault.action}`);
+    throw new LabInternalError(`netemFault was given '${fault.text}': it only does delay and loss.`);
   let added = false;
+  const facts = { fault: fault.text, where, device };
+  const tcFailed = (what: string, r: { exitCode: number; stderr: string }, extra = "") =>
+    new FaultActionError(
+      "FAULT_COMMAND_FAILED",
+      `${what} failed in ${where} (exit ${r.exitCode}): ${r.stderr.trim()}${extra}`,
+      `Run the same tc command in ${where} by hand to see why; tc needs root (CAP_NET_ADMIN) there.`,
+      { ...facts, exitCode: r.exitCode, stderr: r.stderr.trim() },
+    );
   const show = async () => {
     const r = await run(netemShowCommand(device));
-    if (r.exitCode !== 0)
-      throw new Error(
-        `tc qdisc show dev ${device} failed in ${where} (exit ${r.exitCode}): ${r.stderr.trim()}`,
-      );
+    if (r.exitCode !== 0) throw tcFailed(`tc qdisc show dev ${device}`, r);
     return parseRootNetem(r.stdout);
   };
   return {
     async apply() {
-      if (await show())
-        throw new Error(`${device} in ${where} already has a netem qdisc that labgate did not add`);
+      if (await show()) {
+        throw new FaultActionError(
+          "FAULT_NOT_OURS",
+          `${device} in ${where} already has a netem qdisc that labgate did not add`,
+          `Remove it yourself if it is not needed (\`tc qdisc del dev ${device} root\` in ${where}), or pick another fault; labgate does not replace it.`,
+          facts,
+        );
+      }
       added = true;
       const r = await run(netemAddCommand(fault, device));
       if (r.exitCode !== 0) {
         const unknown = /qdisc kind is unknown/i.test(r.stderr);
-        throw new Error(
-          `tc qdisc add dev ${device} root netem failed in ${where} (exit ${r.exitCode}): ${r.stderr.trim()}` +
-            (unknown ? " (the kernel has no netem: load sch_netem on the host)" : ""),
+        throw tcFailed(
+          `tc qdisc add dev ${device} root netem`,
+          r,
+          unknown ? " (the kernel has no netem: load sch_netem on the host)" : "",
         );
       }
       const live = await show();
       const got = fault.action === "delay" ? live?.delayMs : live?.lossPct;
       // tc prints the kernel's value: 200ms stays 200ms, 0.01% may come back rounded.
       if (got === undefined || Math.abs(got - (fault.amount ?? 0)) > (fault.amount ?? 0) * 0.01 + 0.001) {
-        throw new Error(
+        throw new FaultActionError(
+          "FAULT_NOT_IN_EFFECT",
           `tc reports ${JSON.stringify(live)} on ${device} in ${where} after adding ${fault.text}`,
+          `Check the link by hand (\`tc qdisc show dev ${device}\` in ${where}); another tool may be changing its qdiscs.`,
+          { ...facts, live },
         );
       }
     },
     async undo() {
       if (!added || !(await show())) return;
       const r = await run(netemDeleteCommand(device));
-      if (r.exitCode !== 0 && (await show()))
-        throw new Error(
-          `tc qdisc del dev ${device} root failed in ${where} (exit ${r.exitCode}): ${r.stderr.trim()}`,
+      if (r.exitCode !== 0 && (await show())) throw tcFailed(`tc qdisc del dev ${device} root`, r);
+      if (await show()) {
+        throw new FaultActionError(
+          "FAULT_NOT_IN_EFFECT",
+          `${device} in ${where} still has a netem qdisc after tc qdisc del`,
+          `Remove it by hand (\`tc qdisc del dev ${device} root\` in ${where}); another tool may be adding it back.`,
+          facts,
         );
-      if (await show()) throw new Error(`${device} in ${where} still has a netem qdisc after tc qdisc del`);
+      }
     },
   };
 }

@@ -125,6 +125,10 @@ describe("OpenNebula fault actions (simulator)", () => {
       await expect(act(parseFault("pause app2 at 0s for 1s")).apply()).rejects.toThrow(
         new RegExp(`lab-app2 \\(VM \\d+\\) is ${during}, so it cannot be suspended`),
       );
+      await expect(act(parseFault("pause app2 at 0s for 1s")).apply()).rejects.toMatchObject({
+        code: "FAULT_TARGET_STATE",
+        hint: expect.stringContaining("labgate lab up"),
+      });
       probed.length = 0;
       await handle.undo();
       expect(await label("lab-app2")).toBe("ACTIVE/RUNNING");

@@ -8,6 +8,7 @@ import {
   waitForVmRunning,
 } from "@labgate/core";
 import type { StepContext } from "../engine/step.js";
+import { FaultActionError, HaproxyRuntimeError } from "../errors.js";
 import { LB_STATS_SOCKET } from "../haproxy/lb-cloud-init.js";
 import { haproxyBackendName } from "../haproxy/render-config.js";
 import type { OneInstancePlan, OneLabOptions } from "../providers/opennebula/one-lab-options.js";
@@ -76,10 +77,14 @@ export function oneFaultActuator(ctx: StepContext, o: OneLabOptions, deps: OneFa
       return haproxyAdminFault(fault, {
         socketPath: async (command) => {
           const r = await inVmContainer(runner, deps.client, lbId, lbRuntimeArgv(command));
-          if (r.exitCode !== 0)
-            throw new Error(
-              `HAProxy's runtime API in ${o.lb.vmName} did not answer '${command}': ${r.stderr.trim().slice(-300)}`,
+          if (r.exitCode !== 0) {
+            throw new HaproxyRuntimeError(
+              "HAPROXY_RUNTIME_UNREACHABLE",
+              `HAProxy's runtime API in ${o.lb.vmName} did not answer '${command}' (exit ${r.exitCode}): ${r.stderr.trim().slice(-300)}`,
+              `Check that HAProxy runs in ${o.lb.vmName} (VM ${lbId}); \`labgate lab up\` repairs the LB.`,
+              { vm: o.lb.vmName, vmId: lbId, command, exitCode: r.exitCode },
             );
+          }
           return r.stdout;
         },
         backend: haproxyBackendName(o.lab),
@@ -102,7 +107,14 @@ const inVmContainer = async (
   argv: string[],
 ): ReturnType<LinkCommand> => {
   const vm = await client.vmInfo(vmId);
-  if (vm.hostId === undefined) throw new Error(`VM ${vmId} (${vm.name}) is not deployed on a host`);
+  if (vm.hostId === undefined) {
+    throw new FaultActionError(
+      "FAULT_TARGET_STATE",
+      `VM ${vmId} (${vm.name}) is not deployed on a host, so nothing can run in its container`,
+      `Look at the VM (\`onevm show ${vmId}\`); \`labgate lab up\` deploys the lab's VMs.`,
+      { vmId, vm: vm.name, state: vm.label },
+    );
+  }
   const driver = (await client.hostInfo(vm.hostId)).vmMad;
   const container = vm.deployId || `one-${vmId}`;
   const [cmd, args] =
@@ -146,8 +158,14 @@ function oneVmFault(
   const interval = deps.pollIntervalMs ?? Math.min(o.pollIntervalMs, 1_000);
   const info = async (): Promise<OneVm> => {
     const vm = await client.vmInfo(vmId);
-    if (vm.name !== app.vmName)
-      throw new Error(`VM ${vmId} is ${vm.name}, not ${app.vmName}: the lab's state is out of date`);
+    if (vm.name !== app.vmName) {
+      throw new FaultActionError(
+        "FAULT_TARGET_STATE",
+        `VM ${vmId} is ${vm.name}, not ${app.vmName}: the lab's state is out of date`,
+        "Run `labgate lab up`: it finds or recreates the lab's VMs and records them again.",
+        { vmId, vm: vm.name, expected: app.vmName },
+      );
+    }
     return vm;
   };
   /** Polls until the VM leaves the transient states of its last action (SHUTDOWN_POWEROFF, SAVE_SUSPEND ...). */
@@ -156,22 +174,36 @@ function oneVmFault(
     for (;;) {
       const vm = await info();
       if (want.includes(vm.stateName) || want.includes(vm.label)) return vm;
-      if (vm.lcmStateName.endsWith("_FAILURE") || ["FAILED", "DONE"].includes(vm.stateName))
-        throw new Error(`${app.vmName} (VM ${vmId}) is ${vm.label}${vm.error ? `: ${vm.error}` : ""}`);
-      if (Date.now() > deadline)
-        throw new Error(
-          `${app.vmName} (VM ${vmId}) is still ${vm.label} after ${Math.round(timeoutMs / 1000)} s`,
+      if (vm.lcmStateName.endsWith("_FAILURE") || ["FAILED", "DONE"].includes(vm.stateName)) {
+        throw new FaultActionError(
+          "FAULT_NOT_IN_EFFECT",
+          `${app.vmName} (VM ${vmId}) is ${vm.label}${vm.error ? `: ${vm.error}` : ""}`,
+          `Read the VM's log (\`onevm show ${vmId}\`, /var/log/one/${vmId}.log on the front-end); \`onevm recover\` or \`labgate lab up\` brings it back.`,
+          { vmId, vm: app.vmName, state: vm.label, ...(vm.error ? { error: vm.error } : {}) },
         );
+      }
+      if (Date.now() > deadline) {
+        throw new FaultActionError(
+          "FAULT_NOT_IN_EFFECT",
+          `${app.vmName} (VM ${vmId}) is still ${vm.label} after ${Math.round(timeoutMs / 1000)} s`,
+          "The OpenNebula host may be slow or its driver stuck: look at `onevm show` and raise the lab's waitTimeoutMs if it is only slow.",
+          { vmId, vm: app.vmName, state: vm.label, timeoutMs },
+        );
+      }
       await sleep(interval);
     }
   };
   return {
     async apply() {
       const vm = await info();
-      if (vm.label !== "ACTIVE/RUNNING")
-        throw new Error(
+      if (vm.label !== "ACTIVE/RUNNING") {
+        throw new FaultActionError(
+          "FAULT_TARGET_STATE",
           `${app.vmName} (VM ${vmId}) is ${vm.label}, so it cannot be ${action === "pause" ? "suspended" : "powered off"}`,
+          "Bring the lab back first (`labgate lab up`), then run the faults again.",
+          { vmId, vm: app.vmName, state: vm.label },
         );
+      }
       await client.vmAction(APPLY_ACTION[action], vmId);
       await settle([APPLIED_STATE[action]]);
     },
@@ -181,14 +213,27 @@ function oneVmFault(
       if (vm.stateName === "POWEROFF" || vm.stateName === "SUSPENDED") await client.vmAction("resume", vmId);
       const running = await waitForVmRunning(client, vmId, { timeoutMs, intervalMs: interval });
       const ip = running.nics[0]?.ip;
-      if (!ip) throw new Error(`${app.vmName} (VM ${vmId}) runs again without an address`);
+      if (!ip) {
+        throw new FaultActionError(
+          "FAULT_NOT_IN_EFFECT",
+          `${app.vmName} (VM ${vmId}) runs again without an address`,
+          `Look at the VM's NICs (\`onevm show ${vmId}\`); \`labgate lab up\` recreates it with its address.`,
+          { vmId, vm: app.vmName },
+        );
+      }
       const deadline = Date.now() + timeoutMs;
       const ready = deps.ready ?? probeApp;
       for (;;) {
         const problem = await ready(app, ip, AbortSignal.timeout(5_000));
         if (problem === undefined) return;
-        if (Date.now() > deadline)
-          throw new Error(`${app.vmName} (VM ${vmId}) runs again but its app does not answer: ${problem}`);
+        if (Date.now() > deadline) {
+          throw new FaultActionError(
+            "FAULT_NOT_READY",
+            `${app.vmName} (VM ${vmId}) runs again but its app does not answer: ${problem}`,
+            `Look at the app inside the VM (${ip}:${app.port}/health); \`labgate lab up\` repairs it.`,
+            { vmId, vm: app.vmName, ip, problem, timeoutMs },
+          );
+        }
         await sleep(interval);
       }
     },

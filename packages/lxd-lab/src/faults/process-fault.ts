@@ -1,4 +1,5 @@
 import { readProcStat } from "@labgate/core";
+import { FaultActionError, LabInternalError } from "../errors.js";
 import { isRunning, waitFor } from "../providers/local/local-process.js";
 import type { FaultHandle } from "./fault-runner.js";
 import type { FaultSpec } from "./fault-spec.js";
@@ -33,15 +34,21 @@ const SIGNAL: Record<"stop" | "kill" | "pause", NodeJS.Signals> = {
  */
 export function processFault(fault: FaultSpec, target: ProcessTarget): FaultHandle {
   if (fault.action !== "stop" && fault.action !== "kill" && fault.action !== "pause") {
-    throw new Error(`processFault cannot ${fault.action}`);
+    throw new LabInternalError(`processFault was given '${fault.text}': it only does stop, kill and pause.`);
   }
   const action = fault.action;
   let pausedPid: number | undefined;
   return {
     async apply() {
       const pid = await target.pid();
-      if (pid === undefined)
-        throw new Error(`${fault.target} is not running, so it cannot be ${past(action)}`);
+      if (pid === undefined) {
+        throw new FaultActionError(
+          "FAULT_TARGET_STATE",
+          `${fault.target} is not running, so it cannot be ${past(action)}`,
+          "Bring the lab back first (`labgate lab up`), then run the faults again.",
+          { fault: fault.text },
+        );
+      }
       if (action === "pause") pausedPid = pid;
       process.kill(pid, SIGNAL[action]);
       const settled =
@@ -49,8 +56,11 @@ export function processFault(fault: FaultSpec, target: ProcessTarget): FaultHand
           ? await waitFor(async () => (await readProcStat(pid))?.state === "T", 5_000, undefined, 20)
           : await waitFor(async () => !(await isRunning(pid)), 10_000, undefined, 20);
       if (!settled) {
-        throw new Error(
+        throw new FaultActionError(
+          "FAULT_NOT_IN_EFFECT",
           `${fault.target} (pid ${pid}) did not ${action === "pause" ? "stop" : "exit"} after ${SIGNAL[action]}`,
+          `Look at the process (\`ps -o pid,stat,cmd -p ${pid}\`); \`labgate lab down\` then \`labgate lab up\` restarts the backends.`,
+          { fault: fault.text, pid, signal: SIGNAL[action] },
         );
       }
     },
@@ -61,7 +71,12 @@ export function processFault(fault: FaultSpec, target: ProcessTarget): FaultHand
         process.kill(pid, "SIGCONT");
         // Done when the kernel says the process runs again, not when the signal was sent.
         if (!(await waitFor(async () => (await readProcStat(pid))?.state !== "T", 5_000, undefined, 20))) {
-          throw new Error(`${fault.target} (pid ${pid}) is still stopped after SIGCONT`);
+          throw new FaultActionError(
+            "FAULT_NOT_IN_EFFECT",
+            `${fault.target} (pid ${pid}) is still stopped after SIGCONT`,
+            `Send it SIGCONT by hand (\`kill -CONT ${pid}\`) and check its state (\`ps -o stat -p ${pid}\`).`,
+            { fault: fault.text, pid },
+          );
         }
         return;
       }
@@ -77,20 +92,30 @@ export function haproxyAdminFault(
   lb: { socketPath: HaproxyRuntimeApi; backend: string; server: string },
 ): FaultHandle {
   if (fault.action !== "drain" && fault.action !== "maint") {
-    throw new Error(`haproxyAdminFault cannot ${fault.action}`);
+    throw new LabInternalError(`haproxyAdminFault was given '${fault.text}': it only does drain and maint.`);
   }
   const state: HaproxyServerAdminState = fault.action;
   // Each change is read back from HAProxy (`show servers state`): the fault is in place when HAProxy says so.
   const setAndCheck = async (want: HaproxyServerAdminState) => {
     await setHaproxyServerState(lb.socketPath, lb.backend, lb.server, want);
     const live = await haproxyServerState(lb.socketPath, lb.backend, lb.server);
-    if (!live) throw new Error(`HAProxy has no server ${lb.backend}/${lb.server}`);
+    if (!live) {
+      throw new FaultActionError(
+        "FAULT_NOT_IN_EFFECT",
+        `HAProxy has no server ${lb.backend}/${lb.server}`,
+        "The running HAProxy has another config than the lab's: `labgate lab up` renders and reloads it.",
+        { fault: fault.text, backend: lb.backend, server: lb.server },
+      );
+    }
     const flag = live.adminState & (want === "maint" ? ADMIN_FORCED_MAINT : ADMIN_FORCED_DRAIN);
     const ok =
       want === "ready" ? (live.adminState & (ADMIN_FORCED_MAINT | ADMIN_FORCED_DRAIN)) === 0 : flag !== 0;
     if (!ok) {
-      throw new Error(
+      throw new FaultActionError(
+        "FAULT_NOT_IN_EFFECT",
         `HAProxy reports ${lb.backend}/${lb.server} admin state 0x${live.adminState.toString(16)} after 'state ${want}'`,
+        `Check the server by hand (\`show servers state ${lb.backend}\` on the stats socket); another tool may be changing it.`,
+        { fault: fault.text, backend: lb.backend, server: lb.server, adminState: live.adminState, want },
       );
     }
   };

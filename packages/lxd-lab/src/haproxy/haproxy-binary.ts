@@ -14,23 +14,20 @@ export interface HaproxyInfo {
 
 /** Runs `haproxy -vv` and reads the version and whether the Prometheus exporter is built in. */
 export async function detectHaproxy(bin = "haproxy"): Promise<HaproxyInfo> {
-  let output: string;
-  try {
-    const result = await execa(bin, ["-vv"], { all: true, reject: false, timeout: 10_000 });
-    if (result.exitCode !== 0 && !result.all) throw new Error(`exit code ${result.exitCode}`);
-    output = result.all ?? "";
-  } catch (error) {
+  // execa with reject: false reports a missing binary or a timeout in the result, not by throwing.
+  const result = await execa(bin, ["-vv"], { all: true, reject: false, timeout: 10_000 });
+  if (result.failed && !result.all) {
     throw new PreconditionError(
       "HAPROXY_MISSING",
-      `HAProxy is not installed or cannot run (${bin} -vv failed).`,
+      `HAProxy is not installed or cannot run (${bin} -vv failed: ${result.shortMessage}).`,
       {
         hint: "Install it: `sudo apt-get install -y haproxy` (Debian/Ubuntu), then re-run.",
-        cause: error,
-        details: { bin },
+        ...(result.cause === undefined ? {} : { cause: result.cause }),
+        details: { bin, exitCode: result.exitCode },
       },
     );
   }
-  return parseHaproxyVersionOutput(bin, output);
+  return parseHaproxyVersionOutput(bin, result.all ?? "");
 }
 
 export function parseHaproxyVersionOutput(bin: string, output: string): HaproxyInfo {

@@ -82,6 +82,16 @@ describe("rendered configs pass the real haproxy -c", () => {
     expect(typeof info.prometheus).toBe("boolean");
   });
 
+  it("a haproxy that cannot run is HAPROXY_MISSING (exit 4) with the spawn error as cause", async () => {
+    const missing = "/nonexistent/labgate-test/haproxy";
+    await expect(detectHaproxy(missing)).rejects.toMatchObject({
+      code: "HAPROXY_MISSING",
+      exitCode: 4,
+      message: expect.stringContaining(`${missing} -vv failed`),
+      cause: { code: "ENOENT" },
+    });
+  });
+
   const variants: [string, Partial<HaproxyConfigOptions>][] = [
     ["local default", {}],
     ["all interfaces, always header", { bindAddress: "0.0.0.0", servedByHeader: "always" }],

@@ -1,6 +1,6 @@
 import type { Gate } from "../engine/gate.js";
 import type { Step } from "../engine/step.js";
-import { NotConfirmedError } from "../errors.js";
+import { LabInternalError, NotConfirmedError } from "../errors.js";
 import type { ImageBuildOptions } from "./image-build-options.js";
 import { type ImageStep, readCachedImage } from "./image-build-steps.js";
 
@@ -134,7 +134,12 @@ function showImageStep(step: ImageStep, index: number, total: number, confirmedB
 /** The gate shows and explains lab steps; an image step has the same face (id, title, why, commands). */
 function asGateStep(step: ImageStep): Step {
   const notUsed = async (): Promise<never> => {
-    throw new Error("image steps are run by runImageBuild, not the lab engine");
+    throw new LabInternalError(
+      `Image step ${step.id} was handed to the lab engine; runImageBuild runs image steps.`,
+      {
+        step: step.id,
+      },
+    );
   };
   return {
     id: step.id,

@@ -1,6 +1,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { parseCidr, parseIpv4, type Subnet, subnetOf, subnetsOverlap } from "@labgate/core";
 import { execa } from "execa";
+import { ToolOutputError } from "../../errors.js";
 import type { AppNetns } from "./netns-plan.js";
 
 /** What `ip -j addr show` says about one interface (the fields labgate reads). */
@@ -43,14 +44,31 @@ export async function ipLinks(netns?: string, dev?: string): Promise<IpLink[]> {
   const args = [...(netns ? ["-n", netns] : []), "-j", "addr", "show", ...(dev ? ["dev", dev] : [])];
   const r = await runIp(args);
   if (!r.ok || r.stdout.trim() === "") return [];
-  const parsed = JSON.parse(r.stdout) as unknown;
-  if (!Array.isArray(parsed)) throw new Error(`ip ${args.join(" ")} did not print a JSON list`);
+  const parsed = parseIpJson(args, r.stdout);
   return parsed.filter(
     (l): l is IpLink =>
       typeof l === "object" &&
       l !== null &&
       typeof (l as IpLink).ifname === "string" &&
       typeof (l as IpLink).ifindex === "number",
+  );
+}
+
+/** `ip -j` prints a JSON list; anything else means an ip that labgate does not understand. */
+function parseIpJson(args: string[], stdout: string): unknown[] {
+  let parsed: unknown;
+  let cause: unknown;
+  try {
+    parsed = JSON.parse(stdout);
+  } catch (error) {
+    cause = error;
+  }
+  if (Array.isArray(parsed)) return parsed;
+  throw new ToolOutputError(
+    `\`ip ${args.join(" ")}\` did not print a JSON list: ${stdout.trim().slice(0, 200)}`,
+    "labgate needs iproute2 with JSON output (`ip -j`, iproute2 4.14 or newer); check `ip -V`.",
+    { command: ["ip", ...args] },
+    cause,
   );
 }
 
