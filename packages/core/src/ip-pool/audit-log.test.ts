@@ -102,4 +102,12 @@ describe("the IP audit log", () => {
     await pool.allocate("192.168.3.0/24", "web2");
     expect((await pool.auditLog()).entries.map((e) => e.owner)).toEqual(["web1", "web2"]);
   });
+
+  it("reports JSON lines that are not entries (null, a list, no address) as broken too", async () => {
+    await pool.allocate("192.168.3.0/24", "web1");
+    await appendFile(join(dir, "state.audit.jsonl"), 'null\n[1]\n{"time": "2026-01-01T00:00:00Z"}\n');
+    const log = await pool.auditLog();
+    expect(log.entries.map((e) => e.owner)).toEqual(["web1"]);
+    expect(log.broken.map((b) => b.line)).toEqual([2, 3, 4]);
+  });
 });

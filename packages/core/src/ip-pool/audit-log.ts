@@ -148,14 +148,24 @@ export async function readAuditLog(path: string): Promise<AuditLogRead> {
   const broken: AuditLogRead["broken"] = [];
   text.split("\n").forEach((line, index) => {
     if (line === "") return;
-    try {
-      const parsed = JSON.parse(line) as IpAuditEntry;
-      if (typeof parsed.time !== "string" || typeof parsed.address !== "string")
-        throw new Error("not an entry");
-      entries.push(parsed);
-    } catch {
-      broken.push({ line: index + 1, text: line.length > 80 ? `${line.slice(0, 80)}...` : line });
-    }
+    const parsed = parseEntry(line);
+    if (parsed) entries.push(parsed);
+    else broken.push({ line: index + 1, text: line.length > 80 ? `${line.slice(0, 80)}...` : line });
   });
   return { entries, broken };
+}
+
+/** One line as an entry, or undefined when it is not JSON or lacks the time and address every entry has. */
+function parseEntry(line: string): IpAuditEntry | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  const entry = parsed as Partial<IpAuditEntry> | null;
+  if (typeof entry !== "object" || entry === null) return undefined;
+  return typeof entry.time === "string" && typeof entry.address === "string"
+    ? (entry as IpAuditEntry)
+    : undefined;
 }

@@ -1,3 +1,4 @@
+import { InvalidInputError } from "../../errors.js";
 import { escapeXml } from "./xmlrpc.js";
 
 /**
@@ -13,7 +14,16 @@ export interface TemplateObject {
 const KEY = /^[A-Z_][A-Z0-9_]*$/i;
 
 function element(key: string, value: TemplateValue): string {
-  if (!KEY.test(key)) throw new Error(`invalid OpenNebula template attribute name: ${key}`);
+  if (!KEY.test(key)) {
+    throw new InvalidInputError(
+      "ONE_TEMPLATE_ATTRIBUTE_INVALID",
+      `${JSON.stringify(key)} is not an OpenNebula template attribute name: names are letters, digits and '_', not starting with a digit.`,
+      {
+        hint: "Rename the attribute in the template you passed (e.g. MY_ATTR); OpenNebula would reject the template.",
+        details: { attribute: key },
+      },
+    );
+  }
   if (Array.isArray(value)) return value.map((v) => element(key, v)).join("");
   if (typeof value === "object") return `<${key}>${body(value)}</${key}>`;
   return `<${key}>${escapeXml(String(value))}</${key}>`;

@@ -124,6 +124,12 @@ interface Template {
   template: Record<string, unknown>;
   regtime: number;
 }
+/**
+ * A driver script's failure on the simulated host. Never thrown out of the simulator: #run turns its
+ * message into the VM's ERROR text and failure state, as oned does with a driver's stderr.
+ */
+class DriverFailure extends Error {}
+
 /** One state a VM passes through; `hook` is the driver call made in that state (the next step waits for it). */
 interface Step {
   state: (typeof VM_STATES)[number];
@@ -1011,10 +1017,12 @@ export class OneSimulator {
         onFail: "BOOT_FAILURE",
         hook: async () => {
           if (this.options.bootFailures.includes(vm.name)) {
-            throw new Error("lxc: failed to start container (Error: Failed to run: forkstart)");
+            throw new DriverFailure("lxc: failed to start container (Error: Failed to run: forkstart)");
           }
           if (containerOnVm) {
-            throw new Error(`${chosen.vmMad}: the disk is a container root file system, no bootable device`);
+            throw new DriverFailure(
+              `${chosen.vmMad}: the disk is a container root file system, no bootable device`,
+            );
           }
           await this.hypervisor.deploy(this.#hypervisorVm(vm));
         },
