@@ -8,14 +8,39 @@ export interface Output {
   readonly json: boolean;
   /** The command's result: JSON on stdout with --json, otherwise `human(data)` on stdout. */
   result<T>(data: T, human: (data: T) => string): void;
-  /** Progress and explanations for people, always on stderr, never in the JSON stream. */
+  /** Progress and explanations for people, always on stderr, never in the JSON stream; none with --quiet. */
   info(message: string): void;
+  /** Something the user should know even with --quiet (a deprecated flag, an override). */
   warn(message: string): void;
+  /** Diagnostics only --verbose asks for, e.g. the exact commands run; on stderr. */
+  verbose(message: string): void;
 }
 
 export interface OutputStreams {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
+}
+
+/** The global --quiet, --verbose and --no-color (or NO_COLOR), set once per run by the root program. */
+export interface OutputMode {
+  quiet: boolean;
+  verbose: boolean;
+  color: boolean;
+}
+
+let mode: OutputMode = defaultOutputMode();
+
+/** Colour unless NO_COLOR is set to anything non-empty (https://no-color.org). */
+export function defaultOutputMode(env: NodeJS.ProcessEnv = process.env): OutputMode {
+  return { quiet: false, verbose: false, color: !env.NO_COLOR };
+}
+
+export function setOutputMode(next: OutputMode): void {
+  mode = { ...next };
+}
+
+export function outputMode(): Readonly<OutputMode> {
+  return mode;
 }
 
 export function createOutput(json: boolean, streams: OutputStreams = process): Output {
@@ -29,10 +54,13 @@ export function createOutput(json: boolean, streams: OutputStreams = process): O
       }
     },
     info(message) {
-      streams.stderr.write(`${redact(message)}\n`);
+      if (!mode.quiet) streams.stderr.write(`${redact(message)}\n`);
     },
     warn(message) {
       streams.stderr.write(`warning: ${redact(message)}\n`);
+    },
+    verbose(message) {
+      if (mode.verbose && !mode.quiet) streams.stderr.write(`${redact(message)}\n`);
     },
   };
 }

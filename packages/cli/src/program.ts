@@ -1,4 +1,5 @@
-import { Command } from "commander";
+import { Command, Option } from "commander";
+import { defaultOutputMode, setOutputMode } from "./output.js";
 
 type Register = (program: Command) => void;
 
@@ -47,7 +48,27 @@ export async function createProgram(argv: readonly string[] = []): Promise<Comma
     .version(VERSION)
     .exitOverride()
     .showHelpAfterError("(run with --help for usage)")
-    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) })
+    .addOption(
+      new Option("-q, --quiet", "only data on stdout and errors on stderr: no progress or info lines"),
+    )
+    .addOption(
+      new Option("-v, --verbose", "extra diagnostics on stderr, e.g. the exact commands run").conflicts(
+        "quiet",
+      ),
+    )
+    .option("--no-color", "no colours or terminal control codes (also when NO_COLOR is set)");
+  // Global flags may come before or after the command (`labgate --quiet ip list`, `labgate ip list -q`).
+  setOutputMode(defaultOutputMode());
+  program.hook("preAction", (_root, action) => {
+    const flags = action.optsWithGlobals();
+    const base = defaultOutputMode();
+    setOutputMode({
+      quiet: flags.quiet === true,
+      verbose: flags.verbose === true,
+      color: base.color && flags.color !== false,
+    });
+  });
 
   const args = argv.slice(2);
   const versionOnly = args.length === 1 && (args[0] === "--version" || args[0] === "-V");

@@ -23,7 +23,7 @@ import {
 import { ExitCode } from "@labgate/core/exit-codes";
 import { runFaultBench } from "@labgate/lxd-lab/fault-bench";
 import type { Command } from "commander";
-import { createOutput, type OutputStreams } from "../output.js";
+import { createOutput, type OutputStreams, outputMode } from "../output.js";
 import { type BenchLabFlags, refuseFaultsWithoutLab, wantsLab } from "./bench-lab-flags.js";
 import { processIo } from "./lab-io.js";
 
@@ -241,7 +241,12 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
     faultController.abort();
   };
   process.once("SIGINT", onSigint);
-  const bar = flags.progress !== false && streams.stderr.isTTY ? progressBar(streams.stderr) : undefined;
+  // The bar redraws itself with terminal control codes: progress that --quiet and --no-color rule out.
+  const { quiet, color } = outputMode();
+  const bar =
+    flags.progress !== false && !quiet && color && streams.stderr.isTTY
+      ? progressBar(streams.stderr)
+      : undefined;
   out.info(
     `Measuring ${describeRequest(resolved)} ${resolved.stages ? (resolved.stagesOf === "connections" ? `with connections ramping through ${flags.stages} (closed loop)` : `at a rate ramping through ${flags.stages}`) : options.rate ? `at a constant ${options.rate} req/s` : `with ${resolved.connections} connections (closed loop)`} for ${resolved.stages ? `${resolved.durationMs / 1000}s` : (flags.duration ?? "10s")}${options.warmupMs ? ` after a ${flags.warmup} warm-up` : ""}. Ctrl-C stops early and still reports.`,
   );

@@ -9,7 +9,7 @@ import { startProxmoxSim } from "../../../core/src/adapters/test-support/proxmox
 import { reportError } from "../main.js";
 import { runCliInProcess } from "../test-support/in-process-cli.js";
 import { proxmoxVmSpec, useProxmoxDeployEnv } from "../test-support/proxmox-deploy-env.js";
-import { deployCommand } from "./deploy.js";
+import { deployCommand, parseDeployTimeout } from "./deploy.js";
 
 const TOKEN_ID = "labgate@pve!cli";
 const SECRET = "0b7e3c52-cli-test-secret-9a1f";
@@ -119,6 +119,51 @@ describe("labgate deploy", () => {
     await expect(readFile(join(dir, "ip_pools.state.json"), "utf8")).rejects.toThrow();
   });
 
+  it("takes the spec as --spec FILE (as lab does) or as the argument; both different, or none, exit 2", async () => {
+    const positional = await cli(["deploy", "plan", specPath, "--json"]);
+    const flagged = await cli(["deploy", "plan", "--spec", specPath, "--json"]);
+    expect(flagged.code).toBe(0);
+    expect(JSON.parse(flagged.stdout)).toEqual(JSON.parse(positional.stdout));
+    expect((await cli(["deploy", "plan", specPath, "--spec", specPath])).code).toBe(0);
+
+    const other = join(dir, "other.json");
+    const both = await cli(["deploy", "plan", specPath, "--spec", other]);
+    expect(both.code).toBe(ExitCode.INVALID_INPUT);
+    expect(both.stderr).toContain("DEPLOY_SPEC_TWICE");
+    expect(both.stderr).toContain(other);
+    const none = await cli(["deploy", "check"]);
+    expect(none.code).toBe(ExitCode.INVALID_INPUT);
+    expect(none.stderr).toContain("DEPLOY_SPEC_MISSING");
+    expect(sim.requests).toHaveLength(0);
+  });
+
+  it("--timeout is a duration as bench's: 90s, 90 (seconds, as before) and 1m", () => {
+    expect(parseDeployTimeout("90s")).toBe(90_000);
+    expect(parseDeployTimeout("90")).toBe(90_000);
+    expect(parseDeployTimeout("1m")).toBe(60_000);
+    expect(parseDeployTimeout("1h30m")).toBe(5_400_000);
+    expect(parseDeployTimeout("24h")).toBe(86_400_000);
+    expect(() => parseDeployTimeout("soon")).toThrow(/not a duration/);
+  });
+
+  it("--quiet keeps the data and drops the plan's info lines; --verbose adds the pool it used", async () => {
+    const state = join(dir, "state");
+    const loud = await cli(["deploy", "apply", specPath, "--state-dir", state]);
+    expect(loud.code).toBe(ExitCode.NOT_CONFIRMED);
+    expect(loud.stderr).toContain("Plan for ubuntu-big");
+    const quiet = await cli(["deploy", "apply", specPath, "--state-dir", state, "--quiet"]);
+    expect(quiet.code).toBe(ExitCode.NOT_CONFIRMED);
+    expect(quiet.stderr).not.toContain("Plan for ubuntu-big");
+    expect(quiet.stderr).toContain("DEPLOY_NOT_CONFIRMED");
+
+    const plain = await cli(["deploy", "plan", specPath]);
+    const verbose = await cli(["--verbose", "deploy", "plan", specPath]);
+    expect(verbose.stdout).toBe(plain.stdout);
+    expect(plain.stderr).not.toContain("IP pool:");
+    expect(verbose.stderr).toContain(`IP pool: ${join(dir, "ip_pools.json")}`);
+    expect(sim.requests).toHaveLength(0);
+  });
+
   it("apply without a TTY and without --yes is refused with exit 7, nothing created", async () => {
     const r = await cli(["deploy", "apply", specPath, "--state-dir", join(dir, "state")]);
     expect(r.code).toBe(ExitCode.NOT_CONFIRMED);
@@ -138,7 +183,7 @@ describe("labgate deploy", () => {
       "--state-dir",
       state,
       "--timeout",
-      "20",
+      "90s",
     ]);
     expect(r.stderr).not.toContain(SECRET);
     expect(r.code).toBe(0);
@@ -166,8 +211,13 @@ describe("labgate deploy", () => {
     const bad = await cli(["deploy", "apply", specPath, "--yes", "--timeout", "soon", "--state-dir", state]);
     expect(bad.code).toBe(ExitCode.INVALID_INPUT);
     expect(bad.stderr).toContain("DEPLOY_TIMEOUT_INVALID");
+    // The bench's duration syntax: "1e10" is no duration, and says what to type.
+    const sci = await cli(["deploy", "apply", specPath, "--yes", "--timeout", "1e10", "--state-dir", state]);
+    expect(sci.code).toBe(ExitCode.INVALID_INPUT);
+    expect(sci.stderr).toContain("DEPLOY_TIMEOUT_INVALID");
+    expect(sci.stderr).toMatch(/what to do: .*10s/);
     // Past a day (and a timer's 2^31-1 ms) a wait would end at once instead of waiting.
-    for (const timeout of ["86401", "1e10"]) {
+    for (const timeout of ["86401", "24h1s", "0", "0s"]) {
       const long = await cli([
         "deploy",
         "apply",
@@ -179,7 +229,7 @@ describe("labgate deploy", () => {
         state,
       ]);
       expect(long.code).toBe(ExitCode.INVALID_INPUT);
-      expect(long.stderr).toContain("at most 86400");
+      expect(long.stderr).toContain(timeout === "0" || timeout === "0s" ? "above 0" : "at most 86400");
     }
     await mkdir(state, { recursive: true });
     const release = await acquireFileLock(join(state, "proxmox-ubuntu-big.json.apply"));

@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { parseDuration } from "@labgate/bench/duration";
 import {
   checkDeployment,
   createAdapter,
@@ -36,6 +37,7 @@ import {
   withFileLock,
   writeDeployRecord,
 } from "@labgate/core";
+import { isLabgateError } from "@labgate/core/errors";
 import type { Command } from "commander";
 import { createOutput, type Output, type OutputStreams } from "../output.js";
 import { askYes } from "./ask-yes.js";
@@ -48,6 +50,8 @@ export interface DeployFlags {
   ipState?: string;
   stateDir?: string;
   timeout?: string;
+  /** --spec FILE, the same flag `lab` takes; the positional spec still works. */
+  spec?: string;
 }
 
 export interface DeployIo extends OutputStreams {
@@ -68,8 +72,9 @@ export function registerDeployCommands(program: Command, io?: DeployIo): void {
     );
   const add = (action: Action, description: string) => {
     const cmd = deploy
-      .command(`${action} <spec>`)
+      .command(`${action} [spec]`)
       .description(description)
+      .option("--spec <file>", "the deploy spec (JSON); or give it as the argument")
       .option(
         "-p, --platform <name>",
         `target platform (${PLATFORMS.join(", ")}); default: the spec's "platform"`,
@@ -86,11 +91,16 @@ export function registerDeployCommands(program: Command, io?: DeployIo): void {
         DEFAULT_DEPLOY_STATE_DIR,
       );
     }
-    if (action === "apply") cmd.option("--timeout <seconds>", "how long to wait for the VM to run", "600");
-    cmd.action(async (spec: string, flags: DeployFlags) => {
+    if (action === "apply")
+      cmd.option(
+        "--timeout <duration>",
+        "how long to wait for the VM to run: 90s, 15m, 1h30m (a bare number is seconds; at most 24h)",
+        "10m",
+      );
+    cmd.action(async (spec: string | undefined, flags: DeployFlags) => {
       process.exitCode = await deployCommand(
         action,
-        spec,
+        specFrom(spec, flags),
         flags,
         io ?? { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env },
       );
@@ -125,6 +135,11 @@ export async function deployCommand(
   if (hasErrors(findings)) return reportFindings(out, findings, specPath, platform);
   const stateDir = flags.stateDir ?? DEFAULT_DEPLOY_STATE_DIR;
   const pool = ipPoolFor(spec, platform, flags, io.env, stateDir);
+  out.verbose(
+    pool
+      ? `IP pool: ${pool.configPath ?? "built in (loopback)"}; ledger: ${pool.statePath}`
+      : "IP pool: none needed (DHCP, a cloud platform, or a full address with no pool file)",
+  );
   if (action === "check") {
     // The address rules apply enforces (gateway, network address, held in the ledger) run here too.
     findings.push(...(await addressFindings(spec, platform, pool)));
@@ -377,21 +392,51 @@ function interruptedNotice(record: DeployRecord, found: NodeRef[], statePath: st
   return `An earlier apply of ${record.ref.name} was interrupted (intent recorded ${record.createdAt} in ${statePath}); ${what}.`;
 }
 
+/** The spec as `lab` takes it (--spec FILE) or as deploy always did (the argument); exactly one. */
+function specFrom(positional: string | undefined, flags: DeployFlags): string {
+  if (positional !== undefined && flags.spec !== undefined && positional !== flags.spec) {
+    throw new InvalidInputError(
+      "DEPLOY_SPEC_TWICE",
+      `Two specs: ${JSON.stringify(positional)} as the argument and ${JSON.stringify(flags.spec)} with --spec.`,
+      { hint: "Give the spec once: `labgate deploy plan --spec vm.json` or `labgate deploy plan vm.json`." },
+    );
+  }
+  const spec = positional ?? flags.spec;
+  if (spec === undefined || spec === "") {
+    throw new InvalidInputError("DEPLOY_SPEC_MISSING", "No deploy spec given.", {
+      hint: "Pass the spec file: `labgate deploy plan --spec vm.json` (or as the argument).",
+    });
+  }
+  return spec;
+}
+
 const MAX_TIMEOUT_SECONDS = 86_400;
 
 function timeoutMs(flags: DeployFlags): number {
-  const seconds = Number(flags.timeout ?? 600);
+  return parseDeployTimeout(flags.timeout ?? "10m");
+}
+
+/** --timeout in the bench's duration syntax (90s, 15m, 1h30m; a bare number is seconds), bounded to a day; ms. */
+export function parseDeployTimeout(text: string): number {
+  let ms: number;
+  try {
+    ms = parseDuration(text, "--timeout");
+  } catch (error) {
+    if (!isLabgateError(error)) throw error;
+    throw new InvalidInputError("DEPLOY_TIMEOUT_INVALID", error.message, {
+      hint: error.hint ?? "E.g. --timeout 15m to wait up to 15 minutes for the VM to run.",
+      cause: error,
+    });
+  }
   // A day is far beyond any VM boot, and far below a timer's 2^31-1 ms, past which it would fire at once.
-  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_TIMEOUT_SECONDS) {
+  if (!(ms > 0) || ms > MAX_TIMEOUT_SECONDS * 1000) {
     throw new InvalidInputError(
       "DEPLOY_TIMEOUT_INVALID",
-      `--timeout must be a number of seconds above 0 and at most ${MAX_TIMEOUT_SECONDS} (a day), got "${flags.timeout}".`,
-      {
-        hint: "E.g. --timeout 900 to wait up to 15 minutes for the VM to run.",
-      },
+      `--timeout "${text}" must be above 0 and at most ${MAX_TIMEOUT_SECONDS} seconds (24h).`,
+      { hint: "E.g. --timeout 15m (or 900, in seconds) to wait up to 15 minutes for the VM to run." },
     );
   }
-  return seconds * 1000;
+  return ms;
 }
 
 function choosePlatform(spec: DeploySpec, flags: DeployFlags, out: Output): PlatformName {

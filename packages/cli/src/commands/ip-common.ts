@@ -2,8 +2,10 @@ import { IpPool, IpPoolRequestError, isPostgresUrl } from "@labgate/core";
 
 /** Flags every `labgate ip` subcommand takes. */
 export interface IpCommonFlags {
-  config?: string;
-  state?: string;
+  /** --ip-pools (formerly --config): the pool config file. */
+  ipPools?: string;
+  /** --ip-state (formerly --state): the file ledger. */
+  ipState?: string;
   /** postgres://... for a shared ledger (default: $LABGATE_LEDGER, else the file ledger). */
   ledger?: string;
   json?: boolean;
@@ -64,24 +66,24 @@ export interface IpListFlags extends IpCommonFlags {
   owner?: string;
 }
 
-/** The pool the flags point at: --config and --state, else the defaults beside config/ip_pools.json. */
+/** The pool the flags point at: --ip-pools and --ip-state, else the defaults beside config/ip_pools.json. */
 export function poolFrom(flags: IpCommonFlags, env: NodeJS.ProcessEnv = process.env): IpPool {
-  const ledger = flags.ledger ?? (flags.state === undefined ? env.LABGATE_LEDGER || undefined : undefined);
-  if (ledger !== undefined && flags.state !== undefined) {
-    throw new IpPoolRequestError("LEDGER_AND_STATE", "Give either --ledger or --state, not both.", {
-      hint: "--state is the file ledger; --ledger postgres://... is a shared one.",
+  const ledger = flags.ledger ?? (flags.ipState === undefined ? env.LABGATE_LEDGER || undefined : undefined);
+  if (ledger !== undefined && flags.ipState !== undefined) {
+    throw new IpPoolRequestError("LEDGER_AND_STATE", "Give either --ledger or --ip-state, not both.", {
+      hint: "--ip-state is the file ledger; --ledger postgres://... is a shared one.",
     });
   }
   if (ledger !== undefined && !isPostgresUrl(ledger)) {
     throw new IpPoolRequestError(
       "INVALID_LEDGER_URL",
       `--ledger (or LABGATE_LEDGER) must be a postgres:// URL, not ${JSON.stringify(ledger.slice(0, 60))}.`,
-      { hint: "For a file ledger use --state <file>; for a shared one --ledger postgres://user@host/db." },
+      { hint: "For a file ledger use --ip-state <file>; for a shared one --ledger postgres://user@host/db." },
     );
   }
   return new IpPool({
-    ...(flags.config === undefined ? {} : { configPath: flags.config }),
-    ...(flags.state === undefined ? {} : { statePath: flags.state }),
+    ...(flags.ipPools === undefined ? {} : { configPath: flags.ipPools }),
+    ...(flags.ipState === undefined ? {} : { statePath: flags.ipState }),
     ...(ledger === undefined ? {} : { ledger }),
   });
 }

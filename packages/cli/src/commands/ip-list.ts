@@ -7,6 +7,7 @@ import { formatTable } from "./ip-format.js";
 export async function ipListCommand(flags: IpListFlags, streams: OutputStreams = process): Promise<number> {
   const out = createOutput(Boolean(flags.json), streams);
   const pool = poolFrom(flags);
+  out.verbose(`IP pool: ${pool.configPath ?? "(given inline)"}; ledger: ${pool.statePath}`);
   const network = flags.network === undefined ? undefined : await canonicalNetwork(pool, flags.network);
   const { allocations: all, conflicts } = await pool.snapshot();
   const shown = all.filter(

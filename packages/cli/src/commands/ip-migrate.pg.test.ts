@@ -32,7 +32,7 @@ beforeAll(async () => {
       ],
     }),
   );
-  config = ["--config", join(dir, "pools.json")];
+  config = ["--ip-pools", join(dir, "pools.json")];
 }, 60_000);
 afterAll(async () => {
   await pg?.stop();
@@ -41,7 +41,7 @@ afterAll(async () => {
 
 describe("labgate ip migrate and --ledger", () => {
   it("moves the file ledger and its history, then every command works on the shared ledger", async () => {
-    const state = ["--state", join(dir, "state.json")];
+    const state = ["--ip-state", join(dir, "state.json")];
     await cli(["ip", "allocate", "--network", "192.168.3.0/24", "--owner", "web1", ...config, ...state]);
     await cli(["ip", "reserve", "--ip", "192.168.3.35", "--owner", "printer", ...config, ...state]);
 
@@ -91,7 +91,15 @@ describe("labgate ip migrate and --ledger", () => {
 
     // A second migrate into the now-filled ledger is refused; nothing is duplicated.
     await writeFile(join(dir, "other.json"), JSON.stringify({ version: 1, allocations: [] }));
-    const again = await cli(["ip", "migrate", "--to", pg.url, ...config, "--state", join(dir, "other.json")]);
+    const again = await cli([
+      "ip",
+      "migrate",
+      "--to",
+      pg.url,
+      ...config,
+      "--ip-state",
+      join(dir, "other.json"),
+    ]);
     expect(again.code).toBe(ExitCode.STATE);
     expect(again.stderr).toContain("migrate only fills an empty one");
   }, 120_000);
@@ -99,7 +107,7 @@ describe("labgate ip migrate and --ledger", () => {
   it("refuses a --ledger that is not a postgres:// URL, and --ledger with --state", async () => {
     const bad = await cli(["ip", "list", ...config, "--ledger", "mysql://x/y"]);
     expect(bad.code).toBe(ExitCode.INVALID_INPUT);
-    const both = await cli(["ip", "list", ...config, "--ledger", pg.url, "--state", join(dir, "s.json")]);
+    const both = await cli(["ip", "list", ...config, "--ledger", pg.url, "--ip-state", join(dir, "s.json")]);
     expect(both.code).toBe(ExitCode.INVALID_INPUT);
   });
 });

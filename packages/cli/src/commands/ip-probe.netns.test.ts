@@ -68,7 +68,7 @@ describe.skipIf(!isRoot)("ip allocate probes the wire (netns + veth pair, needs 
         ],
       }),
     );
-    files = ["--config", join(dir, "pools.json"), "--state", join(dir, "state.json")];
+    files = ["--ip-pools", join(dir, "pools.json"), "--ip-state", join(dir, "state.json")];
     // The host end needs a moment before the kernel sends ARP out of it.
     for (let i = 0; i < 50 && !sh("ip", "-j", "link", "show", HOST_IF).includes('"LOWER_UP"'); i++) {
       await new Promise((r) => setTimeout(r, 100));

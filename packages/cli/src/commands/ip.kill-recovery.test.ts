@@ -137,9 +137,9 @@ describe("labgate ip when processes are killed at random moments", () => {
       NETWORK,
       "--owner",
       "after",
-      "--config",
+      "--ip-pools",
       configPath,
-      "--state",
+      "--ip-state",
       statePath,
       "--json",
     ]);

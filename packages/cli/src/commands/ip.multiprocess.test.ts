@@ -75,7 +75,7 @@ beforeAll(() => {
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), "labgate-ipmp-"));
   await writeFile(join(dir, "pools.json"), JSON.stringify(CONFIG));
-  files = ["--config", join(dir, "pools.json"), "--state", join(dir, "state.json")];
+  files = ["--ip-pools", join(dir, "pools.json"), "--ip-state", join(dir, "state.json")];
 });
 
 afterEach(async () => {

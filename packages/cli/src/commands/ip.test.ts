@@ -34,7 +34,7 @@ let files: string[];
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), "labgate-ipcli-"));
   await writeFile(join(dir, "pools.json"), JSON.stringify(CONFIG));
-  files = ["--config", join(dir, "pools.json"), "--state", join(dir, "state.json")];
+  files = ["--ip-pools", join(dir, "pools.json"), "--ip-state", join(dir, "state.json")];
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -130,7 +130,7 @@ describe("labgate ip allocate", () => {
       "192.168.3.0/24",
       "--owner",
       "x",
-      "--config",
+      "--ip-pools",
       join(dir, "no.json"),
     ]);
     expect(r.code).toBe(ExitCode.INVALID_INPUT);

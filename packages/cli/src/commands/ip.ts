@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { addDeprecatedAlias } from "./flag-alias.js";
 import { ipAllocateCommand } from "./ip-allocate.js";
 import type {
   IpAllocateFlags,
@@ -35,7 +36,7 @@ export function registerIpCommands(program: Command): void {
         "  labgate ip release --owner lab1-web1\n" +
         "  labgate ip probe --network 192.168.3.0/24   # which pool addresses answer on the wire\n" +
         "  labgate ip log --owner lab1-web1 --since 7d\n" +
-        "\nThe ledger (ip_pools.state.json beside the config, or --state) is written atomically under a lock,\n" +
+        "\nThe ledger (ip_pools.state.json beside the config, or --ip-state) is written atomically under a lock,\n" +
         "so several labgate processes can allocate at once; every change is appended to its audit log\n" +
         "(ip_pools.state.audit.jsonl). Exit codes: 2 bad input, 3 broken ledger, 4 probe tool missing,\n" +
         "5 probe failed, 6 no address left.",
@@ -180,7 +181,7 @@ export function registerIpCommands(program: Command): void {
       .command("migrate")
       .summary("move the file ledger and its audit log into an empty PostgreSQL ledger")
       .description(
-        "Copy the file ledger (--state, or the default beside the config) and its audit log into an empty " +
+        "Copy the file ledger (--ip-state, or the default beside the config) and its audit log into an empty " +
           "PostgreSQL ledger in one transaction, then mark the file as moved so it refuses further changes.",
       )
       .requiredOption("--to <url>", "the shared ledger, postgres://user@host/db"),
@@ -189,10 +190,14 @@ export function registerIpCommands(program: Command): void {
   });
 }
 
+/** The same pool flags `deploy` takes; `--config`/`--state` were their names here before. */
 function withCommon(command: Command): Command {
+  command
+    .option("--ip-pools <file>", "IP pool config (default: $LABGATE_IP_POOLS or config/ip_pools.json)")
+    .option("--ip-state <file>", "ledger file (default: ip_pools.state.json beside the config)");
+  addDeprecatedAlias(command, "--config", "--ip-pools", "file");
+  addDeprecatedAlias(command, "--state", "--ip-state", "file");
   return command
-    .option("--config <file>", "IP pool config (default: $LABGATE_IP_POOLS or config/ip_pools.json)")
-    .option("--state <file>", "ledger file (default: ip_pools.state.json beside the config)")
     .option(
       "--ledger <url>",
       "a ledger shared in PostgreSQL, postgres://user@host/db (default: $LABGATE_LEDGER, else the file)",

@@ -39,7 +39,7 @@ export async function reconcileFixture(
       ],
     }),
   );
-  const files = ["--config", join(dir, "pools.json"), "--state", join(dir, "state.json")];
+  const files = ["--ip-pools", join(dir, "pools.json"), "--ip-state", join(dir, "state.json")];
   const pool = new IpPool({ configPath: join(dir, "pools.json"), statePath: join(dir, "state.json") });
   return { dir, files, pool };
 }
