@@ -44,6 +44,8 @@ interface FaultWindow {
   endMs: number;
   errors: number;
   detectionMs: number | null;
+  p99Us: number | null;
+  baselineP99Us: number | null;
   recoveryMs: number | null;
   resolutionMs: number;
   backends?: { name: string; count: number }[];
@@ -217,9 +219,17 @@ describe.skipIf(!state.ok)(
           (p.tSec * 1000 + step <= (f?.appliedAtMs ?? 0) || p.tSec * 1000 >= (f?.undoneAtMs ?? 0)),
       );
       expect(outside).toEqual([]);
-      expect(w?.errors).toBeGreaterThan(0);
-      expect(w?.detectionMs).not.toBeNull();
-      expect(w?.detectionMs ?? 0).toBeLessThanOrEqual(INTER_MS * FALL + INTER_MS + step);
+      // Users feel the stop inside the window: as errors, or, when HAProxy's retry on the other server hides
+      // them (a stopped container's address may take the connect timeout to fail), as answers held that long.
+      const errors = w?.errors ?? 0;
+      expect(
+        errors > 0 || (w?.p99Us ?? 0) > 10 * (w?.baselineP99Us ?? Number.POSITIVE_INFINITY),
+        JSON.stringify(w),
+      ).toBe(true);
+      if (errors > 0) {
+        expect(w?.detectionMs).not.toBeNull();
+        expect(w?.detectionMs ?? 0).toBeLessThanOrEqual(INTER_MS * FALL + INTER_MS + step);
+      }
       // Recovery after the app returns: from the first whole interval after the undo, app2 has its share back
       // (round robin over two) and nothing fails. (p99 back within 20% is the bench's recoveryMs, logged above:
       // on a loaded 2-core machine p99 alone may stay noisy.)
