@@ -81,7 +81,15 @@ export function hostStep(rt: OneLabRuntime, hostName: string): Step {
     async verify(ctx) {
       const host = await rt.client(ctx).findHost(hostName);
       if (host?.stateName !== "MONITORED") {
-        throw host ? hostError(host) : new Error(`host ${hostName} disappeared from OpenNebula`);
+        if (host) throw hostError(host);
+        throw new OpenNebulaError(
+          "ONE_NOT_FOUND",
+          `Host ${hostName} is no longer in OpenNebula (\`onehost list\` does not show it).`,
+          {
+            hint: "Someone removed it after labgate added it: run `labgate lab up` again to add it back.",
+            details: { host: hostName },
+          },
+        );
       }
     },
     async undo(ctx) {
