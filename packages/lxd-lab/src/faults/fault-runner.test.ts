@@ -124,8 +124,12 @@ describe("runFaults on real processes", () => {
     await expect(run).rejects.toMatchObject({
       code: "FAULT_FAILED",
       message: expect.stringContaining("app2 is not running"),
-      // The action's own error stays as the cause, with its code and exit code.
+      // The action's own error stays as the cause, with its code and exit code, and its hint is passed on.
       cause: { code: "FAULT_TARGET_STATE", exitCode: 4 },
+      details: { fault: "stop app2 at 100ms for 1s", reason: "FAULT_TARGET_STATE" },
+      hint: expect.stringMatching(
+        /^Every other fault was undone\. Bring the lab back first \(`labgate lab up`\)/,
+      ),
     });
     expect(await stateOf(b.pid)).not.toBe("T");
   });

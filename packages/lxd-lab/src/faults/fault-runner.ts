@@ -1,3 +1,4 @@
+import { LabgateError } from "@labgate/core/errors";
 import { FaultFailedError } from "../errors.js";
 import { describeFault, type FaultSpec } from "./fault-spec.js";
 
@@ -165,10 +166,15 @@ export async function runFaults(
   await finished;
   options.signal?.removeEventListener("abort", onAbort);
   if (applyError) {
+    const why = applyError.error instanceof LabgateError ? applyError.error : undefined;
     throw new FaultFailedError(
       `Could not ${describeFault(applyError.fault)}: ${(applyError.error as Error).message}`,
-      "Every other fault was undone. Check the backend named above, then run the bench again.",
-      { fault: applyError.fault.text, undoErrors: undoErrors.map((u) => u.fault.text) },
+      `Every other fault was undone. ${why?.hint ?? "Check the backend named above, then run the bench again."}`,
+      {
+        fault: applyError.fault.text,
+        ...(why ? { reason: why.code } : {}),
+        undoErrors: undoErrors.map((u) => u.fault.text),
+      },
       applyError.error,
     );
   }
