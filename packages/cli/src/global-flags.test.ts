@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ExitCode } from "@labgate/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { parseProbeTimeout } from "./commands/lab.js";
 import { outputMode } from "./output.js";
 import { runCliInProcess as cli } from "./test-support/in-process-cli.js";
 
@@ -134,5 +135,19 @@ describe("global --quiet, --verbose, --no-color", () => {
     process.env.NO_COLOR = "";
     await cli(["ip", "list", ...files]);
     expect(outputMode().color).toBe(true);
+  });
+});
+
+describe("--timeout is a duration everywhere (bench's syntax; a bare number is seconds)", () => {
+  it("lab status --timeout takes 3s, 3 and 500ms, and refuses what is no duration or out of bounds with exit 2", async () => {
+    expect(parseProbeTimeout("3s")).toBe(3000);
+    expect(parseProbeTimeout("3")).toBe(3000);
+    expect(parseProbeTimeout("500ms")).toBe(500);
+    for (const bad of ["soon", "2m", "50ms", ""]) {
+      const r = await cli(["lab", "status", "--timeout", bad, "--state-dir", join(dir, "none")]);
+      expect(r.code, bad).toBe(ExitCode.INVALID_INPUT);
+      expect(r.stderr, bad).toContain("INVALID_FLAG");
+      expect(r.stderr, bad).toContain("what to do: Pass e.g. --timeout 3s");
+    }
   });
 });

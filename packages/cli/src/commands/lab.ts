@@ -1,6 +1,7 @@
 import { rmdir } from "node:fs/promises";
 import { join } from "node:path";
-import { ExitCode, InvalidInputError } from "@labgate/core";
+import { parseDuration } from "@labgate/bench/duration";
+import { ExitCode, InvalidInputError, isLabgateError } from "@labgate/core";
 import {
   describePlan,
   LabStateStore,
@@ -90,8 +91,8 @@ export function registerLabCommands(program: Command): void {
       ),
   )
     .option(
-      "--timeout <seconds>",
-      "how long each probe may take before it counts as failed (default 5; all probes run at once)",
+      "--timeout <duration>",
+      "how long each probe may take before it counts as failed: 3s, 500ms (a bare number is seconds; default 5s; all probes run at once)",
     )
     .action(async (flags: LabFlags) => {
       process.exitCode = await labStatusCommand(flags);
@@ -191,10 +192,10 @@ export async function labDownCommand(flags: LabFlags, io: LabIo = processIo()): 
 
 export async function labStatusCommand(flags: LabFlags, io: LabIo = processIo()): Promise<number> {
   const out = createOutput(Boolean(flags.json), io);
+  // A bad --timeout is refused before the lab is looked at.
+  const probeTimeoutMs = flags.timeout === undefined ? undefined : parseProbeTimeout(flags.timeout);
   const target = await resolveLab(flags, io, true);
   if (target.note) out.warn(target.note);
-  const probeTimeoutMs =
-    flags.timeout === undefined ? undefined : parseSeconds(flags.timeout, "--timeout", 0.1, 60) * 1000;
   const status = await withInterrupt(io, (signal) =>
     labStatus({ ...target, signal, ...(probeTimeoutMs !== undefined ? { probeTimeoutMs } : {}) }),
   );
@@ -238,16 +239,20 @@ async function dryRun(flags: LabFlags, io: LabIo, action: "up" | "down"): Promis
   return ExitCode.OK;
 }
 
-function parseSeconds(text: string, flag: string, min: number, max: number): number {
-  const value = Number(text.trim());
-  if (!/^\d*\.?\d+$/.test(text.trim()) || value < min || value > max) {
-    throw new InvalidInputError(
-      "INVALID_FLAG",
-      `${flag} "${text}" is not a number of seconds from ${min} to ${max}.`,
-      { hint: `Pass e.g. ${flag} 3 on a slow host.` },
-    );
+/** `lab status --timeout`: the bench's duration syntax (3s, 500ms; a bare number is seconds), 0.1 s to 60 s; ms. */
+export function parseProbeTimeout(text: string): number {
+  let ms: number | undefined;
+  try {
+    ms = parseDuration(text, "--timeout");
+  } catch (error) {
+    if (!isLabgateError(error)) throw error;
   }
-  return value;
+  if (ms === undefined || ms < 100 || ms > 60_000) {
+    throw new InvalidInputError("INVALID_FLAG", `--timeout "${text}" is not a duration from 100ms to 60s.`, {
+      hint: "Pass e.g. --timeout 3s (or 3, in seconds) on a slow host.",
+    });
+  }
+  return ms;
 }
 
 const MAX_VERIFY_REQUESTS = 10_000;

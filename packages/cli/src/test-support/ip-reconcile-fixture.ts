@@ -6,7 +6,7 @@ import { IpPool } from "@labgate/core";
 export interface ReconcileFixture {
   /** The temp dir holding pools.json and state.json; the caller removes it. */
   dir: string;
-  /** `--config <dir>/pools.json --state <dir>/state.json` for the CLI. */
+  /** `--ip-pools <dir>/pools.json --ip-state <dir>/state.json` for the CLI. */
   files: string[];
   /** The pool the ledger is seeded through, on the same files the CLI reads. */
   pool: IpPool;

@@ -28,7 +28,7 @@ export async function loadIpPoolConfig(path: string): Promise<IpPoolConfig> {
       {
         cause: error,
         hint: missing
-          ? "Pass --config <file> (or set LABGATE_IP_POOLS), or create it from the shipped config/ip_pools.json."
+          ? "Pass --ip-pools <file> (or set LABGATE_IP_POOLS), or create it from the shipped config/ip_pools.json."
           : "Check the file's permissions.",
         details: { file: path },
       },

@@ -2,7 +2,7 @@ import { basename, dirname, join, resolve } from "node:path";
 
 export const DEFAULT_IP_POOLS_CONFIG = "config/ip_pools.json";
 
-/** --config, else $LABGATE_IP_POOLS, else config/ip_pools.json under the working directory. */
+/** --ip-pools, else $LABGATE_IP_POOLS, else config/ip_pools.json under the working directory. */
 export function resolveIpPoolConfigPath(configPath?: string, env: NodeJS.ProcessEnv = process.env): string {
   return resolve(configPath ?? (env.LABGATE_IP_POOLS || DEFAULT_IP_POOLS_CONFIG));
 }
