@@ -12,7 +12,7 @@ export interface Output {
   info(message: string): void;
   /** Something the user should know even with --quiet (a deprecated flag, an override). */
   warn(message: string): void;
-  /** Diagnostics only --verbose asks for, e.g. the exact commands run; on stderr. */
+  /** Diagnostics only --verbose asks for (e.g. which files a command used); on stderr. */
   verbose(message: string): void;
 }
 

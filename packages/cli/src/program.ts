@@ -53,9 +53,10 @@ export async function createProgram(argv: readonly string[] = []): Promise<Comma
       new Option("-q, --quiet", "only data on stdout and errors on stderr: no progress or info lines"),
     )
     .addOption(
-      new Option("-v, --verbose", "extra diagnostics on stderr, e.g. the exact commands run").conflicts(
-        "quiet",
-      ),
+      new Option(
+        "-v, --verbose",
+        "extra diagnostics on stderr where a command has them (e.g. the pool and ledger it used)",
+      ).conflicts("quiet"),
     )
     .option("--no-color", "no colours or terminal control codes (also when NO_COLOR is set)");
   // Global flags may come before or after the command (`labgate --quiet ip list`, `labgate ip list -q`).
