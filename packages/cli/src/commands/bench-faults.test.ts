@@ -278,7 +278,14 @@ describe("labgate bench run --lab --fault", () => {
     expect(fileRun.faults.map((f) => f.fault)).toEqual(["drain app2 at 1s for 1s"]);
     expect(fileRun.slos).toMatchObject([{ expression: "fault_errors<=1000000", pass: true }]);
     await expect.poll(serverStatuses, { timeout: 10_000 }).toEqual(["UP", "UP"]);
-  }, 90_000);
+
+    // --quiet: the same data on stdout, none of the fault progress on stderr.
+    const quiet = await cli([...base, "--yes", "--json", "--quiet"]);
+    expect(quiet.code, quiet.stderr).toBe(ExitCode.OK);
+    expect(JSON.parse(quiet.stdout).faults).toMatchObject([{ fault: "drain app1 at 1s for 1s" }]);
+    expect(quiet.stderr).not.toMatch(/Faults from|drain app1|Inject 1 fault/);
+    await expect.poll(serverStatuses, { timeout: 10_000 }).toEqual(["UP", "UP"]);
+  }, 120_000);
 
   it("faults: of the SLO file and the spec are checked against the lab and --duration, naming the entry (exit 2)", async () => {
     const base = ["bench", "run", "--lab", specFile, "--state-dir", stateDir, "--yes"];

@@ -12,6 +12,7 @@ import {
   parseFaultList,
   parseFaults,
 } from "@labgate/lxd-lab";
+import { createOutput } from "../output.js";
 import { type BenchLabFlags, refuseFaultsWithoutLab, wantsLab } from "./bench-lab-flags.js";
 import { type LabIo, type LabTarget, makeGate, resolveLab } from "./lab-context.js";
 
@@ -119,14 +120,18 @@ export async function prepareFaults(
       "Leave out --repeat when injecting faults (compare runs with `labgate bench compare`), or bench the LB with --url and without --lab.",
     );
   }
+  const out = createOutput(false, io);
   if (chosen.source !== "--fault")
-    io.stderr.write(`Faults from ${chosen.source}; --fault on the command line replaces them.\n`);
-  const actuator = await labFaultActuator(lab.target, (m) => io.stderr.write(`${m}\n`), signal, faults);
+    out.info(`Faults from ${chosen.source}; --fault on the command line replaces them.`);
+  const actuator = await labFaultActuator(lab.target, (m) => out.info(m), signal, faults);
   // Every target and action is checked before the gate: a typo must not cost a confirmation.
   for (const f of faults) actuator(f);
   const step = faultGateStep(faults, lab.target);
   const request = { step, action: "apply" as const, index: 1, total: 1 };
-  io.stderr.write(explainFaults(step, Boolean(flags.yes)));
+  // A question needs its context even with --quiet; with --yes the explanation is progress like any other.
+  const explanation = explainFaults(step, Boolean(flags.yes));
+  if (flags.yes) out.info(explanation.replace(/\n$/, ""));
+  else io.stderr.write(explanation);
   const gate = makeGate(flags.yes, io);
   try {
     const decision = await gate.confirm(request, signal);
