@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { resolveDeployNetwork } from "../deploy-rules/resolve-network.js";
 import type { DeploySpec } from "../deploy-rules/spec.js";
-import { LabgateError } from "../errors.js";
 import { AwsAdapter } from "./aws.js";
+import { failure, HTML_LOGIN, NOT_XML } from "./test-support/bad-answers.js";
 import { startEc2Sim } from "./test-support/ec2-sim.js";
 import type { SimReply, SimRequest } from "./test-support/http-sim.js";
 
@@ -10,13 +10,6 @@ const credentials = {
   accessKeyId: "AKIALABGATESHAPE0001",
   secretAccessKey: "labgate/shape/secret/key/value/00000000",
 };
-
-const HTML_LOGIN: SimReply = {
-  status: 200,
-  text: "<!DOCTYPE html><html><body><form>Sign in to the proxy</form></body></html>",
-  headers: { "content-type": "text/html; charset=utf-8" },
-};
-const NOT_XML: SimReply = { status: 200, text: "<<<not xml", headers: { "content-type": "text/plain" } };
 
 const specFor = (url: string): DeploySpec => ({
   name: "shape-client",
@@ -42,15 +35,6 @@ function carriedUnchecked(requests: SimRequest[]): string[] {
       Object.values(r.form).some((v) => /undefined|NaN|<|>/.test(v) && !/^[A-Za-z0-9+/=]{40,}$/.test(v)),
     )
     .map((r) => `${r.form.Action}`);
-}
-
-async function failure(promise: Promise<unknown>): Promise<LabgateError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(LabgateError);
-  return error as LabgateError;
 }
 
 describe("EC2 answers the adapter uses (InstanceId, state name, addresses) are checked before use", () => {

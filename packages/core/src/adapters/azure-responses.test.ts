@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TokenCredential } from "@azure/core-auth";
 import { afterEach, describe, expect, it } from "vitest";
-import { LabgateError } from "../errors.js";
 import { AzureAdapter } from "./azure.js";
 import { startAzureSim } from "./test-support/azure-sim.js";
+import { failure, HTML_LOGIN, NOT_XML } from "./test-support/bad-answers.js";
 import type { SimReply, SimRequest } from "./test-support/http-sim.js";
 import type { ResolvedSpec } from "./types.js";
 
@@ -16,13 +16,6 @@ const credential: TokenCredential = {
 const SUBNET =
   "/subscriptions/0000/resourceGroups/lab-rg/providers/Microsoft.Network/virtualNetworks/lab/subnets/default";
 
-const HTML_LOGIN: SimReply = {
-  status: 200,
-  text: "<!DOCTYPE html><html><body><form>Sign in to the proxy</form></body></html>",
-  headers: { "content-type": "text/html; charset=utf-8" },
-};
-const NOT_XML: SimReply = { status: 200, text: "<<<not xml", headers: { "content-type": "text/plain" } };
-
 /** Every place a request can carry a value built from an unchecked answer: path, query, body. */
 function carriedUnchecked(requests: SimRequest[]): string[] {
   return requests
@@ -30,15 +23,6 @@ function carriedUnchecked(requests: SimRequest[]): string[] {
       [r.path, r.query.toString(), r.raw].some((part) => /undefined|NaN|<<<|<!DOCTYPE|"id":""/.test(part)),
     )
     .map((r) => `${r.method} ${r.path}`);
-}
-
-async function failure(promise: Promise<unknown>): Promise<LabgateError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(LabgateError);
-  return error as LabgateError;
 }
 
 describe("Azure answers the adapter uses (NIC id, IP, provisioning and power states) are checked first", () => {

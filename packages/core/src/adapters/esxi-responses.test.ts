@@ -1,18 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { LabgateError } from "../errors.js";
 import { EsxiAdapter } from "./esxi.js";
+import { failure, HTML_LOGIN, NOT_XML } from "./test-support/bad-answers.js";
 import type { SimReply, SimRequest } from "./test-support/http-sim.js";
 import { startVsphereSim } from "./test-support/vsphere-sim.js";
 import type { ResolvedSpec } from "./types.js";
 
 const env = { VSPHERE_USER: "administrator@vsphere.local", VSPHERE_PASSWORD: "Shape-Passw0rd!x" };
-
-const HTML_LOGIN: SimReply = {
-  status: 200,
-  text: "<!DOCTYPE html><html><body><form>Sign in to the proxy</form></body></html>",
-  headers: { "content-type": "text/html; charset=utf-8" },
-};
-const NOT_XML: SimReply = { status: 200, text: "<<<not xml", headers: { "content-type": "text/plain" } };
 
 function specFor(url: string): ResolvedSpec {
   return {
@@ -45,15 +38,6 @@ function carriedUnchecked(requests: SimRequest[]): string[] {
       ),
     )
     .map((r) => `${r.method} ${r.path}`);
-}
-
-async function failure(promise: Promise<unknown>): Promise<LabgateError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(LabgateError);
-  return error as LabgateError;
 }
 
 describe("vSphere answers (REST and VI/JSON) are checked before anything is built from them", () => {

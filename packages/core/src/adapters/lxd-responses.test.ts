@@ -1,6 +1,5 @@
 import type { IncomingMessage } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
-import { LabgateError } from "../errors.js";
 import { LxdClient } from "../platforms/lxd/lxd-client.js";
 import {
   asyncOp,
@@ -10,6 +9,7 @@ import {
   sync,
 } from "../platforms/lxd/test-support/fake-lxd-socket.js";
 import { LxdAdapter } from "./lxd.js";
+import { failure } from "./test-support/bad-answers.js";
 import type { ResolvedSpec } from "./types.js";
 
 const HTML_LOGIN = {
@@ -75,15 +75,6 @@ function lxdWith(bad: (req: IncomingMessage) => ReturnType<FakeHandler>): FakeHa
 
 /** Requests whose path or body carry a value built from an answer that was never checked. */
 const carriedUnchecked = (sent: string[]) => sent.filter((s) => /undefined|NaN|<<<|<!DOCTYPE/.test(s));
-
-async function failure(promise: Promise<unknown>): Promise<LabgateError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(LabgateError);
-  return error as LabgateError;
-}
 
 describe("LXD answers (envelopes, operations, instance state) are checked before anything is built from them", () => {
   let fake: Awaited<ReturnType<typeof startFakeLxd>> | undefined;

@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { LabgateError } from "../errors.js";
 import { OpenNebulaClient } from "../platforms/opennebula/client.js";
 import { OneSimulator } from "../platforms/opennebula/sim/one-simulator.js";
 import { toTemplateXml } from "../platforms/opennebula/template-xml.js";
@@ -10,6 +9,7 @@ import {
   type XmlRpcValue,
 } from "../platforms/opennebula/xmlrpc.js";
 import { OpenNebulaAdapter } from "./opennebula.js";
+import { failure, NOT_XML } from "./test-support/bad-answers.js";
 import { type SimReply, startSim } from "./test-support/http-sim.js";
 import type { ResolvedSpec } from "./types.js";
 
@@ -18,7 +18,6 @@ const HTML_LOGIN: SimReply = {
   text: "<!DOCTYPE html><html><body><form>Sign in to Sunstone</form></body></html>",
   headers: { "content-type": "text/html; charset=utf-8" },
 };
-const NOT_XML: SimReply = { status: 200, text: "<<<not xml", headers: { "content-type": "text/plain" } };
 const xmlRpc = (value: XmlRpcValue | XmlRpcDouble): SimReply => ({
   status: 200,
   // A double result (e.g. 1.5) must go out as <double>: encodeMethodResponse writes numbers as int or double.
@@ -92,15 +91,6 @@ async function proxiedSimulator(replace: (method: string) => SimReply | undefine
       await sim.stop();
     },
   };
-}
-
-async function failure(promise: Promise<unknown>): Promise<LabgateError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(LabgateError);
-  return error as LabgateError;
 }
 
 describe("OpenNebula answers (the [ok, id|body, code] array, ids, VM XML) are checked before use", () => {

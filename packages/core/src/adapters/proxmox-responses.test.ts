@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { checkDeployment } from "../deploy-rules/check-deployment.js";
 import { parseDeploySpec } from "../deploy-rules/parse-spec.js";
 import type { DeploySpec } from "../deploy-rules/spec.js";
-import { LabgateError } from "../errors.js";
 import { ProxmoxAdapter } from "./proxmox.js";
+import { failure, HTML_LOGIN, NOT_XML } from "./test-support/bad-answers.js";
 import type { SimReply, SimRequest } from "./test-support/http-sim.js";
 import { startProxmoxSim } from "./test-support/proxmox-sim.js";
 import type { ResolvedSpec } from "./types.js";
@@ -45,13 +45,6 @@ function create(spec: ResolvedSpec) {
   return new ProxmoxAdapter({ spec, env, pollIntervalMs: 5 }).create(spec);
 }
 
-const HTML_LOGIN: SimReply = {
-  status: 200,
-  text: "<!DOCTYPE html><html><body><form>Sign in to the proxy</form></body></html>",
-  headers: { "content-type": "text/html; charset=utf-8" },
-};
-const NOT_XML: SimReply = { status: 200, text: "<<<not xml", headers: { "content-type": "text/plain" } };
-
 describe("Proxmox answers are checked before anything is built from them", () => {
   let sim: Awaited<ReturnType<typeof startProxmoxSim>> | undefined;
   afterEach(async () => {
@@ -68,15 +61,6 @@ describe("Proxmox answers are checked before anything is built from them", () =>
     });
     sim.addTemplate(9000, { config: { scsi0: "local-lvm:base-9000-disk-0,size=3G", boot: "order=scsi0" } });
     return sim;
-  }
-
-  async function failure(promise: Promise<unknown>): Promise<LabgateError> {
-    const error = await promise.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(LabgateError);
-    return error as LabgateError;
   }
 
   it("a non-JSON 200 from nextid stops before the clone: no newid=undefined is ever sent", async () => {
