@@ -1,12 +1,12 @@
-import { rm, rmdir } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { type BenchResult, formatMeasurementText, parseSlos, runBench, writeReports } from "@labgate/bench";
+import { join } from "node:path";
+import { type BenchResult, parseSlos, runBench, writeReports } from "@labgate/bench";
 import { LabStateStore } from "../engine/lab-state.js";
 import type { ResourceHealth, Step, StepContext } from "../engine/step.js";
 import { LabSlosNotMetError, StepFailedError } from "../errors.js";
 import type { LabSpec } from "../spec/lab-spec.js";
 import { httpProbe } from "../verify/http-probe.js";
 import { BENCH_REQUEST, benchSettings, benchStepSlos, benchUrl, describeLoad } from "./bench-settings.js";
+import { labBenchOptions, logBenchOutcome, removeBenchReports } from "./lab-bench-run.js";
 import { benchLabFingerprint, type LbConfigReader } from "./lab-fingerprint.js";
 
 export const BENCH_STEP_ID = "bench";
@@ -97,26 +97,13 @@ export function benchStep(spec: LabSpec, endpoint: string, readLbConfig?: LbConf
       };
       await save(ctx, record);
       ctx.log(`bench: ${BENCH_REQUEST.method} ${url}, ${describeLoad(s)}, SLOs: ${slos}`);
-      const result = await runBench({
-        url,
-        method: BENCH_REQUEST.method,
-        headers: { "Content-Type": BENCH_REQUEST.contentType },
-        body: BENCH_REQUEST.body,
-        connections: s.connections,
-        durationMs: s.durationMs,
-        warmupMs: s.warmupMs,
-        ...(s.rate !== undefined ? { rate: s.rate } : {}),
-        signal: ctx.signal,
-        slos: parsed,
-        // Which lab this measured: `bench compare` warns when two results come from different labs.
-        lab: await benchLabFingerprint(ctx, readLbConfig),
-      });
+      const result = await runBench(
+        labBenchOptions(s, url, ctx.signal, parsed, await benchLabFingerprint(ctx, readLbConfig)),
+      );
       const reports = await writeReports(result, reportDir);
       const done = finished(record, result, reports);
       await save(ctx, done);
-      for (const line of formatMeasurementText(result).split("\n")) ctx.log(line ? `   ${line}` : "");
-      for (const line of observedVsSlo(done)) ctx.log(line);
-      ctx.log(`bench: report ${reports.reportHtml} (also ${reports.reportMd}, ${reports.resultJson})`);
+      logBenchOutcome(ctx.log, "bench", result, done, reports);
       ctx.signal.throwIfAborted();
     },
     async verify(ctx) {
@@ -144,19 +131,7 @@ export function benchStep(spec: LabSpec, endpoint: string, readLbConfig?: LbConf
     async undo(ctx) {
       const last = lastBench(ctx);
       if (!last) return;
-      // Only the files this step wrote; the directories go only when nothing else is in them.
-      const files = last.reports
-        ? [
-            last.reports.resultJson,
-            last.reports.reportMd,
-            last.reports.reportHtml,
-            ...(last.reports.hlog ? [last.reports.hlog] : []),
-            ...(last.reports.metrics ? [last.reports.metrics] : []),
-          ]
-        : [];
-      for (const f of files) await rm(f, { force: true });
-      for (const dir of [last.reportDir, dirname(last.reportDir)]) await rmdir(dir).catch(() => {});
-      await ctx.forget(RECORD_KIND, RECORD_ID);
+      await removeBenchReports(ctx, last, RECORD_KIND, RECORD_ID);
     },
   };
 }

@@ -1,6 +1,5 @@
-import { rm, rmdir } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { formatMeasurementText, parseSlos, writeReports } from "@labgate/bench";
+import { join } from "node:path";
+import { parseSlos, writeReports } from "@labgate/bench";
 import type { LabProvider, ResourceHealth, Step, StepContext } from "../engine/step.js";
 import { LabSlosNotMetError, StepFailedError } from "../errors.js";
 import { describeFault, parseFaults } from "../faults/fault-spec.js";
@@ -8,16 +7,9 @@ import { labFaultActuator } from "../faults/lab-faults.js";
 import { describeHealthCheck, expectedDetectionMs, labHealthCheck } from "../spec/health-check.js";
 import type { LabSpec } from "../spec/lab-spec.js";
 import { BENCH_REQUEST, benchSettings, benchUrl, describeLoad } from "./bench-settings.js";
-import {
-  answersNow,
-  describeBench,
-  failedSlos,
-  finished,
-  type LabBenchRecord,
-  observedVsSlo,
-  stamp,
-} from "./bench-step.js";
+import { answersNow, describeBench, failedSlos, finished, type LabBenchRecord, stamp } from "./bench-step.js";
 import { runFaultBench } from "./fault-bench.js";
+import { labBenchOptions, logBenchOutcome, removeBenchReports } from "./lab-bench-run.js";
 import { benchLabFingerprint } from "./lab-fingerprint.js";
 import { lbWatchTarget } from "./lb-watch-target.js";
 import { assertFaultActionsSupported } from "./provider-fault-actions.js";
@@ -125,20 +117,13 @@ export function failoverStep(spec: LabSpec, provider: LabProvider, endpoint: str
         faultWindows,
         faults: records,
       } = await runFaultBench({
-        options: {
+        options: labBenchOptions(
+          s,
           url,
-          method: BENCH_REQUEST.method,
-          headers: { "Content-Type": BENCH_REQUEST.contentType },
-          body: BENCH_REQUEST.body,
-          connections: s.connections,
-          durationMs: s.durationMs,
-          warmupMs: s.warmupMs,
-          ...(s.rate !== undefined ? { rate: s.rate } : {}),
-          signal: ctx.signal,
-          slos: parsedSlos,
-          // Which lab this measured: `bench compare` warns when two results come from different labs.
-          lab: await benchLabFingerprint(ctx, provider.lbConfig?.bind(provider)),
-        },
+          ctx.signal,
+          parsedSlos,
+          await benchLabFingerprint(ctx, provider.lbConfig?.bind(provider)),
+        ),
         prepared: { faults: parsedFaults, actuator },
         faultSignal: ctx.signal,
         healthCheck: check,
@@ -165,9 +150,7 @@ export function failoverStep(spec: LabSpec, provider: LabProvider, endpoint: str
         })),
       };
       await save(ctx, done);
-      for (const line of formatMeasurementText(result).split("\n")) ctx.log(line ? `   ${line}` : "");
-      for (const line of observedVsSlo(done)) ctx.log(line);
-      ctx.log(`failover: report ${reports.reportHtml} (also ${reports.reportMd}, ${reports.resultJson})`);
+      logBenchOutcome(ctx.log, "failover", result, done, reports);
       ctx.signal.throwIfAborted();
     },
     async verify(ctx) {
@@ -196,19 +179,7 @@ export function failoverStep(spec: LabSpec, provider: LabProvider, endpoint: str
       // The faults were undone when their windows ended: only the report this step wrote is removed.
       const last = lastFailover(ctx);
       if (!last) return;
-      const r = last.reports;
-      const files = r
-        ? [
-            r.resultJson,
-            r.reportMd,
-            r.reportHtml,
-            ...(r.hlog ? [r.hlog] : []),
-            ...(r.metrics ? [r.metrics] : []),
-          ]
-        : [];
-      for (const f of files) await rm(f, { force: true });
-      for (const dir of [last.reportDir, dirname(last.reportDir)]) await rmdir(dir).catch(() => {});
-      await ctx.forget(RECORD_KIND, RECORD_ID);
+      await removeBenchReports(ctx, last, RECORD_KIND, RECORD_ID);
     },
   };
 }
