@@ -1,6 +1,7 @@
 import {
   analyzeFaultWindows,
   applySlos,
+  type FaultRecord as BenchFaultRecord,
   type BenchHooks,
   type BenchOptions,
   type BenchResult,
@@ -23,18 +24,11 @@ export interface PreparedFaults {
   actuator: FaultActuator;
 }
 
-/** One fault as it happened, for result.json and the text report (ms since the run started, warm-up included). */
-export interface FaultRecord {
-  fault: string;
-  action: string;
-  target: string;
-  plannedStartMs: number;
-  plannedEndMs: number;
-  appliedAtMs: number | null;
-  activeAtMs: number | null;
-  undoneAtMs: number | null;
-  undoReason: string | null;
-  error: string | null;
+/**
+ * One fault as it happened, for result.json and the text report (ms since the run started, warm-up included):
+ * bench's record of it plus what the lab knows of HAProxy's detection.
+ */
+export interface FaultRecord extends BenchFaultRecord {
   /**
    * stop/kill/pause: how long HAProxy's checks need to take the backend out (inter × fall of the
    * lab's `lb.healthCheck`); null for faults the checks do not act on (drain/maint take it out at
