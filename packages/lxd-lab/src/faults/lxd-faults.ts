@@ -1,4 +1,4 @@
-import { InvalidInputError, type LxdClient, PreconditionError } from "@labgate/core";
+import { type LxdClient, PreconditionError } from "@labgate/core";
 import type { StepContext } from "../engine/step.js";
 import { FaultActionError, HaproxyRuntimeError } from "../errors.js";
 import { LB_STATS_SOCKET } from "../haproxy/lb-cloud-init.js";
@@ -9,6 +9,7 @@ import { recordedAddress } from "../providers/lxd/lxd-runtime.js";
 import type { LabSpec } from "../spec/lab-spec.js";
 import type { FaultActuator, FaultHandle } from "./fault-runner.js";
 import type { FaultSpec } from "./fault-spec.js";
+import { faultTargetApp } from "./fault-target.js";
 import { assertSafeRuntimeCommand } from "./haproxy-runtime.js";
 import {
   type LinkCommand,
@@ -63,15 +64,7 @@ export function lxdFaultActuator(ctx: StepContext, client: LxdClient): FaultActu
 
 /** The lab app a fault names, by its short name (app2) or its instance name (<lab>-app2). */
 export function lxdFaultTarget(o: LxdLabOptions, fault: FaultSpec): LxdInstancePlan {
-  const app = o.apps.find((a) => a.name === fault.target || a.instance === fault.target);
-  if (!app) {
-    throw new InvalidInputError(
-      "FAULT_TARGET_UNKNOWN",
-      `Fault '${fault.text}': lab "${o.lab}" has no backend ${fault.target} (it has ${o.apps.map((a) => a.name).join(", ")}).`,
-      { hint: "Name one of the lab's apps as the fault's target.", details: { fault: fault.text } },
-    );
-  }
-  return app;
+  return faultTargetApp(o.lab, o.apps, fault, (a) => a.instance);
 }
 
 /** Runs an argument array inside an instance (LXD exec, no shell). */
@@ -138,15 +131,7 @@ function instanceStopFault(fault: FaultSpec, app: LxdInstancePlan, deps: StopDep
   const name = app.instance;
   return {
     async apply() {
-      const status = (await client.getInstance(name))?.status ?? "missing";
-      if (status !== "Running") {
-        throw new FaultActionError(
-          "FAULT_TARGET_STATE",
-          `${name} is ${status}, so it cannot be ${fault.action === "kill" ? "killed" : "stopped"}`,
-          "Bring the lab back first (`labgate lab up`), then run the faults again.",
-          { instance: name, status },
-        );
-      }
+      await assertRunning(client, name, fault.action === "kill" ? "killed" : "stopped");
       await client.setInstanceState(name, "stop", {
         force: fault.action === "kill",
         timeoutSeconds: 30,
@@ -190,6 +175,19 @@ async function waitReady(name: string, deps: StopDeps): Promise<void> {
   );
 }
 
+/** A fault acts only on a running instance: its live status, read before anything changes. */
+async function assertRunning(client: LxdClient, name: string, done: string): Promise<void> {
+  const status = (await client.getInstance(name))?.status ?? "missing";
+  if (status !== "Running") {
+    throw new FaultActionError(
+      "FAULT_TARGET_STATE",
+      `${name} is ${status}, so it cannot be ${done}`,
+      "Bring the lab back first (`labgate lab up`), then run the faults again.",
+      { instance: name, status },
+    );
+  }
+}
+
 /** LXD accepted a state change but the instance's live status is not the one it asked for. */
 function notInEffect(name: string, status: string | undefined, did: string): FaultActionError {
   return new FaultActionError(
@@ -205,15 +203,7 @@ function instanceFreezeFault(app: LxdInstancePlan, client: LxdClient): FaultHand
   const name = app.instance;
   return {
     async apply() {
-      const status = (await client.getInstance(name))?.status ?? "missing";
-      if (status !== "Running") {
-        throw new FaultActionError(
-          "FAULT_TARGET_STATE",
-          `${name} is ${status}, so it cannot be paused`,
-          "Bring the lab back first (`labgate lab up`), then run the faults again.",
-          { instance: name, status },
-        );
-      }
+      await assertRunning(client, name, "paused");
       await client.setInstanceState(name, "freeze", { timeoutMs: 30_000 });
       const after = (await client.getInstance(name))?.status;
       if (after !== "Frozen") throw notInEffect(name, after, "froze");

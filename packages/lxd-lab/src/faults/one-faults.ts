@@ -1,5 +1,4 @@
 import {
-  InvalidInputError,
   type OneVm,
   type OpenNebulaClient,
   PreconditionError,
@@ -15,6 +14,7 @@ import type { OneInstancePlan, OneLabOptions } from "../providers/opennebula/one
 import { headerValue, httpProbe } from "../verify/http-probe.js";
 import type { FaultActuator, FaultHandle } from "./fault-runner.js";
 import type { FaultSpec } from "./fault-spec.js";
+import { faultTargetApp } from "./fault-target.js";
 import { lbRuntimeArgv } from "./lxd-faults.js";
 import {
   type LinkCommand,
@@ -51,14 +51,7 @@ export interface OneFaultDeps {
  */
 export function oneFaultActuator(ctx: StepContext, o: OneLabOptions, deps: OneFaultDeps): FaultActuator {
   return (fault: FaultSpec): FaultHandle => {
-    const app = o.apps.find((a) => a.name === fault.target || a.vmName === fault.target);
-    if (!app) {
-      throw new InvalidInputError(
-        "FAULT_TARGET_UNKNOWN",
-        `Fault '${fault.text}': lab "${o.lab}" has no backend ${fault.target} (it has ${o.apps.map((a) => a.name).join(", ")}).`,
-        { hint: "Name one of the lab's apps as the fault's target.", details: { fault: fault.text } },
-      );
-    }
+    const app = faultTargetApp(o.lab, o.apps, fault, (a) => a.vmName);
     if (fault.action === "stop" || fault.action === "kill" || fault.action === "pause")
       return oneVmFault(fault, app, vmIdOf(ctx, app, fault), o, deps);
     const runner = deps.runner;
