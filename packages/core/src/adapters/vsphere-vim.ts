@@ -45,13 +45,7 @@ export class VimJsonClient {
 
   /** One extraConfig value of a VM (config.extraConfig, OptionValue list); undefined when it is not set. */
   async extraConfigValue(vm: string, key: string): Promise<string | undefined> {
-    const config = await this.call(
-      "GET",
-      `/VirtualMachine/${enc(vm)}/config`,
-      undefined,
-      `read the configuration of ${vm}`,
-      VM_CONFIG,
-    );
+    const config = await this.vmConfig(vm);
     const options = (config as { extraConfig?: unknown }).extraConfig;
     if (!Array.isArray(options)) return undefined;
     for (const o of options as { key?: unknown; value?: unknown }[]) {
@@ -62,19 +56,24 @@ export class VimJsonClient {
     return undefined;
   }
 
-  /**
-   * Grows the disk the VM boots from to `gb` (the first bootable disk in bootOptions.bootOrder, else the
-   * disk at the lowest controller and unit, where the firmware looks first); one as large is left alone.
-   * Data disks a template may list before its system disk are never touched.
-   */
-  async growBootDisk(vm: string, gb: number, wait: WaitOptions = {}): Promise<"grown" | "kept"> {
-    const config = await this.call(
+  /** GET VirtualMachine/{moId}/config: the VM's VirtualMachineConfigInfo, validated. */
+  private vmConfig(vm: string) {
+    return this.call(
       "GET",
       `/VirtualMachine/${enc(vm)}/config`,
       undefined,
       `read the configuration of ${vm}`,
       VM_CONFIG,
     );
+  }
+
+  /**
+   * Grows the disk the VM boots from to `gb` (the first bootable disk in bootOptions.bootOrder, else the
+   * disk at the lowest controller and unit, where the firmware looks first); one as large is left alone.
+   * Data disks a template may list before its system disk are never touched.
+   */
+  async growBootDisk(vm: string, gb: number, wait: WaitOptions = {}): Promise<"grown" | "kept"> {
+    const config = await this.vmConfig(vm);
     const disk = bootDisk(config);
     if (!disk)
       throw new PlatformApiError("esxi", "PLATFORM_NOT_FOUND", `VM ${vm} has no virtual disk to grow.`, {
