@@ -1,14 +1,12 @@
-import type { ChildProcess } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ExitCode } from "@labgate/core";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type SimInstance, startEc2Sim } from "../../../core/src/adapters/test-support/ec2-sim.js";
 import type { SimReply, SimRequest } from "../../../core/src/adapters/test-support/http-sim.js";
 import { ensureBuiltCli } from "../test-support/built-cli.js";
+import { deployKillHarness } from "../test-support/deploy-kill-harness.js";
 import { runCliInProcess as cli } from "../test-support/in-process-cli.js";
-import { holdAnswers, runAndKillAt } from "../test-support/kill-at-call.js";
 
 const ACCESS_KEY = "AKIALABGATEKILL00001";
 const AWS_ENV = {
@@ -29,18 +27,14 @@ describe("deploy apply on aws killed with SIGKILL right after RunInstances", () 
   let state: string;
   let specPath: string;
   let sim: Awaited<ReturnType<typeof startEc2Sim>>;
-  let hold: ReturnType<typeof holdAnswers<SimRequest>>;
-  const children: ChildProcess[] = [];
-  const saved = { ...process.env };
+  const kill = deployKillHarness<SimRequest>((req) => req.form.Action === "RunInstances");
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), "labgate-deploy-kill-aws-"));
-    state = join(dir, "state");
-    hold = holdAnswers<SimRequest>((req) => req.form.Action === "RunInstances");
+    ({ dir, state } = await kill.begin("labgate-deploy-kill-aws-"));
     sim = await startEc2Sim({
       accessKeyId: ACCESS_KEY,
       pendingPolls: 0,
-      intercept: (req, reply) => hold.intercept<SimReply>(req, reply),
+      intercept: (req, reply) => kill.hold.intercept<SimReply>(req, reply),
     });
     specPath = join(dir, "vm.json");
     await writeFile(
@@ -70,23 +64,9 @@ describe("deploy apply on aws killed with SIGKILL right after RunInstances", () 
     });
   });
 
-  afterEach(async () => {
-    for (const child of children.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
-    hold.release();
-    process.env = { ...saved };
-    await sim.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterEach(() => kill.end(() => sim.close()));
 
-  const applyAndKill = async () => {
-    await runAndKillAt(bin, ["deploy", "apply", specPath, "--yes", "--state-dir", state, "--timeout", "60"], {
-      cwd: dir,
-      env: { ...process.env },
-      arrived: hold.arrived,
-      children,
-    });
-    hold.release();
-  };
+  const applyAndKill = () => kill.applyAndKill(bin, specPath);
   const live = (name: string) =>
     [...sim.instances.values()]
       .filter((i) => i.tags.Name === name && !["terminated", "shutting-down"].includes(i.state))

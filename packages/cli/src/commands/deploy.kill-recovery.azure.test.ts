@@ -1,6 +1,4 @@
-import type { ChildProcess } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ExitCode } from "@labgate/core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -8,8 +6,8 @@ import { startAzureSim } from "../../../core/src/adapters/test-support/azure-sim
 import type { SimReply, SimRequest } from "../../../core/src/adapters/test-support/http-sim.js";
 import { startManagedIdentityEndpoint } from "../../../core/src/adapters/test-support/managed-identity-endpoint.js";
 import { ensureBuiltCli } from "../test-support/built-cli.js";
+import { deployKillHarness } from "../test-support/deploy-kill-harness.js";
 import { runCliInProcess as cli } from "../test-support/in-process-cli.js";
-import { holdAnswers, runAndKillAt } from "../test-support/kill-at-call.js";
 
 const TOKEN = "kill-test-arm-token-7d2e";
 const RG = "/subscriptions/0000/resourceGroups/lab-rg/providers";
@@ -33,19 +31,15 @@ describe("deploy apply on azure killed with SIGKILL right after a create call", 
   let specPath: string;
   let sim: Awaited<ReturnType<typeof startAzureSim>>;
   let holdAt: (req: SimRequest) => boolean;
-  let hold: ReturnType<typeof holdAnswers<SimRequest>>;
-  const children: ChildProcess[] = [];
-  const saved = { ...process.env };
+  const kill = deployKillHarness<SimRequest>((req) => holdAt(req));
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), "labgate-deploy-kill-azure-"));
-    state = join(dir, "state");
+    ({ dir, state } = await kill.begin("labgate-deploy-kill-azure-"));
     holdAt = (req) => req.method === "PUT" && req.path.endsWith("/virtualMachines/kill-az");
-    hold = holdAnswers<SimRequest>((req) => holdAt(req));
     sim = await startAzureSim({
       token: TOKEN,
       pollsUntilDone: 1,
-      intercept: (req, reply) => hold.intercept<SimReply>(req, reply),
+      intercept: (req, reply) => kill.hold.intercept<SimReply>(req, reply),
     });
     await writeFile(join(dir, "ca.pem"), sim.ca);
     specPath = join(dir, "vm.json");
@@ -84,23 +78,9 @@ describe("deploy apply on azure killed with SIGKILL right after a create call", 
     Object.assign(process.env, identity.env);
   });
 
-  afterEach(async () => {
-    for (const child of children.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
-    hold.release();
-    process.env = { ...saved };
-    await sim.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterEach(() => kill.end(() => sim.close()));
 
-  const applyAndKill = async () => {
-    await runAndKillAt(bin, ["deploy", "apply", specPath, "--yes", "--state-dir", state, "--timeout", "60"], {
-      cwd: dir,
-      env: { ...process.env },
-      arrived: hold.arrived,
-      children,
-    });
-    hold.release();
-  };
+  const applyAndKill = () => kill.applyAndKill(bin, specPath);
   const vm = () => sim.resources.get(`${RG}/Microsoft.Compute/virtualMachines/kill-az`.toLowerCase());
   const nic = () => sim.resources.get(`${RG}/Microsoft.Network/networkInterfaces/kill-az-nic`.toLowerCase());
   const recordPath = () => join(state, "azure-kill-az.json");

@@ -1,6 +1,4 @@
-import type { ChildProcess } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ExitCode } from "@labgate/core";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -8,8 +6,8 @@ import type { SimReply, SimRequest } from "../../../core/src/adapters/test-suppo
 import { startVsphereSim } from "../../../core/src/adapters/test-support/vsphere-sim.js";
 import { seedNetwork } from "../../../core/src/ip-pool/test-support/seed-network.js";
 import { ensureBuiltCli } from "../test-support/built-cli.js";
+import { deployKillHarness } from "../test-support/deploy-kill-harness.js";
 import { runCliInProcess as cli } from "../test-support/in-process-cli.js";
-import { holdAnswers, runAndKillAt } from "../test-support/kill-at-call.js";
 
 const USER = "administrator@vsphere.local";
 const PASSWORD = "Kill-Passw0rd!";
@@ -25,19 +23,17 @@ describe("deploy apply on esxi killed with SIGKILL right after the clone call", 
   let state: string;
   let specPath: string;
   let sim: Awaited<ReturnType<typeof startVsphereSim>>;
-  let hold: ReturnType<typeof holdAnswers<SimRequest>>;
-  const children: ChildProcess[] = [];
-  const saved = { ...process.env };
+  const kill = deployKillHarness<SimRequest>(
+    (req) => req.method === "POST" && req.query.get("action") === "clone",
+  );
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), "labgate-deploy-kill-esxi-"));
-    state = join(dir, "state");
-    hold = holdAnswers<SimRequest>((req) => req.method === "POST" && req.query.get("action") === "clone");
+    ({ dir, state } = await kill.begin("labgate-deploy-kill-esxi-"));
     sim = await startVsphereSim({
       user: USER,
       password: PASSWORD,
       taskPolls: 0,
-      intercept: (req, reply) => hold.intercept<SimReply>(req, reply),
+      intercept: (req, reply) => kill.hold.intercept<SimReply>(req, reply),
     });
     sim.vms.set("vm-42", {
       name: "ubuntu-tmpl",
@@ -73,23 +69,9 @@ describe("deploy apply on esxi killed with SIGKILL right after the clone call", 
     process.env.VSPHERE_PASSWORD = PASSWORD;
   });
 
-  afterEach(async () => {
-    for (const child of children.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
-    hold.release();
-    process.env = { ...saved };
-    await sim.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterEach(() => kill.end(() => sim.close()));
 
-  const applyAndKill = async () => {
-    await runAndKillAt(bin, ["deploy", "apply", specPath, "--yes", "--state-dir", state, "--timeout", "60"], {
-      cwd: dir,
-      env: { ...process.env },
-      arrived: hold.arrived,
-      children,
-    });
-    hold.release();
-  };
+  const applyAndKill = () => kill.applyAndKill(bin, specPath);
   const named = (name: string) =>
     [...sim.vms.entries()].filter(([, vm]) => vm.name === name).map(([id]) => id);
   const recordPath = () => join(state, "esxi-kill-esxi.json");

@@ -1,14 +1,12 @@
-import type { ChildProcess } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ExitCode, OpenNebulaClient, toTemplateXml } from "@labgate/core";
 import { type RunningOneSimulator, startOneSimulator } from "@labgate/core/simulators";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { seedNetwork } from "../../../core/src/ip-pool/test-support/seed-network.js";
 import { ensureBuiltCli } from "../test-support/built-cli.js";
+import { deployKillHarness } from "../test-support/deploy-kill-harness.js";
 import { runCliInProcess as cli } from "../test-support/in-process-cli.js";
-import { holdAnswers, runAndKillAt } from "../test-support/kill-at-call.js";
 
 let bin: string;
 beforeAll(() => {
@@ -23,17 +21,13 @@ describe("deploy apply on opennebula killed with SIGKILL right after one.templat
   let one: RunningOneSimulator;
   let client: OpenNebulaClient;
   let template: number;
-  let hold: ReturnType<typeof holdAnswers<string>>;
-  const children: ChildProcess[] = [];
-  const saved = { ...process.env };
+  const kill = deployKillHarness<string>((method) => method === "one.template.instantiate");
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), "labgate-deploy-kill-one-"));
-    state = join(dir, "state");
+    ({ dir, state } = await kill.begin("labgate-deploy-kill-one-"));
     // Not the default password "opennebula": as a secret it would be masked wherever the word appears.
     one = await startOneSimulator({ transitionMs: 5, password: "kill-test-5f1c" });
-    hold = holdAnswers<string>((method) => method === "one.template.instantiate");
-    one.simulator.holdAnswer = (method) => hold.intercept<undefined>(method, undefined);
+    one.simulator.holdAnswer = (method) => kill.hold.intercept<undefined>(method, undefined);
     client = new OpenNebulaClient({ endpoint: one.endpoint, session: one.session, env: {} });
     await client.vnAllocate(
       toTemplateXml({
@@ -65,23 +59,9 @@ describe("deploy apply on opennebula killed with SIGKILL right after one.templat
     process.env.ONE_SESSION = one.session;
   });
 
-  afterEach(async () => {
-    for (const child of children.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
-    hold.release();
-    process.env = { ...saved };
-    await one.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterEach(() => kill.end(() => one.stop()));
 
-  const applyAndKill = async () => {
-    await runAndKillAt(bin, ["deploy", "apply", specPath, "--yes", "--state-dir", state, "--timeout", "60"], {
-      cwd: dir,
-      env: { ...process.env },
-      arrived: hold.arrived,
-      children,
-    });
-    hold.release();
-  };
+  const applyAndKill = () => kill.applyAndKill(bin, specPath);
   const live = async (name: string) =>
     (await client.vmPool()).filter((vm) => vm.name === name && vm.stateName !== "DONE").map((vm) => vm.id);
   const recordPath = () => join(state, "opennebula-kill-one.json");
@@ -128,7 +108,7 @@ describe("deploy apply on opennebula killed with SIGKILL right after one.templat
   }, 180_000);
 
   it("a VM of the same name that labgate did not make is refused, never adopted or removed", async () => {
-    hold.release();
+    kill.hold.release();
     const foreign = await client.templateInstantiate(
       template,
       "kill-one",
