@@ -89,20 +89,14 @@ export class Http1ResponseParser {
           pos = next;
           break;
         }
-        case BODY_LENGTH: {
-          const take = Math.min(this.remaining, end - pos);
-          pos += take;
-          this.bytes += take;
-          this.remaining -= take;
-          if (this.remaining === 0) this.state = DONE;
-          break;
-        }
+        case BODY_LENGTH:
         case CHUNK_DATA: {
+          // A counted run of body bytes: the whole body by Content-Length, or one chunk's data.
           const take = Math.min(this.remaining, end - pos);
           pos += take;
           this.bytes += take;
           this.remaining -= take;
-          if (this.remaining === 0) this.state = CHUNK_CR;
+          if (this.remaining === 0) this.state = this.state === BODY_LENGTH ? DONE : CHUNK_CR;
           break;
         }
         case CHUNK_CR:
