@@ -38,79 +38,56 @@ export class NotConfirmedError extends LabgateError {
     hint: string,
     details?: Record<string, unknown>,
   ) {
-    super(code, message, { exitCode: ExitCode.NOT_CONFIRMED, hint, ...(details ? { details } : {}) });
+    super(code, message, errorOptions(ExitCode.NOT_CONFIRMED, hint, details));
   }
 }
 
 /** Ctrl-C (SIGINT) stopped a lab run; progress up to here is saved. Exit 130. */
 export class LabInterruptedError extends LabgateError {
   constructor(message: string, hint: string, details?: Record<string, unknown>) {
-    super("INTERRUPTED", message, { exitCode: ExitCode.INTERRUPTED, hint, ...(details ? { details } : {}) });
+    super("INTERRUPTED", message, errorOptions(ExitCode.INTERRUPTED, hint, details));
   }
 }
 
 /** `lab verify` ran and the lab did not pass. Exit 1. */
 export class LabVerifyFailedError extends LabgateError {
   constructor(message: string, hint: string, details?: Record<string, unknown>) {
-    super("LAB_VERIFY_FAILED", message, {
-      exitCode: ExitCode.CHECK_FAILED,
-      hint,
-      ...(details ? { details } : {}),
-    });
+    super("LAB_VERIFY_FAILED", message, errorOptions(ExitCode.CHECK_FAILED, hint, details));
   }
 }
 
 /** A rendered HAProxy config failed `haproxy -c`; carries haproxy's own output. Exit 5. */
 export class HaproxyConfigError extends LabgateError {
   constructor(message: string, hint: string, details?: Record<string, unknown>, cause?: unknown) {
-    super("HAPROXY_CONFIG_INVALID", message, {
-      exitCode: ExitCode.EXTERNAL,
-      hint,
-      ...(details ? { details } : {}),
-      ...(cause === undefined ? {} : { cause }),
-    });
+    super("HAPROXY_CONFIG_INVALID", message, errorOptions(ExitCode.EXTERNAL, hint, details, cause));
   }
 }
 
 /** A port the lab needs is held by something else; names the holder when it can. Exit 4. */
 export class PortInUseError extends LabgateError {
   constructor(message: string, hint: string, details?: Record<string, unknown>) {
-    super("PORT_IN_USE", message, { exitCode: ExitCode.PRECONDITION, hint, ...(details ? { details } : {}) });
+    super("PORT_IN_USE", message, errorOptions(ExitCode.PRECONDITION, hint, details));
   }
 }
 
 /** `labgate image build` failed (debootstrap, packing or the import); carries the tool's output. Exit 5. */
 export class ImageBuildError extends LabgateError {
   constructor(message: string, hint: string, details?: Record<string, unknown>, cause?: unknown) {
-    super("IMAGE_BUILD_FAILED", message, {
-      exitCode: ExitCode.EXTERNAL,
-      hint,
-      ...(details ? { details } : {}),
-      ...(cause === undefined ? {} : { cause }),
-    });
+    super("IMAGE_BUILD_FAILED", message, errorOptions(ExitCode.EXTERNAL, hint, details, cause));
   }
 }
 
 /** The lab's final benchmark missed one of the spec's SLOs (or got no good answer at all). Exit 1. */
 export class LabSlosNotMetError extends LabgateError {
   constructor(message: string, hint: string, details?: Record<string, unknown>) {
-    super("LAB_SLOS_NOT_MET", message, {
-      exitCode: ExitCode.CHECK_FAILED,
-      hint,
-      ...(details ? { details } : {}),
-    });
+    super("LAB_SLOS_NOT_MET", message, errorOptions(ExitCode.CHECK_FAILED, hint, details));
   }
 }
 
 /** A fault could not be applied or undone; names the backend and what state it may be left in. Exit 5. */
 export class FaultFailedError extends LabgateError {
   constructor(message: string, hint: string, details?: Record<string, unknown>, cause?: unknown) {
-    super("FAULT_FAILED", message, {
-      exitCode: ExitCode.EXTERNAL,
-      hint,
-      ...(details ? { details } : {}),
-      ...(cause === undefined ? {} : { cause }),
-    });
+    super("FAULT_FAILED", message, errorOptions(ExitCode.EXTERNAL, hint, details, cause));
   }
 }
 
@@ -146,12 +123,7 @@ export class FaultActionError extends LabgateError {
     details?: Record<string, unknown>,
     cause?: unknown,
   ) {
-    super(code, message, {
-      exitCode: FAULT_ACTION_EXIT[code],
-      hint,
-      ...(details ? { details } : {}),
-      ...(cause === undefined ? {} : { cause }),
-    });
+    super(code, message, errorOptions(FAULT_ACTION_EXIT[code], hint, details, cause));
   }
 }
 
@@ -184,12 +156,7 @@ export class HaproxyRuntimeError extends LabgateError {
     details?: Record<string, unknown>,
     cause?: unknown,
   ) {
-    super(code, message, {
-      exitCode: HAPROXY_RUNTIME_EXIT[code],
-      hint,
-      ...(details ? { details } : {}),
-      ...(cause === undefined ? {} : { cause }),
-    });
+    super(code, message, errorOptions(HAPROXY_RUNTIME_EXIT[code], hint, details, cause));
   }
 }
 
@@ -207,11 +174,16 @@ export class LabInternalError extends LabgateError {
 /** TOOL_OUTPUT_UNREADABLE: a system tool (ip, tc ...) exited 0 but printed something labgate cannot read. Exit 5. */
 export class ToolOutputError extends LabgateError {
   constructor(message: string, hint: string, details?: Record<string, unknown>, cause?: unknown) {
-    super("TOOL_OUTPUT_UNREADABLE", message, {
-      exitCode: ExitCode.EXTERNAL,
-      hint,
-      ...(details ? { details } : {}),
-      ...(cause === undefined ? {} : { cause }),
-    });
+    super("TOOL_OUTPUT_UNREADABLE", message, errorOptions(ExitCode.EXTERNAL, hint, details, cause));
   }
+}
+
+/** The options of an error here: its exit code and hint; details and cause only when given. */
+function errorOptions(
+  exitCode: LabgateErrorOptions["exitCode"],
+  hint: string,
+  details?: Record<string, unknown>,
+  cause?: unknown,
+): LabgateErrorOptions {
+  return { exitCode, hint, ...(details ? { details } : {}), ...(cause === undefined ? {} : { cause }) };
 }
