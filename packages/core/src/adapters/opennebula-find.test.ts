@@ -3,6 +3,7 @@ import { OpenNebulaClient } from "../platforms/opennebula/client.js";
 import { OneSimulator } from "../platforms/opennebula/sim/one-simulator.js";
 import { toTemplateXml } from "../platforms/opennebula/template-xml.js";
 import { OpenNebulaAdapter } from "./opennebula.js";
+import { seedOneLab } from "./test-support/one-lab-seed.js";
 import type { NodeRef, ResolvedNetwork, ResolvedSpec } from "./types.js";
 
 const net = {
@@ -21,15 +22,7 @@ describe("OpenNebulaAdapter finds what an interrupted apply made by its claim (O
     const endpoint = await sim.start();
     try {
       const client = new OpenNebulaClient({ endpoint, session: "oneadmin:opennebula" });
-      await client.vnAllocate(
-        toTemplateXml({
-          NAME: "lab",
-          VN_MAD: "bridge",
-          BRIDGE: "br0",
-          AR: { TYPE: "IP4", IP: "192.168.3.30", SIZE: 11 },
-        }),
-      );
-      const tpl = await client.templateAllocate(toTemplateXml({ NAME: "ubuntu", CPU: 1, MEMORY: 512 }));
+      const tpl = await seedOneLab(client);
       const spec: ResolvedSpec = {
         name: "find-vm",
         platform: "opennebula",

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { OpenNebulaClient } from "../platforms/opennebula/client.js";
 import { OneSimulator } from "../platforms/opennebula/sim/one-simulator.js";
-import { toTemplateXml } from "../platforms/opennebula/template-xml.js";
 import {
   decodeMethodCall,
   encodeMethodResponse,
@@ -11,6 +10,7 @@ import {
 import { OpenNebulaAdapter } from "./opennebula.js";
 import { failure, NOT_XML } from "./test-support/bad-answers.js";
 import { type SimReply, startSim } from "./test-support/http-sim.js";
+import { seedOneLab } from "./test-support/one-lab-seed.js";
 import type { ResolvedSpec } from "./types.js";
 
 const HTML_LOGIN: SimReply = {
@@ -50,15 +50,7 @@ async function proxiedSimulator(replace: (method: string) => SimReply | undefine
     return replace(method) ?? real;
   });
   const setup = new OpenNebulaClient({ endpoint, session: "oneadmin:opennebula" });
-  await setup.vnAllocate(
-    toTemplateXml({
-      NAME: "lab",
-      VN_MAD: "bridge",
-      BRIDGE: "br0",
-      AR: { TYPE: "IP4", IP: "192.168.3.30", SIZE: 11 },
-    }),
-  );
-  const template = await setup.templateAllocate(toTemplateXml({ NAME: "ubuntu", CPU: 1, MEMORY: 512 }));
+  const template = await seedOneLab(setup);
   const client = new OpenNebulaClient({ endpoint: `${proxy.url}/RPC2`, session: "oneadmin:opennebula" });
   const spec: ResolvedSpec = {
     name: "shape-one",

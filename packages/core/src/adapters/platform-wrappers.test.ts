@@ -3,9 +3,9 @@ import { LxdClient } from "../platforms/lxd/lxd-client.js";
 import { asyncOp, operation, startFakeLxd, sync } from "../platforms/lxd/test-support/fake-lxd-socket.js";
 import { OpenNebulaClient } from "../platforms/opennebula/client.js";
 import { OneSimulator } from "../platforms/opennebula/sim/one-simulator.js";
-import { toTemplateXml } from "../platforms/opennebula/template-xml.js";
 import { LxdAdapter } from "./lxd.js";
 import { OpenNebulaAdapter } from "./opennebula.js";
+import { seedOneLab } from "./test-support/one-lab-seed.js";
 import type { ResolvedNetwork, ResolvedSpec } from "./types.js";
 
 const staticNet = {
@@ -24,15 +24,7 @@ describe("OpenNebulaAdapter wraps the XML-RPC client (against the OpenNebula sim
     const endpoint = await sim.start();
     try {
       const client = new OpenNebulaClient({ endpoint, session: "oneadmin:opennebula" });
-      await client.vnAllocate(
-        toTemplateXml({
-          NAME: "lab",
-          VN_MAD: "bridge",
-          BRIDGE: "br0",
-          AR: { TYPE: "IP4", IP: "192.168.3.30", SIZE: 11 },
-        }),
-      );
-      const tpl = await client.templateAllocate(toTemplateXml({ NAME: "ubuntu", CPU: 1, MEMORY: 512 }));
+      const tpl = await seedOneLab(client);
       const spec: ResolvedSpec = {
         name: "one-vm",
         platform: "opennebula",

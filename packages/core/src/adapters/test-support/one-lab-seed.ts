@@ -1,0 +1,18 @@
+import type { OpenNebulaClient } from "../../platforms/opennebula/client.js";
+import { toTemplateXml } from "../../platforms/opennebula/template-xml.js";
+
+/**
+ * What the OpenNebula adapter tests deploy into: a bridged VNet "lab" with 11 addresses from 192.168.3.30
+ * and a small template "ubuntu". Returns the template's id.
+ */
+export async function seedOneLab(client: OpenNebulaClient): Promise<number> {
+  await client.vnAllocate(
+    toTemplateXml({
+      NAME: "lab",
+      VN_MAD: "bridge",
+      BRIDGE: "br0",
+      AR: { TYPE: "IP4", IP: "192.168.3.30", SIZE: 11 },
+    }),
+  );
+  return client.templateAllocate(toTemplateXml({ NAME: "ubuntu", CPU: 1, MEMORY: 512 }));
+}
