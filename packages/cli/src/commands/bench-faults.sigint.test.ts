@@ -1,4 +1,4 @@
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -8,6 +8,7 @@ import { autoYesGate, LabStateStore, labDown, labUp, loadLabSpec, localProvider 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBuiltCli } from "../test-support/built-cli.js";
 import { freePorts } from "../test-support/loopback-ports.js";
+import { spawnBuiltCli } from "../test-support/spawned-cli.js";
 
 /**
  * Ctrl-C as a user gives it: SIGINT to a real `labgate bench run --lab --fault` process while every
@@ -112,38 +113,25 @@ describe("labgate bench run --lab --fault, interrupted by SIGINT (a real process
       "drain app3 at 1s for 50s",
       ...(netem ? ["delay 200ms app4 at 1s for 50s"] : []),
     ];
-    const child = spawn(
-      process.execPath,
-      [
-        ensureBuiltCli(),
-        "bench",
-        "run",
-        "--lab",
-        specFile,
-        "--state-dir",
-        stateDir,
-        "-c",
-        "2",
-        "-R",
-        "50",
-        "-d",
-        "60s",
-        ...faults.flatMap((f) => ["--fault", f]),
-        "--yes",
-        "--json",
-        "--no-progress",
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += String(d);
-    });
-    child.stderr.on("data", (d) => {
-      stderr += String(d);
-    });
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const run = spawnBuiltCli([
+      "bench",
+      "run",
+      "--lab",
+      specFile,
+      "--state-dir",
+      stateDir,
+      "-c",
+      "2",
+      "-R",
+      "50",
+      "-d",
+      "60s",
+      ...faults.flatMap((f) => ["--fault", f]),
+      "--yes",
+      "--json",
+      "--no-progress",
+    ]);
+    const { child, exited } = run;
     try {
       // Every fault in place, as the machine shows it.
       await expect
@@ -158,8 +146,8 @@ describe("labgate bench run --lab --fault, interrupted by SIGINT (a real process
       if (netem) await expect.poll(() => qdiscs("app4"), { timeout: 10_000, interval: 100 }).toMatch(/netem/);
       child.kill("SIGINT");
       const code = await exited;
-      expect(code, stderr).toBe(ExitCode.INTERRUPTED);
-      const result = JSON.parse(stdout) as {
+      expect(code, run.stderr).toBe(ExitCode.INTERRUPTED);
+      const result = JSON.parse(run.stdout) as {
         aborted: boolean;
         faults: { undoReason: string; error: null }[];
       };
