@@ -4,6 +4,7 @@ import { ExitCode } from "@labgate/core";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { SimReply, SimRequest } from "../../../core/src/adapters/test-support/http-sim.js";
 import { startVsphereSim } from "../../../core/src/adapters/test-support/vsphere-sim.js";
+import { addUbuntuTemplate } from "../../../core/src/adapters/test-support/vsphere-template.js";
 import { seedNetwork } from "../../../core/src/ip-pool/test-support/seed-network.js";
 import { ensureBuiltCli } from "../test-support/built-cli.js";
 import { deployKillHarness } from "../test-support/deploy-kill-harness.js";
@@ -35,13 +36,7 @@ describe("deploy apply on esxi killed with SIGKILL right after the clone call", 
       taskPolls: 0,
       intercept: (req, reply) => kill.hold.intercept<SimReply>(req, reply),
     });
-    sim.vms.set("vm-42", {
-      name: "ubuntu-tmpl",
-      power_state: "POWERED_OFF",
-      cpu: { count: 2 },
-      memory: { size_MiB: 2048 },
-      template: true,
-    });
+    addUbuntuTemplate(sim.vms);
     specPath = join(dir, "vm.json");
     await writeFile(
       specPath,

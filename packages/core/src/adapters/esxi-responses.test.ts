@@ -3,6 +3,7 @@ import { EsxiAdapter } from "./esxi.js";
 import { failure, HTML_LOGIN, NOT_XML } from "./test-support/bad-answers.js";
 import type { SimReply, SimRequest } from "./test-support/http-sim.js";
 import { startVsphereSim } from "./test-support/vsphere-sim.js";
+import { addUbuntuTemplate } from "./test-support/vsphere-template.js";
 import type { ResolvedSpec } from "./types.js";
 
 const env = { VSPHERE_USER: "administrator@vsphere.local", VSPHERE_PASSWORD: "Shape-Passw0rd!x" };
@@ -55,13 +56,7 @@ describe("vSphere answers (REST and VI/JSON) are checked before anything is buil
       taskPolls: 1,
       intercept: (req, reply) => replace(req, reply) ?? reply,
     });
-    sim.vms.set("vm-42", {
-      name: "ubuntu-tmpl",
-      power_state: "POWERED_OFF",
-      cpu: { count: 2 },
-      memory: { size_MiB: 2048 },
-      template: true,
-    });
+    addUbuntuTemplate(sim.vms);
     return sim;
   }
 

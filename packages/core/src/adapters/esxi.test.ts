@@ -5,6 +5,7 @@ import type { CommandRunner } from "./command-runner.js";
 import { EsxiAdapter } from "./esxi.js";
 import { HttpJsonClient } from "./http-json.js";
 import { startVsphereSim } from "./test-support/vsphere-sim.js";
+import { addUbuntuTemplate } from "./test-support/vsphere-template.js";
 import type { ResolvedNetwork, ResolvedSpec } from "./types.js";
 import { VimJsonClient } from "./vsphere-vim.js";
 
@@ -34,12 +35,7 @@ async function withVsphereSim(
 describe("EsxiAdapter against the vSphere REST simulator", () => {
   it("clones a template, sets CPU/memory, puts the static network into guestinfo, grows the disk, powers on", () =>
     withVsphereSim(async (sim) => {
-      sim.vms.set("vm-42", {
-        name: "ubuntu-tmpl",
-        power_state: "POWERED_OFF",
-        cpu: { count: 2 },
-        memory: { size_MiB: 2048 },
-        template: true,
+      addUbuntuTemplate(sim.vms, {
         disks: new Map([
           [
             "2000",
