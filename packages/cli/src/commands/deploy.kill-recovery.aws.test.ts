@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { ExitCode } from "@labgate/core";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type SimInstance, startEc2Sim } from "../../../core/src/adapters/test-support/ec2-sim.js";
+import { ec2Spec } from "../../../core/src/adapters/test-support/ec2-spec.js";
 import type { SimReply, SimRequest } from "../../../core/src/adapters/test-support/http-sim.js";
 import { ensureBuiltCli } from "../test-support/built-cli.js";
 import { deployKillHarness } from "../test-support/deploy-kill-harness.js";
@@ -40,21 +41,8 @@ describe("deploy apply on aws killed with SIGKILL right after RunInstances", () 
     await writeFile(
       specPath,
       JSON.stringify({
-        name: "kill-aws",
+        ...ec2Spec(sim.url, { name: "kill-aws", memory_mib: 2048, instance_type: "t3.small" }),
         platform: "aws",
-        os: { family: "linux", distro: "ubuntu" },
-        cores: 2,
-        memory_mib: 2048,
-        image: { ref: "ami-0abcdef1234567890", format: "ami" },
-        network: {},
-        platform_options: {
-          aws: {
-            region: "eu-central-1",
-            subnet_id: "subnet-0123456789abcdef0",
-            instance_type: "t3.small",
-            endpoint: sim.url,
-          },
-        },
       }),
     );
     // No profile files from the machine running the tests.

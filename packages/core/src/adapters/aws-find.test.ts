@@ -3,6 +3,7 @@ import { resolveDeployNetwork } from "../deploy-rules/resolve-network.js";
 import type { DeploySpec } from "../deploy-rules/spec.js";
 import { AwsAdapter } from "./aws.js";
 import { startEc2Sim } from "./test-support/ec2-sim.js";
+import { ec2Spec } from "./test-support/ec2-spec.js";
 import type { NodeRef } from "./types.js";
 
 const credentials = {
@@ -10,22 +11,8 @@ const credentials = {
   secretAccessKey: "labgate/find/secret/key/value/0000000000",
 };
 
-const specFor = (url: string): DeploySpec => ({
-  name: "find-aws",
-  os: { family: "linux", distro: "ubuntu" },
-  cores: 2,
-  memory_mib: 2048,
-  image: { ref: "ami-0abcdef1234567890", format: "ami" },
-  network: {},
-  platform_options: {
-    aws: {
-      region: "eu-central-1",
-      subnet_id: "subnet-0123456789abcdef0",
-      instance_type: "t3.small",
-      endpoint: url,
-    },
-  },
-});
+const specFor = (url: string): DeploySpec =>
+  ec2Spec(url, { name: "find-aws", memory_mib: 2048, instance_type: "t3.small" });
 
 describe("AwsAdapter finds what an interrupted apply launched (EC2 simulator)", () => {
   it("waits out eventual consistency for a young launch, and ends at once for an old intent with nothing", async () => {

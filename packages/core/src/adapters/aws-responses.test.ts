@@ -4,6 +4,7 @@ import type { DeploySpec } from "../deploy-rules/spec.js";
 import { AwsAdapter } from "./aws.js";
 import { failure, HTML_LOGIN, NOT_XML } from "./test-support/bad-answers.js";
 import { startEc2Sim } from "./test-support/ec2-sim.js";
+import { ec2Spec } from "./test-support/ec2-spec.js";
 import type { SimReply, SimRequest } from "./test-support/http-sim.js";
 
 const credentials = {
@@ -11,22 +12,8 @@ const credentials = {
   secretAccessKey: "labgate/shape/secret/key/value/00000000",
 };
 
-const specFor = (url: string): DeploySpec => ({
-  name: "shape-client",
-  os: { family: "linux", distro: "ubuntu" },
-  cores: 2,
-  memory_mib: 4096,
-  image: { ref: "ami-0abcdef1234567890", format: "ami" },
-  network: {},
-  platform_options: {
-    aws: {
-      region: "eu-central-1",
-      subnet_id: "subnet-0123456789abcdef0",
-      instance_type: "t3.medium",
-      endpoint: url,
-    },
-  },
-});
+const specFor = (url: string): DeploySpec =>
+  ec2Spec(url, { name: "shape-client", memory_mib: 4096, instance_type: "t3.medium" });
 
 /** Requests whose form fields carry a value built from an answer that was never checked. */
 function carriedUnchecked(requests: SimRequest[]): string[] {
