@@ -1,19 +1,15 @@
-import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { formatMicros } from "./duration.js";
 import { analyzeFaultWindows } from "./fault-windows/fault-windows.js";
 import { formatResultText } from "./format.js";
 import { applySlos, parseSlos } from "./slo.js";
 import { makeResult, point } from "./test-support/fixtures.js";
+import { skipBrowser, withReportPage } from "./test-support/report-browser.js";
 import type { BenchResult, FaultRecord, SeriesPoint } from "./types.js";
 import { writeReports } from "./write-reports.js";
-
-const CHROMIUM = process.env["LABGATE_CHROMIUM"] ?? "/usr/bin/chromium";
-const skipBrowser = process.env["LABGATE_SKIP_BROWSER"] === "1";
 
 /**
  * 1 s warm-up + 10 s measured at 100/s over app1 and app2. "stop app2" from 3.2 s to 6.4 s: 30
@@ -126,83 +122,62 @@ describe("fault windows in the reports", () => {
       for (const c of cells) expect(text).toContain(c);
     }
     if (skipBrowser) return;
-    if (!existsSync(CHROMIUM))
-      throw new Error(
-        `Chromium not found at ${CHROMIUM}: install it or set LABGATE_CHROMIUM (LABGATE_SKIP_BROWSER=1 skips).`,
-      );
-    const { chromium } = await import("playwright-core");
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--no-first-run",
-      ],
-    });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
-      await page.route("**/*", (route) =>
-        route.request().url().startsWith("file:") ? route.continue() : route.abort(),
-      );
-      await page.goto(pathToFileURL(files.reportHtml).href, { waitUntil: "load" });
-      const got = (await page.evaluate(PAGE)) as { charts: Chart[]; header: string[]; rows: string[][] };
+    const got = (await withReportPage(
+      files.reportHtml,
+      async (page) => (await page.evaluate(PAGE)) as { charts: Chart[]; header: string[]; rows: string[][] },
+    ))!;
 
-      // Every chart over time (all but the percentile distribution) shades both windows where they were.
-      const timeCharts = got.charts.filter((c) => !c.label.startsWith("Latency by percentile"));
-      expect(timeCharts.map((c) => c.label)).toEqual(
-        expect.arrayContaining([
-          expect.stringMatching(/^Latency per interval/),
-          expect.stringMatching(/^Responses and errors per second/),
-          expect.stringMatching(/^Share of responses per backend/),
-        ]),
-      );
-      const endSec = (r.options.warmupMs + r.measuredMs) / 1000;
-      for (const chart of timeCharts) {
-        const xOf = (ms: number) => chart.plot.x + (ms / 1000 / endSec) * chart.plot.width;
-        expect(
-          chart.faults.map((f) => f.title),
-          chart.label,
-        ).toEqual(windows.map((w) => w.label));
-        chart.faults.forEach((f, i) => {
-          const w = windows[i]!;
-          expect(f.x, `${chart.label}: ${w.label} start`).toBeCloseTo(xOf(w.startMs), 0);
-          expect(f.x + f.width, `${chart.label}: ${w.label} end`).toBeCloseTo(xOf(w.endMs), 0);
-        });
-        expect(chart.captions).toEqual(windows.map((w) => w.label));
-      }
-      const share = timeCharts.find((c) => c.label.startsWith("Share of responses per backend"))!;
-      expect(share.paths).toEqual(["app1", "app2"]);
-
-      // The fault table: one row per window, its cells the window's own figures.
-      expect(got.header.slice(0, 3)).toEqual(["fault", "window", "errors"]);
-      expect(got.rows).toHaveLength(windows.length);
-      got.rows.forEach((row, i) => {
+    // Every chart over time (all but the percentile distribution) shades both windows where they were.
+    const timeCharts = got.charts.filter((c) => !c.label.startsWith("Latency by percentile"));
+    expect(timeCharts.map((c) => c.label)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^Latency per interval/),
+        expect.stringMatching(/^Responses and errors per second/),
+        expect.stringMatching(/^Share of responses per backend/),
+      ]),
+    );
+    const endSec = (r.options.warmupMs + r.measuredMs) / 1000;
+    for (const chart of timeCharts) {
+      const xOf = (ms: number) => chart.plot.x + (ms / 1000 / endSec) * chart.plot.width;
+      expect(
+        chart.faults.map((f) => f.title),
+        chart.label,
+      ).toEqual(windows.map((w) => w.label));
+      chart.faults.forEach((f, i) => {
         const w = windows[i]!;
-        const cell = (name: string) => row[got.header.indexOf(name)];
-        expect(cell("fault")).toBe(w.label);
-        expect(cell("errors")).toBe(`${w.errors} (${w.errorSharePct}%)`);
-        expect(cell("p99 in/before")).toBe(`${formatMicros(w.p99Us)} / ${formatMicros(w.baselineP99Us)}`);
-        expect(cell("max")).toBe(formatMicros(w.maxUs));
-        expect(cell("detection")).toBe(w.detectionMs === null ? "none" : formatMicros(w.detectionMs * 1000));
-        expect(cell("recovery")).toBe(w.recoveryMs === null ? "never" : formatMicros(w.recoveryMs * 1000));
-        expect(cell("error kinds")).toBe(
-          Object.entries(w.errorKinds!)
-            .map(([k, n]) => `${k}×${n}`)
-            .join(" ") || "none",
-        );
-        expect(cell("served in window")).toBe(w.backends!.map((b) => `${b.name} ${b.sharePct}%`).join(", "));
-        // Each window judged alone by the run's fault SLOs (p99<1s is not a fault SLO).
-        const verdicts = cell("SLOs in this window")!;
-        expect(verdicts).toContain(`fault_errors<=10 ${w.errors <= 10 ? "pass" : "FAIL"}`);
-        expect(verdicts).toContain(`detection<2s ${(w.detectionMs ?? 0) < 2000 ? "pass" : "FAIL"}`);
-        expect(verdicts).not.toContain("p99<1s");
+        expect(f.x, `${chart.label}: ${w.label} start`).toBeCloseTo(xOf(w.startMs), 0);
+        expect(f.x + f.width, `${chart.label}: ${w.label} end`).toBeCloseTo(xOf(w.endMs), 0);
       });
-      // The two windows differ, so the per-window verdicts are not the run's verdict copied.
-      expect(windows.map((w) => w.errors > 10)).toEqual([true, false]);
-    } finally {
-      await browser.close();
+      expect(chart.captions).toEqual(windows.map((w) => w.label));
     }
+    const share = timeCharts.find((c) => c.label.startsWith("Share of responses per backend"))!;
+    expect(share.paths).toEqual(["app1", "app2"]);
+
+    // The fault table: one row per window, its cells the window's own figures.
+    expect(got.header.slice(0, 3)).toEqual(["fault", "window", "errors"]);
+    expect(got.rows).toHaveLength(windows.length);
+    got.rows.forEach((row, i) => {
+      const w = windows[i]!;
+      const cell = (name: string) => row[got.header.indexOf(name)];
+      expect(cell("fault")).toBe(w.label);
+      expect(cell("errors")).toBe(`${w.errors} (${w.errorSharePct}%)`);
+      expect(cell("p99 in/before")).toBe(`${formatMicros(w.p99Us)} / ${formatMicros(w.baselineP99Us)}`);
+      expect(cell("max")).toBe(formatMicros(w.maxUs));
+      expect(cell("detection")).toBe(w.detectionMs === null ? "none" : formatMicros(w.detectionMs * 1000));
+      expect(cell("recovery")).toBe(w.recoveryMs === null ? "never" : formatMicros(w.recoveryMs * 1000));
+      expect(cell("error kinds")).toBe(
+        Object.entries(w.errorKinds!)
+          .map(([k, n]) => `${k}×${n}`)
+          .join(" ") || "none",
+      );
+      expect(cell("served in window")).toBe(w.backends!.map((b) => `${b.name} ${b.sharePct}%`).join(", "));
+      // Each window judged alone by the run's fault SLOs (p99<1s is not a fault SLO).
+      const verdicts = cell("SLOs in this window")!;
+      expect(verdicts).toContain(`fault_errors<=10 ${w.errors <= 10 ? "pass" : "FAIL"}`);
+      expect(verdicts).toContain(`detection<2s ${(w.detectionMs ?? 0) < 2000 ? "pass" : "FAIL"}`);
+      expect(verdicts).not.toContain("p99<1s");
+    });
+    // The two windows differ, so the per-window verdicts are not the run's verdict copied.
+    expect(windows.map((w) => w.errors > 10)).toEqual([true, false]);
   }, 60_000);
 });

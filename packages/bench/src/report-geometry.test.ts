@@ -1,15 +1,11 @@
-import { existsSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { captureEnvironment } from "./environment.js";
 import { latency, makeResult, point } from "./test-support/fixtures.js";
+import { withReportPage } from "./test-support/report-browser.js";
 import { writeReports } from "./write-reports.js";
-
-const CHROMIUM = process.env["LABGATE_CHROMIUM"] ?? "/usr/bin/chromium";
-const skipBrowser = process.env["LABGATE_SKIP_BROWSER"] === "1";
 
 interface Box {
   x: number;
@@ -104,32 +100,9 @@ async function inBrowser(
   reportHtml: string,
   check: (geometry: Geometry, text: string) => void,
 ): Promise<void> {
-  if (skipBrowser) return;
-  if (!existsSync(CHROMIUM))
-    throw new Error(
-      `Chromium not found at ${CHROMIUM}: install it or set LABGATE_CHROMIUM (LABGATE_SKIP_BROWSER=1 skips).`,
-    );
-  const { chromium } = await import("playwright-core");
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--no-first-run",
-    ],
-  });
-  try {
-    const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
-    await page.route("**/*", (route) =>
-      route.request().url().startsWith("file:") ? route.continue() : route.abort(),
-    );
-    await page.goto(pathToFileURL(reportHtml).href, { waitUntil: "load" });
-    check((await page.evaluate(GEOMETRY)) as Geometry, (await page.locator("body").textContent()) ?? "");
-  } finally {
-    await browser.close();
-  }
+  await withReportPage(reportHtml, async (page) =>
+    check((await page.evaluate(GEOMETRY)) as Geometry, (await page.locator("body").textContent()) ?? ""),
+  );
 }
 
 /** Legends sit outside the plot area of every chart. */
