@@ -2,6 +2,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ExitCode } from "@labgate/core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { azureLabOptions } from "../../../core/src/adapters/test-support/azure-lab-options.js";
 import { startAzureSim } from "../../../core/src/adapters/test-support/azure-sim.js";
 import type { SimReply, SimRequest } from "../../../core/src/adapters/test-support/http-sim.js";
 import { startManagedIdentityEndpoint } from "../../../core/src/adapters/test-support/managed-identity-endpoint.js";
@@ -55,15 +56,7 @@ describe("deploy apply on azure killed with SIGKILL right after a create call", 
         network: {},
         ssh_authorized_keys: ["ssh-ed25519 AAAAC3Nza lab@host"],
         platform_options: {
-          azure: {
-            subscription_id: "0000",
-            resource_group: "lab-rg",
-            location: "westeurope",
-            subnet_id: `${RG}/Microsoft.Network/virtualNetworks/lab/subnets/default`,
-            vm_size: "Standard_D2s_v5",
-            endpoint: sim.url,
-            ca_file: join(dir, "ca.pem"),
-          },
+          azure: azureLabOptions(sim.url, join(dir, "ca.pem"), "Standard_D2s_v5"),
         },
       }),
     );

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { TokenCredential } from "@azure/core-auth";
 import { afterEach, describe, expect, it } from "vitest";
 import { AzureAdapter } from "./azure.js";
+import { azureLabOptions } from "./test-support/azure-lab-options.js";
 import { startAzureSim } from "./test-support/azure-sim.js";
 import { failure, HTML_LOGIN, NOT_XML } from "./test-support/bad-answers.js";
 import type { SimReply, SimRequest } from "./test-support/http-sim.js";
@@ -13,8 +14,6 @@ const TOKEN = "sim-token-shape-7f3a";
 const credential: TokenCredential = {
   getToken: async () => ({ token: TOKEN, expiresOnTimestamp: Date.now() + 3_600_000 }),
 };
-const SUBNET =
-  "/subscriptions/0000/resourceGroups/lab-rg/providers/Microsoft.Network/virtualNetworks/lab/subnets/default";
 
 /** Every place a request can carry a value built from an unchecked answer: path, query, body. */
 function carriedUnchecked(requests: SimRequest[]): string[] {
@@ -56,15 +55,7 @@ describe("Azure answers the adapter uses (NIC id, IP, provisioning and power sta
       resolvedNetwork: { mode: "dhcp" },
       ssh_authorized_keys: ["ssh-ed25519 AAAAC3Nza lab@host"],
       platform_options: {
-        azure: {
-          subscription_id: "0000",
-          resource_group: "lab-rg",
-          location: "westeurope",
-          subnet_id: SUBNET,
-          vm_size: "Standard_D2s_v5",
-          endpoint: sim.url,
-          ca_file: join(dir, "ca.pem"),
-        },
+        azure: azureLabOptions(sim.url, join(dir, "ca.pem"), "Standard_D2s_v5"),
       },
     };
     return { adapter: new AzureAdapter({ spec, credential, pollIntervalMs: 5 }), spec, sim };

@@ -6,13 +6,12 @@ import { describe, expect, it } from "vitest";
 import { resolveDeployNetwork } from "../deploy-rules/resolve-network.js";
 import type { DeploySpec } from "../deploy-rules/spec.js";
 import { AzureAdapter } from "./azure.js";
+import { azureLabOptions, LAB_SUBNET } from "./test-support/azure-lab-options.js";
 import { startAzureSim } from "./test-support/azure-sim.js";
 
 const credentialFor = (token: string): TokenCredential => ({
   getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3_600_000 }),
 });
-const SUBNET =
-  "/subscriptions/0000/resourceGroups/lab-rg/providers/Microsoft.Network/virtualNetworks/lab/subnets/default";
 
 describe("AzureAdapter with the ARM SDKs pointed at a loopback ARM simulator", () => {
   it("creates NIC and VM through LROs (DHCP), reads the power state, deallocates and deletes", async () => {
@@ -30,15 +29,7 @@ describe("AzureAdapter with the ARM SDKs pointed at a loopback ARM simulator", (
         network: {},
         ssh_authorized_keys: ["ssh-ed25519 AAAAC3Nza lab@host"],
         platform_options: {
-          azure: {
-            subscription_id: "0000",
-            resource_group: "lab-rg",
-            location: "westeurope",
-            subnet_id: SUBNET,
-            vm_size: "Standard_D2s_v5",
-            endpoint: sim.url,
-            ca_file: join(dir, "ca.pem"),
-          },
+          azure: azureLabOptions(sim.url, join(dir, "ca.pem"), "Standard_D2s_v5"),
         },
       };
       const adapter = new AzureAdapter({
@@ -68,7 +59,7 @@ describe("AzureAdapter with the ARM SDKs pointed at a loopback ARM simulator", (
           ipConfigurations: [
             {
               name: "ipconfig1",
-              properties: { subnet: { id: SUBNET }, privateIPAllocationMethod: "Dynamic" },
+              properties: { subnet: { id: LAB_SUBNET }, privateIPAllocationMethod: "Dynamic" },
             },
           ],
         },
@@ -109,15 +100,7 @@ describe("AzureAdapter with the ARM SDKs pointed at a loopback ARM simulator", (
     const dir = mkdtempSync(join(tmpdir(), "labgate-az-"));
     try {
       writeFileSync(join(dir, "ca.pem"), sim.ca);
-      const options = {
-        subscription_id: "0000",
-        resource_group: "lab-rg",
-        location: "westeurope",
-        subnet_id: SUBNET,
-        vm_size: "Standard_B2s",
-        endpoint: sim.url,
-        ca_file: join(dir, "ca.pem"),
-      };
+      const options = azureLabOptions(sim.url, join(dir, "ca.pem"), "Standard_B2s");
       const spec: DeploySpec = {
         name: "db1",
         os: { family: "linux" },
@@ -157,15 +140,7 @@ describe("AzureAdapter as ARM behaves: failed provisioning and marketplace plans
       network: {},
       ssh_authorized_keys: ["ssh-ed25519 AAAAC3Nza lab@host"],
       platform_options: {
-        azure: {
-          subscription_id: "0000",
-          resource_group: "lab-rg",
-          location: "westeurope",
-          subnet_id: SUBNET,
-          vm_size: "Standard_B2s",
-          endpoint: sim.url,
-          ca_file: join(dir, "ca.pem"),
-        },
+        azure: azureLabOptions(sim.url, join(dir, "ca.pem"), "Standard_B2s"),
       },
     };
     const adapter = new AzureAdapter({ spec, credential: credentialFor("tok"), pollIntervalMs: 5 });
