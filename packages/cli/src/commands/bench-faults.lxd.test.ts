@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -17,9 +16,9 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { failUnlessUsable, lxdE2eState } from "../../../core/src/platforms/lxd/test-support/lxd-e2e-gate.js";
 import { freeTestSubnet } from "../../../core/src/platforms/opennebula/sim/test-support/free-subnet.js";
-import { ensureBuiltCli } from "../test-support/built-cli.js";
 import { runCliInProcess as cli } from "../test-support/in-process-cli.js";
 import { freePorts } from "../test-support/loopback-ports.js";
+import { spawnBuiltCli } from "../test-support/spawned-cli.js";
 
 /**
  * Issue 15's "Done when" on the LXD lab: real containers, real HAProxy (default checks: inter 1s,
@@ -332,42 +331,28 @@ describe.skipIf(!state.ok)(
     }, 120_000);
 
     it("Ctrl-C (SIGINT to a real `labgate bench run` process) mid-fault leaves every backend healthy", async () => {
-      const bin = ensureBuiltCli();
-      const child = spawn(
-        process.execPath,
-        [
-          bin,
-          "bench",
-          "run",
-          "--lab",
-          specFile,
-          "--state-dir",
-          stateDir,
-          "-c",
-          "2",
-          "-R",
-          "20",
-          "-d",
-          "60s",
-          "--fault",
-          "pause app2 at 1s for 50s",
-          "--fault",
-          "drain app1 at 1s for 50s",
-          "--yes",
-          "--json",
-          "--no-progress",
-        ],
-        { stdio: ["ignore", "pipe", "pipe"] },
-      );
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d) => {
-        stdout += String(d);
-      });
-      child.stderr.on("data", (d) => {
-        stderr += String(d);
-      });
-      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+      const run = spawnBuiltCli([
+        "bench",
+        "run",
+        "--lab",
+        specFile,
+        "--state-dir",
+        stateDir,
+        "-c",
+        "2",
+        "-R",
+        "20",
+        "-d",
+        "60s",
+        "--fault",
+        "pause app2 at 1s for 50s",
+        "--fault",
+        "drain app1 at 1s for 50s",
+        "--yes",
+        "--json",
+        "--no-progress",
+      ]);
+      const { child, exited } = run;
       try {
         await expect
           .poll(async () => (await client.getInstance(app(2)))?.status, { timeout: 60_000, interval: 200 })
@@ -380,8 +365,8 @@ describe.skipIf(!state.ok)(
           .toBe(0x08);
         child.kill("SIGINT");
         const code = await exited;
-        expect(code, stderr).toBe(ExitCode.INTERRUPTED);
-        const result = JSON.parse(stdout) as Result;
+        expect(code, run.stderr).toBe(ExitCode.INTERRUPTED);
+        const result = JSON.parse(run.stdout) as Result;
         expect(result.aborted).toBe(true);
         expect(result.faults.map((f) => f.undoReason)).toEqual(["interrupted", "interrupted"]);
         await expectAllHealthy();
