@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { EsxiAdapter } from "./esxi.js";
 import { failure, HTML_LOGIN, NOT_XML } from "./test-support/bad-answers.js";
 import type { SimReply, SimRequest } from "./test-support/http-sim.js";
+import { specStaticNetwork } from "./test-support/static-network.js";
 import { startVsphereSim } from "./test-support/vsphere-sim.js";
 import { addUbuntuTemplate } from "./test-support/vsphere-template.js";
 import type { ResolvedSpec } from "./types.js";
@@ -17,15 +18,7 @@ function specFor(url: string): ResolvedSpec {
     memory_mib: 2048,
     template_id: "vm-42",
     network: { cidr: "192.168.3.0/24" },
-    resolvedNetwork: {
-      mode: "static",
-      ip: "192.168.3.31",
-      prefix: 24,
-      netmask: "255.255.255.0",
-      gateway: "192.168.3.1",
-      dns: [],
-      source: "spec",
-    },
+    resolvedNetwork: specStaticNetwork("192.168.3.31"),
     platform_options: { esxi: { url, resource_pool: "resgroup-9", folder: "group-v4" } },
   };
 }

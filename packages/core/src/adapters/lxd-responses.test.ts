@@ -10,6 +10,7 @@ import {
 } from "../platforms/lxd/test-support/fake-lxd-socket.js";
 import { LxdAdapter } from "./lxd.js";
 import { failure } from "./test-support/bad-answers.js";
+import { specStaticNetwork } from "./test-support/static-network.js";
 import type { ResolvedSpec } from "./types.js";
 
 const HTML_LOGIN = {
@@ -27,16 +28,7 @@ const spec: ResolvedSpec = {
   memory_mib: 512,
   image: { ref: "ubuntu/22.04" },
   network: { cidr: "192.168.3.0/24", attach: "labbr0" },
-  resolvedNetwork: {
-    mode: "static",
-    ip: "192.168.3.31",
-    prefix: 24,
-    netmask: "255.255.255.0",
-    gateway: "192.168.3.1",
-    dns: [],
-    source: "spec",
-    attach: "labbr0",
-  },
+  resolvedNetwork: { ...specStaticNetwork("192.168.3.31"), attach: "labbr0" },
 };
 
 const runningState = {

@@ -11,6 +11,7 @@ import { OpenNebulaAdapter } from "./opennebula.js";
 import { failure, NOT_XML } from "./test-support/bad-answers.js";
 import { type SimReply, startSim } from "./test-support/http-sim.js";
 import { seedOneLab } from "./test-support/one-lab-seed.js";
+import { specStaticNetwork } from "./test-support/static-network.js";
 import type { ResolvedSpec } from "./types.js";
 
 const HTML_LOGIN: SimReply = {
@@ -60,15 +61,7 @@ async function proxiedSimulator(replace: (method: string) => SimReply | undefine
     memory_mib: 512,
     template_id: String(template),
     network: { cidr: "192.168.3.0/24" },
-    resolvedNetwork: {
-      mode: "static",
-      ip: "192.168.3.33",
-      prefix: 24,
-      netmask: "255.255.255.0",
-      gateway: "192.168.3.1",
-      dns: [],
-      source: "spec",
-    },
+    resolvedNetwork: specStaticNetwork("192.168.3.33"),
     platform_options: { opennebula: { network: "lab" } },
   };
   return {

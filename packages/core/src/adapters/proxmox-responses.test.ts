@@ -6,6 +6,7 @@ import { ProxmoxAdapter } from "./proxmox.js";
 import { failure, HTML_LOGIN, NOT_XML } from "./test-support/bad-answers.js";
 import type { SimReply, SimRequest } from "./test-support/http-sim.js";
 import { startProxmoxSim } from "./test-support/proxmox-sim.js";
+import { specStaticNetwork } from "./test-support/static-network.js";
 import type { ResolvedSpec } from "./types.js";
 
 const TOKEN_ID = "labgate@pve!shape";
@@ -29,15 +30,7 @@ function specFor(url: string, extra: Record<string, unknown> = {}): ResolvedSpec
   return {
     ...(parsed.spec as DeploySpec),
     platform: "proxmox",
-    resolvedNetwork: {
-      mode: "static",
-      ip: "192.168.3.31",
-      prefix: 24,
-      netmask: "255.255.255.0",
-      gateway: "192.168.3.1",
-      dns: [],
-      source: "spec",
-    },
+    resolvedNetwork: specStaticNetwork("192.168.3.31"),
   };
 }
 
