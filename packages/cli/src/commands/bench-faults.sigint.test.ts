@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { ExitCode } from "@labgate/core";
 import { autoYesGate, LabStateStore, labDown, labUp, loadLabSpec, localProvider } from "@labgate/lxd-lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freeRange, sh } from "../../../lxd-lab/src/test-support/free-range.js";
 import { ensureBuiltCli } from "../test-support/built-cli.js";
 import { freePorts } from "../test-support/loopback-ports.js";
 import { spawnBuiltCli } from "../test-support/spawned-cli.js";
@@ -30,23 +31,6 @@ let specFile: string;
 let stateDir: string;
 let statsPort: number;
 
-function sh(...args: string[]): string {
-  return execFileSync(args[0] as string, args.slice(1), {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-}
-
-/** A 10.253.x.0/24 that no address or route here touches. */
-function freeRange(): string {
-  const used = sh("ip", "-4", "route", "show", "table", "all") + sh("ip", "-4", "addr");
-  for (let i = 0; i < 200; i++) {
-    const third = 2 + Math.floor(Math.random() * 250);
-    if (!used.includes(`10.253.${third}.`)) return `10.253.${third}.0/24`;
-  }
-  throw new Error("no free 10.253.x.0/24");
-}
-
 beforeAll(async () => {
   ensureBuiltCli();
   dir = await mkdtemp(join(tmpdir(), "lgt-bench-sigint-"));
@@ -61,7 +45,7 @@ beforeAll(async () => {
       apps: { count: apps, ports: ports.slice(0, apps) },
       lb: { port: ports[apps], statsPort },
       bench: { enabled: false },
-      ...(isRoot ? { providerOptions: { netns: true, netnsRange: freeRange() } } : {}),
+      ...(isRoot ? { providerOptions: { netns: true, netnsRange: freeRange("10.253") } } : {}),
     }),
   );
   const { spec } = await loadLabSpec(specFile, dir);

@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -18,6 +17,7 @@ import { fetchHaproxyServerStatus } from "../../haproxy/stats-csv.js";
 import { defaultLabSpec } from "../../spec/default-lab-spec.js";
 import type { LabSpec } from "../../spec/lab-spec.js";
 import { freePorts } from "../../test-support/free-ports.js";
+import { freeRange, sh } from "../../test-support/free-range.js";
 import { localApps, localPaths } from "./local-lab.js";
 import { waitFor } from "./local-process.js";
 import { localProvider } from "./local-provider.js";
@@ -28,23 +28,6 @@ import { type AppNetns, appNetns } from "./netns-plan.js";
 
 const isRoot = process.getuid?.() === 0;
 const tag = randomBytes(3).toString("hex");
-
-function sh(...args: string[]): string {
-  return execFileSync(args[0] as string, args.slice(1), {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-}
-
-/** A 10.252.x.0/24 that no address or route of this machine touches (other suites pick other ones). */
-function freeRange(): string {
-  const used = sh("ip", "-4", "route", "show", "table", "all") + sh("ip", "-4", "addr");
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const third = 2 + Math.floor(Math.random() * 250);
-    if (!used.includes(`10.252.${third}.`)) return `10.252.${third}.0/24`;
-  }
-  throw new Error("no free 10.252.x.0/24 for the netns lab test");
-}
 
 const netnsList = () => sh("ip", "netns", "list");
 const inode = async (path: string) => (await stat(path)).ino;
@@ -102,7 +85,7 @@ describe.skipIf(!isRoot)(
     beforeAll(async () => {
       root = await mkdtemp(join(tmpdir(), "lgt-netns-"));
       stateDir = join(root, "lab");
-      spec = await netnsSpec(`lgt-netns-${tag}`, freeRange());
+      spec = await netnsSpec(`lgt-netns-${tag}`, freeRange("10.252", " for the netns lab test"));
       links = localApps(spec).map((app, i) => appNetns(spec, app, i));
       const up = await labUp(run(spec));
       expect(up.complete).toBe(true);
@@ -281,7 +264,7 @@ describe.skipIf(!isRoot)(
     });
 
     it("a host interface on the links' range: NETNS_RANGE_CLASH naming it (exit 4)", async () => {
-      const range = freeRange();
+      const range = freeRange("10.252", " for the netns lab test");
       spec = await netnsSpec(`lgt-netnsc-${tag}`, range);
       sh("ip", "link", "add", hostIf, "type", "veth", "peer", "name", `${hostIf}p`);
       sh("ip", "addr", "add", `${range.replace(/0\/24$/, "9")}/24`, "dev", hostIf);
@@ -294,7 +277,7 @@ describe.skipIf(!isRoot)(
     }, 60_000);
 
     it("a namespace of the lab's name that exists already: NETNS_EXISTS, and lab down leaves it", async () => {
-      spec = await netnsSpec(`lgt-netnsx-${tag}`, freeRange());
+      spec = await netnsSpec(`lgt-netnsx-${tag}`, freeRange("10.252", " for the netns lab test"));
       const foreign = appNetns(spec, localApps(spec)[0] as never, 0).netns;
       sh("ip", "netns", "add", foreign);
       const stateDir = join(root, "exists");
