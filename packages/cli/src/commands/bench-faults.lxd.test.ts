@@ -75,6 +75,19 @@ interface Result {
   faultWindows: FaultWindow[];
 }
 
+/** The series' whole intervals from when the fault was in place to its planned end (where its undo starts). */
+function intervalsInside(
+  result: Result,
+  f: Result["faults"][number] | undefined,
+): Result["series"]["points"] {
+  const step = result.series.intervalMs;
+  return result.series.points.filter(
+    (p) =>
+      p.tSec * 1000 >= (f?.activeAtMs ?? Number.POSITIVE_INFINITY) &&
+      p.tSec * 1000 + step <= (f?.plannedEndMs ?? 0),
+  );
+}
+
 describe.skipIf(!state.ok)(
   `bench run --lab --fault on the LXD lab${state.ok ? "" : ` (skipped: ${state.reason})`}`,
   () => {
@@ -254,12 +267,7 @@ describe.skipIf(!state.ok)(
       const [f] = result.faults;
       expect(f).toMatchObject({ undoReason: "window-end", error: null });
       // Whole intervals between "drain in place" and the planned end (the undo starts there): only app1 answers (keep-alive connections to the LB are re-balanced per request).
-      const step = result.series.intervalMs;
-      const inside = result.series.points.filter(
-        (p) =>
-          p.tSec * 1000 >= (f?.activeAtMs ?? Number.POSITIVE_INFINITY) &&
-          p.tSec * 1000 + step <= (f?.plannedEndMs ?? 0),
-      );
+      const inside = intervalsInside(result, f);
       expect(inside.length).toBeGreaterThan(0);
       expect(inside.map((p) => p.backends?.[app(2)] ?? 0)).toEqual(inside.map(() => 0));
       expect(inside.every((p) => (p.backends?.[app(1)] ?? 0) > 0)).toBe(true);
@@ -286,13 +294,8 @@ describe.skipIf(!state.ok)(
         ["maint app2 at 9s for 3s", "window-end", null],
       ]);
       const [, maint] = result.faults;
-      const step = result.series.intervalMs;
       // Whole intervals between "maint in place" and the planned end (the undo starts there): app2 gets nothing, app1 (back from the kill) everything, no errors.
-      const inside = result.series.points.filter(
-        (p) =>
-          p.tSec * 1000 >= (maint?.activeAtMs ?? Number.POSITIVE_INFINITY) &&
-          p.tSec * 1000 + step <= (maint?.plannedEndMs ?? 0),
-      );
+      const inside = intervalsInside(result, maint);
       expect(inside.length).toBeGreaterThan(0);
       for (const p of inside) {
         expect(p.errors, JSON.stringify(p)).toBe(0);
