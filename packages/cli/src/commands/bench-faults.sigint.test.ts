@@ -4,10 +4,11 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ExitCode } from "@labgate/core";
-import { autoYesGate, LabStateStore, labDown, labUp, loadLabSpec, localProvider } from "@labgate/lxd-lab";
+import { LabStateStore } from "@labgate/lxd-lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freeRange, sh } from "../../../lxd-lab/src/test-support/free-range.js";
 import { ensureBuiltCli } from "../test-support/built-cli.js";
+import { downLocalLab, upLocalLab } from "../test-support/local-lab.js";
 import { freePorts } from "../test-support/loopback-ports.js";
 import { spawnBuiltCli } from "../test-support/spawned-cli.js";
 
@@ -48,16 +49,11 @@ beforeAll(async () => {
       ...(isRoot ? { providerOptions: { netns: true, netnsRange: freeRange("10.253") } } : {}),
     }),
   );
-  const { spec } = await loadLabSpec(specFile, dir);
-  const up = await labUp({ provider: localProvider, spec, stateDir, gate: autoYesGate(), log: () => {} });
-  expect(up.complete).toBe(true);
+  await upLocalLab(specFile, dir, stateDir);
 }, 600_000);
 
 afterAll(async () => {
-  const { spec } = await loadLabSpec(specFile, dir);
-  await labDown({ provider: localProvider, spec, stateDir, gate: autoYesGate(), log: () => {} }).catch(
-    () => {},
-  );
+  await downLocalLab(specFile, dir, stateDir);
   for (const app of appNames) {
     const ns = `lg-${labName}-${app}`;
     if (isRoot && sh("ip", "netns", "list").includes(ns)) sh("ip", "netns", "del", ns);

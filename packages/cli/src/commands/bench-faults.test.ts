@@ -3,9 +3,10 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ExitCode } from "@labgate/core";
-import { autoYesGate, LabStateStore, labDown, labUp, loadLabSpec, localProvider } from "@labgate/lxd-lab";
+import { LabStateStore } from "@labgate/lxd-lab";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCliInProcess as cli } from "../test-support/in-process-cli.js";
+import { downLocalLab, upLocalLab } from "../test-support/local-lab.js";
 import { freePorts } from "../test-support/loopback-ports.js";
 
 /**
@@ -34,16 +35,11 @@ beforeAll(async () => {
       faults: ["drain app1 at 1s for 1s"],
     }),
   );
-  const { spec } = await loadLabSpec(specFile, dir);
-  const up = await labUp({ provider: localProvider, spec, stateDir, gate: autoYesGate(), log: () => {} });
-  expect(up.complete).toBe(true);
+  await upLocalLab(specFile, dir, stateDir);
 }, 120_000);
 
 afterAll(async () => {
-  const { spec } = await loadLabSpec(specFile, dir);
-  await labDown({ provider: localProvider, spec, stateDir, gate: autoYesGate(), log: () => {} }).catch(
-    () => {},
-  );
+  await downLocalLab(specFile, dir, stateDir);
   await rm(dir, { recursive: true, force: true });
 }, 60_000);
 
