@@ -25,7 +25,9 @@ const dist = here("../dist/index.js");
 // The `labgate` command as users run it: its RSS counts toward the goal as the library's does.
 const cliBin = here("../../cli/dist/bin.js");
 if (!existsSync(dist) || !existsSync(cliBin)) {
-  console.error("bench:self needs the built packages (bench and the labgate CLI): run `npm run build` first.");
+  console.error(
+    "bench:self needs the built packages (bench and the labgate CLI): run `npm run build` first.",
+  );
   process.exit(2);
 }
 for (const [bin, pkg] of [
