@@ -16,8 +16,6 @@ import { createOutput } from "../output.js";
 import { type BenchLabFlags, refuseFaultsWithoutLab, wantsLab } from "./bench-lab-flags.js";
 import { type LabIo, type LabTarget, makeGate, resolveLab } from "./lab-context.js";
 
-export type { BenchLabFlags };
-
 /** What the fault gate shows: the faults, their undo, and (when asked) what each answer does. */
 function explainFaults(step: { title: string; why: string; commands: string[] }, yes: boolean): string {
   return [
