@@ -53,7 +53,9 @@ describe("a 1 s stall in a constant-rate run: the percentiles match the analytic
       const { result, stallMs } = await withFreeze(target, () =>
         runBench({ url: target.url, engine, rate: RATE, connections: 50, durationMs: DURATION_MS }),
       );
-      expect(stallMs).toBeGreaterThanOrEqual(FREEZE_MS);
+      // Node's timers run on the loop's millisecond clock, so the SIGCONT timer may fire up to 1 ms
+      // before FREEZE_MS by performance.now(); S is the measured value either way.
+      expect(stallMs).toBeGreaterThan(FREEZE_MS - 1);
       expect(result.requests.sent).toBe((RATE * DURATION_MS) / 1000);
       expect(result.requests.failed).toBe(0);
       const d = DURATION_MS / 1000;
