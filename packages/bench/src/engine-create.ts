@@ -1,14 +1,14 @@
-import { Engine, type EngineSpec } from "./engine-core.js";
-import type { Recorder } from "./recorder.js";
+import type { EngineClient, EngineSpec, SlotFactory } from "./engine-core.js";
+
+export type SlotsFor = (spec: EngineSpec) => SlotFactory;
 
 /**
- * The engine for one thread, on the HTTP client its spec names. Each client's module is loaded
- * only here, so a thread holds the code of the one it runs (undici alone is ~20 MiB of RSS).
+ * Loads one client's module (undici alone is ~20 MiB of RSS, so a thread holds only the one it
+ * runs). Called before the run's clock starts: on a loaded machine the import can take longer
+ * than a short run, and a run whose window closed while its client loaded measures nothing.
  */
-export async function createEngine(spec: EngineSpec, recorder: Recorder): Promise<Engine> {
-  const slots =
-    spec.client === "undici"
-      ? (await import("./undici-engine.js")).undiciSlots(spec)
-      : (await import("./net-engine.js")).netSlots(spec);
-  return new Engine(spec, recorder, slots);
+export async function loadClient(client: EngineClient): Promise<SlotsFor> {
+  return client === "undici"
+    ? (await import("./undici-engine.js")).undiciSlots
+    : (await import("./net-engine.js")).netSlots;
 }

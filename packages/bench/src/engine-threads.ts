@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import type { EngineSpec } from "./engine-core.js";
+import type { EngineClient, EngineSpec } from "./engine-core.js";
 import type { EngineThreadMessage, ParentMessage } from "./engine-protocol.js";
 import { BenchEngineError } from "./errors.js";
 import { requestHeaders } from "./options.js";
@@ -34,6 +34,11 @@ function workerEntry(): { url: URL; execArgv: string[] } {
   return { url: new URL("./engine-worker.js", here), execArgv: [] };
 }
 
+/** The HTTP client of labgate's engine that `options` ask for. */
+export function engineClient(options: ResolvedBenchOptions): EngineClient {
+  return options.engine === "undici" ? "undici" : "net";
+}
+
 /** Splits `total` into `parts` whole shares that differ by at most one. */
 function share(total: number, parts: number, index: number): number {
   return Math.floor(total / parts) + (index < total % parts ? 1 : 0);
@@ -53,7 +58,10 @@ export async function startEngineThreads(
   const threads: Worker[] = [];
   const ready: Array<Promise<void>> = [];
   for (let index = 0; index < count; index++) {
-    const worker = new Worker(entry.url, { workerData: { index }, execArgv: entry.execArgv });
+    const worker = new Worker(entry.url, {
+      workerData: { index, client: engineClient(options) },
+      execArgv: entry.execArgv,
+    });
     threads.push(worker);
     ready.push(
       new Promise<void>((resolve, reject) => {
@@ -108,7 +116,7 @@ export function engineSpec(
   const body = options.body ? new Uint8Array(options.body.data) : null;
   if (body) headers.push("content-length", String(body.byteLength));
   return {
-    client: options.engine === "undici" ? "undici" : "net",
+    client: engineClient(options),
     url: options.url,
     method: options.method,
     headers,

@@ -1,6 +1,7 @@
 // Worker-thread entry of the labgate engine (net or undici client): runs one share of the load and reports to the parent.
 import { parentPort, workerData } from "node:worker_threads";
-import { createEngine } from "./engine-create.js";
+import { Engine, type EngineClient } from "./engine-core.js";
+import { loadClient } from "./engine-create.js";
 import type { EngineThreadMessage, EngineThreadStart, ParentMessage } from "./engine-protocol.js";
 import { Recorder } from "./recorder.js";
 import { startThreadStats } from "./thread-stats.js";
@@ -14,7 +15,10 @@ port.on("message", (message: ParentMessage) => {
   if (message.type === "go") void run(message.start);
   else if (message.type === "abort") controller.abort();
 });
-send({ type: "ready", timeOrigin: performance.timeOrigin, index: (workerData as { index: number }).index });
+const { index, client } = workerData as { index: number; client: EngineClient };
+// The client's code loads before "ready": the parent starts the run's clock once every thread is ready.
+const slotsFor = await loadClient(client);
+send({ type: "ready", timeOrigin: performance.timeOrigin, index });
 
 async function run(start: EngineThreadStart): Promise<void> {
   // The parent's clock in this thread's terms: both count from their own time origin.
@@ -36,7 +40,7 @@ async function run(start: EngineThreadStart): Promise<void> {
   let outcome = { aborted: false };
   let error: string | undefined;
   try {
-    outcome = await (await createEngine(spec, recorder)).run(controller.signal);
+    outcome = await new Engine(spec, recorder, slotsFor(spec)).run(controller.signal);
   } catch (e) {
     error = (e as Error)?.stack ?? String(e);
   } finally {

@@ -1,7 +1,9 @@
 import { runClosedLoop } from "./closed-loop.js";
 import { runConstantRate } from "./constant-rate.js";
 import { startCpuMonitor } from "./cpu-monitor.js";
-import { type EngineThreads, engineSpec, startEngineThreads } from "./engine-threads.js";
+import { Engine } from "./engine-core.js";
+import type { SlotsFor } from "./engine-create.js";
+import { type EngineThreads, engineClient, engineSpec, startEngineThreads } from "./engine-threads.js";
 import { captureEnvironment } from "./environment.js";
 import type { Histogram } from "./histogram.js";
 import { LATE_THRESHOLD_MS } from "./late-threshold.js";
@@ -35,7 +37,13 @@ export async function runBench(
       ? await startEngineThreads(options, options.workers)
       : null;
   try {
-    return await measure(options, input, hooks, threads);
+    // Loaded before the clock starts (a slow import must not eat the window), and only when this
+    // thread runs the engine: runs on engine threads keep the client out of this thread's memory.
+    const ownEngine =
+      options.engine !== "autocannon" && !threads
+        ? await (await import("./engine-create.js")).loadClient(engineClient(options))
+        : null;
+    return await measure(options, input, hooks, threads, ownEngine);
   } finally {
     await threads?.close();
   }
@@ -46,6 +54,7 @@ async function measure(
   input: BenchOptions & { slos?: readonly Slo[] },
   hooks: BenchHooks,
   threads: EngineThreads | null,
+  ownEngine: SlotsFor | null,
 ): Promise<BenchResult> {
   const startedAt = new Date();
   const cpu = startCpuMonitor();
@@ -88,11 +97,9 @@ async function measure(
       const outcome = await threads.run(recorder, { runStartMs, warmupEndMs, endMs, signal: input.signal });
       aborted = outcome.aborted;
       threadStats = outcome.threads;
-    } else if (options.engine !== "autocannon") {
-      // Loaded here so that runs on engine threads keep the engine's client out of this thread's memory.
-      const { createEngine } = await import("./engine-create.js");
+    } else if (ownEngine) {
       const spec = engineSpec(options, { runStartMs, warmupEndMs, endMs }, 0, 1);
-      aborted = (await (await createEngine(spec, recorder)).run(input.signal)).aborted;
+      aborted = (await new Engine(spec, recorder, ownEngine(spec)).run(input.signal)).aborted;
     } else {
       const outcome =
         options.mode === "constant-rate"
