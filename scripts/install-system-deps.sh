@@ -26,6 +26,7 @@ PACKAGES=(
   iputils-arping     # `labgate ip allocate` probes candidates by ARP (arping -D, RFC 5227) before handing them out
   iputils-ping       # ... and by ping on subnets this machine is not attached to
   postgresql-15      # the shared IP ledger's tests start their own PostgreSQL (initdb in a temp dir, unix socket only)
+  cloud-init         # network-config is checked with cloud-init's own parser and renderers (kept disabled on this host, below)
 )
 
 SUDO=""
@@ -35,6 +36,12 @@ missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+
+# cloud-init is installed for its Python modules only: this marker keeps it from ever configuring this host at boot.
+if [ ! -e /etc/cloud/cloud-init.disabled ]; then
+  $SUDO mkdir -p /etc/cloud
+  $SUDO touch /etc/cloud/cloud-init.disabled
+fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "labgate: installing Debian packages: ${missing[*]}" >&2

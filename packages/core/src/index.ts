@@ -1,6 +1,17 @@
 export { AwsAdapter, type AwsAdapterOptions } from "./adapters/aws.js";
 export { AzureAdapter, type AzureAdapterOptions } from "./adapters/azure.js";
-export { cloudInitMetadata, cloudInitUserData, guestinfoKeys, networkConfig } from "./adapters/cloud-init.js";
+export {
+  cloudInitMetadata,
+  cloudInitUserData,
+  DEFAULT_ROUTE,
+  guestinfoKeys,
+  type NicSelector,
+  networkConfig,
+  renderCloudConfig,
+  renderNetworkConfig,
+  type StaticIpv4,
+  staticNetworkConfig,
+} from "./adapters/cloud-init.js";
 export { type CommandRunner, defaultCommandRunner } from "./adapters/command-runner.js";
 export { EsxiAdapter, type EsxiAdapterOptions } from "./adapters/esxi.js";
 export { LocalAdapter, type LocalAdapterOptions } from "./adapters/local.js";

@@ -110,7 +110,7 @@ describe("EsxiAdapter against the vSphere REST simulator", () => {
       expect(taskPolls.length).toBeGreaterThanOrEqual(4);
       expect(meta.network.ethernets.primary).toMatchObject({
         addresses: ["192.168.3.31/24"],
-        routes: [{ to: "default", via: "192.168.3.1" }],
+        routes: [{ to: "0.0.0.0/0", via: "192.168.3.1" }],
         nameservers: { addresses: ["8.8.8.8", "8.8.4.4"] },
       });
       expect((await adapter.waitUntilRunning(ref, { timeoutMs: 2000, intervalMs: 5 })).addresses).toEqual([

@@ -6,7 +6,7 @@ import type { DeploySpec } from "../deploy-rules/spec.js";
 import { PlatformApiError } from "../errors.js";
 import { registerSecret } from "../util/redact.js";
 import { claimOf, nameTakenError, newClaim } from "./claims.js";
-import { cloudInitMetadata, cloudInitUserData, guestinfoKeys, networkConfig } from "./cloud-init.js";
+import { cloudInitMetadata, cloudInitUserData, guestinfoKeys, seedNetworkConfig } from "./cloud-init.js";
 import { type CommandRunner, defaultCommandRunner, quoteForDisplay as shellQuote } from "./command-runner.js";
 import { moveSystemDiskToSata, sataMovePlan } from "./esxi-windows-disk.js";
 import { HttpJsonClient, type HttpResponse } from "./http-json.js";
@@ -554,10 +554,7 @@ export class EsxiAdapter implements PlatformAdapter {
     delete meta.network;
     await writeFile(join(work, "meta-data"), `${JSON.stringify(meta, null, 2)}\n`);
     await writeFile(join(work, "user-data"), cloudInitUserData(spec));
-    await writeFile(
-      join(work, "network-config"),
-      `${JSON.stringify(networkConfig(spec) ?? { version: 2, ethernets: { primary: { match: { name: "e*" }, dhcp4: true } } }, null, 2)}\n`,
-    );
+    await writeFile(join(work, "network-config"), seedNetworkConfig(spec));
   }
 
   /** A clone keeps the template's NIC unless the spec names a network; then it gets that network's backing type. */

@@ -2,7 +2,7 @@ import type { Finding } from "../deploy-rules/findings.js";
 import type { DeploySpec } from "../deploy-rules/spec.js";
 import { LxdClient } from "../platforms/lxd/lxd-client.js";
 import type { LxdInstancesPost } from "../platforms/lxd/types.js";
-import { cloudInitUserData, networkConfig } from "./cloud-init.js";
+import { cloudInitUserData, networkConfig, renderNetworkConfig } from "./cloud-init.js";
 import { OptionReader } from "./options.js";
 import { describeValue, invalidResponse, isRecord, type Shape } from "./response-shape.js";
 import type {
@@ -186,7 +186,7 @@ export class LxdAdapter implements PlatformAdapter {
       [OWNER_KEY]: spec.name,
     };
     const net = networkConfig(spec);
-    if (net) config["cloud-init.network-config"] = JSON.stringify(net);
+    if (net) config["cloud-init.network-config"] = renderNetworkConfig(net);
     const nic: Record<string, string> = { type: "nic", name: "eth0" };
     const attach = spec.resolvedNetwork.attach ?? "";
     if (o.bool("bridged") === true) {

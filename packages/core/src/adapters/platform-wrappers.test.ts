@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
 import { LxdClient } from "../platforms/lxd/lxd-client.js";
 import { asyncOp, operation, startFakeLxd, sync } from "../platforms/lxd/test-support/fake-lxd-socket.js";
 import { OpenNebulaClient } from "../platforms/opennebula/client.js";
@@ -138,12 +139,12 @@ describe("LxdAdapter wraps the LXD client (fake LXD socket)", () => {
           root: { type: "disk", path: "/", size: "10GB" },
         },
       });
-      const net = JSON.parse(
+      const net = parseYaml(
         (created?.config as Record<string, string> | undefined)?.["cloud-init.network-config"] as string,
       );
       expect(net.ethernets.primary).toMatchObject({
         addresses: ["192.168.3.33/24"],
-        routes: [{ to: "default", via: "192.168.3.1" }],
+        routes: [{ to: "0.0.0.0/0", via: "192.168.3.1" }],
       });
       expect(await adapter.waitUntilRunning(ref, { timeoutMs: 2000, intervalMs: 5 })).toMatchObject({
         state: "running",

@@ -1,4 +1,4 @@
-import { stringify } from "yaml";
+import { renderCloudConfig as renderCloudConfigDocument } from "@labgate/core";
 
 /** One cloud-init write_files entry (only keys OpenNebula's context agent also honours). */
 export interface CloudConfigFile {
@@ -28,7 +28,7 @@ export function renderCloudConfig(files: CloudConfigFile[], runcmd: string[]): s
     })),
     runcmd,
   };
-  return `#cloud-config\n${stringify(document, { lineWidth: 0, blockQuote: "literal" })}`;
+  return renderCloudConfigDocument(document);
 }
 
 function isAscii(text: string): boolean {

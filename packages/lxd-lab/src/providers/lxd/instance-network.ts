@@ -1,12 +1,6 @@
-import { displayQuote } from "@labgate/core";
-import { stringify } from "yaml";
+import { displayQuote, renderNetworkConfig, type StaticIpv4, staticNetworkConfig } from "@labgate/core";
 
-export interface StaticAddress {
-  ip: string;
-  prefix: number;
-  gateway: string;
-  dns: string[];
-}
+export type StaticAddress = StaticIpv4;
 
 /** Where the boot hooks live; labgate's image runs them at every boot (see image/init-script.ts). */
 export const BOOT_HOOK_DIR = "/etc/labgate/boot.d";
@@ -33,15 +27,7 @@ export function renderNetworkScript(a: StaticAddress, device = "eth0"): string {
   return `${lines.join("\n")}\n`;
 }
 
-/**
- * cloud-init network-config (version 2) for images with cloud-init. The default route is written
- * `0.0.0.0/0`: netplan also takes "default", but cloud-init's ifupdown renderer (Debian) rejects it.
- */
+/** cloud-init network-config (version 2) for images with cloud-init: core's one renderer, on the container's eth0. */
 export function renderCloudInitNetworkConfig(a: StaticAddress, device = "eth0"): string {
-  const ethernet: Record<string, unknown> = {
-    addresses: [`${a.ip}/${a.prefix}`],
-    routes: [{ to: "0.0.0.0/0", via: a.gateway }],
-  };
-  if (a.dns.length) ethernet.nameservers = { addresses: a.dns };
-  return stringify({ version: 2, ethernets: { [device]: ethernet } });
+  return renderNetworkConfig(staticNetworkConfig(a, { device }));
 }
