@@ -13,8 +13,10 @@ export interface FaultListContext {
   runField?: string;
 }
 
-const FORM_HINT =
+/** How a fault is written; shown wherever a fault entry is refused (the lab schema too). */
+export const FAULT_FORM_HINT =
   'Write each fault in the --fault form, e.g. faults: ["stop app2 at 2s for 3s", "drain app1 at 1s for 2s"].';
+const FORM_HINT = FAULT_FORM_HINT;
 
 /**
  * Validates a `faults:` list (lab spec or `--slo-file`): a list of strings in the `--fault` grammar.
