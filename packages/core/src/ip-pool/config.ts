@@ -1,17 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { IpPoolConfigError } from "../errors.js";
 import { parseCidr, type Subnet, subnetContains, subnetsOverlap } from "./cidr.js";
+import { ipPoolConfigSchema, isCommentKey, poolSchemaProblem } from "./config-schema.js";
 import { parseIpv4 } from "./ipv4.js";
-import type { IpNetworkConfig, IpPoolConfig, IpRange, ProbeMethod } from "./types.js";
+import type { IpNetworkConfig, IpPoolConfig, IpRange } from "./types.js";
 
-const NETWORK_KEYS = new Set(["name", "cidr", "gateway", "dns", "dhcp", "pools", "exclude", "probe"]);
-const PROBE_METHODS: readonly ProbeMethod[] = ["arp", "ping", "none"];
-const PROBE_HELP = `${PROBE_METHODS.map((m) => `"${m}"`).join(", ")} (default: "arp" on a directly attached subnet, else "ping")`;
-
-function isProbeMethod(value: unknown): value is ProbeMethod {
-  return PROBE_METHODS.includes(value as ProbeMethod);
-}
-const TOP_KEYS = new Set(["networks", "defaultDns", "probe"]);
+type NetworkDocument = IpPoolConfig["networks"][number];
+/** Codes come from the schema, config.ts and the address parser; the error class owns the list. */
+type ConfigCode = ConstructorParameters<typeof IpPoolConfigError>[0];
 
 /** Reads and validates an IP pool config file; every problem names the file, network and field. */
 export async function loadIpPoolConfig(path: string): Promise<IpPoolConfig> {
@@ -56,24 +52,36 @@ export function validateIpPoolConfig(raw: unknown, source: string): IpPoolConfig
     configError(source, undefined, field, code, message);
   if (!isObject(raw))
     throw top("(root)", "CONFIG_INVALID", 'the file must hold a JSON object with a "networks" list');
-  for (const key of Object.keys(raw)) {
-    if (!TOP_KEYS.has(key) && !isCommentKey(key)) {
-      throw top(key, "CONFIG_UNKNOWN_FIELD", `unknown field (known: ${[...TOP_KEYS].join(", ")})`);
-    }
+  // The schema (config-schema.ts) checks every field's shape; the addresses are checked below.
+  const parsed = ipPoolConfigSchema.safeParse(withoutNotes(raw));
+  if (!parsed.success) {
+    const problem = poolSchemaProblem(parsed.error);
+    const index = problem?.networkIndex;
+    const entry = index === undefined ? undefined : (raw["networks"] as unknown[])[index];
+    const network =
+      index === undefined
+        ? undefined
+        : isObject(entry) && typeof entry["cidr"] === "string"
+          ? entry["cidr"]
+          : `networks[${index}]`;
+    throw configError(
+      source,
+      network,
+      problem?.field ?? "(root)",
+      problem?.code ?? "CONFIG_INVALID",
+      problem?.message ?? parsed.error.message,
+    );
   }
-  if (!Array.isArray(raw.networks)) throw top("networks", "CONFIG_INVALID", "must be a list of networks");
+  const doc = parsed.data;
   const defaultDns =
-    raw.defaultDns === undefined
+    doc.defaultDns === undefined
       ? undefined
-      : addressList(raw.defaultDns, (code, message) => top("defaultDns", code, message));
+      : addressList(doc.defaultDns, (code, message) => top("defaultDns", code, message));
 
-  if (raw.probe !== undefined && !isProbeMethod(raw.probe)) {
-    throw top("probe", "CONFIG_INVALID", `must be one of ${PROBE_HELP}`);
-  }
   const networks: IpNetworkConfig[] = [];
   const subnets: Subnet[] = [];
-  raw.networks.forEach((entry, index) => {
-    const { network, subnet } = validateNetwork(entry, index, source);
+  doc.networks.forEach((entry) => {
+    const { network, subnet } = validateNetwork(entry, source);
     subnets.forEach((other, otherIndex) => {
       if (subnetsOverlap(subnet, other)) {
         throw configError(
@@ -101,28 +109,18 @@ export function validateIpPoolConfig(raw: unknown, source: string): IpPoolConfig
   return {
     networks,
     ...(defaultDns === undefined ? {} : { defaultDns }),
-    ...(raw.probe === undefined ? {} : { probe: raw.probe as ProbeMethod }),
+    ...(doc.probe === undefined ? {} : { probe: doc.probe }),
   };
 }
 
 function validateNetwork(
-  entry: unknown,
-  index: number,
+  entry: NetworkDocument,
   source: string,
 ): { network: IpNetworkConfig; subnet: Subnet } {
-  const label = `networks[${index}]`;
-  if (!isObject(entry)) throw configError(source, label, "(entry)", "CONFIG_INVALID", "must be an object");
-  const networkLabel = typeof entry.cidr === "string" ? entry.cidr : label;
   const fail = (field: string, code: string, message: string): IpPoolConfigError =>
-    configError(source, networkLabel, field, code, message);
+    configError(source, entry.cidr, field, code, message);
 
-  for (const key of Object.keys(entry)) {
-    if (!NETWORK_KEYS.has(key) && !isCommentKey(key)) {
-      throw fail(key, "CONFIG_UNKNOWN_FIELD", `unknown field (known: ${[...NETWORK_KEYS].join(", ")})`);
-    }
-  }
-  if (typeof entry.cidr !== "string") throw fail("cidr", "CONFIG_INVALID", 'required, e.g. "192.168.3.0/24"');
-  const subnet = wrap(() => parseCidr(entry.cidr as string), "cidr", fail);
+  const subnet = wrap(() => parseCidr(entry.cidr), "cidr", fail);
   if (subnet.prefix === 32) {
     throw fail(
       "cidr",
@@ -131,21 +129,7 @@ function validateNetwork(
     );
   }
 
-  let name: string | undefined;
-  if (entry.name !== undefined) {
-    if (typeof entry.name !== "string" || !/^[A-Za-z][A-Za-z0-9_.-]{0,62}$/.test(entry.name)) {
-      throw fail(
-        "name",
-        "CONFIG_INVALID",
-        "must start with a letter and use only letters, digits, '.', '_' and '-'",
-      );
-    }
-    name = entry.name;
-  }
-
-  if (typeof entry.gateway !== "string")
-    throw fail("gateway", "CONFIG_INVALID", 'required, e.g. "192.168.3.1"');
-  const gateway = wrap(() => parseIpv4(entry.gateway as string), "gateway", fail);
+  const gateway = wrap(() => parseIpv4(entry.gateway), "gateway", fail);
   if (!subnetContains(subnet, gateway)) {
     throw fail("gateway", "GATEWAY_OUTSIDE_SUBNET", `${entry.gateway} is not inside ${subnet.cidr}`);
   }
@@ -157,15 +141,8 @@ function validateNetwork(
     );
   }
 
-  if (entry.dns === undefined)
-    throw fail("dns", "CONFIG_INVALID", 'required: a list of DNS servers, e.g. ["8.8.8.8"]');
   const dns = addressList(entry.dns, (code, message) => fail("dns", code, message));
 
-  if (typeof entry.dhcp !== "boolean")
-    throw fail("dhcp", "CONFIG_INVALID", "required: true or false (false for on-prem subnets without DHCP)");
-
-  if (!Array.isArray(entry.pools))
-    throw fail("pools", "CONFIG_INVALID", 'required: a list of {"start","end"} ranges (may be empty)');
   const pools: IpRange[] = [];
   const poolNumbers: [number, number][] = [];
   entry.pools.forEach((pool, i) => {
@@ -180,13 +157,11 @@ function validateNetwork(
       );
     }
     poolNumbers.push([start, end]);
-    pools.push({ start: (pool as IpRange).start, end: (pool as IpRange).end });
+    pools.push({ start: pool.start, end: pool.end });
   });
 
   let exclude: (string | IpRange)[] | undefined;
   if (entry.exclude !== undefined) {
-    if (!Array.isArray(entry.exclude))
-      throw fail("exclude", "CONFIG_INVALID", "must be a list of addresses or {start,end} ranges");
     exclude = entry.exclude.map((item, i) => {
       const field = `exclude[${i}]`;
       if (typeof item === "string") {
@@ -197,39 +172,32 @@ function validateNetwork(
         return item;
       }
       range(item, field, subnet, fail, "EXCLUDE_OUTSIDE_SUBNET");
-      return { start: (item as IpRange).start, end: (item as IpRange).end };
+      return { start: item.start, end: item.end };
     });
   }
 
-  if (entry.probe !== undefined && !isProbeMethod(entry.probe)) {
-    throw fail("probe", "CONFIG_INVALID", `must be one of ${PROBE_HELP}`);
-  }
-
   const network: IpNetworkConfig = {
-    ...(name === undefined ? {} : { name }),
+    ...(entry.name === undefined ? {} : { name: entry.name }),
     cidr: subnet.cidr,
     gateway: entry.gateway,
     dns,
     dhcp: entry.dhcp,
     pools,
     ...(exclude === undefined ? {} : { exclude }),
-    ...(entry.probe === undefined ? {} : { probe: entry.probe as ProbeMethod }),
+    ...(entry.probe === undefined ? {} : { probe: entry.probe }),
   };
   return { network, subnet };
 }
 
 function range(
-  value: unknown,
+  value: IpRange,
   field: string,
   subnet: Subnet,
   fail: (field: string, code: string, message: string) => IpPoolConfigError,
   outsideCode: string,
 ): [number, number] {
-  if (!isObject(value) || typeof value.start !== "string" || typeof value.end !== "string") {
-    throw fail(field, "CONFIG_INVALID", 'must be {"start": "a.b.c.d", "end": "a.b.c.d"}');
-  }
-  const start = wrap(() => parseIpv4(value.start as string), `${field}.start`, fail);
-  const end = wrap(() => parseIpv4(value.end as string), `${field}.end`, fail);
+  const start = wrap(() => parseIpv4(value.start), `${field}.start`, fail);
+  const end = wrap(() => parseIpv4(value.end), `${field}.end`, fail);
   for (const [which, address, text] of [
     ["start", start, value.start],
     ["end", end, value.end],
@@ -251,11 +219,11 @@ function range(
   return [start, end];
 }
 
-function addressList(value: unknown, fail: (code: string, message: string) => IpPoolConfigError): string[] {
-  if (!Array.isArray(value))
-    throw fail("CONFIG_INVALID", 'must be a list of addresses, e.g. ["8.8.8.8", "8.8.4.4"]');
+function addressList(
+  value: readonly string[],
+  fail: (code: string, message: string) => IpPoolConfigError,
+): string[] {
   return value.map((item, i) => {
-    if (typeof item !== "string") throw fail("CONFIG_INVALID", `entry ${i} must be an address string`);
     try {
       parseIpv4(item);
     } catch (error) {
@@ -293,7 +261,7 @@ function configError(
   message: string,
 ): IpPoolConfigError {
   const where = network === undefined ? `field "${field}"` : `network ${network}, field "${field}"`;
-  return new IpPoolConfigError(code, `${file}: ${where}: ${message}.`.replace(/\.\.$/, "."), {
+  return new IpPoolConfigError(code as ConfigCode, `${file}: ${where}: ${message}.`.replace(/\.\.$/, "."), {
     hint: `Fix ${field} in ${file} and run the command again.`,
     details: { file, ...(network === undefined ? {} : { network }), field },
   });
@@ -303,6 +271,12 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function isCommentKey(key: string): boolean {
-  return key.startsWith("$") || key.startsWith("_") || key === "comment";
+/** The document without its notes ($comment, _why ...): the schema sees only data. */
+function withoutNotes(raw: Record<string, unknown>): Record<string, unknown> {
+  const strip = (o: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(o).filter(([key]) => !isCommentKey(key)));
+  const top = strip(raw);
+  if (Array.isArray(top["networks"]))
+    top["networks"] = top["networks"].map((entry: unknown) => (isObject(entry) ? strip(entry) : entry));
+  return top;
 }

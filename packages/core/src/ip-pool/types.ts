@@ -1,3 +1,5 @@
+import type { z } from "zod";
+import type { ipNetworkSchema, ipPoolConfigSchema, PROBE_METHODS } from "./config-schema.js";
 import type { LedgerStore } from "./ledger-store.js";
 import type { AddressProbe } from "./probe.js";
 
@@ -33,37 +35,14 @@ export interface IpConflict {
   seenAt: string;
 }
 
-export interface IpRange {
-  start: string;
-  end: string;
-}
-
-/** One subnet in config/ip_pools.json. */
-export interface IpNetworkConfig {
-  /** Optional short name ("lan"), accepted wherever a network CIDR is. */
-  name?: string;
-  cidr: string;
-  gateway: string;
-  dns: string[];
-  /** Whether the subnet runs DHCP; on-prem lab subnets without DHCP are why this manager exists. */
-  dhcp: boolean;
-  pools: IpRange[];
-  /** Addresses or ranges never handed out, neither from the pools nor as fallback. */
-  exclude?: (string | IpRange)[];
-  /** How a candidate is checked on the wire before it is handed out (default: arp when attached, else ping). */
-  probe?: ProbeMethod;
-}
-
+/** One subnet in config/ip_pools.json; described once in config-schema.ts (validation, type, JSON Schema). */
+export type IpNetworkConfig = z.output<typeof ipNetworkSchema>;
+/** An inclusive address range: a pool or an exclusion. */
+export type IpRange = IpNetworkConfig["pools"][number];
 /** "arp": RFC 5227 ARP probe on a directly attached subnet; "ping": ICMP echo; "none": trust the ledger. */
-export type ProbeMethod = "arp" | "ping" | "none";
-
-export interface IpPoolConfig {
-  networks: IpNetworkConfig[];
-  /** DNS servers given with fallback addresses on subnets that are not in `networks`. */
-  defaultDns?: string[];
-  /** Probe method for networks that set none, including unconfigured ones (default: arp when attached, else ping). */
-  probe?: ProbeMethod;
-}
+export type ProbeMethod = (typeof PROBE_METHODS)[number];
+/** config/ip_pools.json: the subnets, the fallback's DNS servers and the default probe method. */
+export type IpPoolConfig = z.output<typeof ipPoolConfigSchema>;
 
 export interface IpPoolOptions {
   /** Default: $LABGATE_IP_POOLS, else config/ip_pools.json resolved from the working directory. */
