@@ -64,6 +64,11 @@ export {
   refusingGate,
 } from "./engine/gate.js";
 export {
+  createJsonPlanStore,
+  type JsonPlanStore,
+  type JsonPlanStoreOptions,
+} from "./engine/json-plan-store.js";
+export {
   type LabState,
   LabStateStore,
   STATE_FILE,
@@ -80,6 +85,7 @@ export {
   type ResourceStatusView,
   type StepStatusView,
 } from "./engine/lab-status.js";
+export { describeStep, fromLegacyStep } from "./engine/legacy-step.js";
 export {
   isManualStep,
   MANUAL_RESOURCE,
@@ -88,6 +94,20 @@ export {
   type ManualStepOptions,
   manualStep,
 } from "./engine/manual-step.js";
+export type {
+  Found,
+  PlanOutcome,
+  PlanOutcomeKind,
+  PlanStep,
+  PlanStore,
+  RunMode,
+  RunPlanHooks,
+  RunPlanOptions,
+  RunPlanResult,
+  StepActions,
+  StepCall,
+  StepDescription,
+} from "./engine/plan-step.js";
 export { describePlan, type LabPlan, type PlannedStep, planSteps, selectSteps } from "./engine/plan-view.js";
 export {
   type LabRunOptions,
@@ -97,6 +117,7 @@ export {
   type StepOutcome,
   type StepOutcomeKind,
 } from "./engine/run-lab.js";
+export { runPlan, showDescription } from "./engine/run-plan.js";
 export type {
   CheckResult,
   HealthState,

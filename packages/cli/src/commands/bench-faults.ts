@@ -2,6 +2,7 @@ import { BenchOptionError, loadSloFileFaults } from "@labgate/bench";
 import { InvalidInputError } from "@labgate/core";
 import {
   assertFaultsFit,
+  describeStep,
   type FaultSpec,
   faultGateStep,
   labAppNames,
@@ -125,7 +126,7 @@ export async function prepareFaults(
   // Every target and action is checked before the gate: a typo must not cost a confirmation.
   for (const f of faults) actuator(f);
   const step = faultGateStep(faults, lab.target);
-  const request = { step, action: "apply" as const, index: 1, total: 1 };
+  const request = { step: describeStep(step), action: "apply" as const, index: 1, total: 1 };
   // A question needs its context even with --quiet; with --yes the explanation is progress like any other.
   const explanation = explainFaults(step, Boolean(flags.yes));
   if (flags.yes) out.info(explanation.replace(/\n$/, ""));

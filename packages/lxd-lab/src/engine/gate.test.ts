@@ -1,6 +1,7 @@
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { autoYesGate, explainStep, type GateRequest, parseAnswer, promptGate, refusingGate } from "./gate.js";
+import { describeStep } from "./legacy-step.js";
 import type { Step } from "./step.js";
 
 const step: Step = {
@@ -14,7 +15,7 @@ const step: Step = {
   verify: async () => {},
   undo: async () => {},
 };
-const request: GateRequest = { step, action: "apply", index: 2, total: 5 };
+const request: GateRequest = { step: describeStep(step), action: "apply", index: 2, total: 5 };
 
 function io(answers: string) {
   const input = new PassThrough();

@@ -1,13 +1,13 @@
 import { createInterface, type Interface } from "node:readline";
 import { LabInterruptedError, NotConfirmedError } from "../errors.js";
-import { isManualStep } from "./manual-step.js";
-import type { Step } from "./step.js";
+import type { StepDescription } from "./plan-step.js";
 
 export type GateAction = "apply" | "undo";
 export type GateDecision = "yes" | "no" | "skip" | "quit";
 
 export interface GateRequest {
-  step: Step;
+  /** Only the description: what the step is, why, the calls it makes (and, for a manual step, what the person does). */
+  step: StepDescription;
   action: GateAction;
   /** 1-based position in this run and the number of steps in it, for "step 2/5". */
   index: number;
@@ -36,7 +36,7 @@ export function autoYesGate(): Gate {
     interactive: false,
     confirmsAll: true,
     async confirm({ step, action }) {
-      if (action === "apply" && isManualStep(step)) {
+      if (action === "apply" && step.manual) {
         throw new NotConfirmedError(
           "NOT_CONFIRMED",
           `Step "${step.id}" is yours to do ${step.manual.where}: ${step.manual.commands.join("; ")}. --yes cannot confirm that you ran it.`,
@@ -100,7 +100,7 @@ export function promptGate(options: PromptGateOptions): Gate {
     interactive: true,
     async confirm(request, signal) {
       const verb = request.action === "undo" ? "Undo" : "Run";
-      const manual = isManualStep(request.step) ? request.step.manual : undefined;
+      const manual = request.step.manual;
       if (manual) say(manualText(manual, request.action));
       for (;;) {
         say(
@@ -164,7 +164,7 @@ export function explainStep({ step, action }: GateRequest): string {
     ...wrap(step.why, 76).map((l) => `  ${l}`),
     "",
   ];
-  if (isManualStep(step)) {
+  if (step.manual) {
     out.push(`  labgate cannot run this step: you do, ${step.manual.where}. Exactly:`);
     for (const command of action === "undo" ? step.manual.undoCommands : step.manual.commands)
       out.push(`    $ ${command}`);
@@ -176,7 +176,7 @@ export function explainStep({ step, action }: GateRequest): string {
     out.push("  Undo removes what this step created (and only that), then forgets it in the lab state.");
   } else {
     out.push("  Commands / API calls it makes, exactly:");
-    for (const command of step.commands) out.push(`    $ ${command}`);
+    for (const call of step.calls) out.push(`    $ ${call.display}`);
     out.push("", "  Then it verifies the result before recording the step as done.");
   }
   if (step.diagnostics?.length) {

@@ -9,6 +9,7 @@ import { virtualBoxCommands, virtualBoxNatStep } from "../providers/opennebula/v
 import { defaultLabSpec } from "../spec/default-lab-spec.js";
 import { autoYesGate, explainStep, promptGate } from "./gate.js";
 import { LabStateStore } from "./lab-state.js";
+import { describeStep } from "./legacy-step.js";
 import { isManualStep } from "./manual-step.js";
 import { labDown, labUp } from "./run-lab.js";
 import type { LabProvider, Step } from "./step.js";
@@ -73,7 +74,7 @@ describe("manual steps", () => {
     const step = virtualBoxNatStep(forward, 8080);
     expect(isManualStep(step)).toBe(true);
     expect(step.commands[0]).toContain(ADD);
-    expect(explainStep({ step, action: "undo", index: 1, total: 1 })).toContain(REMOVE);
+    expect(explainStep({ step: describeStep(step), action: "undo", index: 1, total: 1 })).toContain(REMOVE);
   });
 
   it("--yes refuses a manual step (nobody confirmed it ran) and keeps the steps done before it", async () => {

@@ -1,5 +1,6 @@
 import type { Gate } from "./gate.js";
 import type { StepRecord } from "./lab-state.js";
+import type { ManualInstructions } from "./manual-step.js";
 
 /**
  * The one step model labs, image builds and deployments share. A step is a pure description (what the
@@ -32,6 +33,8 @@ export interface StepDescription {
   needs?: string[];
   /** Changes nothing on the machines (preflight, verify): undo only forgets its record. */
   readOnly?: boolean;
+  /** Set when only the person can do it (a machine labgate cannot reach): the gate shows these and asks. */
+  manual?: ManualInstructions;
 }
 
 /** What `check` saw. `facts` is what `apply` needs of it (ids, addresses, what exists already). */
@@ -54,6 +57,11 @@ export interface StepActions<C, F = undefined> {
 export interface PlanStep<C, F = any> {
   description: StepDescription;
   actions: StepActions<C, F>;
+  /**
+   * The description with what the run has learned so far filled in (addresses an earlier step
+   * allocated): shown at the gate instead of `description` when given. Pure.
+   */
+  current?(ctx: C): StepDescription;
 }
 
 export type RunMode = "apply" | "undo" | "dry-run";
@@ -81,11 +89,33 @@ export interface RunPlanOptions<C> {
   from?: string | undefined;
   /** The command that continues this run, named when it stops: "labgate deploy apply web.json". */
   resume: string;
+  /** apply only: undo this step and apply it again, whatever its check says (repairs what re-running cannot). */
+  replace?: string | undefined;
+  /** What the plan builds, in messages: "lab" (default "plan"), "deployment", "image build". */
+  noun?: string;
+  /** The command that lists the step ids, named when --step/--from names none. */
+  planCommand?: string;
+  /** What a caller adds around the one loop (a lab adopts the files a step wrote, names what a step owns). */
+  hooks?: RunPlanHooks;
+}
+
+export interface RunPlanHooks {
+  /** Runs a step's apply+verify or undo; the lab uses it to adopt the files the step wrote. Default: `work()`. */
+  around?(stepId: string, action: "apply" | "undo", work: () => Promise<void>): Promise<void>;
+  /** undo: did this step run here (a record, or resources it owns)? Default: the store has a record of it. */
+  ran?(stepId: string): boolean;
+  /** undo: what the step owns, shown at the undo gate ("process 4242"). */
+  owned?(stepId: string): string[];
+  /** A failed read-only step is recorded only when this says so (a refused new lab leaves no state). Default: yes. */
+  recordReadOnlyFailure?(): Promise<boolean>;
+  /** apply: what to do after this step failed, when the caller knows better than "run it again". */
+  nextAfterFailure?(stepId: string, wasBuilt: boolean): string;
 }
 
 export type PlanOutcomeKind =
   | "already-done"
   | "applied"
+  | "replaced"
   | "skipped"
   | "undone"
   | "nothing-to-undo"

@@ -59,10 +59,14 @@ export function describePlan(provider: LabProvider, spec: LabSpec, known: Resour
 }
 
 /** `--step ID` (just that one) or `--from ID` (that one and everything after it). */
-export function selectSteps(
-  steps: Step[],
+export function selectSteps<S extends { id: string }>(
+  steps: S[],
   selection: { step?: string | undefined; from?: string | undefined },
-): Step[] {
+  /** What the steps build, in the message: "lab", "deployment". */
+  noun = "lab",
+  /** The command that lists the step ids. */
+  planCommand = "labgate lab plan",
+): S[] {
   if (selection.step !== undefined && selection.from !== undefined) {
     throw new InvalidInputError("STEP_SELECTION", "--step and --from cannot be used together.", {
       hint: "Use --step ID to run one step, or --from ID to run from that step to the end.",
@@ -72,8 +76,8 @@ export function selectSteps(
   if (id === undefined) return steps;
   const at = steps.findIndex((s) => s.id === id);
   if (at < 0) {
-    throw new InvalidInputError("UNKNOWN_STEP", `This lab has no step "${id}".`, {
-      hint: `Step ids: ${steps.map((s) => s.id).join(", ")} (see \`labgate lab plan\`).`,
+    throw new InvalidInputError("UNKNOWN_STEP", `This ${noun} has no step "${id}".`, {
+      hint: `Step ids: ${steps.map((s) => s.id).join(", ")} (see \`${planCommand}\`).`,
       details: { step: id, known: steps.map((s) => s.id) },
     });
   }

@@ -5,6 +5,7 @@ import type { LabSpec } from "../spec/lab-spec.js";
 import { recordedSpec } from "../spec/recorded-spec.js";
 import { type Gate, type GateAction, wrap } from "./gate.js";
 import { type LabState, LabStateStore, type StepRecord } from "./lab-state.js";
+import { describeStep } from "./legacy-step.js";
 import { planSteps, selectSteps, stepCommands } from "./plan-view.js";
 import type { CheckResult, LabProvider, ResourceRecord, Step, StepContext } from "./step.js";
 import { createStepContext } from "./step-context.js";
@@ -136,7 +137,7 @@ export async function labUp(options: LabRunOptions): Promise<LabRunResult> {
         }),
       );
       const decision = await gate.confirm(
-        { step, action: "apply", index: i + 1, total: steps.length },
+        { step: describeStep(step, ctx.resources()), action: "apply", index: i + 1, total: steps.length },
         signal,
       );
       if (decision === "skip") {
@@ -250,7 +251,7 @@ export async function labDown(options: LabRunOptions): Promise<LabRunResult> {
         }),
       );
       const decision = await gate.confirm(
-        { step, action: "undo", index: i + 1, total: steps.length },
+        { step: describeStep(step, ctx.resources()), action: "undo", index: i + 1, total: steps.length },
         signal,
       );
       if (decision === "skip") {

@@ -1,7 +1,14 @@
 import { ExitCode, isLabgateError, redact } from "@labgate/core";
 import { StepFailedError } from "../errors.js";
 import type { GateAction } from "./gate.js";
-import type { Step } from "./step.js";
+
+/** What a failure names: a legacy Step, or a description with its calls' display lines as `commands`. */
+export interface FailingStep {
+  id: string;
+  title: string;
+  commands: string[];
+  diagnostics?: string[] | undefined;
+}
 
 const OUTPUT_TAIL_LINES = 30;
 const VERB = { apply: "running", undo: "undoing", check: "checking whether it is already done" } as const;
@@ -32,7 +39,7 @@ export function describeFailure(error: unknown): { message: string; output?: str
  * commands and diagnostics become the real path, so they can be pasted as they are.
  */
 export function stepFailure(
-  step: Step,
+  step: FailingStep,
   action: GateAction | "check",
   error: unknown,
   stateDir?: string,

@@ -1,0 +1,42 @@
+import { isManualStep } from "./manual-step.js";
+import type { PlanStep, StepDescription } from "./plan-step.js";
+import { stepCommands } from "./plan-view.js";
+import type { ResourceRecord, Step, StepContext } from "./step.js";
+
+/**
+ * A provider's `Step` as a description: its commands (with what the lab has recorded filled in) become the
+ * planned calls. The gate, `lab plan` and the runner read only this.
+ */
+export function describeStep(step: Step, known: ResourceRecord[] = []): StepDescription {
+  const manual = isManualStep(step) ? step.manual : undefined;
+  const kind = manual ? ("manual" as const) : undefined;
+  const call = (display: string) => (kind ? { display, kind } : { display });
+  return {
+    id: step.id,
+    title: step.title,
+    why: step.why,
+    calls: stepCommands(step, known).map(call),
+    ...(step.undoCommands ? { undoCalls: step.undoCommands.map(call) } : {}),
+    ...(step.diagnostics ? { diagnostics: [...step.diagnostics] } : {}),
+    ...(step.needs ? { needs: [...step.needs] } : {}),
+    ...(step.readOnly ? { readOnly: true } : {}),
+    ...(manual ? { manual } : {}),
+  };
+}
+
+/** Runs a provider's `Step` on runPlan: its check finds no facts (the step reads what it needs itself). */
+export function fromLegacyStep(step: Step): PlanStep<StepContext, undefined> {
+  return {
+    description: describeStep(step),
+    current: (ctx) => describeStep(step, ctx.resources()),
+    actions: {
+      async check(ctx) {
+        const found = await step.check(ctx);
+        return { done: found.done, ...(found.detail ? { detail: found.detail } : {}), facts: undefined };
+      },
+      apply: (ctx) => step.apply(ctx),
+      verify: (ctx) => step.verify(ctx),
+      undo: (ctx) => step.undo(ctx),
+    },
+  };
+}
