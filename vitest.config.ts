@@ -13,6 +13,9 @@ export default defineConfig({
       "@labgate/core/simulators": fileURLToPath(
         new URL("./packages/core/src/simulators.ts", import.meta.url),
       ),
+      "@labgate/core/adapter-kit": fileURLToPath(
+        new URL("./packages/core/src/adapter-kit.ts", import.meta.url),
+      ),
       "@labgate/core/exit-codes": fileURLToPath(
         new URL("./packages/core/src/exit-codes.ts", import.meta.url),
       ),
@@ -27,6 +30,7 @@ export default defineConfig({
       "@labgate/lxd-lab/fault-bench": fileURLToPath(
         new URL("./packages/lxd-lab/src/bench-step/fault-bench.ts", import.meta.url),
       ),
+      "@labgate/clouds": src("clouds"),
       "@labgate/core": src("core"),
       "@labgate/bench": src("bench"),
       "@labgate/lxd-lab": src("lxd-lab"),

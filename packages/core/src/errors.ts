@@ -237,15 +237,16 @@ export class PlatformApiError extends LabgateError {
 export class PlatformConfigError extends PreconditionError {}
 
 /**
- * PLATFORM_SDK_MISSING (exit 4): a cloud SDK is an optional peer dependency of @labgate/core, so `bench`
- * never installs it; the first AWS or Azure call without it names the packages and the install command.
+ * PLATFORM_SDK_MISSING (exit 4): the AWS and Azure adapters live in @labgate/clouds, whose SDKs are optional
+ * peer dependencies, so `bench` never installs them; the first AWS or Azure use without them names the
+ * packages and the install command.
  */
 export class PlatformSdkMissingError extends PreconditionError {
   readonly packages: readonly string[];
   constructor(platform: string, packages: readonly string[], cause: unknown) {
     super(
       "PLATFORM_SDK_MISSING",
-      `The ${platform} adapter needs ${packages.join(", ")}, which is not installed (the cloud SDKs are optional peer dependencies of @labgate/core).`,
+      `The ${platform} adapter needs ${packages.join(", ")}, which is not installed (the cloud adapters and their SDKs are optional peer dependencies, loaded on first use).`,
       {
         cause,
         hint: `Install it next to labgate: npm install ${packages.join(" ")}`,

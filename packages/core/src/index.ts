@@ -1,5 +1,3 @@
-export { AwsAdapter, type AwsAdapterOptions } from "./adapters/aws.js";
-export { AzureAdapter, type AzureAdapterOptions } from "./adapters/azure.js";
 export {
   cloudInitMetadata,
   cloudInitUserData,
@@ -19,7 +17,13 @@ export { localLoopbackPoolConfig } from "./adapters/local-pool.js";
 export { LxdAdapter, type LxdAdapterOptions } from "./adapters/lxd.js";
 export { OpenNebulaAdapter, type OpenNebulaAdapterOptions } from "./adapters/opennebula.js";
 export { ProxmoxAdapter, type ProxmoxAdapterOptions } from "./adapters/proxmox.js";
-export { type CreateAdapterOptions, createAdapter } from "./adapters/registry.js";
+export {
+  type CreateAdapterOptions,
+  createAdapter,
+  type PlatformAdapterFactory,
+  type RegisteredPlatform,
+  registerPlatformAdapter,
+} from "./adapters/registry.js";
 export type {
   CallOptions,
   DeploymentPlan,

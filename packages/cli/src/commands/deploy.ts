@@ -41,6 +41,7 @@ import { isLabgateError } from "@labgate/core/errors";
 import type { Command } from "commander";
 import { createOutput, type Output, type OutputStreams } from "../output.js";
 import { askYes } from "./ask-yes.js";
+import { loadPlatformAdapters } from "./deploy-platforms.js";
 
 export interface DeployFlags {
   platform?: string;
@@ -130,6 +131,7 @@ export async function deployCommand(
   if (!parsed.spec) return reportFindings(out, parsed.findings, specPath, undefined);
   const spec = parsed.spec;
   const platform = choosePlatform(spec, flags, out);
+  await loadPlatformAdapters(platform);
   const adapter = createAdapter(platform, { spec, env: io.env });
   const findings = checkDeployment(spec, adapter);
   if (hasErrors(findings)) return reportFindings(out, findings, specPath, platform);

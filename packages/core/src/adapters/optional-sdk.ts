@@ -1,7 +1,7 @@
 import { PlatformSdkMissingError } from "../errors.js";
 
 /**
- * Imports a cloud SDK that @labgate/core declares as an optional peer dependency. A package that is not
+ * Imports a cloud SDK that @labgate/clouds declares as an optional peer dependency. A package that is not
  * installed becomes PLATFORM_SDK_MISSING naming every package the platform needs (one install command),
  * while any other failure inside the SDK propagates unchanged.
  */
@@ -30,7 +30,7 @@ function isMissingPackage(error: unknown, specifier: string): boolean {
   );
 }
 
-/** The packages each cloud adapter imports, as the install command lists them. */
+/** The SDK packages each cloud adapter imports. */
 export const AWS_SDK_PACKAGES = ["@aws-sdk/client-ec2"] as const;
 export const AZURE_SDK_PACKAGES = [
   "@azure/arm-compute",
@@ -38,3 +38,11 @@ export const AZURE_SDK_PACKAGES = [
   "@azure/identity",
   "@azure/core-auth",
 ] as const;
+
+/** The package holding the AWS and Azure adapters; core knows its name only to say what to install. */
+export const CLOUDS_PACKAGE = "@labgate/clouds";
+
+/** Everything `npm install` needs for a cloud platform: the adapters' package and that platform's SDK. */
+export function cloudInstallPackages(platform: "aws" | "azure"): readonly string[] {
+  return [CLOUDS_PACKAGE, ...(platform === "aws" ? AWS_SDK_PACKAGES : AZURE_SDK_PACKAGES)];
+}

@@ -1,4 +1,4 @@
-import { type SimRequest, startSim } from "./http-sim.js";
+import { type SimRequest, startSim } from "../../../core/src/adapters/test-support/http-sim.js";
 
 /**
  * The managed identity endpoint App Service gives its apps (learn.microsoft.com/azure/app-service/

@@ -1,4 +1,4 @@
-import type { DeploySpec } from "../../deploy-rules/spec.js";
+import type { DeploySpec } from "@labgate/core";
 
 /** An Ubuntu AMI deploy spec on one eu-central-1 subnet, sent to the EC2 simulator at `url`. */
 export function ec2Spec(

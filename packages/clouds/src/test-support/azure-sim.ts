@@ -1,6 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { type SimReply, type SimRequest, startSim } from "./http-sim.js";
-import { selfSignedCertificate } from "./self-signed.js";
+import {
+  type SimReply,
+  type SimRequest,
+  startSim,
+} from "../../../core/src/adapters/test-support/http-sim.js";
+import { selfSignedCertificate } from "../../../core/src/adapters/test-support/self-signed.js";
 
 /**
  * Azure Resource Manager simulator (HTTPS on 127.0.0.1, self-signed): bearer-token check,

@@ -1,28 +1,39 @@
 import type { ComputeManagementClient, Plan, VirtualMachine } from "@azure/arm-compute";
 import type { NetworkInterface, NetworkManagementClient } from "@azure/arm-network";
 import type { TokenCredential } from "@azure/core-auth";
-import type { Finding } from "../deploy-rules/findings.js";
-import type { DeploySpec } from "../deploy-rules/spec.js";
-import { PlatformApiError } from "../errors.js";
-import { redact, registerSecret } from "../util/redact.js";
-import { claimOf, nameTakenError, newClaim } from "./claims.js";
-import { cloudInitUserData } from "./cloud-init.js";
-import { AZURE_SDK_PACKAGES, importOptionalSdk } from "./optional-sdk.js";
-import { missingOption, OptionReader, requireEnv } from "./options.js";
-import { checkField, invalidResponse, isRecord, type Shape, shapes } from "./response-shape.js";
-import type {
-  CallOptions,
-  DeploymentPlan,
-  NodeInfo,
-  NodeRef,
-  NodeState,
-  PlatformAdapter,
-  PlatformCapabilities,
-  ResolvedSpec,
-  WaitOptions,
-} from "./types.js";
-import { INTENT_KEY } from "./types.js";
-import { waitForRunning } from "./wait.js";
+import {
+  type CallOptions,
+  cloudInitUserData,
+  type DeploymentPlan,
+  type DeploySpec,
+  type Finding,
+  INTENT_KEY,
+  type NodeInfo,
+  type NodeRef,
+  type NodeState,
+  type PlatformAdapter,
+  PlatformApiError,
+  type PlatformCapabilities,
+  type ResolvedSpec,
+  redact,
+  registerSecret,
+  type AdapterWaitOptions as WaitOptions,
+  waitForRunning,
+} from "@labgate/core";
+import {
+  checkField,
+  claimOf,
+  invalidResponse,
+  isRecord,
+  missingOption,
+  nameTakenError,
+  newClaim,
+  OptionReader,
+  requireEnv,
+  type Shape,
+  shapes,
+} from "@labgate/core/adapter-kit";
+import { loadSdk } from "./load-sdk.js";
 
 /** The tag carrying the apply's claim, on the NIC and the VM. */
 const INTENT_TAG = "labgate-intent";
@@ -557,16 +568,8 @@ export class AzureAdapter implements PlatformAdapter {
     if (this.clients) return this.clients;
     // The SDKs cost seconds of CPU to load: only a command that talks to Azure pays for it.
     const [{ ComputeManagementClient }, { NetworkManagementClient }] = await Promise.all([
-      importOptionalSdk<typeof import("@azure/arm-compute")>(
-        "Azure",
-        "@azure/arm-compute",
-        AZURE_SDK_PACKAGES,
-      ),
-      importOptionalSdk<typeof import("@azure/arm-network")>(
-        "Azure",
-        "@azure/arm-network",
-        AZURE_SDK_PACKAGES,
-      ),
+      loadSdk<typeof import("@azure/arm-compute")>("azure", "@azure/arm-compute"),
+      loadSdk<typeof import("@azure/arm-network")>("azure", "@azure/arm-network"),
     ]);
     const o = this.reader(spec);
     const subscription =
@@ -575,11 +578,7 @@ export class AzureAdapter implements PlatformAdapter {
     const credential =
       this.options.credential ??
       new (
-        await importOptionalSdk<typeof import("@azure/identity")>(
-          "Azure",
-          "@azure/identity",
-          AZURE_SDK_PACKAGES,
-        )
+        await loadSdk<typeof import("@azure/identity")>("azure", "@azure/identity")
       ).DefaultAzureCredential();
     const endpoint = o.string("endpoint");
     const ca = o.caPem();

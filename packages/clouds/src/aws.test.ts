@@ -1,7 +1,5 @@
+import { checkDeployment, type DeploySpec, resolveDeployNetwork } from "@labgate/core";
 import { describe, expect, it } from "vitest";
-import { checkDeployment } from "../deploy-rules/check-deployment.js";
-import { resolveDeployNetwork } from "../deploy-rules/resolve-network.js";
-import type { DeploySpec } from "../deploy-rules/spec.js";
 import { AwsAdapter } from "./aws.js";
 import { startEc2Sim } from "./test-support/ec2-sim.js";
 

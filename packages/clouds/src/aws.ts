@@ -5,28 +5,36 @@ import type {
   EC2ClientConfig,
   RunInstancesCommandInput,
 } from "@aws-sdk/client-ec2";
-import type { Finding } from "../deploy-rules/findings.js";
-import type { DeploySpec } from "../deploy-rules/spec.js";
-import { PlatformApiError } from "../errors.js";
-import { redact } from "../util/redact.js";
-import { claimOf, nameTakenError, newClaim } from "./claims.js";
-import { cloudInitUserData } from "./cloud-init.js";
-import { AWS_SDK_PACKAGES, importOptionalSdk } from "./optional-sdk.js";
-import { missingOption, OptionReader } from "./options.js";
-import { checkField, invalidResponse, shapes } from "./response-shape.js";
-import type {
-  CallOptions,
-  DeploymentPlan,
-  NodeInfo,
-  NodeRef,
-  NodeState,
-  PlatformAdapter,
-  PlatformCapabilities,
-  ResolvedSpec,
-  WaitOptions,
-} from "./types.js";
-import { INTENT_KEY } from "./types.js";
-import { pollUntil, waitForRunning } from "./wait.js";
+import {
+  type CallOptions,
+  cloudInitUserData,
+  type DeploymentPlan,
+  type DeploySpec,
+  type Finding,
+  INTENT_KEY,
+  type NodeInfo,
+  type NodeRef,
+  type NodeState,
+  type PlatformAdapter,
+  PlatformApiError,
+  type PlatformCapabilities,
+  pollUntil,
+  type ResolvedSpec,
+  redact,
+  type AdapterWaitOptions as WaitOptions,
+  waitForRunning,
+} from "@labgate/core";
+import {
+  checkField,
+  claimOf,
+  invalidResponse,
+  missingOption,
+  nameTakenError,
+  newClaim,
+  OptionReader,
+  shapes,
+} from "@labgate/core/adapter-kit";
+import { loadSdk } from "./load-sdk.js";
 
 export interface AwsAdapterOptions {
   /** platform_options.aws: region, subnet_id, instance_type, security_group_ids, key_name, root_device, endpoint. */
@@ -477,7 +485,7 @@ let ec2Sdk: Promise<Ec2Sdk> | undefined;
 
 // The SDK costs seconds of CPU to load and is an optional peer: only a command that talks to EC2 needs it.
 function loadEc2Sdk(): Promise<Ec2Sdk> {
-  ec2Sdk ??= importOptionalSdk<Ec2Sdk>("AWS", "@aws-sdk/client-ec2", AWS_SDK_PACKAGES);
+  ec2Sdk ??= loadSdk<Ec2Sdk>("aws", "@aws-sdk/client-ec2");
   ec2Sdk.catch(() => {
     ec2Sdk = undefined;
   });

@@ -1,6 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { escapeXml } from "../../platforms/opennebula/xmlrpc.js";
-import { type SimReply, type SimRequest, startSim } from "./http-sim.js";
+import { escapeXml } from "@labgate/core";
+import {
+  type SimReply,
+  type SimRequest,
+  startSim,
+} from "../../../core/src/adapters/test-support/http-sim.js";
 
 /**
  * EC2 Query API simulator (API version 2016-11-15): form-encoded Action requests signed with

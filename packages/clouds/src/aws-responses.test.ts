@@ -1,11 +1,10 @@
+import { type DeploySpec, resolveDeployNetwork } from "@labgate/core";
 import { afterEach, describe, expect, it } from "vitest";
-import { resolveDeployNetwork } from "../deploy-rules/resolve-network.js";
-import type { DeploySpec } from "../deploy-rules/spec.js";
+import { failure, HTML_LOGIN, NOT_XML } from "../../core/src/adapters/test-support/bad-answers.js";
+import type { SimReply, SimRequest } from "../../core/src/adapters/test-support/http-sim.js";
 import { AwsAdapter } from "./aws.js";
-import { failure, HTML_LOGIN, NOT_XML } from "./test-support/bad-answers.js";
 import { startEc2Sim } from "./test-support/ec2-sim.js";
 import { ec2Spec } from "./test-support/ec2-spec.js";
-import type { SimReply, SimRequest } from "./test-support/http-sim.js";
 
 const credentials = {
   accessKeyId: "AKIALABGATESHAPE0001",

@@ -2,13 +2,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TokenCredential } from "@azure/core-auth";
+import type { ResolvedSpec } from "@labgate/core";
 import { afterEach, describe, expect, it } from "vitest";
+import { failure, HTML_LOGIN, NOT_XML } from "../../core/src/adapters/test-support/bad-answers.js";
+import type { SimReply, SimRequest } from "../../core/src/adapters/test-support/http-sim.js";
 import { AzureAdapter } from "./azure.js";
 import { azureLabOptions } from "./test-support/azure-lab-options.js";
 import { startAzureSim } from "./test-support/azure-sim.js";
-import { failure, HTML_LOGIN, NOT_XML } from "./test-support/bad-answers.js";
-import type { SimReply, SimRequest } from "./test-support/http-sim.js";
-import type { ResolvedSpec } from "./types.js";
 
 const TOKEN = "sim-token-shape-7f3a";
 const credential: TokenCredential = {

@@ -1,10 +1,8 @@
+import { type DeploySpec, type NodeRef, resolveDeployNetwork } from "@labgate/core";
 import { describe, expect, it } from "vitest";
-import { resolveDeployNetwork } from "../deploy-rules/resolve-network.js";
-import type { DeploySpec } from "../deploy-rules/spec.js";
 import { AwsAdapter } from "./aws.js";
 import { startEc2Sim } from "./test-support/ec2-sim.js";
 import { ec2Spec } from "./test-support/ec2-spec.js";
-import type { NodeRef } from "./types.js";
 
 const credentials = {
   accessKeyId: "AKIALABGATEFIND00001",
