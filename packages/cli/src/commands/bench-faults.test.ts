@@ -283,6 +283,21 @@ describe("labgate bench run --lab --fault", () => {
     await expect.poll(serverStatuses, { timeout: 10_000 }).toEqual(["UP", "UP"]);
   }, 120_000);
 
+  it("prints the fault table once: in the result text without --json, on stderr with --json", async () => {
+    const base = ["bench", "run", "--lab", specFile, "--state-dir", stateDir, "-c", "2", "-d", "3s"];
+    const tableHeads = (text: string) =>
+      text.match(/^fault\s+window\s+errors\s+p50 in\/before/gm)?.length ?? 0;
+    const human = await cli([...base, "--yes", "--no-progress", "--allow-untrustworthy"]);
+    expect(human.code, human.stderr).toBe(ExitCode.OK);
+    expect(human.stderr).toMatch(/fault drain app1 from 1s to 2s: applied/);
+    expect(tableHeads(human.stdout), human.stdout).toBe(1);
+    expect(tableHeads(human.stderr), human.stderr).toBe(0);
+    const json = await cli([...base, "--yes", "--json", "--no-progress", "--allow-untrustworthy"]);
+    expect(json.code, json.stderr).toBe(ExitCode.OK);
+    expect(tableHeads(json.stderr), json.stderr).toBe(1);
+    await expect.poll(serverStatuses, { timeout: 10_000 }).toEqual(["UP", "UP"]);
+  }, 90_000);
+
   it("faults: of the SLO file and the spec are checked against the lab and --duration, naming the entry (exit 2)", async () => {
     const base = ["bench", "run", "--lab", specFile, "--state-dir", stateDir, "--yes"];
     const sloFile = join(dir, "bad-slos.json");

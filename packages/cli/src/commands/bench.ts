@@ -273,6 +273,8 @@ export async function benchRunCommand(flags: BenchRunFlags, streams: Streams = p
         bar?.clear();
         out.info(m);
       },
+      // Without --json the result text below carries the fault table: print it there only.
+      resultTextShowsWindows: !flags.json,
     }));
   } finally {
     bar?.clear();

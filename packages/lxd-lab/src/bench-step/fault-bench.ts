@@ -55,6 +55,11 @@ export interface FaultBenchInput {
   /** The LB's stats CSV and server names: watched during the faults for when HAProxy took a backend out. */
   lbWatch?: LbWatchTarget;
   log: (message: string) => void;
+  /**
+   * The caller prints the result as text, which holds the fault table (`labgate bench run` without
+   * --json): the log then leaves the table out, so it is shown once. The failover step keeps it.
+   */
+  resultTextShowsWindows?: boolean;
 }
 
 /**
@@ -96,7 +101,7 @@ export async function runFaultBench(input: FaultBenchInput): Promise<FaultBenchO
   input.log(
     [
       formatFaultRecords(faults, prepared.faults),
-      formatFaultWindows(faultWindows),
+      ...(input.resultTextShowsWindows ? [] : [formatFaultWindows(faultWindows)]),
       ...expectedDetectionLines(faults, faultWindows, input.healthCheck),
     ].join("\n"),
   );
