@@ -140,7 +140,14 @@ export {
   type LedgerTransaction,
 } from "./ip-pool/ledger-store.js";
 export { findNetworkContaining, type NetworkView, resolveNetwork } from "./ip-pool/network-view.js";
-export { assertValidOwner, quoteOwner } from "./ip-pool/owner.js";
+export {
+  assertValidOwner,
+  isLabOwner,
+  type LabOwner,
+  labOwner,
+  parseLabOwner,
+  quoteOwner,
+} from "./ip-pool/owner.js";
 export {
   DEFAULT_IP_POOLS_CONFIG,
   defaultIpPoolStatePath,

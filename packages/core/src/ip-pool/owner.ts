@@ -54,3 +54,38 @@ export function assertValidOwner(owner: unknown): asserts owner is string {
     );
   }
 }
+
+/**
+ * The owner of a lab's addresses in a pool ledger: `lab:<lab>` for an address the lab holds as a whole
+ * (the local lab's loopback address), `lab:<lab>/<machine>` for one machine's, named as the platform
+ * names it (so `labgate ip reconcile` matches the owner with the container or VM). Every lab provider
+ * makes its owners here.
+ */
+export function labOwner(lab: string, machine?: string): string {
+  return machine === undefined ? `lab:${lab}` : `lab:${lab}/${machine}`;
+}
+
+/** What a lab owner names: the lab, and the machine when the address is one machine's. */
+export interface LabOwner {
+  lab: string;
+  machine?: string;
+}
+
+/**
+ * Reads a lab owner in today's form or the one OpenNebula labs wrote before the forms were unified,
+ * `lab:<lab>:<vm>` with the VM's short name (the VM itself is `<lab>-<vm>`). Lab names are
+ * [a-z0-9-], so the separators cannot be part of one. Anything else is not a lab's owner.
+ */
+export function parseLabOwner(owner: string): LabOwner | undefined {
+  const m = /^lab:([^/:]+)(?:([/:])(.+))?$/.exec(owner);
+  if (!m?.[1]) return undefined;
+  const [, lab, separator, rest] = m;
+  if (rest === undefined) return { lab };
+  return { lab, machine: separator === ":" ? `${lab}-${rest}` : rest };
+}
+
+/** Whether a ledger owner is this lab's (and this machine's), in today's form or an older one. */
+export function isLabOwner(owner: string, lab: string, machine?: string): boolean {
+  const parsed = parseLabOwner(owner);
+  return parsed?.lab === lab && parsed.machine === machine;
+}

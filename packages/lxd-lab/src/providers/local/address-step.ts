@@ -1,4 +1,4 @@
-import { IpPool, type IpPoolConfig } from "@labgate/core";
+import { IpPool, type IpPoolConfig, labOwner } from "@labgate/core";
 import type { Step, StepContext } from "../../engine/step.js";
 import { StepFailedError } from "../../errors.js";
 import type { LabSpec } from "../../spec/lab-spec.js";
@@ -38,7 +38,7 @@ export function loopbackCidr(spec: LabSpec): string {
 }
 
 export function addressOwner(spec: LabSpec): string {
-  return `lab:${spec.name}`;
+  return labOwner(spec.name);
 }
 
 function pool(ctx: StepContext): IpPool {

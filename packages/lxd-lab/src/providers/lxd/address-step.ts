@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { isLabOwner } from "@labgate/core";
 import type { Step, StepContext } from "../../engine/step.js";
 import { StepFailedError } from "../../errors.js";
 import { knownAddress } from "./known-values.js";
@@ -57,7 +58,7 @@ export function addressStep(o: LxdLabOptions): Step {
       const held = await pool.list();
       for (const r of ctx.resources("address")) {
         const ip = (r.data as { ip?: string } | undefined)?.ip;
-        if (!held.some((a) => a.ip === ip && a.owner === addressOwner(o, r.id))) {
+        if (!held.some((a) => a.ip === ip && isLabOwner(a.owner, o.lab, r.id))) {
           throw new StepFailedError(id, `The pool ledger does not hold ${ip} for ${r.id}.`, {
             hint: `Inspect ${join(ctx.stateDir, IP_POOL_CONFIG_FILE)} and its .state.json ledger.`,
           });

@@ -1,5 +1,12 @@
 import { join } from "node:path";
-import { type IpAllocation, IpPool, type IpPoolConfig, LxdClient, writeFileAtomic } from "@labgate/core";
+import {
+  type IpAllocation,
+  IpPool,
+  type IpPoolConfig,
+  LxdClient,
+  labOwner,
+  writeFileAtomic,
+} from "@labgate/core";
 import type { StepContext } from "../../engine/step.js";
 import { StepFailedError } from "../../errors.js";
 import type { LxdLabOptions } from "./lxd-lab-options.js";
@@ -42,9 +49,9 @@ export async function labIpPool(ctx: StepContext, o: LxdLabOptions): Promise<IpP
   return new IpPool({ configPath, statePath: join(ctx.stateDir, IP_POOL_STATE_FILE) });
 }
 
-/** The owner string of an instance's address in the pool ledger. */
+/** The owner string of an instance's address in the pool ledger (core's one lab-owner form). */
 export function addressOwner(o: LxdLabOptions, instance: string): string {
-  return `lab:${o.lab}/${instance}`;
+  return labOwner(o.lab, instance);
 }
 
 /** The address recorded for an instance by the allocate-addresses step. */

@@ -1,6 +1,7 @@
 import {
   checkLxdImageUrl,
   InvalidInputError,
+  labOwner,
   type OpenNebulaConnectionConfig,
   REDACTED,
 } from "@labgate/core";
@@ -208,7 +209,7 @@ export function oneLabOptions(spec: LabSpec): OneLabOptions {
     name,
     role,
     port,
-    ipOwner: `lab:${spec.name}:${name}`,
+    ipOwner: labOwner(spec.name, `${spec.name}-${name}`),
   });
   const apps = Array.from({ length: spec.apps.count }, (_, i) => {
     const port = spec.apps.ports[i];

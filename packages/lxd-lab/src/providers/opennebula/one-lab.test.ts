@@ -175,7 +175,7 @@ describe("OpenNebula lab plan", () => {
     const ids = steps.map((s) => s.id);
     // The commands shown are ones a user can paste: `labgate ip allocate` takes the network as --network.
     expect(steps.find((s) => s.id === "one-addresses")?.commands).toContain(
-      "labgate ip allocate --network 192.168.3.0/24 --owner lab:lab:app1",
+      "labgate ip allocate --network 192.168.3.0/24 --owner lab:lab/lab-app1",
     );
     expect(ids[0]).toBe("one-preflight");
     // Nothing runs on the host before its SSH host key is verified.
@@ -210,9 +210,9 @@ describe("OpenNebula lab against the simulator", () => {
     ]);
     const ips = (await pool.list()).map((a) => [a.owner, a.ip]);
     expect(ips).toEqual([
-      ["lab:lab:app1", "192.168.3.100"],
-      ["lab:lab:app2", "192.168.3.101"],
-      ["lab:lab:lb", "192.168.3.102"],
+      ["lab:lab/lab-app1", "192.168.3.100"],
+      ["lab:lab/lab-app2", "192.168.3.101"],
+      ["lab:lab/lab-lb", "192.168.3.102"],
     ]);
     expect(sim.vms.map((v) => v.nics[0]!.ip)).toEqual(["192.168.3.100", "192.168.3.101", "192.168.3.102"]);
     expect(sim.vnets).toHaveLength(1);
@@ -297,6 +297,27 @@ describe("OpenNebula lab against the simulator", () => {
     expect(sim.vnets).toEqual([]);
     expect(sim.templates).toEqual([]);
     expect(sim.images).toEqual([]);
+    expect(await pool.list()).toEqual([]);
+  });
+
+  it("lab down releases addresses an older labgate recorded under the lab:<lab>:<vm> owner form", async () => {
+    const { run, down, pool, spec } = await setup({ hosts: [{ name: "lxd-host" }] });
+    expect((await run()).complete).toBe(true);
+    // Rewrite the ledger and the lab's records as labgate wrote them before owners were unified.
+    const stateFile = join(root, "labs", "lab", "state.json");
+    for (const a of await pool.list()) {
+      const vm = a.owner.slice("lab:lab/lab-".length);
+      await pool.release({ owner: a.owner });
+      expect((await pool.allocate(spec.network.cidr, `lab:lab:${vm}`)).ip).toBe(a.ip);
+    }
+    await writeFile(
+      stateFile,
+      (await readFile(stateFile, "utf8")).replaceAll('"owner": "lab:lab/lab-', '"owner": "lab:lab:'),
+    );
+    expect((await readFile(stateFile, "utf8")).match(/"owner": "lab:lab:/g)).toHaveLength(3);
+    expect((await pool.list()).map((a) => a.owner)).toEqual(["lab:lab:app1", "lab:lab:app2", "lab:lab:lb"]);
+
+    await down();
     expect(await pool.list()).toEqual([]);
   });
 
