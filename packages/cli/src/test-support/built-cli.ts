@@ -35,8 +35,12 @@ function watched(): [string, string][] {
         join(REPO_ROOT, "packages/lxd-lab/dist", folder, f.replace(/\.ts$/, ".js")),
       ]);
   }
+  // The AWS and Azure deploy kill tests run the adapters from @labgate/clouds.
+  const cloudsSrc = join(REPO_ROOT, "packages/clouds/src");
+  for (const f of readdirSync(cloudsSrc).filter((n) => n.endsWith(".ts") && !n.endsWith(".test.ts")))
+    pairs.push([join(cloudsSrc, f), join(REPO_ROOT, "packages/clouds/dist", f.replace(/\.ts$/, ".js"))]);
   const ipCommands = readdirSync(join(REPO_ROOT, "packages/cli/src/commands"))
-    .filter((f) => /^(ip(-[a-z-]+)?|deploy|sim|bench(-[a-z-]+)?)\.ts$/.test(f))
+    .filter((f) => /^(ip(-[a-z-]+)?|deploy(-platforms)?|sim|bench(-[a-z-]+)?)\.ts$/.test(f))
     .map((f) => `commands/${f}`);
   for (const f of [...ipCommands, "program.ts", "main.ts", "bin.ts"]) {
     pairs.push([
