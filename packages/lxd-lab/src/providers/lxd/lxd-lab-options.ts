@@ -1,5 +1,6 @@
 import { formatIpv4, InvalidInputError, parseCidr, parseIpv4, type Subnet } from "@labgate/core";
 import type { LabSpec } from "../../spec/lab-spec.js";
+import { type OptionFinding, opts, readOptions } from "../provider-options.js";
 
 /** How an instance gets its payload and address. */
 export type PayloadMode = "auto" | "cloud-init" | "push";
@@ -43,18 +44,26 @@ export interface LxdLabOptions {
   timeoutMs: number;
 }
 
-const KNOWN_OPTIONS = ["socketPath", "project", "storagePool", "addressPool", "payload", "timeoutSeconds"];
+/** The LXD lab's providerOptions, read by the one provider-options reader. */
+const LXD_OPTIONS = {
+  socketPath: opts.string({ example: "socketPath: /var/snap/lxd/common/lxd/unix.socket" }),
+  project: opts.string({ example: "project: default" }),
+  storagePool: opts.stringOr("default", { example: "storagePool: default" }),
+  addressPool: opts.object({
+    start: opts.required(opts.string(), '"start": "10.20.0.30"'),
+    end: opts.required(opts.string(), '"end": "10.20.0.60"'),
+  }),
+  payload: opts.oneOfOr(["auto", "cloud-init", "push"], "auto"),
+  timeoutSeconds: opts.numberOr(180, { above: 0 }),
+};
 
 /**
  * Reads the spec plus `providerOptions` (socketPath, project, storagePool, addressPool {start,end},
  * payload "auto"|"cloud-init"|"push", timeoutSeconds) and fills in the defaults.
  */
 export function lxdLabOptions(spec: LabSpec): LxdLabOptions {
-  const raw = spec.providerOptions ?? {};
-  for (const key of Object.keys(raw)) {
-    if (!KNOWN_OPTIONS.includes(key))
-      bad(`providerOptions.${key}`, `unknown option (known: ${KNOWN_OPTIONS.join(", ")})`);
-  }
+  const { value: raw, findings } = readOptions(spec.providerOptions, LXD_OPTIONS);
+  if (findings.length) refuse(findings);
   const subnet = parseCidr(spec.network.cidr);
   if (subnet.prefix > 28)
     bad("network.cidr", `${subnet.cidr} is too small for a lab; use a /24 (e.g. 10.20.0.0/24)`);
@@ -83,30 +92,23 @@ export function lxdLabOptions(spec: LabSpec): LxdLabOptions {
     port: spec.lb.port,
   };
 
-  const payload = (raw.payload ?? "auto") as PayloadMode;
-  if (!["auto", "cloud-init", "push"].includes(payload))
-    bad("providerOptions.payload", `"${String(raw.payload)}" is not auto, cloud-init or push`);
-  const timeoutSeconds = raw.timeoutSeconds ?? 180;
-  if (typeof timeoutSeconds !== "number" || timeoutSeconds <= 0)
-    bad("providerOptions.timeoutSeconds", "must be a positive number");
-
   return {
     lab: spec.name,
-    ...(typeof raw.socketPath === "string" ? { socketPath: raw.socketPath } : {}),
-    ...(typeof raw.project === "string" ? { project: raw.project } : {}),
-    storagePool: typeof raw.storagePool === "string" ? raw.storagePool : "default",
+    ...(raw.socketPath !== undefined ? { socketPath: raw.socketPath } : {}),
+    ...(raw.project !== undefined ? { project: raw.project } : {}),
+    storagePool: raw.storagePool,
     bridge,
     subnet,
     gateway,
     dns: spec.network.dns ?? [],
     addressPool: addressPool(raw.addressPool, subnet, gateway, apps.length + 1),
     image: spec.image,
-    payload,
+    payload: raw.payload,
     apps,
     lb,
     statsPort: spec.lb.statsPort,
     expose: spec.lb.expose ?? { address: "127.0.0.1", port: spec.lb.port },
-    timeoutMs: (timeoutSeconds as number) * 1000,
+    timeoutMs: raw.timeoutSeconds * 1000,
   };
 }
 
@@ -124,18 +126,12 @@ export function instanceName(lab: string, name: string): string {
 
 /** Default pool: .30–.60 of the subnet (clear of the gateway and of hand-set hosts at the bottom). */
 function addressPool(
-  raw: unknown,
+  given: { start: string; end: string } | undefined,
   subnet: Subnet,
   gateway: string,
   needed: number,
 ): { start: string; end: string } {
-  if (raw !== undefined) {
-    const r = raw as { start?: unknown; end?: unknown };
-    if (typeof r.start !== "string" || typeof r.end !== "string") {
-      bad("providerOptions.addressPool", 'must be {"start": "10.20.0.30", "end": "10.20.0.60"}');
-    }
-    return { start: r.start as string, end: r.end as string };
-  }
+  if (given !== undefined) return given;
   const gw = parseIpv4(gateway);
   let start = subnet.network + 30;
   let end = Math.min(subnet.network + 60, subnet.lastUsable);
@@ -145,6 +141,18 @@ function addressPool(
   }
   if (gw >= start && gw <= end) start = gw + 1;
   return { start: formatIpv4(start), end: formatIpv4(end) };
+}
+
+/** Every providerOptions problem at once, each with its field; the first one's field in details, as bad() does. */
+function refuse(findings: OptionFinding[]): never {
+  throw new InvalidInputError(
+    "LXD_LAB_OPTIONS_INVALID",
+    `LXD lab: ${findings.map((f) => `${f.field}: ${f.problem}`).join("; ")}.`,
+    {
+      hint: `${findings.map((f) => f.fix).join(" ")} \`labgate lab plan\` shows the result without touching anything.`,
+      details: { field: findings[0]?.field, findings },
+    },
+  );
 }
 
 function bad(field: string, message: string): never {
