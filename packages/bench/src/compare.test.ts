@@ -1,5 +1,4 @@
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compareResults, readResultFile } from "./compare.js";
@@ -7,6 +6,7 @@ import { formatCompareMarkdown, formatCompareText } from "./compare-format.js";
 import { BenchFileError } from "./errors.js";
 import { mergeRounds, summarizeRound } from "./rounds.js";
 import { latency, makeResult } from "./test-support/fixtures.js";
+import { tempDir } from "./test-support/temp-dir.js";
 import type { BenchResult } from "./types.js";
 import { writeReports } from "./write-reports.js";
 
@@ -195,7 +195,7 @@ describe("compareResults", () => {
   });
 
   it("reads a result.json written before request bodies as one sent without a body", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "labgate-compare-old-"));
+    const dir = await tempDir("labgate-compare-old-");
     const old = makeResult() as unknown as { options: Record<string, unknown> };
     delete old.options["body"];
     await writeFile(join(dir, "old.json"), JSON.stringify(old));
@@ -205,7 +205,7 @@ describe("compareResults", () => {
   });
 
   it("round-trips through result.json and rejects files that are not results", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "labgate-compare-"));
+    const dir = await tempDir("labgate-compare-");
     const files = await writeReports(makeResult(), join(dir, "a"));
     const back = await readResultFile(files.resultJson);
     expect(back.latency.p99Us).toBe(200_000);

@@ -1,10 +1,10 @@
-import { mkdir, mkdtemp, readdir, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ExitCode } from "@labgate/core";
 import { describe, expect, it } from "vitest";
 import { BenchOptionError } from "./errors.js";
 import { checkReportDir } from "./report-dir.js";
+import { tempDir } from "./test-support/temp-dir.js";
 
 async function refusal(dir: string): Promise<BenchOptionError> {
   const error = await checkReportDir(dir).then(
@@ -19,7 +19,7 @@ async function refusal(dir: string): Promise<BenchOptionError> {
 
 describe("checkReportDir", () => {
   it("accepts an existing directory and creates a missing one (parents too), leaving no probe file", async () => {
-    const root = await mkdtemp(join(tmpdir(), "labgate-outdir-"));
+    const root = await tempDir("labgate-outdir-");
     await mkdir(join(root, "existing"));
     await checkReportDir(join(root, "existing"));
     await checkReportDir(join(root, "new", "nested", "run"));
@@ -30,7 +30,7 @@ describe("checkReportDir", () => {
   });
 
   it("refuses a path that is, or goes through, a file: exit 2 naming the file", async () => {
-    const root = await mkdtemp(join(tmpdir(), "labgate-outdir-"));
+    const root = await tempDir("labgate-outdir-");
     const file = join(root, "a-file");
     await writeFile(file, "x");
     for (const dir of [file, join(file, "sub", "dir")]) {

@@ -1,7 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtemp, readFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFile } from "node:fs/promises";
 import * as hdr from "hdr-histogram-js";
 import { describe, expect, it } from "vitest";
 import { decodeHistogram } from "./histogram.js";
@@ -9,6 +7,7 @@ import { renderOpenMetrics } from "./openmetrics.js";
 import { mergeRounds } from "./rounds.js";
 import { applySlos, parseSlos } from "./slo.js";
 import { latency, makeResult } from "./test-support/fixtures.js";
+import { tempDir } from "./test-support/temp-dir.js";
 import { writeReports } from "./write-reports.js";
 
 /** Debian's python3, where python3-prometheus-client (scripts/install-system-deps.sh) is installed. */
@@ -20,7 +19,7 @@ describe("latency.hlog", () => {
       makeResult({ startedAt: new Date(Date.parse("2026-01-01T00:00:00Z") + i * 12_000).toISOString() }),
     );
     const result = mergeRounds(rounds);
-    const files = await writeReports(result, await mkdtemp(join(tmpdir(), "labgate-hlog-")));
+    const files = await writeReports(result, await tempDir("labgate-hlog-"));
     const text = await readFile(files.hlog, "utf8");
     expect(text).toMatch(/^#\[Histogram log format version 1\.3\]$/m);
     expect(text).toMatch(/^#\[StartTime: 1767225600\.000 \(seconds since epoch\)/m);

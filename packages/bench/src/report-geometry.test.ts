@@ -1,10 +1,8 @@
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { captureEnvironment } from "./environment.js";
 import { latency, makeResult, point } from "./test-support/fixtures.js";
 import { withReportPage } from "./test-support/report-browser.js";
+import { tempDir } from "./test-support/temp-dir.js";
 import { writeReports } from "./write-reports.js";
 
 interface Box {
@@ -152,7 +150,7 @@ function connectionRampRun() {
 
 describe("report.html geometry in headless Chromium", () => {
   it("one time axis across the run, legends outside plots, y fitted to measured time, partial interval per covered second", async () => {
-    const files = await writeReports(flawedRun(), await mkdtemp(join(tmpdir(), "labgate-report-geom-")));
+    const files = await writeReports(flawedRun(), await tempDir("labgate-report-geom-"));
     await inBrowser(files.reportHtml, (geometry, text) => {
       const lat = geometry.charts.find((c) => c.label.startsWith("Latency per interval"))!;
       const rps = geometry.charts.find((c) => c.label.startsWith("Responses per second"))!;
@@ -192,10 +190,7 @@ describe("report.html geometry in headless Chromium", () => {
   });
 
   it("a connection ramp: target and connections in use on the run's one time axis, per interval", async () => {
-    const files = await writeReports(
-      connectionRampRun(),
-      await mkdtemp(join(tmpdir(), "labgate-report-geom-")),
-    );
+    const files = await writeReports(connectionRampRun(), await tempDir("labgate-report-geom-"));
     await inBrowser(files.reportHtml, (geometry) => {
       const lat = geometry.charts.find((c) => c.label.startsWith("Latency per interval"))!;
       const conn = geometry.charts.find((c) => c.label.startsWith("Connections: target and in use"))!;

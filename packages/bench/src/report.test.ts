@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -18,6 +18,7 @@ describe("reports", () => {
   let target: Target;
   let result: BenchResult;
   let files: WrittenReports;
+  let dir: string | undefined;
 
   beforeAll(async () => {
     target = await startTarget({ backends: ["web1", "web2"], stallEvery: 97, stallMs: 30 });
@@ -31,13 +32,12 @@ describe("reports", () => {
       // loopback target: the verdicts rendered below do not depend on how loaded the machine is.
       slos: parseSlos(["errors<1%", "rps>=1000", "backend_share>=40%"]),
     });
-    files = await writeReports(
-      result,
-      join(await mkdtemp(join(tmpdir(), "labgate-report-")), "nested", "out"),
-    );
+    dir = await mkdtemp(join(tmpdir(), "labgate-report-"));
+    files = await writeReports(result, join(dir, "nested", "out"));
   });
   afterAll(async () => {
     await target?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it("writes result.json with histograms that decode to the reported numbers", async () => {

@@ -1,11 +1,11 @@
-import { mkdtemp, readFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { decodeHistogram } from "./histogram.js";
 import { runBench } from "./run-bench.js";
 import { parseSlos } from "./slo.js";
 import { startTarget, type Target } from "./test-support/target.js";
+import { tempDir } from "./test-support/temp-dir.js";
 import type { BenchProgress } from "./types.js";
 import { writeReports } from "./write-reports.js";
 
@@ -103,7 +103,7 @@ describe("runBench against real loopback servers", () => {
   });
 
   it("survives a target that dies mid-run: errors counted, report written, SLOs fail", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "labgate-bench-dead-"));
+    const dir = await tempDir("labgate-bench-dead-");
     for (const rate of [undefined, 200]) {
       const t = await target({ dieAfterMs: 500 });
       const progress: BenchProgress[] = [];
@@ -184,7 +184,7 @@ describe("runBench against real loopback servers", () => {
     expect(seen.headers?.["authorization"]).toBe(`Bearer ${secret}`);
     expect(seen.headers?.["x-lab"]).toBe("demo");
     expect(r.options.headers).toEqual({ Authorization: "***", "X-Lab": "demo" });
-    const files = await writeReports(r, await mkdtemp(join(tmpdir(), "labgate-bench-secret-")));
+    const files = await writeReports(r, await tempDir("labgate-bench-secret-"));
     for (const file of [files.resultJson, files.reportMd, files.reportHtml]) {
       expect(await readFile(file, "utf8")).not.toContain(secret);
     }

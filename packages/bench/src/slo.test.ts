@@ -1,11 +1,11 @@
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ExitCode } from "@labgate/core";
 import { describe, expect, it } from "vitest";
 import { BenchFileError, SloSyntaxError } from "./errors.js";
 import { applySlos, evaluateSlos, loadSloFile, parseSlo } from "./slo.js";
 import { latency, makeResult } from "./test-support/fixtures.js";
+import { tempDir } from "./test-support/temp-dir.js";
 
 describe("parseSlo", () => {
   it.each([
@@ -177,7 +177,7 @@ describe("evaluateSlos", () => {
 
 describe("loadSloFile", () => {
   it("reads YAML, JSON and k6-style threshold files", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "labgate-slo-"));
+    const dir = await tempDir("labgate-slo-");
     await writeFile(join(dir, "a.yaml"), "slos:\n  - p99<250ms\n  - errors<1%\n");
     await writeFile(join(dir, "b.json"), JSON.stringify(["rps>=500", "jitter<5ms"]));
     await writeFile(join(dir, "c.yml"), "thresholds:\n  http_req_duration: ['p(95)<200']\n");
@@ -187,7 +187,7 @@ describe("loadSloFile", () => {
   });
 
   it("names the file or the expression when something is wrong", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "labgate-slo-"));
+    const dir = await tempDir("labgate-slo-");
     await writeFile(join(dir, "bad.json"), "{not json");
     await writeFile(join(dir, "shape.yaml"), "p99: 250\n");
     await writeFile(join(dir, "expr.yaml"), "- p99<250ms\n- p99<<1\n");

@@ -1,5 +1,4 @@
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { PassThrough } from "node:stream";
 import { fileURLToPath } from "node:url";
@@ -7,6 +6,7 @@ import { ExitCode } from "@labgate/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { canPin, withPinnedBusyLoop } from "../../../bench/src/test-support/pinned-busy-loop.js";
 import { requestSignature, startTarget, type Target } from "../../../bench/src/test-support/target.js";
+import { tempDir } from "../../../bench/src/test-support/temp-dir.js";
 import { runCliInProcess } from "../test-support/in-process-cli.js";
 import { benchCompareCommand, benchRunCommand } from "./bench.js";
 
@@ -62,7 +62,7 @@ describe("labgate bench run", () => {
   it("exits 1 on a failed SLO, still writing the reports, and --json is one parseable document", async () => {
     const t = await startTarget({});
     targets.push(t);
-    const dir = await mkdtemp(join(tmpdir(), "labgate-cli-bench-"));
+    const dir = await tempDir("labgate-cli-bench-");
     const sloFile = join(dir, "slos.yaml");
     await writeFile(sloFile, "slos:\n  - rps>=1000000\n");
     const r = await cli([
@@ -148,7 +148,7 @@ describe("labgate bench run", () => {
   });
 
   it("--body-file (closed loop) and --body (constant rate) send the exact bytes; the body stays out of the output", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "labgate-cli-body-"));
+    const dir = await tempDir("labgate-cli-body-");
     const secret = "body-secret-2b9c";
     const body = Buffer.from(`{"text": "good ✓", "token": "${secret}"}\n`);
     await writeFile(join(dir, "body.json"), body);
@@ -252,7 +252,7 @@ describe("labgate bench compare", () => {
     // shared machine adds to either run's per-second p50.
     const slow = await startTarget({ stallEvery: 1, stallMs: 150 });
     targets.push(fast, slow);
-    const dir = await mkdtemp(join(tmpdir(), "labgate-cli-compare-"));
+    const dir = await tempDir("labgate-cli-compare-");
     const a = capture();
     const b = capture();
     // Five short rounds a side: the rank test needs rounds, not long runs.
@@ -325,7 +325,7 @@ describe("labgate bench compare", () => {
   });
 
   it("exits 2 on a file that is not a result", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "labgate-cli-compare-"));
+    const dir = await tempDir("labgate-cli-compare-");
     await writeFile(join(dir, "x.json"), "[]");
     const r = await cli(["bench", "compare", join(dir, "x.json"), join(dir, "x.json")]);
     expect(r.code).toBe(ExitCode.INVALID_INPUT);
