@@ -44,6 +44,34 @@ describe("oneLabOptions", () => {
     expect(JSON.stringify(error)).not.toContain("oneadmin:x");
   });
 
+  it("names every option of the wrong type at once, instead of silently using its default", () => {
+    let error: LabgateError | undefined;
+    try {
+      oneLabOptions(
+        spec({ host: "h", datastoreId: "1", hostDriver: "kvm", ssh: { host: "192.168.3.20", port: "22" } }),
+      );
+    } catch (e) {
+      error = e as LabgateError;
+    }
+    expect(error?.code).toBe("ONE_OPTION_INVALID");
+    expect(error?.exitCode).toBe(ExitCode.INVALID_INPUT);
+    expect(error?.message).toBe(
+      'providerOptions.hostDriver: is not lxd, lxc or auto, got "kvm"; providerOptions.datastoreId: must be a whole number of at least 0, got "1"; providerOptions.ssh.port: must be a whole number of at least 1, got "22".',
+    );
+    expect(error?.hint).toContain("Give providerOptions.ssh.port as a whole number of at least 1");
+  });
+
+  it("reads ssh with its defaults, and refuses ssh without a host", () => {
+    expect(oneLabOptions(spec({ host: "h", ssh: { host: "192.168.3.20" } })).ssh).toEqual({
+      host: "192.168.3.20",
+      user: "root",
+      port: 22,
+    });
+    expect(() => oneLabOptions(spec({ host: "h", ssh: { user: "root" } }))).toThrow(
+      "providerOptions.ssh.host: is missing.",
+    );
+  });
+
   it("exports the image from the marketplace by default and validates a given lxd:// PATH like lxd_downloader.sh", () => {
     expect(oneLabOptions(spec({ host: "h" })).imageSource).toEqual({ kind: "market", app: "ubuntu_jammy" });
     const complete =

@@ -6,6 +6,7 @@ import {
   REDACTED,
 } from "@labgate/core";
 import type { LabSpec } from "../../spec/lab-spec.js";
+import { type OptionFinding, opts, readOptions } from "../provider-options.js";
 import { type VirtualBoxForward, virtualBoxForward } from "./virtualbox-step.js";
 
 /** A VM of the lab: its OpenNebula name (`<lab>-app1`), short name (X-Served-By value) and port. */
@@ -105,105 +106,69 @@ function imageSourceFrom(path: string | undefined, app: string | undefined): One
   return { kind: "path", path };
 }
 
-function opt<T>(
-  o: Record<string, unknown>,
-  key: string,
-  type: "string" | "number" | "boolean",
-): T | undefined {
-  const v = o[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== type) {
-    throw new InvalidInputError("ONE_OPTION_INVALID", `providerOptions.${key} must be a ${type}.`, {
-      hint: "Fix the OpenNebula settings in lab.yaml (providerOptions).",
-      details: { key },
-    });
-  }
-  return v as T;
+/** The OpenNebula lab's providerOptions, read by the one provider-options reader. */
+const ONE_OPTIONS = {
+  endpoint: opts.string({ example: "endpoint: http://192.168.3.10:2633/RPC2" }),
+  host: opts.string({ example: "host: 192.168.3.10" }),
+  session: opts.string({ secret: true, example: "session: oneadmin:PASSWORD, or $ONE_SESSION" }),
+  authFile: opts.string({ example: "authFile: ~/.one/one_auth" }),
+  hostName: opts.string({ example: "hostName: 192.168.3.20" }),
+  addHost: opts.boolean(),
+  hostDriver: opts.oneOfOr(["lxd", "lxc", "auto"], "auto"),
+  bridge: opts.stringOr("lxdbr0"),
+  vnMad: opts.stringOr("bridge"),
+  datastoreId: opts.numberOr(1, { integer: true, min: 0 }),
+  image: opts.string(),
+  imagePath: opts.string(),
+  marketApp: opts.string(),
+  appTemplate: opts.stringOr("tpl-app"),
+  lbTemplate: opts.stringOr("tpl-lb"),
+  sshPublicKey: opts.string({ example: "sshPublicKey: ssh-ed25519 AAAA... you@laptop" }),
+  ssh: opts.object({
+    host: opts.required(opts.string(), "ssh: { host: 192.168.3.20, user: root }"),
+    user: opts.stringOr("root"),
+    port: opts.numberOr(22, { integer: true, min: 1 }),
+    privateKeyPath: opts.string(),
+    hostKeyFingerprints: opts.strings({ example: "hostKeyFingerprints: [SHA256:...]" }),
+    knownHostsPath: opts.string(),
+  }),
+  ipPoolConfig: opts.string(),
+  ipPoolState: opts.string(),
+  pollIntervalMs: opts.numberOr(2_000, { above: 0 }),
+  waitTimeoutMs: opts.numberOr(600_000, { above: 0 }),
+  hostErrorGraceMs: opts.numberOr(60_000, { min: 0 }),
+  // Checked by parseHostAccess against ssh, with messages naming both.
+  hostAccess: opts.string(),
+  hostPrep: opts.boolean({ default: true }),
+  // Checked by virtualBoxForward against lb.expose.
+  virtualbox: opts.passThrough(),
+};
+
+/** Every providerOptions problem at once; the hint lists what to do about each. */
+function refuse(findings: OptionFinding[]): never {
+  throw new InvalidInputError(
+    "ONE_OPTION_INVALID",
+    `${findings.map((f) => `${f.field}: ${f.problem}`).join("; ")}.`,
+    {
+      hint: `${findings.map((f) => f.fix).join(" ")} (the OpenNebula settings in lab.yaml, providerOptions)`,
+      details: { fields: findings.map((f) => f.field) },
+    },
+  );
 }
 
-const KNOWN_OPTIONS = [
-  "endpoint",
-  "host",
-  "session",
-  "authFile",
-  "hostName",
-  "addHost",
-  "hostDriver",
-  "bridge",
-  "vnMad",
-  "datastoreId",
-  "image",
-  "imagePath",
-  "marketApp",
-  "appTemplate",
-  "lbTemplate",
-  "sshPublicKey",
-  "ssh",
-  "ipPoolConfig",
-  "ipPoolState",
-  "pollIntervalMs",
-  "waitTimeoutMs",
-  "hostErrorGraceMs",
-  "hostAccess",
-  "hostPrep",
-  "virtualbox",
-];
-
 export function oneLabOptions(spec: LabSpec): OneLabOptions {
-  const o = spec.providerOptions ?? {};
-  // A misspelt key (say "sesion") would otherwise be ignored without a word and its default used.
-  const unknown = Object.keys(o).filter((key) => !KNOWN_OPTIONS.includes(key));
-  if (unknown.length > 0) {
-    throw new InvalidInputError(
-      "ONE_OPTION_INVALID",
-      `providerOptions: unknown option${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")}.`,
-      {
-        hint: `Fix the spelling in lab.yaml; the OpenNebula provider knows ${KNOWN_OPTIONS.join(", ")}.`,
-        details: { unknown },
-      },
-    );
-  }
-  const given = opt<string>(o, "session", "string");
-  const sessionRedacted = given === REDACTED;
-  const session = sessionRedacted ? undefined : given;
-  const sshRaw = o.ssh;
-  let ssh: OneLabOptions["ssh"];
-  if (sshRaw !== undefined) {
-    if (
-      !sshRaw ||
-      typeof sshRaw !== "object" ||
-      typeof (sshRaw as Record<string, unknown>).host !== "string"
-    ) {
-      throw new InvalidInputError(
-        "ONE_OPTION_INVALID",
-        "providerOptions.ssh must be { host, user?, port? }.",
-        {
-          hint: "e.g. ssh: { host: 192.168.3.20, user: root }",
-        },
-      );
-    }
-    const s = sshRaw as Record<string, unknown>;
-    ssh = {
-      host: s.host as string,
-      user: typeof s.user === "string" ? s.user : "root",
-      port: typeof s.port === "number" ? s.port : 22,
-      ...(typeof s.privateKeyPath === "string" ? { privateKeyPath: s.privateKeyPath } : {}),
-      ...(Array.isArray(s.hostKeyFingerprints)
-        ? { hostKeyFingerprints: s.hostKeyFingerprints.map(String) }
-        : {}),
-      ...(typeof s.knownHostsPath === "string" ? { knownHostsPath: s.knownHostsPath } : {}),
-    };
-  }
-  const driver = opt<string>(o, "hostDriver", "string") ?? "auto";
-  if (driver !== "lxd" && driver !== "lxc" && driver !== "auto") {
-    throw new InvalidInputError(
-      "ONE_OPTION_INVALID",
-      `providerOptions.hostDriver "${driver}" is not lxd, lxc or auto.`,
-      {
-        hint: "OpenNebula up to 6.8 runs containers with the lxd driver, 6.10 and later with lxc.",
-      },
-    );
-  }
+  const { value: o, findings } = readOptions(spec.providerOptions, ONE_OPTIONS);
+  if (findings.length) refuse(findings);
+  const sessionRedacted = o.session === REDACTED;
+  const session = sessionRedacted ? undefined : o.session;
+  const ssh: OneLabOptions["ssh"] = o.ssh && {
+    host: o.ssh.host,
+    user: o.ssh.user,
+    port: o.ssh.port,
+    ...(o.ssh.privateKeyPath ? { privateKeyPath: o.ssh.privateKeyPath } : {}),
+    ...(o.ssh.hostKeyFingerprints ? { hostKeyFingerprints: o.ssh.hostKeyFingerprints } : {}),
+    ...(o.ssh.knownHostsPath ? { knownHostsPath: o.ssh.knownHostsPath } : {}),
+  };
   const named = (role: "app" | "lb", name: string, port: number): OneInstancePlan => ({
     vmName: `${spec.name}-${name}`,
     name,
@@ -220,36 +185,29 @@ export function oneLabOptions(spec: LabSpec): OneLabOptions {
     }
     return named("app", `${spec.apps.namePrefix}${i + 1}`, port);
   });
-  const image = opt<string>(o, "image", "string");
-  const hostName = opt<string>(o, "hostName", "string");
-  const sshPublicKey = opt<string>(o, "sshPublicKey", "string");
-  const ipPoolConfig = opt<string>(o, "ipPoolConfig", "string");
-  const ipPoolState = opt<string>(o, "ipPoolState", "string");
-  const hostAccess = parseHostAccess(opt<string>(o, "hostAccess", "string"), ssh !== undefined);
+  const { hostName, sshPublicKey, ipPoolConfig, ipPoolState } = o;
+  const hostAccess = parseHostAccess(o.hostAccess, ssh !== undefined);
   const virtualbox = virtualBoxForward(o.virtualbox, spec.lb.expose);
   return {
     lab: spec.name,
     connection: {
-      ...(opt<string>(o, "endpoint", "string") ? { endpoint: o.endpoint as string } : {}),
-      ...(opt<string>(o, "host", "string") ? { host: o.host as string } : {}),
+      ...(o.endpoint ? { endpoint: o.endpoint } : {}),
+      ...(o.host ? { host: o.host } : {}),
       ...(session ? { session } : {}),
-      ...(opt<string>(o, "authFile", "string") ? { authFile: o.authFile as string } : {}),
+      ...(o.authFile ? { authFile: o.authFile } : {}),
     },
     ...(hostName ? { hostName } : {}),
-    addHost: opt<boolean>(o, "addHost", "boolean") ?? hostName !== undefined,
-    hostDriver: driver,
+    addHost: o.addHost ?? hostName !== undefined,
+    hostDriver: o.hostDriver,
     vnetName: spec.network.name ?? "vnet-lxd",
     cidr: spec.network.cidr,
-    bridge: opt<string>(o, "bridge", "string") ?? "lxdbr0",
-    vnMad: opt<string>(o, "vnMad", "string") ?? "bridge",
-    datastoreId: opt<number>(o, "datastoreId", "number") ?? 1,
-    imageName: image ?? (spec.image === "ubuntu:22.04" ? "labgate-ubuntu-22.04" : spec.image),
-    imageSource: imageSourceFrom(
-      opt<string>(o, "imagePath", "string"),
-      opt<string>(o, "marketApp", "string"),
-    ),
-    appTemplate: opt<string>(o, "appTemplate", "string") ?? "tpl-app",
-    lbTemplate: opt<string>(o, "lbTemplate", "string") ?? "tpl-lb",
+    bridge: o.bridge,
+    vnMad: o.vnMad,
+    datastoreId: o.datastoreId,
+    imageName: o.image ?? (spec.image === "ubuntu:22.04" ? "labgate-ubuntu-22.04" : spec.image),
+    imageSource: imageSourceFrom(o.imagePath, o.marketApp),
+    appTemplate: o.appTemplate,
+    lbTemplate: o.lbTemplate,
     ...(sshPublicKey ? { sshPublicKey } : {}),
     apps,
     lb: named("lb", spec.lb.name, spec.lb.port),
@@ -259,11 +217,11 @@ export function oneLabOptions(spec: LabSpec): OneLabOptions {
     ...(spec.lb.expose ? { expose: spec.lb.expose } : {}),
     ...(ssh ? { ssh } : {}),
     hostAccess,
-    hostPrep: opt<boolean>(o, "hostPrep", "boolean") ?? true,
+    hostPrep: o.hostPrep ?? true,
     ...(virtualbox ? { virtualbox } : {}),
-    pollIntervalMs: opt<number>(o, "pollIntervalMs", "number") ?? 2_000,
-    waitTimeoutMs: opt<number>(o, "waitTimeoutMs", "number") ?? 600_000,
-    hostErrorGraceMs: opt<number>(o, "hostErrorGraceMs", "number") ?? 60_000,
+    pollIntervalMs: o.pollIntervalMs,
+    waitTimeoutMs: o.waitTimeoutMs,
+    hostErrorGraceMs: o.hostErrorGraceMs,
     sessionRedacted,
   };
 }
