@@ -238,15 +238,12 @@ export const deploySpecSchema = z
         .describe("Public keys put into the default user's authorized_keys.")
         .optional(),
       platform_options: z
-        .looseObject(
-          {},
-          {
-            error: finding(
-              "platform_options must be an object keyed by platform.",
-              'E.g. {"proxmox": {"node": "pve1"}}.',
-            ),
-          },
-        )
+        .record(z.string(), z.unknown(), {
+          error: finding(
+            "platform_options must be an object keyed by platform.",
+            'E.g. {"proxmox": {"node": "pve1"}}.',
+          ),
+        })
         .describe("Platform-specific settings keyed by platform (node, storage, region ...), never secrets.")
         .optional(),
     },

@@ -25,9 +25,18 @@ export type DeployNetwork = DeploySpecDocument["network"];
  * A VM (or system container) deployment as the rules and adapters use it: the schema's document
  * with memory in MiB and the template id as a string. Sizes use explicit units in their names.
  */
-export interface DeploySpec
-  extends Omit<DeploySpecDocument, "$schema" | "description" | "memory_mib" | "memory_gib" | "template_id"> {
+export interface DeploySpec {
+  name: string;
+  platform?: PlatformName;
+  os: DeploySpecDocument["os"];
+  cores: number;
   memory_mib: number;
+  disk_gb?: number;
   /** Clone from this template (Proxmox VMID, vSphere VM/template id, OpenNebula template id). */
   template_id?: string;
+  image?: DeployImage;
+  network: DeployNetwork;
+  ssh_authorized_keys?: string[];
+  /** Platform-specific settings (node, storage, region, resource group, url ...), never secrets. */
+  platform_options?: Record<string, unknown>;
 }
