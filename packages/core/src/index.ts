@@ -40,6 +40,7 @@ export type {
 export { INTENT_KEY } from "./adapters/types.js";
 export { pollUntil, waitForRunning } from "./adapters/wait.js";
 export { checkDeployment } from "./deploy-rules/check-deployment.js";
+export { type DeploySpecDocument, deploySpecJsonSchema } from "./deploy-rules/deploy-spec-schema.js";
 export {
   DEFAULT_DEPLOY_STATE_DIR,
   type DeployRecord,
@@ -129,6 +130,7 @@ export {
   subnetsOverlap,
 } from "./ip-pool/cidr.js";
 export { loadIpPoolConfig, validateIpPoolConfig } from "./ip-pool/config.js";
+export { ipPoolConfigJsonSchema } from "./ip-pool/config-schema.js";
 export { type IpChangeOptions, IpPool, type NetworkProbeAnswer } from "./ip-pool/ip-pool.js";
 export { formatIpv4, isValidIpv4, parseIpv4, prefixToMask, prefixToNetmask } from "./ip-pool/ipv4.js";
 export { emptyLedger, type IpLedger, readLedger, validateLedger, writeLedger } from "./ip-pool/ledger.js";
