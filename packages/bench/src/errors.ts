@@ -1,7 +1,9 @@
-import { InvalidInputError, LabgateError } from "@labgate/core/errors";
+import { type CodeTable, codeTable, InvalidInputError, LabgateError } from "@labgate/core/errors";
+import { ExitCode } from "@labgate/core/exit-codes";
 
 /** A bench option (URL, duration, number) the user gave is not usable. Exit code 2. */
-export class BenchOptionError extends InvalidInputError {
+export class BenchOptionError extends InvalidInputError<"BENCH_OPTION_INVALID"> {
+  static override readonly codes: CodeTable = codeTable(["BENCH_OPTION_INVALID"], ExitCode.INVALID_INPUT);
   constructor(message: string, hint: string, details?: Record<string, unknown>, cause?: unknown) {
     super("BENCH_OPTION_INVALID", message, {
       hint,
@@ -12,7 +14,8 @@ export class BenchOptionError extends InvalidInputError {
 }
 
 /** An SLO expression or SLO file cannot be parsed. Exit code 2; the message names the expression. */
-export class SloSyntaxError extends InvalidInputError {
+export class SloSyntaxError extends InvalidInputError<"BENCH_SLO_INVALID"> {
+  static override readonly codes: CodeTable = codeTable(["BENCH_SLO_INVALID"], ExitCode.INVALID_INPUT);
   readonly expression: string;
   readonly problem: string;
   /** `source` names where the expression came from (an SLO file), so the message points there too. */
@@ -35,7 +38,8 @@ export class SloSyntaxError extends InvalidInputError {
 }
 
 /** A result.json given to `bench compare` (or an SLO file) cannot be read or is not a labgate result. Exit code 2. */
-export class BenchFileError extends InvalidInputError {
+export class BenchFileError extends InvalidInputError<"BENCH_FILE_INVALID"> {
+  static override readonly codes: CodeTable = codeTable(["BENCH_FILE_INVALID"], ExitCode.INVALID_INPUT);
   constructor(path: string, problem: string, options: { hint?: string; cause?: unknown } = {}) {
     super("BENCH_FILE_INVALID", `${path}: ${problem}`, {
       hint: options.hint ?? "Pass a result.json written by `labgate bench run --out DIR`.",
@@ -46,7 +50,8 @@ export class BenchFileError extends InvalidInputError {
 }
 
 /** Writing report files failed (permissions, full disk). */
-export class BenchReportError extends LabgateError {
+export class BenchReportError extends LabgateError<"BENCH_REPORT_WRITE_FAILED"> {
+  static override readonly codes: CodeTable = codeTable(["BENCH_REPORT_WRITE_FAILED"], ExitCode.EXTERNAL);
   constructor(dir: string, cause: unknown) {
     super(
       "BENCH_REPORT_WRITE_FAILED",
@@ -60,7 +65,8 @@ export class BenchReportError extends LabgateError {
 }
 
 /** A load-generator thread failed to start or crashed; the run's numbers would be incomplete. */
-export class BenchEngineError extends LabgateError {
+export class BenchEngineError extends LabgateError<"BENCH_ENGINE_FAILED"> {
+  static override readonly codes: CodeTable = codeTable(["BENCH_ENGINE_FAILED"], ExitCode.EXTERNAL);
   constructor(problem: string, cause?: unknown) {
     super("BENCH_ENGINE_FAILED", `The load engine failed: ${problem}`, {
       hint: "Retry; if it keeps failing, run with --engine autocannon and report the error with this output.",

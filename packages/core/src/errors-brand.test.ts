@@ -20,19 +20,19 @@ describe("error brands", () => {
 
   it("instanceof holds across copies, for the class and every labgate class above it", async () => {
     const copy = await secondCopy();
-    const foreign = new copy.IpLedgerError("LEDGER_BROKEN", "broken");
+    const foreign = new copy.IpLedgerError("LEDGER_INVALID", "broken");
     expect(foreign instanceof IpLedgerError).toBe(true);
     expect(foreign instanceof StateError).toBe(true);
     expect(foreign instanceof LabgateError).toBe(true);
     expect(foreign instanceof Error).toBe(true);
-    const local = new InvalidInputError("BAD", "bad");
+    const local = new InvalidInputError("INVALID_FLAG", "bad");
     expect(local instanceof copy.InvalidInputError).toBe(true);
     expect(local instanceof copy.LabgateError).toBe(true);
   });
 
   it("does not confuse sibling classes or plain errors", async () => {
     const copy = await secondCopy();
-    const foreign = new copy.PreconditionError("NO_HAPROXY", "missing");
+    const foreign = new copy.PreconditionError("HAPROXY_MISSING", "missing");
     expect(foreign instanceof StateError).toBe(false);
     expect(foreign instanceof InvalidInputError).toBe(false);
     expect(foreign instanceof PreconditionError).toBe(true);

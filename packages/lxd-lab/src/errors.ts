@@ -1,9 +1,19 @@
 // The light entry points, not the index: the bench loads these errors without the lab engine's weight.
-import { LabgateError, type LabgateErrorOptions } from "@labgate/core/errors";
+import {
+  type CodeOf,
+  type CodeTable,
+  codeTable,
+  LabgateError,
+  type LabgateErrorOptions,
+} from "@labgate/core/errors";
 import { ExitCode } from "@labgate/core/exit-codes";
 
-/** A lab step failed; says which step, what it ran, what it got and what to try next. */
-export class StepFailedError extends LabgateError {
+/**
+ * A lab step failed; says which step, what it ran, what it got and what to try next. STEP_FAILED is exit 5
+ * unless the step failed for a reason with its own exit code (a missing tool: 4), passed as `exitCode`.
+ */
+export class StepFailedError extends LabgateError<"STEP_FAILED"> {
+  static override readonly codes: CodeTable = codeTable(["STEP_FAILED"], ExitCode.EXTERNAL);
   readonly stepId: string;
   constructor(
     stepId: string,
@@ -16,7 +26,8 @@ export class StepFailedError extends LabgateError {
 }
 
 /** lab.json / lab.yaml is unusable; names the file and the field. Exit 2. */
-export class LabSpecError extends LabgateError {
+export class LabSpecError extends LabgateError<"LAB_SPEC_INVALID"> {
+  static override readonly codes: CodeTable = codeTable(["LAB_SPEC_INVALID"], ExitCode.INVALID_INPUT);
   readonly file: string;
   readonly field: string;
   constructor(file: string, field: string, message: string, hint?: string) {
@@ -30,62 +41,68 @@ export class LabSpecError extends LabgateError {
   }
 }
 
+const NOT_CONFIRMED_CODES = codeTable(["NOT_CONFIRMED", "DECLINED", "QUIT"], ExitCode.NOT_CONFIRMED);
+export type NotConfirmedCode = CodeOf<typeof NOT_CONFIRMED_CODES>;
+
 /** The user declined at a gate, quit, or no answer could be asked for (no TTY and no --yes). Exit 7. */
-export class NotConfirmedError extends LabgateError {
-  constructor(
-    code: "NOT_CONFIRMED" | "DECLINED" | "QUIT",
-    message: string,
-    hint: string,
-    details?: Record<string, unknown>,
-  ) {
+export class NotConfirmedError extends LabgateError<NotConfirmedCode> {
+  static override readonly codes: CodeTable = NOT_CONFIRMED_CODES;
+  constructor(code: NotConfirmedCode, message: string, hint: string, details?: Record<string, unknown>) {
     super(code, message, errorOptions(ExitCode.NOT_CONFIRMED, hint, details));
   }
 }
 
 /** Ctrl-C (SIGINT) stopped a lab run; progress up to here is saved. Exit 130. */
-export class LabInterruptedError extends LabgateError {
+export class LabInterruptedError extends LabgateError<"INTERRUPTED"> {
+  static override readonly codes: CodeTable = codeTable(["INTERRUPTED"], ExitCode.INTERRUPTED);
   constructor(message: string, hint: string, details?: Record<string, unknown>) {
     super("INTERRUPTED", message, errorOptions(ExitCode.INTERRUPTED, hint, details));
   }
 }
 
 /** `lab verify` ran and the lab did not pass. Exit 1. */
-export class LabVerifyFailedError extends LabgateError {
+export class LabVerifyFailedError extends LabgateError<"LAB_VERIFY_FAILED"> {
+  static override readonly codes: CodeTable = codeTable(["LAB_VERIFY_FAILED"], ExitCode.CHECK_FAILED);
   constructor(message: string, hint: string, details?: Record<string, unknown>) {
     super("LAB_VERIFY_FAILED", message, errorOptions(ExitCode.CHECK_FAILED, hint, details));
   }
 }
 
 /** A rendered HAProxy config failed `haproxy -c`; carries haproxy's own output. Exit 5. */
-export class HaproxyConfigError extends LabgateError {
+export class HaproxyConfigError extends LabgateError<"HAPROXY_CONFIG_INVALID"> {
+  static override readonly codes: CodeTable = codeTable(["HAPROXY_CONFIG_INVALID"], ExitCode.EXTERNAL);
   constructor(message: string, hint: string, details?: Record<string, unknown>, cause?: unknown) {
     super("HAPROXY_CONFIG_INVALID", message, errorOptions(ExitCode.EXTERNAL, hint, details, cause));
   }
 }
 
 /** A port the lab needs is held by something else; names the holder when it can. Exit 4. */
-export class PortInUseError extends LabgateError {
+export class PortInUseError extends LabgateError<"PORT_IN_USE"> {
+  static override readonly codes: CodeTable = codeTable(["PORT_IN_USE"], ExitCode.PRECONDITION);
   constructor(message: string, hint: string, details?: Record<string, unknown>) {
     super("PORT_IN_USE", message, errorOptions(ExitCode.PRECONDITION, hint, details));
   }
 }
 
 /** `labgate image build` failed (debootstrap, packing or the import); carries the tool's output. Exit 5. */
-export class ImageBuildError extends LabgateError {
+export class ImageBuildError extends LabgateError<"IMAGE_BUILD_FAILED"> {
+  static override readonly codes: CodeTable = codeTable(["IMAGE_BUILD_FAILED"], ExitCode.EXTERNAL);
   constructor(message: string, hint: string, details?: Record<string, unknown>, cause?: unknown) {
     super("IMAGE_BUILD_FAILED", message, errorOptions(ExitCode.EXTERNAL, hint, details, cause));
   }
 }
 
 /** The lab's final benchmark missed one of the spec's SLOs (or got no good answer at all). Exit 1. */
-export class LabSlosNotMetError extends LabgateError {
+export class LabSlosNotMetError extends LabgateError<"LAB_SLOS_NOT_MET"> {
+  static override readonly codes: CodeTable = codeTable(["LAB_SLOS_NOT_MET"], ExitCode.CHECK_FAILED);
   constructor(message: string, hint: string, details?: Record<string, unknown>) {
     super("LAB_SLOS_NOT_MET", message, errorOptions(ExitCode.CHECK_FAILED, hint, details));
   }
 }
 
 /** A fault could not be applied or undone; names the backend and what state it may be left in. Exit 5. */
-export class FaultFailedError extends LabgateError {
+export class FaultFailedError extends LabgateError<"FAULT_FAILED"> {
+  static override readonly codes: CodeTable = codeTable(["FAULT_FAILED"], ExitCode.EXTERNAL);
   constructor(message: string, hint: string, details?: Record<string, unknown>, cause?: unknown) {
     super("FAULT_FAILED", message, errorOptions(ExitCode.EXTERNAL, hint, details, cause));
   }
@@ -100,22 +117,17 @@ export class FaultFailedError extends LabgateError {
  * FAULT_NOT_IN_EFFECT (exit 5) the live state read back after the action is not what the action asked for;
  * FAULT_NOT_READY (exit 8) the backend runs again but its app did not answer before the deadline.
  */
-export type FaultActionCode =
-  | "FAULT_TARGET_STATE"
-  | "FAULT_NOT_OURS"
-  | "FAULT_COMMAND_FAILED"
-  | "FAULT_NOT_IN_EFFECT"
-  | "FAULT_NOT_READY";
-
-const FAULT_ACTION_EXIT: Record<FaultActionCode, LabgateErrorOptions["exitCode"]> = {
+const FAULT_ACTION_CODES = {
   FAULT_TARGET_STATE: ExitCode.PRECONDITION,
   FAULT_NOT_OURS: ExitCode.PRECONDITION,
   FAULT_COMMAND_FAILED: ExitCode.EXTERNAL,
   FAULT_NOT_IN_EFFECT: ExitCode.EXTERNAL,
   FAULT_NOT_READY: ExitCode.TIMEOUT,
-};
+} as const satisfies CodeTable;
+export type FaultActionCode = CodeOf<typeof FAULT_ACTION_CODES>;
 
-export class FaultActionError extends LabgateError {
+export class FaultActionError extends LabgateError<FaultActionCode> {
+  static override readonly codes: CodeTable = FAULT_ACTION_CODES;
   constructor(
     code: FaultActionCode,
     message: string,
@@ -123,7 +135,7 @@ export class FaultActionError extends LabgateError {
     details?: Record<string, unknown>,
     cause?: unknown,
   ) {
-    super(code, message, errorOptions(FAULT_ACTION_EXIT[code], hint, details, cause));
+    super(code, message, errorOptions(FAULT_ACTION_CODES[code], hint, details, cause));
   }
 }
 
@@ -133,22 +145,17 @@ export class FaultActionError extends LabgateError {
  * socket could not be reached, HAPROXY_RUNTIME_TIMEOUT (exit 8) no answer in time, HAPROXY_RUNTIME_REFUSED
  * (exit 5) HAProxy answered with an error, HAPROXY_RUNTIME_BAD_ANSWER (exit 5) an answer labgate cannot read.
  */
-export type HaproxyRuntimeCode =
-  | "HAPROXY_RUNTIME_UNSAFE_COMMAND"
-  | "HAPROXY_RUNTIME_UNREACHABLE"
-  | "HAPROXY_RUNTIME_TIMEOUT"
-  | "HAPROXY_RUNTIME_REFUSED"
-  | "HAPROXY_RUNTIME_BAD_ANSWER";
-
-const HAPROXY_RUNTIME_EXIT: Record<HaproxyRuntimeCode, LabgateErrorOptions["exitCode"]> = {
+const HAPROXY_RUNTIME_CODES = {
   HAPROXY_RUNTIME_UNSAFE_COMMAND: ExitCode.INVALID_INPUT,
   HAPROXY_RUNTIME_UNREACHABLE: ExitCode.EXTERNAL,
   HAPROXY_RUNTIME_TIMEOUT: ExitCode.TIMEOUT,
   HAPROXY_RUNTIME_REFUSED: ExitCode.EXTERNAL,
   HAPROXY_RUNTIME_BAD_ANSWER: ExitCode.EXTERNAL,
-};
+} as const satisfies CodeTable;
+export type HaproxyRuntimeCode = CodeOf<typeof HAPROXY_RUNTIME_CODES>;
 
-export class HaproxyRuntimeError extends LabgateError {
+export class HaproxyRuntimeError extends LabgateError<HaproxyRuntimeCode> {
+  static override readonly codes: CodeTable = HAPROXY_RUNTIME_CODES;
   constructor(
     code: HaproxyRuntimeCode,
     message: string,
@@ -156,12 +163,13 @@ export class HaproxyRuntimeError extends LabgateError {
     details?: Record<string, unknown>,
     cause?: unknown,
   ) {
-    super(code, message, errorOptions(HAPROXY_RUNTIME_EXIT[code], hint, details, cause));
+    super(code, message, errorOptions(HAPROXY_RUNTIME_CODES[code], hint, details, cause));
   }
 }
 
 /** INTERNAL_ERROR: a labgate invariant broke; no user action causes it, so the hint asks for a report. Exit 5. */
-export class LabInternalError extends LabgateError {
+export class LabInternalError extends LabgateError<"INTERNAL_ERROR"> {
+  static override readonly codes: CodeTable = codeTable(["INTERNAL_ERROR"], ExitCode.EXTERNAL);
   constructor(message: string, details?: Record<string, unknown>) {
     super("INTERNAL_ERROR", message, {
       exitCode: ExitCode.EXTERNAL,
@@ -172,7 +180,8 @@ export class LabInternalError extends LabgateError {
 }
 
 /** TOOL_OUTPUT_UNREADABLE: a system tool (ip, tc ...) exited 0 but printed something labgate cannot read. Exit 5. */
-export class ToolOutputError extends LabgateError {
+export class ToolOutputError extends LabgateError<"TOOL_OUTPUT_UNREADABLE"> {
+  static override readonly codes: CodeTable = codeTable(["TOOL_OUTPUT_UNREADABLE"], ExitCode.EXTERNAL);
   constructor(message: string, hint: string, details?: Record<string, unknown>, cause?: unknown) {
     super("TOOL_OUTPUT_UNREADABLE", message, errorOptions(ExitCode.EXTERNAL, hint, details, cause));
   }

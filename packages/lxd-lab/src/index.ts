@@ -143,6 +143,7 @@ export {
   LabSlosNotMetError,
   LabSpecError,
   LabVerifyFailedError,
+  type NotConfirmedCode,
   NotConfirmedError,
   PortInUseError,
   StepFailedError,
@@ -319,7 +320,6 @@ export type {
   LabSpec,
   ProviderName,
 } from "./spec/lab-spec.js";
-export { type LabSpecDocument, labSpecJsonSchema } from "./spec/lab-spec-schema.js";
 export {
   BUILTIN_SPEC_SOURCE,
   DEFAULT_SPEC_FILES,

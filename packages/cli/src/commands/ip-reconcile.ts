@@ -4,13 +4,13 @@ import {
   IpPoolRequestError,
   LabgateError,
   LxdClient,
+  LxdUnreachableError,
   localAddresses,
   lxdAddresses,
   lxdSocketCandidates,
   OpenNebulaClient,
   openNebulaAddresses,
   type PlatformAddress,
-  PreconditionError,
   proxmoxAddresses,
   type ReconcileReport,
 } from "@labgate/core";
@@ -83,13 +83,10 @@ async function platformAddresses(
   if (platform === "lxd") {
     const socketPath = findLxdSocket(lxdSocketCandidates(flags.socket));
     if (socketPath === undefined) {
-      throw new PreconditionError(
-        "LXD_NOT_FOUND",
-        `No LXD socket at ${lxdSocketCandidates(flags.socket).join(", ")}.`,
-        {
-          hint: "Start LXD (or pass --socket <path> to its unix socket).",
-        },
-      );
+      const candidates = lxdSocketCandidates(flags.socket);
+      throw new LxdUnreachableError(`No LXD socket at ${candidates.join(", ")}.`, candidates, {
+        hint: "Start LXD (or pass --socket <path> to its unix socket).",
+      });
     }
     return lxdAddresses(new LxdClient({ socketPath }));
   }

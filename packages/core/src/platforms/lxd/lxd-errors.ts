@@ -1,10 +1,17 @@
-import { LabgateError, type LabgateErrorOptions, PreconditionError } from "../../errors.js";
+import {
+  type CodeTable,
+  codeTable,
+  LabgateError,
+  type LabgateErrorOptions,
+  PreconditionError,
+} from "../../errors.js";
 import { ExitCode } from "../../exit-codes.js";
 
 type Options = Omit<LabgateErrorOptions, "exitCode">;
 
 /** The LXD socket is missing, refuses connections or may not be opened by this user. */
-export class LxdUnreachableError extends PreconditionError {
+export class LxdUnreachableError extends PreconditionError<"LXD_UNREACHABLE"> {
+  static override readonly codes: CodeTable = codeTable(["LXD_UNREACHABLE"], ExitCode.PRECONDITION);
   readonly socketPaths: string[];
   constructor(message: string, socketPaths: string[], options: Options = {}) {
     super("LXD_UNREACHABLE", message, { ...options, details: { socketPaths, ...options.details } });
@@ -13,7 +20,8 @@ export class LxdUnreachableError extends PreconditionError {
 }
 
 /** LXD answered 404: the instance, network, image, alias or pool does not exist. */
-export class LxdNotFoundError extends LabgateError {
+export class LxdNotFoundError extends LabgateError<"LXD_NOT_FOUND"> {
+  static override readonly codes: CodeTable = codeTable(["LXD_NOT_FOUND"], ExitCode.EXTERNAL);
   readonly resource: string;
   constructor(resource: string, message: string, options: Options = {}) {
     super("LXD_NOT_FOUND", message, {
@@ -26,7 +34,8 @@ export class LxdNotFoundError extends LabgateError {
 }
 
 /** LXD rejected a request (400 bad config, 409 conflict, 500 ...): its own message is kept verbatim. */
-export class LxdApiError extends LabgateError {
+export class LxdApiError extends LabgateError<"LXD_API_ERROR"> {
+  static override readonly codes: CodeTable = codeTable(["LXD_API_ERROR"], ExitCode.EXTERNAL);
   readonly status: number;
   constructor(status: number, message: string, options: Options = {}) {
     super("LXD_API_ERROR", message, {
@@ -39,14 +48,16 @@ export class LxdApiError extends LabgateError {
 }
 
 /** A background operation (create, start, exec, image import) ended in Failure or Cancelled. */
-export class LxdOperationFailedError extends LabgateError {
+export class LxdOperationFailedError extends LabgateError<"LXD_OPERATION_FAILED"> {
+  static override readonly codes: CodeTable = codeTable(["LXD_OPERATION_FAILED"], ExitCode.EXTERNAL);
   constructor(message: string, options: Options = {}) {
     super("LXD_OPERATION_FAILED", message, { ...options, exitCode: ExitCode.EXTERNAL });
   }
 }
 
 /** An operation or a state change did not finish before its deadline. */
-export class LxdTimeoutError extends LabgateError {
+export class LxdTimeoutError extends LabgateError<"LXD_TIMEOUT"> {
+  static override readonly codes: CodeTable = codeTable(["LXD_TIMEOUT"], ExitCode.TIMEOUT);
   constructor(message: string, options: Options = {}) {
     super("LXD_TIMEOUT", message, { ...options, exitCode: ExitCode.TIMEOUT });
   }

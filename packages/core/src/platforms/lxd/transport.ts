@@ -3,8 +3,7 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { describeValue, invalidResponse, isRecord } from "../../adapters/response-shape.js";
 import { LabgateError } from "../../errors.js";
-import { ExitCode } from "../../exit-codes.js";
-import { LxdApiError, LxdNotFoundError, LxdUnreachableError } from "./lxd-errors.js";
+import { LxdApiError, LxdNotFoundError, LxdTimeoutError, LxdUnreachableError } from "./lxd-errors.js";
 import { findLxdSocket, lxdSocketCandidates } from "./socket-path.js";
 
 export interface LxdTransportOptions {
@@ -107,14 +106,9 @@ export class LxdTransport {
       );
       r.setTimeout(timeoutMs, () =>
         r.destroy(
-          new LabgateError(
-            "LXD_TIMEOUT",
-            `LXD did not answer ${req.method} ${req.path} within ${timeoutMs / 1000} s.`,
-            {
-              exitCode: ExitCode.TIMEOUT,
-              hint: `Check that the LXD daemon is not stuck: \`lxc info\`, and ${LXD_LOG_HINT}.`,
-            },
-          ),
+          new LxdTimeoutError(`LXD did not answer ${req.method} ${req.path} within ${timeoutMs / 1000} s.`, {
+            hint: `Check that the LXD daemon is not stuck: \`lxc info\`, and ${LXD_LOG_HINT}.`,
+          }),
         ),
       );
       r.on("error", (error) => reject(mapSocketError(error, socketPath, req)));

@@ -1,5 +1,4 @@
-import { OpenNebulaError } from "../../errors.js";
-import { ExitCode } from "../../exit-codes.js";
+import { type OpenNebulaCode, OpenNebulaError } from "../../errors.js";
 import { redact } from "../../util/redact.js";
 
 /** OpenNebula's error codes (the third element of every response array). */
@@ -20,45 +19,43 @@ export function oneErrorCodeName(code: number): string {
   return entry ? entry[0] : `0x${code.toString(16).padStart(4, "0")}`;
 }
 
-const MAPPING: Record<number, { code: string; exitCode: OpenNebulaError["exitCode"]; hint: string }> = {
+/** The exit code is the code's own (OpenNebulaError.codes). */
+interface Mapped {
+  code: OpenNebulaCode;
+  hint: string;
+}
+
+const MAPPING: Record<number, Mapped> = {
   [OneErrorCode.AUTHENTICATION]: {
     code: "ONE_AUTH_FAILED",
-    exitCode: ExitCode.PRECONDITION,
     hint: "OpenNebula rejected the credentials: check the user and password (or token) in ONE_SESSION / ONE_AUTH, e.g. with `oneuser show` on the front-end.",
   },
   [OneErrorCode.AUTHORIZATION]: {
     code: "ONE_NOT_AUTHORIZED",
-    exitCode: ExitCode.PRECONDITION,
     hint: "The user lacks the permission for this call: use a user of the oneadmin group or ask for the ACL (`oneacl list`).",
   },
   [OneErrorCode.NO_EXISTS]: {
     code: "ONE_NOT_FOUND",
-    exitCode: ExitCode.EXTERNAL,
     hint: "The resource no longer exists in OpenNebula; re-run `labgate lab up` to recreate it.",
   },
   [OneErrorCode.ACTION]: {
     code: "ONE_WRONG_STATE",
-    exitCode: ExitCode.EXTERNAL,
     hint: "The resource is in a state where this action is not allowed; check it with `onevm show` / `onehost show`.",
   },
   [OneErrorCode.XML_RPC_API]: {
     code: "ONE_API_ERROR",
-    exitCode: ExitCode.EXTERNAL,
     hint: "OpenNebula refused the call's parameters; this usually means a version mismatch, check `one.system.version`.",
   },
   [OneErrorCode.INTERNAL]: {
     code: "ONE_INTERNAL_ERROR",
-    exitCode: ExitCode.EXTERNAL,
     hint: "OpenNebula failed internally; look at /var/log/one/oned.log on the front-end.",
   },
   [OneErrorCode.ALLOCATE]: {
     code: "ONE_ALLOCATE_FAILED",
-    exitCode: ExitCode.EXTERNAL,
     hint: "OpenNebula could not create the resource (bad template, name taken, quota, no capacity); read the message above.",
   },
   [OneErrorCode.LOCKED]: {
     code: "ONE_LOCKED",
-    exitCode: ExitCode.EXTERNAL,
     hint: "The resource is locked (`one*.lock`); unlock it in Sunstone or with `onevm unlock ID` and retry.",
   },
 };
@@ -73,14 +70,13 @@ const CREATING = /\.(allocate|instantiate|clone)$/;
 
 export function oneApiError(method: string, oneErrorCode: number, message: string): OpenNebulaError {
   const creating = oneErrorCode === OneErrorCode.INTERNAL && CREATING.test(method);
-  const mapped = (creating ? MAPPING[OneErrorCode.ALLOCATE] : MAPPING[oneErrorCode]) ?? {
+  const mapped: Mapped = (creating ? MAPPING[OneErrorCode.ALLOCATE] : MAPPING[oneErrorCode]) ?? {
     code: "ONE_API_ERROR",
-    exitCode: ExitCode.EXTERNAL,
     hint: "Unexpected OpenNebula error code; see oned.log on the front-end.",
   };
   return new OpenNebulaError(
     mapped.code,
     redact(`${method} failed (${oneErrorCodeName(oneErrorCode)}): ${message.trim() || "no message"}`),
-    { exitCode: mapped.exitCode, hint: mapped.hint, oneErrorCode, method },
+    { hint: mapped.hint, oneErrorCode, method },
   );
 }

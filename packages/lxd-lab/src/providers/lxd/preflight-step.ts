@@ -2,6 +2,7 @@ import { networkInterfaces } from "node:os";
 import {
   type LxdClient,
   LxdUnreachableError,
+  type PreconditionCode,
   PreconditionError,
   parseIpv4,
   subnetOf,
@@ -15,7 +16,7 @@ import { DEFAULT_LXD_IMAGE, EXPOSE_DEVICE, LAB_MARKER_KEY, type LxdLabOptions } 
 import type { LxdClientFactory } from "./lxd-runtime.js";
 
 export interface PreflightProblem {
-  code: string;
+  code: PreconditionCode;
   problem: string;
   /** The command (or edit) that fixes it. */
   fix: string;

@@ -1,6 +1,14 @@
-import { ExitCode, OpenNebulaError, parseIpv4, toTemplateXml, waitForVnetReady } from "@labgate/core";
+import {
+  ExitCode,
+  OpenNebulaError,
+  parseIpv4,
+  StateError,
+  toTemplateXml,
+  waitForVnetReady,
+} from "@labgate/core";
 import type { Step, StepContext } from "../../engine/step.js";
 import type { OneLabRuntime } from "./one-lab-runtime.js";
+import { oneIpRecord } from "./one-records.js";
 
 /** Static addresses for every VM, from the core IP pool (the lab network has no DHCP). */
 export function addressesStep(rt: OneLabRuntime): Step {
@@ -40,7 +48,7 @@ export function addressesStep(rt: OneLabRuntime): Step {
     async verify(ctx) {
       const have = rt.addresses(ctx);
       if (instances.some((i) => !have.has(i.name)))
-        throw new OpenNebulaError(
+        throw new StateError(
           "ONE_ADDRESS_MISSING",
           `No address recorded for ${instances
             .filter((i) => !have.has(i.name))
@@ -51,8 +59,8 @@ export function addressesStep(rt: OneLabRuntime): Step {
     },
     async undo(ctx) {
       for (const r of ctx.resources("ip")) {
-        const owner = (r.data as Record<string, unknown> | undefined)?.owner;
-        if (typeof owner === "string") await rt.pool().release({ owner });
+        const { owner } = oneIpRecord(r);
+        if (owner !== undefined) await rt.pool().release({ owner });
         await ctx.forget("ip", r.id);
       }
     },
