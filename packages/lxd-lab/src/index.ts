@@ -320,6 +320,7 @@ export type {
   LabSpec,
   ProviderName,
 } from "./spec/lab-spec.js";
+export { type LabSpecDocument, labSpecJsonSchema } from "./spec/lab-spec-schema.js";
 export {
   BUILTIN_SPEC_SOURCE,
   DEFAULT_SPEC_FILES,
