@@ -51,6 +51,24 @@ export {
 export { type LbWatchTarget, lbWatchTarget, loadLbWatchTarget } from "./bench-step/lb-watch-target.js";
 export { assertFaultActionsSupported, faultActionsFor } from "./bench-step/provider-fault-actions.js";
 export { withBenchStep } from "./bench-step/with-bench-step.js";
+export { CREATE_NODE_STEP, type CreateNodeFacts, createNodeStep } from "./deploy/create-node-step.js";
+export { splitPlanCalls, stepCall } from "./deploy/deploy-calls.js";
+export {
+  type DeployContext,
+  type DeployContextInput,
+  type DeployReport,
+  emptyDeployReport,
+} from "./deploy/deploy-context.js";
+export { type DeploymentSteps, planDeploymentSteps } from "./deploy/deploy-plan.js";
+export {
+  type DeployPlanStore,
+  deployStepsPath,
+  openDeployPlanStore,
+  removeDeployProgress,
+} from "./deploy/deploy-store.js";
+export { canLookUp, findLeftovers, interruptedNotice } from "./deploy/leftovers.js";
+export { RESERVE_ADDRESS_STEP, reserveAddressStep } from "./deploy/reserve-address-step.js";
+export { WAIT_RUNNING_STEP, waitRunningStep } from "./deploy/wait-running-step.js";
 export {
   autoYesGate,
   explainStep,
@@ -143,7 +161,6 @@ export {
   LabSlosNotMetError,
   LabSpecError,
   LabVerifyFailedError,
-  type NotConfirmedCode,
   NotConfirmedError,
   PortInUseError,
   StepFailedError,
@@ -320,7 +337,6 @@ export type {
   LabSpec,
   ProviderName,
 } from "./spec/lab-spec.js";
-export { type LabSpecDocument, labSpecJsonSchema } from "./spec/lab-spec-schema.js";
 export {
   BUILTIN_SPEC_SOURCE,
   DEFAULT_SPEC_FILES,

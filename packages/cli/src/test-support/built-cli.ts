@@ -26,7 +26,8 @@ function watched(): [string, string][] {
   ]);
   // The fault bench runs lxd-lab's fault actions and local provider (namespaces, netem) in the child process.
   const labSrc = join(REPO_ROOT, "packages/lxd-lab/src");
-  for (const folder of ["faults", "providers/local"]) {
+  // ... and deploy apply/destroy run lxd-lab's deploy steps on its runner (engine).
+  for (const folder of ["faults", "providers/local", "deploy", "engine"]) {
     for (const f of readdirSync(join(labSrc, folder)).filter(
       (n) => n.endsWith(".ts") && !n.endsWith(".test.ts"),
     ))
@@ -40,7 +41,7 @@ function watched(): [string, string][] {
   for (const f of readdirSync(cloudsSrc).filter((n) => n.endsWith(".ts") && !n.endsWith(".test.ts")))
     pairs.push([join(cloudsSrc, f), join(REPO_ROOT, "packages/clouds/dist", f.replace(/\.ts$/, ".js"))]);
   const ipCommands = readdirSync(join(REPO_ROOT, "packages/cli/src/commands"))
-    .filter((f) => /^(ip(-[a-z-]+)?|deploy(-platforms)?|sim|bench(-[a-z-]+)?)\.ts$/.test(f))
+    .filter((f) => /^(ip(-[a-z-]+)?|deploy(-[a-z-]+)?|sim|bench(-[a-z-]+)?)\.ts$/.test(f))
     .map((f) => `commands/${f}`);
   for (const f of [...ipCommands, "program.ts", "main.ts", "bin.ts"]) {
     pairs.push([

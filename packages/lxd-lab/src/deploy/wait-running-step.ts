@@ -1,0 +1,61 @@
+import { type DeploymentPlan, readDeployRecord } from "@labgate/core";
+import type { PlanStep } from "../engine/plan-step.js";
+import { CREATE_NODE_STEP } from "./create-node-step.js";
+import { splitPlanCalls, stepCall } from "./deploy-calls.js";
+import type { DeployContext } from "./deploy-context.js";
+
+export const WAIT_RUNNING_STEP = "wait-running";
+
+/** Waits until the platform reports the recorded node running. Changes nothing: undo only forgets it. */
+export function waitRunningStep(
+  ctx: Pick<DeployContext, "spec" | "platform" | "timeoutMs">,
+  plan: DeploymentPlan,
+): PlanStep<DeployContext> {
+  return {
+    description: {
+      id: WAIT_RUNNING_STEP,
+      title: `Wait until ${ctx.spec.name} runs`,
+      why: `The node is deployed when ${ctx.platform} says it runs, not when the create call returned; waits up to ${Math.round(ctx.timeoutMs / 1000)} s (--timeout).`,
+      calls: splitPlanCalls(plan).wait.map(stepCall),
+      needs: [CREATE_NODE_STEP],
+      readOnly: true,
+      diagnostics: [`labgate deploy plan with the same spec, then look at the node on ${ctx.platform}`],
+    },
+    actions: {
+      async check(c) {
+        const ref = await recordedNode(c);
+        if (!ref) return { done: false, facts: undefined };
+        const info = await c.adapter.get(ref, { signal: c.signal });
+        if (info?.state !== "running")
+          return { done: false, detail: info ? info.rawState : "no such node", facts: undefined };
+        c.report.info = info;
+        return { done: true, detail: `${info.rawState}`, facts: undefined };
+      },
+      async apply(c) {
+        const ref = await recordedNode(c);
+        if (!ref)
+          throw new Error(`${c.statePath} records no complete node to wait for; run create-node first.`);
+        c.log(`Waiting for ${c.platform} node ${ref.id} to run ...`);
+        c.report.info = await c.adapter.waitUntilRunning(ref, {
+          timeoutMs: c.timeoutMs,
+          ...(c.signal ? { signal: c.signal } : {}),
+        });
+      },
+      async verify(c) {
+        const ref = await recordedNode(c);
+        const info = ref ? await c.adapter.get(ref, { signal: c.signal }) : undefined;
+        if (info?.state !== "running")
+          throw new Error(
+            `${c.spec.name} is ${info ? info.rawState : "missing"} on ${c.platform}, not running.`,
+          );
+        c.report.info = info;
+      },
+      async undo() {},
+    },
+  };
+}
+
+async function recordedNode(c: DeployContext) {
+  const record = await readDeployRecord(c.statePath);
+  return record && record.status !== "creating" ? record.ref : undefined;
+}
