@@ -161,6 +161,7 @@ export {
   LabSlosNotMetError,
   LabSpecError,
   LabVerifyFailedError,
+  type NotConfirmedCode,
   NotConfirmedError,
   PortInUseError,
   StepFailedError,
@@ -337,6 +338,7 @@ export type {
   LabSpec,
   ProviderName,
 } from "./spec/lab-spec.js";
+export { type LabSpecDocument, labSpecJsonSchema } from "./spec/lab-spec-schema.js";
 export {
   BUILTIN_SPEC_SOURCE,
   DEFAULT_SPEC_FILES,
