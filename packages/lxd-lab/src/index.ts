@@ -262,15 +262,16 @@ export {
   imageProperties,
   renderImageMetadata,
 } from "./image/image-build-options.js";
-export {
-  type CachedImageInfo,
-  type ImageStep,
-  imageBuildSteps,
-  readCachedImage,
-  splitImageFingerprint,
-} from "./image/image-build-steps.js";
+export { type ImageStep, imageBuildSteps } from "./image/image-build-steps.js";
+export { type CachedImageInfo, readCachedImage, splitImageFingerprint } from "./image/image-cache.js";
+export { type CommandCall, type ImageContext, imageContext } from "./image/image-context.js";
 export { INIT_SCRIPT } from "./image/init-script.js";
-export { type ImageBuildResult, type ImageStepOutcome, runImageBuild } from "./image/run-image-build.js";
+export {
+  type ImageBuildResult,
+  type ImageStepOutcome,
+  type RunImageBuildOptions,
+  runImageBuild,
+} from "./image/run-image-build.js";
 export {
   APP_INSTALL_DIR,
   APP_SERVICE_NAME,

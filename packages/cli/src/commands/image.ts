@@ -1,10 +1,11 @@
-import { LxdClient } from "@labgate/core";
+import { displayCommandLine, LxdClient } from "@labgate/core";
 import {
   FALLBACK_DEBIAN_MIRROR,
   findDebianMirror,
   type ImageBuildResult,
   imageBuildOptions,
   imageBuildSteps,
+  imageContext,
   runImageBuild,
 } from "@labgate/lxd-lab";
 import type { Command } from "commander";
@@ -88,7 +89,7 @@ export async function imageBuildCommand(flags: ImageBuildFlags, io: LabIo = proc
     client ??= new LxdClient(options.socketPath ? { socketPath: options.socketPath } : {});
     return client;
   };
-  const steps = imageBuildSteps(options, clientFor);
+  const steps = imageBuildSteps(options);
   out.info(`Image ${options.alias}: Debian ${suite} from ${mirror}, cache ${options.entryDir}`);
   const gate = flags.dryRun ? undefined : makeGate(flags.yes, io);
   try {
@@ -96,12 +97,11 @@ export async function imageBuildCommand(flags: ImageBuildFlags, io: LabIo = proc
       io,
       (signal) =>
         runImageBuild({
-          options,
+          ctx: imageContext(options, clientFor, (m) => out.info(m), signal),
           steps,
           gate: gate ?? makeGate(true, io),
-          log: (m) => out.info(m),
-          signal,
           dryRun: Boolean(flags.dryRun),
+          resume: resumeCommand(flags, mirror),
         }),
       `run \`labgate image build\` again: finished steps are cached (${options.entryDir})`,
     );
@@ -110,6 +110,20 @@ export async function imageBuildCommand(flags: ImageBuildFlags, io: LabIo = proc
   } finally {
     gate?.close();
   }
+}
+
+/** The command that continues this build: the same image (alias, suite, mirror, packages, cache, variant). */
+function resumeCommand(flags: ImageBuildFlags, mirror: string): string {
+  const words = ["labgate", "image", "build"];
+  if (flags.alias) words.push("--alias", flags.alias);
+  if (flags.suite && flags.suite !== "bookworm") words.push("--suite", flags.suite);
+  if (flags.mirror) words.push("--mirror", mirror);
+  for (const p of flags.package ?? []) words.push("--package", p);
+  if (flags.cache) words.push("--cache", flags.cache);
+  if (flags.socket) words.push("--socket", flags.socket);
+  if (flags.import === false) words.push("--no-import");
+  if (flags.cloudInit) words.push("--cloud-init");
+  return displayCommandLine(words);
 }
 
 export function formatImageBuild(r: ImageBuildResult): string {

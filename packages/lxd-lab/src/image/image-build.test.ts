@@ -12,6 +12,7 @@ import {
   renderImageMetadata,
 } from "./image-build-options.js";
 import { CLOUD_INIT_DATASOURCE_FILE, imageBuildSteps } from "./image-build-steps.js";
+import { imageContext } from "./image-context.js";
 import { INIT_SCRIPT } from "./init-script.js";
 
 describe("Debian mirror discovery", () => {
@@ -117,10 +118,16 @@ describe("the cloud-init variant", () => {
         await mkdir(join(rootfs, d), { recursive: true });
       await writeFile(join(rootfs, "etc/machine-id"), "0123456789abcdef0123456789abcdef\n");
       await writeFile(join(rootfs, "var/lib/dbus/machine-id"), "0123456789abcdef0123456789abcdef\n");
-      const customize = imageBuildSteps(o, () => {
-        throw new Error("customize must not talk to LXD");
-      }).find((s) => s.id === "customize");
-      await customize?.apply(new AbortController().signal, () => {});
+      const ctx = imageContext(
+        o,
+        () => {
+          throw new Error("customize must not talk to LXD");
+        },
+        () => {},
+        new AbortController().signal,
+      );
+      const customize = imageBuildSteps(o).find((s) => s.description.id === "customize");
+      await customize?.actions.apply(ctx, { done: false, facts: undefined });
       expect(await readFile(join(rootfs, "etc/machine-id"), "utf8")).toBe("");
       await expect(lstat(join(rootfs, "var/lib/dbus/machine-id"))).rejects.toThrow();
       expect(await readFile(join(rootfs, CLOUD_INIT_DATASOURCE_FILE), "utf8")).toBe(CLOUD_INIT_IMAGE_CONFIG);

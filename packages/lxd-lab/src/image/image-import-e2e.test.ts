@@ -5,9 +5,13 @@ import { join } from "node:path";
 import { LxdClient } from "@labgate/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { autoYesGate } from "../engine/gate.js";
+import type { StepCall } from "../engine/plan-step.js";
 import { failUnlessUsable, lxdE2eState } from "../providers/lxd/test-support/lxd-e2e-env.js";
 import { CACHE_FILES, type ImageBuildOptions, imageBuildOptions } from "./image-build-options.js";
-import { imageBuildSteps, splitImageFingerprint } from "./image-build-steps.js";
+import { imageBuildSteps } from "./image-build-steps.js";
+import { splitImageFingerprint } from "./image-cache.js";
+import { type ImageContext, imageContext } from "./image-context.js";
+import { memoryPlanStore } from "./image-progress-store.js";
 import { runImageBuild } from "./run-image-build.js";
 
 /**
@@ -59,14 +63,44 @@ describe.skipIf(!state.ok)(`LXD image import${state.ok ? "" : ` (skipped: ${stat
   let o: ImageBuildOptions;
   const logs: string[] = [];
 
-  const importAndAlias = () =>
-    runImageBuild({
-      options: o,
-      steps: imageBuildSteps(o, () => client).filter((s) => s.id === "import" || s.id === "alias"),
+  /** Every LXD call the steps make, with the step making it: each must be one its description shows. */
+  const made: { step: string; call: StepCall }[] = [];
+  const importAndAlias = () => {
+    const steps = imageBuildSteps(o).filter((s) => ["import", "alias"].includes(s.description.id));
+    let current = "";
+    const base = imageContext(
+      o,
+      () => client,
+      (m) => logs.push(m),
+      new AbortController().signal,
+    );
+    const ctx: ImageContext = {
+      ...base,
+      perform(call, action) {
+        made.push({ step: current, call });
+        return base.perform(call, action);
+      },
+    };
+    return runImageBuild({
+      ctx,
+      steps: steps.map((s) => ({
+        ...s,
+        actions: {
+          ...s.actions,
+          apply(c, found) {
+            current = s.description.id;
+            return s.actions.apply(c, found);
+          },
+        },
+      })),
       gate: autoYesGate(),
-      log: (m) => logs.push(m),
-      signal: new AbortController().signal,
+      store: memoryPlanStore(),
     });
+  };
+  const describedCalls = (id: string) =>
+    imageBuildSteps(o)
+      .find((s) => s.description.id === id)
+      ?.description.calls.map((c) => c.display);
 
   beforeAll(async () => {
     cacheDir = await mkdtemp(join(tmpdir(), "labgate-img-cache-"));
@@ -84,8 +118,14 @@ describe.skipIf(!state.ok)(`LXD image import${state.ok ? "" : ` (skipped: ${stat
   it("imports the cached tarballs over the REST API, points the alias at them, and a re-run changes nothing", async () => {
     const fp = await writeCacheEntry(o, "build A");
     created.add(fp);
+    made.length = 0;
     const first = await importAndAlias();
     expect(first.steps.map((s) => s.outcome)).toEqual(["applied", "applied"]);
+    // A new alias: the upload, then the alias (no older build to remove).
+    expect(made.map((m) => [m.step, m.call.display])).toEqual([
+      ["import", describedCalls("import")?.[0]],
+      ["alias", describedCalls("alias")?.[0]],
+    ]);
     const image = await client.resolveImageAlias(alias);
     expect(image?.fingerprint).toBe(fp);
     expect(image?.properties["labgate.key"]).toBe(o.key);
@@ -100,7 +140,14 @@ describe.skipIf(!state.ok)(`LXD image import${state.ok ? "" : ` (skipped: ${stat
     const old = (await client.getImageAlias(alias))?.target ?? "";
     const fp = await writeCacheEntry(o, "build B");
     created.add(fp);
+    made.length = 0;
     await importAndAlias();
+    // Moving the alias off an older build also makes the described removal of it.
+    expect(made.map((m) => [m.step, m.call.display])).toEqual([
+      ["import", describedCalls("import")?.[0]],
+      ["alias", describedCalls("alias")?.[0]],
+      ["alias", describedCalls("alias")?.[1]],
+    ]);
     expect((await client.getImageAlias(alias))?.target).toBe(fp);
     expect(await client.getImage(old)).toBeUndefined();
     expect(logs.join("\n")).toContain(`removed the previous labgate build ${old.slice(0, 12)}`);
