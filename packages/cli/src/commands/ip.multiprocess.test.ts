@@ -160,7 +160,8 @@ describe("labgate ip across processes", () => {
     ]);
 
     // The next process breaks the stale lock on its own and takes the address the victim never recorded.
-    const startedAt = Date.now();
+    // Exit 0 is the proof: waiting instead would end in LOCK_TIMEOUT (the dead holder's lock is never
+    // released and is younger than the age that makes an unverifiable lock stale).
     const next = await run([
       "ip",
       "allocate",
@@ -172,7 +173,6 @@ describe("labgate ip across processes", () => {
       "--json",
     ]);
     expect(next.code, next.stderr).toBe(0);
-    expect(Date.now() - startedAt).toBeLessThan(10_000);
     expect(JSON.parse(next.stdout)).toMatchObject({ ip: "192.168.3.32", owner: "next" });
     expect((await readdir(dir)).sort()).toEqual(["pools.json", "state.audit.jsonl", "state.json"]);
     expect((await readLedger(statePath)).allocations.map((a) => a.owner)).toEqual(["a", "b", "next"]);
