@@ -30,9 +30,10 @@ describe("runBench against real loopback servers", () => {
     expect(open.requests.responses).toBeGreaterThanOrEqual(195);
     expect(open.latency.p99Us).toBeGreaterThanOrEqual(150_000);
     expect(open.latency.p95Us).toBeGreaterThanOrEqual(20_000);
-    // Service time sees the stalled request itself but not the queue behind it.
+    // Service time sees the stalled request itself but not the queue behind it. Judged against the
+    // latency of the same run (≈160 ms at p95), not a fixed figure a loaded machine can reach.
     expect(open.serviceTime.maxUs).toBeGreaterThanOrEqual(190_000);
-    expect(open.serviceTime.p95Us).toBeLessThan(20_000);
+    expect(open.serviceTime.p95Us).toBeLessThan(open.latency.p95Us / 4);
     expect(open.serviceTime.p99Us).toBeLessThan(open.latency.p99Us);
     expect(open.rate).toMatchObject({ targetRps: 100 });
     expect(open.rate!.achievedSendRps).toBeGreaterThan(90);
@@ -43,7 +44,7 @@ describe("runBench against real loopback servers", () => {
     const closed = await runBench({ url: t.url, connections: 1, durationMs: 1000 });
     expect(closed.latencyBasis).toBe("actual-send");
     expect(closed.latency.maxUs).toBeGreaterThanOrEqual(190_000);
-    expect(closed.latency.p90Us).toBeLessThan(20_000);
+    expect(closed.latency.p90Us).toBeLessThan(closed.latency.maxUs / 4);
     expect(closed.rate).toBeNull();
   });
 
