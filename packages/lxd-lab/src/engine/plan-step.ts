@@ -110,6 +110,8 @@ export interface RunPlanHooks {
   recordReadOnlyFailure?(): Promise<boolean>;
   /** apply: what to do after this step failed, when the caller knows better than "run it again". */
   nextAfterFailure?(stepId: string, wasBuilt: boolean): string;
+  /** Fills placeholders in the calls and diagnostics a failure shows (a lab's `<state>` → its state dir). */
+  fill?(text: string): string;
 }
 
 export type PlanOutcomeKind =

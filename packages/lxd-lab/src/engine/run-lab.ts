@@ -1,16 +1,17 @@
 import { join } from "node:path";
 import { acquireFileLock, InvalidInputError, StateError } from "@labgate/core";
-import { LabInterruptedError, NotConfirmedError, type StepFailedError } from "../errors.js";
 import type { LabSpec } from "../spec/lab-spec.js";
 import { recordedSpec } from "../spec/recorded-spec.js";
-import { type Gate, type GateAction, wrap } from "./gate.js";
+import type { Gate } from "./gate.js";
 import { type LabState, LabStateStore, type StepRecord } from "./lab-state.js";
-import { describeStep } from "./legacy-step.js";
-import { planSteps, selectSteps, stepCommands } from "./plan-view.js";
-import type { CheckResult, LabProvider, ResourceRecord, Step, StepContext } from "./step.js";
+import { fromLegacyStep } from "./legacy-step.js";
+import type { PlanOutcome, PlanStore, RunPlanOptions } from "./plan-step.js";
+import { planSteps, selectSteps } from "./plan-view.js";
+import { runPlan } from "./run-plan.js";
+import type { LabProvider, Step, StepContext } from "./step.js";
 import { createStepContext } from "./step-context.js";
-import { describeFailure, formatStepFailure, stepFailure } from "./step-failure.js";
-import { dependentsOf, needsOf, unmetNeeds } from "./step-needs.js";
+import { fillStateDir } from "./step-failure.js";
+import { needsOf } from "./step-needs.js";
 
 export interface LabRunOptions {
   provider: LabProvider;
@@ -65,13 +66,11 @@ export interface LabRunResult {
 const RUN_LOCK_TIMEOUT_MS = 2_000;
 
 /**
- * `lab up`: for each step, check (done → say so) → show → gate → apply → verify → record.
- * Resumes by construction: steps whose check says done are not run again.
+ * `lab up`: the lab's wrapper around runPlan (same-lab check, run lock, the dirs a refused new lab leaves
+ * behind). Resumes by construction: steps whose check says done are not run again.
  */
 export async function labUp(options: LabRunOptions): Promise<LabRunResult> {
-  const { provider, spec, gate } = options;
-  const log = options.log ?? (() => {});
-  const signal = options.signal ?? new AbortController().signal;
+  const { provider, spec } = options;
   const all = planSteps(provider, spec);
   const steps = selectSteps(all, options);
   checkReplace(all, steps, options.replace);
@@ -81,99 +80,16 @@ export async function labUp(options: LabRunOptions): Promise<LabRunResult> {
   const fresh = existing === undefined;
   const createdTop = await store.ensureDir();
   const release = await lockRun(options.stateDir);
-  const outcomes: StepOutcome[] = [];
-  const doneInRun = new Set<string>();
-  const isDone = (id: string) =>
-    doneInRun.has(id) || store.snapshot(spec.name, provider.name).steps[id]?.status === "done";
+  let outcomes: StepOutcome[];
   try {
-    const ctx = createStepContext(store, spec, provider, log, signal);
-    for (const [i, step] of steps.entries()) {
-      throwIfAborted(signal, step, "before it started");
-      const label = `[${i + 1}/${steps.length}] ${step.id}`;
-      const replacing = step.id === options.replace;
-      let foundDone = false;
-      if (!replacing) {
-        const found = await checkStep(step, ctx, signal, log);
-        if (found.done) {
-          const stale = await verifyQuietly(step, ctx);
-          if (stale === undefined) {
-            log(`${label}: already done${found.detail ? `: ${found.detail}` : ""}`);
-            // Only a step not yet recorded as done is written: a second `lab up` leaves the state file as it was.
-            if (store.snapshot(spec.name, provider.name).steps[step.id]?.status !== "done") {
-              await mark(
-                store,
-                spec,
-                provider,
-                step.id,
-                { status: "done", ...(found.detail ? { detail: found.detail } : {}) },
-                true,
-              );
-            }
-            doneInRun.add(step.id);
-            outcomes.push({
-              id: step.id,
-              title: step.title,
-              outcome: "already-done",
-              ...(found.detail ? { detail: found.detail } : {}),
-            });
-            continue;
-          }
-          foundDone = true;
-          log(`${label}: found done but its verification failed (${stale}); running it again.`);
-        }
-      }
-      const skippedNow = new Set(outcomes.filter((o) => o.outcome === "skipped").map((o) => o.id));
-      const warnings = unmetNeeds(all, step, isDone).map((id) =>
-        skippedNow.has(id)
-          ? `needs ${id}, which you skipped in this run: it will probably fail`
-          : `needs ${id}, which is not done (${store.snapshot(spec.name, provider.name).steps[id]?.status ?? "never run"}): it will probably fail; run it first (\`labgate lab up --step ${id}\`)`,
-      );
-      log(
-        showStep(step, "apply", i + 1, steps.length, gate.confirmsAll === true, {
-          replacing,
-          warnings,
-          neededBy: dependentsOf(all, step.id),
-          known: ctx.resources(),
-        }),
-      );
-      const decision = await gate.confirm(
-        { step: describeStep(step, ctx.resources()), action: "apply", index: i + 1, total: steps.length },
-        signal,
-      );
-      if (decision === "skip") {
-        const later = dependentsOf(all, step.id);
-        log(
-          `${label}: skipped at your request (not recorded as done; the next \`lab up\` asks again).` +
-            (later.length ? ` Warning: ${later.join(", ")} need it and will probably fail without it.` : ""),
-        );
-        outcomes.push({ id: step.id, title: step.title, outcome: "skipped" });
-        continue;
-      }
-      if (decision !== "yes") throw stopped(decision, step, "labgate lab up");
-      const failureNext = nextAfterFailure(all, step, foundDone || replacing);
-      if (replacing) {
-        log(`${label}: replacing: undoing it first.`);
-        await runGuarded(store, spec, provider, step, "undo", signal, log, () => step.undo(ctx));
-        await forgetStep(store, spec, provider, step.id);
-      }
-      await runGuarded(
-        store,
-        spec,
-        provider,
-        step,
-        "apply",
-        signal,
-        log,
-        async () => {
-          await step.apply(ctx);
-          await step.verify(ctx);
-        },
-        failureNext,
-      );
-      doneInRun.add(step.id);
-      log(`${label}: ${replacing ? "undone, applied again" : "done"} and verified.`);
-      outcomes.push({ id: step.id, title: step.title, outcome: replacing ? "replaced" : "applied" });
-    }
+    const run = await runPlan(all.map(fromLegacyStep), {
+      ...labRun(options, store, all, "labgate lab up"),
+      mode: "apply",
+      step: options.step,
+      from: options.from,
+      replace: options.replace,
+    });
+    outcomes = run.steps.map(toStepOutcome);
   } finally {
     await release();
     // A run refused or stopped before it recorded anything leaves none of the dirs it made behind.
@@ -201,70 +117,30 @@ export async function labUp(options: LabRunOptions): Promise<LabRunResult> {
 }
 
 /**
- * `lab down`: undo in reverse order the steps that ran (recorded in the state, or owning resources), each
+ * `lab down`: runPlan's undo over the steps that ran (recorded in the state, or owning resources), each
  * behind the gate; read-only checks are cleared without asking. When nothing is left, the files labgate
  * created go, and the state dir too when it was labgate's and is empty then.
  */
 export async function labDown(options: LabRunOptions): Promise<LabRunResult> {
-  const { provider, spec, gate } = options;
-  const log = options.log ?? (() => {});
-  const signal = options.signal ?? new AbortController().signal;
+  const { provider, spec } = options;
   const store = new LabStateStore(options.stateDir);
   const existing = await store.load();
   // Without state nothing ran here: nothing to undo, even for a spec whose plan() refuses its options.
   const all = existing ? planSteps(provider, spec) : [];
-  const steps = selectSteps(all, { step: existing ? options.step : undefined }).reverse();
+  selectSteps(all, { step: existing ? options.step : undefined });
   assertSameLab(existing, spec, provider, options.stateDir);
   const release = existing ? await lockRun(options.stateDir) : async () => {};
-  const outcomes: StepOutcome[] = [];
+  let outcomes: StepOutcome[] = [];
   let removed = false;
   let keptForeign: string[] = [];
   let released = false;
   try {
-    const ctx = createStepContext(store, spec, provider, log, signal);
-    for (const [i, step] of steps.entries()) {
-      throwIfAborted(signal, step, "before it was undone");
-      const label = `[${i + 1}/${steps.length}] ${step.id}`;
-      const record = store.snapshot(spec.name, provider.name).steps[step.id];
-      const owned = ctx.resources().filter((r) => r.stepId === step.id);
-      // Only what ran is undone: a step with no record and no resources never touched anything here.
-      if (!record && owned.length === 0) {
-        log(`${label}: nothing to undo (it never ran here).`);
-        outcomes.push({ id: step.id, title: step.title, outcome: "nothing-to-undo" });
-        continue;
-      }
-      if (step.readOnly) {
-        await runGuarded(store, spec, provider, step, "undo", signal, log, () => step.undo(ctx));
-        await forgetStep(store, spec, provider, step.id);
-        log(`${label}: a check, nothing to undo on the machine (its record is cleared).`);
-        outcomes.push({
-          id: step.id,
-          title: step.title,
-          outcome: "nothing-to-undo",
-          detail: "read-only check; record cleared",
-        });
-        continue;
-      }
-      log(
-        showStep(step, "undo", i + 1, steps.length, gate.confirmsAll === true, {
-          owned: owned.map((r) => `${r.kind} ${r.id}`),
-        }),
-      );
-      const decision = await gate.confirm(
-        { step: describeStep(step, ctx.resources()), action: "undo", index: i + 1, total: steps.length },
-        signal,
-      );
-      if (decision === "skip") {
-        log(`${label}: left in place at your request.`);
-        outcomes.push({ id: step.id, title: step.title, outcome: "skipped" });
-        continue;
-      }
-      if (decision !== "yes") throw stopped(decision, step, "labgate lab down");
-      await runGuarded(store, spec, provider, step, "undo", signal, log, () => step.undo(ctx));
-      await forgetStep(store, spec, provider, step.id);
-      log(`${label}: undone.`);
-      outcomes.push({ id: step.id, title: step.title, outcome: "undone" });
-    }
+    const run = await runPlan(all.map(fromLegacyStep), {
+      ...labRun(options, store, all, "labgate lab down"),
+      mode: "undo",
+      step: existing ? options.step : undefined,
+    });
+    outcomes = run.steps.map(toStepOutcome);
     const state = store.snapshot(spec.name, provider.name);
     const everythingGone =
       existing !== undefined &&
@@ -313,6 +189,63 @@ export async function labDown(options: LabRunOptions): Promise<LabRunResult> {
     stateRemoved: removed,
     ...(keptForeign.length ? { keptForeign } : {}),
     message,
+  };
+}
+
+/** What `lab up` and `lab down` give runPlan: the lab state as its store, and the lab's hooks. */
+function labRun(
+  options: LabRunOptions,
+  store: LabStateStore,
+  all: Step[],
+  resume: string,
+): Omit<RunPlanOptions<StepContext>, "mode"> {
+  const { provider, spec } = options;
+  const log = options.log ?? (() => {});
+  const signal = options.signal ?? new AbortController().signal;
+  const snapshot = () => store.snapshot(spec.name, provider.name);
+  const owned = (stepId: string) => snapshot().resources.filter((r) => r.stepId === stepId);
+  const planStore: PlanStore = {
+    location: store.path,
+    status: (stepId) => snapshot().steps[stepId],
+    mark: (stepId, record) => mark(store, spec, provider, stepId, record, record.status === "done"),
+    forget: (stepId) => forgetStep(store, spec, provider, stepId),
+  };
+  return {
+    ctx: createStepContext(store, spec, provider, log, signal),
+    store: planStore,
+    gate: options.gate,
+    log,
+    signal,
+    resume,
+    noun: "lab",
+    planCommand: "labgate lab plan",
+    hooks: {
+      async around(_stepId, _action, work) {
+        const before = await store.entries();
+        try {
+          await work();
+        } finally {
+          // Whatever the step wrote into the state dir is labgate's, and only that is removed by `lab down`.
+          await store.adoptNewEntries(spec.name, provider.name, before);
+        }
+      },
+      ran: (stepId) => snapshot().steps[stepId] !== undefined || owned(stepId).length > 0,
+      owned: (stepId) => owned(stepId).map((r) => `${r.kind} ${r.id}`),
+      // A read-only check changes nothing: a refused new lab leaves no state.
+      recordReadOnlyFailure: async () => (await store.load()) !== undefined,
+      nextAfterFailure: (stepId, wasBuilt) =>
+        nextAfterFailure(all, all.find((s) => s.id === stepId) as Step, wasBuilt),
+      fill: (text) => fillStateDir(text, store.stateDir),
+    },
+  };
+}
+
+function toStepOutcome(o: PlanOutcome): StepOutcome {
+  return {
+    id: o.id,
+    title: o.title,
+    outcome: o.outcome as StepOutcomeKind,
+    ...(o.detail ? { detail: o.detail } : {}),
   };
 }
 
@@ -389,62 +322,6 @@ async function forgetStep(
   });
 }
 
-/** Runs apply+verify (or undo), recording progress first and the failure or interruption after. */
-async function runGuarded(
-  store: LabStateStore,
-  spec: LabSpec,
-  provider: LabProvider,
-  step: Step,
-  action: GateAction,
-  signal: AbortSignal,
-  log: (message: string) => void,
-  work: () => Promise<void>,
-  next?: string,
-): Promise<void> {
-  // A read-only check changes nothing: there is no intent to record, and a refused new lab leaves no state.
-  if (!step.readOnly)
-    await mark(store, spec, provider, step.id, { status: action === "undo" ? "undoing" : "applying" });
-  const before = await store.entries();
-  try {
-    await work();
-  } catch (error) {
-    if (signal.aborted) {
-      await mark(store, spec, provider, step.id, { status: "interrupted" });
-      throw new LabInterruptedError(
-        `Interrupted during step "${step.id}" (${step.title}); the lab state is saved.`,
-        `Run \`${action === "undo" ? "labgate lab down" : "labgate lab up"}\` to continue from this step.`,
-        { stepId: step.id },
-      );
-    }
-    const failure: StepFailedError = stepFailure(step, action, error, store.stateDir, next);
-    if (!step.readOnly || (await store.load()) !== undefined)
-      await mark(store, spec, provider, step.id, { status: "failed", error: describeFailure(error).message });
-    log(formatStepFailure(failure));
-    throw failure;
-  } finally {
-    // Whatever the step wrote into the state dir is labgate's, and only that is removed by `lab down`.
-    await store.adoptNewEntries(spec.name, provider.name, before);
-  }
-  if (action === "apply") await mark(store, spec, provider, step.id, { status: "done" }, true);
-}
-
-/** A check that throws stops the run like a failed step (nothing is recorded: a check changes nothing). */
-async function checkStep(
-  step: Step,
-  ctx: StepContext,
-  signal: AbortSignal,
-  log: (message: string) => void,
-): Promise<CheckResult> {
-  try {
-    return await step.check(ctx);
-  } catch (error) {
-    throwIfAborted(signal, step, "while checking it");
-    const failure = stepFailure(step, "check", error, ctx.stateDir);
-    log(formatStepFailure(failure));
-    throw failure;
-  }
-}
-
 async function mark(
   store: LabStateStore,
   spec: LabSpec,
@@ -466,87 +343,6 @@ async function mark(
     // The spec can carry a session or token (providerOptions): state.json keeps only its redacted form.
     state.spec = recordedSpec(spec);
   });
-}
-
-async function verifyQuietly(step: Step, ctx: StepContext): Promise<string | undefined> {
-  try {
-    await step.verify(ctx);
-    return undefined;
-  } catch (error) {
-    return describeFailure(error).message;
-  }
-}
-
-interface ShowExtras {
-  /** undo: the resources the step owns. */
-  owned?: string[];
-  /** up: the step is replaced (undone, then applied). */
-  replacing?: boolean;
-  /** up: needs that are not met. */
-  warnings?: string[];
-  /** up: later steps that need this one (what skipping it affects). */
-  neededBy?: string[];
-  /** Recorded resources: the commands show the values already known (addresses, hashes). */
-  known?: ResourceRecord[];
-}
-
-function showStep(
-  step: Step,
-  action: GateAction,
-  index: number,
-  total: number,
-  confirmedByYes: boolean,
-  extras: ShowExtras = {},
-): string {
-  const verb = action === "undo" ? "undo " : extras.replacing ? "replace " : "";
-  const head = `── step ${index}/${total}: ${verb}${step.id} — ${step.title}`;
-  const out = [head, ...wrap(step.why, 96).map((l) => `   ${l}`)];
-  if (action === "undo" || extras.replacing) {
-    const owned = extras.owned ?? [];
-    if (extras.replacing) out.push("   first undone (what it created is removed), then applied again:");
-    if (owned.length) out.push(`   removes: ${owned.join(", ")}`);
-    if (step.undoCommands?.length) {
-      out.push("   undo commands:");
-      for (const c of step.undoCommands) out.push(`     $ ${c}`);
-    } else if (!owned.length) out.push("   removes: whatever this step created (recorded in the lab state)");
-  }
-  if (action === "apply") {
-    out.push("   commands:");
-    for (const c of stepCommands(step, extras.known)) out.push(`     $ ${c}`);
-    if (extras.neededBy?.length) out.push(`   needed by: ${extras.neededBy.join(", ")}`);
-  }
-  for (const w of extras.warnings ?? []) out.push(`   warning: ${w}`);
-  if (confirmedByYes) out.push("   (confirmed by --yes)");
-  return out.join("\n");
-}
-
-function stopped(decision: "no" | "quit", step: Step, resume: string): NotConfirmedError {
-  return decision === "no"
-    ? new NotConfirmedError(
-        "DECLINED",
-        `You declined step "${step.id}"; it was not run and the run stopped there.`,
-        `Progress so far is saved. Run \`${resume}\` when you are ready to continue from this step.`,
-        { stepId: step.id },
-      )
-    : new NotConfirmedError(
-        "QUIT",
-        `Quit at step "${step.id}".`,
-        `Progress so far is saved; \`${resume}\` continues from here.`,
-        {
-          stepId: step.id,
-        },
-      );
-}
-
-function throwIfAborted(signal: AbortSignal, step: Step, when: string): void {
-  if (!signal.aborted) return;
-  throw new LabInterruptedError(
-    `Interrupted at step "${step.id}" ${when}; the lab state is saved.`,
-    "Run the same command again to continue from this step.",
-    {
-      stepId: step.id,
-    },
-  );
 }
 
 /** One `lab up`/`lab down` at a time per lab: a second one fails fast naming the holder. */

@@ -110,7 +110,7 @@ class PlanRun<C> {
       if (decision === "skip") {
         const later = dependentsOf(this.all, d.id);
         this.log(
-          `${label}: skipped at your request (not recorded as done; the next run asks again).` +
+          `${label}: skipped at your request (not recorded as done; the next \`${o.resume}\` asks again).` +
             (later.length ? ` Warning: ${later.join(", ")} need it and will probably fail without it.` : ""),
         );
         this.push(d, "skipped");
@@ -192,7 +192,13 @@ class PlanRun<C> {
       return await step.actions.check(this.o.ctx);
     } catch (error) {
       this.throwIfAborted(step.description, "while checking it");
-      const failure = stepFailure(failing(step.description), "check", error, undefined, this.resumeHint());
+      const failure = stepFailure(
+        failing(step.description, this.o.hooks?.fill),
+        "check",
+        error,
+        undefined,
+        this.resumeHint(),
+      );
       this.log(formatStepFailure(failure));
       throw failure;
     }
@@ -229,7 +235,13 @@ class PlanRun<C> {
           { stepId: d.id },
         );
       }
-      const failure = stepFailure(failing(d), action, error, undefined, next ?? this.resumeHint());
+      const failure = stepFailure(
+        failing(d, hooks?.fill),
+        action,
+        error,
+        undefined,
+        next ?? this.resumeHint(),
+      );
       if (!d.readOnly || ((await hooks?.recordReadOnlyFailure?.()) ?? true))
         await store.mark(d.id, { status: "failed", error: describeFailure(error).message });
       this.log(formatStepFailure(failure));
@@ -282,8 +294,13 @@ class PlanRun<C> {
   }
 }
 
-function failing(d: StepDescription) {
-  return { id: d.id, title: d.title, commands: d.calls.map((c) => c.display), diagnostics: d.diagnostics };
+function failing(d: StepDescription, fill: (text: string) => string = (t) => t) {
+  return {
+    id: d.id,
+    title: d.title,
+    commands: d.calls.map((c) => fill(c.display)),
+    diagnostics: d.diagnostics?.map(fill),
+  };
 }
 
 function assertUniqueIds<C>(steps: PlanStep<C>[]): void {
