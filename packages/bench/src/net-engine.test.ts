@@ -215,7 +215,9 @@ describe("net engine (node:net sockets, strict HTTP/1.1 parser)", () => {
 
   it("fails a trickling body at --timeout and a malformed answer at once, never hanging", async () => {
     const drip = await target({ drip: true });
-    const started = performance.now();
+    // The body trickles forever: an engine waiting for it (or on an idle timeout, which never fires)
+    // would not return, and the test's timeout catches that; timeouts counted inside the 1.5 s
+    // window show the 400 ms deadline held, whatever the machine's load.
     const slow = await runBench({
       url: drip.url,
       connections: 2,
@@ -223,7 +225,6 @@ describe("net engine (node:net sockets, strict HTTP/1.1 parser)", () => {
       durationMs: 1500,
       timeoutMs: 400,
     });
-    expect(performance.now() - started).toBeLessThan(5000);
     expect(slow.requests.timeouts).toBeGreaterThanOrEqual(2);
     expect(slow.requests.errorsByCode["ETIMEDOUT"]).toBe(slow.requests.timeouts);
     expect(slow.requests.responses).toBe(0);

@@ -105,7 +105,6 @@ describe.each(["net", "undici"] as const)("labgate engine on %s", (engine) => {
     expect(text).not.toMatch(/Latency|Jitter|0µs/);
     expect(text).toMatch(/No response was received/);
 
-    const started = performance.now();
     const open = await runBench({
       url: "http://127.0.0.1:1/",
       engine,
@@ -113,23 +112,26 @@ describe.each(["net", "undici"] as const)("labgate engine on %s", (engine) => {
       connections: 4,
       durationMs: 1000,
     });
-    // Nothing waits for a connection that is backing off: no request ends as a 5 s timeout.
-    expect(performance.now() - started).toBeLessThan(4500);
+    // Nothing waits for a connection that is backing off: no request ends as a (5 s) timeout, each
+    // fails at once with the refusal.
+    expect(open.requests.timeouts).toBe(0);
+    expect(open.requests.errorsByCode["ETIMEDOUT"]).toBeUndefined();
     expect(open.requests.responses).toBe(0);
     expect(open.requests.sent).toBe(200);
     expect(open.requests.connectionErrors, JSON.stringify(open.requests.errorsByCode)).toBe(200);
     expect(open.requests.errorsByCode["ECONNREFUSED"]).toBe(200);
   });
 
+  // The body trickles forever: an idle timeout never fires and an engine that waited for the body
+  // would never return, so the test's own timeout is the bound; timeouts inside the 1.5 s window
+  // show the 400 ms deadline held (a wall-clock bound would only measure the machine's load).
   it("times out a whole exchange, not an idle socket: a trickling body fails at --timeout", async () => {
     const t = await target({ drip: true });
-    const started = performance.now();
     const r = await runBench({ url: t.url, engine, connections: 2, durationMs: 1500, timeoutMs: 400 });
-    expect(performance.now() - started).toBeLessThan(5000);
     expect(r.requests.timeouts).toBeGreaterThanOrEqual(2);
     expect(r.requests.errorsByCode["ETIMEDOUT"]).toBe(r.requests.timeouts);
     expect(r.requests.responses).toBe(0);
-  });
+  }, 20_000);
 
   it("speaks TLS: counts responses with --insecure, and backs off from a certificate it cannot verify", async () => {
     const dir = mkdtempSync(join(tmpdir(), "lgt-bench-tls-"));
