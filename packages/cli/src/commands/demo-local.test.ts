@@ -108,15 +108,19 @@ describe("labgate demo interrupted", { timeout: CLI_RUN_MS + 30_000 }, () => {
   it("Ctrl-C during the benchmark: the report is still written, the lab is torn down, exit 130", async () => {
     const child = spawn("node", [bin, "demo", "--yes", "--duration", "30s", "--connections", "2"], { cwd });
     let stderr = "";
+    // The bench step logs "bench: POST <url>" right before it starts measuring: from then on Ctrl-C
+    // interrupts the measurement (before it, the step and no report). Waiting for that line, not for
+    // a fixed time after the section's title, keeps a slow machine from interrupting the step's set-up.
     const benchStarted = new Promise<void>((resolve) => {
       child.stderr.on("data", (c) => {
         stderr += String(c);
-        if (stderr.includes("== 3/4 benchmark")) resolve();
+        if (/== 3\/4 benchmark[\s\S]*\nbench: POST /.test(stderr)) resolve();
       });
     });
     const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
     await benchStarted;
-    await new Promise((r) => setTimeout(r, 1500));
+    // Mid-run rather than at its first instant (either way the report is written).
+    await new Promise((r) => setTimeout(r, 500));
     child.kill("SIGINT");
     expect(await exited, stderr).toBe(130);
     expect(stderr).toContain("== 4/4 report:");
