@@ -16,6 +16,7 @@ PACKAGES=(
   chromium           # the bench's HTML report is checked in headless Chromium
   wrk                # npm run bench:self measures labgate's load engine against wrk
   python3-prometheus-client  # the bench's OpenMetrics snapshot is checked with Prometheus' own parser
+  python3-jsonschema  # `labgate schema` output is checked against the draft 2020-12 meta-schema, examples validated with it
   time               # /usr/bin/time: bench:self reads each generator's CPU seconds and peak RSS
   openssl            # the bench engines' TLS test makes a throwaway self-signed certificate
   procps             # pgrep/ps for process checks

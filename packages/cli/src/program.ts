@@ -15,6 +15,7 @@ const GROUPS: Record<string, () => Promise<Register>> = {
   image: async () => (await import("./commands/image.js")).registerImageCommands,
   ip: async () => (await import("./commands/ip.js")).registerIpCommands,
   lab: async () => (await import("./commands/lab.js")).registerLabCommands,
+  schema: async () => (await import("./commands/schema.js")).registerSchemaCommand,
   sim: async () => (await import("./commands/sim.js")).registerSimCommands,
 };
 
@@ -26,6 +27,7 @@ const SUMMARIES: Record<string, string> = {
   image: "Build labgate's offline LXD images (build).",
   ip: "Hand out and track static IPv4 addresses (allocate, release, list, reconcile ...).",
   lab: "Build, check and tear down a lab step by step (plan, up, status, verify, down).",
+  schema: "Print the JSON Schema of a lab spec, deployment spec or IP pool config (lab, deploy, pool).",
   sim: "Run a platform simulator on loopback to try labgate without one (opennebula).",
 };
 
