@@ -4,6 +4,7 @@ import type { Step, StepContext } from "../../engine/step.js";
 import { StepFailedError } from "../../errors.js";
 import { knownAddress } from "./known-values.js";
 import type { LxdLabOptions } from "./lxd-lab-options.js";
+import { lxdAddressRecord } from "./lxd-records.js";
 import { addressOwner, IP_POOL_CONFIG_FILE, labIpPool } from "./lxd-runtime.js";
 
 /**
@@ -36,9 +37,7 @@ export function addressStep(o: LxdLabOptions): Step {
     async check(ctx) {
       const left = missing(ctx);
       if (left.length) return { done: false, detail: `no address yet for ${left.join(", ")}` };
-      const list = ctx
-        .resources("address")
-        .map((r) => `${r.id} ${(r.data as { ip?: string } | undefined)?.ip}`);
+      const list = ctx.resources("address").map((r) => `${r.id} ${lxdAddressRecord(r).ip}`);
       return { done: true, detail: list.join(", ") };
     },
     async apply(ctx) {
@@ -57,7 +56,7 @@ export function addressStep(o: LxdLabOptions): Step {
       const pool = await labIpPool(ctx, o);
       const held = await pool.list();
       for (const r of ctx.resources("address")) {
-        const ip = (r.data as { ip?: string } | undefined)?.ip;
+        const { ip } = lxdAddressRecord(r);
         if (!held.some((a) => a.ip === ip && isLabOwner(a.owner, o.lab, r.id))) {
           throw new StepFailedError(id, `The pool ledger does not hold ${ip} for ${r.id}.`, {
             hint: `Inspect ${join(ctx.stateDir, IP_POOL_CONFIG_FILE)} and its .state.json ledger.`,

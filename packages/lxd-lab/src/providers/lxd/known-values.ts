@@ -1,18 +1,17 @@
-import type { IpAllocation } from "@labgate/core";
 import type { ResourceRecord } from "../../engine/step.js";
+import { type LxdAddressRecord, lxdAddressRecord, lxdContainerRecord } from "./lxd-records.js";
 
-/** Key in a container's record under which its deploy step keeps the payload hash it deployed. */
-export const PAYLOAD_HASH_DATA_KEY = "payloadHash";
+export { PAYLOAD_HASH_DATA_KEY } from "./lxd-records.js";
 
 /** The address the allocate step recorded for an instance, if it has run. */
-export function knownAddress(known: ResourceRecord[], instance: string): IpAllocation | undefined {
-  const data = known.find((r) => r.kind === "address" && r.id === instance)?.data as IpAllocation | undefined;
-  return data?.ip ? data : undefined;
+export function knownAddress(known: ResourceRecord[], instance: string): LxdAddressRecord | undefined {
+  const record = known.find((r) => r.kind === "address" && r.id === instance);
+  return record ? lxdAddressRecord(record) : undefined;
 }
 
 export function knownPayloadHash(known: ResourceRecord[], instance: string): string | undefined {
-  const hash = known.find((r) => r.kind === "container" && r.id === instance)?.data?.[PAYLOAD_HASH_DATA_KEY];
-  return typeof hash === "string" ? hash : undefined;
+  const record = known.find((r) => r.kind === "container" && r.id === instance);
+  return record ? lxdContainerRecord(record).payloadHash : undefined;
 }
 
 /**

@@ -25,6 +25,7 @@ import {
   probeServedBy,
 } from "./lab-payloads.js";
 import { EXPOSE_DEVICE, LAB_MARKER_KEY, lxdLabOptions } from "./lxd-lab-options.js";
+import { lxdAddressRecord } from "./lxd-records.js";
 import { defaultClientFactory, type LxdClientFactory } from "./lxd-runtime.js";
 import { networkStep } from "./network-step.js";
 import { preflightStep } from "./preflight-step.js";
@@ -182,7 +183,7 @@ export function createLxdProvider(options: LxdProviderOptions = {}): LabProvider
             detail: device ? `${device.listen} → ${device.connect}` : "missing",
           });
         } else if (r.kind === "address") {
-          health.push({ kind: r.kind, id: r.id, health: "healthy", detail: String(r.data?.ip ?? "?") });
+          health.push({ kind: r.kind, id: r.id, health: "healthy", detail: lxdAddressRecord(r).ip });
         }
         return health;
       });

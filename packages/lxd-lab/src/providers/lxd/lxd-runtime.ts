@@ -1,15 +1,9 @@
 import { join } from "node:path";
-import {
-  type IpAllocation,
-  IpPool,
-  type IpPoolConfig,
-  LxdClient,
-  labOwner,
-  writeFileAtomic,
-} from "@labgate/core";
+import { IpPool, type IpPoolConfig, LxdClient, labOwner, writeFileAtomic } from "@labgate/core";
 import type { StepContext } from "../../engine/step.js";
 import { StepFailedError } from "../../errors.js";
 import type { LxdLabOptions } from "./lxd-lab-options.js";
+import { type LxdAddressRecord, lxdAddressRecord } from "./lxd-records.js";
 
 /** Creates the LXD client for a lab; tests swap it to point at another socket. */
 export type LxdClientFactory = (options: LxdLabOptions) => LxdClient;
@@ -55,13 +49,12 @@ export function addressOwner(o: LxdLabOptions, instance: string): string {
 }
 
 /** The address recorded for an instance by the allocate-addresses step. */
-export function recordedAddress(ctx: StepContext, instance: string, stepId: string): IpAllocation {
+export function recordedAddress(ctx: StepContext, instance: string, stepId: string): LxdAddressRecord {
   const record = ctx.resources("address").find((r) => r.id === instance);
-  const allocation = record?.data as IpAllocation | undefined;
-  if (!allocation?.ip) {
+  if (!record) {
     throw new StepFailedError(stepId, `No address is recorded for ${instance}.`, {
       hint: "Run `labgate lab up --step allocate-addresses` first (or a plain `labgate lab up`).",
     });
   }
-  return allocation;
+  return lxdAddressRecord(record);
 }

@@ -1,6 +1,7 @@
 import { ExitCode, OpenNebulaError, PreconditionError } from "@labgate/core";
 import type { Step, StepContext } from "../../engine/step.js";
 import type { HostRunner, OneLabRuntime } from "./one-lab-runtime.js";
+import { oneExposeRecord } from "./one-records.js";
 
 export const EXPOSE_DEVICE = "labgate-expose";
 
@@ -232,8 +233,8 @@ export function exposeStep(rt: OneLabRuntime): Step {
       for (const [cmd, args] of plan.remove)
         await runner.run(cmd, args, { sudo: true, allowFailure: true, signal: ctx.signal });
       for (const r of ctx.resources("one-expose")) {
-        const d = r.data ?? {};
-        if (typeof d.localnetDevice === "string" && d.localnetWas === "0") {
+        const d = oneExposeRecord(r);
+        if (d.localnetDevice !== undefined && d.localnetWas === "0") {
           await runner.run("sysctl", ["-w", `net.ipv4.conf.${d.localnetDevice}.route_localnet=0`], {
             sudo: true,
             allowFailure: true,

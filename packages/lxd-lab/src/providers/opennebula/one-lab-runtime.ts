@@ -17,6 +17,7 @@ import type { LabVerifyResult, Step, StepContext } from "../../engine/step.js";
 import type { PayloadFile } from "../../payload/sentiment-app.js";
 import { formatRoundRobinReport, verifyRoundRobin } from "../../verify/round-robin.js";
 import type { OneLabOptions } from "./one-lab-options.js";
+import { oneIpRecord } from "./one-records.js";
 
 const REACHABLE_TIMEOUT_MS = 60_000;
 
@@ -210,15 +211,8 @@ export class OneLabRuntime {
   addresses(ctx: StepContext): Map<string, { ip: string; netmask: string; gateway: string; dns: string[] }> {
     const out = new Map<string, { ip: string; netmask: string; gateway: string; dns: string[] }>();
     for (const r of ctx.resources("ip")) {
-      const d = (r.data ?? {}) as Record<string, unknown>;
-      if (typeof d.name === "string" && typeof d.ip === "string") {
-        out.set(d.name, {
-          ip: d.ip,
-          netmask: String(d.netmask ?? ""),
-          gateway: String(d.gateway ?? ""),
-          dns: Array.isArray(d.dns) ? d.dns.map(String) : [],
-        });
-      }
+      const { name, ip, netmask, gateway, dns } = oneIpRecord(r);
+      out.set(name, { ip, netmask, gateway, dns });
     }
     return out;
   }
