@@ -5,14 +5,14 @@ import { join } from "node:path";
 import { ExitCode } from "@labgate/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { autoYesGate } from "../engine/gate.js";
-import type { StepCall } from "../engine/plan-step.js";
 import { runPlan } from "../engine/run-plan.js";
 import { CACHE_FILES, type ImageBuildOptions, imageBuildOptions } from "./image-build-options.js";
-import { type ImageStep, imageBuildSteps } from "./image-build-steps.js";
+import { imageBuildSteps } from "./image-build-steps.js";
 import { readCachedImage, splitImageFingerprint } from "./image-cache.js";
 import { type CommandCall, type ImageContext, imageContext } from "./image-context.js";
 import { imageProgressStore, PROGRESS_FILE } from "./image-progress-store.js";
 import { runImageBuild } from "./run-image-build.js";
+import { callRecorder, type MadeCall } from "./test-support/call-recorder.js";
 
 /**
  * What `labgate image build` runs is what its plan shows: every command and call a step makes goes
@@ -23,11 +23,7 @@ import { runImageBuild } from "./run-image-build.js";
  */
 const MIRROR = "http://deb.debian.org/debian";
 
-interface Made {
-  step: string;
-  phase: "check" | "apply" | "verify" | "undo";
-  call: StepCall;
-}
+type Made = MadeCall;
 
 let cacheDir: string;
 beforeEach(async () => {
@@ -51,7 +47,6 @@ async function standInDebootstrap(call: CommandCall, o: ImageBuildOptions, withR
 }
 
 function recorder(o: ImageBuildOptions, made: Made[], debootstrapMakesRoot = () => true) {
-  let current: Omit<Made, "call"> = { step: "", phase: "check" };
   const base = imageContext(
     o,
     () => {
@@ -60,46 +55,17 @@ function recorder(o: ImageBuildOptions, made: Made[], debootstrapMakesRoot = () 
     () => {},
     new AbortController().signal,
   );
-  const ctx: ImageContext = {
-    ...base,
-    async exec(call) {
-      made.push({ ...current, call });
-      return call.file === "debootstrap"
-        ? standInDebootstrap(call, o, debootstrapMakesRoot())
-        : base.exec(call);
-    },
-    perform(call, action) {
-      made.push({ ...current, call });
-      return base.perform(call, action);
-    },
+  return callRecorder(base, made, (call) =>
+    call.file === "debootstrap" ? standInDebootstrap(call, o, debootstrapMakesRoot()) : base.exec(call),
+  );
+}
+
+/** The step records in the cache entry's progress file. */
+async function progressOf(o: ImageBuildOptions): Promise<Record<string, { status: string }>> {
+  const file = JSON.parse(await readFile(join(o.entryDir, PROGRESS_FILE), "utf8")) as {
+    steps: Record<string, { status: string }>;
   };
-  /** Each action tells the recorder whose calls follow. */
-  const attributed = (step: ImageStep): ImageStep => {
-    const id = step.description.id;
-    const a = step.actions;
-    return {
-      ...step,
-      actions: {
-        check(c) {
-          current = { step: id, phase: "check" };
-          return a.check(c);
-        },
-        apply(c, found) {
-          current = { step: id, phase: "apply" };
-          return a.apply(c, found);
-        },
-        verify(c) {
-          current = { step: id, phase: "verify" };
-          return a.verify(c);
-        },
-        undo(c) {
-          current = { step: id, phase: "undo" };
-          return a.undo(c);
-        },
-      },
-    };
-  };
-  return { ctx, attributed };
+  return file.steps;
 }
 
 describe("image build: the calls made are the calls planned", () => {
@@ -155,10 +121,8 @@ describe("image build: the calls made are the calls planned", () => {
     expect(listing).toContain("./sbin/init");
     expect(listing).not.toContain("python3_3.11_amd64.deb");
     expect(await readdir(cacheDir)).toEqual([`debian-bookworm-amd64-${o.key}`]);
-    const progress = JSON.parse(await readFile(join(o.entryDir, PROGRESS_FILE), "utf8")) as {
-      steps: Record<string, { status: string }>;
-    };
-    expect(Object.entries(progress.steps).map(([id, r]) => [id, r.status])).toEqual([
+    const progress = await progressOf(o);
+    expect(Object.entries(progress).map(([id, r]) => [id, r.status])).toEqual([
       ["check-tools", "done"],
       ["debootstrap", "done"],
       ["customize", "done"],
@@ -222,10 +186,8 @@ describe("image build: the calls made are the calls planned", () => {
     }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: "INTERRUPTED", exitCode: ExitCode.INTERRUPTED });
     expect((error as { hint?: string }).hint).toContain("labgate image build");
-    const progress = JSON.parse(await readFile(join(o.entryDir, PROGRESS_FILE), "utf8")) as {
-      steps: Record<string, { status: string }>;
-    };
-    expect(progress.steps.debootstrap?.status).toBe("interrupted");
+    const progress = await progressOf(o);
+    expect(progress.debootstrap?.status).toBe("interrupted");
     expect(await readdir(cacheDir)).not.toContain(`debian-bookworm-amd64-${o.key}.build`);
   });
 
@@ -241,11 +203,9 @@ describe("image build: the calls made are the calls planned", () => {
       gate: autoYesGate(),
     }).catch((e: unknown) => e);
     expect(failed).toMatchObject({ code: "STEP_FAILED" });
-    const progress = JSON.parse(await readFile(join(o.entryDir, PROGRESS_FILE), "utf8")) as {
-      steps: Record<string, { status: string }>;
-    };
-    expect(progress.steps.debootstrap?.status).toBe("done");
-    expect(progress.steps.customize?.status).toBe("failed");
+    const progress = await progressOf(o);
+    expect(progress.debootstrap?.status).toBe("done");
+    expect(progress.customize?.status).toBe("failed");
 
     // The root appears (as if fixed by hand); debootstrap's marker says it is done, so it is not run again.
     makeRoot = true;

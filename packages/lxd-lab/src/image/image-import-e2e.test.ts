@@ -5,14 +5,14 @@ import { join } from "node:path";
 import { LxdClient } from "@labgate/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { autoYesGate } from "../engine/gate.js";
-import type { StepCall } from "../engine/plan-step.js";
 import { failUnlessUsable, lxdE2eState } from "../providers/lxd/test-support/lxd-e2e-env.js";
 import { CACHE_FILES, type ImageBuildOptions, imageBuildOptions } from "./image-build-options.js";
 import { imageBuildSteps } from "./image-build-steps.js";
 import { splitImageFingerprint } from "./image-cache.js";
-import { type ImageContext, imageContext } from "./image-context.js";
+import { imageContext } from "./image-context.js";
 import { memoryPlanStore } from "./image-progress-store.js";
 import { runImageBuild } from "./run-image-build.js";
+import { callRecorder, type MadeCall } from "./test-support/call-recorder.js";
 
 /**
  * The import and alias steps of `labgate image build` against the real daemon, with tiny
@@ -64,39 +64,28 @@ describe.skipIf(!state.ok)(`LXD image import${state.ok ? "" : ` (skipped: ${stat
   const logs: string[] = [];
 
   /** Every LXD call the steps make, with the step making it: each must be one its description shows. */
-  const made: { step: string; call: StepCall }[] = [];
+  const made: MadeCall[] = [];
   const importAndAlias = () => {
-    const steps = imageBuildSteps(o).filter((s) => ["import", "alias"].includes(s.description.id));
-    let current = "";
-    const base = imageContext(
-      o,
-      () => client,
-      (m) => logs.push(m),
-      new AbortController().signal,
+    const { ctx, attributed } = callRecorder(
+      imageContext(
+        o,
+        () => client,
+        (m) => logs.push(m),
+        new AbortController().signal,
+      ),
+      made,
     );
-    const ctx: ImageContext = {
-      ...base,
-      perform(call, action) {
-        made.push({ step: current, call });
-        return base.perform(call, action);
-      },
-    };
     return runImageBuild({
       ctx,
-      steps: steps.map((s) => ({
-        ...s,
-        actions: {
-          ...s.actions,
-          apply(c, found) {
-            current = s.description.id;
-            return s.actions.apply(c, found);
-          },
-        },
-      })),
+      steps: imageBuildSteps(o)
+        .filter((s) => ["import", "alias"].includes(s.description.id))
+        .map(attributed),
       gate: autoYesGate(),
       store: memoryPlanStore(),
     });
   };
+  /** What the steps' apply made (their checks and verifies only read). */
+  const applied = () => made.filter((m) => m.phase === "apply").map((m) => [m.step, m.call.display]);
   const describedCalls = (id: string) =>
     imageBuildSteps(o)
       .find((s) => s.description.id === id)
@@ -122,7 +111,7 @@ describe.skipIf(!state.ok)(`LXD image import${state.ok ? "" : ` (skipped: ${stat
     const first = await importAndAlias();
     expect(first.steps.map((s) => s.outcome)).toEqual(["applied", "applied"]);
     // A new alias: the upload, then the alias (no older build to remove).
-    expect(made.map((m) => [m.step, m.call.display])).toEqual([
+    expect(applied()).toEqual([
       ["import", describedCalls("import")?.[0]],
       ["alias", describedCalls("alias")?.[0]],
     ]);
@@ -143,7 +132,7 @@ describe.skipIf(!state.ok)(`LXD image import${state.ok ? "" : ` (skipped: ${stat
     made.length = 0;
     await importAndAlias();
     // Moving the alias off an older build also makes the described removal of it.
-    expect(made.map((m) => [m.step, m.call.display])).toEqual([
+    expect(applied()).toEqual([
       ["import", describedCalls("import")?.[0]],
       ["alias", describedCalls("alias")?.[0]],
       ["alias", describedCalls("alias")?.[1]],
