@@ -8,11 +8,15 @@ describe("registerCloudAdapters: core's createAdapter builds the cloud adapters 
   it("is needed, and then gives aws and azure their adapters configured from the spec", () => {
     expect(() => createAdapter("aws")).toThrow(expect.objectContaining({ code: "PLATFORM_SDK_MISSING" }));
     registerCloudAdapters();
-    const spec = {
+    const spec: DeploySpec = {
       name: "vm1",
       platform: "aws",
+      os: { family: "linux", distro: "ubuntu" },
+      cores: 2,
+      memory_mib: 2048,
+      network: {},
       platform_options: { aws: { region: "eu-central-1" } },
-    } as DeploySpec;
+    };
     const aws = createAdapter("aws", { spec, env: {} });
     expect(aws).toBeInstanceOf(AwsAdapter);
     // The options reached the adapter: the region comes from the spec, or from the environment it was given.

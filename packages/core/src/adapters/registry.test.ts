@@ -51,7 +51,8 @@ describe("createAdapter: the cloud platforms come from a registration, core has 
 
   it("a registration made through a second copy of core is seen by the first (one registry per process)", async () => {
     vi.resetModules();
-    const copy = (await import("./registry.js?copy")) as typeof import("./registry.js");
+    const secondCopy = "./registry.js?copy"; // a query string makes the loader evaluate the module again
+    const copy = (await import(secondCopy)) as typeof import("./registry.js");
     expect(copy.registerPlatformAdapter).not.toBe(registerPlatformAdapter);
     const built = new LocalAdapter();
     copy.registerPlatformAdapter("azure", () => built);
