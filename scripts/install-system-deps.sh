@@ -20,6 +20,7 @@ PACKAGES=(
   time               # /usr/bin/time: bench:self reads each generator's CPU seconds and peak RSS
   openssl            # the bench engines' TLS test makes a throwaway self-signed certificate
   procps             # pgrep/ps for process checks
+  iproute2           # ip netns and tc netem: the network-namespace tests and the delay/loss faults (absent from minimal images)
   util-linux         # script(1) drives the confirmation gate through a real pseudo-terminal in tests
   acl                # getfacl in host diagnostics
   sudo               # the SSH runner's sudo tests run `sudo -n` on the test sshd
