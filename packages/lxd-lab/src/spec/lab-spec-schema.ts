@@ -1,6 +1,7 @@
 import { isIPv4 } from "node:net";
 import { parseSlo } from "@labgate/bench";
 import { z } from "zod";
+import { describeValue } from "./describe-value.js";
 import { HEALTH_CHECK_LIMITS } from "./health-check.js";
 import { FAULT_FORM_HINT } from "./spec-faults.js";
 
@@ -27,13 +28,6 @@ const DURATION_RE = /^(\d+(\.\d+)?(ms|s|m|h))+$/;
 /** Separates an issue's message from its hint inside zod's single message string. */
 const HINT = "\u001f";
 const say = (message: string, hint?: string): string => (hint ? `${message}${HINT}${hint}` : message);
-
-export function describeValue(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "a list";
-  if (typeof value === "object") return "an object";
-  return JSON.stringify(value);
-}
 
 /** "5s", "500ms", "2m", "1m30s" or a number of seconds. */
 export function durationMs(value: unknown): number | undefined {

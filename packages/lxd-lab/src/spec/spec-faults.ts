@@ -1,4 +1,5 @@
 import { describeFault, type FaultSpec, parseFault } from "../faults/fault-spec.js";
+import { describeValue } from "./describe-value.js";
 
 /** Reports one problem at a field path (`faults[1]`), with what to write instead. */
 export type FieldFail = (field: string, message: string, hint?: string) => never;
@@ -72,13 +73,6 @@ export function parseFaultList(
 
 function formatMs(ms: number): string {
   return ms % 1_000 === 0 ? `${ms / 1_000}s` : `${ms}ms`;
-}
-
-function describeValue(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "a list";
-  if (typeof value === "object") return "an object";
-  return JSON.stringify(value);
 }
 
 /** The apps' instance names, as every provider names them: `${namePrefix}${n}`, n from 1. */
