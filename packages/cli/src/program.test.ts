@@ -17,7 +17,7 @@ describe("labgate's command tree is loaded per command", () => {
   });
 
   it("help, no command or an unknown one loads every group, each with a one-line summary", async () => {
-    const all = ["bench", "demo", "deploy", "image", "ip", "lab", "schema", "sim"];
+    const all = ["bench", "demo", "deploy", "errors", "image", "ip", "lab", "schema", "sim"];
     expect(await names()).toEqual(all);
     expect(await names("--help")).toEqual(all);
     expect(await names("bogus")).toEqual(all);

@@ -44,6 +44,19 @@ export function exitCodeOf(errorClass: LabgateErrorClass, code: string): ExitCod
   return undefined;
 }
 
+/** Every labgate error class among a module's exports (LabgateError itself when exported): for listings and tests. */
+export function errorClassesIn(...modules: Record<string, unknown>[]): LabgateErrorClass[] {
+  const found = new Set<LabgateErrorClass>();
+  for (const module of modules)
+    for (const value of Object.values(module))
+      if (
+        typeof value === "function" &&
+        (value === LabgateError || Object.prototype.isPrototypeOf.call(LabgateError, value))
+      )
+        found.add(value as unknown as LabgateErrorClass);
+  return [...found];
+}
+
 /**
  * The codes LabgateError itself is thrown with (prefer a subclass for new ones): INTERRUPTED (exit 130) on
  * Ctrl-C during a wait, NOT_CONFIRMED (7), PLAN_INVALID (5, a provider planned two steps with one id),

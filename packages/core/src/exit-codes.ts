@@ -25,3 +25,18 @@ export const ExitCode = {
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** What each exit code means, for people: README.md's exit-code table and `labgate errors` say exactly this. */
+export const EXIT_CODE_MEANINGS: Readonly<Record<keyof typeof ExitCode, string>> = {
+  OK: "done; every check and SLO passed",
+  CHECK_FAILED: "a check you asked for failed: an SLO, round-robin verification, `lab status` not healthy",
+  INVALID_INPUT: "bad input: a flag, spec, config, SLO expression or address (the message names it)",
+  STATE: "a state or ledger file is broken, locked by someone else, or holds another lab's state",
+  PRECONDITION:
+    "something this machine needs is missing or taken: a binary, a port, a daemon, a storage pool",
+  EXTERNAL: "a command or remote API failed while doing the work",
+  EXHAUSTED: "no address left in a subnet",
+  NOT_CONFIRMED: "not confirmed: declined at a gate, or no terminal and no `--yes`",
+  TIMEOUT: "a wait ran past its deadline",
+  INTERRUPTED: "interrupted (Ctrl-C); `labgate lab up` resumes",
+};

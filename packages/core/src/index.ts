@@ -85,6 +85,7 @@ export {
   DeployNotConfirmedError,
   type DeploySpecCode,
   DeploySpecError,
+  errorClassesIn,
   exitCodeOf,
   type HostKeyCode,
   HostKeyError,
@@ -123,7 +124,7 @@ export {
   StateError,
   SubnetExhaustedError,
 } from "./errors.js";
-export { ExitCode, type ExitCodeValue } from "./exit-codes.js";
+export { EXIT_CODE_MEANINGS, ExitCode, type ExitCodeValue } from "./exit-codes.js";
 export { type AtomicWriteOptions, removeOrphanTempFiles, writeFileAtomic } from "./fs/atomic-write.js";
 export { acquireFileLock, type FileLockOptions, isProcessAlive, withFileLock } from "./fs/file-lock.js";
 export { readJsonFile } from "./fs/read-json-file.js";

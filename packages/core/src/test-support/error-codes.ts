@@ -1,18 +1,8 @@
-import { exitCodeOf, LabgateError, type LabgateErrorClass } from "../errors.js";
-import { ExitCode } from "../exit-codes.js";
+import { errorClassesIn, exitCodeOf, LabgateError, type LabgateErrorClass } from "../errors.js";
 
-/** Every labgate error class a module exports (LabgateError itself included when exported). */
-export function errorClassesIn(...modules: Record<string, unknown>[]): LabgateErrorClass[] {
-  const found = new Set<LabgateErrorClass>();
-  for (const module of modules)
-    for (const value of Object.values(module))
-      if (
-        typeof value === "function" &&
-        (value === LabgateError || Object.prototype.isPrototypeOf.call(LabgateError, value))
-      )
-        found.add(value as unknown as LabgateErrorClass);
-  return [...found];
-}
+export { errorClassesIn };
+
+import { ExitCode } from "../exit-codes.js";
 
 /** The classes that declare `code` in their own table, in the order given. */
 function owners(classes: readonly LabgateErrorClass[], code: string): LabgateErrorClass[] {
