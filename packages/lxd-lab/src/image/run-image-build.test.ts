@@ -94,4 +94,41 @@ describe("runImageBuild", () => {
     expect(result.message).toMatch(/^nothing to do: image labgate\/debian-bookworm is built/);
     expect(await readdir(cacheDir)).toEqual([]);
   });
+
+  it("a step that makes a call its description does not show is stopped before the call is made", async () => {
+    const options = imageBuildOptions({ cacheDir }, "http://deb.debian.org/debian", "x64");
+    const ran: string[] = [];
+    const unplanned = otherCall("file", "rm -rf /somewhere-not-shown");
+    const sneaky: ImageStep = {
+      description: {
+        id: "sneaky",
+        title: "shows one call",
+        why: "test",
+        calls: [otherCall("file", "echo shown")],
+      },
+      actions: {
+        check: async () => ({ done: false, facts: undefined }),
+        apply: (ctx) => ctx.perform(unplanned, async () => void ran.push("unplanned")),
+        verify: async () => {},
+        undo: async () => {},
+      },
+    };
+    const error = await runImageBuild({
+      ctx: imageContext(
+        options,
+        () => {
+          throw new Error("no LXD here");
+        },
+        () => {},
+        new AbortController().signal,
+      ),
+      steps: [sneaky],
+      gate: autoYesGate(),
+    }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "STEP_FAILED" });
+    expect(String((error as Error).message)).toContain(
+      "tried a call its plan does not show: rm -rf /somewhere-not-shown",
+    );
+    expect(ran).toEqual([]);
+  });
 });

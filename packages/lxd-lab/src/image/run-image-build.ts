@@ -1,6 +1,7 @@
 import type { Gate } from "../engine/gate.js";
-import type { PlanOutcomeKind, PlanStore } from "../engine/plan-step.js";
+import type { PlanOutcomeKind, PlanStore, StepCall } from "../engine/plan-step.js";
 import { runPlan } from "../engine/run-plan.js";
+import { LabInternalError } from "../errors.js";
 import type { ImageStep } from "./image-build-steps.js";
 import { readCachedImage } from "./image-cache.js";
 import type { ImageContext } from "./image-context.js";
@@ -55,7 +56,7 @@ export async function runImageBuild(run: RunImageBuildOptions): Promise<ImageBui
   const o = ctx.options;
   const started = Date.now();
   const seconds = new Map<string, number>();
-  const result = await runPlan(run.steps.map(timed(seconds)), {
+  const result = await runPlan(run.steps.map(timed(seconds)).map(heldToItsPlan), {
     ctx,
     store: run.store ?? (dryRun ? memoryPlanStore() : await imageProgressStore(o)),
     gate: run.gate,
@@ -91,6 +92,44 @@ export async function runImageBuild(run: RunImageBuildOptions): Promise<ImageBui
     steps,
     seconds: total,
     message,
+  };
+}
+
+/**
+ * The step given a context that refuses any call its description does not list (`calls` for check,
+ * apply and verify, `undoCalls` for undo): what the gate showed is all a step can run.
+ */
+function heldToItsPlan(step: ImageStep): ImageStep {
+  const d = step.description;
+  const scoped = (ctx: ImageContext, planned: StepCall[]): ImageContext => {
+    const held = (call: StepCall) => {
+      if (!planned.includes(call))
+        throw new LabInternalError(
+          `Image step "${d.id}" tried a call its plan does not show: ${call.display}`,
+          { step: d.id, call: call.display, planned: planned.map((c) => c.display) },
+        );
+    };
+    return {
+      ...ctx,
+      exec(call) {
+        held(call);
+        return ctx.exec(call);
+      },
+      perform(call, action) {
+        held(call);
+        return ctx.perform(call, action);
+      },
+    };
+  };
+  const a = step.actions;
+  return {
+    ...step,
+    actions: {
+      check: (ctx) => a.check(scoped(ctx, d.calls)),
+      apply: (ctx, found) => a.apply(scoped(ctx, d.calls), found),
+      verify: (ctx) => a.verify(scoped(ctx, d.calls)),
+      undo: (ctx) => a.undo(scoped(ctx, d.undoCalls ?? [])),
+    },
   };
 }
 
