@@ -30,7 +30,13 @@ describe("the deployment spec schema", () => {
     expect(result.success).toBe(false);
     const findings = deploySpecFindings(result.error!, raw);
     expect(findings.map((f) => f.field)).toEqual(["cpus", "cores", "network.dns"]);
-    expect(findings[0]).toMatchObject({ code: "SPEC_UNKNOWN_FIELD", message: 'Unknown field "cpus".' });
+    expect(findings[0]).toMatchObject({
+      code: "SPEC_UNKNOWN_FIELD",
+      message: 'Unknown field "cpus".',
+      fix:
+        "Remove it or check the spelling; known fields: name, platform, os, cores, memory_mib, memory_gib, disk_gb, " +
+        "template_id, image, network, ssh_authorized_keys, platform_options, $schema, description.",
+    });
     expect(findings[1]).toEqual({
       code: "SPEC_INVALID_FIELD",
       severity: "error",

@@ -167,8 +167,6 @@ const networkSchema = z
 export const deploySpecSchema = z
   .strictObject(
     {
-      $schema: z.string().describe("URL or path of this JSON Schema, for editors.").optional(),
-      description: z.string().describe("Free text for people.").optional(),
       name: z
         .string(nameError)
         .regex(NAME, nameError)
@@ -246,6 +244,8 @@ export const deploySpecSchema = z
         })
         .describe("Platform-specific settings keyed by platform (node, storage, region ...), never secrets.")
         .optional(),
+      $schema: z.string().describe("URL or path of this JSON Schema, for editors.").optional(),
+      description: z.string().describe("Free text for people.").optional(),
     },
     {
       error: finding(
