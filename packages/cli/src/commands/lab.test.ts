@@ -8,6 +8,12 @@ import { fakeProvider } from "../../../lxd-lab/src/engine/test-support/fake-prov
 import { labDownCommand, labPlanCommand, labStatusCommand, labUpCommand, labVerifyCommand } from "./lab.js";
 import type { LabIo } from "./lab-context.js";
 
+/** The process is gone or a zombie: its exit has run and closed its files and sockets. */
+async function exited(pid: number): Promise<boolean> {
+  const line = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => null);
+  return line === null || line.slice(line.lastIndexOf(")") + 2).startsWith("Z");
+}
+
 let cwd: string;
 let restore: () => void;
 let events: string[];
@@ -122,7 +128,9 @@ describe("labgate lab (in process)", () => {
     const state = JSON.parse(await readFile(join(cwd, ".labgate/labs/demo/state.json"), "utf8"));
     const pid = Number(state.resources.find((r: { kind: string }) => r.kind === "process").id);
     process.kill(pid, "SIGKILL");
-    await new Promise((r) => setTimeout(r, 100));
+    // Until the kernel has run its exit (its sockets closed), the server may still answer: wait for
+    // that, not for a fixed time a loaded machine can outlast.
+    await expect.poll(() => exited(pid), { timeout: 10_000, interval: 20 }).toBe(true);
     const verify = io();
     expect(await labVerifyCommand({}, verify.io)).toBe(1);
     expect(verify.out()).toContain("FAIL: served: ");
