@@ -36,12 +36,12 @@ describe("readOptions", () => {
       schema,
     );
     expect(findings.map((f) => [f.field, f.problem])).toEqual([
-      ["providerOptions.pool", 'must be a non-empty string, got ""'],
+      ["providerOptions.pool", 'is not a non-empty string, got ""'],
       ["providerOptions.mode", 'is not auto or push, got "ftp"'],
-      ["providerOptions.timeout", "must be a number above 0, got number 0"],
-      ["providerOptions.port", "must be a whole number of at least 1, got number 1.5"],
-      ["providerOptions.prep", 'must be true or false, got "yes"'],
-      ["providerOptions.keys", "must be a list of strings, got a list"],
+      ["providerOptions.timeout", "is not a number above 0, got number 0"],
+      ["providerOptions.port", "is not a whole number of at least 1, got number 1.5"],
+      ["providerOptions.prep", 'is not true or false, got "yes"'],
+      ["providerOptions.keys", "is not a list of strings, got a list"],
       ["providerOptions.ssh.host", "is missing"],
     ]);
     expect(findings.find((f) => f.field === "providerOptions.mode")?.fix).toBe(
@@ -67,11 +67,11 @@ describe("readOptions", () => {
 
   it("never prints a secret field's wrong value, and refuses a non-object", () => {
     expect(readOptions({ session: 12345 }, schema).findings[0]?.problem).toBe(
-      "must be a non-empty string, got a number",
+      "is not a non-empty string, got a number",
     );
     expect(readOptions(["x"], schema).findings[0]).toMatchObject({
       field: "providerOptions",
-      problem: expect.stringMatching(/^must be an object with pool, project, .*, got a list$/),
+      problem: expect.stringMatching(/^is not an object with pool, project, .*, got a list$/),
     });
   });
 });

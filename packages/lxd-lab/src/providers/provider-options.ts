@@ -46,7 +46,7 @@ function readObject(raw: unknown, schema: OptionSchema, where: string, findings:
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     findings.push({
       field: where,
-      problem: `must be an object with ${known.join(", ")}, got ${describe(raw)}`,
+      problem: `is not an object with ${known.join(", ")}, got ${describe(raw)}`,
       fix: `Write ${where} as a mapping of option names to values.`,
     });
     return {};
@@ -110,46 +110,66 @@ function field<T>(
   };
 }
 
+interface NumberBounds {
+  min?: number;
+  max?: number;
+  /** Exclusive lower bound. */
+  above?: number;
+  integer?: boolean;
+}
+
 /** The typed field constructors: `opts.string()`, `opts.number({ default: 1, min: 0 })`, ... */
 export const opts = {
-  string(options: Common<string> = {}): OptionField<string | undefined> {
-    return field("a string", options, (v) =>
-      typeof v === "string" && v !== "" ? v : { problem: "must be a non-empty string" },
-    );
+  /**
+   * A non-empty string. `plain` refuses control and format characters (newline, NUL, bidi overrides):
+   * in a path or program name they would split or disguise a printed command.
+   */
+  string(options: Common<string> & { plain?: boolean } = {}): OptionField<string | undefined> {
+    return field("a string", options, (v) => {
+      if (typeof v !== "string" || v.trim() === "") return { problem: "is not a non-empty string" };
+      if (options.plain && /[\p{Cc}\p{Cf}]/u.test(v))
+        return { problem: "contains control or format characters" };
+      return v;
+    });
   },
   /** A string with a default: never undefined. */
-  stringOr(defaultValue: string, options: Omit<Common<string>, "default"> = {}): OptionField<string> {
+  stringOr(
+    defaultValue: string,
+    options: Omit<Common<string>, "default"> & { plain?: boolean } = {},
+  ): OptionField<string> {
     return opts.string({ ...options, default: defaultValue }) as OptionField<string>;
   },
-  number(
-    options: Common<number> & { min?: number; integer?: boolean; above?: number } = {},
-  ): OptionField<number | undefined> {
-    const what = `${options.integer ? "a whole number" : "a number"}${
-      options.above !== undefined
-        ? ` above ${options.above}`
-        : options.min !== undefined
-          ? ` of at least ${options.min}`
-          : ""
-    }`;
+  number(options: Common<number> & NumberBounds = {}): OptionField<number | undefined> {
+    const { min, max, above } = options;
+    const kind = options.integer ? "a whole number" : "a number";
+    const what =
+      min !== undefined && max !== undefined
+        ? `${kind} from ${min} to ${max}`
+        : above !== undefined
+          ? `${kind} above ${above}`
+          : min !== undefined
+            ? `${kind} of at least ${min}`
+            : kind;
     return field(what, options, (v) => {
       const ok =
         typeof v === "number" &&
         Number.isFinite(v) &&
         (!options.integer || Number.isInteger(v)) &&
-        (options.min === undefined || v >= options.min) &&
-        (options.above === undefined || v > options.above);
-      return ok ? v : { problem: `must be ${what}` };
+        (min === undefined || v >= min) &&
+        (max === undefined || v <= max) &&
+        (above === undefined || v > above);
+      return ok ? v : { problem: `is not ${what}` };
     });
   },
   numberOr(
     defaultValue: number,
-    options: Omit<Common<number>, "default"> & { min?: number; integer?: boolean; above?: number } = {},
+    options: Omit<Common<number>, "default"> & NumberBounds = {},
   ): OptionField<number> {
     return opts.number({ ...options, default: defaultValue }) as OptionField<number>;
   },
   boolean(options: Common<boolean> = {}): OptionField<boolean | undefined> {
     return field("true or false", options, (v) =>
-      typeof v === "boolean" ? v : { problem: "must be true or false" },
+      typeof v === "boolean" ? v : { problem: "is not true or false" },
     );
   },
   /** One of a fixed set of strings. */
@@ -169,7 +189,7 @@ export const opts = {
     return field("a list of strings", options, (v) =>
       Array.isArray(v) && v.every((s) => typeof s === "string")
         ? (v as string[])
-        : { problem: "must be a list of strings" },
+        : { problem: "is not a list of strings" },
     );
   },
   /** A nested object read against its own schema (unknown keys in it are findings too). */

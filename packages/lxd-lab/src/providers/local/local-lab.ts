@@ -3,6 +3,7 @@ import { formatIpv4, isValidIpv4, parseCidr, parseIpv4 } from "@labgate/core";
 import type { StepContext } from "../../engine/step.js";
 import { LabSpecError } from "../../errors.js";
 import type { LabSpec } from "../../spec/lab-spec.js";
+import { opts, readOptions } from "../provider-options.js";
 
 /** Settings the local provider reads from `providerOptions` in the lab spec (all optional). */
 export interface LocalProviderOptions {
@@ -53,56 +54,39 @@ export function localOptions(spec: LabSpec): LocalProviderOptions {
       hint,
     );
   };
-  const str = (key: string, fallback: string): string => {
-    if (o[key] === undefined) return fallback;
-    const value = o[key];
-    if (typeof value !== "string" || value.trim() === "")
-      return bad(
-        key,
-        "is not a non-empty string.",
-        `Set providerOptions.${key} to a path, e.g. "${fallback}".`,
-      );
-    // Control characters (newline, NUL, bidi overrides) would split or disguise a printed command.
-    if (/[\p{Cc}\p{Cf}]/u.test(value))
-      return bad(
-        key,
-        "contains control or format characters.",
-        `Set providerOptions.${key} to a plain path.`,
-      );
-    return value;
-  };
-  const bool = (key: string, fallback: boolean): boolean => {
-    if (o[key] === undefined) return fallback;
-    if (typeof o[key] !== "boolean")
-      return bad(key, "is not true or false.", `E.g. "${key}": true (or leave it out for ${fallback}).`);
-    return o[key] as boolean;
-  };
-  const num = (key: string, fallback: number, min: number, max: number, whole: boolean): number => {
-    if (o[key] === undefined) return fallback;
-    const value = o[key];
-    if (
-      typeof value !== "number" ||
-      !Number.isFinite(value) ||
-      value < min ||
-      value > max ||
-      (whole && !Number.isInteger(value))
-    )
-      return bad(
-        key,
-        `is not a ${whole ? "whole " : ""}number from ${min} to ${max}.`,
-        `E.g. "${key}": ${fallback}.`,
-      );
-    return value;
-  };
+  const { value: v, findings } = readOptions(o, {
+    bindAddress: opts.stringOr("127.0.0.1", { plain: true, example: '"bindAddress": "127.0.0.1"' }),
+    python: opts.stringOr("python3", { plain: true, example: '"python": "/usr/bin/python3"' }),
+    haproxy: opts.stringOr("haproxy", { plain: true, example: '"haproxy": "/usr/sbin/haproxy"' }),
+    startTimeoutMs: opts.numberOr(10_000, { integer: true, min: 100, max: 600_000 }),
+    verifyRequests: opts.numberOr(Math.max(20, 10 * spec.apps.count), {
+      integer: true,
+      min: 1,
+      max: MAX_VERIFY_REQUESTS,
+    }),
+    tolerancePct: opts.numberOr(10, { min: 0, max: 100 }),
+    netns: opts.boolean({ default: false }),
+    netnsRange: opts.stringOr(DEFAULT_NETNS_RANGE, { plain: true }),
+  });
+  const [first, ...more] = findings;
+  if (first) {
+    const also = more.length ? ` (also ${more.map((f) => `${f.field}: ${f.problem}`).join("; ")})` : "";
+    throw new LabSpecError(
+      "lab spec",
+      first.field,
+      `${first.problem}${also}.`,
+      [first, ...more].map((f) => f.fix).join(" "),
+    );
+  }
   return {
-    bindAddress: loopbackBindAddress(str("bindAddress", "127.0.0.1"), bad),
-    python: str("python", "python3"),
-    haproxy: str("haproxy", "haproxy"),
-    startTimeoutMs: num("startTimeoutMs", 10_000, 100, 600_000, true),
-    verifyRequests: num("verifyRequests", Math.max(20, 10 * spec.apps.count), 1, MAX_VERIFY_REQUESTS, true),
-    tolerancePct: num("tolerancePct", 10, 0, 100, false),
-    netns: bool("netns", false),
-    netnsRange: netnsRange(str("netnsRange", DEFAULT_NETNS_RANGE), spec.apps.count, bad),
+    bindAddress: loopbackBindAddress(v.bindAddress, bad),
+    python: v.python,
+    haproxy: v.haproxy,
+    startTimeoutMs: v.startTimeoutMs,
+    verifyRequests: v.verifyRequests,
+    tolerancePct: v.tolerancePct,
+    netns: v.netns ?? false,
+    netnsRange: netnsRange(v.netnsRange, spec.apps.count, bad),
   };
 }
 

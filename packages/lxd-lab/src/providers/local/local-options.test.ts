@@ -51,6 +51,13 @@ describe("local providerOptions are checked, never passed on raw", () => {
     expect(localOptions(withOptions({ bindAddress: "127.0.0.2" })).bindAddress).toBe("127.0.0.2");
   });
 
+  it("refuses a misspelt option instead of ignoring it", () => {
+    const error = refusal({ verifyRequest: 20, bindAdress: "127.0.0.2" });
+    expect(error.field).toBe("providerOptions");
+    expect(error.message).toContain("unknown options verifyRequest, bindAdress");
+    expect(error.hint).toContain("verifyRequests");
+  });
+
   it("refuses control characters in program paths and out-of-range numbers instead of defaulting", () => {
     expect(refusal({ python: "python3\ntouch /tmp/x" }).field).toBe("providerOptions.python");
     expect(refusal({ haproxy: "hap\u202eroxy" }).field).toBe("providerOptions.haproxy");

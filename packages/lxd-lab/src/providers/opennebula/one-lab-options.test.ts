@@ -56,9 +56,9 @@ describe("oneLabOptions", () => {
     expect(error?.code).toBe("ONE_OPTION_INVALID");
     expect(error?.exitCode).toBe(ExitCode.INVALID_INPUT);
     expect(error?.message).toBe(
-      'providerOptions.hostDriver: is not lxd, lxc or auto, got "kvm"; providerOptions.datastoreId: must be a whole number of at least 0, got "1"; providerOptions.ssh.port: must be a whole number of at least 1, got "22".',
+      'providerOptions.hostDriver: is not lxd, lxc or auto, got "kvm"; providerOptions.datastoreId: is not a whole number of at least 0, got "1"; providerOptions.ssh.port: is not a whole number from 1 to 65535, got "22".',
     );
-    expect(error?.hint).toContain("Give providerOptions.ssh.port as a whole number of at least 1");
+    expect(error?.hint).toContain("Give providerOptions.ssh.port as a whole number from 1 to 65535");
   });
 
   it("reads ssh with its defaults, and refuses ssh without a host", () => {

@@ -127,7 +127,7 @@ const ONE_OPTIONS = {
   ssh: opts.object({
     host: opts.required(opts.string(), "ssh: { host: 192.168.3.20, user: root }"),
     user: opts.stringOr("root"),
-    port: opts.numberOr(22, { integer: true, min: 1 }),
+    port: opts.numberOr(22, { integer: true, min: 1, max: 65535 }),
     privateKeyPath: opts.string(),
     hostKeyFingerprints: opts.strings({ example: "hostKeyFingerprints: [SHA256:...]" }),
     knownHostsPath: opts.string(),
