@@ -24,17 +24,22 @@ export function describeStep(step: Step, known: ResourceRecord[] = []): StepDesc
   };
 }
 
-/** Runs a provider's `Step` on runPlan: its check finds no facts (the step reads what it needs itself). */
-export function fromLegacyStep(step: Step): PlanStep<StepContext, undefined> {
+/** Runs a provider's `Step` on runPlan: what its check found (with any facts) is handed to its apply. */
+export function fromLegacyStep<F>(step: Step<F>): PlanStep<StepContext, F | undefined> {
   return {
     description: describeStep(step),
     current: (ctx) => describeStep(step, ctx.resources()),
     actions: {
       async check(ctx) {
         const found = await step.check(ctx);
-        return { done: found.done, ...(found.detail ? { detail: found.detail } : {}), facts: undefined };
+        return { done: found.done, ...(found.detail ? { detail: found.detail } : {}), facts: found.facts };
       },
-      apply: (ctx) => step.apply(ctx),
+      apply: (ctx, found) =>
+        step.apply(ctx, {
+          done: found.done,
+          ...(found.detail ? { detail: found.detail } : {}),
+          ...(found.facts === undefined ? {} : { facts: found.facts }),
+        }),
       verify: (ctx) => step.verify(ctx),
       undo: (ctx) => step.undo(ctx),
     },

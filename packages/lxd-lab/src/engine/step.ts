@@ -5,7 +5,8 @@ import type { LabSpec } from "../spec/lab-spec.js";
  * `plan(spec)`; the engine shows each step, asks at the gate, then runs check → apply → verify and
  * records progress. `undo` runs in reverse order on `lab down`.
  */
-export interface Step {
+// biome-ignore lint/suspicious/noExplicitAny: a plan mixes steps whose facts differ; each step is typed where it is built.
+export interface Step<F = any> {
   /** Stable id, kebab-case, unique in the plan (e.g. "create-vnet", "launch-app1"). */
   id: string;
   title: string;
@@ -19,8 +20,12 @@ export interface Step {
    */
   commandsFor?(known: ResourceRecord[]): string[];
   /** Is the step already done? Makes re-running a lab change nothing. */
-  check(ctx: StepContext): Promise<CheckResult>;
-  apply(ctx: StepContext): Promise<void>;
+  check(ctx: StepContext): Promise<CheckResult<F>>;
+  /**
+   * `found` is what `check` returned in this run (the engine always passes it), so apply acts on what was
+   * seen instead of inspecting again; a direct caller may leave it out.
+   */
+  apply(ctx: StepContext, found?: CheckResult<F>): Promise<void>;
   /** Proves the step worked (e.g. the app answers /health); throws a StepFailedError otherwise. */
   verify(ctx: StepContext): Promise<void>;
   /** Removes what this step created (and only that); must succeed if there is nothing to remove. */
@@ -42,10 +47,12 @@ export interface Step {
   undoCommands?: string[];
 }
 
-export interface CheckResult {
+export interface CheckResult<F = unknown> {
   done: boolean;
   /** What was found, e.g. "container app1 is RUNNING with 10.20.0.30". */
   detail?: string;
+  /** What apply needs of what was seen (a pid, a finding), typed by the step. */
+  facts?: F;
 }
 
 /** A resource a step created, recorded in the lab state as soon as its id is known. */

@@ -68,7 +68,13 @@ export function healthUrl(address: string, app: LocalApp): string {
 }
 
 /** Starts one sentiment app instance as a detached python3 process. */
-export function startAppStep(spec: LabSpec, app: LocalApp): Step {
+/** What check saw of the app's process: its pid, and why it is out of date if it is. */
+interface AppFacts {
+  pid?: number;
+  drift?: string;
+}
+
+export function startAppStep(spec: LabSpec, app: LocalApp): Step<AppFacts> {
   const id = `start-${app.name}`;
   const { bindAddress, python } = localOptions(spec);
   const netns = netnsOfApp(spec, app.name);
@@ -96,18 +102,27 @@ export function startAppStep(spec: LabSpec, app: LocalApp): Step {
     async check(ctx) {
       const p = proc(ctx);
       const pid = await ownProcessAlive(ctx, p);
-      if (pid === undefined) return { done: false, detail: `${app.name} is not running` };
+      if (pid === undefined) return { done: false, detail: `${app.name} is not running`, facts: {} };
       const drift = await appDrift(ctx, app.name);
-      if (drift) return { done: false, detail: `drift: ${drift}` };
+      if (drift) return { done: false, detail: `drift: ${drift}`, facts: { pid, drift } };
       // A process started just before an interruption may still be loading: give it a moment.
       const healthy = await waitFor(() => p.healthy(ctx), 3_000, ctx.signal, 150);
       return healthy
         ? { done: true, detail: `${app.name} pid ${pid} answers /health on ${addressOf(ctx)}:${app.port}` }
-        : { done: false, detail: `${app.name} pid ${pid} runs but /health does not answer correctly` };
+        : {
+            done: false,
+            detail: `${app.name} pid ${pid} runs but /health does not answer correctly`,
+            facts: { pid },
+          };
     },
-    async apply(ctx) {
+    async apply(ctx, found) {
       const p = proc(ctx);
-      const drift = (await ownProcessAlive(ctx, p)) !== undefined ? await appDrift(ctx, app.name) : undefined;
+      // The drift check saw is used as it is: the app files are not hashed again between check and apply.
+      const drift = found?.facts
+        ? found.facts.drift
+        : (await ownProcessAlive(ctx, p)) !== undefined
+          ? await appDrift(ctx, app.name)
+          : undefined;
       if (drift) ctx.log(`${id}: drift found: ${drift}`);
       p.extraData = { ...p.extraData, payloadHash: await appPayloadHash() };
       // A process of ours that runs but is unhealthy (or on a port the spec no longer has) is

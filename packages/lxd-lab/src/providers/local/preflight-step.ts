@@ -183,7 +183,7 @@ async function inspectNetnsPrerequisites(ctx: StepContext, lines: string[]): Pro
 }
 
 /** Checks the machine before anything is started. Changes nothing. */
-export function preflightStep(spec: LabSpec): Step {
+export function preflightStep(spec: LabSpec): Step<PreflightFinding> {
   const { python, haproxy, bindAddress } = localOptions(spec);
   const ports = hostPorts(spec);
   const links = labNetns(spec);
@@ -210,12 +210,15 @@ export function preflightStep(spec: LabSpec): Step {
     readOnly: true,
     async check(ctx) {
       const finding = await inspect(ctx);
-      if (!finding.ok) return { done: false, detail: finding.error?.message ?? "preflight failed" };
-      if (!hasPassedCheck(ctx, PREFLIGHT_STEP_ID)) return { done: false, detail: "not run for this lab yet" };
-      return { done: true, detail: finding.lines.join("; ") };
+      if (!finding.ok)
+        return { done: false, detail: finding.error?.message ?? "preflight failed", facts: finding };
+      if (!hasPassedCheck(ctx, PREFLIGHT_STEP_ID))
+        return { done: false, detail: "not run for this lab yet", facts: finding };
+      return { done: true, detail: finding.lines.join("; "), facts: finding };
     },
-    async apply(ctx) {
-      const finding = await inspect(ctx);
+    async apply(ctx, found) {
+      // What check just saw is the finding: the machine is not inspected twice in one run.
+      const finding = found?.facts ?? (await inspect(ctx));
       if (finding.error) throw finding.error;
       for (const line of finding.lines) ctx.log(`  ${line}`);
       await recordPassedCheck(ctx, PREFLIGHT_STEP_ID, PREFLIGHT_STEP_ID, finding.lines.join("; "));
