@@ -60,13 +60,11 @@ export const ipNetworkSchema = strict({
   cidr: z
     .string(invalid('required, e.g. "192.168.3.0/24"'))
     .meta({ description: "The subnet, network address and prefix.", examples: ["192.168.3.0/24"] }),
-  gateway: z
-    .string(invalid('required, e.g. "192.168.3.1"'))
-    .meta({
-      format: "ipv4",
-      description: "Gateway: a usable address inside the subnet.",
-      examples: ["192.168.3.1"],
-    }),
+  gateway: z.string(invalid('required, e.g. "192.168.3.1"')).meta({
+    format: "ipv4",
+    description: "Gateway: a usable address inside the subnet.",
+    examples: ["192.168.3.1"],
+  }),
   dns: addressList("DNS servers handed out with every address of this subnet."),
   dhcp: z
     .boolean(invalid("required: true or false (false for on-prem subnets without DHCP)"))
