@@ -1,29 +1,23 @@
-/**
- * The lab spec: what the user writes in lab.json / lab.yaml. Everything a provider needs to plan
- * its steps comes from here, so `plan()` stays a pure function of the spec.
- */
-export type ProviderName = "local" | "lxd" | "opennebula";
+import type { LAB_PROVIDERS, LabSpecDocument } from "./lab-spec-schema.js";
 
-export interface LabNetworkSpec {
-  /** Subnet of the lab network, e.g. "10.20.0.0/24" (local provider: "127.0.0.0/8"). */
+/**
+ * The lab spec as providers use it: what the user writes in lab.json / lab.yaml (described once in
+ * lab-spec-schema.ts, with every field's meaning) with the defaults filled in. Everything a provider
+ * needs to plan its steps comes from here, so `plan()` stays a pure function of the spec.
+ */
+export type ProviderName = (typeof LAB_PROVIDERS)[number];
+
+type Document = NonNullable<LabSpecDocument>;
+
+/** The lab network: subnet ("127.0.0.0/8" for the local provider), gateway, DNS, bridge/VNet name; no DHCP by default. */
+export interface LabNetworkSpec extends Omit<NonNullable<Document["network"]>, "cidr" | "dhcp"> {
   cidr: string;
-  /** Gateway address; defaults to the subnet's first usable address. */
-  gateway?: string;
-  dns?: string[];
   /** On-prem lab networks have no DHCP: addresses come from the core IP pool. */
   dhcp: boolean;
-  /** Bridge / VNet name the provider creates (LXD: bridge name, OpenNebula: VNet name). */
-  name?: string;
 }
 
-export interface LabAppSpec {
-  /** Number of app instances (default 2). */
-  count: number;
-  /** Port each instance listens on, one per instance (default 8000, 8001). */
-  ports: number[];
-  /** Instance name prefix; instances are `${namePrefix}${n}` (default "app"). */
-  namePrefix: string;
-}
+/** The apps: how many (default 2), one port each (8000, 8001 ...), instances named `${namePrefix}${n}` ("app"). */
+export type LabAppSpec = Required<NonNullable<Document["apps"]>>;
 
 export interface LabLbSpec {
   /** Port HAProxy's frontend listens on (default 8080). */
@@ -31,7 +25,7 @@ export interface LabLbSpec {
   /** Port of the HAProxy stats/metrics endpoint (default 8404). */
   statsPort: number;
   /** Where the LB is exposed to the user: host address and port (LXD proxy device, port forward). */
-  expose?: { address: string; port: number };
+  expose?: NonNullable<NonNullable<Document["lb"]>["expose"]>;
   name: string;
   /**
    * HAProxy's health checks of every app (YAML `healthCheck: {interval: "1s", fall: 2, rise: 1}`);
