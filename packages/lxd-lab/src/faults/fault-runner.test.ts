@@ -150,6 +150,20 @@ describe("runFaults on real processes", () => {
     });
   });
 
+  it("never applies a fault before its offset: each appliedAtMs is at least its atMs", async () => {
+    // Node's timers run on the loop's whole-ms clock and may fire a fraction of a ms early on
+    // performance.now(); 40 offsets give that rounding every chance to show.
+    const faults = parseFaults(
+      Array.from({ length: 40 }, (_, i) => `drain app${i} at ${10 + i * 7}ms for 5ms`),
+    );
+    const noop: FaultHandle = { apply: async () => {}, undo: async () => {} };
+    const result = await runFaults(faults, () => noop);
+    for (const t of result.timelines) {
+      expect(t.appliedAtMs, t.fault.text).toBeGreaterThanOrEqual(t.fault.atMs);
+      expect(t.undoneAtMs, t.fault.text).toBeGreaterThanOrEqual(t.fault.atMs + t.fault.forMs);
+    }
+  });
+
   it("journals intent before each apply and undo", async () => {
     const entries: string[] = [];
     const handle: FaultHandle = {
