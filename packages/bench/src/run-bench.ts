@@ -1,3 +1,4 @@
+import { loadAutocannon } from "./autocannon.js";
 import { runClosedLoop } from "./closed-loop.js";
 import { runConstantRate } from "./constant-rate.js";
 import { startCpuMonitor } from "./cpu-monitor.js";
@@ -43,6 +44,8 @@ export async function runBench(
       options.engine !== "autocannon" && !threads
         ? await (await import("./engine-create.js")).loadClient(engineClient(options))
         : null;
+    // The reference engine's closed loop is autocannon itself (its constant rate is node:http).
+    if (options.engine === "autocannon" && options.mode === "closed-loop") loadAutocannon();
     return await measure(options, input, hooks, threads, ownEngine);
   } finally {
     await threads?.close();
