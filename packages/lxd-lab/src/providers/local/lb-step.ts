@@ -74,7 +74,13 @@ function localHaproxyOptions(
  * the running HAProxy really does (its stats CSV: balance algorithm, servers, addresses). A reload
  * after a hand edit shows up here even when the file was put back afterwards.
  */
-async function inspectLb(ctx: StepContext): Promise<{ pid: number | undefined; drift: string[] }> {
+/** What check saw of the LB: its pid (if it runs) and how it drifted from what labgate started. */
+interface LbFacts {
+  pid: number | undefined;
+  drift: string[];
+}
+
+async function inspectLb(ctx: StepContext): Promise<LbFacts> {
   const p = lbProcess(ctx);
   const address = labAddress(ctx);
   const pid = await ownProcessAlive(ctx, p);
@@ -118,7 +124,7 @@ export function lbProcess(ctx: StepContext): ManagedProcess {
 }
 
 /** Renders, validates (`haproxy -c`) and starts HAProxy in front of the apps. */
-export function startLbStep(spec: LabSpec): Step {
+export function startLbStep(spec: LabSpec): Step<LbFacts> {
   const { bindAddress, haproxy } = localOptions(spec);
   const apps = localApps(spec);
   return {
@@ -141,16 +147,18 @@ export function startLbStep(spec: LabSpec): Step {
       `curl -s 'http://${bindAddress}:${spec.lb.statsPort}/stats;csv'`,
     ],
     async check(ctx) {
-      const { pid, drift } = await inspectLb(ctx);
-      if (pid === undefined) return { done: false, detail: "HAProxy is not running" };
-      if (drift.length) return { done: false, detail: `drift: ${drift.join("; ")}` };
+      const facts = await inspectLb(ctx);
+      const { pid, drift } = facts;
+      if (pid === undefined) return { done: false, detail: "HAProxy is not running", facts };
+      if (drift.length) return { done: false, detail: `drift: ${drift.join("; ")}`, facts };
       const p = lbProcess(ctx);
       if (!(await p.healthy(ctx)))
-        return { done: false, detail: `HAProxy pid ${pid} runs but the LB does not answer` };
-      return { done: true, detail: `HAProxy pid ${pid} serves ${lbUrl(labAddress(ctx), ctx.spec)}` };
+        return { done: false, detail: `HAProxy pid ${pid} runs but the LB does not answer`, facts };
+      return { done: true, detail: `HAProxy pid ${pid} serves ${lbUrl(labAddress(ctx), ctx.spec)}`, facts };
     },
-    async apply(ctx) {
-      const found = await inspectLb(ctx);
+    async apply(ctx, seen) {
+      // What check saw (pid, drift) is reported and repaired: the LB is not inspected twice in one run.
+      const found = seen?.facts ?? (await inspectLb(ctx));
       if (found.pid !== undefined && found.drift.length) {
         // Say what was found before changing it: the user edited or reloaded something by hand.
         ctx.log(`${LB_STEP_ID}: drift found: ${found.drift.join("; ")}`);

@@ -134,6 +134,11 @@ describe("local lab: checks observe the live HAProxy, and `lab up` repairs drift
     expect(found).toEqual({
       done: false,
       detail: 'drift: the running HAProxy balances with "first" (want "roundrobin")',
+      // What apply then reports and repairs, without looking again.
+      facts: {
+        pid: expect.any(Number),
+        drift: ['the running HAProxy balances with "first" (want "roundrobin")'],
+      },
     });
 
     logs.length = 0;

@@ -37,7 +37,7 @@ async function ip(stepId: string, argv: string[]): Promise<void> {
  * `ip netns add`, and with its inode after, so `lab down` removes it only when it is the one labgate
  * made; a namespace or interface of that name that labgate did not make is never touched.
  */
-export function netnsStep(_spec: LabSpec, n: AppNetns): Step {
+export function netnsStep(_spec: LabSpec, n: AppNetns): Step<LiveNetns> {
   const id = netnsStepId(n.app);
   const { add, veth, hostAddr, hostUp, appAddr, appUp, loUp, delVeth, delNetns } = netnsCommands(n);
   return {
@@ -61,16 +61,22 @@ export function netnsStep(_spec: LabSpec, n: AppNetns): Step {
     ],
     async check(ctx) {
       const live = await inspectNetns(n);
-      if (live.inode === undefined) return { done: false, detail: `${n.netns} does not exist yet` };
+      if (live.inode === undefined)
+        return { done: false, detail: `${n.netns} does not exist yet`, facts: live };
       if (!ownsNetns(netnsRecord(ctx, n), live))
-        return { done: false, detail: `${n.netns} exists but labgate did not make it` };
+        return { done: false, detail: `${n.netns} exists but labgate did not make it`, facts: live };
       const drift = netnsDrift(n, live);
       return drift.length
-        ? { done: false, detail: `drift: ${drift.join("; ")}` }
-        : { done: true, detail: `${n.netns}: ${n.vethHost} ${n.hostAddress} ↔ ${n.vethApp} ${n.appAddress}` };
+        ? { done: false, detail: `drift: ${drift.join("; ")}`, facts: live }
+        : {
+            done: true,
+            detail: `${n.netns}: ${n.vethHost} ${n.hostAddress} ↔ ${n.vethApp} ${n.appAddress}`,
+            facts: live,
+          };
     },
-    async apply(ctx) {
-      let live = await inspectNetns(n);
+    async apply(ctx, found) {
+      // Starts from what check saw; each change below is followed by a fresh look at what it made.
+      let live = found?.facts ?? (await inspectNetns(n));
       let record = netnsRecord(ctx, n);
       if (live.inode === undefined) {
         // Intent first: a crash between the two records leaves a name to look for, not a stray namespace.
