@@ -153,6 +153,15 @@ describe("labgate schema", () => {
       expect(() => parseLabSpec(lab, "lab.yaml")).toThrow(
         'lab.yaml: apps.count: must be a whole number from 1 to 64, got "two"',
       );
+      // The rule across fields is in the JSON Schema too: only the local lab may leave out its network.
+      const { network: _network, ...lxdWithoutNetwork } = lab as { network?: unknown };
+      expect(jsonSchemaErrors(await printed("lab"), [{ ...lxdWithoutNetwork, apps: {} }])[0]).toEqual([
+        expect.stringContaining("'network' is a required property"),
+      ]);
+      expect(() => parseLabSpec({ ...lxdWithoutNetwork, apps: {} }, "lab.yaml")).toThrow(
+        'lab.yaml: network: is required for provider "lxd"',
+      );
+      expect(jsonSchemaErrors(await printed("lab"), [{ provider: "local" }, {}])).toEqual([[], []]);
       expect(jsonSchemaErrors(await printed("deploy"), [deploy])[0]).toEqual([
         expect.stringContaining("$.cores:"),
       ]);

@@ -359,5 +359,18 @@ function fieldPath(path: readonly PropertyKey[]): string {
 
 /** The lab spec as JSON Schema (draft 2020-12) for editors: `labgate schema lab`. */
 export function labSpecJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(labSpecSchema, { io: "input", target: "draft-2020-12", unrepresentable: "any" });
+  const schema = z.toJSONSchema(labSpecSchema, {
+    io: "input",
+    target: "draft-2020-12",
+    unrepresentable: "any",
+  });
+  // The one rule across fields an editor can check too: only the local lab has a default network.
+  schema["allOf"] = [
+    {
+      if: { required: ["provider"], properties: { provider: { not: { const: "local" } } } },
+      // biome-ignore lint/suspicious/noThenProperty: JSON Schema's keyword, not a promise
+      then: { required: ["network"] },
+    },
+  ];
+  return schema;
 }
