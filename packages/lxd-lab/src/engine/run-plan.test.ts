@@ -438,6 +438,52 @@ describe("runPlan undo", () => {
   });
 });
 
+describe("runPlan interruptions and broken checks", () => {
+  it("Ctrl-C during an undo saves it as interrupted and names the undo command", async () => {
+    await runPlan(plan().slice(0, 1), {
+      ctx,
+      store: await store(),
+      gate: autoYesGate(),
+      mode: "apply",
+      resume: RESUME,
+    });
+    const controller = new AbortController();
+    const step = fileStep("make-a", "a");
+    step.actions.undo = async () => {
+      controller.abort();
+      throw new Error("killed");
+    };
+    const error = await runPlan([step], {
+      ctx,
+      store: await store(),
+      gate: autoYesGate(),
+      mode: "undo",
+      resume: "labgate test destroy",
+      signal: controller.signal,
+    }).catch((e) => e);
+    expect(error).toMatchObject({ code: "INTERRUPTED", exitCode: 130 });
+    expect(error.hint).toContain("labgate test destroy");
+    expect((await onDisk())["make-a"]?.status).toBe("interrupted");
+  });
+
+  it("a check that throws stops the run as a failed check and records nothing", async () => {
+    const step = fileStep("make-a", "a");
+    step.actions.check = async () => {
+      throw new Error("permission denied");
+    };
+    const error = await runPlan([step], {
+      ctx,
+      store: await store(),
+      gate: neverAsk,
+      mode: "apply",
+      resume: RESUME,
+    }).catch((e) => e);
+    expect(error).toMatchObject({ code: "STEP_FAILED", stepId: "make-a" });
+    expect(error.message).toContain("failed while checking whether it is already done: permission denied");
+    await expect(access(progress)).rejects.toMatchObject({ code: "ENOENT" });
+  });
+});
+
 describe("runPlan dry-run", () => {
   it("only checks: nothing runs, nothing is recorded, nobody is asked; a failing check is unknown", async () => {
     await run("mkdir", ["-p", dir]);
