@@ -54,10 +54,22 @@ describe("core error codes", () => {
     );
   });
 
-  it("OpenNebulaError's exit code is its code's, whatever a caller passes", () => {
+  it("a code's exit code is its table's, whatever a throw site passes", () => {
     const error = new OpenNebulaError("ONE_TIMEOUT", "late", { exitCode: ExitCode.EXTERNAL });
     expect(error.exitCode).toBe(ExitCode.TIMEOUT);
     expect(new OpenNebulaError("ONE_SESSION_MISSING", "no auth").exitCode).toBe(ExitCode.INVALID_INPUT);
+    expect(new LabgateError("INTERRUPTED", "stopped", { exitCode: ExitCode.STATE }).exitCode).toBe(
+      ExitCode.INTERRUPTED,
+    );
+  });
+
+  it("a subclass without a table entry for a code falls back to the exit code it passes", () => {
+    class Elsewhere extends LabgateError<"ELSEWHERE"> {
+      constructor() {
+        super("ELSEWHERE", "m", { exitCode: ExitCode.EXHAUSTED });
+      }
+    }
+    expect(new Elsewhere().exitCode).toBe(ExitCode.EXHAUSTED);
   });
 
   it("a code a class does not declare does not compile", () => {
@@ -87,6 +99,7 @@ describe("the code-table checks catch", () => {
   }
   class Overridden extends LabgateError<"OVERRIDDEN"> {
     static override readonly codes: CodeTable = codeTable(["OVERRIDDEN"], ExitCode.STATE);
+    static override readonly exitCodeFromCause = true;
     constructor(code: "OVERRIDDEN", message: string) {
       super(code, message, { exitCode: ExitCode.EXTERNAL });
     }

@@ -4,6 +4,10 @@ export interface LabgateErrorOptions {
   /** What the user should do next; printed under the message. */
   hint?: string;
   cause?: unknown;
+  /**
+   * The exit code when the class's code table has none for the code. Only a class whose exit code is its
+   * cause's (`exitCodeFromCause`, e.g. StepFailedError) may use it to override the table.
+   */
   exitCode?: ExitCodeValue;
   /** Structured facts for --json output (never secrets). */
   details?: Record<string, unknown>;
@@ -28,6 +32,7 @@ export interface LabgateErrorClass {
   readonly name: string;
   readonly codes: CodeTable;
   readonly adopts: readonly LabgateErrorClass[];
+  readonly exitCodeFromCause: boolean;
   readonly prototype: LabgateError<never>;
 }
 
@@ -96,6 +101,8 @@ export class LabgateError<C extends string = LabgateCode> extends Error {
   static readonly codes: CodeTable = LABGATE_CODES;
   /** Classes whose codes this one re-raises with more context (same meaning, same exit code). */
   static readonly adopts: readonly LabgateErrorClass[] = [];
+  /** Whether `options.exitCode` overrides the table: only for a wrapper whose exit code is its cause's. */
+  static readonly exitCodeFromCause: boolean = false;
 
   readonly code: string;
   readonly exitCode: ExitCodeValue;
@@ -110,14 +117,18 @@ export class LabgateError<C extends string = LabgateCode> extends Error {
     return Array.isArray(brands) && brands.includes(this.name);
   }
 
-  /** `options.exitCode`, where a class allows it, overrides the code table (a wrapper taking its cause's). */
+  /** The exit code is the code table's: one code, one exit code, whatever a throw site passes. */
   constructor(code: NoInfer<C>, message: string, options: LabgateErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     Object.defineProperty(this, kErrorBrands, { value: Object.freeze(brandsOf(new.target)) });
     this.name = new.target.name;
     this.code = code;
+    const errorClass = new.target as unknown as LabgateErrorClass;
     this.exitCode =
-      options.exitCode ?? exitCodeOf(new.target as unknown as LabgateErrorClass, code) ?? ExitCode.EXTERNAL;
+      (errorClass.exitCodeFromCause ? options.exitCode : undefined) ??
+      exitCodeOf(errorClass, code) ??
+      options.exitCode ??
+      ExitCode.EXTERNAL;
     this.hint = options.hint;
     this.details = options.details;
   }
@@ -447,15 +458,9 @@ export class OpenNebulaError extends LabgateError<OpenNebulaCode> {
   constructor(
     code: OpenNebulaCode,
     message: string,
-    options: Omit<LabgateErrorOptions, "exitCode"> & {
-      /** @deprecated Ignored: the code's exit code (OpenNebulaError.codes) decides. */
-      exitCode?: LabgateErrorOptions["exitCode"];
-      oneErrorCode?: number;
-      method?: string;
-    } = {},
+    options: LabgateErrorOptions & { oneErrorCode?: number; method?: string } = {},
   ) {
-    const { exitCode: _ignored, ...rest } = options;
-    super(code, message, rest);
+    super(code, message, options);
     this.oneErrorCode = options.oneErrorCode;
     this.method = options.method;
   }

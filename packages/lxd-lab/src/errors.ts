@@ -14,6 +14,7 @@ import { ExitCode } from "@labgate/core/exit-codes";
  */
 export class StepFailedError extends LabgateError<"STEP_FAILED"> {
   static override readonly codes: CodeTable = codeTable(["STEP_FAILED"], ExitCode.EXTERNAL);
+  static override readonly exitCodeFromCause = true;
   readonly stepId: string;
   constructor(
     stepId: string,
