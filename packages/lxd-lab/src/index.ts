@@ -55,7 +55,6 @@ export { CREATE_NODE_STEP, type CreateNodeFacts, createNodeStep } from "./deploy
 export { splitPlanCalls, stepCall } from "./deploy/deploy-calls.js";
 export {
   type DeployContext,
-  type DeployContextInput,
   type DeployReport,
   emptyDeployReport,
 } from "./deploy/deploy-context.js";

@@ -107,7 +107,7 @@ export async function applyDeployment(run: DeployRun): Promise<number> {
 export async function destroyDeployment(run: DeployRun): Promise<number> {
   const { out, ctx } = run;
   const store = await openDeployPlanStore(ctx.statePath);
-  const { steps } = await planDeploymentSteps(ctx);
+  const { steps } = await planDeploymentSteps(ctx, store.record?.network);
   const ran = steps.filter((s) => store.status(s.description.id) !== undefined).reverse();
   if (!store.record && ran.length === 0) {
     // Exit 4 (as the README says): what destroy needs, the record, is missing; nothing is broken.

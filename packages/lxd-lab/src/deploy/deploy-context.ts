@@ -38,5 +38,3 @@ export interface DeployReport {
 export function emptyDeployReport(): DeployReport {
   return { destroyed: [], released: [] };
 }
-
-export type DeployContextInput = Omit<DeployContext, "report"> & { report?: DeployReport };

@@ -1,4 +1,9 @@
-import { type DeploymentPlan, type ResolvedSpec, resolveDeployNetwork } from "@labgate/core";
+import {
+  type DeploymentPlan,
+  type ResolvedNetwork,
+  type ResolvedSpec,
+  resolveDeployNetwork,
+} from "@labgate/core";
 import type { PlanStep } from "../engine/plan-step.js";
 import { createNodeStep } from "./create-node-step.js";
 import type { DeployContext } from "./deploy-context.js";
@@ -16,12 +21,16 @@ export interface DeploymentSteps {
 /**
  * A deployment as runPlan's steps. Nothing is written: the address is previewed (the pool's answer
  * for this owner, so an address already held comes back as itself) and the calls come from
- * adapter.plan(), the code that later makes them. `deploy destroy` is the undo of the same steps.
+ * adapter.plan(), the code that later makes them. `deploy destroy` is the undo of the same steps, built
+ * from the network the record holds (`recorded`): what was made, whatever the pool would answer today.
  */
 export async function planDeploymentSteps(
   ctx: Pick<DeployContext, "adapter" | "spec" | "platform" | "pool" | "statePath" | "timeoutMs">,
+  recorded?: ResolvedNetwork,
 ): Promise<DeploymentSteps> {
-  const preview = (await resolveDeployNetwork(ctx.spec, ctx.platform, ctx.pool, { dryRun: true })).spec;
+  const preview: ResolvedSpec = recorded
+    ? { ...ctx.spec, platform: ctx.platform, resolvedNetwork: recorded }
+    : (await resolveDeployNetwork(ctx.spec, ctx.platform, ctx.pool, { dryRun: true })).spec;
   const plan = ctx.adapter.plan(preview);
   const network = preview.resolvedNetwork;
   const reserve = network.mode === "static" && ctx.pool ? [reserveAddressStep(ctx, network)] : [];

@@ -8,7 +8,7 @@ export const WAIT_RUNNING_STEP = "wait-running";
 
 /** Waits until the platform reports the recorded node running. Changes nothing: undo only forgets it. */
 export function waitRunningStep(
-  ctx: Pick<DeployContext, "spec" | "platform" | "timeoutMs">,
+  ctx: Pick<DeployContext, "spec" | "platform" | "statePath" | "timeoutMs">,
   plan: DeploymentPlan,
 ): PlanStep<DeployContext> {
   return {
@@ -19,7 +19,8 @@ export function waitRunningStep(
       calls: splitPlanCalls(plan).wait.map(stepCall),
       needs: [CREATE_NODE_STEP],
       readOnly: true,
-      diagnostics: [`labgate deploy plan with the same spec, then look at the node on ${ctx.platform}`],
+      // The record names the node to look at on the platform.
+      diagnostics: [`cat ${ctx.statePath}`],
     },
     actions: {
       async check(c) {
