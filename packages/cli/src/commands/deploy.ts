@@ -200,6 +200,8 @@ export async function deployCommand(
         verb,
         shellQuote(specPath),
         ...(flags.platform ? ["--platform", platform] : []),
+        ...(flags.ipPools ? ["--ip-pools", shellQuote(flags.ipPools)] : []),
+        ...(flags.ipState ? ["--ip-state", shellQuote(flags.ipState)] : []),
         ...(flags.stateDir && flags.stateDir !== DEFAULT_DEPLOY_STATE_DIR
           ? ["--state-dir", shellQuote(flags.stateDir)]
           : []),
