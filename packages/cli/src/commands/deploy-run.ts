@@ -9,6 +9,7 @@ import {
   removeDeployProgress,
   runPlan,
   StepFailedError,
+  stepCall,
   WAIT_RUNNING_STEP,
 } from "@labgate/lxd-lab";
 import type { Output } from "../output.js";
@@ -46,6 +47,7 @@ export async function applyDeployment(run: DeployRun): Promise<number> {
   if (run.dryRun) return dryRunApply(run, store, steps, plan);
   assertNotDeployed(run, store);
   out.info(formatPlan(plan));
+  const planned = new Set(plan.calls.map((c) => stepCall(c).display));
   const gate = deployGate(
     () =>
       `Deploy ${ctx.spec.name} on ${ctx.platform} with these ${plan.calls.length} calls (steps: ${steps.map((s) => s.description.id).join(", ")})?`,
@@ -67,6 +69,8 @@ export async function applyDeployment(run: DeployRun): Promise<number> {
           step: run.step,
           resume: run.command("apply"),
           noun: "deployment",
+          // The plan above lists every platform call with its why; the steps do not repeat them.
+          callsShown: (call) => planned.has(call.display),
         });
       } catch (error) {
         if (error instanceof StepFailedError) await afterFailure(run, c, store, steps, error);

@@ -206,6 +206,27 @@ describe("labgate deploy", () => {
     });
   });
 
+  it("apply shows each of the plan's calls once: in the plan, not again under its step", async () => {
+    const { plan } = JSON.parse((await cli(["deploy", "plan", specPath, "--json"])).stdout) as {
+      plan: { calls: { target: string }[] };
+    };
+    expect(plan.calls.length).toBeGreaterThan(1);
+    const r = await cli(["deploy", "apply", specPath, "--yes", "--state-dir", join(dir, "state")]);
+    expect(r.code).toBe(0);
+    // "→ GET …" lines trace each request as it is sent (real ids); the rest is what was shown before.
+    const sent = r.stderr.split("\n").filter((l) => l.trimStart().startsWith("→ "));
+    const shown = r.stderr
+      .split("\n")
+      .filter((l) => !sent.includes(l))
+      .join("\n");
+    expect(sent.length).toBeGreaterThan(1);
+    for (const target of new Set(plan.calls.map((c) => c.target))) {
+      const planned = plan.calls.filter((c) => c.target === target).length;
+      expect(shown.split(target).length - 1, target).toBe(planned);
+    }
+    expect(r.stderr).toMatch(/commands: \d+ listed in the plan above/);
+  });
+
   it("refuses a bad --timeout and a second apply of the same node while one runs, before any call", async () => {
     const state = join(dir, "state");
     const bad = await cli(["deploy", "apply", specPath, "--yes", "--timeout", "soon", "--state-dir", state]);

@@ -95,6 +95,8 @@ export interface RunPlanOptions<C> {
   noun?: string;
   /** The command that lists the step ids, named when --step/--from names none. */
   planCommand?: string;
+  /** apply: the calls the caller printed before the run (deploy's plan); a step lists only the others. */
+  callsShown?: (call: StepCall) => boolean;
   /** What a caller adds around the one loop (a lab adopts the files a step wrote, names what a step owns). */
   hooks?: RunPlanHooks;
 }

@@ -8,6 +8,7 @@ import type {
   PlanStep,
   RunPlanOptions,
   RunPlanResult,
+  StepCall,
   StepDescription,
 } from "./plan-step.js";
 import { selectSteps } from "./plan-view.js";
@@ -101,6 +102,7 @@ class PlanRun<C> {
           replacing,
           warnings: this.needWarnings(d),
           neededBy: dependentsOf(this.all, d.id),
+          ...(o.callsShown ? { callsShown: o.callsShown } : {}),
         }),
       );
       const decision = await o.gate.confirm(
@@ -362,6 +364,8 @@ interface ShowExtras {
   warnings?: string[];
   /** apply: later steps that need this one (what skipping it affects). */
   neededBy?: string[];
+  /** apply: the calls printed above the run (deploy's plan); counted, not repeated. */
+  callsShown?: (call: StepCall) => boolean;
 }
 
 /** What is printed before the gate: the step, why, the exact calls, and what it affects. */
@@ -388,8 +392,12 @@ export function showDescription(
     } else if (!owned.length) out.push("   removes: whatever this step created (recorded with its progress)");
   }
   if (action === "apply") {
-    out.push("   commands:");
-    for (const c of d.calls) out.push(`     $ ${c.display}`);
+    const shown = extras.callsShown ?? (() => false);
+    const above = d.calls.filter(shown).length;
+    const listed = d.calls.filter((c) => !shown(c));
+    if (above === 0) out.push("   commands:");
+    else out.push(`   commands: ${above} listed in the plan above${listed.length ? ", and:" : ""}`);
+    for (const c of listed) out.push(`     $ ${c.display}`);
     if (extras.neededBy?.length) out.push(`   needed by: ${extras.neededBy.join(", ")}`);
   }
   for (const w of extras.warnings ?? []) out.push(`   warning: ${w}`);
