@@ -1,11 +1,11 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { OpenNebulaClient, toTemplateXml } from "@labgate/core";
+import { OpenNebulaClient } from "@labgate/core";
 import { type RunningOneSimulator, startOneSimulator } from "@labgate/core/simulators";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { seedNetwork } from "../../../core/src/ip-pool/test-support/seed-network.js";
 import { runCliInProcess as cli } from "../test-support/in-process-cli.js";
+import { seedOneDeploy } from "../test-support/one-deploy-spec.js";
 
 interface Planned {
   kind: string;
@@ -30,36 +30,7 @@ describe("deploy apply on opennebula: the plan's calls are the calls made", () =
     state = join(dir, "state");
     one = await startOneSimulator({ transitionMs: 5, password: "steps-test-7a2d" });
     const client = new OpenNebulaClient({ endpoint: one.endpoint, session: one.session, env: {} });
-    await client.vnAllocate(
-      toTemplateXml({
-        NAME: "lgt-steps-net",
-        VN_MAD: "bridge",
-        BRIDGE: "br0",
-        GATEWAY: "192.168.3.1",
-        NETWORK_MASK: "255.255.255.0",
-        AR: { TYPE: "IP4", IP: "192.168.3.30", SIZE: 11 },
-      }),
-    );
-    const template = await client.templateAllocate(
-      toTemplateXml({ NAME: "lgt-steps-tpl", MEMORY: 64, CPU: 1 }),
-    );
-    specPath = join(dir, "vm.json");
-    await writeFile(
-      specPath,
-      JSON.stringify({
-        name: "steps-one",
-        platform: "opennebula",
-        os: { family: "linux", distro: "ubuntu" },
-        cores: 1,
-        memory_mib: 512,
-        template_id: String(template),
-        network: { cidr: "192.168.3.0/24" },
-        platform_options: { opennebula: { endpoint: one.endpoint, network: "lgt-steps-net" } },
-      }),
-    );
-    await writeFile(join(dir, "ip_pools.json"), JSON.stringify({ networks: [seedNetwork()] }));
-    process.env.LABGATE_IP_POOLS = join(dir, "ip_pools.json");
-    process.env.ONE_SESSION = one.session;
+    ({ specPath } = await seedOneDeploy({ one, client, dir, tag: "steps" }));
     one.simulator.calls.length = 0;
   });
   afterEach(async () => {

@@ -1,12 +1,12 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ExitCode, OpenNebulaClient, toTemplateXml } from "@labgate/core";
 import { type RunningOneSimulator, startOneSimulator } from "@labgate/core/simulators";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { seedNetwork } from "../../../core/src/ip-pool/test-support/seed-network.js";
 import { ensureBuiltCli } from "../test-support/built-cli.js";
 import { deployKillHarness } from "../test-support/deploy-kill-harness.js";
 import { runCliInProcess as cli } from "../test-support/in-process-cli.js";
+import { seedOneDeploy } from "../test-support/one-deploy-spec.js";
 
 let bin: string;
 beforeAll(() => {
@@ -29,34 +29,7 @@ describe("deploy apply on opennebula killed with SIGKILL right after one.templat
     one = await startOneSimulator({ transitionMs: 5, password: "kill-test-5f1c" });
     one.simulator.holdAnswer = (method) => kill.hold.intercept<undefined>(method, undefined);
     client = new OpenNebulaClient({ endpoint: one.endpoint, session: one.session, env: {} });
-    await client.vnAllocate(
-      toTemplateXml({
-        NAME: "lgt-kill-net",
-        VN_MAD: "bridge",
-        BRIDGE: "br0",
-        GATEWAY: "192.168.3.1",
-        NETWORK_MASK: "255.255.255.0",
-        AR: { TYPE: "IP4", IP: "192.168.3.30", SIZE: 11 },
-      }),
-    );
-    template = await client.templateAllocate(toTemplateXml({ NAME: "lgt-kill-tpl", MEMORY: 64, CPU: 1 }));
-    specPath = join(dir, "vm.json");
-    await writeFile(
-      specPath,
-      JSON.stringify({
-        name: "kill-one",
-        platform: "opennebula",
-        os: { family: "linux", distro: "ubuntu" },
-        cores: 1,
-        memory_mib: 512,
-        template_id: String(template),
-        network: { cidr: "192.168.3.0/24" },
-        platform_options: { opennebula: { endpoint: one.endpoint, network: "lgt-kill-net" } },
-      }),
-    );
-    await writeFile(join(dir, "ip_pools.json"), JSON.stringify({ networks: [seedNetwork()] }));
-    process.env.LABGATE_IP_POOLS = join(dir, "ip_pools.json");
-    process.env.ONE_SESSION = one.session;
+    ({ specPath, template } = await seedOneDeploy({ one, client, dir, tag: "kill" }));
   });
 
   afterEach(() => kill.end(() => one.stop()));
