@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { SimRequest } from "../../../core/src/adapters/test-support/http-sim.js";
 import { startProxmoxSim } from "../../../core/src/adapters/test-support/proxmox-sim.js";
 import { runCliInProcess as cli } from "../test-support/in-process-cli.js";
-import { proxmoxVmSpec, useProxmoxDeployEnv } from "../test-support/proxmox-deploy-env.js";
+import { endProxmoxDeploy, useProxmoxDeploySpec } from "../test-support/proxmox-deploy-env.js";
 import { deployCommand } from "./deploy.js";
 
 const TOKEN_ID = "labgate@pve!steps";
@@ -61,16 +61,16 @@ describe("labgate deploy apply/destroy as steps", () => {
       },
     });
     sim.addTemplate(9000, { config: { scsi0: "local-lvm:base-9000-disk-0,size=3G", boot: "order=scsi0" } });
-    specPath = join(dir, "vm.json");
-    const vm = { name: "web-1", cores: 2, memory_gib: 2, disk_gb: 8 };
-    await writeFile(specPath, JSON.stringify(proxmoxVmSpec(sim.url, vm, { cidr: "192.168.3.0/24" })));
-    await useProxmoxDeployEnv(dir, POOLS, { id: TOKEN_ID, secret: SECRET });
+    specPath = await useProxmoxDeploySpec({
+      dir,
+      url: sim.url,
+      vm: { name: "web-1", cores: 2, memory_gib: 2, disk_gb: 8 },
+      network: { cidr: "192.168.3.0/24" },
+      pools: POOLS,
+      token: { id: TOKEN_ID, secret: SECRET },
+    });
   });
-  afterEach(async () => {
-    process.env = { ...saved };
-    await sim.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterEach(() => endProxmoxDeploy(saved, sim, dir));
 
   const applyDryRun = async () => {
     const r = await cli(["deploy", "apply", specPath, "--dry-run", "--json", "--state-dir", state]);

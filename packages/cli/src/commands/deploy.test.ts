@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startProxmoxSim } from "../../../core/src/adapters/test-support/proxmox-sim.js";
 import { reportError } from "../main.js";
 import { runCliInProcess } from "../test-support/in-process-cli.js";
-import { proxmoxVmSpec, useProxmoxDeployEnv } from "../test-support/proxmox-deploy-env.js";
+import { endProxmoxDeploy, useProxmoxDeploySpec } from "../test-support/proxmox-deploy-env.js";
 import { deployCommand, parseDeployTimeout } from "./deploy.js";
 
 const TOKEN_ID = "labgate@pve!cli";
@@ -47,16 +47,16 @@ describe("labgate deploy", () => {
     sim.addTemplate(9000, {
       config: { scsi0: "local-lvm:base-9000-disk-0,size=3584M", boot: "order=scsi0" },
     });
-    specPath = join(dir, "vm.json");
-    const vm = { name: "ubuntu-big", cores: 16, memory_gib: 32, disk_gb: 1000 };
-    await writeFile(specPath, JSON.stringify(proxmoxVmSpec(sim.url, vm, { cidr: "192.168.3.0/24" })));
-    await useProxmoxDeployEnv(dir, POOLS, { id: TOKEN_ID, secret: SECRET });
+    specPath = await useProxmoxDeploySpec({
+      dir,
+      url: sim.url,
+      vm: { name: "ubuntu-big", cores: 16, memory_gib: 32, disk_gb: 1000 },
+      network: { cidr: "192.168.3.0/24" },
+      pools: POOLS,
+      token: { id: TOKEN_ID, secret: SECRET },
+    });
   });
-  afterEach(async () => {
-    process.env = { ...saved };
-    await sim.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterEach(() => endProxmoxDeploy(saved, sim, dir));
 
   it("check: a bad spec exits 2 and lists every finding", async () => {
     const bad = join(dir, "bad.json");

@@ -1,4 +1,4 @@
-import { writeFile } from "node:fs/promises";
+import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 /**
@@ -32,4 +32,33 @@ export function proxmoxVmSpec(
     network,
     platform_options: { proxmox: { node: "pve1", url } },
   };
+}
+
+/**
+ * A deploy test's setup on the simulator at `url`: `<dir>/vm.json` for `vm` (proxmoxVmSpec) and the
+ * environment of useProxmoxDeployEnv. Returns the spec's path.
+ */
+export async function useProxmoxDeploySpec(o: {
+  dir: string;
+  url: string;
+  vm: { name: string } & Record<string, unknown>;
+  network: Record<string, unknown>;
+  pools: unknown;
+  token: { id: string; secret: string };
+}): Promise<string> {
+  const specPath = join(o.dir, "vm.json");
+  await writeFile(specPath, JSON.stringify(proxmoxVmSpec(o.url, o.vm, o.network)));
+  await useProxmoxDeployEnv(o.dir, o.pools, o.token);
+  return specPath;
+}
+
+/** The teardown that goes with useProxmoxDeploySpec: process.env as it was, the simulator stopped, `dir` removed. */
+export async function endProxmoxDeploy(
+  saved: NodeJS.ProcessEnv,
+  sim: { close(): Promise<void> },
+  dir: string,
+): Promise<void> {
+  process.env = { ...saved };
+  await sim.close();
+  await rm(dir, { recursive: true, force: true });
 }
