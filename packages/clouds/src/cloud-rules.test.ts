@@ -1,19 +1,11 @@
 import { checkDeployment, type DeploySpec } from "@labgate/core";
 import { describe, expect, it } from "vitest";
+import { PLATFORM_OPTIONS } from "../../core/src/deploy-rules/test-support/platform-options.js";
 import { AwsAdapter } from "./aws.js";
 import { AzureAdapter } from "./azure.js";
 
 // Moved from core's deploy-rules/rules.test.ts with the adapters: core's rules judged with these adapters' capabilities.
-const OPTIONS = {
-  aws: { region: "eu-central-1", subnet_id: "subnet-1", instance_type: "t3.small" },
-  azure: {
-    subscription_id: "s",
-    resource_group: "rg",
-    location: "westeurope",
-    subnet_id: "/sub",
-    vm_size: "Standard_B2s",
-  },
-};
+const OPTIONS = { aws: PLATFORM_OPTIONS.aws, azure: PLATFORM_OPTIONS.azure };
 
 const cloud = (platform: "aws" | "azure", over: Partial<DeploySpec> = {}): DeploySpec => ({
   name: "vm1",

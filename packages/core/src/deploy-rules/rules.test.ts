@@ -8,6 +8,7 @@ import { checkDeployment } from "./check-deployment.js";
 import { parseDeploySpec } from "./parse-spec.js";
 import { resolveDeployNetwork } from "./resolve-network.js";
 import type { DeploySpec, PlatformName } from "./spec.js";
+import { PLATFORM_OPTIONS } from "./test-support/platform-options.js";
 
 const POOLS = {
   networks: [
@@ -28,29 +29,7 @@ const POOLS = {
   ],
 };
 
-const OPTIONS = {
-  proxmox: { node: "pve1", url: "https://pve.invalid:8006" },
-  esxi: {
-    url: "https://vc.invalid",
-    datastore: "ds1",
-    datastore_id: "datastore-1",
-    resource_pool: "resgroup-1",
-    folder: "group-v1",
-    ssh_host: "esxi.invalid",
-    ssh_key: "/k",
-  },
-  aws: { region: "eu-central-1", subnet_id: "subnet-1", instance_type: "t3.small" },
-  azure: {
-    subscription_id: "s",
-    resource_group: "rg",
-    location: "westeurope",
-    subnet_id: "/sub",
-    vm_size: "Standard_B2s",
-  },
-  opennebula: { network: "lab" },
-  lxd: {},
-  local: { command: ["python3", "-m", "http.server", "--bind", "{ip}", "8080"], ready_port: 8080 },
-};
+const OPTIONS = PLATFORM_OPTIONS;
 
 const base = (platform: PlatformName, over: Partial<DeploySpec> = {}): DeploySpec => ({
   name: "vm1",
