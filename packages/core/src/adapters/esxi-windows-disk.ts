@@ -1,3 +1,4 @@
+import { httpCall } from "./planned-call.js";
 import { isRecord, type Shape, shapes } from "./response-shape.js";
 import type { PlannedCall } from "./types.js";
 
@@ -84,18 +85,8 @@ export async function moveSystemDiskToSata(rest: VsphereRest, vm: string): Promi
 
 /** The same steps, for `deploy plan`. */
 export function sataMovePlan(): PlannedCall[] {
-  const call = (
-    action: string,
-    target: string,
-    why: string,
-    params?: Record<string, unknown>,
-  ): PlannedCall => ({
-    kind: "http",
-    action,
-    target: `/api/vcenter/vm/{vm}/hardware${target}`,
-    why,
-    ...(params ? { params } : {}),
-  });
+  const call = (action: string, target: string, why: string, params?: Record<string, unknown>) =>
+    httpCall(action, `/api/vcenter/vm/{vm}/hardware${target}`, why, params);
   return [
     call(
       "GET",

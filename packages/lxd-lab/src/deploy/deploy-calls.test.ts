@@ -1,19 +1,9 @@
 import type { DeploymentPlan, PlannedCall } from "@labgate/core";
 import { describe, expect, it } from "vitest";
+import { httpCall } from "../../../core/src/adapters/planned-call.js";
 import { splitPlanCalls, stepCall } from "./deploy-calls.js";
 
-const call = (
-  action: string,
-  target: string,
-  why: string,
-  params?: Record<string, unknown>,
-): PlannedCall => ({
-  kind: "http",
-  action,
-  target,
-  why,
-  ...(params ? { params } : {}),
-});
+const call = httpCall;
 
 const plan = (calls: PlannedCall[]): DeploymentPlan => ({
   platform: "proxmox",
