@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Gate, GateDecision, GateRequest } from "./gate.js";
 import { autoYesGate } from "./gate.js";
 import { createJsonPlanStore, type JsonPlanStore } from "./json-plan-store.js";
-import type { PlanStep, StepCall } from "./plan-step.js";
+import type { PlanStep, RunMode, RunPlanOptions, StepCall } from "./plan-step.js";
 import { runPlan } from "./run-plan.js";
 
 const run = promisify(execFile);
@@ -153,6 +153,9 @@ afterEach(async () => {
 const plan = () => [fileStep("make-a", "a"), fileStep("make-b", "b"), checkStep("check-files", ["a", "b"])];
 const store = () => createJsonPlanStore(progress, { removeWhenEmpty: true });
 const RESUME = "labgate test apply";
+/** runPlan on this test's ctx and a fresh store: answered yes, resumed by RESUME, unless `more` says otherwise. */
+const runStore = async (steps: PlanStep<Ctx>[], mode: RunMode, more: Partial<RunPlanOptions<Ctx>> = {}) =>
+  runPlan(steps, { ctx, store: await store(), gate: autoYesGate(), mode, resume: RESUME, ...more });
 
 async function onDisk(): Promise<Record<string, { status: string }>> {
   return JSON.parse(await readFile(progress, "utf8")).steps;
@@ -166,7 +169,7 @@ describe("runPlan apply", () => {
     ctx.during = async (id) => {
       seenDuringApply.push(`${id}:${(await onDisk())[id]?.status}`);
     };
-    const result = await runPlan(steps, { ctx, store: await store(), gate, mode: "apply", resume: RESUME });
+    const result = await runStore(steps, "apply", { gate });
     expect(result).toMatchObject({ mode: "apply", changed: true, complete: true });
     expect(result.steps.map((s) => `${s.id}:${s.outcome}`)).toEqual([
       "make-a:applied",
@@ -193,7 +196,7 @@ describe("runPlan apply", () => {
 
   it("the calls a step makes are the calls its description plans", async () => {
     const steps = plan();
-    await runPlan(steps, { ctx, store: await store(), gate: autoYesGate(), mode: "apply", resume: RESUME });
+    await runStore(steps, "apply");
     const planned = steps.flatMap((s) => (s.current?.(ctx) ?? s.description).calls.map((c) => c.display));
     expect(ctx.made).toEqual(planned);
     expect(planned).toEqual([
@@ -205,15 +208,9 @@ describe("runPlan apply", () => {
   });
 
   it("a second run finds everything done, asks nothing and leaves the progress file as it was", async () => {
-    await runPlan(plan(), { ctx, store: await store(), gate: autoYesGate(), mode: "apply", resume: RESUME });
+    await runStore(plan(), "apply");
     const before = await readFile(progress, "utf8");
-    const again = await runPlan(plan().slice(0, 2), {
-      ctx,
-      store: await store(),
-      gate: neverAsk,
-      mode: "apply",
-      resume: RESUME,
-    });
+    const again = await runStore(plan().slice(0, 2), "apply", { gate: neverAsk });
     expect(again.steps.map((s) => s.outcome)).toEqual(["already-done", "already-done"]);
     expect(again.changed).toBe(false);
     expect(await readFile(progress, "utf8")).toBe(before);
@@ -223,20 +220,14 @@ describe("runPlan apply", () => {
     ctx.during = async (id) => {
       if (id === "make-b") throw new Error("disk full");
     };
-    const error = await runPlan(plan(), {
-      ctx,
-      store: await store(),
-      gate: autoYesGate(),
-      mode: "apply",
-      resume: RESUME,
-    }).catch((e) => e);
+    const error = await runStore(plan(), "apply").catch((e) => e);
     expect(error).toMatchObject({ code: "STEP_FAILED", stepId: "make-b", exitCode: 5 });
     expect(error.message).toContain('Step "make-b" (Create b) failed while running: disk full');
     expect(error.hint).toContain(RESUME);
     expect((await onDisk())["make-b"]).toMatchObject({ status: "failed", error: "disk full" });
     delete ctx.during;
     const gate = scripted(["yes", "yes"]);
-    const again = await runPlan(plan(), { ctx, store: await store(), gate, mode: "apply", resume: RESUME });
+    const again = await runStore(plan(), "apply", { gate });
     expect(again.steps.map((s) => `${s.id}:${s.outcome}`)).toEqual([
       "make-a:already-done",
       "make-b:applied",
@@ -252,52 +243,23 @@ describe("runPlan apply", () => {
       controller.abort();
       throw new Error("killed by SIGINT");
     };
-    const error = await runPlan(plan(), {
-      ctx,
-      store: await store(),
-      gate: autoYesGate(),
-      mode: "apply",
-      resume: RESUME,
-      signal: controller.signal,
-    }).catch((e) => e);
+    const error = await runStore(plan(), "apply", { signal: controller.signal }).catch((e) => e);
     expect(error).toMatchObject({ code: "INTERRUPTED", exitCode: 130 });
     expect(error.hint).toContain(RESUME);
     expect((await onDisk())["make-b"]?.status).toBe("interrupted");
     delete ctx.during;
-    const again = await runPlan(plan(), {
-      ctx,
-      store: await store(),
-      gate: autoYesGate(),
-      mode: "apply",
-      resume: RESUME,
-    });
+    const again = await runStore(plan(), "apply");
     expect(again.steps.map((s) => s.outcome)).toEqual(["already-done", "applied", "applied"]);
   });
 
   it("no stops (DECLINED), quit stops (QUIT), skip goes on and leaves the run incomplete with a warning", async () => {
     const lines: string[] = [];
-    const declined = await runPlan(plan(), {
-      ctx,
-      store: await store(),
-      gate: scripted(["no"]),
-      mode: "apply",
-      resume: RESUME,
-    }).catch((e) => e);
+    const declined = await runStore(plan(), "apply", { gate: scripted(["no"]) }).catch((e) => e);
     expect(declined).toMatchObject({ code: "DECLINED", exitCode: 7 });
-    const quit = await runPlan(plan(), {
-      ctx,
-      store: await store(),
-      gate: scripted(["yes", "quit"]),
-      mode: "apply",
-      resume: RESUME,
-    }).catch((e) => e);
+    const quit = await runStore(plan(), "apply", { gate: scripted(["yes", "quit"]) }).catch((e) => e);
     expect(quit).toMatchObject({ code: "QUIT" });
-    const skipped = await runPlan([fileStep("make-c", "c"), fileStep("make-d", "d")], {
-      ctx,
-      store: await store(),
+    const skipped = await runStore([fileStep("make-c", "c"), fileStep("make-d", "d")], "apply", {
       gate: scripted(["skip", "yes"]),
-      mode: "apply",
-      resume: RESUME,
       log: (l) => lines.push(l),
     });
     expect(skipped.steps.map((s) => s.outcome)).toEqual(["skipped", "applied"]);
@@ -320,89 +282,37 @@ describe("runPlan apply", () => {
     await run("mkdir", ["-p", dir]);
     await writeFile(join(dir, "a"), "");
     const lines: string[] = [];
-    const result = await runPlan([step], {
-      ctx,
-      store: await store(),
-      gate: autoYesGate(),
-      mode: "apply",
-      resume: RESUME,
-      log: (l) => lines.push(l),
-    });
+    const result = await runStore([step], "apply", { log: (l) => lines.push(l) });
     expect(result.steps[0]?.outcome).toBe("applied");
     expect(lines.join("\n")).toContain("found done but its verification failed (stale)");
   });
 
   it("--step, --from and --replace select steps; an unknown id is refused", async () => {
     const lines: string[] = [];
-    const only = await runPlan(plan(), {
-      ctx,
-      store: await store(),
-      gate: autoYesGate(),
-      mode: "apply",
-      resume: RESUME,
-      step: "make-b",
-      log: (l) => lines.push(l),
-    });
+    const only = await runStore(plan(), "apply", { step: "make-b", log: (l) => lines.push(l) });
     expect(only.steps.map((s) => s.id)).toEqual(["make-b"]);
     expect(lines.join("\n")).toContain(
       `warning: needs make-a, which is not done (never run): it will probably fail; run it first (\`${RESUME} --step make-a\`)`,
     );
-    const from = await runPlan(plan(), {
-      ctx,
-      store: await store(),
-      gate: autoYesGate(),
-      mode: "apply",
-      resume: RESUME,
-      from: "make-a",
-      replace: "make-b",
-    });
+    const from = await runStore(plan(), "apply", { from: "make-a", replace: "make-b" });
     expect(from.steps.map((s) => `${s.id}:${s.outcome}`)).toEqual([
       "make-a:applied",
       "make-b:replaced",
       "check-files:applied",
     ]);
     expect(ctx.made).toContain(`rm -f ${join(dir, "b")}`);
-    await expect(
-      runPlan(plan(), {
-        ctx,
-        store: await store(),
-        gate: autoYesGate(),
-        mode: "apply",
-        resume: RESUME,
-        step: "nope",
-      }),
-    ).rejects.toMatchObject({ code: "UNKNOWN_STEP" });
+    await expect(runStore(plan(), "apply", { step: "nope" })).rejects.toMatchObject({ code: "UNKNOWN_STEP" });
   });
 });
 
 describe("runPlan undo", () => {
   it("undoes in reverse only what ran; a read-only step is forgotten without asking; the progress file goes", async () => {
-    await runPlan(plan(), {
-      ctx,
-      store: await store(),
-      gate: autoYesGate(),
-      mode: "apply",
-      resume: RESUME,
-      step: "make-a",
-    });
-    await runPlan(plan(), {
-      ctx,
-      store: await store(),
-      gate: autoYesGate(),
-      mode: "apply",
-      resume: RESUME,
-      from: "check-files",
-    }).catch(() => {});
+    await runStore(plan(), "apply", { step: "make-a" });
+    await runStore(plan(), "apply", { from: "check-files" }).catch(() => {});
     // check-files failed (b is missing) and is recorded; make-b never ran.
     expect(Object.keys(await onDisk())).toEqual(["make-a", "check-files"]);
     const gate = scripted(["yes"]);
-    const result = await runPlan(plan(), {
-      ctx,
-      store: await store(),
-      gate,
-      mode: "undo",
-      resume: "labgate test destroy",
-    });
+    const result = await runStore(plan(), "undo", { gate, resume: "labgate test destroy" });
     expect(result.steps.map((s) => `${s.id}:${s.outcome}`)).toEqual([
       "check-files:nothing-to-undo",
       "make-b:nothing-to-undo",
@@ -415,24 +325,12 @@ describe("runPlan undo", () => {
   });
 
   it("an undo that fails keeps the record as failed, for the next undo", async () => {
-    await runPlan(plan().slice(0, 1), {
-      ctx,
-      store: await store(),
-      gate: autoYesGate(),
-      mode: "apply",
-      resume: RESUME,
-    });
+    await runStore(plan().slice(0, 1), "apply");
     const step = fileStep("make-a", "a");
     step.actions.undo = async () => {
       throw new Error("busy");
     };
-    const error = await runPlan([step], {
-      ctx,
-      store: await store(),
-      gate: autoYesGate(),
-      mode: "undo",
-      resume: RESUME,
-    }).catch((e) => e);
+    const error = await runStore([step], "undo").catch((e) => e);
     expect(error).toMatchObject({ code: "STEP_FAILED", stepId: "make-a" });
     expect((await onDisk())["make-a"]).toMatchObject({ status: "failed", error: "busy" });
   });
@@ -440,24 +338,14 @@ describe("runPlan undo", () => {
 
 describe("runPlan interruptions and broken checks", () => {
   it("Ctrl-C during an undo saves it as interrupted and names the undo command", async () => {
-    await runPlan(plan().slice(0, 1), {
-      ctx,
-      store: await store(),
-      gate: autoYesGate(),
-      mode: "apply",
-      resume: RESUME,
-    });
+    await runStore(plan().slice(0, 1), "apply");
     const controller = new AbortController();
     const step = fileStep("make-a", "a");
     step.actions.undo = async () => {
       controller.abort();
       throw new Error("killed");
     };
-    const error = await runPlan([step], {
-      ctx,
-      store: await store(),
-      gate: autoYesGate(),
-      mode: "undo",
+    const error = await runStore([step], "undo", {
       resume: "labgate test destroy",
       signal: controller.signal,
     }).catch((e) => e);
@@ -471,13 +359,7 @@ describe("runPlan interruptions and broken checks", () => {
     step.actions.check = async () => {
       throw new Error("permission denied");
     };
-    const error = await runPlan([step], {
-      ctx,
-      store: await store(),
-      gate: neverAsk,
-      mode: "apply",
-      resume: RESUME,
-    }).catch((e) => e);
+    const error = await runStore([step], "apply", { gate: neverAsk }).catch((e) => e);
     expect(error).toMatchObject({ code: "STEP_FAILED", stepId: "make-a" });
     expect(error.message).toContain("failed while checking whether it is already done: permission denied");
     await expect(access(progress)).rejects.toMatchObject({ code: "ENOENT" });
