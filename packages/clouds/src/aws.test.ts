@@ -1,12 +1,16 @@
 import { checkDeployment, type DeploySpec, resolveDeployNetwork } from "@labgate/core";
 import { describe, expect, it } from "vitest";
-import { AwsAdapter } from "./aws.js";
+import { AwsAdapter, type AwsAdapterOptions } from "./aws.js";
 import { startEc2Sim } from "./test-support/ec2-sim.js";
 
 const credentials = {
   accessKeyId: "AKIALABGATETEST00001",
   secretAccessKey: "labgate/test/secret/key/value/000000000",
 };
+
+/** The adapter under test: the SDK on the simulator, one attempt per call so a failure shows at once. */
+const adapterFor = (spec: DeploySpec, more: Omit<AwsAdapterOptions, "spec" | "clientConfig"> = {}) =>
+  new AwsAdapter({ spec, clientConfig: { credentials, maxAttempts: 1 }, ...more });
 
 const specFor = (url: string, network: DeploySpec["network"]): DeploySpec => ({
   name: "bench-client",
@@ -32,11 +36,7 @@ describe("AwsAdapter with the EC2 SDK pointed at a loopback EC2 Query simulator"
     const sim = await startEc2Sim({ accessKeyId: credentials.accessKeyId, pendingPolls: 1 });
     try {
       const spec = specFor(sim.url, {});
-      const adapter = new AwsAdapter({
-        spec,
-        clientConfig: { credentials, maxAttempts: 1 },
-        pollIntervalMs: 5,
-      });
+      const adapter = adapterFor(spec, { pollIntervalMs: 5 });
       expect(checkDeployment(spec, adapter).filter((f) => f.severity === "error")).toEqual([]);
       const { spec: resolved } = await resolveDeployNetwork(spec, "aws", undefined);
       expect(resolved.resolvedNetwork).toEqual({ mode: "dhcp" });
@@ -73,7 +73,7 @@ describe("AwsAdapter with the EC2 SDK pointed at a loopback EC2 Query simulator"
     const sim = await startEc2Sim({ accessKeyId: credentials.accessKeyId });
     try {
       const spec = specFor(sim.url, { ip: "10.0.1.50", static: true });
-      const adapter = new AwsAdapter({ spec, clientConfig: { credentials, maxAttempts: 1 } });
+      const adapter = adapterFor(spec);
       // The cloud knows the subnet's gateway and DNS: the address alone is enough, and the guest stays on DHCP.
       const { spec: resolved } = await resolveDeployNetwork(spec, "aws", undefined);
       expect(resolved.resolvedNetwork).toEqual({ mode: "fixed", ip: "10.0.1.50" });
@@ -105,7 +105,7 @@ describe("AwsAdapter with the EC2 SDK pointed at a loopback EC2 Query simulator"
         },
       });
       await expect(wrong.create(resolved)).rejects.toMatchObject({ code: "PLATFORM_AUTH_FAILED" });
-      const adapter = new AwsAdapter({ spec, clientConfig: { credentials, maxAttempts: 1 } });
+      const adapter = adapterFor(spec);
       await expect(adapter.create({ ...resolved, image: { ref: "bogus" } })).rejects.toMatchObject({
         code: "PLATFORM_API_ERROR",
         message: expect.stringContaining("InvalidAMIID.Malformed"),
@@ -122,12 +122,7 @@ describe("AwsAdapter with the EC2 SDK pointed at a loopback EC2 Query simulator"
     const sim = await startEc2Sim({ accessKeyId: credentials.accessKeyId, invisibleCalls: 3 });
     try {
       const spec = specFor(sim.url, {});
-      const adapter = new AwsAdapter({
-        spec,
-        clientConfig: { credentials, maxAttempts: 1 },
-        pollIntervalMs: 5,
-        consistencyGraceMs: 60_000,
-      });
+      const adapter = adapterFor(spec, { pollIntervalMs: 5, consistencyGraceMs: 60_000 });
       const { spec: resolved } = await resolveDeployNetwork(spec, "aws", undefined);
       const ref = await adapter.create(resolved);
       expect(await adapter.get(ref)).toMatchObject({
@@ -150,12 +145,7 @@ describe("AwsAdapter with the EC2 SDK pointed at a loopback EC2 Query simulator"
 
       // Past the grace period (or a record without a launch time), NotFound means gone.
       const stale = await adapter.create({ ...resolved, name: "bench-stale" });
-      const strict = new AwsAdapter({
-        spec,
-        clientConfig: { credentials, maxAttempts: 1 },
-        pollIntervalMs: 5,
-        consistencyGraceMs: 0,
-      });
+      const strict = adapterFor(spec, { pollIntervalMs: 5, consistencyGraceMs: 0 });
       expect(await strict.get(stale)).toBeUndefined();
       const { launchedAt: _, ...withoutLaunch } = stale.location ?? {};
       expect(await adapter.get({ ...stale, location: withoutLaunch })).toBeUndefined();
@@ -172,11 +162,7 @@ describe("AwsAdapter with the EC2 SDK pointed at a loopback EC2 Query simulator"
         ...specFor(sim.url, {}),
         image: { ref: "ami-0a1b2c3d4e5f60718", format: "ami" as const },
       };
-      const adapter = new AwsAdapter({
-        spec,
-        clientConfig: { credentials, maxAttempts: 1 },
-        pollIntervalMs: 5,
-      });
+      const adapter = adapterFor(spec, { pollIntervalMs: 5 });
       const { spec: resolved } = await resolveDeployNetwork(spec, "aws", undefined);
       expect(adapter.plan(resolved).calls.map((c) => c.action)).toEqual([
         "DescribeImages",
@@ -194,11 +180,7 @@ describe("AwsAdapter with the EC2 SDK pointed at a loopback EC2 Query simulator"
       expect(sim.instances.get(ref.id)?.volumes).toEqual({ "/dev/xvda": { sizeGb: 30, root: true } });
 
       // An explicit root_device is the user's word and skips the lookup.
-      const pinned = new AwsAdapter({
-        spec,
-        overrides: { root_device: "/dev/xvda" },
-        clientConfig: { credentials, maxAttempts: 1 },
-      });
+      const pinned = adapterFor(spec, { overrides: { root_device: "/dev/xvda" } });
       expect(pinned.plan(resolved).calls.map((c) => c.action)).toEqual([
         "DescribeInstances",
         "RunInstances",
@@ -221,7 +203,7 @@ describe("AwsAdapter with the EC2 SDK pointed at a loopback EC2 Query simulator"
     const sim = await startEc2Sim({ accessKeyId: credentials.accessKeyId, denied: ["ec2:CreateTags"] });
     try {
       const spec = specFor(sim.url, {});
-      const adapter = new AwsAdapter({ spec, clientConfig: { credentials, maxAttempts: 1 } });
+      const adapter = adapterFor(spec);
       const { spec: resolved } = await resolveDeployNetwork(spec, "aws", undefined);
       const error = await adapter.create(resolved).catch((e: unknown) => e);
       expect(error).toMatchObject({
