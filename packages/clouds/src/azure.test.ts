@@ -150,9 +150,22 @@ describe("AzureAdapter as ARM behaves: failed provisioning and marketplace plans
     };
     return { sim, adapter, resolved, close };
   };
+  /** `body` on a fresh simulator and adapter (setup), closed afterwards whatever the body did. */
+  const withLab = async (
+    simOptions: Parameters<typeof setup>[0],
+    image: string,
+    body: (lab: Omit<Awaited<ReturnType<typeof setup>>, "close">) => Promise<void>,
+  ) => {
+    const { close, ...lab } = await setup(simOptions, image);
+    try {
+      await body(lab);
+    } finally {
+      await close();
+    }
+  };
 
   it("reads ProvisioningState/failed/<Code> as an error and fails the wait at once with Azure's code", async () => {
-    const { sim, adapter, resolved, close } = await setup(
+    await withLab(
       {
         failProvisioning: {
           web3: {
@@ -162,123 +175,120 @@ describe("AzureAdapter as ARM behaves: failed provisioning and marketplace plans
         },
       },
       "Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2:latest",
+      async ({ sim, adapter, resolved }) => {
+        await expect(adapter.create(resolved)).rejects.toMatchObject({
+          code: "PLATFORM_API_ERROR",
+          message: expect.stringContaining("OSProvisioningTimedOut"),
+        });
+        // The Failed VM and the NIC this run made are removed again.
+        expect(sim.resources.size).toBe(0);
+        expect(
+          sim.requests.filter((r) => r.method === "DELETE").map((r) => r.path.split("/").slice(-2).join("/")),
+        ).toEqual(["virtualMachines/web3", "networkInterfaces/web3-nic"]);
+        // A VM that failed while nobody waited (an interrupted deploy, resumed): Failed, and waiting would never end.
+        const path =
+          "/subscriptions/0000/resourceGroups/lab-rg/providers/Microsoft.Compute/virtualMachines/web3";
+        sim.resources.set(path.toLowerCase(), {
+          id: path,
+          name: "web3",
+          location: "westeurope",
+          properties: { provisioningState: "Failed" },
+        });
+        const ref = {
+          platform: "azure" as const,
+          id: "web3",
+          name: "web3",
+          location: { resourceGroup: "lab-rg", nic: "web3-nic" },
+        };
+        expect(await adapter.get(ref)).toMatchObject({
+          state: "error",
+          rawState: expect.stringContaining("ProvisioningState/failed/OSProvisioningTimedOut"),
+        });
+        await expect(adapter.waitUntilRunning(ref, { timeoutMs: 3000, intervalMs: 5 })).rejects.toMatchObject(
+          {
+            code: "PLATFORM_WAIT_FAILED",
+            message: expect.stringMatching(/failed\/OSProvisioningTimedOut: OS Provisioning for VM 'web3'/),
+          },
+        );
+      },
     );
-    try {
-      await expect(adapter.create(resolved)).rejects.toMatchObject({
-        code: "PLATFORM_API_ERROR",
-        message: expect.stringContaining("OSProvisioningTimedOut"),
-      });
-      // The Failed VM and the NIC this run made are removed again.
-      expect(sim.resources.size).toBe(0);
-      expect(
-        sim.requests.filter((r) => r.method === "DELETE").map((r) => r.path.split("/").slice(-2).join("/")),
-      ).toEqual(["virtualMachines/web3", "networkInterfaces/web3-nic"]);
-      // A VM that failed while nobody waited (an interrupted deploy, resumed): Failed, and waiting would never end.
-      const path =
-        "/subscriptions/0000/resourceGroups/lab-rg/providers/Microsoft.Compute/virtualMachines/web3";
-      sim.resources.set(path.toLowerCase(), {
-        id: path,
-        name: "web3",
-        location: "westeurope",
-        properties: { provisioningState: "Failed" },
-      });
-      const ref = {
-        platform: "azure" as const,
-        id: "web3",
-        name: "web3",
-        location: { resourceGroup: "lab-rg", nic: "web3-nic" },
-      };
-      expect(await adapter.get(ref)).toMatchObject({
-        state: "error",
-        rawState: expect.stringContaining("ProvisioningState/failed/OSProvisioningTimedOut"),
-      });
-      await expect(adapter.waitUntilRunning(ref, { timeoutMs: 3000, intervalMs: 5 })).rejects.toMatchObject({
-        code: "PLATFORM_WAIT_FAILED",
-        message: expect.stringMatching(/failed\/OSProvisioningTimedOut: OS Provisioning for VM 'web3'/),
-      });
-    } finally {
-      await close();
-    }
   });
 
   it("sends the image's purchase plan for marketplace images that carry one; unaccepted terms get the accept command", async () => {
     const urn = "fortinet:fortinet_fortigate-vm_v5:fortinet_fg-vm_payg_2023:latest";
-    const refused = await setup({}, urn);
-    try {
+    await withLab({}, urn, async (refused) => {
       const error = await refused.adapter.create(refused.resolved).catch((e: unknown) => e);
       expect(error).toMatchObject({ message: expect.stringContaining("ResourcePurchaseValidationFailed") });
       expect((error as { hint: string }).hint).toBe(
         `Accept the image's terms once for this subscription: az vm image terms accept --urn ${urn} (plan fortinet_fg-vm_payg_2023 of fortinet/fortinet_fortigate-vm_v5).`,
       );
       expect(refused.sim.resources.size).toBe(0); // the NIC made for the refused VM is gone again
-    } finally {
-      await refused.close();
-    }
-    const { sim, adapter, resolved, close } = await setup(
+    });
+    await withLab(
       { acceptedTerms: ["fortinet:fortinet_fortigate-vm_v5:fortinet_fg-vm_payg_2023"] },
       urn,
+      async ({ sim, adapter, resolved }) => {
+        expect(adapter.plan(resolved).calls.map((c) => c.action)).toEqual([
+          "virtualMachineImages.list",
+          "virtualMachineImages.get",
+          "virtualMachines.get",
+          "networkInterfaces.get",
+          "networkInterfaces.beginCreateOrUpdate",
+          "virtualMachines.beginCreateOrUpdate",
+          "virtualMachines.get",
+        ]);
+        await adapter.create(resolved);
+        const reads = sim.requests.filter((r) => r.path.includes("/artifacttypes/vmimage/"));
+        expect(reads.map((r) => r.path.split("/skus/")[1])).toEqual([
+          "fortinet_fg-vm_payg_2023/versions",
+          "fortinet_fg-vm_payg_2023/versions/7.4.4",
+        ]);
+        const vmPut = sim.requests.find(
+          (r) => r.method === "PUT" && r.path.endsWith("/virtualMachines/web3"),
+        );
+        expect(vmPut?.json).toMatchObject({
+          plan: {
+            name: "fortinet_fg-vm_payg_2023",
+            publisher: "fortinet",
+            product: "fortinet_fortigate-vm_v5",
+          },
+        });
+        expect(
+          (
+            await adapter.waitUntilRunning(
+              {
+                platform: "azure",
+                id: "web3",
+                name: "web3",
+                location: { resourceGroup: "lab-rg", nic: "web3-nic" },
+              },
+              { timeoutMs: 5000, intervalMs: 5 },
+            )
+          ).state,
+        ).toBe("running");
+      },
     );
-    try {
-      expect(adapter.plan(resolved).calls.map((c) => c.action)).toEqual([
-        "virtualMachineImages.list",
-        "virtualMachineImages.get",
-        "virtualMachines.get",
-        "networkInterfaces.get",
-        "networkInterfaces.beginCreateOrUpdate",
-        "virtualMachines.beginCreateOrUpdate",
-        "virtualMachines.get",
-      ]);
-      await adapter.create(resolved);
-      const reads = sim.requests.filter((r) => r.path.includes("/artifacttypes/vmimage/"));
-      expect(reads.map((r) => r.path.split("/skus/")[1])).toEqual([
-        "fortinet_fg-vm_payg_2023/versions",
-        "fortinet_fg-vm_payg_2023/versions/7.4.4",
-      ]);
-      const vmPut = sim.requests.find((r) => r.method === "PUT" && r.path.endsWith("/virtualMachines/web3"));
-      expect(vmPut?.json).toMatchObject({
-        plan: {
-          name: "fortinet_fg-vm_payg_2023",
-          publisher: "fortinet",
-          product: "fortinet_fortigate-vm_v5",
-        },
-      });
-      expect(
-        (
-          await adapter.waitUntilRunning(
-            {
-              platform: "azure",
-              id: "web3",
-              name: "web3",
-              location: { resourceGroup: "lab-rg", nic: "web3-nic" },
-            },
-            { timeoutMs: 5000, intervalMs: 5 },
-          )
-        ).state,
-      ).toBe("running");
-    } finally {
-      await close();
-    }
   });
 
   it("refuses an image Azure does not have before creating anything, and sends no plan for plan-less images", async () => {
-    const { sim, adapter, resolved, close } = await setup(
+    await withLab(
       {},
       "Canonical:0001-com-ubuntu-server-jammy:20_04-lts:latest",
+      async ({ sim, adapter, resolved }) => {
+        await expect(adapter.create(resolved)).rejects.toMatchObject({
+          code: "PLATFORM_NOT_FOUND",
+          hint: expect.stringContaining("az vm image list --location westeurope --publisher Canonical"),
+        });
+        expect(sim.resources.size).toBe(0);
+        await adapter.create({
+          ...resolved,
+          image: { ref: "Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2:22.04.202409270" },
+        });
+        const vmPut = sim.requests.find(
+          (r) => r.method === "PUT" && r.path.endsWith("/virtualMachines/web3"),
+        );
+        expect(vmPut?.json).not.toHaveProperty("plan");
+      },
     );
-    try {
-      await expect(adapter.create(resolved)).rejects.toMatchObject({
-        code: "PLATFORM_NOT_FOUND",
-        hint: expect.stringContaining("az vm image list --location westeurope --publisher Canonical"),
-      });
-      expect(sim.resources.size).toBe(0);
-      await adapter.create({
-        ...resolved,
-        image: { ref: "Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2:22.04.202409270" },
-      });
-      const vmPut = sim.requests.find((r) => r.method === "PUT" && r.path.endsWith("/virtualMachines/web3"));
-      expect(vmPut?.json).not.toHaveProperty("plan");
-    } finally {
-      await close();
-    }
   });
 });
