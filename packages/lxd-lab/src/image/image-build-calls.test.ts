@@ -11,7 +11,7 @@ import { imageBuildSteps } from "./image-build-steps.js";
 import { readCachedImage, splitImageFingerprint } from "./image-cache.js";
 import { type CommandCall, type ImageContext, imageContext } from "./image-context.js";
 import { imageProgressStore, PROGRESS_FILE } from "./image-progress-store.js";
-import { runImageBuild } from "./run-image-build.js";
+import { type RunImageBuildOptions, runImageBuild } from "./run-image-build.js";
 import { callRecorder, type MadeCall } from "./test-support/call-recorder.js";
 
 /**
@@ -60,6 +60,10 @@ function recorder(o: ImageBuildOptions, made: Made[], debootstrapMakesRoot = () 
   );
 }
 
+/** A build of `steps` on `ctx` that answers every gate with yes. */
+const build = (ctx: ImageContext, steps: RunImageBuildOptions["steps"], more: { dryRun?: boolean } = {}) =>
+  runImageBuild({ ctx, steps, gate: autoYesGate(), ...more });
+
 /** The step records in the cache entry's progress file. */
 async function progressOf(o: ImageBuildOptions): Promise<Record<string, { status: string }>> {
   const file = JSON.parse(await readFile(join(o.entryDir, PROGRESS_FILE), "utf8")) as {
@@ -74,7 +78,7 @@ describe("image build: the calls made are the calls planned", () => {
     const plan = imageBuildSteps(o);
     const made: Made[] = [];
     const { ctx, attributed } = recorder(o, made);
-    const result = await runImageBuild({ ctx, steps: plan.map(attributed), gate: autoYesGate() });
+    const result = await build(ctx, plan.map(attributed));
 
     expect(result.steps.map((s) => [s.id, s.outcome])).toEqual([
       ["check-tools", "already-done"],
@@ -130,7 +134,7 @@ describe("image build: the calls made are the calls planned", () => {
     ]);
 
     made.length = 0;
-    const again = await runImageBuild({ ctx, steps: plan.map(attributed), gate: autoYesGate() });
+    const again = await build(ctx, plan.map(attributed));
     expect(again.changed).toBe(false);
     expect(again.steps.every((s) => s.outcome === "already-done")).toBe(true);
     expect(made).toEqual([]);
@@ -141,7 +145,7 @@ describe("image build: the calls made are the calls planned", () => {
     const plan = imageBuildSteps(o);
     const made: Made[] = [];
     const { ctx, attributed } = recorder(o, made);
-    await runImageBuild({ ctx, steps: plan.map(attributed), gate: autoYesGate() });
+    await build(ctx, plan.map(attributed));
     made.length = 0;
     const undone = await runPlan(plan.map(attributed), {
       ctx,
@@ -179,11 +183,7 @@ describe("image build: the calls made are the calls planned", () => {
         return { exitCode: 143, output: "" };
       },
     };
-    const error = await runImageBuild({
-      ctx: interrupted,
-      steps: imageBuildSteps(o).map(attributed),
-      gate: autoYesGate(),
-    }).catch((e: unknown) => e);
+    const error = await build(interrupted, imageBuildSteps(o).map(attributed)).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: "INTERRUPTED", exitCode: ExitCode.INTERRUPTED });
     expect((error as { hint?: string }).hint).toContain("labgate image build");
     const progress = await progressOf(o);
@@ -197,11 +197,7 @@ describe("image build: the calls made are the calls planned", () => {
     let makeRoot = false;
     const { ctx, attributed } = recorder(o, made, () => makeRoot);
     // debootstrap "succeeds" but leaves no root: customize cannot write /sbin/init.
-    const failed = await runImageBuild({
-      ctx,
-      steps: imageBuildSteps(o).map(attributed),
-      gate: autoYesGate(),
-    }).catch((e: unknown) => e);
+    const failed = await build(ctx, imageBuildSteps(o).map(attributed)).catch((e: unknown) => e);
     expect(failed).toMatchObject({ code: "STEP_FAILED" });
     const progress = await progressOf(o);
     expect(progress.debootstrap?.status).toBe("done");
@@ -214,11 +210,7 @@ describe("image build: the calls made are the calls planned", () => {
       o,
     );
     made.length = 0;
-    const resumed = await runImageBuild({
-      ctx,
-      steps: imageBuildSteps(o).map(attributed),
-      gate: autoYesGate(),
-    });
+    const resumed = await build(ctx, imageBuildSteps(o).map(attributed));
     expect(resumed.steps.map((s) => [s.id, s.outcome])).toEqual([
       ["check-tools", "already-done"],
       ["debootstrap", "already-done"],
@@ -233,12 +225,7 @@ describe("image build: the calls made are the calls planned", () => {
     const plan = imageBuildSteps(o);
     const made: Made[] = [];
     const { ctx, attributed } = recorder(o, made);
-    const result = await runImageBuild({
-      ctx,
-      steps: plan.map(attributed),
-      gate: autoYesGate(),
-      dryRun: true,
-    });
+    const result = await build(ctx, plan.map(attributed), { dryRun: true });
     expect(result.steps.map((s) => s.commands)).toEqual(
       plan.map((s) => s.description.calls.map((c) => c.display)),
     );
@@ -258,11 +245,7 @@ describe("image build: the calls made are the calls planned", () => {
         return ctx.exec(call);
       },
     };
-    const error = await runImageBuild({
-      ctx: failingTar,
-      steps: imageBuildSteps(o).map(attributed),
-      gate: autoYesGate(),
-    }).catch((e: unknown) => e);
+    const error = await build(failingTar, imageBuildSteps(o).map(attributed)).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: "STEP_FAILED", exitCode: ExitCode.EXTERNAL });
     expect(String((error as Error).message)).toContain("tar failed (exit 2)");
     expect(await readCachedImage(o)).toBeUndefined();
