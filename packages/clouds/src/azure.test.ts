@@ -150,11 +150,20 @@ describe("AzureAdapter as ARM behaves: failed provisioning and marketplace plans
     };
     return { sim, adapter, resolved, close };
   };
+  type Lab = Omit<Awaited<ReturnType<typeof setup>>, "close">;
+  /** create is refused as `expected`, and nothing it made on the way is left in the resource group. */
+  const createRefused = async ({ sim, adapter, resolved }: Lab, expected: Record<string, unknown>) => {
+    const error = await adapter.create(resolved).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error); // refused: a create that resolves fails here
+    expect(error).toMatchObject(expected);
+    expect(sim.resources.size).toBe(0);
+    return error;
+  };
   /** `body` on a fresh simulator and adapter (setup), closed afterwards whatever the body did. */
   const withLab = async (
     simOptions: Parameters<typeof setup>[0],
     image: string,
-    body: (lab: Omit<Awaited<ReturnType<typeof setup>>, "close">) => Promise<void>,
+    body: (lab: Lab) => Promise<void>,
   ) => {
     const { close, ...lab } = await setup(simOptions, image);
     try {
@@ -176,12 +185,11 @@ describe("AzureAdapter as ARM behaves: failed provisioning and marketplace plans
       },
       "Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2:latest",
       async ({ sim, adapter, resolved }) => {
-        await expect(adapter.create(resolved)).rejects.toMatchObject({
-          code: "PLATFORM_API_ERROR",
-          message: expect.stringContaining("OSProvisioningTimedOut"),
-        });
         // The Failed VM and the NIC this run made are removed again.
-        expect(sim.resources.size).toBe(0);
+        await createRefused(
+          { sim, adapter, resolved },
+          { code: "PLATFORM_API_ERROR", message: expect.stringContaining("OSProvisioningTimedOut") },
+        );
         expect(
           sim.requests.filter((r) => r.method === "DELETE").map((r) => r.path.split("/").slice(-2).join("/")),
         ).toEqual(["virtualMachines/web3", "networkInterfaces/web3-nic"]);
@@ -217,12 +225,13 @@ describe("AzureAdapter as ARM behaves: failed provisioning and marketplace plans
   it("sends the image's purchase plan for marketplace images that carry one; unaccepted terms get the accept command", async () => {
     const urn = "fortinet:fortinet_fortigate-vm_v5:fortinet_fg-vm_payg_2023:latest";
     await withLab({}, urn, async (refused) => {
-      const error = await refused.adapter.create(refused.resolved).catch((e: unknown) => e);
-      expect(error).toMatchObject({ message: expect.stringContaining("ResourcePurchaseValidationFailed") });
+      // The NIC made for the refused VM is gone again.
+      const error = await createRefused(refused, {
+        message: expect.stringContaining("ResourcePurchaseValidationFailed"),
+      });
       expect((error as { hint: string }).hint).toBe(
         `Accept the image's terms once for this subscription: az vm image terms accept --urn ${urn} (plan fortinet_fg-vm_payg_2023 of fortinet/fortinet_fortigate-vm_v5).`,
       );
-      expect(refused.sim.resources.size).toBe(0); // the NIC made for the refused VM is gone again
     });
     await withLab(
       { acceptedTerms: ["fortinet:fortinet_fortigate-vm_v5:fortinet_fg-vm_payg_2023"] },
@@ -275,11 +284,13 @@ describe("AzureAdapter as ARM behaves: failed provisioning and marketplace plans
       {},
       "Canonical:0001-com-ubuntu-server-jammy:20_04-lts:latest",
       async ({ sim, adapter, resolved }) => {
-        await expect(adapter.create(resolved)).rejects.toMatchObject({
-          code: "PLATFORM_NOT_FOUND",
-          hint: expect.stringContaining("az vm image list --location westeurope --publisher Canonical"),
-        });
-        expect(sim.resources.size).toBe(0);
+        await createRefused(
+          { sim, adapter, resolved },
+          {
+            code: "PLATFORM_NOT_FOUND",
+            hint: expect.stringContaining("az vm image list --location westeurope --publisher Canonical"),
+          },
+        );
         await adapter.create({
           ...resolved,
           image: { ref: "Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2:22.04.202409270" },
