@@ -141,6 +141,27 @@ export class FaultActionError extends LabgateError<FaultActionCode> {
 }
 
 /**
+ * A deploy step found the deployment not as it must be after the step: DEPLOY_RECORD_INCOMPLETE (exit 3) the deploy
+ * record does not name a complete node; DEPLOY_ADDRESS_NOT_HELD (exit 3) the ledger holds no address for the node
+ * after its allocation; DEPLOY_NODE_MISSING (exit 5) the platform has no node the record names;
+ * DEPLOY_NODE_NOT_RUNNING (exit 5) the platform says the node is not running.
+ */
+const DEPLOY_STEP_CODES = {
+  DEPLOY_RECORD_INCOMPLETE: ExitCode.STATE,
+  DEPLOY_ADDRESS_NOT_HELD: ExitCode.STATE,
+  DEPLOY_NODE_MISSING: ExitCode.EXTERNAL,
+  DEPLOY_NODE_NOT_RUNNING: ExitCode.EXTERNAL,
+} as const satisfies CodeTable;
+export type DeployStepCode = CodeOf<typeof DEPLOY_STEP_CODES>;
+
+export class DeployStepError extends LabgateError<DeployStepCode> {
+  static override readonly codes: CodeTable = DEPLOY_STEP_CODES;
+  constructor(code: DeployStepCode, message: string, hint: string, details?: Record<string, unknown>) {
+    super(code, message, errorOptions(DEPLOY_STEP_CODES[code], hint, details));
+  }
+}
+
+/**
  * HAProxy's runtime API (the stats socket) could not be used: HAPROXY_RUNTIME_UNSAFE_COMMAND (exit 2) a
  * command with ';' or a newline (HAProxy would run it as two), HAPROXY_RUNTIME_UNREACHABLE (exit 5) the
  * socket could not be reached, HAPROXY_RUNTIME_TIMEOUT (exit 8) no answer in time, HAPROXY_RUNTIME_REFUSED

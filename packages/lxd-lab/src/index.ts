@@ -149,6 +149,7 @@ export type {
 export { createStepContext } from "./engine/step-context.js";
 export { describeFailure, formatStepFailure, stepFailure } from "./engine/step-failure.js";
 export {
+  DeployStepError,
   type FaultActionCode,
   FaultActionError,
   HaproxyConfigError,

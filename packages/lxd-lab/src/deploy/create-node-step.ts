@@ -9,6 +9,7 @@ import {
   writeDeployRecord,
 } from "@labgate/core";
 import type { Found, PlanStep } from "../engine/plan-step.js";
+import { DeployStepError } from "../errors.js";
 import { splitPlanCalls, stepCall } from "./deploy-calls.js";
 import type { DeployContext } from "./deploy-context.js";
 import { canLookUp, findLeftovers, interruptedNotice } from "./leftovers.js";
@@ -116,9 +117,19 @@ export function createNodeStep(
       async verify(c) {
         const record = await readDeployRecord(c.statePath);
         if (!record || record.status === "creating")
-          throw new Error(`${c.statePath} does not record a complete node after create.`);
+          throw new DeployStepError(
+            "DEPLOY_RECORD_INCOMPLETE",
+            `${c.statePath} does not record a complete node after create.`,
+            `Read it (\`cat ${c.statePath}\`); run \`labgate deploy apply\` again: create-node finds what the platform holds.`,
+            { statePath: c.statePath },
+          );
         if (!(await c.adapter.get(record.ref, { signal: c.signal })))
-          throw new Error(`${c.platform} has no node ${record.ref.id} (${record.ref.name}) after create.`);
+          throw new DeployStepError(
+            "DEPLOY_NODE_MISSING",
+            `${c.platform} has no node ${record.ref.id} (${record.ref.name}) after create.`,
+            `Look for it on ${c.platform}; \`labgate deploy destroy\` forgets the record, then apply again.`,
+            { ref: record.ref },
+          );
       },
       async undo(c) {
         const record = await readDeployRecord(c.statePath);

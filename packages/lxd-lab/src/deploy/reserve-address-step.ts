@@ -1,5 +1,6 @@
 import { deployOwner, type ResolvedNetwork, resolveDeployNetwork } from "@labgate/core";
 import type { PlanStep } from "../engine/plan-step.js";
+import { DeployStepError } from "../errors.js";
 import type { DeployContext } from "./deploy-context.js";
 
 export const RESERVE_ADDRESS_STEP = "reserve-address";
@@ -50,7 +51,12 @@ export function reserveAddressStep(
       },
       async verify(c) {
         if ((await heldBy(c, owner)).length === 0)
-          throw new Error(`The ledger ${ledger} holds no address for ${owner} after the allocation.`);
+          throw new DeployStepError(
+            "DEPLOY_ADDRESS_NOT_HELD",
+            `The ledger ${ledger} holds no address for ${owner} after the allocation.`,
+            `Check it with \`labgate ip list\`; a hand-edited or replaced ledger loses holds. Run \`labgate deploy apply\` again.`,
+            { ledger, owner },
+          );
       },
       async undo(c) {
         if ((await heldBy(c, owner)).length === 0 || !c.pool) return;

@@ -1,5 +1,6 @@
 import { type DeploymentPlan, readDeployRecord } from "@labgate/core";
 import type { PlanStep } from "../engine/plan-step.js";
+import { DeployStepError } from "../errors.js";
 import { CREATE_NODE_STEP } from "./create-node-step.js";
 import { splitPlanCalls, stepCall } from "./deploy-calls.js";
 import type { DeployContext } from "./deploy-context.js";
@@ -35,7 +36,12 @@ export function waitRunningStep(
       async apply(c) {
         const ref = await recordedNode(c);
         if (!ref)
-          throw new Error(`${c.statePath} records no complete node to wait for; run create-node first.`);
+          throw new DeployStepError(
+            "DEPLOY_RECORD_INCOMPLETE",
+            `${c.statePath} records no complete node to wait for.`,
+            "Run create-node first: `labgate deploy apply` without --step runs every step that is not done.",
+            { statePath: c.statePath },
+          );
         c.log(`Waiting for ${c.platform} node ${ref.id} to run ...`);
         c.report.info = await c.adapter.waitUntilRunning(ref, {
           timeoutMs: c.timeoutMs,
@@ -46,8 +52,11 @@ export function waitRunningStep(
         const ref = await recordedNode(c);
         const info = ref ? await c.adapter.get(ref, { signal: c.signal }) : undefined;
         if (info?.state !== "running")
-          throw new Error(
+          throw new DeployStepError(
+            info ? "DEPLOY_NODE_NOT_RUNNING" : "DEPLOY_NODE_MISSING",
             `${c.spec.name} is ${info ? info.rawState : "missing"} on ${c.platform}, not running.`,
+            `Look at the node on ${c.platform} (its console or log); \`labgate deploy apply\` waits again.`,
+            { statePath: c.statePath },
           );
         c.report.info = info;
       },
