@@ -1,18 +1,14 @@
-import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeHistogram, mergeEncodedHistograms } from "./histogram.js";
 import { runBench } from "./run-bench.js";
 import { parseSlos } from "./slo.js";
+import { withReportPage } from "./test-support/report-browser.js";
 import { startTarget, type Target } from "./test-support/target.js";
 import type { BenchResult } from "./types.js";
 import { type WrittenReports, writeReports } from "./write-reports.js";
-
-const CHROMIUM = process.env["LABGATE_CHROMIUM"] ?? "/usr/bin/chromium";
-const skipBrowser = process.env["LABGATE_SKIP_BROWSER"] === "1";
 
 describe("reports", () => {
   let target: Target;
@@ -68,43 +64,7 @@ describe("reports", () => {
     expect(html).not.toMatch(/<script|<link|<img|\ssrc=|url\(/i);
     expect(html.match(/<svg/g)?.length).toBeGreaterThanOrEqual(4);
     expect(html).toContain("rps&#62;=1000");
-    if (skipBrowser) return;
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `Chromium not found at ${CHROMIUM}: install it (apt-get install chromium) or set LABGATE_CHROMIUM; set LABGATE_SKIP_BROWSER=1 to skip this check deliberately.`,
-      );
-    }
-    const { chromium } = await import("playwright-core");
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
-      const problems: string[] = [];
-      const network: string[] = [];
-      page.on("console", (m) => {
-        if (m.type() === "error" || m.type() === "warning") problems.push(`${m.type()}: ${m.text()}`);
-      });
-      page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
-      await page.route("**/*", (route) => {
-        const url = route.request().url();
-        if (!url.startsWith("file:")) {
-          network.push(url);
-          return route.abort();
-        }
-        return route.continue();
-      });
-      await page.goto(pathToFileURL(files.reportHtml).href, { waitUntil: "load" });
+    await withReportPage(files.reportHtml, async (page, watch) => {
       expect(await page.locator("svg").count()).toBeGreaterThanOrEqual(4);
       expect(await page.locator("svg path").count()).toBeGreaterThanOrEqual(4);
       expect(await page.locator("td.fail").count()).toBe(1);
@@ -113,10 +73,8 @@ describe("reports", () => {
       expect(box?.width).toBeGreaterThan(300);
       const shot = await page.screenshot({ fullPage: true });
       expect(shot.length).toBeGreaterThan(20_000);
-      expect(problems).toEqual([]);
-      expect(network).toEqual([]);
-    } finally {
-      await browser.close();
-    }
+      expect(watch.problems).toEqual([]);
+      expect(watch.network).toEqual([]);
+    });
   });
 });
