@@ -2,7 +2,7 @@ import { readdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { loadSloFile } from "@labgate/bench";
 import { checkDeployment, createAdapter, hasErrors, loadDeploySpec, loadIpPoolConfig } from "@labgate/core";
-import { getProvider, loadLabSpec } from "@labgate/lxd-lab";
+import { describePlan, getProvider, loadLabSpec } from "@labgate/lxd-lab";
 import { describe, expect, it } from "vitest";
 
 // The files in examples/ are what people copy first: each must load, validate and plan as shipped.
@@ -19,7 +19,7 @@ describe("examples/", () => {
 
   it.each(named("lab-"))("%s loads and plans with every step complete", async (file) => {
     const { spec } = await loadLabSpec(file);
-    const steps = getProvider(spec.provider).plan(spec);
+    const steps = describePlan(getProvider(spec.provider), spec).steps;
     expect(steps.length).toBeGreaterThan(3);
     for (const step of steps) {
       expect(step.why.length, step.id).toBeGreaterThan(40);
@@ -29,7 +29,7 @@ describe("examples/", () => {
 
   it("lab-lxd-cloud-init.yaml plans the cloud-init variant: cloud-init.* keys at create, then the bench", async () => {
     const { spec } = await loadLabSpec(`${dir}lab-lxd-cloud-init.yaml`);
-    const steps = getProvider(spec.provider).plan(spec);
+    const steps = describePlan(getProvider(spec.provider), spec).steps;
     const launch = steps.find((s) => s.id === "launch-app1")?.commands.join("\n") ?? "";
     expect(launch).toContain('"cloud-init.network-config"');
     expect(launch).toContain('"cloud-init.user-data"');

@@ -102,7 +102,7 @@ export {
   type ResourceStatusView,
   type StepStatusView,
 } from "./engine/lab-status.js";
-export { describeStep, fromLegacyStep } from "./engine/legacy-step.js";
+export { describeStep, fromLegacyStep, providerStepId, toLabStep } from "./engine/legacy-step.js";
 export {
   isManualStep,
   MANUAL_RESOURCE,
@@ -125,7 +125,14 @@ export type {
   StepCall,
   StepDescription,
 } from "./engine/plan-step.js";
-export { describePlan, type LabPlan, type PlannedStep, planSteps, selectSteps } from "./engine/plan-view.js";
+export {
+  describeKnown,
+  describePlan,
+  type LabPlan,
+  type PlannedStep,
+  planSteps,
+  selectSteps,
+} from "./engine/plan-view.js";
 export {
   type LabRunOptions,
   type LabRunResult,
@@ -139,8 +146,10 @@ export type {
   CheckResult,
   HealthState,
   LabProvider,
+  LabStep,
   LabVerifyOptions,
   LabVerifyResult,
+  ProviderStep,
   ResourceHealth,
   ResourceRecord,
   Step,

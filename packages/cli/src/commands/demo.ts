@@ -20,6 +20,7 @@ import {
   labUp,
   labVerify,
   loadLabBench,
+  providerStepId,
 } from "@labgate/lxd-lab";
 import type { Command } from "commander";
 import { createOutput } from "../output.js";
@@ -231,7 +232,10 @@ function withDemoBench(spec: LabSpec, flags: DemoFlags): LabSpec {
 
 /** The provider without its bench step: the demo builds and verifies first, then runs the bench on its own. */
 function withoutBench(provider: LabProvider): LabProvider {
-  return { ...provider, plan: (spec) => provider.plan(spec).filter((s) => s.id !== BENCH_STEP_ID) };
+  return {
+    ...provider,
+    plan: (spec) => provider.plan(spec).filter((s) => providerStepId(s) !== BENCH_STEP_ID),
+  };
 }
 
 function missedSlos(error: unknown): boolean {

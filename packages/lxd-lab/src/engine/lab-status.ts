@@ -86,7 +86,7 @@ export async function labStatus(options: LabReadOptions): Promise<LabStatus> {
   const state = store.snapshot(spec.name, provider.name);
   const [steps, health] = await Promise.all([
     Promise.all(
-      planSteps(provider, spec).map(async (step): Promise<StepStatusView> => {
+      planSteps(provider, spec).map(async ({ description: step, actions }): Promise<StepStatusView> => {
         const rec = state.steps[step.id];
         let live: StepStatusView["live"];
         try {
@@ -94,7 +94,7 @@ export async function labStatus(options: LabReadOptions): Promise<LabStatus> {
           // it gets the longer budget, so a loaded host does not turn a healthy lab into "no answer".
           const budget = step.readOnly ? readOnlyBudget : timeoutMs;
           const found = await withDeadline(
-            step.check(step.readOnly ? readOnlyCtx : ctx),
+            actions.check(step.readOnly ? readOnlyCtx : ctx),
             step.readOnly ? readOnlyCtx.signal : signal,
             `check of ${step.id}`,
             budget,

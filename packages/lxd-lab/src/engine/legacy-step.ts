@@ -1,7 +1,11 @@
 import { isManualStep } from "./manual-step.js";
 import type { PlanStep, StepDescription } from "./plan-step.js";
-import { stepCommands } from "./plan-view.js";
-import type { ResourceRecord, Step, StepContext } from "./step.js";
+import type { LabStep, ProviderStep, ResourceRecord, Step, StepContext } from "./step.js";
+
+/** The step's commands with the recorded values (addresses, hashes) filled in where it can. */
+function stepCommands(step: Step, known: ResourceRecord[]): string[] {
+  return step.commandsFor?.(known) ?? [...step.commands];
+}
 
 /**
  * A provider's `Step` as a description: its commands (with what the lab has recorded filled in) become the
@@ -44,4 +48,14 @@ export function fromLegacyStep<F>(step: Step<F>): PlanStep<StepContext, F | unde
       undo: (ctx) => step.undo(ctx),
     },
   };
+}
+
+/** A provider's step in the one model: a `LabStep` as it is, an old-shape `Step` adapted. */
+export function toLabStep(step: ProviderStep): LabStep {
+  return "actions" in step ? step : fromLegacyStep(step);
+}
+
+/** The id of a step in either shape. */
+export function providerStepId(step: ProviderStep): string {
+  return "actions" in step ? step.description.id : step.id;
 }

@@ -1,6 +1,8 @@
 import { InvalidInputError, LabgateError } from "@labgate/core";
 import type { LabSpec } from "../spec/lab-spec.js";
-import type { LabProvider, ResourceRecord, Step } from "./step.js";
+import { toLabStep } from "./legacy-step.js";
+import type { StepDescription } from "./plan-step.js";
+import type { LabProvider, LabStep, ResourceRecord, StepContext } from "./step.js";
 
 /** A step as data, for printing and --json. */
 export interface PlannedStep {
@@ -18,11 +20,11 @@ export interface LabPlan {
   steps: PlannedStep[];
 }
 
-/** Pure: the provider's plan for this spec, checked for duplicate ids. */
-export function planSteps(provider: LabProvider, spec: LabSpec): Step[] {
-  const steps = provider.plan(spec);
+/** Pure: the provider's plan for this spec in the one step model, checked for duplicate ids. */
+export function planSteps(provider: LabProvider, spec: LabSpec): LabStep[] {
+  const steps = provider.plan(spec).map(toLabStep);
   const seen = new Set<string>();
-  for (const step of steps) {
+  for (const { description: step } of steps) {
     if (seen.has(step.id)) {
       throw new LabgateError(
         "PLAN_INVALID",
@@ -37,9 +39,12 @@ export function planSteps(provider: LabProvider, spec: LabSpec): Step[] {
   return steps;
 }
 
-/** The step's commands with the recorded values (addresses, hashes) filled in where it can. */
-export function stepCommands(step: Step, known: ResourceRecord[] = []): string[] {
-  return step.commandsFor?.(known) ?? [...step.commands];
+/**
+ * The step as shown with what the lab has recorded (`known`) filled in: its `current` description read
+ * against the records alone. Pure: the context it reads can record nothing and is never aborted.
+ */
+export function describeKnown(step: LabStep, spec: LabSpec, known: ResourceRecord[] = []): StepDescription {
+  return step.current ? step.current(recordsOnly(spec, known)) : step.description;
 }
 
 /** `known`: the lab's recorded resources, so values already allocated show instead of placeholders. */
@@ -47,14 +52,34 @@ export function describePlan(provider: LabProvider, spec: LabSpec, known: Resour
   return {
     lab: spec.name,
     provider: provider.name,
-    steps: planSteps(provider, spec).map((s, i) => ({
-      index: i + 1,
-      id: s.id,
-      title: s.title,
-      why: s.why,
-      commands: stepCommands(s, known),
-      diagnostics: [...(s.diagnostics ?? [])],
-    })),
+    steps: planSteps(provider, spec).map((step, i) => {
+      const s = describeKnown(step, spec, known);
+      return {
+        index: i + 1,
+        id: s.id,
+        title: s.title,
+        why: s.why,
+        commands: s.calls.map((c) => c.display),
+        diagnostics: [...(s.diagnostics ?? [])],
+      };
+    }),
+  };
+}
+
+function recordsOnly(spec: LabSpec, known: ResourceRecord[]): StepContext {
+  const refuse = async () => {
+    throw new LabgateError("PLAN_INVALID", "A step recorded a resource while its plan was being shown.", {
+      hint: "This is a bug in the provider: a step's `current` description must be pure.",
+    });
+  };
+  return {
+    spec,
+    stateDir: "<state>",
+    record: refuse,
+    forget: refuse,
+    resources: (kind) => known.filter((r) => kind === undefined || r.kind === kind).map((r) => ({ ...r })),
+    log: () => {},
+    signal: new AbortController().signal,
   };
 }
 

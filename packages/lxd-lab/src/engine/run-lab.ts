@@ -4,11 +4,10 @@ import type { LabSpec } from "../spec/lab-spec.js";
 import { recordedSpec } from "../spec/recorded-spec.js";
 import type { Gate } from "./gate.js";
 import { type LabState, LabStateStore, type StepRecord } from "./lab-state.js";
-import { fromLegacyStep } from "./legacy-step.js";
-import type { PlanOutcome, PlanStore, RunPlanOptions } from "./plan-step.js";
+import type { PlanOutcome, PlanStore, RunPlanOptions, StepDescription } from "./plan-step.js";
 import { planSteps, selectSteps } from "./plan-view.js";
 import { runPlan } from "./run-plan.js";
-import type { LabProvider, Step, StepContext } from "./step.js";
+import type { LabProvider, LabStep, StepContext } from "./step.js";
 import { createStepContext } from "./step-context.js";
 import { fillStateDir } from "./step-failure.js";
 import { needsOf } from "./step-needs.js";
@@ -72,8 +71,8 @@ const RUN_LOCK_TIMEOUT_MS = 2_000;
 export async function labUp(options: LabRunOptions): Promise<LabRunResult> {
   const { provider, spec } = options;
   const all = planSteps(provider, spec);
-  const steps = selectSteps(all, options);
-  checkReplace(all, steps, options.replace);
+  const steps = selectSteps(descriptions(all), options);
+  checkReplace(descriptions(all), steps, options.replace);
   const store = new LabStateStore(options.stateDir);
   const existing = await store.load();
   assertSameLab(existing, spec, provider, options.stateDir);
@@ -82,7 +81,7 @@ export async function labUp(options: LabRunOptions): Promise<LabRunResult> {
   const release = await lockRun(options.stateDir);
   let outcomes: StepOutcome[];
   try {
-    const run = await runPlan(all.map(fromLegacyStep), {
+    const run = await runPlan(all, {
       ...labRun(options, store, all, "labgate lab up"),
       mode: "apply",
       step: options.step,
@@ -127,7 +126,7 @@ export async function labDown(options: LabRunOptions): Promise<LabRunResult> {
   const existing = await store.load();
   // Without state nothing ran here: nothing to undo, even for a spec whose plan() refuses its options.
   const all = existing ? planSteps(provider, spec) : [];
-  selectSteps(all, { step: existing ? options.step : undefined });
+  selectSteps(descriptions(all), { step: existing ? options.step : undefined });
   assertSameLab(existing, spec, provider, options.stateDir);
   const release = existing ? await lockRun(options.stateDir) : async () => {};
   let outcomes: StepOutcome[] = [];
@@ -135,7 +134,7 @@ export async function labDown(options: LabRunOptions): Promise<LabRunResult> {
   let keptForeign: string[] = [];
   let released = false;
   try {
-    const run = await runPlan(all.map(fromLegacyStep), {
+    const run = await runPlan(all, {
       ...labRun(options, store, all, "labgate lab down"),
       mode: "undo",
       step: existing ? options.step : undefined,
@@ -196,7 +195,7 @@ export async function labDown(options: LabRunOptions): Promise<LabRunResult> {
 function labRun(
   options: LabRunOptions,
   store: LabStateStore,
-  all: Step[],
+  all: LabStep[],
   resume: string,
 ): Omit<RunPlanOptions<StepContext>, "mode"> {
   const { provider, spec } = options;
@@ -233,8 +232,7 @@ function labRun(
       owned: (stepId) => owned(stepId).map((r) => `${r.kind} ${r.id}`),
       // A read-only check changes nothing: a refused new lab leaves no state.
       recordReadOnlyFailure: async () => (await store.load()) !== undefined,
-      nextAfterFailure: (stepId, wasBuilt) =>
-        nextAfterFailure(all, all.find((s) => s.id === stepId) as Step, wasBuilt),
+      nextAfterFailure: (stepId, wasBuilt) => nextAfterFailure(descriptions(all), stepId, wasBuilt),
       fill: (text) => fillStateDir(text, store.stateDir),
     },
   };
@@ -247,6 +245,10 @@ function toStepOutcome(o: PlanOutcome): StepOutcome {
     outcome: o.outcome as StepOutcomeKind,
     ...(o.detail ? { detail: o.detail } : {}),
   };
+}
+
+function descriptions(steps: LabStep[]): StepDescription[] {
+  return steps.map((s) => s.description);
 }
 
 /** A state dir holding another lab's state is refused: its processes and records are not ours to touch. */
@@ -270,7 +272,11 @@ function assertSameLab(
 }
 
 /** --replace must name a step of this lab that is part of this run. */
-function checkReplace(all: Step[], selected: Step[], replace: string | undefined): void {
+function checkReplace(
+  all: StepDescription[],
+  selected: StepDescription[],
+  replace: string | undefined,
+): void {
   if (replace === undefined) return;
   if (!all.some((s) => s.id === replace)) {
     throw new InvalidInputError("UNKNOWN_STEP", `This lab has no step "${replace}" to replace.`, {
@@ -292,7 +298,8 @@ function checkReplace(all: Step[], selected: Step[], replace: string | undefined
  * fail the same way on the next \`lab up\`; a read-only check repeats itself, so the fix is to rebuild
  * what it checks.
  */
-function nextAfterFailure(all: Step[], step: Step, wasBuilt: boolean): string {
+function nextAfterFailure(all: StepDescription[], stepId: string, wasBuilt: boolean): string {
+  const step = all.find((s) => s.id === stepId) as StepDescription;
   if (step.readOnly) {
     const built = needsOf(all, step).filter((id) => !all.find((s) => s.id === id)?.readOnly);
     return (

@@ -1,4 +1,5 @@
 import type { LabSpec } from "../spec/lab-spec.js";
+import type { PlanStep } from "./plan-step.js";
 
 /**
  * The step contract every provider implements. A lab is a list of steps computed by a pure
@@ -47,6 +48,13 @@ export interface Step<F = any> {
   undoCommands?: string[];
 }
 
+/** A lab step in the one step model (plan-step.ts): a pure description and its actions over the lab's context. */
+// biome-ignore lint/suspicious/noExplicitAny: a plan mixes steps whose facts differ; each step is typed where it is built.
+export type LabStep<F = any> = PlanStep<StepContext, F>;
+
+/** What a provider plans. Old-shape `Step`s are adapted to `LabStep` (legacy-step.ts) until every provider has moved. */
+export type ProviderStep = Step | LabStep;
+
 export interface CheckResult<F = unknown> {
   done: boolean;
   /** What was found, e.g. "container app1 is RUNNING with 10.20.0.30". */
@@ -86,7 +94,7 @@ export interface StepContext {
 export interface LabProvider {
   readonly name: string;
   /** Pure: the ordered steps for this spec. No I/O. */
-  plan(spec: LabSpec): Step[];
+  plan(spec: LabSpec): ProviderStep[];
   /**
    * Optional, for `lab status`: the live health of the recorded resources (ctx.resources()).
    * Resources left out are shown as "unknown". Read-only: must not change anything.

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { autoYesGate } from "../../engine/gate.js";
 import { LabStateStore } from "../../engine/lab-state.js";
 import { labVerify } from "../../engine/lab-status.js";
+import { planSteps } from "../../engine/plan-view.js";
 import { labDown, labUp } from "../../engine/run-lab.js";
 import { fetchHaproxyLiveView } from "../../haproxy/live-config.js";
 import { defaultLabSpec } from "../../spec/default-lab-spec.js";
@@ -125,12 +126,12 @@ describe("local lab: checks observe the live HAProxy, and `lab up` repairs drift
     await expect.poll(() => liveAlgo(statsPort), { timeout: 10_000 }).toBe("first");
     await writeFile(cfg, original);
 
-    const step = localProvider.plan(spec).find((s) => s.id === "start-haproxy");
+    const step = planSteps(localProvider, spec).find((s) => s.description.id === "start-haproxy");
     const store = new LabStateStore(stateDir);
     await store.load();
     const { createStepContext } = await import("../../engine/step-context.js");
     const ctx = createStepContext(store, spec, localProvider, () => {}, new AbortController().signal);
-    const found = await step?.check(ctx);
+    const found = await step?.actions.check(ctx);
     expect(found).toEqual({
       done: false,
       detail: 'drift: the running HAProxy balances with "first" (want "roundrobin")',

@@ -71,7 +71,7 @@ describe("local providerOptions are checked, never passed on raw", () => {
 
   it("printed commands quote program paths as a shell needs them", () => {
     const spec = withOptions({ python: "/opt/my python/bin/python3", haproxy: "/opt/ha proxy/haproxy" });
-    const commands = planSteps(localProvider, spec).flatMap((s) => s.commands);
+    const commands = planSteps(localProvider, spec).flatMap((s) => s.description.calls.map((c) => c.display));
     expect(commands.some((c) => c.startsWith("'/opt/my python/bin/python3' "))).toBe(true);
     expect(commands.some((c) => c.startsWith("'/opt/ha proxy/haproxy' -c -f"))).toBe(true);
     expect(commands.some((c) => /(^|\s)\/opt\/my python/.test(c))).toBe(false);

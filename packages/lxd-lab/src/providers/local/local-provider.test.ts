@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { autoYesGate } from "../../engine/gate.js";
 import { LabStateStore } from "../../engine/lab-state.js";
 import { labStatus, labVerify } from "../../engine/lab-status.js";
+import { describePlan } from "../../engine/plan-view.js";
 import { labDown, labUp } from "../../engine/run-lab.js";
 import type { ResourceRecord } from "../../engine/step.js";
 import { detectHaproxy } from "../../haproxy/haproxy-binary.js";
@@ -62,7 +63,7 @@ describe("local provider end to end (real python3 apps, real HAProxy)", () => {
   });
 
   it("plans preflight, address, both apps, HAProxy and the round-robin check", () => {
-    expect(localProvider.plan(spec).map((s) => s.id)).toEqual([
+    expect(describePlan(localProvider, spec).steps.map((s) => s.id)).toEqual([
       "preflight",
       "allocate-address",
       "start-app1",

@@ -1,6 +1,6 @@
 import { ExitCode } from "@labgate/core";
 import { describe, expect, it } from "vitest";
-import { describePlan } from "../../engine/plan-view.js";
+import { describePlan, planSteps } from "../../engine/plan-view.js";
 import { parseLabSpec } from "../../spec/parse-lab-spec.js";
 import { localApps, localOptions } from "./local-lab.js";
 import { localProvider } from "./local-provider.js";
@@ -63,7 +63,9 @@ describe("providerOptions.netns in the plan", () => {
       `ip -n lg-demo-app2 link set ${v.app} up`,
       "ip -n lg-demo-app2 link set lo up",
     ]);
-    const undo = localProvider.plan(netnsLab()).find((s) => s.id === "netns-app2")?.undoCommands;
+    const undo = planSteps(localProvider, netnsLab())
+      .find((s) => s.description.id === "netns-app2")
+      ?.description.undoCalls?.map((c) => c.display);
     expect(undo?.join("\n")).toMatch(
       new RegExp(`ip link del ${v.host} .*only if labgate made it[\\s\\S]*ip netns del lg-demo-app2`),
     );

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { describePlan } from "../../engine/plan-view.js";
 import { parseLabSpec } from "../../spec/parse-lab-spec.js";
 import { exposeDevice } from "./expose-step.js";
 import { resolveImageRef } from "./image-source.js";
@@ -100,7 +101,7 @@ describe("plan", () => {
         throw new Error("plan() must not talk to LXD");
       },
     });
-    const steps = provider.plan(spec());
+    const steps = describePlan(provider, spec()).steps;
     expect(steps.map((s) => s.id)).toEqual([
       "preflight",
       "create-network",

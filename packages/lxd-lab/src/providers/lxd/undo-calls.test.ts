@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { planSteps } from "../../engine/plan-view.js";
 import { defaultLabSpec } from "../../spec/default-lab-spec.js";
 import { parseLabSpec } from "../../spec/parse-lab-spec.js";
 import { localProvider } from "../local/local-provider.js";
@@ -15,8 +16,8 @@ describe("undo gates show the calls undo makes", () => {
       },
       "test",
     );
-    const steps = createLxdProvider().plan(spec);
-    const undo = Object.fromEntries(steps.map((s) => [s.id, s.undoCommands]));
+    const steps = planSteps(createLxdProvider(), spec).map((s) => s.description);
+    const undo = Object.fromEntries(steps.map((s) => [s.id, s.undoCalls?.map((c) => c.display)]));
     expect(undo["create-network"]).toEqual([
       expect.stringMatching(/^DELETE \/1\.0\/networks\/\S+ .*user\.labgate\.lab=undodemo/),
     ]);
@@ -27,12 +28,12 @@ describe("undo gates show the calls undo makes", () => {
     expect(undo["deploy-lb"]?.join("\n")).toContain("stop the HAProxy service");
     expect(undo["expose-lb"]?.[0]).toContain("remove device labgate-expose");
     expect(undo["allocate-addresses"]?.[0]).toContain("undodemo-app1, undodemo-app2, undodemo-lb");
-    for (const s of steps.filter((x) => x.readOnly)) expect(s.undoCommands).toBeUndefined();
+    for (const s of steps.filter((x) => x.readOnly)) expect(s.undoCalls).toBeUndefined();
   });
 
   it("local: the apps and HAProxy name the pid they stop and the files they remove", () => {
-    const steps = localProvider.plan(defaultLabSpec());
-    const undo = Object.fromEntries(steps.map((s) => [s.id, s.undoCommands]));
+    const steps = planSteps(localProvider, defaultLabSpec()).map((s) => s.description);
+    const undo = Object.fromEntries(steps.map((s) => [s.id, s.undoCalls?.map((c) => c.display)]));
     expect(undo["start-app1"]).toEqual([
       expect.stringContaining("kill -TERM $(cat <state>/run/app1.pid)"),
       "rm -f <state>/run/app1.pid",

@@ -1,5 +1,6 @@
 import { ExitCode, type LabgateError } from "@labgate/core";
 import { describe, expect, it } from "vitest";
+import { describePlan } from "../../engine/plan-view.js";
 import type { LabSpec } from "../../spec/lab-spec.js";
 import { exposePlan } from "./expose-step.js";
 import { createOpenNebulaProvider } from "./one-lab.js";
@@ -40,23 +41,22 @@ describe("providerOptions.hostAccess", () => {
     expect(o).toMatchObject({ hostAccess: "local", hostPrep: false });
     const runner = new OneLabRuntime(o, {}).runner();
     expect(runner?.target).toBe("local");
-    const ids = createOpenNebulaProvider()
-      .plan(spec({ hostAccess: "local", hostPrep: false }))
-      .map((s) => s.id);
+    const ids = describePlan(
+      createOpenNebulaProvider(),
+      spec({ hostAccess: "local", hostPrep: false }),
+    ).steps.map((s) => s.id);
     expect(ids).toContain("one-expose");
     expect(ids).not.toContain("one-ssh");
     // Without access to the host there is nobody to add the proxy device: no exposure step.
-    expect(
-      createOpenNebulaProvider()
-        .plan(spec({}))
-        .map((s) => s.id),
-    ).not.toContain("one-expose");
+    expect(describePlan(createOpenNebulaProvider(), spec({})).steps.map((s) => s.id)).not.toContain(
+      "one-expose",
+    );
   });
 
   it("local with host preparation plans the host-prep steps on this machine", () => {
-    const ids = createOpenNebulaProvider()
-      .plan(spec({ hostAccess: "local" }))
-      .map((s) => s.id);
+    const ids = describePlan(createOpenNebulaProvider(), spec({ hostAccess: "local" })).steps.map(
+      (s) => s.id,
+    );
     expect(ids.indexOf("one-expose")).toBeGreaterThan(0);
     expect(ids.some((id) => id.startsWith("host-"))).toBe(true);
   });
@@ -84,7 +84,7 @@ describe("providerOptions.virtualbox", () => {
         port: 18280,
       },
     );
-    const steps = createOpenNebulaProvider().plan(s);
+    const steps = describePlan(createOpenNebulaProvider(), s).steps;
     const ids = steps.map((x) => x.id);
     expect(ids.indexOf("one-virtualbox-nat")).toBe(ids.indexOf("one-expose") + 1);
     expect(steps.find((x) => x.id === "one-virtualbox-nat")?.commands[0]).toContain(

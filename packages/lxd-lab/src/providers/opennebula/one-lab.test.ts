@@ -17,6 +17,7 @@ import {
   type OneSimulatorOptions,
 } from "../../../../core/src/platforms/opennebula/sim/one-simulator.js";
 import { autoYesGate } from "../../engine/gate.js";
+import { describePlan } from "../../engine/plan-view.js";
 import { labDown, labUp } from "../../engine/run-lab.js";
 import type { Step } from "../../engine/step.js";
 import type { LabSpec } from "../../spec/lab-spec.js";
@@ -171,7 +172,7 @@ describe("OpenNebula lab plan", () => {
       // Nothing listens here and nothing may connect: planning must not touch the network.
       providerOptions: { host: "192.168.3.10", hostName: "192.168.3.20", ssh: { host: "192.168.3.20" } },
     };
-    const steps = createOpenNebulaProvider().plan(spec);
+    const steps = describePlan(createOpenNebulaProvider(), spec).steps;
     const ids = steps.map((s) => s.id);
     // The commands shown are ones a user can paste: `labgate ip allocate` takes the network as --network.
     expect(steps.find((s) => s.id === "one-addresses")?.commands).toContain(
