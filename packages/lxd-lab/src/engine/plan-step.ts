@@ -80,6 +80,11 @@ export interface RunPlanOptions<C> {
   store: PlanStore;
   gate: Gate;
   mode: RunMode;
+  /**
+   * dry-run only: preview `apply` (default: what each check finds) or `undo` (what would be undone, in
+   * reverse, with its undo calls; nothing is checked). Either way nothing is run, marked or asked.
+   */
+  dryRunOf?: "apply" | "undo";
   log?: (message: string) => void;
   /** Ctrl-C: the current step stops, its status is saved as interrupted, the run ends (exit 130). */
   signal?: AbortSignal;

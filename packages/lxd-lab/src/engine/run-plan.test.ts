@@ -51,6 +51,7 @@ function fileStep(
       title: `Create ${name}`,
       why: `The test needs ${name}.`,
       calls: argvs(ctx.dir).map(commandCall),
+      undoCalls: [commandCall(["rm", "-f", path(ctx)])],
       ...extra,
     }),
     actions: {
@@ -388,11 +389,45 @@ describe("runPlan dry-run", () => {
       "make-x:unknown",
     ]);
     expect(result.steps[2]?.detail).toContain("cannot reach the host");
-    expect(result.steps[1]?.calls.map((c) => c.display)).toEqual(["mkdir -p <dir>", "touch <dir>/b"]);
+    // Each step as apply would show it: its current description, the run's values filled in.
+    expect(result.steps[1]?.calls.map((c) => c.display)).toEqual([`mkdir -p ${dir}`, `touch ${dir}/b`]);
     expect(result).toMatchObject({ changed: false, complete: false });
     expect(ctx.made).toEqual([]);
     expect(await readdir(dir)).toEqual(["a"]);
     expect(await readdir(root)).toEqual(["work"]);
+  });
+
+  it("of undo: what ran, in reverse, with its undo calls; nothing checked, undone, forgotten or asked", async () => {
+    await runStore(plan().slice(0, 1), "apply");
+    await runStore([checkStep("check-files", ["a"])], "apply");
+    const before = await readFile(progress, "utf8");
+    ctx.checks = [];
+    ctx.made = [];
+    const result = await runStore(plan(), "dry-run", { dryRunOf: "undo", gate: neverAsk });
+    expect(result.steps.map((x) => `${x.id}:${x.outcome}`)).toEqual([
+      "check-files:nothing-to-undo",
+      "make-b:nothing-to-undo",
+      "make-a:would-undo",
+    ]);
+    expect(result.steps.map((x) => x.detail)).toEqual([
+      "read-only check; its record would be cleared",
+      "it never ran here",
+      undefined,
+    ]);
+    expect(result.steps[2]?.calls.map((c) => c.display)).toEqual([`rm -f ${join(dir, "a")}`]);
+    expect(result).toMatchObject({ mode: "dry-run", changed: false, complete: false });
+    expect(ctx.checks).toEqual([]);
+    expect(ctx.made).toEqual([]);
+    expect(await readdir(dir)).toEqual(["a"]);
+    expect(await readFile(progress, "utf8")).toBe(before);
+    // --step picks one; the caller's hooks say what ran and what it owns.
+    const one = await runStore(plan(), "dry-run", {
+      dryRunOf: "undo",
+      gate: neverAsk,
+      step: "make-b",
+      hooks: { ran: () => true, owned: (id) => [`file ${id}`] },
+    });
+    expect(one.steps).toMatchObject([{ id: "make-b", outcome: "would-undo", detail: "removes file make-b" }]);
   });
 });
 

@@ -18,12 +18,13 @@ import { dependentsOf, unmetNeeds } from "./step-needs.js";
 /**
  * The one loop labs, image builds and deployments run on.
  * apply: check (done → verify quietly → recorded) → show → gate → mark applying → apply(found) → verify → mark done.
- * undo: reverse order, only what ran, gate → mark undoing → undo → forget. dry-run: check only, nothing marked.
+ * undo: reverse order, only what ran, gate → mark undoing → undo → forget. dry-run: check only (or, of undo,
+ * only the records), nothing marked; each step as apply would show it (`current`).
  */
 export async function runPlan<C>(steps: PlanStep<C>[], o: RunPlanOptions<C>): Promise<RunPlanResult> {
   assertUniqueIds(steps);
   const run = new PlanRun(steps, o);
-  if (o.mode === "dry-run") return run.dryRun();
+  if (o.mode === "dry-run") return o.dryRunOf === "undo" ? run.undoDryRun() : run.dryRun();
   if (o.mode === "undo") return run.undo();
   return run.apply();
 }
@@ -57,12 +58,27 @@ class PlanRun<C> {
 
   async dryRun(): Promise<RunPlanResult> {
     for (const step of this.select(this.o)) {
-      const d = step.description;
+      const d = step.current?.(this.o.ctx) ?? step.description;
       try {
         const found = await step.actions.check(this.o.ctx);
         this.push(d, found.done ? "already-done" : "would-run", found.detail);
       } catch (error) {
         this.push(d, "unknown", `check failed: ${describeFailure(error).message}`);
+      }
+    }
+    return this.result(false);
+  }
+
+  /** What `undo` would do, from the records alone: nothing is checked, run, marked or asked. */
+  async undoDryRun(): Promise<RunPlanResult> {
+    const { o } = this;
+    for (const step of this.select({ step: o.step }).reverse()) {
+      const d = step.current?.(o.ctx) ?? step.description;
+      if (!this.ran(d.id)) this.push(d, "nothing-to-undo", "it never ran here");
+      else if (d.readOnly) this.push(d, "nothing-to-undo", "read-only check; its record would be cleared");
+      else {
+        const owned = o.hooks?.owned?.(d.id) ?? [];
+        this.push(d, "would-undo", owned.length ? `removes ${owned.join(", ")}` : undefined);
       }
     }
     return this.result(false);
@@ -146,13 +162,12 @@ class PlanRun<C> {
   async undo(): Promise<RunPlanResult> {
     const { o } = this;
     const selected = this.select({ step: o.step }).reverse();
-    const ran = (id: string) => o.hooks?.ran?.(id) ?? o.store.status(id) !== undefined;
     for (const [i, step] of selected.entries()) {
       const d = step.description;
       this.throwIfAborted(d, "before it was undone");
       const label = `[${i + 1}/${selected.length}] ${d.id}`;
       // Only what ran is undone: a step with no record never touched anything here.
-      if (!ran(d.id)) {
+      if (!this.ran(d.id)) {
         this.log(`${label}: nothing to undo (it never ran here).`);
         this.push(d, "nothing-to-undo");
         continue;
@@ -186,6 +201,11 @@ class PlanRun<C> {
       this.push(d, "undone");
     }
     return this.result(!this.outcomes.some((x) => x.outcome === "skipped"));
+  }
+
+  /** Did this step run here (a record, or what the caller's hook knows of)? Only what ran is undone. */
+  private ran(id: string): boolean {
+    return this.o.hooks?.ran?.(id) ?? this.o.store.status(id) !== undefined;
   }
 
   /** A check that throws stops the run like a failed step (nothing is recorded: a check changes nothing). */
@@ -281,7 +301,7 @@ class PlanRun<C> {
       title: d.title,
       outcome,
       ...(detail ? { detail } : {}),
-      calls: outcome === "undone" ? (d.undoCalls ?? []) : d.calls,
+      calls: outcome === "undone" || outcome === "would-undo" ? (d.undoCalls ?? []) : d.calls,
     });
   }
 
