@@ -4,8 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { defaultLabSpec } from "../spec/default-lab-spec.js";
 import { autoYesGate } from "./gate.js";
-import { describeStep, fromLegacyStep } from "./legacy-step.js";
-import { manualStep } from "./manual-step.js";
+import { describeStep } from "./legacy-step.js";
 import { labUp } from "./run-lab.js";
 import type { CheckResult, LabProvider, Step } from "./step.js";
 
@@ -55,23 +54,11 @@ describe("providers' Steps on runPlan", () => {
     expect(seen).toEqual({ checks: 1, facts: [{ before: "absent" }] });
   });
 
-  it("describeStep: commands become calls (recorded values filled in), manual steps keep their instructions", () => {
+  it("describeStep: commands become calls (recorded values filled in)", () => {
     const step = markerStep({ checks: 0, facts: [] });
     expect(describeStep(step).calls).toEqual([{ display: "echo v2 > <state>/marker" }]);
     expect(describeStep(step, [{ kind: "file", id: "x", stepId: "s" }]).calls[0]?.display).toBe(
       "echo v2 > known/marker",
     );
-    const manual = manualStep({
-      id: "nat",
-      title: "Forward the port",
-      why: "Only you can reach that host.",
-      manual: { where: "on the host", commands: ["add rule"], undoCommands: ["remove rule"] },
-    });
-    const d = describeStep(manual);
-    expect(d.manual?.commands).toEqual(["add rule"]);
-    expect(d.calls).toEqual([{ display: "add rule  # by you, on the host", kind: "manual" }]);
-    expect(d.undoCalls?.[0]?.display).toBe("remove rule  # by you, on the host");
-    expect(Object.values(d).some((v) => typeof v === "function")).toBe(false);
-    expect(fromLegacyStep(manual).description).toEqual(d);
   });
 });

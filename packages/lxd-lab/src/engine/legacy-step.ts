@@ -1,4 +1,3 @@
-import { isManualStep } from "./manual-step.js";
 import type { PlanStep, StepDescription } from "./plan-step.js";
 import type { LabStep, ProviderStep, ResourceRecord, Step, StepContext } from "./step.js";
 
@@ -12,9 +11,8 @@ function stepCommands(step: Step, known: ResourceRecord[]): string[] {
  * planned calls. The gate, `lab plan` and the runner read only this.
  */
 export function describeStep(step: Step, known: ResourceRecord[] = []): StepDescription {
-  const manual = isManualStep(step) ? step.manual : undefined;
-  const kind = manual ? ("manual" as const) : undefined;
-  const call = (display: string) => (kind ? { display, kind } : { display });
+  // Manual steps are built in the one model (manual-step.ts): no old-shape Step is one.
+  const call = (display: string) => ({ display });
   return {
     id: step.id,
     title: step.title,
@@ -24,7 +22,6 @@ export function describeStep(step: Step, known: ResourceRecord[] = []): StepDesc
     ...(step.diagnostics ? { diagnostics: [...step.diagnostics] } : {}),
     ...(step.needs ? { needs: [...step.needs] } : {}),
     ...(step.readOnly ? { readOnly: true } : {}),
-    ...(manual ? { manual } : {}),
   };
 }
 

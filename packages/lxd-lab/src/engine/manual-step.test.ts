@@ -9,10 +9,9 @@ import { virtualBoxCommands, virtualBoxNatStep } from "../providers/opennebula/v
 import { defaultLabSpec } from "../spec/default-lab-spec.js";
 import { autoYesGate, explainStep, promptGate } from "./gate.js";
 import { LabStateStore } from "./lab-state.js";
-import { describeStep } from "./legacy-step.js";
-import { isManualStep } from "./manual-step.js";
+import { isManualStep, manualStep } from "./manual-step.js";
 import { labDown, labUp } from "./run-lab.js";
-import type { LabProvider, Step } from "./step.js";
+import type { LabProvider, LabStep } from "./step.js";
 import { createStepContext } from "./step-context.js";
 
 let root: string;
@@ -33,22 +32,26 @@ const REMOVE = 'VBoxManage controlvm "one frontend" natpf1 delete labgate-lb';
 
 /** One automatic step before the manual one, so a refusal is seen to keep what was done before it. */
 function provider(events: string[]): LabProvider {
-  const auto: Step = {
-    id: "expose",
-    title: "expose",
-    why: "w",
-    commands: ["lxc config device add ..."],
-    async check(ctx) {
-      return { done: ctx.resources("thing").length > 0 };
+  const auto: LabStep<undefined> = {
+    description: {
+      id: "expose",
+      title: "expose",
+      why: "w",
+      calls: [{ display: "lxc config device add ..." }],
     },
-    async apply(ctx) {
-      events.push("apply:expose");
-      await ctx.record({ kind: "thing", id: "t", stepId: "expose" });
-    },
-    async verify() {},
-    async undo(ctx) {
-      events.push("undo:expose");
-      await ctx.forget("thing", "t");
+    actions: {
+      async check(ctx) {
+        return { done: ctx.resources("thing").length > 0, facts: undefined };
+      },
+      async apply(ctx) {
+        events.push("apply:expose");
+        await ctx.record({ kind: "thing", id: "t", stepId: "expose" });
+      },
+      async verify() {},
+      async undo(ctx) {
+        events.push("undo:expose");
+        await ctx.forget("thing", "t");
+      },
     },
   };
   return { name: "fake", plan: () => [auto, virtualBoxNatStep(forward, 8080)] };
@@ -73,8 +76,25 @@ describe("manual steps", () => {
     );
     const step = virtualBoxNatStep(forward, 8080);
     expect(isManualStep(step)).toBe(true);
-    expect(step.commands[0]).toContain(ADD);
-    expect(explainStep({ step: describeStep(step), action: "undo", index: 1, total: 1 })).toContain(REMOVE);
+    expect(step.description.calls[0]?.display).toContain(ADD);
+    expect(explainStep({ step: step.description, action: "undo", index: 1, total: 1 })).toContain(REMOVE);
+  });
+
+  it("the description carries the person's commands as manual calls, the instructions, and no function", () => {
+    const step = manualStep({
+      id: "nat",
+      title: "Forward the port",
+      why: "Only you can reach that host.",
+      manual: { where: "on the host", commands: ["add rule"], undoCommands: ["remove rule"] },
+    });
+    const d = step.description;
+    expect(isManualStep(step)).toBe(true);
+    expect(d.manual.commands).toEqual(["add rule"]);
+    expect(d.calls).toEqual([{ display: "add rule  # by you, on the host", kind: "manual" }]);
+    expect(d.undoCalls?.[0]?.display).toBe("remove rule  # by you, on the host");
+    expect(Object.values(d).some((v) => typeof v === "function")).toBe(false);
+    const automatic: LabStep<undefined> = { description: { ...d, manual: undefined }, actions: step.actions };
+    expect(isManualStep(automatic)).toBe(false);
   });
 
   it("--yes refuses a manual step (nobody confirmed it ran) and keeps the steps done before it", async () => {
@@ -148,16 +168,19 @@ describe("a manual step's verify", () => {
     const step = virtualBoxNatStep(forward, 8080);
     const store = new LabStateStore(stateDir);
     const ctx = createStepContext(store, spec, provider([]), () => {}, new AbortController().signal);
-    const verify = step.verify(ctx);
+    const verify = step.actions.verify(ctx);
     await expect(verify).rejects.toBeInstanceOf(StepFailedError);
     await expect(verify).rejects.toMatchObject({
       code: "STEP_FAILED",
-      stepId: step.id,
+      stepId: step.description.id,
       exitCode: ExitCode.EXTERNAL,
       message: expect.stringContaining("no one has confirmed it ran"),
       hint: expect.stringContaining("labgate lab up"),
     });
-    await step.apply(ctx);
-    await expect(step.verify(ctx)).resolves.toBeUndefined();
+    const found = await step.actions.check(ctx);
+    expect(found).toMatchObject({ done: false, detail: "not confirmed yet" });
+    await step.actions.apply(ctx, found);
+    await expect(step.actions.verify(ctx)).resolves.toBeUndefined();
+    expect((await step.actions.check(ctx)).detail).toMatch(/^confirmed by you at \d{4}-/);
   });
 });

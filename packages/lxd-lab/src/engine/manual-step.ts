@@ -1,5 +1,6 @@
 import { StepFailedError } from "../errors.js";
-import type { Step, StepContext } from "./step.js";
+import type { StepCall, StepDescription } from "./plan-step.js";
+import type { LabStep, StepContext } from "./step.js";
 
 /** What a person must do by hand, where, and how to reverse it. */
 export interface ManualInstructions {
@@ -16,14 +17,14 @@ export interface ManualInstructions {
  * gate asks the person whether they ran them, and the answer is recorded. `--yes` never confirms one
  * (autoYesGate refuses it): only the person who ran the command can say it was run.
  */
-export interface ManualStep extends Step {
-  manual: ManualInstructions;
-  /** The reverse, shown at the undo gate (the engine shows `undoCommands` where it knows them). */
-  undoCommands?: string[];
+export interface ManualStep extends LabStep<undefined> {
+  /** Its calls (kind "manual") and undo calls are the person's commands; `manual` says where they run. */
+  description: StepDescription & { manual: ManualInstructions };
 }
 
-export function isManualStep(step: Step): step is ManualStep {
-  const manual = (step as Partial<ManualStep>).manual;
+/** Is the step done by hand? Read from its description, the only part the gate sees. */
+export function isManualStep(step: LabStep): step is ManualStep {
+  const manual = step.description.manual;
   return manual !== undefined && Array.isArray(manual.commands);
 }
 
@@ -46,56 +47,68 @@ export interface ManualStepOptions {
 export function manualStep(options: ManualStepOptions): ManualStep {
   const { id, manual } = options;
   const recorded = (ctx: StepContext) => ctx.resources(MANUAL_RESOURCE).find((r) => r.stepId === id);
+  // What the person runs is both what the gate shows and what apply records as confirmed.
+  const byYou = (command: string): StepCall => ({
+    display: `${command}  # by you, ${manual.where}`,
+    kind: "manual",
+  });
   return {
-    id,
-    title: options.title,
-    why: options.why,
-    commands: manual.commands.map((c) => `${c}  # by you, ${manual.where}`),
-    undoCommands: manual.undoCommands.map((c) => `${c}  # by you, ${manual.where}`),
-    manual,
-    async check(ctx) {
-      const r = recorded(ctx);
-      return r
-        ? { done: true, detail: `confirmed by you at ${String(r.data?.confirmedAt ?? "an earlier run")}` }
-        : { done: false, detail: "not confirmed yet" };
+    description: {
+      id,
+      title: options.title,
+      why: options.why,
+      calls: manual.commands.map(byYou),
+      undoCalls: manual.undoCommands.map(byYou),
+      manual,
     },
-    async apply(ctx) {
-      // The gate's "yes" is the person's confirmation that the commands ran; this records it.
-      await ctx.record({
-        kind: MANUAL_RESOURCE,
-        id,
-        stepId: id,
-        data: {
-          ...options.data,
-          where: manual.where,
-          commands: manual.commands,
-          undoCommands: manual.undoCommands,
-          confirmedAt: new Date().toISOString(),
-        },
-      });
-      ctx.log(`  recorded: you ran it ${manual.where}`);
-    },
-    async verify(ctx) {
-      if (!recorded(ctx)) {
-        throw new StepFailedError(
+    actions: {
+      async check(ctx) {
+        const r = recorded(ctx);
+        return r
+          ? {
+              done: true,
+              detail: `confirmed by you at ${String(r.data?.["confirmedAt"] ?? "an earlier run")}`,
+              facts: undefined,
+            }
+          : { done: false, detail: "not confirmed yet", facts: undefined };
+      },
+      async apply(ctx) {
+        // The gate's "yes" is the person's confirmation that the commands ran; this records it.
+        await ctx.record({
+          kind: MANUAL_RESOURCE,
           id,
-          `Step ${id} is done by hand ${manual.where}, and no one has confirmed it ran.`,
-          {
-            hint: `Run its commands ${manual.where}, then run \`labgate lab up\` again and answer yes at its gate.`,
-            details: { where: manual.where, commands: manual.commands },
+          stepId: id,
+          data: {
+            ...options.data,
+            where: manual.where,
+            commands: manual.commands,
+            undoCommands: manual.undoCommands,
+            confirmedAt: new Date().toISOString(),
           },
-        );
-      }
-    },
-    async undo(ctx) {
-      const r = recorded(ctx);
-      if (!r) return;
-      const reverse = Array.isArray(r.data?.undoCommands)
-        ? r.data.undoCommands.map(String)
-        : manual.undoCommands;
-      ctx.log(`  labgate cannot reach ${manual.where}; run there, if you have not yet:`);
-      for (const c of reverse) ctx.log(`    $ ${c}`);
-      await ctx.forget(MANUAL_RESOURCE, r.id);
+        });
+        ctx.log(`  recorded: you ran it ${manual.where}`);
+      },
+      async verify(ctx) {
+        if (!recorded(ctx)) {
+          throw new StepFailedError(
+            id,
+            `Step ${id} is done by hand ${manual.where}, and no one has confirmed it ran.`,
+            {
+              hint: `Run its commands ${manual.where}, then run \`labgate lab up\` again and answer yes at its gate.`,
+              details: { where: manual.where, commands: manual.commands },
+            },
+          );
+        }
+      },
+      async undo(ctx) {
+        const r = recorded(ctx);
+        if (!r) return;
+        const kept = r.data?.["undoCommands"];
+        const reverse = Array.isArray(kept) ? kept.map(String) : manual.undoCommands;
+        ctx.log(`  labgate cannot reach ${manual.where}; run there, if you have not yet:`);
+        for (const c of reverse) ctx.log(`    $ ${c}`);
+        await ctx.forget(MANUAL_RESOURCE, r.id);
+      },
     },
   };
 }

@@ -3,8 +3,8 @@ import type {
   LabProvider,
   LabVerifyOptions,
   LabVerifyResult,
+  ProviderStep,
   ResourceHealth,
-  Step,
   StepContext,
 } from "../../engine/step.js";
 import { hostPrepSteps } from "../../host-prep/host-prep-steps.js";
@@ -40,10 +40,10 @@ export function createOpenNebulaProvider(deps: OneLabDeps = {}): LabProvider {
   };
   return {
     name: "opennebula",
-    plan(spec: LabSpec): Step[] {
+    plan(spec: LabSpec): ProviderStep[] {
       const rt = runtime(spec);
       const o = rt.options;
-      const steps: Step[] = [preflightStep(rt)];
+      const steps: ProviderStep[] = [preflightStep(rt)];
       // Before any command runs on the host over SSH: its key verified (or accepted at this step's gate).
       if (o.ssh) steps.push(sshAccessStep(rt));
       if (o.hostAccess !== "none" && o.hostPrep) {
