@@ -1,5 +1,4 @@
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -8,6 +7,7 @@ import { resolveDeployNetwork } from "../deploy-rules/resolve-network.js";
 import type { DeploySpec } from "../deploy-rules/spec.js";
 import { IpPool } from "../ip-pool/ip-pool.js";
 import { isGone, readProcStat } from "../process/proc-stat.js";
+import { freePort } from "../test-support/free-ports.js";
 import { LocalAdapter } from "./local.js";
 import { localLoopbackPoolConfig } from "./local-pool.js";
 import type { NodeRef } from "./types.js";
@@ -19,17 +19,6 @@ const [ip, port] = process.argv.slice(-2);
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("LABGATE_")));
 require("node:http").createServer((_q, s) => s.end(JSON.stringify(env))).listen(Number(port), ip);
 `;
-
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, host, () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe("LocalAdapter: a node is a real process on a loopback address", () => {
   let dir: string;
