@@ -1,21 +1,16 @@
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { autoYesGate, explainStep, type GateRequest, parseAnswer, promptGate, refusingGate } from "./gate.js";
-import { describeStep } from "./legacy-step.js";
-import type { Step } from "./step.js";
+import type { StepDescription } from "./plan-step.js";
 
-const step: Step = {
+const step: StepDescription = {
   id: "start-app1",
   title: "Start app1",
   why: "The first app instance answers on 127.0.0.1:8000 so the load balancer has somewhere to send requests.",
-  commands: ["python3 app.py --port 8000"],
+  calls: [{ display: "python3 app.py --port 8000" }],
   diagnostics: ["tail <state>/app1.log"],
-  check: async () => ({ done: false }),
-  apply: async () => {},
-  verify: async () => {},
-  undo: async () => {},
 };
-const request: GateRequest = { step: describeStep(step), action: "apply", index: 2, total: 5 };
+const request: GateRequest = { step, action: "apply", index: 2, total: 5 };
 
 function io(answers: string) {
   const input = new PassThrough();

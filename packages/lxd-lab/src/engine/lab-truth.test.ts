@@ -7,6 +7,7 @@ import { defaultLabSpec } from "../spec/default-lab-spec.js";
 import { autoYesGate } from "./gate.js";
 import { LabStateStore } from "./lab-state.js";
 import { labStatus } from "./lab-status.js";
+import { planSteps } from "./plan-view.js";
 import { labDown, labUp } from "./run-lab.js";
 import { killRecordedProcesses, scriptedGate } from "./test-support/engine-test-kit.js";
 import { fakeProvider } from "./test-support/fake-provider.js";
@@ -266,11 +267,14 @@ describe("status is a check", () => {
     const hanging = {
       ...provider,
       plan: (s: typeof spec) =>
-        provider.plan(s).map((step) => ({
+        planSteps(provider, s).map((step) => ({
           ...step,
-          check: () => {
-            started++;
-            return new Promise<never>(() => {});
+          actions: {
+            ...step.actions,
+            check: () => {
+              started++;
+              return new Promise<never>(() => {});
+            },
           },
         })),
     };

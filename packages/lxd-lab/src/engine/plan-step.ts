@@ -37,12 +37,14 @@ export interface StepDescription {
   manual?: ManualInstructions;
 }
 
-/** What `check` saw. `facts` is what `apply` needs of it (ids, addresses, what exists already). */
-export interface Found<F = undefined> {
+/**
+ * What `check` saw. `facts` is what `apply` needs of it (ids, addresses, what exists already); a step whose
+ * apply needs nothing (facts may be undefined) can leave it out.
+ */
+export type Found<F = undefined> = {
   done: boolean;
   detail?: string;
-  facts: F;
-}
+} & (undefined extends F ? { facts?: F } : { facts: F });
 
 export interface StepActions<C, F = undefined> {
   check(ctx: C): Promise<Found<F>>;
@@ -59,9 +61,10 @@ export interface PlanStep<C, F = any> {
   actions: StepActions<C, F>;
   /**
    * The description with what the run has learned so far filled in (addresses an earlier step
-   * allocated): shown at the gate instead of `description` when given. Pure.
+   * allocated, a call that depends on what `check` found): shown at the gate instead of `description`
+   * when given. Pure.
    */
-  current?(ctx: C): StepDescription;
+  current?(ctx: C, found?: Found<F>): StepDescription;
 }
 
 export type RunMode = "apply" | "undo" | "dry-run";

@@ -7,7 +7,7 @@ import { defaultLabSpec } from "../spec/default-lab-spec.js";
 import { autoYesGate, refusingGate } from "./gate.js";
 import { LabStateStore } from "./lab-state.js";
 import { assertVerified, labStatus, labVerify } from "./lab-status.js";
-import { describePlan } from "./plan-view.js";
+import { describePlan, planSteps } from "./plan-view.js";
 import { labDown, labUp } from "./run-lab.js";
 import { killRecordedProcesses, scriptedGate } from "./test-support/engine-test-kit.js";
 import { fakeProvider } from "./test-support/fake-provider.js";
@@ -186,10 +186,13 @@ describe("lab up", () => {
 
   it("a check that throws stops the run with a failure naming the step, before anything runs", async () => {
     const provider = fakeProvider({ events });
-    const [first, ...rest] = provider.plan(spec);
+    const [first, ...rest] = planSteps(provider, spec);
     const broken = {
       ...first!,
-      check: async () => Promise.reject(new Error("permission denied reading /proc")),
+      actions: {
+        ...first!.actions,
+        check: async () => Promise.reject(new Error("permission denied reading /proc")),
+      },
     };
     const lines: string[] = [];
     const error = await labUp({

@@ -1,18 +1,12 @@
 import { PreconditionError } from "@labgate/core";
 import { describe, expect, it } from "vitest";
-import type { Step } from "./step.js";
-import { fillStateDir, formatStepFailure, stepFailure } from "./step-failure.js";
+import { type FailingStep, fillStateDir, formatStepFailure, stepFailure } from "./step-failure.js";
 
-const step: Step = {
+const step: FailingStep = {
   id: "start-app1",
   title: "Start app1",
-  why: "An app instance.",
   commands: ["python3 app.py >> <state>/logs/app1.log 2>&1 &"],
   diagnostics: ["tail -n 50 <state dir>/logs/app1.log", "ss -ltnp"],
-  check: async () => ({ done: false }),
-  apply: async () => {},
-  verify: async () => {},
-  undo: async () => {},
 };
 
 describe("stepFailure", () => {

@@ -3,7 +3,8 @@ import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isProcessAlive } from "@labgate/core";
 import { StepFailedError } from "../../errors.js";
-import type { LabProvider, Step, StepContext } from "../step.js";
+import type { StepCall } from "../plan-step.js";
+import type { LabProvider, LabStep, StepContext } from "../step.js";
 
 /**
  * A small but real provider for engine tests: its steps create real directories, files and a real
@@ -22,6 +23,8 @@ export interface FakeProviderOptions {
   readOnlyCheck?: { failing: boolean };
 }
 
+const command = (display: string): StepCall => ({ display, kind: "command" });
+
 // The port file appears whole (write + rename): a reader never sees it empty.
 const SERVER = `const http=require("http");const fs=require("fs");
 const s=http.createServer((q,r)=>{r.writeHead(200,{"x-served-by":"fake"});r.end("ok")});
@@ -39,157 +42,178 @@ export function fakeProvider(options: FakeProviderOptions): LabProvider {
     }
   };
 
-  const makeDir: Step = {
-    id: "make-dir",
-    title: "Create the work directory",
-    why: "Everything this lab writes lives in one directory so that tearing it down is a single removal.",
-    commands: ["mkdir -p <state>/work"],
-    async check(ctx) {
-      events.push("check:make-dir");
-      return (await exists(work(ctx))) ? { done: true, detail: "work directory exists" } : { done: false };
+  const makeDir: LabStep = {
+    description: {
+      id: "make-dir",
+      title: "Create the work directory",
+      why: "Everything this lab writes lives in one directory so that tearing it down is a single removal.",
+      calls: ["mkdir -p <state>/work"].map(command),
+      diagnostics: ["ls -ld <state>/work"],
     },
-    async apply(ctx) {
-      events.push("apply:make-dir");
-      failIfAsked("make-dir");
-      await mkdir(work(ctx), { recursive: true });
-    },
-    async verify(ctx) {
-      if (!(await exists(work(ctx)))) throw new StepFailedError("make-dir", "work directory missing");
-    },
-    async undo(ctx) {
-      events.push("undo:make-dir");
-      await rm(work(ctx), { recursive: true, force: true });
-    },
-    diagnostics: ["ls -ld <state>/work"],
-  };
-
-  const writeConfig: Step = {
-    id: "write-config",
-    title: "Write the config file",
-    why: "The server reads its ports from a config file.",
-    commands: ["write <state>/work/config.json"],
-    async check(ctx) {
-      events.push("check:write-config");
-      const text = await readFile(join(work(ctx), "config.json"), "utf8").catch(() => "");
-      return text === configText(ctx) ? { done: true, detail: "config.json is current" } : { done: false };
-    },
-    async apply(ctx) {
-      events.push("apply:write-config");
-      failIfAsked("write-config");
-      const path = join(work(ctx), "config.json");
-      await ctx.record({ kind: "file", id: path, stepId: "write-config" });
-      await writeFile(path, configText(ctx));
-    },
-    async verify(ctx) {
-      JSON.parse(await readFile(join(work(ctx), "config.json"), "utf8"));
-    },
-    async undo(ctx) {
-      events.push("undo:write-config");
-      for (const r of ctx.resources("file").filter((x) => x.stepId === "write-config")) {
-        await rm(r.id, { force: true });
-        await ctx.forget(r.kind, r.id);
-      }
+    actions: {
+      async check(ctx) {
+        events.push("check:make-dir");
+        return (await exists(work(ctx))) ? { done: true, detail: "work directory exists" } : { done: false };
+      },
+      async apply(ctx) {
+        events.push("apply:make-dir");
+        failIfAsked("make-dir");
+        await mkdir(work(ctx), { recursive: true });
+      },
+      async verify(ctx) {
+        if (!(await exists(work(ctx)))) throw new StepFailedError("make-dir", "work directory missing");
+      },
+      async undo(ctx) {
+        events.push("undo:make-dir");
+        await rm(work(ctx), { recursive: true, force: true });
+      },
     },
   };
 
-  const startServer: Step = {
-    id: "start-server",
-    title: "Start the HTTP server",
-    why: "A real process answering on loopback, like an app instance.",
-    commands: ["node -e <server> <state>/work/port"],
-    undoCommands: ["kill -TERM <pid>", "rm -f <state>/work/port"],
-    async check(ctx) {
-      events.push("check:start-server");
-      const found = await serverHealth(ctx);
-      return found ? { done: true, detail: found } : { done: false };
+  const writeConfig: LabStep = {
+    description: {
+      id: "write-config",
+      title: "Write the config file",
+      why: "The server reads its ports from a config file.",
+      calls: ["write <state>/work/config.json"].map(command),
     },
-    async apply(ctx) {
-      events.push("apply:start-server");
-      const portFile = join(work(ctx), "port");
-      // A server that does not answer is replaced: stop it, drop its record and port file first.
-      for (const r of ctx.resources("process")) {
-        if (isProcessAlive(Number(r.id))) process.kill(Number(r.id), "SIGTERM");
-        // Wait for it to be gone: a server still starting could write its port file after we remove it.
-        await waitFor(async () => !isProcessAlive(Number(r.id)), ctx.signal);
-        await ctx.forget(r.kind, r.id);
-      }
-      await rm(portFile, { force: true });
-      const child = spawn(process.execPath, ["-e", SERVER, portFile], { detached: true, stdio: "ignore" });
-      child.unref();
-      // Recorded before waiting on it: an interrupt now still leaves a record to undo.
-      await ctx.record({
-        kind: "process",
-        id: String(child.pid),
-        stepId: "start-server",
-        data: { portFile },
-      });
-      if (options.holdServer) {
-        options.holdServer.onHeld();
-        await new Promise<void>((_, reject) => {
-          ctx.signal.addEventListener("abort", () => reject(new Error("aborted")), { once: true });
+    actions: {
+      async check(ctx) {
+        events.push("check:write-config");
+        const text = await readFile(join(work(ctx), "config.json"), "utf8").catch(() => "");
+        return text === configText(ctx) ? { done: true, detail: "config.json is current" } : { done: false };
+      },
+      async apply(ctx) {
+        events.push("apply:write-config");
+        failIfAsked("write-config");
+        const path = join(work(ctx), "config.json");
+        await ctx.record({ kind: "file", id: path, stepId: "write-config" });
+        await writeFile(path, configText(ctx));
+      },
+      async verify(ctx) {
+        JSON.parse(await readFile(join(work(ctx), "config.json"), "utf8"));
+      },
+      async undo(ctx) {
+        events.push("undo:write-config");
+        for (const r of ctx.resources("file").filter((x) => x.stepId === "write-config")) {
+          await rm(r.id, { force: true });
+          await ctx.forget(r.kind, r.id);
+        }
+      },
+    },
+  };
+
+  const startServer: LabStep = {
+    description: {
+      id: "start-server",
+      title: "Start the HTTP server",
+      why: "A real process answering on loopback, like an app instance.",
+      calls: ["node -e <server> <state>/work/port"].map(command),
+      undoCalls: ["kill -TERM <pid>", "rm -f <state>/work/port"].map(command),
+      diagnostics: ["cat <state>/work/port", "curl -i http://127.0.0.1:<port>/"],
+    },
+    actions: {
+      async check(ctx) {
+        events.push("check:start-server");
+        const found = await serverHealth(ctx);
+        return found ? { done: true, detail: found } : { done: false };
+      },
+      async apply(ctx) {
+        events.push("apply:start-server");
+        const portFile = join(work(ctx), "port");
+        // A server that does not answer is replaced: stop it, drop its record and port file first.
+        for (const r of ctx.resources("process")) {
+          if (isProcessAlive(Number(r.id))) process.kill(Number(r.id), "SIGTERM");
+          // Wait for it to be gone: a server still starting could write its port file after we remove it.
+          await waitFor(async () => !isProcessAlive(Number(r.id)), ctx.signal);
+          await ctx.forget(r.kind, r.id);
+        }
+        await rm(portFile, { force: true });
+        const child = spawn(process.execPath, ["-e", SERVER, portFile], { detached: true, stdio: "ignore" });
+        child.unref();
+        // Recorded before waiting on it: an interrupt now still leaves a record to undo.
+        await ctx.record({
+          kind: "process",
+          id: String(child.pid),
+          stepId: "start-server",
+          data: { portFile },
         });
-      }
-      await waitFor(async () => exists(portFile), ctx.signal);
+        if (options.holdServer) {
+          options.holdServer.onHeld();
+          await new Promise<void>((_, reject) => {
+            ctx.signal.addEventListener("abort", () => reject(new Error("aborted")), { once: true });
+          });
+        }
+        await waitFor(async () => exists(portFile), ctx.signal);
+      },
+      async verify(ctx) {
+        if (!(await serverHealth(ctx)))
+          throw new StepFailedError("start-server", "the server does not answer");
+      },
+      async undo(ctx) {
+        events.push("undo:start-server");
+        for (const r of ctx.resources("process")) {
+          const pid = Number(r.id);
+          if (isProcessAlive(pid)) process.kill(pid, "SIGTERM");
+          await waitFor(async () => !isProcessAlive(pid), ctx.signal);
+          await ctx.forget(r.kind, r.id);
+        }
+        await rm(join(work(ctx), "port"), { force: true });
+      },
     },
-    async verify(ctx) {
-      if (!(await serverHealth(ctx))) throw new StepFailedError("start-server", "the server does not answer");
-    },
-    async undo(ctx) {
-      events.push("undo:start-server");
-      for (const r of ctx.resources("process")) {
-        const pid = Number(r.id);
-        if (isProcessAlive(pid)) process.kill(pid, "SIGTERM");
-        await waitFor(async () => !isProcessAlive(pid), ctx.signal);
-        await ctx.forget(r.kind, r.id);
-      }
-      await rm(join(work(ctx), "port"), { force: true });
-    },
-    diagnostics: ["cat <state>/work/port", "curl -i http://127.0.0.1:<port>/"],
   };
 
-  const writeMarker: Step = {
-    id: "write-marker",
-    title: "Write the marker",
-    why: "The last step: marks the lab as complete.",
-    commands: ["touch <state>/work/marker"],
-    async check(ctx) {
-      events.push("check:write-marker");
-      return (await exists(join(work(ctx), "marker"))) ? { done: true } : { done: false };
+  const writeMarker: LabStep = {
+    description: {
+      id: "write-marker",
+      title: "Write the marker",
+      why: "The last step: marks the lab as complete.",
+      calls: ["touch <state>/work/marker"].map(command),
+      diagnostics: ["ls -l <state>/work", "df -h <state>"],
     },
-    async apply(ctx) {
-      events.push("apply:write-marker");
-      failIfAsked("write-marker");
-      await writeFile(join(work(ctx), "marker"), "ok");
+    actions: {
+      async check(ctx) {
+        events.push("check:write-marker");
+        return (await exists(join(work(ctx), "marker"))) ? { done: true } : { done: false };
+      },
+      async apply(ctx) {
+        events.push("apply:write-marker");
+        failIfAsked("write-marker");
+        await writeFile(join(work(ctx), "marker"), "ok");
+      },
+      async verify() {
+        if (options.brokenVerify?.has("write-marker"))
+          throw new StepFailedError("write-marker", "the marker says something else now");
+      },
+      async undo(ctx) {
+        events.push("undo:write-marker");
+        await rm(join(work(ctx), "marker"), { force: true });
+      },
     },
-    async verify() {
-      if (options.brokenVerify?.has("write-marker"))
-        throw new StepFailedError("write-marker", "the marker says something else now");
-    },
-    async undo(ctx) {
-      events.push("undo:write-marker");
-      await rm(join(work(ctx), "marker"), { force: true });
-    },
-    diagnostics: ["ls -l <state>/work", "df -h <state>"],
   };
 
-  const checkReady: Step = {
-    id: "check-ready",
-    title: "Check the machine is ready",
-    why: "A read-only check before anything is built.",
-    commands: ["test -w <state>"],
-    readOnly: true,
-    async check() {
-      events.push("check:check-ready");
-      return { done: false };
+  const checkReady: LabStep = {
+    description: {
+      id: "check-ready",
+      title: "Check the machine is ready",
+      why: "A read-only check before anything is built.",
+      calls: ["test -w <state>"].map(command),
+      readOnly: true,
     },
-    async apply() {
-      events.push("apply:check-ready");
-      if (options.readOnlyCheck?.failing)
-        throw new StepFailedError("check-ready", "the machine is not ready");
-    },
-    async verify() {},
-    async undo() {
-      events.push("undo:check-ready");
+    actions: {
+      async check() {
+        events.push("check:check-ready");
+        return { done: false };
+      },
+      async apply() {
+        events.push("apply:check-ready");
+        if (options.readOnlyCheck?.failing)
+          throw new StepFailedError("check-ready", "the machine is not ready");
+      },
+      async verify() {},
+      async undo() {
+        events.push("undo:check-ready");
+      },
     },
   };
 
