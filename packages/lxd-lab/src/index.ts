@@ -85,6 +85,7 @@ export {
   type JsonPlanStore,
   type JsonPlanStoreOptions,
 } from "./engine/json-plan-store.js";
+export { type LabDryRun, type LabDryRunStep, labDryRun } from "./engine/lab-dry-run.js";
 export {
   type LabState,
   LabStateStore,

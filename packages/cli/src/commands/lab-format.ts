@@ -1,4 +1,12 @@
-import type { LabPlan, LabRunResult, LabStatus, LabVerifyResult, StepRecord } from "@labgate/lxd-lab";
+import type {
+  LabDryRunStep,
+  LabPlan,
+  LabRunResult,
+  LabStatus,
+  LabVerifyResult,
+  PlannedStep,
+  StepRecord,
+} from "@labgate/lxd-lab";
 
 const wrapText = (text: string, width: number): string[] => {
   const lines: string[] = [];
@@ -13,12 +21,31 @@ const wrapText = (text: string, width: number): string[] => {
   return lines;
 };
 
+/** A step as `lab plan` shows it; a dry run adds what the runner found (and, for down, the undo calls). */
+type ShownStep = PlannedStep & Partial<Pick<LabDryRunStep, "outcome" | "detail" | "undoCommands">>;
+
+const WOULD: Record<string, string> = {
+  "would-run": "→ would run",
+  "already-done": "= already done",
+  unknown: "? unknown",
+  "would-undo": "→ would be undone",
+  "nothing-to-undo": "= nothing to undo",
+};
+
+/** `lab plan` and `lab up|down --dry-run`: one view of the steps, the dry run with each step's outcome. */
 export function formatPlan(
-  plan: LabPlan & { source: string; stateDir: string; recorded?: Record<string, StepRecord> },
+  plan: Omit<LabPlan, "steps"> & {
+    steps: ShownStep[];
+    source: string;
+    stateDir: string;
+    recorded?: Record<string, StepRecord>;
+    action?: "up" | "down";
+  },
 ): string {
+  const undo = plan.action === "down";
   const out = [
     `Lab "${plan.lab}" — provider ${plan.provider}, spec ${plan.source}, state ${plan.stateDir}`,
-    `${plan.steps.length} steps:`,
+    plan.steps.length === 0 ? "nothing to undo: no step ran here" : `${plan.steps.length} steps:`,
     "",
   ];
   for (const s of plan.steps) {
@@ -26,8 +53,12 @@ export function formatPlan(
     out.push(
       `${String(s.index).padStart(2)}. ${s.id} — ${s.title}${rec ? `  [recorded: ${rec.status}]` : ""}`,
     );
+    if (s.outcome) out.push(`    ${WOULD[s.outcome] ?? s.outcome}${s.detail ? `: ${s.detail}` : ""}`);
     for (const l of wrapText(s.why, 92)) out.push(`    ${l}`);
-    for (const c of s.commands) out.push(`      $ ${c}`);
+    if (undo) {
+      if (s.outcome === "would-undo" && s.undoCommands?.length) out.push("    undo commands:");
+      if (s.outcome === "would-undo") for (const c of s.undoCommands ?? []) out.push(`      $ ${c}`);
+    } else for (const c of s.commands) out.push(`      $ ${c}`);
     out.push("");
   }
   return out.join("\n");

@@ -67,14 +67,93 @@ describe("labgate lab (in process)", () => {
     expect(events).toEqual([]);
   });
 
-  it("up --dry-run prints the plan and runs nothing", async () => {
+  it("up --dry-run prints the plan with what each check finds and runs nothing", async () => {
     const t = io();
     expect(await labUpCommand({ dryRun: true }, t.io)).toBe(0);
-    expect(t.out()).toContain(" 3. start-server — Start the HTTP server");
+    expect(t.out()).toContain(" 3. start-server — Start the HTTP server\n    → would run\n");
     expect(t.out()).toContain("$ node -e <server> <state>/work/port");
     expect(t.err()).toContain("Dry run of `lab up`: nothing is run.");
-    expect(events).toEqual([]);
+    // The runner's dry run: every check looked, nothing was applied.
+    expect(events).toEqual([
+      "check:make-dir",
+      "check:write-config",
+      "check:start-server",
+      "check:write-marker",
+    ]);
     await expect(stat(join(cwd, ".labgate"))).rejects.toMatchObject({ code: "ENOENT" });
+
+    // --json: today's fields (the plan's steps, source, state dir, records) and each step's outcome.
+    const j = io();
+    await labUpCommand({ dryRun: true, json: true, step: "write-config" }, j.io);
+    const doc = JSON.parse(j.out());
+    expect(doc).toMatchObject({ dryRun: true, action: "up", lab: "demo", provider: "local", recorded: {} });
+    expect(doc.stateDir).toBe(join(cwd, ".labgate/labs/demo"));
+    expect(doc.steps).toEqual([
+      {
+        index: 2,
+        id: "write-config",
+        title: "Write the config file",
+        why: "The server reads its ports from a config file.",
+        commands: ["write <state>/work/config.json"],
+        diagnostics: [],
+        outcome: "would-run",
+      },
+    ]);
+    await expect(labUpCommand({ dryRun: true, step: "nope" }, io().io)).rejects.toMatchObject({
+      code: "UNKNOWN_STEP",
+      exitCode: 2,
+    });
+  });
+
+  it("--dry-run on a built lab: up finds every step done, down lists the undo calls; neither changes anything", async () => {
+    expect(await labUpCommand({ yes: true }, io().io)).toBe(0);
+    const stateFile = join(cwd, ".labgate/labs/demo/state.json");
+    const before = await readFile(stateFile, "utf8");
+    const modified = (await stat(stateFile)).mtimeMs;
+    events.length = 0;
+
+    const up = io();
+    expect(await labUpCommand({ dryRun: true, json: true }, up.io)).toBe(0);
+    const upDoc = JSON.parse(up.out());
+    expect(upDoc.steps.map((s: { id: string; outcome: string }) => `${s.id}:${s.outcome}`)).toEqual([
+      "make-dir:already-done",
+      "write-config:already-done",
+      "start-server:already-done",
+      "write-marker:already-done",
+    ]);
+    expect(upDoc.steps[0].detail).toBe("work directory exists");
+    expect(upDoc.recorded["start-server"]).toMatchObject({ status: "done" });
+
+    const down = io();
+    expect(await labDownCommand({ dryRun: true, json: true }, down.io)).toBe(0);
+    const downDoc = JSON.parse(down.out());
+    expect(downDoc).toMatchObject({ dryRun: true, action: "down" });
+    const pid = JSON.parse(before).resources.find((r: { kind: string }) => r.kind === "process").id;
+    expect(downDoc.steps.find((s: { id: string }) => s.id === "start-server")).toMatchObject({
+      index: 3,
+      outcome: "would-undo",
+      detail: `removes process ${pid}`,
+      undoCommands: ["kill -TERM <pid>", "rm -f <state>/work/port"],
+    });
+    expect(downDoc.steps.map((s: { id: string }) => s.id)).toEqual([
+      "write-marker",
+      "start-server",
+      "write-config",
+      "make-dir",
+    ]);
+    const human = io();
+    await labDownCommand({ dryRun: true }, human.io);
+    expect(human.out()).toContain(
+      " 3. start-server — Start the HTTP server  [recorded: done]\n    → would be undone: removes process",
+    );
+    expect(human.out()).toContain("    undo commands:\n      $ kill -TERM <pid>\n");
+
+    // Nothing changed: up's dry run only checked, down's read the records; the state file is as it was.
+    expect(events.filter((e) => !e.startsWith("check:"))).toEqual([]);
+    expect(await readFile(stateFile, "utf8")).toBe(before);
+    expect((await stat(stateFile)).mtimeMs).toBe(modified);
+    const status = io();
+    expect(await labStatusCommand({}, status.io)).toBe(0);
   });
 
   it("up without a terminal and without --yes refuses (exit 7) and runs nothing", async () => {
@@ -114,6 +193,7 @@ describe("labgate lab (in process)", () => {
     await labDownCommand({ dryRun: true }, downDry.io);
     expect(downDry.out().indexOf("write-marker")).toBeLessThan(downDry.out().indexOf("make-dir"));
     expect(downDry.out()).toContain("[recorded: done]");
+    expect(downDry.out()).toContain("→ would be undone");
 
     const down = io();
     expect(await labDownCommand({ yes: true }, down.io)).toBe(0);

@@ -7,6 +7,7 @@ import {
   LabStateStore,
   type LabVerifyOptions,
   labDown,
+  labDryRun,
   labStatus,
   labUp,
   labVerify,
@@ -15,6 +16,7 @@ import type { Command } from "commander";
 import { createOutput } from "../output.js";
 import {
   type LabIo,
+  type LabTarget,
   type LabTargetFlags,
   makeGate,
   processIo,
@@ -146,7 +148,7 @@ export async function labPlanCommand(flags: LabFlags, io: LabIo = processIo()): 
 export async function labUpCommand(flags: LabFlags, io: LabIo = processIo()): Promise<number> {
   const out = createOutput(Boolean(flags.json), io);
   const target = await resolveLab(flags, io, false);
-  if (flags.dryRun) return dryRun(flags, io, "up");
+  if (flags.dryRun) return dryRun(flags, io, target, "up");
   const gate = makeGate(flags.yes, io);
   out.info(
     `Lab "${target.spec.name}" (provider ${target.provider.name}, spec ${target.source}), state in ${target.stateDir}`,
@@ -174,7 +176,7 @@ export async function labDownCommand(flags: LabFlags, io: LabIo = processIo()): 
   const out = createOutput(Boolean(flags.json), io);
   const target = await resolveLab(flags, io, true);
   if (target.note) out.warn(target.note);
-  if (flags.dryRun) return dryRun(flags, io, "down");
+  if (flags.dryRun) return dryRun(flags, io, target, "down");
   const gate = makeGate(flags.yes, io);
   out.info(
     `Tearing down lab "${target.spec.name}" (provider ${target.provider.name}), state in ${target.stateDir}`,
@@ -222,20 +224,25 @@ export async function labVerifyCommand(flags: LabFlags, io: LabIo = processIo())
   return ExitCode.OK;
 }
 
-async function dryRun(flags: LabFlags, io: LabIo, action: "up" | "down"): Promise<number> {
+/**
+ * `lab up|down --dry-run`: the runner's dry run (labDryRun). up: every step with what its check finds now;
+ * down: what ran here, in the order it would be undone, with its undo calls. Nothing is changed.
+ */
+async function dryRun(flags: LabFlags, io: LabIo, target: LabTarget, action: "up" | "down"): Promise<number> {
   const out = createOutput(Boolean(flags.json), io);
-  const target = await resolveLab(flags, io, action === "down");
-  const state = await new LabStateStore(target.stateDir).load();
-  const plan = describePlan(target.provider, target.spec, state?.resources ?? []);
-  if (action === "down") plan.steps.reverse();
-  const recorded = state?.steps ?? {};
   out.info(
-    `Dry run of \`lab ${action}\`: nothing is run.${action === "down" ? " Steps are undone in this (reverse) order." : ""}`,
+    `Dry run of \`lab ${action}\`: nothing is run.${
+      action === "down"
+        ? " Steps are undone in this (reverse) order; only what ran here is undone."
+        : " Each step's check looks at what exists now."
+    }`,
   );
-  out.result(
-    { dryRun: true, action, ...plan, source: target.source, stateDir: target.stateDir, recorded },
-    formatPlan,
+  const result = await withInterrupt(io, (signal) =>
+    labDryRun({ ...target, signal, log: (l) => out.verbose(l), step: flags.step, from: flags.from }, action),
   );
+  // Read after the run: the dry run wrote nothing, so this is the state it looked at.
+  const recorded = (await new LabStateStore(target.stateDir).load())?.steps ?? {};
+  out.result({ ...result, source: target.source, stateDir: target.stateDir, recorded }, formatPlan);
   return ExitCode.OK;
 }
 

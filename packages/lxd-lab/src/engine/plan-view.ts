@@ -52,17 +52,19 @@ export function describePlan(provider: LabProvider, spec: LabSpec, known: Resour
   return {
     lab: spec.name,
     provider: provider.name,
-    steps: planSteps(provider, spec).map((step, i) => {
-      const s = describeKnown(step, spec, known);
-      return {
-        index: i + 1,
-        id: s.id,
-        title: s.title,
-        why: s.why,
-        commands: s.calls.map((c) => c.display),
-        diagnostics: [...(s.diagnostics ?? [])],
-      };
-    }),
+    steps: planSteps(provider, spec).map((step, i) => plannedStep(describeKnown(step, spec, known), i + 1)),
+  };
+}
+
+/** A description as `lab plan`, `lab up|down --dry-run` and their --json show it; `index` is its place in the plan. */
+export function plannedStep(s: StepDescription, index: number): PlannedStep {
+  return {
+    index,
+    id: s.id,
+    title: s.title,
+    why: s.why,
+    commands: s.calls.map((c) => c.display),
+    diagnostics: [...(s.diagnostics ?? [])],
   };
 }
 

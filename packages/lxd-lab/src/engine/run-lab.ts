@@ -191,8 +191,8 @@ export async function labDown(options: LabRunOptions): Promise<LabRunResult> {
   };
 }
 
-/** What `lab up` and `lab down` give runPlan: the lab state as its store, and the lab's hooks. */
-function labRun(
+/** What `lab up` and `lab down` (and their dry runs) give runPlan: the lab state as its store, and the lab's hooks. */
+export function labRun(
   options: LabRunOptions,
   store: LabStateStore,
   all: LabStep[],
@@ -252,7 +252,7 @@ function descriptions(steps: LabStep[]): StepDescription[] {
 }
 
 /** A state dir holding another lab's state is refused: its processes and records are not ours to touch. */
-function assertSameLab(
+export function assertSameLab(
   state: LabState | undefined,
   spec: LabSpec,
   provider: LabProvider,
