@@ -17,8 +17,24 @@ export async function findLeftovers(
     if (adapter.findLeftovers) return adapter.findLeftovers(record.ref);
     return ((await adapter.findByName?.(name)) ?? []).filter((r) => r.id === id);
   }
+  refuseUnknownInterrupted(adapter, record, statePath);
   if (id && (await adapter.get(record.ref))) return [record.ref];
-  if (!id) {
+  return [];
+}
+
+/**
+ * An interrupted apply whose record names no node, on a platform that cannot look nodes up by name:
+ * nothing can tell whether a node was made, so deploy stops and says what to do by hand. Called by
+ * every step's check that could change something first (reserve-address), so the refusal comes before
+ * any write: nothing is left half-written.
+ */
+export function refuseUnknownInterrupted(
+  adapter: PlatformAdapter,
+  record: DeployRecord,
+  statePath: string,
+): void {
+  const { id, name } = record.ref;
+  if (record.status === "creating" && !id && !canLookUp(adapter)) {
     throw new StateError(
       "DEPLOY_INTERRUPTED_UNKNOWN",
       `An apply of ${name} on ${record.ref.platform} was interrupted before the platform named the node, and this adapter cannot look nodes up by name.`,
@@ -27,7 +43,6 @@ export async function findLeftovers(
       },
     );
   }
-  return [];
 }
 
 /** Adapters that find nodes by name announce every mutating call, so an intent without id means nothing was sent. */

@@ -1,7 +1,8 @@
-import { deployOwner, type ResolvedNetwork, resolveDeployNetwork } from "@labgate/core";
+import { deployOwner, type ResolvedNetwork, readDeployRecord, resolveDeployNetwork } from "@labgate/core";
 import type { PlanStep } from "../engine/plan-step.js";
 import { DeployStepError } from "../errors.js";
 import type { DeployContext } from "./deploy-context.js";
+import { refuseUnknownInterrupted } from "./leftovers.js";
 
 export const RESERVE_ADDRESS_STEP = "reserve-address";
 
@@ -36,6 +37,10 @@ export function reserveAddressStep(
     },
     actions: {
       async check(c) {
+        // An interrupted apply nobody can resume is refused here, before the ledger is written, not in
+        // create-node after an address was taken for a node that may never be made.
+        const record = await readDeployRecord(c.statePath);
+        if (record) refuseUnknownInterrupted(c.adapter, record, c.statePath);
         const held = await heldBy(c, owner);
         return held.length
           ? { done: true, detail: `${held.join(", ")} held by ${owner}`, facts: undefined }

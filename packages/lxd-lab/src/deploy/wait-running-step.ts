@@ -1,5 +1,5 @@
-import { type DeploymentPlan, readDeployRecord } from "@labgate/core";
-import type { PlanStep } from "../engine/plan-step.js";
+import { type DeploymentPlan, type NodeRef, readDeployRecord } from "@labgate/core";
+import type { Found, PlanStep, StepCall, StepDescription } from "../engine/plan-step.js";
 import { DeployStepError } from "../errors.js";
 import { CREATE_NODE_STEP } from "./create-node-step.js";
 import { splitPlanCalls, stepCall } from "./deploy-calls.js";
@@ -7,33 +7,56 @@ import type { DeployContext } from "./deploy-context.js";
 
 export const WAIT_RUNNING_STEP = "wait-running";
 
-/** Waits until the platform reports the recorded node running. Changes nothing: undo only forgets it. */
+/** What check found: the recorded node, stopped on the platform, that apply starts before it waits. */
+export interface WaitRunningFacts {
+  stopped?: NodeRef;
+}
+
+/**
+ * Waits until the platform reports the recorded node running. A resumed apply that finds the node
+ * stopped (shut down since the run that made it) starts it first; otherwise it changes nothing, and
+ * undo only forgets it (create-node's undo removes the node).
+ */
 export function waitRunningStep(
   ctx: Pick<DeployContext, "spec" | "platform" | "statePath" | "timeoutMs">,
   plan: DeploymentPlan,
-): PlanStep<DeployContext> {
+): PlanStep<DeployContext, WaitRunningFacts> {
+  const description: StepDescription = {
+    id: WAIT_RUNNING_STEP,
+    title: `Wait until ${ctx.spec.name} runs`,
+    why: `The node is deployed when ${ctx.platform} says it runs, not when the create call returned; waits up to ${Math.round(ctx.timeoutMs / 1000)} s (--timeout).`,
+    calls: splitPlanCalls(plan).wait.map(stepCall),
+    needs: [CREATE_NODE_STEP],
+    readOnly: true,
+    // The record names the node to look at on the platform.
+    diagnostics: [`cat ${ctx.statePath}`],
+  };
   return {
-    description: {
-      id: WAIT_RUNNING_STEP,
-      title: `Wait until ${ctx.spec.name} runs`,
-      why: `The node is deployed when ${ctx.platform} says it runs, not when the create call returned; waits up to ${Math.round(ctx.timeoutMs / 1000)} s (--timeout).`,
-      calls: splitPlanCalls(plan).wait.map(stepCall),
-      needs: [CREATE_NODE_STEP],
-      readOnly: true,
-      // The record names the node to look at on the platform.
-      diagnostics: [`cat ${ctx.statePath}`],
+    description,
+    current(_c, found) {
+      const stopped = found?.facts?.stopped;
+      if (!stopped) return description;
+      return {
+        ...description,
+        why: `${ctx.spec.name} exists on ${ctx.platform} (node ${stopped.id}) but is stopped: it is started first. ${description.why}`,
+        calls: [startCall(stopped), ...description.calls],
+      };
     },
     actions: {
-      async check(c) {
+      async check(c): Promise<Found<WaitRunningFacts>> {
         const ref = await recordedNode(c);
-        if (!ref) return { done: false, facts: undefined };
+        if (!ref) return { done: false, facts: {} };
         const info = await c.adapter.get(ref, { signal: c.signal });
-        if (info?.state !== "running")
-          return { done: false, detail: info ? info.rawState : "no such node", facts: undefined };
-        c.report.info = info;
-        return { done: true, detail: `${info.rawState}`, facts: undefined };
+        if (info?.state === "running") {
+          c.report.info = info;
+          return { done: true, detail: `${info.rawState}`, facts: {} };
+        }
+        // A node this run just created was started by its create call: a stopped answer right after is
+        // the platform catching up (or the guest stopping itself), not something a second start fixes.
+        const stopped = info?.state === "stopped" && c.report.ref === undefined ? { stopped: ref } : {};
+        return { done: false, detail: info ? info.rawState : "no such node", facts: stopped };
       },
-      async apply(c) {
+      async apply(c, found) {
         const ref = await recordedNode(c);
         if (!ref)
           throw new DeployStepError(
@@ -42,6 +65,7 @@ export function waitRunningStep(
             "Run create-node first: `labgate deploy apply` without --step runs every step that is not done.",
             { statePath: c.statePath },
           );
+        if (found.facts.stopped) await startRecorded(c, ref);
         c.log(`Waiting for ${c.platform} node ${ref.id} to run ...`);
         c.report.info = await c.adapter.waitUntilRunning(ref, {
           timeoutMs: c.timeoutMs,
@@ -63,6 +87,34 @@ export function waitRunningStep(
       async undo() {},
     },
   };
+}
+
+/** The start call as the gate shows it: the adapter's start of the recorded node. */
+function startCall(ref: NodeRef): StepCall {
+  return { kind: "sdk", display: `start ${ref.platform} node ${ref.id} (${ref.name})` };
+}
+
+/**
+ * Starts the recorded node. As create does, the intent is on disk before the mutating call: here the
+ * complete record already names the node, so beforeMutation only makes sure it still does (a destroy
+ * run meanwhile, or a record replaced by hand, must not lead to starting a node nobody records).
+ */
+async function startRecorded(c: DeployContext, ref: NodeRef): Promise<void> {
+  c.log(`Starting ${c.platform} node ${ref.id} (${ref.name}): it is stopped ...`);
+  await c.adapter.start(ref, {
+    onCall: (d) => c.log(`  → ${d}`),
+    beforeMutation: async (target) => {
+      const recorded = await recordedNode(c);
+      if (recorded?.id !== target.id)
+        throw new DeployStepError(
+          "DEPLOY_RECORD_INCOMPLETE",
+          `${c.statePath} no longer records ${c.platform} node ${target.id}; it was not started.`,
+          `Read it (\`cat ${c.statePath}\`) and run \`labgate deploy apply\` again.`,
+          { statePath: c.statePath, node: target.id },
+        );
+    },
+    ...(c.signal ? { signal: c.signal } : {}),
+  });
 }
 
 async function recordedNode(c: DeployContext) {

@@ -112,7 +112,7 @@ class PlanRun<C> {
           this.log(`${label}: found done but its verification failed (${stale}); running it again.`);
         }
       }
-      const shown = step.current?.(o.ctx) ?? d;
+      const shown = step.current?.(o.ctx, found) ?? d;
       this.log(
         showDescription(shown, "apply", i + 1, selected.length, o.gate.confirmsAll === true, {
           replacing,

@@ -1,0 +1,250 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  type DeploySpec,
+  IpPool,
+  LocalAdapter,
+  localLoopbackPoolConfig,
+  type NodeRef,
+  type PlatformAdapter,
+  ProxmoxAdapter,
+  readDeployRecord,
+} from "@labgate/core";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { startProxmoxSim } from "../../../core/src/adapters/test-support/proxmox-sim.js";
+import { seedNetwork } from "../../../core/src/ip-pool/test-support/seed-network.js";
+import type { Gate, GateRequest } from "../engine/gate.js";
+import { runPlan } from "../engine/run-plan.js";
+import { type DeployContext, emptyDeployReport } from "./deploy-context.js";
+import { planDeploymentSteps } from "./deploy-plan.js";
+import { openDeployPlanStore } from "./deploy-store.js";
+
+/** --yes, except that it quits at `quitAt` (a person answering q); remembers what each step showed. */
+function answeringGate(quitAt?: string): { gate: Gate; asked: GateRequest[] } {
+  const asked: GateRequest[] = [];
+  return {
+    asked,
+    gate: {
+      interactive: false,
+      confirmsAll: true,
+      async confirm(request) {
+        asked.push(request);
+        return request.step.id === quitAt ? "quit" : "yes";
+      },
+      close() {},
+    },
+  };
+}
+
+interface Deployment {
+  adapter: PlatformAdapter;
+  spec: DeploySpec;
+  pool: IpPool;
+  statePath: string;
+}
+
+/** One `deploy apply` of the deployment, as a fresh process would run it (a new context and store). */
+async function apply(d: Deployment, gate: Gate, log: string[] = [], timeoutMs = 10_000) {
+  const ctx: DeployContext = {
+    adapter: d.adapter,
+    spec: d.spec,
+    platform: d.adapter.name,
+    pool: d.pool,
+    statePath: d.statePath,
+    timeoutMs,
+    log: (line) => log.push(line),
+    warn: (line) => log.push(line),
+    report: emptyDeployReport(),
+  };
+  const { steps } = await planDeploymentSteps(ctx);
+  return runPlan(steps, {
+    ctx,
+    store: await openDeployPlanStore(d.statePath),
+    gate,
+    mode: "apply",
+    log: (line) => log.push(line),
+    resume: "labgate deploy apply vm.json",
+    noun: "deployment",
+  });
+}
+
+const outcomes = (r: Awaited<ReturnType<typeof apply>>) => r.steps.map((s) => `${s.id}:${s.outcome}`);
+const callsShownFor = (asked: GateRequest[], id: string) =>
+  asked.filter((r) => r.step.id === id).flatMap((r) => r.step.calls.map((c) => c.display));
+
+describe("a resumed deploy apply finds its node stopped: wait-running starts it, then waits", () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "labgate-deploy-resume-"));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("on the Proxmox simulator: the VM shut down between two runs is started once, nothing is cloned again", async () => {
+    const token = { PROXMOX_TOKEN_ID: "labgate@pve!resume", PROXMOX_TOKEN_SECRET: "a1b2c3d4-resume-secret" };
+    /** While set, the simulator says every VM is stopped (a guest that does not come up). */
+    let reportStopped = true;
+    const sim = await startProxmoxSim({
+      tokenId: token.PROXMOX_TOKEN_ID,
+      secret: token.PROXMOX_TOKEN_SECRET,
+      intercept: (req, reply) => {
+        if (!(reportStopped && req.method === "GET" && req.path.endsWith("/status/current"))) return reply;
+        const body = reply.body as { data?: Record<string, unknown> } | undefined;
+        if (!body?.data) return reply;
+        return { ...reply, body: { data: { ...body.data, status: "stopped", qmpstatus: "stopped" } } };
+      },
+    });
+    try {
+      sim.addTemplate(9000, { config: { scsi0: "local-lvm:base-9000-disk-0,size=3G", boot: "order=scsi0" } });
+      const spec: DeploySpec = {
+        name: "web-1",
+        os: { family: "linux", distro: "ubuntu" },
+        cores: 1,
+        memory_mib: 1024,
+        template_id: "9000",
+        network: { cidr: "192.168.3.0/24" },
+        platform_options: { proxmox: { node: "pve1", url: sim.url } },
+      };
+      const d: Deployment = {
+        adapter: new ProxmoxAdapter({ spec, env: token, pollIntervalMs: 10 }),
+        spec,
+        pool: new IpPool({ config: { networks: [seedNetwork()] }, statePath: join(dir, "ledger.json") }),
+        statePath: join(dir, "proxmox-web-1.json"),
+      };
+      const starts = () =>
+        sim.requests.filter((q) => q.method === "POST" && q.path.endsWith("/status/start")).length;
+      const first = answeringGate();
+      await expect(apply(d, first.gate, [], 500)).rejects.toMatchObject({
+        stepId: "wait-running",
+        cause: { code: "PLATFORM_WAIT_TIMEOUT" },
+      });
+      // Run 1 only waited: its create call had just started the VM (one start, no second one).
+      expect(callsShownFor(first.asked, "wait-running").some((c) => c.startsWith("start "))).toBe(false);
+      expect(starts()).toBe(1);
+      const ref = (await readDeployRecord(d.statePath))?.ref as NodeRef;
+      expect(ref.id).toBe("100");
+
+      // The guest went down: the VM is shut down through the API before the apply is resumed.
+      reportStopped = false;
+      await d.adapter.stop(ref);
+      expect(sim.vms.get(100)?.status).toBe("stopped");
+
+      const second = answeringGate();
+      const resumed = await apply(d, second.gate);
+      expect(outcomes(resumed)).toEqual([
+        "reserve-address:already-done",
+        "create-node:already-done",
+        "wait-running:applied",
+      ]);
+      // The gate showed the start it was about to make, before the polls.
+      expect(callsShownFor(second.asked, "wait-running")[0]).toBe("start proxmox node 100 (web-1)");
+      expect(second.asked.find((r) => r.step.id === "wait-running")?.step.why).toContain("is stopped");
+      expect(starts()).toBe(2);
+      expect(sim.vms.get(100)?.status).toBe("running");
+      expect(sim.requests.filter((q) => q.method === "POST" && q.path.endsWith("/clone"))).toHaveLength(1);
+
+      // A third run finds it running: nothing is started again.
+      const third = await apply(d, answeringGate().gate);
+      expect(outcomes(third)).toContain("wait-running:already-done");
+      expect(starts()).toBe(2);
+    } finally {
+      await sim.close();
+    }
+  }, 60_000);
+
+  it("on the local platform: the paused process is resumed (SIGCONT) and the step waits until it runs", async () => {
+    const spec: DeploySpec = {
+      name: "node1",
+      platform: "local",
+      os: { family: "linux" },
+      cores: 1,
+      memory_mib: 128,
+      network: {},
+      platform_options: {
+        local: { command: [process.execPath, "-e", "setInterval(() => {}, 1000)"], log_dir: dir },
+      },
+    };
+    const adapter = new LocalAdapter({ spec, pollIntervalMs: 20 });
+    const d: Deployment = {
+      adapter,
+      spec,
+      pool: new IpPool({ config: localLoopbackPoolConfig(), statePath: join(dir, "ledger.json") }),
+      statePath: join(dir, "local-node1.json"),
+    };
+    let ref: NodeRef | undefined;
+    try {
+      expect(outcomes(await apply(d, answeringGate().gate))).toContain("wait-running:already-done");
+      ref = (await readDeployRecord(d.statePath))?.ref as NodeRef;
+      await adapter.stop(ref);
+      expect((await adapter.get(ref))?.state).toBe("stopped");
+
+      const second = answeringGate();
+      const log: string[] = [];
+      const resumed = await apply(d, second.gate, log);
+      expect(outcomes(resumed)).toContain("wait-running:applied");
+      expect(callsShownFor(second.asked, "wait-running")[0]).toBe(`start local node ${ref.id} (node1)`);
+      expect(log).toContain(`  → kill -CONT -${ref.id}`);
+      expect((await adapter.get(ref))?.state).toBe("running");
+    } finally {
+      if (ref) await adapter.destroy(ref);
+    }
+  }, 60_000);
+});
+
+describe("an interrupted apply nobody can resume (no findByName, no id) is refused before the ledger is written", () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "labgate-deploy-refuse-"));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("local: DEPLOY_INTERRUPTED_UNKNOWN from reserve-address's check; ledger, record and directory unchanged", async () => {
+    const spec: DeploySpec = {
+      name: "node1",
+      platform: "local",
+      os: { family: "linux" },
+      cores: 1,
+      memory_mib: 128,
+      network: {},
+      platform_options: { local: { command: [process.execPath, "-e", "0"], log_dir: dir } },
+    };
+    const pool = new IpPool({ config: localLoopbackPoolConfig(), statePath: join(dir, "ledger.json") });
+    // The ledger holds someone else's address; the interrupted apply's own was released by hand.
+    await pool.allocate("loopback", "someone-else");
+    const statePath = join(dir, "local-node1.json");
+    await writeFile(
+      statePath,
+      JSON.stringify({
+        version: 1,
+        status: "creating",
+        ref: { platform: "local", id: "", name: "node1" },
+        network: { mode: "dhcp" },
+        ipOwner: "deploy/local/node1",
+        createdAt: "2026-12-07T00:00:00.000Z",
+      }),
+    );
+    const before = {
+      ledger: await readFile(join(dir, "ledger.json")),
+      record: await readFile(statePath),
+      files: (await readdir(dir)).sort(),
+    };
+    const { gate, asked } = answeringGate();
+    const refused = apply({ adapter: new LocalAdapter({ spec }), spec, pool, statePath }, gate);
+    await expect(refused).rejects.toMatchObject({
+      stepId: "reserve-address",
+      cause: { code: "DEPLOY_INTERRUPTED_UNKNOWN" },
+    });
+    await expect(refused).rejects.toMatchObject({
+      cause: { hint: expect.stringContaining("labgate ip release --owner deploy/local/node1") },
+    });
+    expect(asked).toEqual([]);
+    expect(await readFile(join(dir, "ledger.json"))).toEqual(before.ledger);
+    expect(await readFile(statePath)).toEqual(before.record);
+    expect((await readdir(dir)).sort()).toEqual(before.files);
+    expect((await pool.list()).map((a) => a.owner)).toEqual(["someone-else"]);
+  });
+});
