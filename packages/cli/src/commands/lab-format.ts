@@ -45,7 +45,9 @@ export function formatPlan(
   const undo = plan.action === "down";
   const out = [
     `Lab "${plan.lab}" — provider ${plan.provider}, spec ${plan.source}, state ${plan.stateDir}`,
-    plan.steps.length === 0 ? "nothing to undo: no step ran here" : `${plan.steps.length} steps:`,
+    plan.steps.length === 0
+      ? "nothing to undo: no step ran here"
+      : `${plan.steps.length} steps${undo ? ", in the order they would be undone" : ""}:`,
     "",
   ];
   for (const s of plan.steps) {
