@@ -397,6 +397,16 @@ describe("runPlan dry-run", () => {
     expect(await readdir(root)).toEqual(["work"]);
   });
 
+  it("shows a call that depends on what the check found, as the apply gate would", async () => {
+    const step = fileStep("make-a", "a");
+    step.current = (_c, found) => ({
+      ...step.description,
+      calls: [commandCall(["touch", found?.facts?.missing ?? "?"])],
+    });
+    const result = await runStore([step], "dry-run", { gate: neverAsk });
+    expect(result.steps[0]?.calls.map((c) => c.display)).toEqual([`touch ${join(dir, "a")}`]);
+  });
+
   it("of undo: what ran, in reverse, with its undo calls; nothing checked, undone, forgotten or asked", async () => {
     await runStore(plan().slice(0, 1), "apply");
     await runStore([checkStep("check-files", ["a"])], "apply");

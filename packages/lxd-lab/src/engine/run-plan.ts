@@ -58,13 +58,17 @@ class PlanRun<C> {
 
   async dryRun(): Promise<RunPlanResult> {
     for (const step of this.select(this.o)) {
-      const d = step.current?.(this.o.ctx) ?? step.description;
+      let found: Found<unknown> | undefined;
+      let failed: unknown;
       try {
-        const found = await step.actions.check(this.o.ctx);
-        this.push(d, found.done ? "already-done" : "would-run", found.detail);
+        found = await step.actions.check(this.o.ctx);
       } catch (error) {
-        this.push(d, "unknown", `check failed: ${describeFailure(error).message}`);
+        failed = error;
       }
+      // As apply would show it: with what the check found (a call that depends on it).
+      const d = step.current?.(this.o.ctx, found) ?? step.description;
+      if (found) this.push(d, found.done ? "already-done" : "would-run", found.detail);
+      else this.push(d, "unknown", `check failed: ${describeFailure(failed).message}`);
     }
     return this.result(false);
   }
