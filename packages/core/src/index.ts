@@ -14,6 +14,17 @@ export { type CommandRunner, defaultCommandRunner } from "./adapters/command-run
 export { EsxiAdapter, type EsxiAdapterOptions } from "./adapters/esxi.js";
 export { LocalAdapter, type LocalAdapterOptions } from "./adapters/local.js";
 export { localLoopbackPoolConfig } from "./adapters/local-pool.js";
+export {
+  acceptsConnections,
+  logTail,
+  ownedProcess,
+  type ProcessNode,
+  processArgv,
+  processRunning,
+  type StopProcessNodeOptions,
+  startProcessNode,
+  stopProcessNode,
+} from "./adapters/local-process.js";
 export { LxdAdapter, type LxdAdapterOptions } from "./adapters/lxd.js";
 export { OpenNebulaAdapter, type OpenNebulaAdapterOptions } from "./adapters/opennebula.js";
 export { ProxmoxAdapter, type ProxmoxAdapterOptions } from "./adapters/proxmox.js";
@@ -336,7 +347,6 @@ export {
   type XmlRpcValue,
 } from "./platforms/opennebula/xmlrpc.js";
 export { isGone, type ProcStat, readProcStat } from "./process/proc-stat.js";
-export { spawnDetached } from "./process/spawn-detached.js";
 export {
   appendKnownHost,
   checkKnownHosts,

@@ -1,13 +1,19 @@
-import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { DEFAULT_DEPLOY_STATE_DIR } from "../deploy-rules/deploy-state.js";
 import type { Finding } from "../deploy-rules/findings.js";
 import type { DeploySpec } from "../deploy-rules/spec.js";
 import { CommandNotFoundError, PlatformApiError } from "../errors.js";
-import { isGone, type ProcStat, readProcStat } from "../process/proc-stat.js";
-import { spawnDetached } from "../process/spawn-detached.js";
+import { isGone, type ProcStat } from "../process/proc-stat.js";
 import { displayQuote } from "../runner/shell-quote.js";
-import { acceptsConnections, logTail, sameProcess, signalNode } from "./local-process.js";
+import {
+  acceptsConnections,
+  logTail,
+  type ProcessNode,
+  sameProcess,
+  signalNode,
+  startProcessNode,
+  stopProcessNode,
+} from "./local-process.js";
 import { OptionReader } from "./options.js";
 import type {
   CallOptions,
@@ -131,11 +137,10 @@ export class LocalAdapter implements PlatformAdapter {
     const o = this.reader(spec);
     const argv = this.argv(spec, o);
     const logFile = this.logFile(spec, o);
-    await mkdir(join(logFile, ".."), { recursive: true, mode: 0o700 });
     call.onCall?.(`start ${argv.map(displayQuote).join(" ")}`);
-    let pid: number;
+    let node: ProcessNode | undefined;
     try {
-      pid = await spawnDetached(argv, logFile, { ...process.env, ...nodeEnvironment(spec) });
+      node = await startProcessNode(argv, logFile, { ...process.env, ...nodeEnvironment(spec) });
     } catch (cause) {
       throw new CommandNotFoundError(
         "COMMAND_NOT_FOUND",
@@ -143,15 +148,14 @@ export class LocalAdapter implements PlatformAdapter {
         { hint: "Check platform_options.local.command: the program must be installed and on PATH.", cause },
       );
     }
-    const stat = await readProcStat(pid);
-    if (isGone(stat)) throw await exited(argv, logFile);
+    if (!node) throw await exited(argv, logFile);
     const port = o.number("ready_port");
     return {
       platform: "local",
-      id: String(pid),
+      id: String(node.pid),
       name: spec.name,
       location: {
-        started: (stat as ProcStat).startTime,
+        started: node.startTime,
         ip: addressOf(spec),
         log: logFile,
         ...(port === undefined ? {} : { ready_port: String(port) }),
@@ -200,24 +204,16 @@ export class LocalAdapter implements PlatformAdapter {
   }
 
   async destroy(ref: NodeRef, call: CallOptions = {}): Promise<void> {
-    if (isGone(await this.stat(ref))) return;
-    const pid = Number(ref.id);
-    call.onCall?.(`kill -TERM -${pid}`);
-    signalNode(pid, "SIGTERM");
-    // A paused node cannot act on SIGTERM until it runs again.
-    signalNode(pid, "SIGCONT");
-    const gone = () =>
-      pollUntil(`Waiting for local node ${ref.name} (pid ${pid}) to exit`, () => this.stat(ref), isGone, {
-        timeoutMs: this.options.stopGraceMs ?? 5_000,
-        intervalMs: 50,
-      });
-    try {
-      await gone();
-    } catch {
-      call.onCall?.(`kill -KILL -${pid}`);
-      signalNode(pid, "SIGKILL");
-      await gone();
-    }
+    const started = ref.location?.started;
+    if (!started) return;
+    await stopProcessNode(
+      { pid: Number(ref.id), startTime: started },
+      {
+        graceMs: this.options.stopGraceMs ?? 5_000,
+        name: `local node ${ref.name}`,
+        ...(call.onCall ? { onSignal: call.onCall } : {}),
+      },
+    );
   }
 
   waitUntilRunning(ref: NodeRef, options: WaitOptions = {}): Promise<NodeInfo> {

@@ -116,13 +116,14 @@ export function localFaultActuator(ctx: StepContext): FaultActuator {
       case "pause": {
         const step = startAppStep(ctx.spec, app);
         return processFault(fault, {
-          pid: () => ownProcessAlive(ctx, appProcess(ctx.spec, app, step.id, labAddress(ctx))),
+          pid: () => ownProcessAlive(ctx, appProcess(ctx.spec, app, step.description.id, labAddress(ctx))),
           restart: async () => {
             // The undo runs because of Ctrl-C more often than not: the restart must outlive that
             // abort (its waits are bounded by startTimeoutMs), or Ctrl-C would leave the app down.
             const undoCtx = withSignal(ctx, new AbortController().signal);
-            await step.apply(undoCtx);
-            await step.verify(undoCtx);
+            // The fault stopped it: nothing for check to find, the app is started again.
+            await step.actions.apply(undoCtx, { done: false, facts: {} });
+            await step.actions.verify(undoCtx);
           },
         });
       }

@@ -1,10 +1,10 @@
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { spawnDetached } from "@labgate/core";
+import { logTail, ownedProcess, type ProcessNode, startProcessNode, stopProcessNode } from "@labgate/core";
 import type { ResourceRecord, StepContext } from "../../engine/step.js";
 import { PortInUseError, StepFailedError } from "../../errors.js";
 import { headerValue, httpProbe } from "../../verify/http-probe.js";
 import { labAddress, localOptions, localPaths } from "./local-lab.js";
-import { isOurProcess, isRunning, stopProcess, waitFor, waitForPortFree } from "./local-process.js";
+import { waitFor, waitForPortFree } from "./local-process.js";
 import { canListen, describePortOwners, findPortOwners } from "./port-owner.js";
 
 /** What a step needs to know to start, find and stop one of the lab's processes. */
@@ -12,9 +12,12 @@ export interface ManagedProcess {
   stepId: string;
   /** Resource id and file stem: "app1", "lb". */
   name: string;
-  command: string;
-  args: string[];
-  /** argv entries that identify our process (guards pid reuse). */
+  /** What is started, exactly as the plan shows it (startCall). */
+  argv: [string, ...string[]];
+  /**
+   * argv entries that say the process runs the spec's current configuration (its app path, name, port).
+   * Identity is the recorded pid and start time; markers only tell a stale configuration from the current.
+   */
   markers: string[];
   /** Ports it listens on (all must be free before it starts and after it stops). */
   ports: number[];
@@ -30,18 +33,23 @@ export function processRecord(ctx: StepContext, name: string): ResourceRecord | 
   return ctx.resources("process").find((r) => r.id === name);
 }
 
-export function recordedPid(record: ResourceRecord | undefined): number | undefined {
+/**
+ * The process node a record names: its pid and the start time read right after it started. A record
+ * without a start time (written by an older labgate) names no process that can be proven ours.
+ */
+export function recordedNode(record: ResourceRecord | undefined): ProcessNode | undefined {
   const pid = record?.data?.["pid"];
-  return typeof pid === "number" ? pid : undefined;
+  const startTime = record?.data?.["started"];
+  return typeof pid === "number" && typeof startTime === "string" ? { pid, startTime } : undefined;
 }
 
-/** Our recorded process for `name` is alive (pid + argv markers match). */
+/** Our recorded process for `name` runs (same pid and start time) with the spec's markers; its pid. */
 export async function ownProcessAlive(
   ctx: StepContext,
   p: Pick<ManagedProcess, "name" | "markers">,
 ): Promise<number | undefined> {
-  const pid = recordedPid(processRecord(ctx, p.name)) ?? (await pidFromFile(ctx.stateDir, p.name));
-  return pid !== undefined && (await isOurProcess(pid, p.markers)) ? pid : undefined;
+  const node = recordedNode(processRecord(ctx, p.name));
+  return node && (await ownedProcess(node, p.markers)) ? node.pid : undefined;
 }
 
 /**
@@ -49,12 +57,11 @@ export async function ownProcessAlive(
  * listening sockets belong to a worker whose pid was never recorded, only its master's.
  */
 export async function ownLabPids(ctx: StepContext): Promise<Set<number>> {
-  const own = new Set(
-    ctx
-      .resources("process")
-      .map(recordedPid)
-      .filter((p): p is number => p !== undefined),
-  );
+  const own = new Set<number>();
+  for (const record of ctx.resources("process")) {
+    const node = recordedNode(record);
+    if (node && (await ownedProcess(node))) own.add(node.pid);
+  }
   for (const pid of [...own]) for (const child of await childPids(pid)) own.add(child);
   return own;
 }
@@ -82,32 +89,37 @@ export async function assertPortsFree(stepId: string, address: string, ports: nu
   }
 }
 
-/** Starts the process detached, records it at once, then waits for it to become healthy. */
+/**
+ * Starts the process detached (core's process node), records its pid and start time at once, writes its
+ * pid file, then waits for it to become healthy.
+ */
 export async function startManagedProcess(ctx: StepContext, p: ManagedProcess): Promise<number> {
   const address = p.address ?? labAddress(ctx);
   const options = localOptions(ctx.spec);
   await assertPortsFree(p.stepId, address, p.ports);
   await mkdir(localPaths.runDir(ctx.stateDir), { recursive: true, mode: 0o700 });
-  await mkdir(localPaths.logDir(ctx.stateDir), { recursive: true, mode: 0o700 });
   const logFile = localPaths.logFile(ctx.stateDir, p.name);
   const pidFile = localPaths.pidFile(ctx.stateDir, p.name);
-  let pid: number;
+  const [command] = p.argv;
+  let node: ProcessNode | undefined;
   try {
-    pid = await spawnDetached([p.command, ...p.args], logFile, { ...process.env, ...p.env });
+    node = await startProcessNode(p.argv, logFile, { ...process.env, ...p.env });
   } catch (error) {
-    throw new StepFailedError(p.stepId, `Could not start \`${p.command}\`: ${(error as Error).message}`, {
+    throw new StepFailedError(p.stepId, `Could not start \`${command}\`: ${(error as Error).message}`, {
       cause: error,
-      hint: `Check that ${p.command} is installed and on PATH.`,
+      hint: `Check that ${command} is installed and on PATH.`,
     });
   }
-  await writeFile(pidFile, `${pid}\n`, { mode: 0o600 });
+  if (!node) throw await exitedAtStart(p, logFile);
+  const { pid } = node;
   await ctx.record({
     kind: "process",
     id: p.name,
     stepId: p.stepId,
     data: {
       pid,
-      command: [p.command, ...p.args].join(" "),
+      started: node.startTime,
+      command: p.argv.join(" "),
       address,
       ports: p.ports,
       pidFile,
@@ -115,12 +127,13 @@ export async function startManagedProcess(ctx: StepContext, p: ManagedProcess): 
       ...p.extraData,
     },
   });
+  await writeFile(pidFile, `${pid}\n`, { mode: 0o600 });
   ctx.log(`${p.name}: started pid ${pid}; waiting for it to answer (log: ${logFile})`);
   let exited = false;
   const ok = await waitFor(
     async () => {
-      // Alive, not "ours by argv": right after spawn, a wrapper (e.g. a pyenv shim) may still be exec'ing.
-      if (!(await isRunning(pid))) {
+      // Ours by start time, not by argv: right after spawn, a wrapper (e.g. a pyenv shim) may still be exec'ing.
+      if (!(await ownedProcess(node))) {
         exited = true;
         return true;
       }
@@ -130,23 +143,32 @@ export async function startManagedProcess(ctx: StepContext, p: ManagedProcess): 
     ctx.signal,
     150,
   );
-  if (!ok || exited) {
-    const tail = await logTail(logFile);
+  if (exited) throw await exitedAtStart(p, logFile, pid);
+  if (!ok) {
     throw new StepFailedError(
       p.stepId,
-      exited
-        ? `${p.name} (pid ${pid}) exited right after start. Last log lines:\n${tail}`
-        : `${p.name} (pid ${pid}) did not become healthy within ${options.startTimeoutMs} ms. Last log lines:\n${tail}`,
-      {
-        hint: `Read ${logFile}; run the command by hand: ${[p.command, ...p.args].join(" ")}`,
-        details: { pid, logFile },
-      },
+      `${p.name} (pid ${pid}) did not become healthy within ${options.startTimeoutMs} ms. Last log lines:\n${await logTail(logFile, 15)}`,
+      { hint: `Read ${logFile}; run the command by hand: ${p.argv.join(" ")}`, details: { pid, logFile } },
     );
   }
   return pid;
 }
 
-/** Stops our process (SIGTERM, then SIGKILL), waits for its ports, removes the pid file, forgets it. */
+async function exitedAtStart(p: ManagedProcess, logFile: string, pid?: number): Promise<StepFailedError> {
+  return new StepFailedError(
+    p.stepId,
+    `${p.name}${pid === undefined ? "" : ` (pid ${pid})`} exited right after start. Last log lines:\n${await logTail(logFile, 15)}`,
+    {
+      hint: `Read ${logFile}; run the command by hand: ${p.argv.join(" ")}`,
+      details: { ...(pid === undefined ? {} : { pid }), logFile },
+    },
+  );
+}
+
+/**
+ * Stops our process group (SIGTERM, then SIGKILL: core's process node), waits for its ports, removes the
+ * pid file and forgets it. A pid that is not the recorded process (start time differs) is never signalled.
+ */
 export async function stopManagedProcess(
   ctx: StepContext,
   p: Pick<ManagedProcess, "name" | "markers" | "ports">,
@@ -154,11 +176,11 @@ export async function stopManagedProcess(
   const record = processRecord(ctx, p.name);
   const address =
     typeof record?.data?.["address"] === "string" ? (record.data["address"] as string) : labAddress(ctx);
-  const pid = recordedPid(record) ?? (await pidFromFile(ctx.stateDir, p.name));
-  if (pid !== undefined && (await isOurProcess(pid, p.markers))) {
-    const how = await stopProcess(pid);
+  const node = recordedNode(record);
+  if (node && (await ownedProcess(node, p.markers))) {
+    const how = await stopProcessNode(node, { name: p.name });
     ctx.log(
-      `${p.name}: pid ${pid} ${how === "killed" ? "did not stop on SIGTERM and was killed" : "stopped"}`,
+      `${p.name}: pid ${node.pid} ${how === "killed" ? "did not stop on SIGTERM and was killed" : "stopped"}`,
     );
   }
   const recordedPorts = record?.data?.["ports"];
@@ -191,15 +213,4 @@ export async function answers(
   } catch {
     return false;
   }
-}
-
-async function pidFromFile(stateDir: string, name: string): Promise<number | undefined> {
-  const text = await readFile(localPaths.pidFile(stateDir, name), "utf8").catch(() => "");
-  const pid = Number.parseInt(text.trim(), 10);
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-}
-
-async function logTail(file: string, lines = 15): Promise<string> {
-  const text = await readFile(file, "utf8").catch(() => "(no log)");
-  return text.trimEnd().split("\n").slice(-lines).join("\n");
 }

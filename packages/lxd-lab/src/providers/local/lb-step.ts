@@ -1,7 +1,8 @@
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { displayQuote, writeFileAtomic } from "@labgate/core";
-import type { Step, StepContext } from "../../engine/step.js";
+import type { StepDescription } from "../../engine/plan-step.js";
+import type { LabStep, StepContext } from "../../engine/step.js";
 import { HaproxyConfigError, StepFailedError } from "../../errors.js";
 import { detectHaproxy } from "../../haproxy/haproxy-binary.js";
 import {
@@ -17,6 +18,7 @@ import {
 } from "../../haproxy/render-config.js";
 import { checkHaproxyConfigFile } from "../../haproxy/validate-config.js";
 import type { LabSpec } from "../../spec/lab-spec.js";
+import { ADDRESS_STEP_ID } from "./address-step.js";
 import {
   answers,
   type ManagedProcess,
@@ -27,6 +29,8 @@ import {
 } from "./instance-process.js";
 import { labAddress, lbUrl, localApps, localOptions, localPaths, statsCsvUrl } from "./local-lab.js";
 import { appAddress } from "./netns-plan.js";
+import { command, displayArgv, file, probe, STATE_PLACEHOLDER, startCall } from "./process-calls.js";
+import { stopProcessCalls } from "./undo-calls.js";
 
 export const LB_STEP_ID = "start-haproxy";
 
@@ -69,17 +73,17 @@ function localHaproxyOptions(
   });
 }
 
+/** What check saw of the LB: its pid (if it runs) and how it drifted from what labgate started. */
+export interface LbFacts {
+  pid: number | undefined;
+  drift: string[];
+}
+
 /**
  * The live LB against the desired one: our process, the config file on disk (by content) and what
  * the running HAProxy really does (its stats CSV: balance algorithm, servers, addresses). A reload
  * after a hand edit shows up here even when the file was put back afterwards.
  */
-/** What check saw of the LB: its pid (if it runs) and how it drifted from what labgate started. */
-interface LbFacts {
-  pid: number | undefined;
-  drift: string[];
-}
-
 async function inspectLb(ctx: StepContext): Promise<LbFacts> {
   const p = lbProcess(ctx);
   const address = labAddress(ctx);
@@ -103,17 +107,19 @@ async function inspectLb(ctx: StepContext): Promise<LbFacts> {
 }
 
 export function lbProcess(ctx: StepContext): ManagedProcess {
-  const spec = ctx.spec;
-  const address = labAddress(ctx);
-  const config = localPaths.haproxyConfig(ctx.stateDir);
+  return lbProcessFor(ctx.spec, labAddress(ctx), ctx.stateDir);
+}
+
+/** The HAProxy process of a lab on `address` whose state dir is `stateDir` (pure: the plan builds it too). */
+function lbProcessFor(spec: LabSpec, address: string, stateDir: string): ManagedProcess {
+  const config = localPaths.haproxyConfig(stateDir);
   const names = localApps(spec).map((a) => a.name);
   return {
     stepId: LB_STEP_ID,
     name: spec.lb.name,
-    command: localOptions(spec).haproxy,
     // -W -db: master-worker in the foreground of its own detached session, logging to the lab's log
     // file; `kill -USR2 <pid>` reloads the config as with a packaged HAProxy (`systemctl reload`).
-    args: ["-W", "-db", "-f", config],
+    argv: [localOptions(spec).haproxy, "-W", "-db", "-f", config],
     markers: [config],
     ports: [spec.lb.port, spec.lb.statsPort],
     healthy: async (c) =>
@@ -123,98 +129,121 @@ export function lbProcess(ctx: StepContext): ManagedProcess {
   };
 }
 
+/** `haproxy -c -f <config>`: what apply runs on the rendered file before it starts HAProxy. */
+function configCheckArgv(haproxy: string, config: string): string[] {
+  return [haproxy, "-c", "-f", config];
+}
+
 /** Renders, validates (`haproxy -c`) and starts HAProxy in front of the apps. */
-export function startLbStep(spec: LabSpec): Step<LbFacts> {
+export function startLbStep(spec: LabSpec): LabStep<LbFacts> {
   const { bindAddress, haproxy } = localOptions(spec);
   const apps = localApps(spec);
+  // The calls come from the process startManagedProcess spawns and the file apply writes.
+  const describe = (address: string, ctx?: StepContext): StepDescription => {
+    const lb = lbProcessFor(spec, address, STATE_PLACEHOLDER);
+    const config = localPaths.haproxyConfig(STATE_PLACEHOLDER);
+    return {
+      id: LB_STEP_ID,
+      title: `Start HAProxy on ${address}:${spec.lb.port} in front of ${apps.map((a) => a.name).join(", ")}`,
+      why:
+        "HAProxy is the load balancer: it takes requests on one port and hands them to the app instances in " +
+        "turn (balance roundrobin). It checks each app's /health every second and stops sending traffic to an " +
+        "app after 2 failed checks. Its config is rendered from the lab spec and checked with `haproxy -c` " +
+        `before it starts; the stats page (and Prometheus metrics where built in) listen on port ${spec.lb.statsPort}.`,
+      calls: [
+        file(
+          `write ${config}   # frontend :${spec.lb.port}, backend ${apps.map((a) => `${a.name} ${appAddress(spec, a, address)}:${a.port}`).join(", ")}`,
+        ),
+        command(displayArgv(configCheckArgv(haproxy, config), STATE_PLACEHOLDER)),
+        startCall(lb.argv, STATE_PLACEHOLDER, lb.name, "reload: kill -USR2 <pid>"),
+        probe(`curl -si ${lbUrl(address, spec)}   # expect 200 with X-Served-By`),
+      ],
+      undoCalls: [
+        ...stopProcessCalls(lb.name, ctx && processRecord(ctx, lb.name)),
+        file(`rm -f ${config} <state>/run/haproxy.sock`),
+      ],
+      diagnostics: [
+        `${displayQuote(haproxy)} -c -f <state dir>/run/haproxy.cfg`,
+        `tail -n 50 <state dir>/logs/${spec.lb.name}.log`,
+        `curl -s 'http://${address}:${spec.lb.statsPort}/stats;csv'`,
+      ],
+      needs: [ADDRESS_STEP_ID],
+    };
+  };
   return {
-    id: LB_STEP_ID,
-    title: `Start HAProxy on ${bindAddress}:${spec.lb.port} in front of ${apps.map((a) => a.name).join(", ")}`,
-    why:
-      "HAProxy is the load balancer: it takes requests on one port and hands them to the app instances in " +
-      "turn (balance roundrobin). It checks each app's /health every second and stops sending traffic to an " +
-      "app after 2 failed checks. Its config is rendered from the lab spec and checked with `haproxy -c` " +
-      `before it starts; the stats page (and Prometheus metrics where built in) listen on port ${spec.lb.statsPort}.`,
-    commands: [
-      `write <state>/run/haproxy.cfg   # frontend :${spec.lb.port}, backend ${apps.map((a) => `${a.name} ${appAddress(spec, a, bindAddress)}:${a.port}`).join(", ")}`,
-      `${displayQuote(haproxy)} -c -f <state>/run/haproxy.cfg`,
-      `${displayQuote(haproxy)} -W -db -f <state>/run/haproxy.cfg >> <state>/logs/${spec.lb.name}.log 2>&1 &   # reload: kill -USR2 <pid>`,
-      `curl -si http://${bindAddress}:${spec.lb.port}/   # expect 200 with X-Served-By`,
-    ],
-    diagnostics: [
-      `${displayQuote(haproxy)} -c -f <state dir>/run/haproxy.cfg`,
-      `tail -n 50 <state dir>/logs/${spec.lb.name}.log`,
-      `curl -s 'http://${bindAddress}:${spec.lb.statsPort}/stats;csv'`,
-    ],
-    async check(ctx) {
-      const facts = await inspectLb(ctx);
-      const { pid, drift } = facts;
-      if (pid === undefined) return { done: false, detail: "HAProxy is not running", facts };
-      if (drift.length) return { done: false, detail: `drift: ${drift.join("; ")}`, facts };
-      const p = lbProcess(ctx);
-      if (!(await p.healthy(ctx)))
-        return { done: false, detail: `HAProxy pid ${pid} runs but the LB does not answer`, facts };
-      return { done: true, detail: `HAProxy pid ${pid} serves ${lbUrl(labAddress(ctx), ctx.spec)}`, facts };
-    },
-    async apply(ctx, seen) {
-      // What check saw (pid, drift) is reported and repaired: the LB is not inspected twice in one run.
-      const found = seen?.facts ?? (await inspectLb(ctx));
-      if (found.pid !== undefined && found.drift.length) {
-        // Say what was found before changing it: the user edited or reloaded something by hand.
-        ctx.log(`${LB_STEP_ID}: drift found: ${found.drift.join("; ")}`);
-      }
-      const info = await detectHaproxy(localOptions(ctx.spec).haproxy);
-      const text = renderLocalHaproxyConfig(ctx.spec, labAddress(ctx), info.prometheus, ctx.stateDir);
-      const file = localPaths.haproxyConfig(ctx.stateDir);
-      await mkdir(localPaths.runDir(ctx.stateDir), { recursive: true, mode: 0o700 });
-      await writeFileAtomic(file, text, { mode: 0o600 });
-      const checked = await checkHaproxyConfigFile(file, info.bin);
-      if (!checked.valid) {
-        throw new HaproxyConfigError(
-          `HAProxy ${info.version} rejected the rendered config ${file}:\n${checked.output}`,
-          `Run \`${info.bin} -c -f ${file}\` to see the error; report it with \`haproxy -vv\`.`,
-          { file, output: checked.output },
-        );
-      }
-      const p = lbProcess(ctx);
-      p.extraData = {
-        ...p.extraData,
-        configHash: sha256(text),
-        haproxyVersion: info.version,
-        prometheus: info.prometheus,
-      };
-      if ((await ownProcessAlive(ctx, p)) !== undefined) await stopManagedProcess(ctx, p);
-      const pid = await startManagedProcess(ctx, p);
-      if (found.pid !== undefined && found.drift.length) {
-        ctx.log(
-          `${LB_STEP_ID}: repaired: rewrote ${file} (sha256 ${sha256(text).slice(0, 12)}) and restarted HAProxy (pid ${found.pid} → ${pid})`,
-        );
-      }
-    },
-    async verify(ctx) {
-      const url = lbUrl(labAddress(ctx), ctx.spec);
-      if (
-        !(await answers(
-          url,
-          apps.map((a) => a.name),
-          ctx.signal,
-        ))
-      ) {
-        throw new StepFailedError(
-          LB_STEP_ID,
-          `GET ${url} did not answer 200 with an X-Served-By of ${apps.map((a) => a.name).join("/")}.`,
-          {
-            hint: `curl -si ${url}; curl -s 'http://${labAddress(ctx)}:${ctx.spec.lb.statsPort}/stats;csv'`,
-          },
-        );
-      }
-    },
-    async undo(ctx) {
-      await stopManagedProcess(ctx, lbProcess(ctx));
-      await rm(localPaths.haproxyConfig(ctx.stateDir), { force: true });
-      // HAProxy normally unlinks its runtime socket on exit; a killed one leaves it behind.
-      const socket = localStatsSocket(ctx.stateDir);
-      if (socket) await rm(socket, { force: true });
+    description: describe(bindAddress),
+    current: (ctx) => describe(labAddress(ctx), ctx),
+    actions: {
+      async check(ctx) {
+        const facts = await inspectLb(ctx);
+        const { pid, drift } = facts;
+        if (pid === undefined) return { done: false, detail: "HAProxy is not running", facts };
+        if (drift.length) return { done: false, detail: `drift: ${drift.join("; ")}`, facts };
+        const p = lbProcess(ctx);
+        if (!(await p.healthy(ctx)))
+          return { done: false, detail: `HAProxy pid ${pid} runs but the LB does not answer`, facts };
+        return { done: true, detail: `HAProxy pid ${pid} serves ${lbUrl(labAddress(ctx), ctx.spec)}`, facts };
+      },
+      async apply(ctx, seen) {
+        // What check saw (pid, drift) is reported and repaired: the LB is not inspected twice in one run.
+        const found = seen.facts;
+        if (found.pid !== undefined && found.drift.length) {
+          // Say what was found before changing it: the user edited or reloaded something by hand.
+          ctx.log(`${LB_STEP_ID}: drift found: ${found.drift.join("; ")}`);
+        }
+        const info = await detectHaproxy(localOptions(ctx.spec).haproxy);
+        const text = renderLocalHaproxyConfig(ctx.spec, labAddress(ctx), info.prometheus, ctx.stateDir);
+        const p = lbProcess(ctx);
+        const config = localPaths.haproxyConfig(ctx.stateDir);
+        await mkdir(localPaths.runDir(ctx.stateDir), { recursive: true, mode: 0o700 });
+        await writeFileAtomic(config, text, { mode: 0o600 });
+        const checked = await checkHaproxyConfigFile(config, info.bin);
+        if (!checked.valid) {
+          throw new HaproxyConfigError(
+            `HAProxy ${info.version} rejected the rendered config ${config}:\n${checked.output}`,
+            `Run \`${displayArgv(configCheckArgv(info.bin, config), "")}\` to see the error; report it with \`haproxy -vv\`.`,
+            { file: config, output: checked.output },
+          );
+        }
+        p.extraData = {
+          ...p.extraData,
+          configHash: sha256(text),
+          haproxyVersion: info.version,
+          prometheus: info.prometheus,
+        };
+        if ((await ownProcessAlive(ctx, p)) !== undefined) await stopManagedProcess(ctx, p);
+        const pid = await startManagedProcess(ctx, p);
+        if (found.pid !== undefined && found.drift.length) {
+          ctx.log(
+            `${LB_STEP_ID}: repaired: rewrote ${config} (sha256 ${sha256(text).slice(0, 12)}) and restarted HAProxy (pid ${found.pid} → ${pid})`,
+          );
+        }
+      },
+      async verify(ctx) {
+        const url = lbUrl(labAddress(ctx), ctx.spec);
+        if (
+          !(await answers(
+            url,
+            apps.map((a) => a.name),
+            ctx.signal,
+          ))
+        ) {
+          throw new StepFailedError(
+            LB_STEP_ID,
+            `GET ${url} did not answer 200 with an X-Served-By of ${apps.map((a) => a.name).join("/")}.`,
+            {
+              hint: `curl -si ${url}; curl -s 'http://${labAddress(ctx)}:${ctx.spec.lb.statsPort}/stats;csv'`,
+            },
+          );
+        }
+      },
+      async undo(ctx) {
+        await stopManagedProcess(ctx, lbProcess(ctx));
+        await rm(localPaths.haproxyConfig(ctx.stateDir), { force: true });
+        // HAProxy normally unlinks its runtime socket on exit; a killed one leaves it behind.
+        const socket = localStatsSocket(ctx.stateDir);
+        if (socket) await rm(socket, { force: true });
+      },
     },
   };
 }

@@ -5,21 +5,21 @@ import type {
   LabProvider,
   LabVerifyOptions,
   LabVerifyResult,
+  ProviderStep,
   ResourceHealth,
   StepContext,
 } from "../../engine/step.js";
 import type { LabSpec } from "../../spec/lab-spec.js";
 import { formatRoundRobinReport } from "../../verify/round-robin.js";
-import { ADDRESS_STEP_ID, allocateAddressStep } from "./address-step.js";
+import { allocateAddressStep } from "./address-step.js";
 import { appProcess, healthUrl, startAppStep } from "./app-steps.js";
 import { answers, ownProcessAlive } from "./instance-process.js";
-import { LB_STEP_ID, lbProcess, startLbStep } from "./lb-step.js";
+import { lbProcess, startLbStep } from "./lb-step.js";
 import { labAddress, lbUrl, localApps, localOptions, localPaths } from "./local-lab.js";
 import { inspectNetns, netnsDrift } from "./netns-link.js";
-import { appAddress, labNetns, netnsOfApp } from "./netns-plan.js";
-import { netnsStep, netnsStepId, ownsNetns } from "./netns-step.js";
+import { appAddress, labNetns } from "./netns-plan.js";
+import { netnsStep, ownsNetns } from "./netns-step.js";
 import { preflightStep } from "./preflight-step.js";
-import { localUndoCalls } from "./undo-calls.js";
 import { runLocalRoundRobin, VERIFY_STEP_ID, verifyRoundRobinStep } from "./verify-step.js";
 
 /**
@@ -29,29 +29,19 @@ import { runLocalRoundRobin, VERIFY_STEP_ID, verifyRoundRobinStep } from "./veri
  */
 export const localProvider: LabProvider = {
   name: "local",
-  plan(spec: LabSpec) {
+  plan(spec: LabSpec): ProviderStep[] {
+    // Each step declares what it needs: skipping the address warns about every start; the verify needs every process.
     return [
       preflightStep(spec),
-      // What each step needs: skipping the address warns about every start; the verify needs every process.
-      { ...allocateAddressStep(spec), needs: [] },
-      ...labNetns(spec).map((n) => ({ ...netnsStep(spec, n), needs: [] })),
-      ...localApps(spec).map((app) => ({
-        ...startAppStep(spec, app),
-        needs: [ADDRESS_STEP_ID, ...(netnsOfApp(spec, app.name) ? [netnsStepId(app.name)] : [])],
-      })),
-      { ...startLbStep(spec), needs: [ADDRESS_STEP_ID] },
-      {
-        ...verifyRoundRobinStep(spec),
-        needs: [...localApps(spec).map((app) => `start-${app.name}`), LB_STEP_ID],
-      },
+      allocateAddressStep(spec),
+      ...labNetns(spec).map((n) => netnsStep(spec, n)),
+      ...localApps(spec).map((app) => startAppStep(spec, app)),
+      startLbStep(spec),
+      verifyRoundRobinStep(spec),
       ...(benchSettings(spec).enabled
         ? [benchStep(spec, lbUrl(localOptions(spec).bindAddress, spec), readLocalLbConfig)]
         : []),
-    ].map((step) => {
-      // The undo gate shows the calls undo makes.
-      const undo = step.undoCommands ?? localUndoCalls(localApps(spec), spec.lb.name, step.id);
-      return undo ? { ...step, undoCommands: undo } : step;
-    });
+    ];
   },
   async status(ctx: StepContext): Promise<ResourceHealth[]> {
     const health: ResourceHealth[] = [];

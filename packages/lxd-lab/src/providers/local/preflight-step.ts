@@ -1,6 +1,6 @@
 import { displayQuote, PreconditionError } from "@labgate/core";
 import { execa } from "execa";
-import type { Step, StepContext } from "../../engine/step.js";
+import type { LabStep, StepContext } from "../../engine/step.js";
 import { PortInUseError } from "../../errors.js";
 import { detectHaproxy, haproxySupportsHttpCheckSend } from "../../haproxy/haproxy-binary.js";
 import type { LabSpec } from "../../spec/lab-spec.js";
@@ -10,10 +10,11 @@ import { inspectNetns, ownMissingNetnsCapabilities, rangeClashes, runIp } from "
 import { labNetns } from "./netns-plan.js";
 import { ownsNetns } from "./netns-step.js";
 import { canListen, conflictingOwners, describePortOwners, findPortOwners } from "./port-owner.js";
+import { command, displayArgv, probe } from "./process-calls.js";
 
 export const PREFLIGHT_STEP_ID = "preflight";
 
-interface PreflightFinding {
+export interface PreflightFinding {
   ok: boolean;
   lines: string[];
   error?: Error;
@@ -24,9 +25,8 @@ async function inspect(ctx: StepContext): Promise<PreflightFinding> {
   const { spec } = ctx;
   const { python, haproxy, bindAddress } = localOptions(spec);
   const lines: string[] = [];
-  const py = await execa(python, ["--version"], { all: true, reject: false, timeout: 10_000 }).catch(
-    (e: unknown) => e,
-  );
+  const [py0, ...pyArgs] = pythonVersionArgv(python);
+  const py = await execa(py0, pyArgs, { all: true, reject: false, timeout: 10_000 }).catch((e: unknown) => e);
   const pyOut =
     typeof py === "object" && py !== null && "all" in py ? String((py as { all?: string }).all ?? "") : "";
   if (!/Python 3\./.test(pyOut)) {
@@ -100,6 +100,11 @@ async function inspect(ctx: StepContext): Promise<PreflightFinding> {
   }
   lines.push(`ports ${ports.join(", ")} on ${bindAddress}: free or ours`);
   return { ok: true, lines };
+}
+
+/** What preflight runs to see python3 (the plan shows the same argv). */
+function pythonVersionArgv(python: string): [string, ...string[]] {
+  return [python, "--version"];
 }
 
 /** Ports on the lab's address: an app in its own namespace holds none of them. */
@@ -183,53 +188,63 @@ async function inspectNetnsPrerequisites(ctx: StepContext, lines: string[]): Pro
 }
 
 /** Checks the machine before anything is started. Changes nothing. */
-export function preflightStep(spec: LabSpec): Step<PreflightFinding> {
+export function preflightStep(spec: LabSpec): LabStep<PreflightFinding> {
   const { python, haproxy, bindAddress } = localOptions(spec);
   const ports = hostPorts(spec);
   const links = labNetns(spec);
   return {
-    id: PREFLIGHT_STEP_ID,
-    title: `Check this machine: python3, HAProxy and free ports${links.length ? "; root and a free range for the apps' namespaces" : ""}`,
-    why:
-      "The local lab runs everything on this machine: the apps need python3 (standard library only), the load " +
-      "balancer needs HAProxy 2.2+, and every port the lab uses must be free. Checking first means a missing " +
-      "tool or a busy port is reported before anything is started, with what holds the port.",
-    commands: [
-      `${displayQuote(python)} --version`,
-      `${displayQuote(haproxy)} -vv`,
-      `ss -ltn   # ports ${ports.join(", ")} on ${bindAddress} must be free`,
-      ...(links.length
-        ? [
-            "grep CapEff /proc/self/status   # CAP_NET_ADMIN and CAP_SYS_ADMIN (root)",
-            `ip netns list; ip -br link   # no ${links.map((n) => `${n.netns}/${n.vethHost}`).join(", ")} labgate did not make`,
-            `ip -j addr show; ip -j -4 route show table main   # nothing on ${localOptions(spec).netnsRange}`,
-          ]
-        : []),
-    ],
-    diagnostics: [`ss -ltnp`, `${displayQuote(haproxy)} -vv`, `${displayQuote(python)} --version`],
-    readOnly: true,
-    async check(ctx) {
-      const finding = await inspect(ctx);
-      if (!finding.ok)
-        return { done: false, detail: finding.error?.message ?? "preflight failed", facts: finding };
-      if (!hasPassedCheck(ctx, PREFLIGHT_STEP_ID))
-        return { done: false, detail: "not run for this lab yet", facts: finding };
-      return { done: true, detail: finding.lines.join("; "), facts: finding };
+    description: {
+      id: PREFLIGHT_STEP_ID,
+      title: `Check this machine: python3, HAProxy and free ports${links.length ? "; root and a free range for the apps' namespaces" : ""}`,
+      why:
+        "The local lab runs everything on this machine: the apps need python3 (standard library only), the load " +
+        "balancer needs HAProxy 2.2+, and every port the lab uses must be free. Checking first means a missing " +
+        "tool or a busy port is reported before anything is started, with what holds the port.",
+      calls: [
+        command(displayArgv(pythonVersionArgv(python), "")),
+        // detectHaproxy runs `<haproxy> -vv`.
+        command(displayArgv([haproxy, "-vv"], "")),
+        // The rest is read in-process (a test bind, /proc); shown as the commands that see the same.
+        probe(`ss -ltn   # ports ${ports.join(", ")} on ${bindAddress} must be free`),
+        ...(links.length
+          ? [
+              probe("grep CapEff /proc/self/status   # CAP_NET_ADMIN and CAP_SYS_ADMIN (root)"),
+              probe(
+                `ip netns list; ip -br link   # no ${links.map((n) => `${n.netns}/${n.vethHost}`).join(", ")} labgate did not make`,
+              ),
+              probe(
+                `ip -j addr show; ip -j -4 route show table main   # nothing on ${localOptions(spec).netnsRange}`,
+              ),
+            ]
+          : []),
+      ],
+      diagnostics: [`ss -ltnp`, `${displayQuote(haproxy)} -vv`, `${displayQuote(python)} --version`],
+      readOnly: true,
     },
-    async apply(ctx, found) {
-      // What check just saw is the finding: the machine is not inspected twice in one run.
-      const finding = found?.facts ?? (await inspect(ctx));
-      if (finding.error) throw finding.error;
-      for (const line of finding.lines) ctx.log(`  ${line}`);
-      await recordPassedCheck(ctx, PREFLIGHT_STEP_ID, PREFLIGHT_STEP_ID, finding.lines.join("; "));
-    },
-    async verify(ctx) {
-      const finding = await inspect(ctx);
-      if (finding.error) throw finding.error;
-    },
-    async undo(ctx) {
-      // Nothing on the machine was changed; only the record of the passed check goes.
-      await forgetCheck(ctx, PREFLIGHT_STEP_ID);
+    actions: {
+      async check(ctx) {
+        const finding = await inspect(ctx);
+        if (!finding.ok)
+          return { done: false, detail: finding.error?.message ?? "preflight failed", facts: finding };
+        if (!hasPassedCheck(ctx, PREFLIGHT_STEP_ID))
+          return { done: false, detail: "not run for this lab yet", facts: finding };
+        return { done: true, detail: finding.lines.join("; "), facts: finding };
+      },
+      async apply(ctx, found) {
+        // What check just saw is the finding: the machine is not inspected twice in one run.
+        const finding = found.facts;
+        if (finding.error) throw finding.error;
+        for (const line of finding.lines) ctx.log(`  ${line}`);
+        await recordPassedCheck(ctx, PREFLIGHT_STEP_ID, PREFLIGHT_STEP_ID, finding.lines.join("; "));
+      },
+      async verify(ctx) {
+        const finding = await inspect(ctx);
+        if (finding.error) throw finding.error;
+      },
+      async undo(ctx) {
+        // Nothing on the machine was changed; only the record of the passed check goes.
+        await forgetCheck(ctx, PREFLIGHT_STEP_ID);
+      },
     },
   };
 }

@@ -1,10 +1,12 @@
-import type { Step, StepContext } from "../../engine/step.js";
+import type { StepDescription } from "../../engine/plan-step.js";
+import type { LabStep, StepContext } from "../../engine/step.js";
 import { StepFailedError } from "../../errors.js";
 import { fetchHaproxyServerStatus } from "../../haproxy/stats-csv.js";
 import type { LabSpec } from "../../spec/lab-spec.js";
 import { formatRoundRobinReport, type RoundRobinReport, verifyRoundRobin } from "../../verify/round-robin.js";
 import { healthUrl } from "./app-steps.js";
 import { answers } from "./instance-process.js";
+import { LB_STEP_ID } from "./lb-step.js";
 import {
   forgetCheck,
   hasPassedCheck,
@@ -17,6 +19,7 @@ import {
 } from "./local-lab.js";
 import { waitFor } from "./local-process.js";
 import { appAddress } from "./netns-plan.js";
+import { probe } from "./process-calls.js";
 
 export const VERIFY_STEP_ID = "verify-round-robin";
 
@@ -64,10 +67,10 @@ export async function runLocalRoundRobin(
 }
 
 /** Proves the LB spreads requests across every app; changes nothing. */
-export function verifyRoundRobinStep(spec: LabSpec): Step {
+export function verifyRoundRobinStep(spec: LabSpec): LabStep<undefined> {
   const { bindAddress, verifyRequests, tolerancePct } = localOptions(spec);
   const names = localApps(spec).map((a) => a.name);
-  return {
+  const describe = (address: string): StepDescription => ({
     id: VERIFY_STEP_ID,
     readOnly: true,
     title: `Verify round robin: ${verifyRequests} requests through the LB reach ${names.join(" and ")}`,
@@ -75,37 +78,45 @@ export function verifyRoundRobinStep(spec: LabSpec): Step {
       "The lab is only useful if the load balancer really spreads traffic. This sends requests through HAProxy, " +
       "each on a new connection, and reads X-Served-By from every answer: all answers must carry it, every app " +
       `must serve, and each app's share must be within ${tolerancePct} points of an even split.`,
-    commands: [
-      `for i in $(seq ${verifyRequests}); do curl -s -o /dev/null -D - http://${bindAddress}:${spec.lb.port}/ | grep -i x-served-by; done`,
+    // verifyRoundRobin sends these requests in-process; shown as the shell loop that does the same.
+    calls: [
+      probe(
+        `for i in $(seq ${verifyRequests}); do curl -s -o /dev/null -D - ${lbUrl(address, spec)} | grep -i x-served-by; done`,
+      ),
     ],
-    diagnostics: [
-      `curl -s 'http://${bindAddress}:${spec.lb.statsPort}/stats;csv' | cut -d, -f1,2,18,37`,
-      "labgate lab status",
-    ],
-    async check(ctx) {
-      if (!hasPassedCheck(ctx, VERIFY_STEP_ID))
-        return { done: false, detail: "not verified for this lab yet" };
-      const report = await runLocalRoundRobin(ctx, quickRoundRobin(names.length));
-      return report.ok
-        ? { done: true, detail: `round robin OK: ${report.sequence.join(" ")}` }
-        : { done: false, detail: report.problems.join("; ") };
-    },
-    async apply(ctx) {
-      const report = await runLocalRoundRobin(ctx);
-      for (const line of formatRoundRobinReport(report)) ctx.log(line);
-      throwIfFailed(ctx, report);
-      await recordPassedCheck(
-        ctx,
-        VERIFY_STEP_ID,
-        VERIFY_STEP_ID,
-        `round robin OK: ${JSON.stringify(report.counts)}`,
-      );
-    },
-    async verify(ctx) {
-      throwIfFailed(ctx, await runLocalRoundRobin(ctx, quickRoundRobin(names.length)));
-    },
-    async undo(ctx) {
-      await forgetCheck(ctx, VERIFY_STEP_ID);
+    diagnostics: [`curl -s '${statsCsvUrl(address, spec)}' | cut -d, -f1,2,18,37`, "labgate lab status"],
+    needs: [...localApps(spec).map((app) => `start-${app.name}`), LB_STEP_ID],
+  });
+  return {
+    description: describe(bindAddress),
+    // The requests go to the address the lab holds.
+    current: (ctx) => describe(labAddress(ctx)),
+    actions: {
+      async check(ctx) {
+        if (!hasPassedCheck(ctx, VERIFY_STEP_ID))
+          return { done: false, detail: "not verified for this lab yet", facts: undefined };
+        const report = await runLocalRoundRobin(ctx, quickRoundRobin(names.length));
+        return report.ok
+          ? { done: true, detail: `round robin OK: ${report.sequence.join(" ")}`, facts: undefined }
+          : { done: false, detail: report.problems.join("; "), facts: undefined };
+      },
+      async apply(ctx) {
+        const report = await runLocalRoundRobin(ctx);
+        for (const line of formatRoundRobinReport(report)) ctx.log(line);
+        throwIfFailed(ctx, report);
+        await recordPassedCheck(
+          ctx,
+          VERIFY_STEP_ID,
+          VERIFY_STEP_ID,
+          `round robin OK: ${JSON.stringify(report.counts)}`,
+        );
+      },
+      async verify(ctx) {
+        throwIfFailed(ctx, await runLocalRoundRobin(ctx, quickRoundRobin(names.length)));
+      },
+      async undo(ctx) {
+        await forgetCheck(ctx, VERIFY_STEP_ID);
+      },
     },
   };
 }
