@@ -1,4 +1,5 @@
 import type { AutocannonClient } from "./autocannon.js";
+import { BenchSetupError } from "./errors.js";
 
 /**
  * The private parts of autocannon 9's `Client` (lib/httpClient.js) that the repair touches. They are
@@ -42,8 +43,10 @@ export function repairAutocannonClient(client: AutocannonClient, hooks: RepairHo
     typeof internals.parser?.initialize !== "function" ||
     typeof responseType !== "string"
   ) {
-    throw new Error(
+    throw new BenchSetupError(
+      "BENCH_AUTOCANNON_UNSUPPORTED",
       "autocannon's client internals changed (expected autocannon 9): the closed-loop reconnect repair cannot be applied.",
+      "Install the autocannon version @labgate/bench depends on (^9: `npm install autocannon@9`), or run with --engine net.",
     );
   }
 

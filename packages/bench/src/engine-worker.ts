@@ -3,11 +3,17 @@ import { parentPort, workerData } from "node:worker_threads";
 import { Engine, type EngineClient } from "./engine-core.js";
 import { loadClient } from "./engine-create.js";
 import type { EngineThreadMessage, EngineThreadStart, ParentMessage } from "./engine-protocol.js";
+import { BenchSetupError } from "./errors.js";
 import { Recorder } from "./recorder.js";
 import { startThreadStats } from "./thread-stats.js";
 
 const port = parentPort;
-if (!port) throw new Error("engine-worker.ts runs only as a worker thread");
+if (!port)
+  throw new BenchSetupError(
+    "BENCH_WORKER_ONLY",
+    "engine-worker.js was loaded outside a worker thread: it runs one share of a bench's load, started by the labgate engine.",
+    "Run the load through runBench (or `labgate bench run`), which starts its worker threads; do not import engine-worker.js.",
+  );
 const send = (message: EngineThreadMessage) => port.postMessage(message);
 const controller = new AbortController();
 

@@ -74,3 +74,22 @@ export class BenchEngineError extends LabgateError<"BENCH_ENGINE_FAILED"> {
     });
   }
 }
+
+/**
+ * The bench cannot run as it was set up: BENCH_WORKER_ONLY (exit 4) the engine's worker module was loaded
+ * outside a worker thread; BENCH_AUTOCANNON_UNSUPPORTED (exit 4) the installed autocannon is not the
+ * version whose client labgate repairs; BENCH_ROUNDS_EMPTY (exit 2) rounds were merged without a result.
+ */
+const BENCH_SETUP_CODES = {
+  BENCH_WORKER_ONLY: ExitCode.PRECONDITION,
+  BENCH_AUTOCANNON_UNSUPPORTED: ExitCode.PRECONDITION,
+  BENCH_ROUNDS_EMPTY: ExitCode.INVALID_INPUT,
+} as const satisfies CodeTable;
+export type BenchSetupCode = keyof typeof BENCH_SETUP_CODES;
+
+export class BenchSetupError extends LabgateError<BenchSetupCode> {
+  static override readonly codes: CodeTable = BENCH_SETUP_CODES;
+  constructor(code: BenchSetupCode, message: string, hint: string, details?: Record<string, unknown>) {
+    super(code, message, { hint, ...(details ? { details } : {}) });
+  }
+}

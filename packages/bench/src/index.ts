@@ -33,6 +33,8 @@ export {
   BenchFileError,
   BenchOptionError,
   BenchReportError,
+  type BenchSetupCode,
+  BenchSetupError,
   SloSyntaxError,
 } from "./errors.js";
 export {

@@ -1,4 +1,4 @@
-import { BenchOptionError } from "./errors.js";
+import { BenchOptionError, BenchSetupError } from "./errors.js";
 import { encodeHistogram, mergeEncodedHistograms, summarize } from "./histogram.js";
 import { runBench } from "./run-bench.js";
 import { applySlos } from "./slo.js";
@@ -70,7 +70,12 @@ export function summarizeRound(r: BenchResult, round: number, offsetSec: number)
 /** Pools rounds of the same configuration into one result that keeps each round's summary. */
 export function mergeRounds(results: readonly BenchResult[]): BenchResult {
   const first = results[0];
-  if (!first) throw new Error("mergeRounds needs at least one result");
+  if (!first)
+    throw new BenchSetupError(
+      "BENCH_ROUNDS_EMPTY",
+      "mergeRounds was given no round results: there is nothing to merge.",
+      "Pass the results of one or more rounds: runRounds (`labgate bench run --repeat N`) returns one per round.",
+    );
   const last = results[results.length - 1]!;
   const t0 = Date.parse(first.startedAt);
   const offsets = results.map((r) => Math.max(0, (Date.parse(r.startedAt) - t0) / 1000));

@@ -26,6 +26,11 @@ describe("labgate errors", () => {
       error: "NotConfirmedError",
       package: "@labgate/lxd-lab",
     });
+    expect(codesOf(ExitCode.PRECONDITION)).toContainEqual({
+      code: "BENCH_AUTOCANNON_UNSUPPORTED",
+      error: "BenchSetupError",
+      package: "@labgate/bench",
+    });
     expect(codesOf(ExitCode.INVALID_INPUT)).toContainEqual({
       code: "USAGE",
       error: "UsageError",
