@@ -26,6 +26,22 @@ export {
   stopProcessNode,
 } from "./adapters/local-process.js";
 export { LxdAdapter, type LxdAdapterOptions } from "./adapters/lxd.js";
+export {
+  createLxdNode,
+  destroyLxdNode,
+  getLxdInstance,
+  getLxdNode,
+  LXD_CLOUD_INIT_KEYS,
+  LXD_LEGACY_CLOUD_INIT_KEYS,
+  type LxdCloudInitKeys,
+  type LxdNodeCallOptions,
+  type LxdNodeInfo,
+  type LxdNodeSpec,
+  lxdNodeBody,
+  lxdNodeState,
+  startLxdNode,
+  waitLxdNodeRunning,
+} from "./adapters/lxd-node.js";
 export { OpenNebulaAdapter, type OpenNebulaAdapterOptions } from "./adapters/opennebula.js";
 export { ProxmoxAdapter, type ProxmoxAdapterOptions } from "./adapters/proxmox.js";
 export {

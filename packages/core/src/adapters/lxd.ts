@@ -2,21 +2,28 @@ import type { Finding } from "../deploy-rules/findings.js";
 import type { DeploySpec } from "../deploy-rules/spec.js";
 import { LxdClient } from "../platforms/lxd/lxd-client.js";
 import type { LxdInstancesPost } from "../platforms/lxd/types.js";
-import { cloudInitUserData, networkConfig, renderNetworkConfig } from "./cloud-init.js";
+import { cloudInitUserData, networkConfig } from "./cloud-init.js";
+import {
+  createLxdNode,
+  destroyLxdNode,
+  getLxdInstance,
+  getLxdNode,
+  type LxdNodeCallOptions,
+  lxdNodeBody,
+  startLxdNode,
+  waitLxdNodeRunning,
+} from "./lxd-node.js";
 import { OptionReader } from "./options.js";
-import { describeValue, invalidResponse, isRecord, type Shape } from "./response-shape.js";
 import type {
   CallOptions,
   DeploymentPlan,
   NodeInfo,
   NodeRef,
-  NodeState,
   PlatformAdapter,
   PlatformCapabilities,
   ResolvedSpec,
   WaitOptions,
 } from "./types.js";
-import { waitForRunning } from "./wait.js";
 
 export interface LxdAdapterOptions {
   /** platform_options.lxd: type (container | virtual-machine), storage_pool, project, socket_path. */
@@ -111,9 +118,7 @@ export class LxdAdapter implements PlatformAdapter {
   async create(spec: ResolvedSpec, call: CallOptions = {}): Promise<NodeRef> {
     const ref: NodeRef = { platform: "lxd", id: spec.name, name: spec.name };
     await call.beforeMutation?.(ref);
-    call.onCall?.(`POST /1.0/instances (${spec.name})`);
-    await this.client().createInstance(this.body(spec), call.signal ? { signal: call.signal } : {});
-    await this.start(ref, call);
+    await createLxdNode(this.client(), this.body(spec), nodeCall(call));
     return ref;
   }
 
@@ -122,34 +127,19 @@ export class LxdAdapter implements PlatformAdapter {
    * unique in a project, so an instance someone else made under the same name is never taken for ours.
    */
   async findByName(name: string): Promise<NodeRef[]> {
-    const instance = checkLxd(`GET /1.0/instances/${name}`, await this.client().getInstance(name), INSTANCE);
+    const instance = await getLxdInstance(this.client(), name);
     return instance?.config[OWNER_KEY] === name ? [{ platform: "lxd", id: name, name }] : [];
   }
 
   async get(ref: NodeRef): Promise<NodeInfo | undefined> {
-    const instance = checkLxd(
-      `GET /1.0/instances/${ref.id}`,
-      await this.client().getInstance(ref.id),
-      INSTANCE,
-    );
-    if (!instance) return undefined;
-    const state = checkLxd(
-      `GET /1.0/instances/${ref.id}/state`,
-      await this.client().getInstanceState(ref.id),
-      INSTANCE_STATE,
-    );
-    const addresses = Object.entries(state.network)
-      .filter(([name]) => name !== "lo")
-      .flatMap(([, nic]) =>
-        nic.addresses.filter((a) => a.family === "inet" && a.scope === "global").map((a) => a.address),
-      );
-    return { ref, state: lxdState(state.status), rawState: state.status, addresses };
+    const node = await getLxdNode(this.client(), ref.id);
+    if (!node) return undefined;
+    return { ref, state: node.state, rawState: node.status, addresses: node.addresses };
   }
 
   async start(ref: NodeRef, call: CallOptions = {}): Promise<void> {
     await call.beforeMutation?.(ref);
-    call.onCall?.(`PUT /1.0/instances/${ref.id}/state start`);
-    await this.client().setInstanceState(ref.id, "start", call.signal ? { signal: call.signal } : {});
+    await startLxdNode(this.client(), ref.id, nodeCall(call));
   }
 
   async stop(ref: NodeRef, call: CallOptions = {}): Promise<void> {
@@ -162,31 +152,19 @@ export class LxdAdapter implements PlatformAdapter {
   }
 
   async destroy(ref: NodeRef, call: CallOptions = {}): Promise<void> {
-    const info = await this.get(ref);
-    if (!info) return;
-    if (info.state === "running") await this.client().setInstanceState(ref.id, "stop", { force: true });
-    call.onCall?.(`DELETE /1.0/instances/${ref.id}`);
-    await this.client().deleteInstance(ref.id);
+    await destroyLxdNode(this.client(), ref.id, nodeCall(call));
   }
 
-  waitUntilRunning(ref: NodeRef, options: WaitOptions = {}): Promise<NodeInfo> {
-    return waitForRunning(() => this.get(ref), ref, {
+  async waitUntilRunning(ref: NodeRef, options: WaitOptions = {}): Promise<NodeInfo> {
+    const node = await waitLxdNodeRunning(this.client(), ref.id, {
       intervalMs: this.options.pollIntervalMs ?? 1000,
       ...options,
     });
+    return { ref, state: node.state, rawState: node.status, addresses: node.addresses };
   }
 
   body(spec: ResolvedSpec): LxdInstancesPost {
     const o = this.reader(spec);
-    const config: Record<string, string> = {
-      "limits.cpu": String(spec.cores),
-      "limits.memory": `${spec.memory_mib}MiB`,
-      "cloud-init.user-data": cloudInitUserData(spec),
-      // Marks the instance as this deployment's, so an interrupted apply finds it (findByName).
-      [OWNER_KEY]: spec.name,
-    };
-    const net = networkConfig(spec);
-    if (net) config["cloud-init.network-config"] = renderNetworkConfig(net);
     const nic: Record<string, string> = { type: "nic", name: "eth0" };
     const attach = spec.resolvedNetwork.attach ?? "";
     if (o.bool("bridged") === true) {
@@ -203,13 +181,20 @@ export class LxdAdapter implements PlatformAdapter {
       spec.template_id !== undefined
         ? ({ type: "copy", source: spec.template_id } as LxdInstancesPost["source"])
         : { type: "image", alias: spec.image?.ref ?? "" };
-    return {
+    const network = networkConfig(spec);
+    return lxdNodeBody({
       name: spec.name,
       type: o.string("type") === "virtual-machine" ? "virtual-machine" : "container",
-      config,
-      devices: { eth0: nic, root },
       source,
-    };
+      config: {
+        "limits.cpu": String(spec.cores),
+        "limits.memory": `${spec.memory_mib}MiB`,
+        // Marks the instance as this deployment's, so an interrupted apply finds it (findByName).
+        [OWNER_KEY]: spec.name,
+      },
+      devices: { eth0: nic, root },
+      cloudInit: { userData: cloudInitUserData(spec), ...(network ? { network } : {}) },
+    });
   }
 
   private client(): LxdClient {
@@ -230,89 +215,13 @@ export class LxdAdapter implements PlatformAdapter {
   }
 }
 
-/** An instance (GET /1.0/instances/{name}); undefined (404) passes as "absent". */
-const INSTANCE = {
-  expects: "an instance object with a config map",
-  check: (v: unknown) =>
-    v === undefined
-      ? null
-      : isRecord(v) && isRecord(v.config)
-        ? { config: v.config as Record<string, unknown> }
-        : undefined,
-} satisfies Shape<{ config: Record<string, unknown> } | null>;
-
-const STATUSES = ["Running", "Stopped", "Frozen", "Starting", "Pending", "Stopping", "Error", "Ready"];
-
-interface NicAddress {
-  family: string;
-  address: string;
-  scope: string;
-}
-
-/** GET /1.0/instances/{name}/state (InstanceState): status and, per NIC, its addresses. */
-const INSTANCE_STATE = {
-  expects: `an instance state (status ${STATUSES.join("/")}, network: {nic: {addresses: [...]}})`,
-  check: (v: unknown) => {
-    if (!isRecord(v) || typeof v.status !== "string" || !STATUSES.includes(v.status)) return undefined;
-    const network = v.network ?? {};
-    if (!isRecord(network)) return undefined;
-    const nics: Record<string, { addresses: NicAddress[] }> = {};
-    for (const [name, nic] of Object.entries(network)) {
-      const list = isRecord(nic) ? nic.addresses : undefined;
-      if (
-        !Array.isArray(list) ||
-        !list.every(
-          (a) =>
-            isRecord(a) &&
-            typeof a.family === "string" &&
-            typeof a.address === "string" &&
-            typeof a.scope === "string",
-        )
-      )
-        return undefined;
-      nics[name] = { addresses: list as NicAddress[] };
-    }
-    return { status: v.status, network: nics };
-  },
-} satisfies Shape<{ status: string; network: Record<string, { addresses: NicAddress[] }> }>;
-
-/**
- * Checks what the LXD client handed back; a shape's null ("absent, and that is fine": a 404 instance) comes
- * back as undefined, so callers keep the client's "undefined = not there".
- */
-function checkLxd<T>(what: string, value: unknown, shape: Shape<T>): T extends null ? undefined : T;
-function checkLxd<T>(what: string, value: unknown, shape: Shape<T>): unknown {
-  const checked = shape.check(value);
-  if (checked === undefined)
-    throw invalidResponse(
-      "lxd",
-      what,
-      `expected ${shape.expects}, got ${describeValue(value)}`,
-      undefined,
-      undefined,
-      "Is the socket really LXD's? Check LXD_SOCKET / the socket path option, and that LXD is a supported version (`lxc version`).",
-    );
-  return checked === null ? undefined : checked;
-}
-
 /** A user.* key: LXD keeps it as given and never acts on it. */
 const OWNER_KEY = "user.labgate.deploy";
 
-function lxdState(status: string): NodeState {
-  switch (status) {
-    case "Running":
-      return "running";
-    case "Stopped":
-    case "Frozen":
-      return "stopped";
-    case "Starting":
-    case "Pending":
-      return "pending";
-    case "Stopping":
-      return "stopping";
-    case "Error":
-      return "error";
-    default:
-      return "unknown";
-  }
+/** The adapter's call options as the node operations take them. */
+function nodeCall(call: CallOptions): LxdNodeCallOptions {
+  return {
+    ...(call.signal ? { signal: call.signal } : {}),
+    ...(call.onCall ? { onCall: call.onCall } : {}),
+  };
 }
