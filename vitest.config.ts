@@ -26,6 +26,7 @@ export default defineConfig({
       "@labgate/core/shell-quote": fileURLToPath(
         new URL("./packages/core/src/runner/shell-quote.ts", import.meta.url),
       ),
+      "@labgate/core/text": fileURLToPath(new URL("./packages/core/src/util/text.ts", import.meta.url)),
       "@labgate/bench/duration": fileURLToPath(new URL("./packages/bench/src/duration.ts", import.meta.url)),
       "@labgate/lxd-lab/fault-bench": fileURLToPath(
         new URL("./packages/lxd-lab/src/bench-step/fault-bench.ts", import.meta.url),

@@ -1,7 +1,8 @@
+import { textTable } from "@labgate/core/text";
 import type { CompareResult, CompareRow } from "./compare.js";
 import { formatBytes } from "./describe-request.js";
 import { formatMicros } from "./duration.js";
-import { markdownTable, textTable } from "./table.js";
+import { markdownTable } from "./table.js";
 
 export function formatCompareCell(value: number, unit: CompareRow["unit"]): string {
   switch (unit) {

@@ -1,7 +1,7 @@
+import { textTable } from "@labgate/core/text";
 import { describeRequest, formatBytes } from "./describe-request.js";
 import { formatMicros, formatMs, round } from "./duration.js";
 import { resultFaultTable } from "./fault-windows/fault-table.js";
-import { textTable } from "./table.js";
 
 export { describeRequest, formatBytes };
 

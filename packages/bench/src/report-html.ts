@@ -1,10 +1,11 @@
+import { escapeXml } from "@labgate/core/text";
 import { formatMicros } from "./duration.js";
 import { environmentRows } from "./environment.js";
 import { resultFaultTable } from "./fault-windows/fault-table.js";
 import { describeRun, FAULT_TABLE_TITLE, resultTables, roundsTable } from "./format.js";
 import { decodeHistogram, percentileDistribution } from "./histogram.js";
 import { JITTER_DEFINITION } from "./recorder.js";
-import { barChart, escapeXml, type LineChartOptions, lineChart } from "./svg-charts.js";
+import { barChart, type LineChartOptions, lineChart } from "./svg-charts.js";
 import {
   backendShareSeries,
   faultShades,

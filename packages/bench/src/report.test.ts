@@ -63,7 +63,7 @@ describe("reports", () => {
     // Self-contained: no scripts, stylesheets, images or fonts to fetch.
     expect(html).not.toMatch(/<script|<link|<img|\ssrc=|url\(/i);
     expect(html.match(/<svg/g)?.length).toBeGreaterThanOrEqual(4);
-    expect(html).toContain("rps&#62;=1000");
+    expect(html).toContain("rps&gt;=1000");
     await withReportPage(files.reportHtml, async (page, watch) => {
       expect(await page.locator("svg").count()).toBeGreaterThanOrEqual(4);
       expect(await page.locator("svg path").count()).toBeGreaterThanOrEqual(4);

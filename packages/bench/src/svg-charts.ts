@@ -1,4 +1,5 @@
 /** Tiny dependency-free SVG charts for the self-contained HTML report. */
+import { escapeXml } from "@labgate/core/text";
 
 export interface LineSeries {
   name: string;
@@ -27,10 +28,6 @@ export interface LineChartOptions {
 
 /** The plot area starts below the title and the legend row: legends never sit inside the plot. */
 const PAD = { left: 64, right: 32, top: 46, bottom: 42 };
-
-export function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 export function lineChart(o: LineChartOptions): string {
   const width = o.width ?? 760;

@@ -1,15 +1,4 @@
-/** Left-aligned first column, right-aligned numbers, two spaces between columns. */
-export function textTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const all = [header, ...rows];
-  const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
-  const line = (r: readonly string[]) =>
-    r
-      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
-      .join("  ")
-      .trimEnd();
-  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
-}
-
+/** Markdown pipe table: left-aligned first column, right-aligned numbers (textTable is core's). */
 export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const esc = (s: string) => s.replace(/\|/g, "\\|");
   return [

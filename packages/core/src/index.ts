@@ -387,3 +387,4 @@ export { SshRunner, type SshRunnerOptions } from "./runner/ssh-runner.js";
 export type { Runner, RunOptions, RunResult } from "./runner/types.js";
 export { clearRegisteredSecrets, REDACTED, redact, redactValue, registerSecret } from "./util/redact.js";
 export { sleep } from "./util/sleep.js";
+export { type TextTableOptions, textTable } from "./util/text.js";

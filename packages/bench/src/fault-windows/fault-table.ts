@@ -1,6 +1,6 @@
+import { textTable } from "@labgate/core/text";
 import { formatMicros, round } from "../duration.js";
 import { evaluateSlos, FAULT_METRICS } from "../slo.js";
-import { textTable } from "../table.js";
 import type { BenchResult, Slo, SloResult } from "../types.js";
 import { type FaultWindowStats, faultWindowsOf } from "./fault-windows.js";
 

@@ -1,4 +1,4 @@
-import type { IpAllocation } from "@labgate/core";
+import { type IpAllocation, textTable } from "@labgate/core";
 
 /** One line a person can paste into a static network config. */
 export function formatAllocationLine(a: IpAllocation): string {
@@ -22,15 +22,7 @@ export function formatTable(rows: IpAllocation[]): string {
 }
 
 /** Left-aligned columns two spaces apart, as `docker ps` or `lxc list --format compact` print them; "" for no rows. */
+/** The ip commands' listings: every column left-aligned, no rule under the header, nothing when there are no rows. */
 export function formatColumns(header: string[], rows: string[][]): string {
-  if (rows.length === 0) return "";
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  return [header, ...rows]
-    .map((r) =>
-      r
-        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
+  return rows.length === 0 ? "" : textTable(header, rows, { align: "left", rule: false });
 }

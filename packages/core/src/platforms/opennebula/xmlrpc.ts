@@ -1,4 +1,5 @@
 import { XMLParser } from "fast-xml-parser";
+import { escapeXml } from "../../util/escape-xml.js";
 
 /**
  * A minimal, strict XML-RPC codec: exactly what OpenNebula's API uses (string, int, boolean,
@@ -15,14 +16,7 @@ export class XmlRpcDouble {
 
 export type XmlRpcParam = XmlRpcValue | XmlRpcDouble;
 
-export function escapeXml(text: string): string {
-  return text
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;")
-    .replace(/'/g, "&apos;");
-}
+export { escapeXml };
 
 export function encodeValue(value: XmlRpcParam): string {
   if (value instanceof XmlRpcDouble) return `<value><double>${value.value}</double></value>`;
