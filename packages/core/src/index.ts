@@ -43,6 +43,15 @@ export {
   waitLxdNodeRunning,
 } from "./adapters/lxd-node.js";
 export { OpenNebulaAdapter, type OpenNebulaAdapterOptions } from "./adapters/opennebula.js";
+export {
+  instantiateOneVm,
+  type OneVmInstantiation,
+  type OneVmNode,
+  oneNodeState,
+  oneVmInstantiation,
+  terminateOneVm,
+  waitOneVmRunning,
+} from "./adapters/opennebula-node.js";
 export { ProxmoxAdapter, type ProxmoxAdapterOptions } from "./adapters/proxmox.js";
 export {
   type CreateAdapterOptions,

@@ -2,16 +2,21 @@ import type { Finding } from "../deploy-rules/findings.js";
 import type { DeploySpec } from "../deploy-rules/spec.js";
 import { OpenNebulaClient, type OpenNebulaClientOptions } from "../platforms/opennebula/client.js";
 import { templateText } from "../platforms/opennebula/documents.js";
-import { type TemplateObject, toTemplateXml } from "../platforms/opennebula/template-xml.js";
-import { terminateVm } from "../platforms/opennebula/vm-terminate.js";
+import type { TemplateObject } from "../platforms/opennebula/template-xml.js";
 import { claimOf, nameTakenError, newClaim } from "./claims.js";
+import {
+  instantiateOneVm,
+  type OneVmNode,
+  oneNodeState,
+  oneVmInstantiation,
+  terminateOneVm,
+} from "./opennebula-node.js";
 import { missingOption, OptionReader } from "./options.js";
 import type {
   CallOptions,
   DeploymentPlan,
   NodeInfo,
   NodeRef,
-  NodeState,
   PlatformAdapter,
   PlatformCapabilities,
   ResolvedSpec,
@@ -109,11 +114,7 @@ export class OpenNebulaAdapter implements PlatformAdapter {
     const location = { [INTENT_KEY]: claim };
     // oned picks the VM id in its answer: the claim the VM will carry is on disk before the call.
     await call.beforeMutation?.({ platform: "opennebula", id: "", name: spec.name, location });
-    const id = await this.client(call).templateInstantiate(
-      Number(spec.template_id),
-      spec.name,
-      this.extraTemplate(spec, claim),
-    );
+    const id = await instantiateOneVm(this.client(call), this.node(spec, claim));
     return { platform: "opennebula", id: String(id), name: spec.name, location };
   }
 
@@ -156,7 +157,7 @@ export class OpenNebulaAdapter implements PlatformAdapter {
   async get(ref: NodeRef, call: CallOptions = {}): Promise<NodeInfo | undefined> {
     try {
       const vm = await this.client(call).vmInfo(Number(ref.id));
-      const state = oneState(vm.stateName, vm.lcmStateName);
+      const state = oneNodeState(vm);
       return { ref, state, rawState: vm.label, addresses: vm.nics.map((n) => n.ip).filter(Boolean) };
     } catch (error) {
       if ((error as { code?: string }).code === "ONE_NOT_FOUND") return undefined;
@@ -178,7 +179,7 @@ export class OpenNebulaAdapter implements PlatformAdapter {
     const info = await this.get(ref, call);
     if (!info || info.state === "terminated") return;
     // Terminate is asynchronous and refused in transient states: retry/recover and wait for DONE.
-    await terminateVm(this.client(call), Number(ref.id), {
+    await terminateOneVm(this.client(call), Number(ref.id), {
       intervalMs: this.options.pollIntervalMs ?? 3000,
       ...(call.signal ? { signal: call.signal } : {}),
     });
@@ -193,6 +194,11 @@ export class OpenNebulaAdapter implements PlatformAdapter {
 
   /** The template fragment merged at instantiation: sizes, NIC with its fixed IP, CONTEXT for one-context. */
   extraTemplate(spec: ResolvedSpec, claim?: string): string {
+    return oneVmInstantiation(this.node(spec, claim)).params[3];
+  }
+
+  /** This spec's VM as a node (opennebula-node.ts): sizes, NIC with its fixed IP, CONTEXT, the claim. */
+  node(spec: ResolvedSpec, claim?: string): OneVmNode {
     const o = this.reader(spec);
     const n = spec.resolvedNetwork;
     const network = n.attach ?? o.string("network");
@@ -208,14 +214,14 @@ export class OpenNebulaAdapter implements PlatformAdapter {
       });
     }
     if (spec.ssh_authorized_keys?.length) context.SSH_PUBLIC_KEY = spec.ssh_authorized_keys.join("\n");
-    return toTemplateXml({
-      CPU: spec.cores,
-      VCPU: spec.cores,
-      MEMORY: spec.memory_mib,
-      NIC: nic,
-      CONTEXT: context,
-      ...(claim ? { [INTENT_ATTRIBUTE]: claim } : {}),
-    });
+    return {
+      templateId: Number(spec.template_id),
+      name: spec.name,
+      sizes: { CPU: spec.cores, VCPU: spec.cores, MEMORY: spec.memory_mib },
+      nic,
+      context,
+      ...(claim ? { attributes: { [INTENT_ATTRIBUTE]: claim } } : {}),
+    };
   }
 
   private client(call: CallOptions): OpenNebulaClient {
@@ -236,35 +242,5 @@ export class OpenNebulaAdapter implements PlatformAdapter {
 
   private reader(spec: DeploySpec | undefined): OptionReader {
     return new OptionReader("opennebula", spec ?? this.options.spec, this.options.overrides ?? {});
-  }
-}
-
-function oneState(state: string, lcm: string): NodeState {
-  if (state === "ACTIVE") {
-    if (lcm === "RUNNING") return "running";
-    if (/FAILURE/.test(lcm)) return "error";
-    // UNKNOWN is lost monitoring (transient, include/VirtualMachine.h), not a failure.
-    if (lcm === "UNKNOWN") return "unknown";
-    if (/SHUTDOWN|EPILOG|CLEANUP/.test(lcm)) return "stopping";
-    return "pending";
-  }
-  switch (state) {
-    case "INIT":
-    case "PENDING":
-    case "HOLD":
-    case "CLONING":
-      return "pending";
-    case "POWEROFF":
-    case "STOPPED":
-    case "SUSPENDED":
-    case "UNDEPLOYED":
-      return "stopped";
-    case "DONE":
-      return "terminated";
-    case "FAILED":
-    case "CLONING_FAILURE":
-      return "error";
-    default:
-      return "unknown";
   }
 }

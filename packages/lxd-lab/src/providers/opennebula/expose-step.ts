@@ -1,5 +1,6 @@
 import { ExitCode, OpenNebulaError, PreconditionError } from "@labgate/core";
-import type { Step, StepContext } from "../../engine/step.js";
+import type { StepCall, StepDescription } from "../../engine/plan-step.js";
+import type { LabStep, StepContext } from "../../engine/step.js";
 import type { HostRunner, OneLabRuntime } from "./one-lab-runtime.js";
 import { oneExposeRecord } from "./one-records.js";
 
@@ -109,7 +110,7 @@ export function exposePlan(
   };
 }
 
-async function current(
+async function exposeNow(
   rt: OneLabRuntime,
   ctx: StepContext,
 ): Promise<{ plan: ExposePlan; runner: HostRunner }> {
@@ -160,89 +161,112 @@ async function routeDevice(runner: HostRunner, ip: string, ctx: StepContext): Pr
   return dev;
 }
 
-export function exposeStep(rt: OneLabRuntime): Step {
+/** What the expose step's check saw: the exact host commands for this LB (driver, VM id, address, device). */
+export interface ExposeFacts {
+  plan: ExposePlan;
+}
+
+/** The host commands as shown: `lbIp` is the address the addresses step recorded, LBIP until then. */
+function exposeCalls(rt: OneLabRuntime, lbIp = "LBIP"): StepCall[] {
   const e = rt.options.expose!;
-  return {
+  const lbPort = rt.options.lb.port;
+  const host = (display: string): StepCall => ({ display, kind: "command", where: "host" });
+  return [
+    host(
+      `lxc config device add one-LBID ${EXPOSE_DEVICE} proxy listen=tcp:${e.address}:${e.port} connect=tcp:${lbIp}:${lbPort}  # LXD host`,
+    ),
+    host(
+      `iptables -t nat -A PREROUTING|OUTPUT -p tcp -d ${e.address} --dport ${e.port} -j DNAT --to-destination ${lbIp}:${lbPort}  # LXC host`,
+    ),
+    ...(isLoopback(e.address)
+      ? [
+          host(
+            `sysctl -w net.ipv4.conf.DEV.route_localnet=1; iptables -t nat -A POSTROUTING -p tcp -s 127.0.0.0/8 -d ${lbIp} --dport ${lbPort} -j MASQUERADE  # LXC host, loopback address`,
+          ),
+        ]
+      : []),
+  ];
+}
+
+async function forwardPresent(runner: HostRunner, plan: ExposePlan, ctx: StepContext) {
+  return runner.run(plan.check[0], plan.check[1], { sudo: true, allowFailure: true, signal: ctx.signal });
+}
+
+export function exposeStep(rt: OneLabRuntime): LabStep<ExposeFacts> {
+  const e = rt.options.expose!;
+  const describe = (lbIp?: string): StepDescription => ({
     id: "one-expose",
     title: `Expose the load balancer on the host at ${e.address}:${e.port}`,
     why: "The lab network lives on a bridge inside the host; to reach the load balancer from your machine, the host forwards a port to it. On LXD hosts (OpenNebula ≤ 6.8) this is an LXD proxy device on the LB container; on LXC hosts (6.10+) an iptables DNAT rule on the host.",
-    commands: [
-      `lxc config device add one-LBID ${EXPOSE_DEVICE} proxy listen=tcp:${e.address}:${e.port} connect=tcp:LBIP:${rt.options.lb.port}  # LXD host`,
-      `iptables -t nat -A PREROUTING|OUTPUT -p tcp -d ${e.address} --dport ${e.port} -j DNAT --to-destination LBIP:${rt.options.lb.port}  # LXC host`,
-      ...(isLoopback(e.address)
-        ? [
-            `sysctl -w net.ipv4.conf.DEV.route_localnet=1; iptables -t nat -A POSTROUTING -p tcp -s 127.0.0.0/8 -d LBIP --dport ${rt.options.lb.port} -j MASQUERADE  # LXC host, loopback address`,
-          ]
-        : []),
-    ],
-    async check(ctx) {
-      const { plan, runner } = await current(rt, ctx);
-      const r = await runner.run(plan.check[0], plan.check[1], {
-        sudo: true,
-        allowFailure: true,
-        signal: ctx.signal,
-      });
-      return {
-        done: r.exitCode === 0,
-        detail: r.exitCode === 0 ? `forward present (${plan.driver})` : "no forward yet",
-      };
-    },
-    async apply(ctx) {
-      const { plan, runner } = await current(rt, ctx);
-      // Recorded before the change: undo puts route_localnet back as it was, not to a guess.
-      const localnetWas = plan.localnetDevice
-        ? (
-            await runner.run("sysctl", ["-n", `net.ipv4.conf.${plan.localnetDevice}.route_localnet`], {
-              signal: ctx.signal,
-            })
-          ).stdout.trim()
-        : undefined;
-      await ctx.record({
-        kind: "one-expose",
-        id: `${e.address}:${e.port}`,
-        stepId: "one-expose",
-        data: {
-          driver: plan.driver,
-          ...(plan.localnetDevice ? { localnetDevice: plan.localnetDevice, localnetWas } : {}),
-        },
-      });
-      for (const [cmd, args] of plan.add) {
-        ctx.log(`  ${runner.describe(cmd, args, { sudo: true })}`);
-        await runner.run(cmd, args, { sudo: true, signal: ctx.signal });
-      }
-    },
-    async verify(ctx) {
-      const { plan, runner } = await current(rt, ctx);
-      const r = await runner.run(plan.check[0], plan.check[1], {
-        sudo: true,
-        allowFailure: true,
-        signal: ctx.signal,
-      });
-      if (r.exitCode !== 0)
-        throw new OpenNebulaError(
-          "ONE_EXPOSE_MISSING",
-          `The forward to the LB is not in place: ${r.stderr.trim()}`,
-          {
-            hint: "Run `labgate lab up --replace expose` to put it back.",
+    calls: exposeCalls(rt, lbIp),
+  });
+  return {
+    description: describe(),
+    current: (ctx) => describe(rt.addresses(ctx).get(rt.options.lb.name)?.ip),
+    actions: {
+      async check(ctx) {
+        const { plan, runner } = await exposeNow(rt, ctx);
+        const r = await forwardPresent(runner, plan, ctx);
+        return {
+          done: r.exitCode === 0,
+          detail: r.exitCode === 0 ? `forward present (${plan.driver})` : "no forward yet",
+          facts: { plan },
+        };
+      },
+      async apply(ctx, found) {
+        const { plan } = found.facts;
+        const runner = rt.runner()!;
+        // Recorded before the change: undo puts route_localnet back as it was, not to a guess.
+        const localnetWas = plan.localnetDevice
+          ? (
+              await runner.run("sysctl", ["-n", `net.ipv4.conf.${plan.localnetDevice}.route_localnet`], {
+                signal: ctx.signal,
+              })
+            ).stdout.trim()
+          : undefined;
+        await ctx.record({
+          kind: "one-expose",
+          id: `${e.address}:${e.port}`,
+          stepId: "one-expose",
+          data: {
+            driver: plan.driver,
+            ...(plan.localnetDevice ? { localnetDevice: plan.localnetDevice, localnetWas } : {}),
           },
-        );
-    },
-    async undo(ctx) {
-      if (!ctx.resources("one-expose").length) return;
-      const { plan, runner } = await current(rt, ctx);
-      for (const [cmd, args] of plan.remove)
-        await runner.run(cmd, args, { sudo: true, allowFailure: true, signal: ctx.signal });
-      for (const r of ctx.resources("one-expose")) {
-        const d = oneExposeRecord(r);
-        if (d.localnetDevice !== undefined && d.localnetWas === "0") {
-          await runner.run("sysctl", ["-w", `net.ipv4.conf.${d.localnetDevice}.route_localnet=0`], {
-            sudo: true,
-            allowFailure: true,
-            signal: ctx.signal,
-          });
+        });
+        for (const [cmd, args] of plan.add) {
+          ctx.log(`  ${runner.describe(cmd, args, { sudo: true })}`);
+          await runner.run(cmd, args, { sudo: true, signal: ctx.signal });
         }
-        await ctx.forget("one-expose", r.id);
-      }
+      },
+      async verify(ctx) {
+        const { plan, runner } = await exposeNow(rt, ctx);
+        const r = await forwardPresent(runner, plan, ctx);
+        if (r.exitCode !== 0)
+          throw new OpenNebulaError(
+            "ONE_EXPOSE_MISSING",
+            `The forward to the LB is not in place: ${r.stderr.trim()}`,
+            {
+              hint: "Run `labgate lab up --replace expose` to put it back.",
+            },
+          );
+      },
+      async undo(ctx) {
+        if (!ctx.resources("one-expose").length) return;
+        const { plan, runner } = await exposeNow(rt, ctx);
+        for (const [cmd, args] of plan.remove)
+          await runner.run(cmd, args, { sudo: true, allowFailure: true, signal: ctx.signal });
+        for (const r of ctx.resources("one-expose")) {
+          const d = oneExposeRecord(r);
+          if (d.localnetDevice !== undefined && d.localnetWas === "0") {
+            await runner.run("sysctl", ["-w", `net.ipv4.conf.${d.localnetDevice}.route_localnet=0`], {
+              sudo: true,
+              allowFailure: true,
+              signal: ctx.signal,
+            });
+          }
+          await ctx.forget("one-expose", r.id);
+        }
+      },
     },
   };
 }

@@ -20,7 +20,7 @@ async function verifyHost(hostName: string, hosts: OneSimulatorOptions["hosts"])
   const endpoint = await sim.start();
   const client = new OpenNebulaClient({ endpoint, session: "oneadmin:opennebula", env: {} });
   const rt = { client: () => client } as unknown as OneLabRuntime;
-  return hostStep(rt, hostName).verify({} as StepContext);
+  return hostStep(rt, hostName).actions.verify({} as StepContext);
 }
 
 describe("host step verify", () => {

@@ -13,7 +13,7 @@ import {
   type SshRunnerOptions,
   sleep,
 } from "@labgate/core";
-import type { LabVerifyResult, Step, StepContext } from "../../engine/step.js";
+import type { LabVerifyResult, ProviderStep, StepContext } from "../../engine/step.js";
 import type { PayloadFile } from "../../payload/sentiment-app.js";
 import { formatRoundRobinReport, verifyRoundRobin } from "../../verify/round-robin.js";
 import type { OneLabOptions } from "./one-lab-options.js";
@@ -53,7 +53,7 @@ export interface OneLabDeps {
    * Host preparation steps (LXD installed, oneadmin in the lxd group, snap home fix ...) run
    * before the host is added; default: host-prep's hostPrepSteps. `runner` is lazy: no SSH at plan time.
    */
-  hostPrepSteps?: (options: OneLabOptions, runner: (ctx: StepContext) => HostRunner) => Step[];
+  hostPrepSteps?: (options: OneLabOptions, runner: (ctx: StepContext) => HostRunner) => ProviderStep[];
   payloadFiles?: () => Promise<PayloadFile[]>;
 }
 
@@ -174,9 +174,6 @@ export class OneLabRuntime {
       ...(onUnknownHostKey ? { onUnknownHostKey } : {}),
     });
   }
-
-  /** The fingerprint of an unknown host key, as the SSH step's check saw and showed it before the gate. */
-  unknownHostKey: string | undefined;
 
   /**
    * Waits until oned answers again: host preparation may just have restarted OpenNebula, and oned takes a

@@ -19,7 +19,7 @@ import {
 import { autoYesGate } from "../../engine/gate.js";
 import { describePlan } from "../../engine/plan-view.js";
 import { labDown, labUp } from "../../engine/run-lab.js";
-import type { Step } from "../../engine/step.js";
+import type { LabStep } from "../../engine/step.js";
 import type { LabSpec } from "../../spec/lab-spec.js";
 import { createOpenNebulaProvider } from "./one-lab.js";
 import { defaultVerify, type OneLabDeps, type VerifyTarget } from "./one-lab-runtime.js";
@@ -404,18 +404,22 @@ describe("OpenNebula lab against the simulator", () => {
     let simulator: OneSimulator | undefined;
     // Stands in for the host-prep steps (tested against a real sshd in host-prep/): it restarts OpenNebula,
     // which closes the XML-RPC port for a while, as `systemctl restart opennebula` does.
-    const restart: Step = {
-      id: "host-restart-opennebula",
-      title: "Restart OpenNebula (stand-in)",
-      why: "test",
-      commands: ["systemctl restart opennebula"],
-      check: async () => ({ done: restarts.length > 0 }),
-      async apply() {
-        restarts.push("restart");
-        void simulator!.restart(300);
+    const restart: LabStep<undefined> = {
+      description: {
+        id: "host-restart-opennebula",
+        title: "Restart OpenNebula (stand-in)",
+        why: "test",
+        calls: [{ display: "systemctl restart opennebula", kind: "command", where: "host" }],
       },
-      async verify() {},
-      async undo() {},
+      actions: {
+        check: async () => ({ done: restarts.length > 0, facts: undefined }),
+        async apply() {
+          restarts.push("restart");
+          void simulator!.restart(300);
+        },
+        async verify() {},
+        async undo() {},
+      },
     };
     const { run, sim } = await setup(
       // ERROR until oned's monitoring runs a few more times after the fix.

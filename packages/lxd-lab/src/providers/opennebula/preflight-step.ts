@@ -1,5 +1,5 @@
 import { ExitCode, hostError, type OpenNebulaClient, OpenNebulaError } from "@labgate/core";
-import type { Step, StepContext } from "../../engine/step.js";
+import type { LabStep, StepContext } from "../../engine/step.js";
 import type { OneLabRuntime } from "./one-lab-runtime.js";
 
 /** OpenNebula 6.10 removed the LXD driver; containers run with LXC from then on. */
@@ -79,37 +79,44 @@ function describe(f: PreflightFacts, endpoint: string): string {
   return `OpenNebula ${f.version} at ${endpoint}, driver ${f.driver}${f.host ? `, host ${f.host.name} ${f.host.state}${repair}` : ", host to be added"}`;
 }
 
-export function preflightStep(rt: OneLabRuntime): Step {
+export function preflightStep(rt: OneLabRuntime): LabStep<undefined> {
   const run = async (ctx: StepContext) => {
     const client = rt.client(ctx);
     return describe(await preflight(rt, client), client.endpoint);
   };
   return {
-    id: "one-preflight",
-    readOnly: true,
-    title: "Check OpenNebula: endpoint, credentials, version, host",
-    why: "Before creating anything, labgate makes sure the OpenNebula front-end answers on its XML-RPC port, accepts your credentials, runs a version whose container driver matches your host (LXD up to 6.8, LXC from 6.10), and has a host that is MONITORED. A host in ERROR is reported here, not after ten minutes of waiting on a VM that can never be scheduled — unless labgate has SSH access to it, in which case the host-preparation steps that follow are what repairs it.",
-    commands: ["one.system.version", "one.hostpool.info"],
-    async check(ctx) {
-      // The probe is read-only, so it runs on every `lab up`: a preflight that passed yesterday
-      // says nothing about today. When it fails, apply runs it again and reports the precise error.
-      try {
-        return { done: true, detail: await run(ctx) };
-      } catch {
-        return { done: false };
-      }
+    description: {
+      id: "one-preflight",
+      readOnly: true,
+      title: "Check OpenNebula: endpoint, credentials, version, host",
+      why: "Before creating anything, labgate makes sure the OpenNebula front-end answers on its XML-RPC port, accepts your credentials, runs a version whose container driver matches your host (LXD up to 6.8, LXC from 6.10), and has a host that is MONITORED. A host in ERROR is reported here, not after ten minutes of waiting on a VM that can never be scheduled — unless labgate has SSH access to it, in which case the host-preparation steps that follow are what repairs it.",
+      calls: [
+        { display: "one.system.version", kind: "xmlrpc" },
+        { display: "one.hostpool.info", kind: "xmlrpc" },
+      ],
+      diagnostics: [
+        "curl -s http://FRONTEND:2633/RPC2 (connection refused = oned not running or firewalled)",
+        "oneuser show (on the front-end, with the same credentials)",
+        "onehost list",
+      ],
     },
-    async apply(ctx) {
-      ctx.log(`  ${await run(ctx)}`);
+    actions: {
+      async check(ctx) {
+        // The probe is read-only, so it runs on every `lab up`: a preflight that passed yesterday
+        // says nothing about today. When it fails, apply runs it again and reports the precise error.
+        try {
+          return { done: true, detail: await run(ctx), facts: undefined };
+        } catch {
+          return { done: false, facts: undefined };
+        }
+      },
+      async apply(ctx) {
+        ctx.log(`  ${await run(ctx)}`);
+      },
+      async verify(ctx) {
+        await run(ctx);
+      },
+      async undo() {},
     },
-    async verify(ctx) {
-      await run(ctx);
-    },
-    async undo() {},
-    diagnostics: [
-      "curl -s http://FRONTEND:2633/RPC2 (connection refused = oned not running or firewalled)",
-      "oneuser show (on the front-end, with the same credentials)",
-      "onehost list",
-    ],
   };
 }

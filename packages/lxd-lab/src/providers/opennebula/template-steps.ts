@@ -5,7 +5,7 @@ import {
   toTemplateXml,
   type XmlNode,
 } from "@labgate/core";
-import type { Step } from "../../engine/step.js";
+import type { LabStep } from "../../engine/step.js";
 import { oneContext, PAYLOAD_DELIVERY, userDataFor } from "./one-context.js";
 import type { OneLabRuntime } from "./one-lab-runtime.js";
 
@@ -45,60 +45,72 @@ function contextProblem(context: XmlNode): string | undefined {
   return undefined;
 }
 
-export function templateStep(rt: OneLabRuntime, role: "app" | "lb"): Step {
+export function templateStep(rt: OneLabRuntime, role: "app" | "lb"): LabStep<{ exists: boolean }> {
   const name = role === "app" ? rt.options.appTemplate : rt.options.lbTemplate;
   const id = role === "app" ? "one-template-app" : "one-template-lb";
   return {
-    id,
-    title: `Create VM template ${name}`,
-    why: `A VM template says what every ${role === "app" ? "app instance" : "load balancer"} is made of: the image, one NIC on ${rt.options.vnetName}, and the CONTEXT section (NETWORK="YES" so the address is configured inside the container, your SSH key, and the payload as ${PAYLOAD_DELIVERY}). SCHED_REQUIREMENTS HYPERVISOR="lx*" keeps the VMs off KVM hosts.`,
-    commands: [
-      `one.template.allocate(<TEMPLATE NAME=${name} DISK=[IMAGE=${rt.options.imageName}] NIC=[NETWORK=${rt.options.vnetName}] SCHED_REQUIREMENTS=HYPERVISOR="lx*" CONTEXT=[NETWORK=YES, SSH_PUBLIC_KEY=..., START_SCRIPT_BASE64=<payload script>]>)`,
-    ],
-    async check(ctx) {
-      const t = await rt.client(ctx).findTemplate(name);
-      return t
-        ? { done: true, detail: `template ${name} exists (ID ${t.id})` }
-        : { done: false, detail: `no template ${name}` };
+    description: {
+      id,
+      title: `Create VM template ${name}`,
+      why: `A VM template says what every ${role === "app" ? "app instance" : "load balancer"} is made of: the image, one NIC on ${rt.options.vnetName}, and the CONTEXT section (NETWORK="YES" so the address is configured inside the container, your SSH key, and the payload as ${PAYLOAD_DELIVERY}). SCHED_REQUIREMENTS HYPERVISOR="lx*" keeps the VMs off KVM hosts.`,
+      calls: [
+        {
+          display: `one.template.allocate(<TEMPLATE NAME=${name} DISK=[IMAGE=${rt.options.imageName}] NIC=[NETWORK=${rt.options.vnetName}] SCHED_REQUIREMENTS=HYPERVISOR="lx*" CONTEXT=[NETWORK=YES, SSH_PUBLIC_KEY=..., START_SCRIPT_BASE64=<payload script>]>)`,
+          kind: "xmlrpc",
+        },
+      ],
+      undoCalls: [{ display: "one.template.delete(ID, false)", kind: "xmlrpc" }],
+      diagnostics: [`onetemplate show ${name}`],
     },
-    async apply(ctx) {
-      const client = rt.client(ctx);
-      if (await client.findTemplate(name)) return;
-      const userData = await userDataFor(rt, ctx, role === "app" ? rt.options.apps[0]! : rt.options.lb);
-      const tid = await client.templateAllocate(toTemplateXml(vmTemplate(rt, name, role, userData)));
-      ctx.log(`  ${name}: payload delivered as ${PAYLOAD_DELIVERY}`);
-      await ctx.record({ kind: "one-template", id: String(tid), stepId: id, data: { name } });
+    actions: {
+      async check(ctx) {
+        const t = await rt.client(ctx).findTemplate(name);
+        return t
+          ? { done: true, detail: `template ${name} exists (ID ${t.id})`, facts: { exists: true } }
+          : { done: false, detail: `no template ${name}`, facts: { exists: false } };
+      },
+      async apply(ctx, found) {
+        const client = rt.client(ctx);
+        if (found.facts.exists) return;
+        const userData = await userDataFor(rt, ctx, role === "app" ? rt.options.apps[0]! : rt.options.lb);
+        const tid = await client.templateAllocate(toTemplateXml(vmTemplate(rt, name, role, userData)));
+        ctx.log(`  ${name}: payload delivered as ${PAYLOAD_DELIVERY}`);
+        await ctx.record({ kind: "one-template", id: String(tid), stepId: id, data: { name } });
+      },
+      async verify(ctx) {
+        const client = rt.client(ctx);
+        const t = await client.findTemplate(name);
+        if (!t)
+          throw new OpenNebulaError("ONE_TEMPLATE_MISSING", `Template ${name} is missing.`, {
+            hint: "Run `labgate lab up` again: this step creates it.",
+          });
+        const info = await client.templateInfo(t.id);
+        const context = templateChild(info.template, "CONTEXT");
+        const problem = contextProblem(context);
+        if (problem) {
+          // An older labgate sent the payload as USER_DATA only, which 6.8 and 6.10.0–6.10.4 guests ignore.
+          const oldLabgate =
+            String(context.USER_DATA ?? "") !== "" && String(info.template.LABGATE_LAB ?? "") !== "";
+          throw new OpenNebulaError(
+            "ONE_TEMPLATE_MISMATCH",
+            `Template ${name} (ID ${t.id}) has ${problem}.`,
+            {
+              hint: oldLabgate
+                ? `It was made by an older labgate that delivered the payload as USER_DATA, which addon-context-linux (6.8) and one-context before 6.10.0-3 ignore: delete it (\`onetemplate delete ${t.id}\`) and run \`labgate lab up\` again.`
+                : `It was not made by labgate: rename it or set providerOptions.${role}Template to another name.`,
+            },
+          );
+        }
+      },
+      async undo(ctx) {
+        const client = rt.client(ctx);
+        for (const r of ctx.resources("one-template").filter((r) => r.stepId === id)) {
+          await client.templateDelete(Number(r.id), false).catch((e: unknown) => {
+            if (!(e instanceof OpenNebulaError && e.code === "ONE_NOT_FOUND")) throw e;
+          });
+          await ctx.forget("one-template", r.id);
+        }
+      },
     },
-    async verify(ctx) {
-      const client = rt.client(ctx);
-      const t = await client.findTemplate(name);
-      if (!t)
-        throw new OpenNebulaError("ONE_TEMPLATE_MISSING", `Template ${name} is missing.`, {
-          hint: "Run `labgate lab up` again: this step creates it.",
-        });
-      const info = await client.templateInfo(t.id);
-      const context = templateChild(info.template, "CONTEXT");
-      const problem = contextProblem(context);
-      if (problem) {
-        // An older labgate sent the payload as USER_DATA only, which 6.8 and 6.10.0–6.10.4 guests ignore.
-        const oldLabgate =
-          String(context.USER_DATA ?? "") !== "" && String(info.template.LABGATE_LAB ?? "") !== "";
-        throw new OpenNebulaError("ONE_TEMPLATE_MISMATCH", `Template ${name} (ID ${t.id}) has ${problem}.`, {
-          hint: oldLabgate
-            ? `It was made by an older labgate that delivered the payload as USER_DATA, which addon-context-linux (6.8) and one-context before 6.10.0-3 ignore: delete it (\`onetemplate delete ${t.id}\`) and run \`labgate lab up\` again.`
-            : `It was not made by labgate: rename it or set providerOptions.${role}Template to another name.`,
-        });
-      }
-    },
-    async undo(ctx) {
-      const client = rt.client(ctx);
-      for (const r of ctx.resources("one-template").filter((r) => r.stepId === id)) {
-        await client.templateDelete(Number(r.id), false).catch((e: unknown) => {
-          if (!(e instanceof OpenNebulaError && e.code === "ONE_NOT_FOUND")) throw e;
-        });
-        await ctx.forget("one-template", r.id);
-      }
-    },
-    diagnostics: [`onetemplate show ${name}`],
   };
 }

@@ -1,4 +1,4 @@
-import type { LabVerifyResult, Step, StepContext } from "../../engine/step.js";
+import type { LabStep, LabVerifyResult, StepContext } from "../../engine/step.js";
 import { StepFailedError } from "../../errors.js";
 import { defaultVerify, type OneLabRuntime, type VerifyTarget } from "./one-lab-runtime.js";
 
@@ -21,31 +21,37 @@ export async function runVerify(
   return (rt.deps.verify ?? defaultVerify)(target, ctx);
 }
 
-export function verifyStep(rt: OneLabRuntime): Step {
+export function verifyStep(rt: OneLabRuntime): LabStep<undefined> {
   return {
-    id: "one-verify",
-    readOnly: true,
-    title: "Verify round robin through the load balancer",
-    why: "Sends requests through the load balancer and checks that every answer carries X-Served-By, that every app instance served, and that the split is even: the proof that HAProxy, the apps and the network all work together.",
-    commands: ["GET http://LB/ ×20, counting X-Served-By"],
-    async check(ctx) {
-      // Read-only, so it runs every time: a lab that verified yesterday may be broken today.
-      const result = await runVerify(rt, ctx).catch(() => undefined);
-      return result?.passed ? { done: true, detail: result.summary } : { done: false };
+    description: {
+      id: "one-verify",
+      readOnly: true,
+      title: "Verify round robin through the load balancer",
+      why: "Sends requests through the load balancer and checks that every answer carries X-Served-By, that every app instance served, and that the split is even: the proof that HAProxy, the apps and the network all work together.",
+      calls: [{ display: "GET http://LB/ ×20, counting X-Served-By", kind: "probe" }],
     },
-    async apply(ctx) {
-      const result = await runVerify(rt, ctx);
-      for (const line of result.lines ?? []) ctx.log(`  ${line}`);
-      if (!result.passed) {
-        throw new StepFailedError("one-verify", result.summary, {
-          hint: "Check the apps (`onevm show`, `curl http://APP:PORT/health` from the host) and HAProxy's stats page.",
-        });
-      }
+    actions: {
+      async check(ctx) {
+        // Read-only, so it runs every time: a lab that verified yesterday may be broken today.
+        const result = await runVerify(rt, ctx).catch(() => undefined);
+        return result?.passed
+          ? { done: true, detail: result.summary, facts: undefined }
+          : { done: false, facts: undefined };
+      },
+      async apply(ctx) {
+        const result = await runVerify(rt, ctx);
+        for (const line of result.lines ?? []) ctx.log(`  ${line}`);
+        if (!result.passed) {
+          throw new StepFailedError("one-verify", result.summary, {
+            hint: "Check the apps (`onevm show`, `curl http://APP:PORT/health` from the host) and HAProxy's stats page.",
+          });
+        }
+      },
+      async verify(ctx) {
+        const result = await runVerify(rt, ctx);
+        if (!result.passed) throw new StepFailedError("one-verify", result.summary);
+      },
+      async undo() {},
     },
-    async verify(ctx) {
-      const result = await runVerify(rt, ctx);
-      if (!result.passed) throw new StepFailedError("one-verify", result.summary);
-    },
-    async undo() {},
   };
 }
