@@ -12,9 +12,9 @@ const answer = (text: string, contentType: string, body: unknown = text): HttpRe
 });
 
 describe("response shapes", () => {
-  it("ipv4 takes dotted quads only", () => {
+  it("ipv4 takes dotted quads only, as strictly as the pool's own parser (no leading zeros)", () => {
     expect(shapes.ipv4.check("10.1.0.4")).toBe("10.1.0.4");
-    for (const bad of ["10.1.0.999", "10.1.0", "<b>10.1.0.4</b>", "::1", 167837700, ""])
+    for (const bad of ["10.1.0.999", "10.1.0", "<b>10.1.0.4</b>", "::1", 167837700, "", "010.1.0.4"])
       expect(shapes.ipv4.check(bad)).toBeUndefined();
   });
 

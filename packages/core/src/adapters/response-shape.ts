@@ -1,4 +1,5 @@
 import { PlatformApiError } from "../errors.js";
+import { isValidIpv4 } from "../ip-pool/ipv4.js";
 import { redact } from "../util/redact.js";
 import type { HttpResponse } from "./http-json.js";
 
@@ -80,12 +81,7 @@ export const shapes = {
   /** A dotted IPv4 address (what labgate records and connects to). */
   ipv4: {
     expects: "an IPv4 address",
-    check: (v: unknown) =>
-      typeof v === "string" &&
-      /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(v) &&
-      v.split(".").every((octet) => Number(octet) <= 255)
-        ? v
-        : undefined,
+    check: (v: unknown) => (typeof v === "string" && isValidIpv4(v) ? v : undefined),
   } as Shape<string>,
   /** An optional field: absent (or null) stays undefined, present must fit `inner`. */
   optional<T>(inner: Shape<T>): Shape<T | null> {

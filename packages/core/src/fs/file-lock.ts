@@ -3,6 +3,7 @@ import { link, readFile, stat, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname } from "node:path";
 import { StateError } from "../errors.js";
+import { sleep } from "../util/sleep.js";
 import { escapeRegExp, removeFilesOfDeadProcesses } from "./orphan-files.js";
 import { currentProcessIdentity, isSameProcessAlive, type ProcessIdentity } from "./process-identity.js";
 
@@ -195,8 +196,4 @@ async function breakStaleLock(lockPath: string, seen: LockOwner | undefined): Pr
   } finally {
     await unlink(guard).catch(() => {});
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

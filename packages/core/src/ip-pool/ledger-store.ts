@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import { removeOrphanTempFiles } from "../fs/atomic-write.js";
 import { withFileLock } from "../fs/file-lock.js";
 import { resolveStatePath } from "../fs/real-path.js";
+import { sleep } from "../util/sleep.js";
 import {
   type AuditLogRead,
   appendAuditEntries,
@@ -88,5 +89,5 @@ export class FileLedgerStore implements LedgerStore {
 export async function holdLockForTests(): Promise<void> {
   if (process.env.LABGATE_TEST_HOOKS !== "1") return;
   const ms = Number(process.env.LABGATE_TEST_HOLD_LOCK_MS ?? 0);
-  if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+  if (ms > 0) await sleep(ms);
 }
