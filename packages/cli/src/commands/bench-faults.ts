@@ -2,7 +2,6 @@ import { BenchOptionError, loadSloFileFaults } from "@labgate/bench";
 import { InvalidInputError } from "@labgate/core";
 import {
   assertFaultsFit,
-  describeStep,
   type FaultSpec,
   faultGateStep,
   labAppNames,
@@ -12,19 +11,20 @@ import {
   type PreparedFaults,
   parseFaultList,
   parseFaults,
+  type StepDescription,
 } from "@labgate/lxd-lab";
 import { createOutput } from "../output.js";
 import { type BenchLabFlags, refuseFaultsWithoutLab, wantsLab } from "./bench-lab-flags.js";
 import { type LabIo, type LabTarget, makeGate, resolveLab } from "./lab-context.js";
 
 /** What the fault gate shows: the faults, their undo, and (when asked) what each answer does. */
-function explainFaults(step: { title: string; why: string; commands: string[] }, yes: boolean): string {
+function explainFaults(step: StepDescription, yes: boolean): string {
   return [
     "",
     `  ${step.title}`,
     `  ${step.why}`,
     "  Faults, each followed by its undo:",
-    ...step.commands.map((c) => `    $ ${c}`),
+    ...step.calls.map((c) => `    $ ${c.display}`),
     yes ? "  Confirmed by --yes." : "  y: inject them and run the bench   n / q: do nothing and stop",
     "",
   ].join("\n");
@@ -125,8 +125,8 @@ export async function prepareFaults(
   const actuator = await labFaultActuator(lab.target, (m) => out.info(m), signal, faults);
   // Every target and action is checked before the gate: a typo must not cost a confirmation.
   for (const f of faults) actuator(f);
-  const step = faultGateStep(faults, lab.target);
-  const request = { step: describeStep(step), action: "apply" as const, index: 1, total: 1 };
+  const step = faultGateStep(faults, lab.target).description;
+  const request = { step, action: "apply" as const, index: 1, total: 1 };
   // A question needs its context even with --quiet; with --yes the explanation is progress like any other.
   const explanation = explainFaults(step, Boolean(flags.yes));
   if (flags.yes) out.info(explanation.replace(/\n$/, ""));

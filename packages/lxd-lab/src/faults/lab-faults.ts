@@ -1,6 +1,7 @@
 import { PreconditionError } from "@labgate/core";
 import { LabStateStore } from "../engine/lab-state.js";
-import type { LabProvider, Step } from "../engine/step.js";
+import type { StepCall } from "../engine/plan-step.js";
+import type { LabProvider, LabStep } from "../engine/step.js";
 import { createStepContext } from "../engine/step-context.js";
 import { lxdLabOptions } from "../providers/lxd/lxd-lab-options.js";
 import { defaultClientFactory } from "../providers/lxd/lxd-runtime.js";
@@ -72,28 +73,44 @@ export async function labFaultActuator(
   return localFaultActuator(ctx);
 }
 
-/** The fault run shown at the gate like a lab step: what happens, when, and how it is undone. */
-export function faultGateStep(faults: readonly FaultSpec[], lab: LabFaultTarget): Step {
+/**
+ * The fault run shown at the gate like a lab step: what happens, when, and how it is undone. Only its
+ * description is used (the gate, --yes output); the faults themselves run inside the bench, on schedule,
+ * so its actions change nothing.
+ */
+export function faultGateStep(faults: readonly FaultSpec[], lab: LabFaultTarget): LabStep<undefined> {
   return {
-    id: "faults",
-    title: `Inject ${faults.length} fault${faults.length === 1 ? "" : "s"} into lab "${lab.spec.name}" during the bench`,
-    why:
-      "Each fault is applied at its offset into the measured run and undone at the end of its window, " +
-      "or at once on Ctrl-C or an error, so no backend is left stopped, paused or drained.",
-    commands: faults.map((f) => {
-      if (lab.provider.name === "lxd" || lab.provider.name === "opennebula") {
-        const calls =
-          lab.provider.name === "lxd"
-            ? lxdFaultCalls(lab.spec, f)
-            : oneFaultCalls(oneLabOptions(lab.spec), f);
-        return `${describeFault(f)}: ${calls.apply}; then ${calls.undo}`;
-      }
-      const calls = localFaultCalls(lab.spec, f);
-      return `${describeFault(f)}: ${calls.apply}; then ${calls.undo}`;
-    }),
-    check: async () => ({ done: false }),
-    apply: async () => {},
-    verify: async () => {},
-    undo: async () => {},
+    description: {
+      id: "faults",
+      title: `Inject ${faults.length} fault${faults.length === 1 ? "" : "s"} into lab "${lab.spec.name}" during the bench`,
+      why:
+        "Each fault is applied at its offset into the measured run and undone at the end of its window, " +
+        "or at once on Ctrl-C or an error, so no backend is left stopped, paused or drained.",
+      calls: faults.map((f) => faultCall(lab, f)),
+    },
+    actions: {
+      check: async () => ({ done: false, facts: undefined }),
+      apply: async () => {},
+      verify: async () => {},
+      undo: async () => {},
+    },
   };
+}
+
+/** One fault as a planned call: what does it, then what undoes it, through what it talks to. */
+function faultCall(lab: LabFaultTarget, f: FaultSpec): StepCall {
+  const provider = lab.provider.name;
+  const calls =
+    provider === "lxd"
+      ? lxdFaultCalls(lab.spec, f)
+      : provider === "opennebula"
+        ? oneFaultCalls(oneLabOptions(lab.spec), f)
+        : localFaultCalls(lab.spec, f);
+  const display = `${describeFault(f)}: ${calls.apply}; then ${calls.undo}`;
+  if (provider === "lxd") return { display, kind: "http", where: "lxd" };
+  if (provider !== "opennebula") return { display, kind: "command" };
+  // On OpenNebula, stop/kill/pause are VM actions; the others run in the containers through the host.
+  return ["stop", "kill", "pause"].includes(f.action)
+    ? { display, kind: "xmlrpc" }
+    : { display, kind: "command", where: "host" };
 }

@@ -31,8 +31,9 @@ describe("the local lab's fault calls, as the gate shows them", () => {
       provider: { name: "local", plan: () => [] },
       stateDir: "/nonexistent",
     });
-    expect(step.commands[0]).toMatch(
+    expect(step.description.calls[0]?.display).toMatch(
       /^delay 200ms on app2 from 1s to 3s: ip netns exec lg-gate-app2 tc qdisc add/,
     );
+    expect(step.description.calls[0]?.kind).toBe("command");
   });
 });

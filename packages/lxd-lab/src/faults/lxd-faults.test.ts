@@ -61,8 +61,13 @@ describe("LXD fault actions: targets and the calls the gate shows", () => {
     try {
       const lab = { spec, provider: createLxdProvider(), stateDir: dir };
       const step = faultGateStep([parseFault("pause app2 at 1s for 2s")], lab);
-      expect(step.commands).toEqual([
-        'pause app2 from 1s to 3s: PUT /1.0/instances/flt-app2/state {"action":"freeze"}; then PUT /1.0/instances/flt-app2/state {"action":"unfreeze"}',
+      expect(step.description.calls).toEqual([
+        {
+          display:
+            'pause app2 from 1s to 3s: PUT /1.0/instances/flt-app2/state {"action":"freeze"}; then PUT /1.0/instances/flt-app2/state {"action":"unfreeze"}',
+          kind: "http",
+          where: "lxd",
+        },
       ]);
       await expect(labFaultActuator(lab, () => {}, new AbortController().signal)).rejects.toMatchObject({
         code: "FAULT_NO_LAB",

@@ -186,9 +186,13 @@ describe("OpenNebula fault actions (simulator)", () => {
     ]);
     expect(typeof act).toBe("function");
     const gate = faultGateStep([parseFault("kill app2 at 1s for 2s")], target);
-    expect(gate.commands).toEqual([
-      'kill app2 from 1s to 3s: one.vm.action("poweroff-hard", <VM ID of lab-app2>); one.vm.info until POWEROFF; ' +
-        'then one.vm.action("resume", <VM ID of lab-app2>); one.vm.info until ACTIVE/RUNNING; GET http://<lab-app2 address>:8001/health',
+    expect(gate.description.calls).toEqual([
+      {
+        display:
+          'kill app2 from 1s to 3s: one.vm.action("poweroff-hard", <VM ID of lab-app2>); one.vm.info until POWEROFF; ' +
+          'then one.vm.action("resume", <VM ID of lab-app2>); one.vm.info until ACTIVE/RUNNING; GET http://<lab-app2 address>:8001/health',
+        kind: "xmlrpc",
+      },
     ]);
     // drain and delay go through the host's container tooling (shown in the lxd form).
     const o = oneLabOptions(spec);
