@@ -51,6 +51,9 @@ export {
 export { type LbWatchTarget, lbWatchTarget, loadLbWatchTarget } from "./bench-step/lb-watch-target.js";
 export { assertFaultActionsSupported, faultActionsFor } from "./bench-step/provider-fault-actions.js";
 export { withBenchStep } from "./bench-step/with-bench-step.js";
+export { type DemoPhase, type DemoPhaseId, type DemoPhaseInput, demoPhases } from "./demo/demo-phases.js";
+export type { DemoBench, DemoResult, DemoRun } from "./demo/demo-result.js";
+export { type DemoPhaseEvent, type RunDemoOptions, runDemo } from "./demo/run-demo.js";
 export { CREATE_NODE_STEP, type CreateNodeFacts, createNodeStep } from "./deploy/create-node-step.js";
 export { splitPlanCalls, stepCall } from "./deploy/deploy-calls.js";
 export {
