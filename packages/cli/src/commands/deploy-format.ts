@@ -1,5 +1,5 @@
 import type { DeploymentPlan } from "@labgate/core";
-import type { PlanOutcome, StepDescription } from "@labgate/lxd-lab";
+import { type PlanOutcome, type StepDescription, stepCall } from "@labgate/lxd-lab";
 
 export function formatPlan(plan: DeploymentPlan): string {
   const lines = [
@@ -26,16 +26,38 @@ export function networkLines(n: DeploymentPlan["network"]): string[] {
   ];
 }
 
-/** One step of a --dry-run: its description with what its check found. */
-export type DryRunStep = StepDescription & Pick<PlanOutcome, "outcome" | "detail">;
+/** A step of the deployment as shown: its description; a dry run adds what its check found. */
+export type DeployStepView = StepDescription & Partial<Pick<PlanOutcome, "outcome" | "detail">>;
 
-export function formatDryRun(steps: DryRunStep[], action: "apply" | "destroy"): string {
-  if (steps.length === 0) return `nothing to ${action}`;
-  const lines: string[] = [];
+/**
+ * `deploy plan` and `deploy apply|destroy --dry-run`: one view of the deployment's steps. Each planned
+ * call is followed by the adapter's why for it (the step's calls are made from the same planned calls).
+ */
+export function formatSteps(
+  steps: DeployStepView[],
+  action: "plan" | "apply" | "destroy",
+  plan?: DeploymentPlan,
+): string {
+  const why = new Map(plan?.calls.map((c) => [stepCall(c).display, c.why]) ?? []);
+  const lines = plan
+    ? [`Plan for ${plan.name} on ${plan.platform}:`, ...networkLines(plan.network).map((l) => `  ${l}`), ""]
+    : [];
+  if (steps.length === 0) return [...lines, `nothing to ${action === "plan" ? "do" : action}`].join("\n");
+  lines.push(
+    action === "plan"
+      ? "Steps `labgate deploy apply` runs (nothing was changed):"
+      : `Steps ${action === "destroy" ? "that would be undone " : ""}(nothing was changed):`,
+  );
   steps.forEach((s, i) => {
-    lines.push(`${i + 1}. ${s.id} — ${s.title} [${s.outcome}${s.detail ? `: ${s.detail}` : ""}]`);
+    lines.push(
+      `${i + 1}. ${s.id} — ${s.title}${s.outcome ? ` [${s.outcome}${s.detail ? `: ${s.detail}` : ""}]` : ""}`,
+    );
     lines.push(`   ${s.why}`);
-    for (const c of action === "destroy" ? (s.undoCalls ?? []) : s.calls) lines.push(`   $ ${c.display}`);
+    for (const c of action === "destroy" ? (s.undoCalls ?? []) : s.calls) {
+      lines.push(`   $ ${c.display}`);
+      const reason = why.get(c.display);
+      if (reason) lines.push(`     ${reason}`);
+    }
   });
   return lines.join("\n");
 }

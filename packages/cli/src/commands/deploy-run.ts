@@ -13,7 +13,7 @@ import {
   WAIT_RUNNING_STEP,
 } from "@labgate/lxd-lab";
 import type { Output } from "../output.js";
-import { type DryRunStep, formatDryRun, formatPlan, networkLines } from "./deploy-format.js";
+import { type DeployStepView, formatPlan, formatSteps, networkLines } from "./deploy-format.js";
 import { deployGate } from "./deploy-gate.js";
 import { withInterrupt } from "./lab-context.js";
 
@@ -123,15 +123,7 @@ export async function destroyDeployment(run: DeployRun): Promise<number> {
       },
     );
   }
-  if (run.dryRun) {
-    const view: DryRunStep[] = ran
-      .filter((s) => run.step === undefined || s.description.id === run.step)
-      .map((s) => ({ ...s.description, outcome: s.description.readOnly ? "nothing-to-undo" : "would-undo" }));
-    out.result({ platform: ctx.platform, mode: "dry-run", action: "destroy", steps: view }, () =>
-      formatDryRun(view, "destroy"),
-    );
-    return ExitCode.OK;
-  }
+  if (run.dryRun) return dryRunDestroy(run, store, steps);
   out.info(
     `Will undo ${ran.map((s) => s.description.id).join(", ") || "nothing"} of ${ctx.spec.name} on ${ctx.platform}.`,
   );
@@ -172,6 +164,42 @@ export async function destroyDeployment(run: DeployRun): Promise<number> {
   return ExitCode.OK;
 }
 
+/** destroy --dry-run: runPlan's dry run of undo, over the steps that ran here (their progress); nothing changes. */
+async function dryRunDestroy(
+  run: DeployRun,
+  store: DeployPlanStore,
+  steps: PlanStep<DeployContext>[],
+): Promise<number> {
+  const { out, ctx } = run;
+  const result = await runPlan(steps, {
+    ctx,
+    store,
+    gate: deployGate(() => "", true, run.io),
+    mode: "dry-run",
+    dryRunOf: "undo",
+    log: (m) => out.verbose(m),
+    step: run.step,
+    resume: run.command("destroy"),
+    noun: "deployment",
+  });
+  const view = stepViews(steps, result).filter((s) => store.status(s.id) !== undefined);
+  out.result({ platform: ctx.platform, mode: "dry-run", action: "destroy", steps: view }, () =>
+    formatSteps(view, "destroy"),
+  );
+  return ExitCode.OK;
+}
+
+/** Each outcome with its step's description; the calls are the ones the runner reported (apply's, or undo's). */
+function stepViews(steps: PlanStep<DeployContext>[], result: RunPlanResult): DeployStepView[] {
+  const byId = new Map(steps.map((s) => [s.description.id, s.description]));
+  return result.steps.flatMap((o) => {
+    const d = byId.get(o.id);
+    if (!d) return [];
+    const calls = o.outcome === "would-undo" ? { undoCalls: o.calls } : { calls: o.calls };
+    return [{ ...d, ...calls, outcome: o.outcome, ...(o.detail ? { detail: o.detail } : {}) }];
+  });
+}
+
 /** --dry-run: every step's description and what its check finds now; nothing is written or created. */
 async function dryRunApply(
   run: DeployRun,
@@ -190,13 +218,9 @@ async function dryRunApply(
     resume: run.command("apply"),
     noun: "deployment",
   });
-  const byId = new Map(result.steps.map((o) => [o.id, o]));
-  const view: DryRunStep[] = steps.flatMap((s) => {
-    const o = byId.get(s.description.id);
-    return o ? [{ ...s.description, outcome: o.outcome, ...(o.detail ? { detail: o.detail } : {}) }] : [];
-  });
+  const view = stepViews(steps, result);
   out.result({ platform: ctx.platform, mode: "dry-run", action: "apply", plan, steps: view }, () =>
-    [formatPlan(plan), "", "Steps (nothing was changed):", formatDryRun(view, "apply")].join("\n"),
+    formatSteps(view, "apply", plan),
   );
   return ExitCode.OK;
 }

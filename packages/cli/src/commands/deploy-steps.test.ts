@@ -119,6 +119,27 @@ describe("labgate deploy apply/destroy as steps", () => {
     expect(sim.requests).toHaveLength(0);
   });
 
+  it("plan --json prints the steps apply --dry-run shows, from the same descriptions, checking nothing", async () => {
+    const r = await cli(["deploy", "plan", specPath, "--json", "--state-dir", state]);
+    expect(r.code, r.stderr).toBe(0);
+    const planned = JSON.parse(r.stdout) as { steps: JsonStep[]; plan: { calls: { why: string }[] } };
+    const dry = await applyDryRun();
+    expect(planned.steps).toEqual(
+      dry.steps.map(({ outcome: _o, detail: _d, ...step }: JsonStep & { detail?: string }) => step),
+    );
+    expect(planned.steps.map((s) => s.id)).toEqual(["reserve-address", "create-node", "wait-running"]);
+    // The adapter's plan stays beside the steps (its network and each call's why).
+    expect(planned.plan).toEqual(dry.plan);
+    const human = await cli(["deploy", "plan", specPath, "--state-dir", state]);
+    expect(human.stdout).toContain("2. create-node — Create web-1 on proxmox\n");
+    expect(human.stdout).toContain("   $ POST /api2/json/nodes/pve1/qemu/9000/clone");
+    // Each planned call is shown once, with its why.
+    for (const c of planned.plan.calls) expect(human.stdout).toContain(`     ${c.why}`);
+    expect(sim.requests).toHaveLength(0);
+    await expect(stat(join(dir, "ip_pools.state.json"))).rejects.toThrow();
+    await expect(stat(state)).rejects.toThrow();
+  });
+
   it("the calls apply makes are the plan's calls: every mutating request, in order, and every planned read", async () => {
     const planned = (await applyDryRun()).plan.calls;
     const r = await cli(["deploy", "apply", specPath, "--yes", "--json", "--state-dir", state]);

@@ -29,10 +29,10 @@ import {
   withFileLock,
 } from "@labgate/core";
 import { isLabgateError } from "@labgate/core/errors";
-import { emptyDeployReport } from "@labgate/lxd-lab";
+import { emptyDeployReport, planDeploymentSteps } from "@labgate/lxd-lab";
 import type { Command } from "commander";
 import { createOutput, type Output, type OutputStreams } from "../output.js";
-import { formatPlan } from "./deploy-format.js";
+import { formatPlan, formatSteps } from "./deploy-format.js";
 import { loadPlatformAdapters } from "./deploy-platforms.js";
 import { applyDeployment, type DeployRun, destroyDeployment } from "./deploy-run.js";
 
@@ -123,7 +123,7 @@ export function registerDeployCommands(program: Command, io?: DeployIo): void {
   );
   add(
     "plan",
-    "Show the API calls and commands a deployment would make (the address it would get from the pool, too).",
+    "Show the steps apply runs, each with its API calls and commands and why (and the address the pool would give); checks and changes nothing.",
   );
   add(
     "apply",
@@ -163,16 +163,30 @@ export async function deployCommand(
   const statePath = deployStatePath(stateDir, platform, spec.name);
   if (action === "plan") {
     for (const f of findings) if (f.severity !== "error") out.info(formatFinding(f));
-    const preview = await resolveDeployNetwork(spec, platform, pool, { dryRun: true });
-    const plan = adapter.plan(preview.spec);
+    // The steps `deploy apply` runs, from the same code (their calls are the adapter's plan); nothing is checked.
+    const { plan, steps } = await planDeploymentSteps({
+      adapter,
+      spec,
+      platform,
+      pool,
+      statePath,
+      timeoutMs: timeoutMs(flags),
+    });
+    const descriptions = steps.map((s) => s.description);
     const recorded = await readDeployRecord(statePath);
     if (recorded?.status === "creating")
       out.warn(
         `An earlier apply of ${spec.name} was interrupted (${statePath}); apply will first look on ${platform} for what it left${recorded.ref.id ? ` (node ${recorded.ref.id})` : ""} and remove it.`,
       );
     out.result(
-      { platform, findings, plan, ...(recorded?.status === "creating" ? { interrupted: recorded.ref } : {}) },
-      () => formatPlan(plan),
+      {
+        platform,
+        findings,
+        plan,
+        steps: descriptions,
+        ...(recorded?.status === "creating" ? { interrupted: recorded.ref } : {}),
+      },
+      () => formatSteps(descriptions, "plan", plan),
     );
     return ExitCode.OK;
   }
