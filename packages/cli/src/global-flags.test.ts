@@ -3,23 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ExitCode } from "@labgate/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { seedPoolConfig } from "../../core/src/ip-pool/test-support/seed-network.js";
 import { parseProbeTimeout } from "./commands/lab.js";
 import { outputMode } from "./output.js";
 import { runCliInProcess as cli } from "./test-support/in-process-cli.js";
 
 // The ledger is the subject; 192.168.x is data only and nothing is probed.
-const CONFIG = {
-  probe: "none",
-  networks: [
-    {
-      cidr: "192.168.3.0/24",
-      gateway: "192.168.3.1",
-      dns: [],
-      dhcp: false,
-      pools: [{ start: "192.168.3.30", end: "192.168.3.40" }],
-    },
-  ],
-};
+const CONFIG = { probe: "none", networks: [{ ...seedPoolConfig().networks[0], dns: [] }] };
 
 let dir: string;
 let pools: string;

@@ -7,6 +7,7 @@ import {
   startTestPostgres,
   type TestPostgres,
 } from "../../../core/src/ip-pool/test-support/postgres-server.js";
+import { seedPoolConfig } from "../../../core/src/ip-pool/test-support/seed-network.js";
 import { runCliInProcess as cli } from "../test-support/in-process-cli.js";
 
 // Issue 16.4 through the CLI: a team moves its file ledger into PostgreSQL and allocates from it.
@@ -19,18 +20,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "labgate-ipmigrate-"));
   await writeFile(
     join(dir, "pools.json"),
-    JSON.stringify({
-      probe: "none",
-      networks: [
-        {
-          cidr: "192.168.3.0/24",
-          gateway: "192.168.3.1",
-          dns: [],
-          dhcp: false,
-          pools: [{ start: "192.168.3.30", end: "192.168.3.40" }],
-        },
-      ],
-    }),
+    JSON.stringify({ probe: "none", networks: [{ ...seedPoolConfig().networks[0], dns: [] }] }),
   );
   config = ["--ip-pools", join(dir, "pools.json")];
 }, 60_000);

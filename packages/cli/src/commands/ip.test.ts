@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ExitCode } from "@labgate/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { seedPoolConfig } from "../../../core/src/ip-pool/test-support/seed-network.js";
 import { runCliInProcess } from "../test-support/in-process-cli.js";
 
 const cli = runCliInProcess;
@@ -12,13 +13,7 @@ const CONFIG = {
   probe: "none",
   defaultDns: ["9.9.9.9"],
   networks: [
-    {
-      cidr: "192.168.3.0/24",
-      gateway: "192.168.3.1",
-      dns: ["8.8.8.8", "8.8.4.4"],
-      dhcp: false,
-      pools: [{ start: "192.168.3.30", end: "192.168.3.40" }],
-    },
+    seedPoolConfig().networks[0],
     {
       cidr: "10.0.0.0/30",
       gateway: "10.0.0.1",

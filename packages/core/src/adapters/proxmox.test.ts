@@ -8,30 +8,13 @@ import { parseDeploySpec } from "../deploy-rules/parse-spec.js";
 import { resolveDeployNetwork } from "../deploy-rules/resolve-network.js";
 import type { DeploySpec } from "../deploy-rules/spec.js";
 import { IpPool } from "../ip-pool/ip-pool.js";
-import type { IpPoolConfig } from "../ip-pool/types.js";
+import { seedPoolConfig } from "../ip-pool/test-support/seed-network.js";
 import { redact } from "../util/redact.js";
 import { ProxmoxAdapter } from "./proxmox.js";
 import { startProxmoxSim } from "./test-support/proxmox-sim.js";
 import type { ResolvedSpec } from "./types.js";
 
-export const LAB_POOLS: IpPoolConfig = {
-  networks: [
-    {
-      cidr: "192.168.3.0/24",
-      gateway: "192.168.3.1",
-      dns: ["8.8.8.8", "8.8.4.4"],
-      dhcp: false,
-      pools: [{ start: "192.168.3.30", end: "192.168.3.40" }],
-    },
-    {
-      cidr: "192.168.2.0/24",
-      gateway: "192.168.2.1",
-      dns: ["8.8.8.8", "8.8.4.4"],
-      dhcp: false,
-      pools: [{ start: "192.168.2.30", end: "192.168.2.40" }],
-    },
-  ],
-};
+const LAB_POOLS = seedPoolConfig();
 
 const TOKEN_ID = "labgate@pve!deploy";
 const SECRET = "5f0c1e0e-4b1a-4d7e-9c43-0d9b7a1e2f3a";

@@ -4,30 +4,14 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createAdapter } from "../adapters/registry.js";
 import { IpPool } from "../ip-pool/ip-pool.js";
+import { seedPoolConfig } from "../ip-pool/test-support/seed-network.js";
 import { checkDeployment } from "./check-deployment.js";
 import { parseDeploySpec } from "./parse-spec.js";
 import { resolveDeployNetwork } from "./resolve-network.js";
 import type { DeploySpec, PlatformName } from "./spec.js";
 import { PLATFORM_OPTIONS } from "./test-support/platform-options.js";
 
-const POOLS = {
-  networks: [
-    {
-      cidr: "192.168.3.0/24",
-      gateway: "192.168.3.1",
-      dns: ["8.8.8.8", "8.8.4.4"],
-      dhcp: false,
-      pools: [{ start: "192.168.3.30", end: "192.168.3.40" }],
-    },
-    {
-      cidr: "192.168.2.0/24",
-      gateway: "192.168.2.1",
-      dns: ["8.8.8.8", "8.8.4.4"],
-      dhcp: false,
-      pools: [{ start: "192.168.2.30", end: "192.168.2.40" }],
-    },
-  ],
-};
+const POOLS = seedPoolConfig();
 
 const OPTIONS = PLATFORM_OPTIONS;
 

@@ -6,32 +6,15 @@ import { isUsableAddress, parseCidr } from "./cidr.js";
 import { validateIpPoolConfig } from "./config.js";
 import { formatIpv4, parseIpv4 } from "./ipv4.js";
 import { emptyLedger, type IpLedger, validateLedger } from "./ledger.js";
-import type { IpAllocation, IpPoolConfig } from "./types.js";
+import { seedPoolConfig } from "./test-support/seed-network.js";
+import type { IpAllocation, IpNetworkConfig, IpPoolConfig } from "./types.js";
 
 const SOURCE = "test-pools.json";
 const NOW = new Date("2026-11-22T12:00:00.000Z");
 
+const [lab3, lab2] = seedPoolConfig().networks as [IpNetworkConfig, IpNetworkConfig];
 const seedConfig = validateIpPoolConfig(
-  {
-    defaultDns: ["1.1.1.1"],
-    networks: [
-      {
-        name: "lab3",
-        cidr: "192.168.3.0/24",
-        gateway: "192.168.3.1",
-        dns: ["8.8.8.8", "8.8.4.4"],
-        dhcp: false,
-        pools: [{ start: "192.168.3.30", end: "192.168.3.40" }],
-      },
-      {
-        cidr: "192.168.2.0/24",
-        gateway: "192.168.2.1",
-        dns: ["8.8.8.8", "8.8.4.4"],
-        dhcp: false,
-        pools: [{ start: "192.168.2.30", end: "192.168.2.40" }],
-      },
-    ],
-  },
+  { defaultDns: ["1.1.1.1"], networks: [{ ...lab3, name: "lab3" }, lab2] },
   SOURCE,
 );
 

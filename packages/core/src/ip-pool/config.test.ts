@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { IpPoolConfigError } from "../errors.js";
 import { ExitCode } from "../exit-codes.js";
 import { loadIpPoolConfig, validateIpPoolConfig } from "./config.js";
+import { seedPoolConfig } from "./test-support/seed-network.js";
 
 const SHIPPED = join(dirname(fileURLToPath(import.meta.url)), "../../../../config/ip_pools.json");
 const FILE = "/etc/labgate/ip_pools.json";
@@ -314,6 +315,12 @@ describe("loadIpPoolConfig", () => {
         [{ start: "192.168.2.30", end: "192.168.2.40" }],
       ],
     ]);
+  });
+
+  it("the tests' seedPoolConfig() is the shipped file, so a test on the seed config tests what ships", async () => {
+    const { $comment, ...shipped } = JSON.parse(await readFile(SHIPPED, "utf8")) as Record<string, unknown>;
+    expect($comment).toEqual(expect.any(String));
+    expect(shipped).toEqual(seedPoolConfig());
   });
 
   it("names a missing file", async () => {

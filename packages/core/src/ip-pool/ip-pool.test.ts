@@ -5,19 +5,10 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ExitCode } from "../exit-codes.js";
 import { IpPool } from "./ip-pool.js";
 import { parseIpv4 } from "./ipv4.js";
+import { seedPoolConfig } from "./test-support/seed-network.js";
 import type { IpPoolConfig } from "./types.js";
 
-const CONFIG: IpPoolConfig = {
-  networks: [
-    {
-      cidr: "192.168.3.0/24",
-      gateway: "192.168.3.1",
-      dns: ["8.8.8.8", "8.8.4.4"],
-      dhcp: false,
-      pools: [{ start: "192.168.3.30", end: "192.168.3.40" }],
-    },
-  ],
-};
+const CONFIG: IpPoolConfig = { networks: seedPoolConfig().networks.slice(0, 1) };
 
 let dir: string;
 let configPath: string;
