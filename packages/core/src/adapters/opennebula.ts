@@ -84,6 +84,9 @@ export class OpenNebulaAdapter implements PlatformAdapter {
   }
 
   plan(spec: ResolvedSpec): DeploymentPlan {
+    // The create call as planned is the one create makes (opennebula-node.ts), with the claim's placeholder.
+    const instantiation = oneVmInstantiation(this.node(spec, "<random per apply>"));
+    const [, name, , extraTemplate] = instantiation.params;
     return {
       platform: "opennebula",
       name: spec.name,
@@ -97,10 +100,10 @@ export class OpenNebulaAdapter implements PlatformAdapter {
         },
         {
           kind: "xmlrpc",
-          action: "one.template.instantiate",
+          action: instantiation.method,
           target: `template ${spec.template_id}`,
           why: `Instantiate the template with size, NIC and contextualised network; ${INTENT_ATTRIBUTE} carries a claim recorded before the call, so an interrupted apply finds its VM.`,
-          params: { name: spec.name, extra_template: this.extraTemplate(spec, "<random per apply>") },
+          params: { name, extra_template: extraTemplate },
         },
         { kind: "xmlrpc", action: "one.vm.info", target: "<new VM id>", why: "Poll until ACTIVE/RUNNING." },
       ],
