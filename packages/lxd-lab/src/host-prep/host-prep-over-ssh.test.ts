@@ -112,7 +112,7 @@ describe("host preparation probes over real SSH", { timeout: 120_000 }, () => {
     const restart = await restartNeeded(runner, o);
     expect(restart).toMatchObject({ needed: false, pid: daemon.pid });
     expect(restart.detail).toContain("HOME=/var/lib/one");
-    const check = await oneadminGroupStep(o).check(memoryContext());
+    const check = await oneadminGroupStep(o).actions.check(memoryContext());
     expect(check.done).toBe(false);
     expect(check.detail).toMatch(/^(lxd \(gid \d+\) members: .*|group lxd does not exist)$/);
     expect(check.detail).not.toMatch(/\bnobody\b/);

@@ -1,23 +1,29 @@
 import type { Runner } from "@labgate/core";
 import { describe, expect, it } from "vitest";
-import type { Step, StepContext } from "../engine/step.js";
+import type { LabStep, StepContext } from "../engine/step.js";
 import { hostPrepSteps } from "./host-prep-steps.js";
 import { FakeHost, FakeHostRegistry, memoryContext } from "./test-support/fake-host.js";
 import type { HostPrepOptions } from "./types.js";
 
 /** What the engine does with each step: check, then apply + verify when not done. */
-async function runSteps(steps: Step[], ctx: StepContext): Promise<Record<string, "skipped" | "applied">> {
+async function runSteps(steps: LabStep[], ctx: StepContext): Promise<Record<string, "skipped" | "applied">> {
   const outcome: Record<string, "skipped" | "applied"> = {};
   for (const step of steps) {
-    if ((await step.check(ctx)).done) {
-      outcome[step.id] = "skipped";
+    const found = await step.actions.check(ctx);
+    if (found.done) {
+      outcome[step.description.id] = "skipped";
       continue;
     }
-    await step.apply(ctx);
-    await step.verify(ctx);
-    outcome[step.id] = "applied";
+    await step.actions.apply(ctx, found);
+    await step.actions.verify(ctx);
+    outcome[step.description.id] = "applied";
   }
   return outcome;
+}
+
+/** apply with what check finds now, as the engine runs it. */
+async function applyChecked(step: LabStep, ctx: StepContext): Promise<void> {
+  await step.actions.apply(ctx, await step.actions.check(ctx));
 }
 
 function options(host: FakeHost, extra: Partial<HostPrepOptions> = {}): HostPrepOptions {
@@ -33,8 +39,8 @@ function options(host: FakeHost, extra: Partial<HostPrepOptions> = {}): HostPrep
   };
 }
 
-const byId = (steps: Step[], id: string): Step => {
-  const step = steps.find((s) => s.id === id);
+const byId = (steps: LabStep[], id: string): LabStep => {
+  const step = steps.find((s) => s.description.id === id);
   if (!step) throw new Error(`no step ${id}`);
   return step;
 };
@@ -43,7 +49,7 @@ describe("hostPrepSteps (plan)", () => {
   it("is pure: builds the steps without running anything on the host", () => {
     const host = new FakeHost();
     const steps = hostPrepSteps(options(host));
-    expect(steps.map((s) => s.id)).toEqual([
+    expect(steps.map((s) => s.description.id)).toEqual([
       "host-lxd",
       "host-oneadmin-lxd-group",
       "host-snap-home",
@@ -52,8 +58,10 @@ describe("hostPrepSteps (plan)", () => {
       "host-monitored",
     ]);
     expect(host.calls).toEqual([]);
-    expect(byId(steps, "host-oneadmin-lxd-group").commands).toContain("sudo -n -- usermod -aG lxd oneadmin");
-    expect(hostPrepSteps({ runner: host }).map((s) => s.id)).not.toContain("host-add");
+    expect(byId(steps, "host-oneadmin-lxd-group").description.calls.map((c) => c.display)).toContain(
+      "sudo -n -- usermod -aG lxd oneadmin",
+    );
+    expect(hostPrepSteps({ runner: host }).map((s) => s.description.id)).not.toContain("host-add");
   });
 
   it("accepts a lazy runner (resolved only when a step runs)", async () => {
@@ -66,7 +74,7 @@ describe("hostPrepSteps (plan)", () => {
       },
     });
     expect(resolved).toBe(0);
-    await byId(steps, "host-oneadmin-lxd-group").check(memoryContext());
+    await byId(steps, "host-oneadmin-lxd-group").actions.check(memoryContext());
     expect(resolved).toBe(1);
   });
 });
@@ -148,7 +156,7 @@ describe("host preparation on a snap LXD host", () => {
     const ctx = memoryContext();
     const steps = hostPrepSteps(options(host));
     await runSteps(steps, ctx);
-    for (const step of [...steps].reverse()) await step.undo(ctx);
+    for (const step of [...steps].reverse()) await step.actions.undo(ctx);
     expect(host.groups.get("lxd")?.members).toEqual([]);
     expect(host.homedirs).toEqual([]);
     expect(ctx.records).toEqual([]);
@@ -157,7 +165,7 @@ describe("host preparation on a snap LXD host", () => {
     const ctx2 = memoryContext();
     const steps2 = hostPrepSteps(options(member));
     await runSteps(steps2, ctx2);
-    for (const step of [...steps2].reverse()) await step.undo(ctx2);
+    for (const step of [...steps2].reverse()) await step.actions.undo(ctx2);
     expect(member.groups.get("lxd")?.members).toEqual(["oneadmin"]);
     expect(member.homedirs).toEqual(["/var/lib"]);
     expect(member.mutations()).toEqual([]);
@@ -170,7 +178,7 @@ describe("decisions that skip work", () => {
     const steps = hostPrepSteps(options(host));
     const ctx = memoryContext();
     const details: Record<string, string | undefined> = {};
-    for (const s of steps.slice(0, 4)) details[s.id] = (await s.check(ctx)).detail;
+    for (const s of steps.slice(0, 4)) details[s.description.id] = (await s.actions.check(ctx)).detail;
     expect(details["host-snap-home"]).toBe("not needed: LXD is not a snap: no confinement");
     expect(details["host-restart-opennebula"]).toMatch(/runs with groups 9869 998/);
     const outcome = await runSteps(steps, ctx);
@@ -187,15 +195,15 @@ describe("decisions that skip work", () => {
       oneadminHome: "/home/oneadmin",
     });
     const restart = byId(hostPrepSteps(options(host)), "host-restart-opennebula");
-    const check = await restart.check(memoryContext());
+    const check = await restart.actions.check(memoryContext());
     expect(check.done).toBe(false);
     expect(check.detail).toMatch(/started before oneadmin joined lxd/);
-    await expect(restart.verify(memoryContext())).rejects.toMatchObject({
+    await expect(restart.actions.verify(memoryContext())).rejects.toMatchObject({
       code: "STEP_FAILED",
       stepId: "host-restart-opennebula",
     });
-    await restart.apply(memoryContext());
-    await restart.verify(memoryContext());
+    await applyChecked(restart, memoryContext());
+    await restart.actions.verify(memoryContext());
   });
 
   it("an LXD node without the front-end needs no restart (drivers log in fresh over SSH)", async () => {
@@ -212,7 +220,9 @@ describe("decisions that skip work", () => {
       "/etc/systemd/system/opennebula.service.d/override.conf",
       "[Service]\nEnvironment=HOME=/home/oneadmin\n",
     );
-    const check = await byId(hostPrepSteps(options(host)), "host-restart-opennebula").check(memoryContext());
+    const check = await byId(hostPrepSteps(options(host)), "host-restart-opennebula").actions.check(
+      memoryContext(),
+    );
     expect(check).toMatchObject({ done: false });
     expect(check.detail).toMatch(/HOME=\/var\/lib\/one, the override sets \/home\/oneadmin/);
   });
@@ -239,7 +249,7 @@ describe("decisions that skip work", () => {
   it("an installed but stopped LXD is started, not reinstalled", async () => {
     const host = new FakeHost({ snapd: "2.61.3", lxd: "snap", lxdRunning: false });
     const step = byId(hostPrepSteps(options(host)), "host-lxd");
-    expect((await step.check(memoryContext())).detail).toMatch(/does not answer/);
+    expect((await step.actions.check(memoryContext())).detail).toMatch(/does not answer/);
     await runSteps([step], memoryContext());
     expect(host.mutations()).toEqual([
       "sudo -n -- snap start --enable lxd",
@@ -250,7 +260,7 @@ describe("decisions that skip work", () => {
   it("refuses to add oneadmin to a missing lxd group", async () => {
     const host = new FakeHost({ lxd: "none" });
     await expect(
-      byId(hostPrepSteps(options(host)), "host-oneadmin-lxd-group").apply(memoryContext()),
+      applyChecked(byId(hostPrepSteps(options(host)), "host-oneadmin-lxd-group"), memoryContext()),
     ).rejects.toThrow(/lxd group does not exist/);
   });
 });
@@ -264,12 +274,10 @@ describe("a host that stays in ERROR", () => {
     const ctx = memoryContext();
     await runSteps([byId(steps, "host-oneadmin-lxd-group"), byId(steps, "host-add")], ctx);
     host.groups.get("lxd")?.members.splice(0); // and someone removed the membership again
-    const error = await byId(steps, "host-monitored")
-      .apply(ctx)
-      .then(
-        () => undefined,
-        (e: Error & { code?: string; hint?: string; details?: Record<string, unknown> }) => e,
-      );
+    const error = await applyChecked(byId(steps, "host-monitored"), ctx).then(
+      () => undefined,
+      (e: Error & { code?: string; hint?: string; details?: Record<string, unknown> }) => e,
+    );
     expect(error?.code).toBe("STEP_FAILED");
     expect(error?.message).toMatch(/stayed in ERROR/);
     expect(error?.message).toContain("permission denied");
@@ -292,11 +300,63 @@ describe("a host that stays in ERROR", () => {
     const registry = new FakeHostRegistry(host);
     const steps = hostPrepSteps(options(host, { hosts: registry, overrideHome: "/var/lib/one" }));
     const ctx = memoryContext();
-    await byId(steps, "host-add").apply(ctx);
-    const error = (await byId(steps, "host-monitored")
-      .apply(ctx)
-      .catch((e: unknown) => e)) as { hint?: string; message: string };
+    await applyChecked(byId(steps, "host-add"), ctx);
+    const error = (await applyChecked(byId(steps, "host-monitored"), ctx).catch((e: unknown) => e)) as {
+      hint?: string;
+      message: string;
+    };
     expect(error.message).toContain("outside of /home");
     expect(error.hint).toMatch(/snap home fix/);
+  });
+});
+
+describe("the calls a step shows are the calls it makes", () => {
+  /** Runs each step as the engine does; returns the commands each showed at its gate (after check) and at undo. */
+  async function shownAndMade(host: FakeHost) {
+    const ctx = memoryContext();
+    const steps = hostPrepSteps(options(host));
+    const shown: string[] = [];
+    for (const step of steps) {
+      const found = await step.actions.check(ctx);
+      if (found.done) continue;
+      const d = step.current?.(ctx, found) ?? step.description;
+      shown.push(
+        ...d.calls.filter((c) => c.kind === "command").map((c) => c.display.replace(/ {3}# .*$/, "")),
+      );
+      await step.actions.apply(ctx, found);
+      await step.actions.verify(ctx);
+    }
+    const applied = host.mutations();
+    const undoShown: string[] = [];
+    for (const step of [...steps].reverse()) {
+      if (!ctx.records.some((r) => r.stepId === step.description.id)) continue;
+      const d = step.current?.(ctx) ?? step.description;
+      undoShown.push(...(d.undoCalls ?? []).map((c) => c.display));
+      await step.actions.undo(ctx);
+    }
+    return { shown, applied, undoShown, undone: host.mutations().slice(applied.length) };
+  }
+
+  it("new snapd with other homedirs already set: the homedirs value shown is the one set, and undo's reverse is shown", async () => {
+    const r = await shownAndMade(new FakeHost({ snapd: "2.61.3", homedirs: ["/srv/homes"] }));
+    expect(r.applied).toContain("sudo -n -- snap set system homedirs=/srv/homes,/var/lib");
+    expect(r.applied).toEqual(r.shown);
+    expect(r.undone).toContain("sudo -n -- snap set system homedirs=/srv/homes");
+    expect(r.undone).toEqual(r.undoShown);
+  });
+
+  it("old snapd: the override's directory, file and daemon-reload shown are those written, and removed again", async () => {
+    const r = await shownAndMade(new FakeHost({ snapd: "2.58.3" }));
+    expect(r.applied).toContain("sudo -n -- tee /etc/systemd/system/opennebula.service.d/override.conf");
+    expect(r.applied).toEqual(r.shown);
+    expect(r.undone).toContain("sudo -n -- rm -f -- /etc/systemd/system/opennebula.service.d/override.conf");
+    expect(r.undone).toEqual(r.undoShown);
+  });
+
+  it("no LXD and no snapd: the apt install shown is the one run (not the snap one)", async () => {
+    const r = await shownAndMade(new FakeHost({ lxd: "none" }));
+    expect(r.shown[0]).toBe("sudo -n -- env DEBIAN_FRONTEND=noninteractive apt-get install -y lxd");
+    expect(r.shown.some((c) => c.includes("snap install"))).toBe(false);
+    expect(r.applied).toEqual(r.shown);
   });
 });

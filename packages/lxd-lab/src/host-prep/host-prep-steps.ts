@@ -1,4 +1,4 @@
-import type { Step } from "../engine/step.js";
+import type { LabStep } from "../engine/step.js";
 import { oneadminGroupStep } from "./group-step.js";
 import { lxdInstalledStep } from "./lxd-step.js";
 import { addHostStep, waitMonitoredStep } from "./register-steps.js";
@@ -11,9 +11,14 @@ import { type HostPrepOptions, resolveHostPrep } from "./types.js";
  * OpenNebula restarted, then (when an OpenNebula registry and host name are given) the host added by IP and
  * waited for until MONITORED, with diagnostics when it stays in ERROR. No I/O until a step runs.
  */
-export function hostPrepSteps(options: HostPrepOptions): Step[] {
+export function hostPrepSteps(options: HostPrepOptions): LabStep[] {
   const o = resolveHostPrep(options);
-  const steps = [lxdInstalledStep(o), oneadminGroupStep(o), snapHomeStep(o), restartOpenNebulaStep(o)];
+  const steps: LabStep[] = [
+    lxdInstalledStep(o),
+    oneadminGroupStep(o),
+    snapHomeStep(o),
+    restartOpenNebulaStep(o),
+  ];
   if (o.hosts && o.hostName) steps.push(addHostStep(o, o.hostName), waitMonitoredStep(o, o.hostName));
   return steps;
 }

@@ -1,7 +1,8 @@
-import type { Step, StepContext } from "../engine/step.js";
+import type { StepDescription } from "../engine/plan-step.js";
+import type { LabStep } from "../engine/step.js";
 import { StepFailedError } from "../errors.js";
+import { hostCall, runHostCall } from "./host-call.js";
 import { type LxdProbe, probeLxd, probeSnapd } from "./probes.js";
-import { show } from "./show.js";
 import type { HostCommandRunner, ResolvedHostPrep } from "./types.js";
 
 const ID = "host-lxd";
@@ -22,71 +23,106 @@ async function installMethod(
   return (await probeSnapd(runner)) ? "snap" : "apt";
 }
 
-/** LXD installed (snap or apt) and its daemon answering on its socket. */
-export function lxdInstalledStep(o: ResolvedHostPrep): Step {
-  const snapCommands = [
-    show("snap", ["install", "lxd"], { sudo: true }),
-    show("snap", ["start", "--enable", "lxd"], { sudo: true }),
-  ];
-  const aptCommands = [
-    show("apt-get", ["install", "-y", "lxd"], { sudo: true, env: { DEBIAN_FRONTEND: "noninteractive" } }),
-    show("systemctl", ["enable", "--now", "lxd.socket", "lxd.service"], { sudo: true }),
-  ];
+/** What check saw: LXD's state, and how it is installed or started here (snap when snapd is there). */
+export interface LxdFacts {
+  probe: LxdProbe;
+  method: "snap" | "apt";
+}
+
+const INSTALL_TIMEOUT_MS = 600_000;
+
+/** The host's LXD commands, each the argv it runs and the line it shows. */
+function lxdCalls() {
+  const sudo = { sudo: true } as const;
   return {
+    version: hostCall("lxc", ["version"], sudo, { kind: "probe" }),
+    snap: {
+      install: hostCall("snap", ["install", "lxd"], sudo),
+      start: hostCall("snap", ["start", "--enable", "lxd"], sudo),
+    },
+    apt: {
+      install: hostCall("apt-get", ["install", "-y", "lxd"], {
+        sudo: true,
+        env: { DEBIAN_FRONTEND: "noninteractive" },
+      }),
+      start: hostCall("systemctl", ["enable", "--now", "lxd.socket", "lxd.service"], sudo),
+    },
+    waitready: hostCall("lxd", ["waitready", "--timeout=60"], sudo),
+  };
+}
+
+/** LXD installed (snap or apt) and its daemon answering on its socket. */
+export function lxdInstalledStep(o: ResolvedHostPrep): LabStep<LxdFacts> {
+  const calls = lxdCalls();
+  const install = (method: "snap" | "apt", installed: boolean) => [
+    ...(installed ? [] : [calls[method].install]),
+    calls[method].start,
+  ];
+  const description: StepDescription = {
     id: ID,
     title: "LXD is installed and running on the host",
     why: "OpenNebula's LXD/LXC driver drives containers through the LXD daemon on the host. Without a running daemon and its unix socket, monitoring fails and the host goes to ERROR. Installed from the snap when snapd is there (what Ubuntu ships), else from the distribution package.",
-    commands: [
-      show("lxc", ["version"], { sudo: true }),
-      ...(o.lxdInstall === "apt" ? [] : snapCommands),
-      ...(o.lxdInstall === "snap" ? [] : aptCommands),
-      show("lxd", ["waitready", "--timeout=60"], { sudo: true }),
+    calls: [
+      calls.version.call,
+      ...(o.lxdInstall === "apt" ? [] : install("snap", false).map((c) => c.call)),
+      ...(o.lxdInstall === "snap" ? [] : install("apt", false).map((c) => c.call)),
+      calls.waitready.call,
     ],
-    async check(ctx) {
-      const p = await probeLxd(o.runner(ctx));
-      return { done: p.installed && Boolean(p.server) && Boolean(p.socket), detail: describeProbe(p) };
-    },
-    async apply(ctx: StepContext) {
-      const runner = o.runner(ctx);
-      const before = await probeLxd(runner);
-      const method = await installMethod(runner, o.lxdInstall);
-      const opts = { sudo: true, signal: ctx.signal } as const;
-      if (method === "snap") {
-        if (!before.installed) {
-          ctx.log("  installing LXD from the snap store");
-          await runner.run("snap", ["install", "lxd"], { ...opts, timeoutMs: 600_000 });
-        }
-        await runner.run("snap", ["start", "--enable", "lxd"], opts);
-      } else {
-        if (!before.installed) {
-          ctx.log("  installing LXD with apt-get");
-          await runner.run("apt-get", ["install", "-y", "lxd"], {
-            ...opts,
-            env: { DEBIAN_FRONTEND: "noninteractive" },
-            timeoutMs: 600_000,
-          });
-        }
-        await runner.run("systemctl", ["enable", "--now", "lxd.socket", "lxd.service"], opts);
-      }
-      await runner.run("lxd", ["waitready", "--timeout=60"], { ...opts, timeoutMs: 70_000 });
-    },
-    async verify(ctx) {
-      const p = await probeLxd(o.runner(ctx));
-      if (!p.installed || !p.server || !p.socket) {
-        throw new StepFailedError(ID, `${describeProbe(p)}.`, {
-          hint: "Look at `snap logs lxd` (snap) or `journalctl -u lxd` (apt) on the host.",
-          details: { lxcVersion: p.output },
-        });
-      }
-    },
-    async undo(ctx) {
-      // LXD may host other containers: it is the user's, labgate never removes it.
-      ctx.log("  LXD is left installed");
-    },
     diagnostics: [
       "snap services lxd",
       "journalctl -u lxd -n 50",
       "ls -l /var/snap/lxd/common/lxd/unix.socket /var/lib/lxd/unix.socket",
     ],
+  };
+  return {
+    description,
+    // Once checked: only the way this host installs (or just starts) LXD.
+    current: (_ctx, found) =>
+      found?.facts
+        ? {
+            ...description,
+            calls: [
+              calls.version.call,
+              ...install(found.facts.method, found.facts.probe.installed).map((c) => c.call),
+              calls.waitready.call,
+            ],
+          }
+        : description,
+    actions: {
+      async check(ctx) {
+        const runner = o.runner(ctx);
+        const probe = await probeLxd(runner);
+        const method = await installMethod(runner, o.lxdInstall);
+        return {
+          done: probe.installed && Boolean(probe.server) && Boolean(probe.socket),
+          detail: describeProbe(probe),
+          facts: { probe, method },
+        };
+      },
+      async apply(ctx, found) {
+        const runner = o.runner(ctx);
+        const { probe, method } = found.facts;
+        if (!probe.installed)
+          ctx.log(`  installing LXD ${method === "snap" ? "from the snap store" : "with apt-get"}`);
+        for (const c of install(method, probe.installed)) {
+          const timeout = c === calls[method].install ? { timeoutMs: INSTALL_TIMEOUT_MS } : {};
+          await runHostCall(runner, c, { signal: ctx.signal, ...timeout });
+        }
+        await runHostCall(runner, calls.waitready, { signal: ctx.signal, timeoutMs: 70_000 });
+      },
+      async verify(ctx) {
+        const p = await probeLxd(o.runner(ctx));
+        if (!p.installed || !p.server || !p.socket) {
+          throw new StepFailedError(ID, `${describeProbe(p)}.`, {
+            hint: "Look at `snap logs lxd` (snap) or `journalctl -u lxd` (apt) on the host.",
+            details: { lxcVersion: p.output },
+          });
+        }
+      },
+      async undo(ctx) {
+        // LXD may host other containers: it is the user's, labgate never removes it.
+        ctx.log("  LXD is left installed");
+      },
+    },
   };
 }

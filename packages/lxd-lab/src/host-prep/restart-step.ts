@@ -1,9 +1,9 @@
 import { sleep } from "@labgate/core";
-import type { Step } from "../engine/step.js";
+import type { LabStep } from "../engine/step.js";
 import { StepFailedError } from "../errors.js";
+import { hostCall, runHostCall } from "./host-call.js";
 import { overrideSetsHome } from "./parse.js";
 import { probeDaemon, probeGroup, readHostFile } from "./probes.js";
-import { show } from "./show.js";
 import { type HostCommandRunner, OVERRIDE_FILE, type ResolvedHostPrep } from "./types.js";
 
 const ID = "host-restart-opennebula";
@@ -46,54 +46,60 @@ export async function restartNeeded(
   };
 }
 
+/** What check saw: the pid of the running daemon (none when it is not running). */
+export interface RestartFacts {
+  pid?: number;
+}
+
 /** Restart OpenNebula so the new group membership and environment reach oned and its drivers. */
-export function restartOpenNebulaStep(o: ResolvedHostPrep): Step {
+export function restartOpenNebulaStep(o: ResolvedHostPrep): LabStep<RestartFacts> {
+  const restart = hostCall("systemctl", ["restart", o.service], { sudo: true });
   return {
-    id: ID,
-    title: `Restart ${o.service} so it picks up the lxd group and HOME`,
-    why: `A process keeps the groups and environment it started with. oned and the drivers it spawns only get the lxd group (and the HOME from the override) after ${o.service} restarts. Skipped when the running ${o.daemon} already has them.`,
-    commands: [
-      show("pgrep", ["-o", "-x", o.daemon]),
-      "cat /proc/PID/status   # Groups:",
-      show("systemctl", ["restart", o.service], { sudo: true }),
-    ],
-    async check(ctx) {
-      const r = await restartNeeded(o.runner(ctx), o);
-      return { done: !r.needed, detail: r.detail };
+    description: {
+      id: ID,
+      title: `Restart ${o.service} so it picks up the lxd group and HOME`,
+      why: `A process keeps the groups and environment it started with. oned and the drivers it spawns only get the lxd group (and the HOME from the override) after ${o.service} restarts. Skipped when the running ${o.daemon} already has them.`,
+      calls: [
+        hostCall("pgrep", ["-o", "-x", o.daemon], {}, { kind: "probe" }).call,
+        hostCall("cat", ["/proc/PID/status"], {}, { kind: "probe", note: "Groups:" }).call,
+        restart.call,
+      ],
+      diagnostics: [`systemctl status ${o.service}`, `journalctl -u ${o.service} -n 50`],
     },
-    async apply(ctx) {
-      const runner = o.runner(ctx);
-      const before = await probeDaemon(runner, o.daemon);
-      await runner.run("systemctl", ["restart", o.service], {
-        sudo: true,
-        signal: ctx.signal,
-        timeoutMs: o.restartTimeoutMs,
-      });
-      const deadline = Date.now() + o.restartTimeoutMs;
-      for (;;) {
-        const now = await probeDaemon(runner, o.daemon);
-        if (now && now.pid !== before?.pid) return;
-        if (Date.now() >= deadline) {
-          throw new StepFailedError(
-            ID,
-            `${o.daemon} did not come back within ${o.restartTimeoutMs} ms after restarting ${o.service}.`,
-            {
-              hint: `Look at \`journalctl -u ${o.service} -n 50\` and ${o.onedLog} on the host.`,
-            },
-          );
+    actions: {
+      async check(ctx) {
+        const r = await restartNeeded(o.runner(ctx), o);
+        return { done: !r.needed, detail: r.detail, facts: r.pid === undefined ? {} : { pid: r.pid } };
+      },
+      async apply(ctx, found) {
+        const runner = o.runner(ctx);
+        const before = found.facts.pid;
+        await runHostCall(runner, restart, { signal: ctx.signal, timeoutMs: o.restartTimeoutMs });
+        const deadline = Date.now() + o.restartTimeoutMs;
+        for (;;) {
+          const now = await probeDaemon(runner, o.daemon);
+          if (now && now.pid !== before) return;
+          if (Date.now() >= deadline) {
+            throw new StepFailedError(
+              ID,
+              `${o.daemon} did not come back within ${o.restartTimeoutMs} ms after restarting ${o.service}.`,
+              {
+                hint: `Look at \`journalctl -u ${o.service} -n 50\` and ${o.onedLog} on the host.`,
+              },
+            );
+          }
+          await sleep(Math.min(o.pollIntervalMs, 1_000), ctx.signal);
         }
-        await sleep(Math.min(o.pollIntervalMs, 1_000), ctx.signal);
-      }
+      },
+      async verify(ctx) {
+        const r = await restartNeeded(o.runner(ctx), o);
+        if (r.needed) {
+          throw new StepFailedError(ID, `After the restart: ${r.detail}.`, {
+            hint: `Check that ${o.service} is the unit that runs ${o.daemon} (systemctl status ${o.service}) and that no drop-in overrides User/Group.`,
+          });
+        }
+      },
+      async undo() {},
     },
-    async verify(ctx) {
-      const r = await restartNeeded(o.runner(ctx), o);
-      if (r.needed) {
-        throw new StepFailedError(ID, `After the restart: ${r.detail}.`, {
-          hint: `Check that ${o.service} is the unit that runs ${o.daemon} (systemctl status ${o.service}) and that no drop-in overrides User/Group.`,
-        });
-      }
-    },
-    async undo() {},
-    diagnostics: [`systemctl status ${o.service}`, `journalctl -u ${o.service} -n 50`],
   };
 }
