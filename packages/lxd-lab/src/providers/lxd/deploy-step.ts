@@ -1,16 +1,18 @@
 import { createHash } from "node:crypto";
 import type { LxdClient } from "@labgate/core";
 import { sleep } from "@labgate/core";
-import type { Step, StepContext } from "../../engine/step.js";
+import type { StepCall, StepDescription } from "../../engine/plan-step.js";
+import type { LabStep, ResourceRecord, StepContext } from "../../engine/step.js";
 import { StepFailedError } from "../../errors.js";
 import { configFileDrift } from "../../haproxy/live-config.js";
+import { execOrFail, hasCloudInit } from "./instance-exec.js";
 import { BOOT_HOOK_DIR } from "./instance-network.js";
-import { execOrFail, hasCloudInit, plannedPayloadMode } from "./instance-step.js";
 import { fillKnown, PAYLOAD_HASH_DATA_KEY } from "./known-values.js";
 import { LAB_MARKER_KEY, type LxdInstancePlan, type LxdLabOptions } from "./lxd-lab-options.js";
 import type { LxdClientFactory } from "./lxd-runtime.js";
-import { resolvePayloadMode } from "./payload-mode.js";
+import { plannedPayloadMode, type ResolvedPayload, resolvePayloadMode } from "./payload-mode.js";
 import { notRunning } from "./running-state.js";
+import { lxdUndoCalls } from "./undo-calls.js";
 
 /** Instance config key holding the hash of the payload last deployed: a changed payload is redeployed. */
 export const PAYLOAD_HASH_KEY = "user.labgate.payload-hash";
@@ -67,53 +69,30 @@ export function payloadHash(payload: InstancePayload): string {
   return h.digest("hex").slice(0, 16);
 }
 
-/**
- * Puts the payload into a running instance and starts it. With cloud-init the instance already
- * got it at first boot (this step waits for cloud-init and the health probe); otherwise, or when
- * the payload changed since, the files are pushed through the API and the start script is run.
- */
-export function deployStep({ o, plan, clientFor, title, why, payload, commands }: DeployStepOptions): Step {
-  const id = `deploy-${plan.name}`;
-  const deployedHash = async (client: LxdClient) =>
-    (await client.getInstance(plan.instance))?.config[PAYLOAD_HASH_KEY];
+/** What check saw: the payload and its hash, the hash LXD records as deployed, the drift, the payload mode. */
+export interface DeployFacts {
+  payload: InstancePayload;
+  want: string;
+  /** The hash in the instance's config; undefined before the first deploy. */
+  deployed: string | undefined;
+  drift: string[];
+  mode: ResolvedPayload;
+  problem?: string;
+  /** Backends the probe did not go through because LXD says they are not running. */
+  notProbed?: string[];
+}
 
-  const state = async (ctx: StepContext) => {
-    const client = clientFor(o);
-    const p = await payload(ctx);
-    const want = payloadHash(p);
-    const instance = await client.getInstance(plan.instance);
-    const have = instance?.config[PAYLOAD_HASH_KEY];
-    const drift: string[] = [];
-    // LXD's word first: a stopped container cannot serve, and probing its address only waits for a timeout.
-    if (instance && instance.status !== "Running")
-      return { client, p, want, drift, problem: `${plan.instance} is ${instance.status}` };
-    if (have !== want)
-      return {
-        client,
-        p,
-        want,
-        drift,
-        problem: have ? "the payload changed since it was deployed" : "not deployed yet",
-      };
-    // The recorded hash says what labgate deployed; the files and the service say what is there now.
-    drift.push(
-      ...(await payloadDrift(client, plan.instance, p)),
-      ...((await p.liveDrift?.(ctx.signal)) ?? []),
-    );
-    if (drift.length) return { client, p, want, drift, problem: `drift: ${drift.join("; ")}` };
-    const down = p.through?.length && p.probeLocal ? await notRunning(client, p.through) : [];
-    if (down.length && p.probeLocal) {
-      const unhealthy = await p.probeLocal(ctx.signal);
-      return { client, p, want, drift, problem: unhealthy, notProbed: down };
-    }
-    const unhealthy = await p.probe(ctx.signal);
-    return { client, p, want, drift, problem: unhealthy };
-  };
-
+/** The deploy step's calls, with the recorded addresses and hash filled in when `known` has them. */
+function deployCalls(
+  o: LxdLabOptions,
+  plan: LxdInstancePlan,
+  commands: string[],
+  known: ResourceRecord[],
+): StepCall[] {
   // With cloud-init the payload arrived in cloud-init.user-data at first boot: the step waits for it
   // and checks; pushing through the API is only the fallback when cloud-init did not bring it up.
   const viaCloudInit = plannedPayloadMode(o) === "cloud-init";
-  const deployCommands = [
+  const lines = [
     ...(viaCloudInit
       ? [
           `POST /1.0/instances/${plan.instance}/exec {"command":["sh","-c","cloud-init status --wait || true"]}   # the payload came in cloud-init.user-data`,
@@ -123,85 +102,147 @@ export function deployStep({ o, plan, clientFor, title, why, payload, commands }
     ...commands,
     `PATCH /1.0/instances/${plan.instance} {"config":{"${PAYLOAD_HASH_KEY}":"<hash>"}}   # sha256 of the payload, first 16 hex`,
   ];
-  return {
+  return fillKnown(lines, known, plan.instance).map((display) =>
+    display.startsWith("#")
+      ? { display }
+      : { kind: display.startsWith("GET http") ? "probe" : "http", display },
+  );
+}
+
+/**
+ * Puts the payload into a running instance and starts it. With cloud-init the instance already
+ * got it at first boot (this step waits for cloud-init and the health probe); otherwise, or when
+ * the payload changed since, the files are pushed through the API and the start script is run.
+ */
+export function deployStep({
+  o,
+  plan,
+  clientFor,
+  title,
+  why,
+  payload,
+  commands,
+}: DeployStepOptions): LabStep<DeployFacts> {
+  const id = `deploy-${plan.name}`;
+
+  const state = async (ctx: StepContext): Promise<DeployFacts> => {
+    const client = clientFor(o);
+    const p = await payload(ctx);
+    const want = payloadHash(p);
+    const instance = await client.getInstance(plan.instance);
+    const have = instance?.config[PAYLOAD_HASH_KEY];
+    const mode = await resolvePayloadMode(client, o);
+    const facts: DeployFacts = { payload: p, want, deployed: have, drift: [], mode };
+    // LXD's word first: a stopped container cannot serve, and probing its address only waits for a timeout.
+    if (instance && instance.status !== "Running")
+      return { ...facts, problem: `${plan.instance} is ${instance.status}` };
+    if (have !== want)
+      return { ...facts, problem: have ? "the payload changed since it was deployed" : "not deployed yet" };
+    // The recorded hash says what labgate deployed; the files and the service say what is there now.
+    const drift = [
+      ...(await payloadDrift(client, plan.instance, p)),
+      ...((await p.liveDrift?.(ctx.signal)) ?? []),
+    ];
+    if (drift.length) return { ...facts, drift, problem: `drift: ${drift.join("; ")}` };
+    const down = p.through?.length && p.probeLocal ? await notRunning(client, p.through) : [];
+    if (down.length && p.probeLocal) {
+      const unhealthy = await p.probeLocal(ctx.signal);
+      return { ...facts, ...(unhealthy ? { problem: unhealthy } : {}), notProbed: down };
+    }
+    const unhealthy = await p.probe(ctx.signal);
+    return { ...facts, ...(unhealthy ? { problem: unhealthy } : {}) };
+  };
+
+  const description: StepDescription = {
     id,
     title,
     why,
-    commands: deployCommands,
-    commandsFor: (known) => fillKnown(deployCommands, known, plan.instance),
-    async check(ctx) {
-      const { problem, notProbed } = await state(ctx);
-      if (problem) return { done: false, detail: problem };
-      return {
-        done: true,
-        detail: notProbed
-          ? `${plan.instance} answers; not probed through its backends (${notProbed.join(", ")})`
-          : `${plan.instance} is serving`,
-      };
-    },
-    async apply(ctx) {
-      const { client, p, want, drift } = await state(ctx);
-      if (drift.length) ctx.log(`${id}: drift found: ${drift.join("; ")}`);
-      const wait = { timeoutMs: o.timeoutMs, signal: ctx.signal };
-      const mode = await resolvePayloadMode(client, o);
-      const firstDeploy = !(await deployedHash(client));
-      let healthy = false;
-      if (mode === "cloud-init" && firstDeploy && (await hasCloudInit(client, plan.instance, wait))) {
-        ctx.log(`${plan.instance}: waiting for cloud-init to finish`);
-        await client.exec(plan.instance, ["sh", "-c", "cloud-init status --wait || true"], wait);
-        healthy = (await waitHealthy(p, 30_000, ctx.signal)) === undefined;
-        if (!healthy)
-          ctx.log(`${plan.instance}: cloud-init did not bring it up; pushing the payload instead`);
-      }
-      if (!healthy) {
-        const dirs = [
-          ...new Set([...p.files.map((f) => f.path.slice(0, f.path.lastIndexOf("/")) || "/"), BOOT_HOOK_DIR]),
-        ];
-        await execOrFail(client, plan.instance, ["mkdir", "-p", ...dirs], id, wait);
-        for (const f of p.files)
-          await client.pushFile(plan.instance, f.path, f.content, { mode: f.mode ?? 0o644 });
-        await client.pushFile(
-          plan.instance,
-          `${BOOT_HOOK_DIR}/${p.bootHook}`,
-          `#!/bin/sh\nsh ${p.startScript}\n`,
-          { mode: 0o755 },
-        );
-        const out = await execOrFail(client, plan.instance, ["sh", p.startScript], id, wait);
-        if (out.trim()) ctx.log(`${plan.instance}: ${out.trim().split("\n").slice(-1)[0]}`);
-        if (drift.length)
-          ctx.log(
-            `${id}: repaired: pushed ${p.files.length} payload files into ${plan.instance} and re-ran ${p.startScript}`,
-          );
-      }
-      await client.patchInstance(plan.instance, { config: { [PAYLOAD_HASH_KEY]: want } }, wait);
-      // Kept on the container's record too, so plans and gates show the hash instead of a placeholder.
-      await setRecordedHash(ctx, plan.instance, want);
-    },
-    async verify(ctx) {
-      const p = await payload(ctx);
-      const problem = await waitHealthy(p, 15_000, ctx.signal);
-      if (problem) {
-        throw new StepFailedError(id, `${plan.instance} is not serving: ${problem}.`, {
-          hint: `lxc exec ${plan.instance} -- sh -c 'tail -30 /var/log/labgate*.log /var/log/labgate/*.log'`,
-        });
-      }
-    },
-    async undo(ctx) {
-      const client = clientFor(o);
-      const instance = await client.getInstance(plan.instance);
-      if (!instance || instance.config[LAB_MARKER_KEY] !== o.lab || instance.status !== "Running") return;
-      const p = await payload(ctx);
-      const wait = { timeoutMs: o.timeoutMs, signal: ctx.signal };
-      await client.exec(plan.instance, p.stopCommand, wait);
-      await client.exec(plan.instance, ["rm", "-f", `${BOOT_HOOK_DIR}/${p.bootHook}`], wait);
-      // LXD removes a config key when it is set to "".
-      await client.patchInstance(plan.instance, { config: { [PAYLOAD_HASH_KEY]: "" } }, wait);
-      await setRecordedHash(ctx, plan.instance, undefined);
-    },
+    calls: deployCalls(o, plan, commands, []),
+    undoCalls: lxdUndoCalls(o, id) ?? [],
     diagnostics: [
       `lxc exec ${plan.instance} -- sh -c 'tail -30 /var/log/labgate*.log /var/log/labgate/*.log'`,
       `lxc exec ${plan.instance} -- ss -ltnp`,
     ],
+  };
+  return {
+    description,
+    current: (ctx) => ({ ...description, calls: deployCalls(o, plan, commands, ctx.resources()) }),
+    actions: {
+      async check(ctx) {
+        const facts = await state(ctx);
+        if (facts.problem) return { done: false, detail: facts.problem, facts };
+        return {
+          done: true,
+          detail: facts.notProbed
+            ? `${plan.instance} answers; not probed through its backends (${facts.notProbed.join(", ")})`
+            : `${plan.instance} is serving`,
+          facts,
+        };
+      },
+      async apply(ctx, found) {
+        const { payload: p, want, drift, mode, deployed } = found.facts;
+        const client = clientFor(o);
+        if (drift.length) ctx.log(`${id}: drift found: ${drift.join("; ")}`);
+        const wait = { timeoutMs: o.timeoutMs, signal: ctx.signal };
+        let healthy = false;
+        if (mode === "cloud-init" && !deployed && (await hasCloudInit(client, plan.instance, wait))) {
+          ctx.log(`${plan.instance}: waiting for cloud-init to finish`);
+          await client.exec(plan.instance, ["sh", "-c", "cloud-init status --wait || true"], wait);
+          healthy = (await waitHealthy(p, 30_000, ctx.signal)) === undefined;
+          if (!healthy)
+            ctx.log(`${plan.instance}: cloud-init did not bring it up; pushing the payload instead`);
+        }
+        if (!healthy) {
+          const dirs = [
+            ...new Set([
+              ...p.files.map((f) => f.path.slice(0, f.path.lastIndexOf("/")) || "/"),
+              BOOT_HOOK_DIR,
+            ]),
+          ];
+          await execOrFail(client, plan.instance, ["mkdir", "-p", ...dirs], id, wait);
+          for (const f of p.files)
+            await client.pushFile(plan.instance, f.path, f.content, { mode: f.mode ?? 0o644 });
+          await client.pushFile(
+            plan.instance,
+            `${BOOT_HOOK_DIR}/${p.bootHook}`,
+            `#!/bin/sh\nsh ${p.startScript}\n`,
+            {
+              mode: 0o755,
+            },
+          );
+          const out = await execOrFail(client, plan.instance, ["sh", p.startScript], id, wait);
+          if (out.trim()) ctx.log(`${plan.instance}: ${out.trim().split("\n").slice(-1)[0]}`);
+          if (drift.length)
+            ctx.log(
+              `${id}: repaired: pushed ${p.files.length} payload files into ${plan.instance} and re-ran ${p.startScript}`,
+            );
+        }
+        await client.patchInstance(plan.instance, { config: { [PAYLOAD_HASH_KEY]: want } }, wait);
+        // Kept on the container's record too, so plans and gates show the hash instead of a placeholder.
+        await setRecordedHash(ctx, plan.instance, want);
+      },
+      async verify(ctx) {
+        const p = await payload(ctx);
+        const problem = await waitHealthy(p, 15_000, ctx.signal);
+        if (problem) {
+          throw new StepFailedError(id, `${plan.instance} is not serving: ${problem}.`, {
+            hint: `lxc exec ${plan.instance} -- sh -c 'tail -30 /var/log/labgate*.log /var/log/labgate/*.log'`,
+          });
+        }
+      },
+      async undo(ctx) {
+        const client = clientFor(o);
+        const instance = await client.getInstance(plan.instance);
+        if (!instance || instance.config[LAB_MARKER_KEY] !== o.lab || instance.status !== "Running") return;
+        const p = await payload(ctx);
+        const wait = { timeoutMs: o.timeoutMs, signal: ctx.signal };
+        await client.exec(plan.instance, p.stopCommand, wait);
+        await client.exec(plan.instance, ["rm", "-f", `${BOOT_HOOK_DIR}/${p.bootHook}`], wait);
+        // LXD removes a config key when it is set to "".
+        await client.patchInstance(plan.instance, { config: { [PAYLOAD_HASH_KEY]: "" } }, wait);
+        await setRecordedHash(ctx, plan.instance, undefined);
+      },
+    },
   };
 }
 

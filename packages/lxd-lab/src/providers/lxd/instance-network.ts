@@ -28,6 +28,10 @@ export function renderNetworkScript(a: StaticAddress, device = "eth0"): string {
 }
 
 /** cloud-init network-config (version 2) for images with cloud-init: core's one renderer, on the container's eth0. */
+export function cloudInitNetwork(a: StaticAddress, device = "eth0"): Record<string, unknown> {
+  return staticNetworkConfig(a, { device });
+}
+
 export function renderCloudInitNetworkConfig(a: StaticAddress, device = "eth0"): string {
-  return renderNetworkConfig(staticNetworkConfig(a, { device }));
+  return renderNetworkConfig(cloudInitNetwork(a, device));
 }

@@ -1,14 +1,16 @@
-import type { LxdClient } from "@labgate/core";
+import {
+  LXD_CLOUD_INIT_KEYS,
+  LXD_LEGACY_CLOUD_INIT_KEYS,
+  type LxdClient,
+  type LxdCloudInitKeys,
+} from "@labgate/core";
 import { resolveImageRef } from "./image-source.js";
 import type { LxdLabOptions } from "./lxd-lab-options.js";
 
 export type ResolvedPayload = "cloud-init" | "push";
 
-/** The config keys cloud-init reads: `cloud-init.*` since LXD's "cloud_init" API extension, `user.*` before. */
-export interface CloudInitKeys {
-  userData: string;
-  networkConfig: string;
-}
+/** The config keys cloud-init reads (core's lxd-node.ts): `cloud-init.*` since LXD's "cloud_init" API extension, `user.*` before. */
+export type CloudInitKeys = LxdCloudInitKeys;
 
 /**
  * "auto": cloud-init when the image has it (Ubuntu images, `variant: cloud`, or the property
@@ -29,8 +31,17 @@ export async function resolvePayloadMode(client: LxdClient, o: LxdLabOptions): P
   return "push";
 }
 
+/** The payload mode the plan can tell from the spec alone (no I/O): "auto" when only the image can say. */
+export function plannedPayloadMode(o: LxdLabOptions): "cloud-init" | "push" | "auto" {
+  if (o.payload !== "auto") return o.payload;
+  const ref = resolveImageRef(o.image);
+  // Remote images decide as resolvePayloadMode does; a local one by labgate's naming (…-cloud) when
+  // its properties cannot be read, which planning does not do.
+  if (ref.where === "remote")
+    return ref.server?.includes("cloud-images.ubuntu.com") || /cloud/.test(ref.alias) ? "cloud-init" : "push";
+  return /cloud/.test(ref.alias) ? "cloud-init" : "auto";
+}
+
 export async function cloudInitKeys(client: LxdClient): Promise<CloudInitKeys> {
-  return (await client.hasExtension("cloud_init"))
-    ? { userData: "cloud-init.user-data", networkConfig: "cloud-init.network-config" }
-    : { userData: "user.user-data", networkConfig: "user.network-config" };
+  return (await client.hasExtension("cloud_init")) ? LXD_CLOUD_INIT_KEYS : LXD_LEGACY_CLOUD_INIT_KEYS;
 }

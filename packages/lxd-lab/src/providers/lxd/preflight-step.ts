@@ -8,7 +8,8 @@ import {
   subnetOf,
   subnetsOverlap,
 } from "@labgate/core";
-import type { Step } from "../../engine/step.js";
+import type { StepCall } from "../../engine/plan-step.js";
+import type { LabStep } from "../../engine/step.js";
 import { canListen, conflictingOwners, describePortOwners, findPortOwners } from "../local/port-owner.js";
 import { exposeDevice } from "./expose-step.js";
 import { resolveImageRef } from "./image-source.js";
@@ -203,42 +204,52 @@ export function preflightError(report: PreflightReport): PreconditionError {
   );
 }
 
-export function preflightStep(o: LxdLabOptions, clientFor: LxdClientFactory): Step {
+/** What preflight found: the problems (apply refuses with them) and the facts it saw. */
+export type PreflightFacts = PreflightReport;
+
+export function preflightStep(o: LxdLabOptions, clientFor: LxdClientFactory): LabStep<PreflightFacts> {
   const run = () => lxdPreflight(clientFor(o), o);
+  const http = (display: string): StepCall => ({ kind: "http", display });
   return {
-    id: "preflight",
-    readOnly: true,
-    title: "Check the LXD host",
-    why:
-      "Before anything is created, labgate checks that LXD answers on its socket, that the storage pool for the " +
-      "containers exists, that the bridge name is free (or already this lab's), that the subnet collides with no other " +
-      "LXD network (naming the lab that owns it) or host interface, that the expose address is free on the host " +
-      "and that the image is present. Each problem comes with the command that fixes it. Nothing changes.",
-    commands: [
-      "GET /1.0",
-      `GET /1.0/storage-pools/${o.storagePool}`,
-      "GET /1.0/networks?recursion=1",
-      "GET /1.0/instances?recursion=1",
-      `ss -ltn   # ${o.expose.address}:${o.expose.port} (expose) must be free or this lab's; ip -4 addr: no overlap with ${o.subnet.cidr}`,
-      resolveImageRef(o.image).where === "local"
-        ? `GET /1.0/images/aliases/${o.image}`
-        : `(image ${o.image} is pulled by LXD)`,
-    ],
-    async check() {
-      const report = await run();
-      return { done: report.problems.length === 0, detail: report.facts.join("; ") };
+    description: {
+      id: "preflight",
+      readOnly: true,
+      title: "Check the LXD host",
+      why:
+        "Before anything is created, labgate checks that LXD answers on its socket, that the storage pool for the " +
+        "containers exists, that the bridge name is free (or already this lab's), that the subnet collides with no other " +
+        "LXD network (naming the lab that owns it) or host interface, that the expose address is free on the host " +
+        "and that the image is present. Each problem comes with the command that fixes it. Nothing changes.",
+      calls: [
+        http("GET /1.0"),
+        http(`GET /1.0/storage-pools/${o.storagePool}`),
+        http("GET /1.0/networks?recursion=1"),
+        http("GET /1.0/instances?recursion=1"),
+        {
+          kind: "probe",
+          display: `ss -ltn   # ${o.expose.address}:${o.expose.port} (expose) must be free or this lab's; ip -4 addr: no overlap with ${o.subnet.cidr}`,
+        },
+        resolveImageRef(o.image).where === "local"
+          ? http(`GET /1.0/images/aliases/${o.image}`)
+          : { display: `(image ${o.image} is pulled by LXD)` },
+      ],
+      diagnostics: ["lxc info", "lxc storage list", "lxc network list", "lxc image list"],
     },
-    async apply() {
-      const report = await run();
-      if (report.problems.length) throw preflightError(report);
+    actions: {
+      async check() {
+        const report = await run();
+        return { done: report.problems.length === 0, detail: report.facts.join("; "), facts: report };
+      },
+      async apply(_ctx, found) {
+        if (found.facts.problems.length) throw preflightError(found.facts);
+      },
+      async verify() {
+        const report = await run();
+        if (report.problems.length) throw preflightError(report);
+      },
+      async undo() {
+        // read-only step: nothing to remove
+      },
     },
-    async verify() {
-      const report = await run();
-      if (report.problems.length) throw preflightError(report);
-    },
-    async undo() {
-      // read-only step: nothing to remove
-    },
-    diagnostics: ["lxc info", "lxc storage list", "lxc network list", "lxc image list"],
   };
 }

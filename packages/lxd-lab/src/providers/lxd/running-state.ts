@@ -1,5 +1,6 @@
 import type { LxdClient } from "@labgate/core";
-import type { Step } from "../../engine/step.js";
+import type { Found } from "../../engine/plan-step.js";
+import type { LabStep, StepContext } from "../../engine/step.js";
 
 /**
  * What LXD says about instances that are not running ("app1 is Stopped", "app1 is missing"), read
@@ -17,18 +18,42 @@ export async function notRunning(client: LxdClient, instances: string[]): Promis
   return found.filter((s): s is string => s !== undefined);
 }
 
+/** What the wrapped check found: the step's own finding, or the instances that kept it from asking. */
+export type RunningFirstFacts = { probed: Found<unknown> } | { notRunning: string[] };
+
 /**
  * A step whose check sends requests through the lab (the bench step's "does the LB answer now") asks
  * LXD first: while one of `instances` is not running it reports that at once instead of a request that
  * HAProxy may route to the stopped container and hold for its connect timeout.
  */
-export function checkRunningFirst(step: Step, client: () => LxdClient, instances: string[]): Step {
+export function checkRunningFirst(
+  step: LabStep,
+  client: () => LxdClient,
+  instances: string[],
+): LabStep<RunningFirstFacts> {
+  const current = step.current;
   return {
-    ...step,
-    async check(ctx) {
-      const down = await notRunning(client(), instances);
-      if (down.length) return { done: false, detail: `not probed: ${down.join(", ")}` };
-      return step.check(ctx);
+    description: step.description,
+    ...(current ? { current: (ctx: StepContext) => current(ctx) } : {}),
+    actions: {
+      async check(ctx) {
+        const down = await notRunning(client(), instances);
+        if (down.length)
+          return { done: false, detail: `not probed: ${down.join(", ")}`, facts: { notRunning: down } };
+        const found = await step.actions.check(ctx);
+        return {
+          done: found.done,
+          ...(found.detail ? { detail: found.detail } : {}),
+          facts: { probed: found },
+        };
+      },
+      async apply(ctx, found) {
+        // The step's own check never ran while an instance was down: what its apply needs is asked for now.
+        const own = "probed" in found.facts ? found.facts.probed : await step.actions.check(ctx);
+        await step.actions.apply(ctx, own);
+      },
+      verify: (ctx) => step.actions.verify(ctx),
+      undo: (ctx) => step.actions.undo(ctx),
     },
   };
 }

@@ -1,3 +1,4 @@
+import type { StepCall } from "../../engine/plan-step.js";
 import { BOOT_HOOK_DIR } from "./instance-network.js";
 import { EXPOSE_DEVICE, type LxdLabOptions } from "./lxd-lab-options.js";
 
@@ -7,7 +8,12 @@ const PAYLOAD_HASH_KEY = "user.labgate.payload-hash";
  * The calls each LXD step's undo makes, as shown at the undo gate (the same order as its `undo`). Every
  * removal is guarded by the lab marker: an object without `user.labgate.lab=<lab>` is left in place.
  */
-export function lxdUndoCalls(o: LxdLabOptions, stepId: string): string[] | undefined {
+export function lxdUndoCalls(o: LxdLabOptions, stepId: string): StepCall[] | undefined {
+  const calls = undoDisplays(o, stepId);
+  return calls?.map((display) => ({ kind: display.startsWith("release") ? "file" : "http", display }));
+}
+
+function undoDisplays(o: LxdLabOptions, stepId: string): string[] | undefined {
   const marker = `(only if it carries user.labgate.lab=${o.lab})`;
   if (stepId === "create-network") return [`DELETE /1.0/networks/${o.bridge}   ${marker}`];
   if (stepId === "allocate-addresses")

@@ -1,0 +1,83 @@
+import type { LxdClient } from "@labgate/core";
+import type { StepCall } from "../../engine/plan-step.js";
+import { StepFailedError } from "../../errors.js";
+import { BOOT_HOOK_DIR } from "./instance-network.js";
+
+export interface LxdWait {
+  timeoutMs: number;
+  signal: AbortSignal;
+}
+
+/** Whether the instance's image really has cloud-init (a "cloud-init" spec on a plain image falls back to push). */
+export async function hasCloudInit(client: LxdClient, instance: string, wait: LxdWait): Promise<boolean> {
+  return (await client.exec(instance, ["sh", "-c", "command -v cloud-init"], wait)).exitCode === 0;
+}
+
+/** `POST /1.0/instances/NAME/exec {"command":[...]}`: how an exec is shown, from the argv it sends. */
+export function execCall(instance: string, command: string[], comment?: string): StepCall {
+  return {
+    kind: "http",
+    display: `POST /1.0/instances/${instance}/exec ${JSON.stringify({ command, "record-output": true })}${comment ? `   # ${comment}` : ""}`,
+  };
+}
+
+/** A shell script pushed into an instance (its directory made first) and run: the calls and their argv, once. */
+export interface ScriptRun {
+  instance: string;
+  path: string;
+  content: string;
+  mkdir: string[];
+  run: string[];
+  calls: StepCall[];
+}
+
+export function scriptRun(instance: string, path: string, content: string, summary: string): ScriptRun {
+  const dir = path.slice(0, path.lastIndexOf("/")) || "/";
+  const mkdir = ["mkdir", "-p", ...new Set([dir, BOOT_HOOK_DIR])];
+  const run = ["sh", path];
+  return {
+    instance,
+    path,
+    content,
+    mkdir,
+    run,
+    calls: [
+      execCall(instance, mkdir),
+      { kind: "http", display: `POST /1.0/instances/${instance}/files?path=${path}   # ${summary}` },
+      execCall(instance, run),
+    ],
+  };
+}
+
+/** Pushes the script and runs it; a non-zero exit fails the step with its output. */
+export async function runScript(
+  client: LxdClient,
+  s: ScriptRun,
+  stepId: string,
+  wait: LxdWait,
+): Promise<string> {
+  await execOrFail(client, s.instance, s.mkdir, stepId, wait);
+  await client.pushFile(s.instance, s.path, s.content, { mode: 0o755 });
+  return execOrFail(client, s.instance, s.run, stepId, wait);
+}
+
+export async function execOrFail(
+  client: LxdClient,
+  instance: string,
+  command: string[],
+  stepId: string,
+  wait: LxdWait,
+): Promise<string> {
+  const result = await client.exec(instance, command, wait);
+  if (result.exitCode !== 0) {
+    throw new StepFailedError(
+      stepId,
+      `\`${command.join(" ")}\` in ${instance} exited with ${result.exitCode}: ${(result.stderr || result.stdout).trim().slice(-800) || "no output"}`,
+      {
+        hint: `lxc exec ${instance} -- ${command.join(" ")}`,
+        details: { stdout: result.stdout.slice(-2000), stderr: result.stderr.slice(-2000) },
+      },
+    );
+  }
+  return result.stdout;
+}
