@@ -35,7 +35,8 @@ describe("undo gates show the calls undo makes", () => {
     const steps = planSteps(localProvider, defaultLabSpec()).map((s) => s.description);
     const undo = Object.fromEntries(steps.map((s) => [s.id, s.undoCalls?.map((c) => c.display)]));
     expect(undo["start-app1"]).toEqual([
-      expect.stringContaining("kill -TERM $(cat <state>/run/app1.pid)"),
+      // The process group: the app and what it started (core stopProcessNode).
+      expect.stringContaining("kill -TERM -$(cat <state>/run/app1.pid)"),
       "rm -f <state>/run/app1.pid",
     ]);
     expect(undo["start-haproxy"]).toContain("rm -f <state>/run/haproxy.cfg <state>/run/haproxy.sock");
