@@ -11,31 +11,15 @@ describe("labgate errors", () => {
     const listing = JSON.parse(run.stdout) as ExitCodeEntry[];
     expect(listing.map((e) => e.exitCode)).toEqual(Object.values(ExitCode).sort((a, b) => a - b));
     const codesOf = (exit: number) => listing.find((e) => e.exitCode === exit)?.codes ?? [];
-    expect(codesOf(ExitCode.STATE)).toContainEqual({
-      code: "LEDGER_LOCKED",
-      error: "StateError",
-      package: "@labgate/core",
-    });
-    expect(codesOf(ExitCode.TIMEOUT)).toContainEqual({
-      code: "LXD_TIMEOUT",
-      error: "LxdTimeoutError",
-      package: "@labgate/core",
-    });
-    expect(codesOf(ExitCode.NOT_CONFIRMED)).toContainEqual({
-      code: "DECLINED",
-      error: "NotConfirmedError",
-      package: "@labgate/lxd-lab",
-    });
-    expect(codesOf(ExitCode.PRECONDITION)).toContainEqual({
-      code: "BENCH_AUTOCANNON_UNSUPPORTED",
-      error: "BenchSetupError",
-      package: "@labgate/bench",
-    });
-    expect(codesOf(ExitCode.INVALID_INPUT)).toContainEqual({
-      code: "USAGE",
-      error: "UsageError",
-      package: "@labgate/cli",
-    });
+    for (const [exit, code, error, pkg] of [
+      [ExitCode.STATE, "LEDGER_LOCKED", "StateError", "@labgate/core"],
+      [ExitCode.TIMEOUT, "LXD_TIMEOUT", "LxdTimeoutError", "@labgate/core"],
+      [ExitCode.NOT_CONFIRMED, "DECLINED", "NotConfirmedError", "@labgate/lxd-lab"],
+      [ExitCode.PRECONDITION, "BENCH_AUTOCANNON_UNSUPPORTED", "BenchSetupError", "@labgate/bench"],
+      [ExitCode.INVALID_INPUT, "USAGE", "UsageError", "@labgate/cli"],
+    ] as const) {
+      expect(codesOf(exit)).toContainEqual({ code, error, package: pkg });
+    }
     // Each listed pair is what that class really exits with.
     expect(new StateError("LEDGER_LOCKED", "locked").exitCode).toBe(ExitCode.STATE);
     expect(new LxdTimeoutError("late").exitCode).toBe(ExitCode.TIMEOUT);

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ExitCode, readLedger } from "@labgate/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freeRange, sh } from "../../../lxd-lab/src/test-support/free-range.js";
 import { runCliInProcess as cli } from "../test-support/in-process-cli.js";
 
 // Issue 16.1: a network namespace joined to this host by a veth pair stands in for the forgotten VM
@@ -22,22 +23,8 @@ let dir: string;
 let files: string[];
 let squatterMac: string;
 
-function sh(...args: string[]): string {
-  return execFileSync(args[0] as string, args.slice(1), {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-}
-
-/** A 10.213.x.0/24 no route on this machine uses (concurrent suites pick other random ones). */
-function freeSubnet(): string {
-  const routes = sh("ip", "-4", "route", "show", "table", "all");
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const candidate = `10.213.${2 + Math.floor(Math.random() * 250)}`;
-    if (!routes.includes(`${candidate}.`)) return candidate;
-  }
-  throw new Error("no free 10.213.x.0/24 for the probe test");
-}
+/** A 10.213.x (the /24's first three octets) no route or address on this machine uses. */
+const freeSubnet = () => freeRange("10.213", " for the probe test").slice(0, -".0/24".length);
 
 describe.skipIf(!isRoot)("ip allocate probes the wire (netns + veth pair, needs root)", () => {
   beforeAll(async () => {
