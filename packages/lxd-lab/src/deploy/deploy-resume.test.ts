@@ -193,6 +193,65 @@ describe("a resumed deploy apply finds its node stopped: wait-running starts it,
   }, 60_000);
 });
 
+describe("wait-running starts only the node the record still names", () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "labgate-deploy-restart-"));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("local: a record replaced while the gate asked is refused (DEPLOY_RECORD_INCOMPLETE); the stopped node stays stopped", async () => {
+    const spec: DeploySpec = {
+      name: "node1",
+      platform: "local",
+      os: { family: "linux" },
+      cores: 1,
+      memory_mib: 128,
+      network: {},
+      platform_options: {
+        local: { command: [process.execPath, "-e", "setInterval(() => {}, 1000)"], log_dir: dir },
+      },
+    };
+    const adapter = new LocalAdapter({ spec, pollIntervalMs: 20 });
+    const statePath = join(dir, "local-node1.json");
+    const d: Deployment = {
+      adapter,
+      spec,
+      pool: new IpPool({ config: localLoopbackPoolConfig(), statePath: join(dir, "ledger.json") }),
+      statePath,
+    };
+    let ref: NodeRef | undefined;
+    try {
+      await apply(d, answeringGate().gate);
+      ref = (await readDeployRecord(statePath))?.ref as NodeRef;
+      await adapter.stop(ref);
+      const replaced = { ...ref, id: "999999", location: { ...ref.location, started: "1" } };
+      const gate: Gate = {
+        interactive: false,
+        confirmsAll: true,
+        async confirm(request) {
+          // While the question is open, someone else's apply or a hand edit records another node.
+          if (request.step.id === "wait-running") {
+            const record = JSON.parse(await readFile(statePath, "utf8"));
+            await writeFile(statePath, JSON.stringify({ ...record, ref: replaced }));
+          }
+          return "yes";
+        },
+        close() {},
+      };
+      await expect(apply(d, gate)).rejects.toMatchObject({
+        stepId: "wait-running",
+        cause: { code: "DEPLOY_RECORD_INCOMPLETE", message: expect.stringContaining(`node ${ref.id}`) },
+      });
+      expect((await adapter.get(ref))?.state).toBe("stopped");
+    } finally {
+      if (ref) await adapter.destroy(ref);
+    }
+  }, 60_000);
+});
+
 describe("an interrupted apply nobody can resume (no findByName, no id) is refused before the ledger is written", () => {
   let dir: string;
   beforeEach(async () => {

@@ -65,7 +65,7 @@ export function waitRunningStep(
             "Run create-node first: `labgate deploy apply` without --step runs every step that is not done.",
             { statePath: c.statePath },
           );
-        if (found.facts.stopped) await startRecorded(c, ref);
+        if (found.facts.stopped) await startRecorded(c, found.facts.stopped);
         c.log(`Waiting for ${c.platform} node ${ref.id} to run ...`);
         c.report.info = await c.adapter.waitUntilRunning(ref, {
           timeoutMs: c.timeoutMs,
@@ -95,24 +95,27 @@ function startCall(ref: NodeRef): StepCall {
 }
 
 /**
- * Starts the recorded node. As create does, the intent is on disk before the mutating call: here the
- * complete record already names the node, so beforeMutation only makes sure it still does (a destroy
- * run meanwhile, or a record replaced by hand, must not lead to starting a node nobody records).
+ * Starts the node check found stopped. As create does, the intent is on disk before the mutating call:
+ * the complete record already names the node, so it is only confirmed that it still does, before the
+ * start and again before each call the adapter announces (a destroy run meanwhile, or a record replaced
+ * by hand, must not lead to starting a node nobody records).
  */
-async function startRecorded(c: DeployContext, ref: NodeRef): Promise<void> {
-  c.log(`Starting ${c.platform} node ${ref.id} (${ref.name}): it is stopped ...`);
-  await c.adapter.start(ref, {
+async function startRecorded(c: DeployContext, node: NodeRef): Promise<void> {
+  const stillRecorded = async (target: NodeRef) => {
+    const recorded = await recordedNode(c);
+    if (recorded?.id !== target.id)
+      throw new DeployStepError(
+        "DEPLOY_RECORD_INCOMPLETE",
+        `${c.statePath} no longer records ${c.platform} node ${target.id}; it was not started.`,
+        `Read it (\`cat ${c.statePath}\`) and run \`labgate deploy apply\` again: its checks look at what the record names now.`,
+        { statePath: c.statePath, node: target.id },
+      );
+  };
+  await stillRecorded(node);
+  c.log(`Starting ${c.platform} node ${node.id} (${node.name}): it is stopped ...`);
+  await c.adapter.start(node, {
     onCall: (d) => c.log(`  → ${d}`),
-    beforeMutation: async (target) => {
-      const recorded = await recordedNode(c);
-      if (recorded?.id !== target.id)
-        throw new DeployStepError(
-          "DEPLOY_RECORD_INCOMPLETE",
-          `${c.statePath} no longer records ${c.platform} node ${target.id}; it was not started.`,
-          `Read it (\`cat ${c.statePath}\`) and run \`labgate deploy apply\` again.`,
-          { statePath: c.statePath, node: target.id },
-        );
-    },
+    beforeMutation: stillRecorded,
     ...(c.signal ? { signal: c.signal } : {}),
   });
 }
