@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -188,14 +188,16 @@ describe("lab and deploy create OpenNebula VMs through the same core function", 
     const claim = String(ref.location?.intent);
     expect(made.at(-1)?.params).toEqual(oneVmInstantiation(adapter.node(deploy, claim)).params);
     // And neither builds the call itself: core's instantiateOneVm is the only caller of templateInstantiate.
-    const sources = {
-      lab: join(import.meta.dirname, "vm-steps.ts"),
-      adapter: join(import.meta.dirname, "../../../../core/src/adapters/opennebula.ts"),
-    };
-    for (const [who, file] of Object.entries(sources)) {
-      const text = await readFile(file, "utf8");
-      expect(text, who).toContain("instantiateOneVm(");
-      expect(text, who).not.toMatch(/templateInstantiate\(|one\.template\.instantiate"/);
-    }
+    const adapterFile = join(import.meta.dirname, "../../../../core/src/adapters/opennebula.ts");
+    const labFiles = (await readdir(import.meta.dirname))
+      .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))
+      .map((f) => join(import.meta.dirname, f));
+    const texts = await Promise.all([adapterFile, ...labFiles].map((f) => readFile(f, "utf8")));
+    for (const [i, text] of texts.entries())
+      expect(text, [adapterFile, ...labFiles][i]).not.toMatch(
+        /templateInstantiate\(|"one\.template\.instantiate"/,
+      );
+    expect(texts[0]).toContain("instantiateOneVm(");
+    expect(await readFile(join(import.meta.dirname, "vm-steps.ts"), "utf8")).toContain("instantiateOneVm(");
   }, 60_000);
 });

@@ -1,4 +1,4 @@
-import { InvalidInputError, PreconditionError } from "@labgate/core";
+import { InvalidInputError, oneNodeState, PreconditionError } from "@labgate/core";
 import type {
   LabProvider,
   LabVerifyOptions,
@@ -88,7 +88,7 @@ export function createOpenNebulaProvider(deps: OneLabDeps = {}): LabProvider {
           out.push({
             kind: "one-vm",
             id: r.id,
-            health: vm.label === "ACTIVE/RUNNING" ? "healthy" : "unhealthy",
+            health: oneNodeState(vm) === "running" ? "healthy" : "unhealthy",
             detail: `${vm.name} ${vm.label}`,
           });
         } catch (error) {

@@ -1,3 +1,4 @@
+import type { StepCall, StepDescription } from "../../engine/plan-step.js";
 import type { LabStep, LabVerifyResult, StepContext } from "../../engine/step.js";
 import { StepFailedError } from "../../errors.js";
 import { defaultVerify, type OneLabRuntime, type VerifyTarget } from "./one-lab-runtime.js";
@@ -21,14 +22,24 @@ export async function runVerify(
   return (rt.deps.verify ?? defaultVerify)(target, ctx);
 }
 
+/** The probe as shown: the URL runVerify sends to once it is known (exposure, or the LB's recorded address). */
+function verifyCall(url = "http://LB/"): StepCall {
+  return { display: `GET ${url} ×20, counting X-Served-By`, kind: "probe" };
+}
+
 export function verifyStep(rt: OneLabRuntime): LabStep<undefined> {
+  const description: StepDescription = {
+    id: "one-verify",
+    readOnly: true,
+    title: "Verify round robin through the load balancer",
+    why: "Sends requests through the load balancer and checks that every answer carries X-Served-By, that every app instance served, and that the split is even: the proof that HAProxy, the apps and the network all work together.",
+    calls: [verifyCall()],
+  };
   return {
-    description: {
-      id: "one-verify",
-      readOnly: true,
-      title: "Verify round robin through the load balancer",
-      why: "Sends requests through the load balancer and checks that every answer carries X-Served-By, that every app instance served, and that the split is even: the proof that HAProxy, the apps and the network all work together.",
-      calls: [{ display: "GET http://LB/ ×20, counting X-Served-By", kind: "probe" }],
+    description,
+    current: (ctx) => {
+      const known = rt.options.expose || rt.addresses(ctx).has(rt.options.lb.name);
+      return known ? { ...description, calls: [verifyCall(verifyTarget(rt, ctx).url)] } : description;
     },
     actions: {
       async check(ctx) {
