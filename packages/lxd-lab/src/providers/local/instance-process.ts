@@ -177,6 +177,12 @@ export async function stopManagedProcess(
   const address =
     typeof record?.data?.["address"] === "string" ? (record.data["address"] as string) : labAddress(ctx);
   const node = recordedNode(record);
+  const legacyPid = record?.data?.["pid"];
+  if (!node && typeof legacyPid === "number") {
+    ctx.log(
+      `${p.name}: left pid ${legacyPid} alone: its record has no start time (an older labgate wrote it), so it cannot be proven to be ${p.name} still; if it is, stop it yourself: kill ${legacyPid}`,
+    );
+  }
   if (node && (await ownedProcess(node, p.markers))) {
     const how = await stopProcessNode(node, { name: p.name });
     ctx.log(

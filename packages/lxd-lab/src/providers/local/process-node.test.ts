@@ -86,7 +86,14 @@ describe("the local lab and the local deploy platform share one process-node cod
       const lab = defaultLabSpec();
       const store = new LabStateStore(join(root, "lab"));
       await store.load();
-      const ctx = createStepContext(store, lab, localProvider, () => {}, new AbortController().signal);
+      const logs: string[] = [];
+      const ctx = createStepContext(
+        store,
+        lab,
+        localProvider,
+        (m) => logs.push(m),
+        new AbortController().signal,
+      );
       const p = { name: "app1", markers: ["sleep"], ports: [] };
       const record = (startTime: string | undefined) =>
         ctx.record({
@@ -101,6 +108,7 @@ describe("the local lab and the local deploy platform share one process-node cod
       expect(await ownProcessAlive(ctx, p)).toBeUndefined();
       await stopManagedProcess(ctx, p);
       expect((await adapter.get(ref))?.state).toBe("running");
+      expect(logs.join("\n")).toContain(`left pid ${ref.id} alone: its record has no start time`);
 
       await record(started);
       expect(await ownProcessAlive(ctx, p)).toBe(Number(ref.id));
