@@ -102,6 +102,15 @@ describe("labgate demo", () => {
     );
     expect(code).toBe(0);
     const result = JSON.parse(t.out());
+    // The phases announced before they ran, each with its why, are in the document and on stderr.
+    expect(result.phases.map((p: { id: string }) => p.id)).toEqual([
+      "up",
+      "verify",
+      "bench",
+      "report",
+      "down",
+    ]);
+    for (const phase of result.phases) expect(t.err()).toContain(phase.why.split("\n")[0]);
     expect(result.up).toMatchObject({ complete: true });
     expect(result.verify).toMatchObject({ passed: true });
     expect(result.bench).toMatchObject({
