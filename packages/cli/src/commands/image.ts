@@ -11,6 +11,7 @@ import {
 import type { Command } from "commander";
 import { createOutput } from "../output.js";
 import { type LabIo, makeGate, processIo, withInterrupt } from "./lab-context.js";
+import { LXD_SOCKET_HELP } from "./lxd-socket-help.js";
 
 export interface ImageBuildFlags {
   alias?: string;
@@ -48,7 +49,7 @@ export function registerImageCommands(program: Command): void {
     .option("--mirror <url>", "Debian mirror (default: the one in /etc/apt/sources.list[.d])")
     .option("--package <name>", "extra package to include, repeatable", collect, [])
     .option("--cache <dir>", "cache directory (default $LABGATE_IMAGE_CACHE or ~/.cache/labgate/images)")
-    .option("--socket <path>", "LXD unix socket (default: LXD_SOCKET, snap, /var/lib/lxd)")
+    .option("--socket <path>", LXD_SOCKET_HELP)
     .option("--rebuild", "build again even when the cache has this image")
     .option("--no-import", "only build the tarballs; do not talk to LXD")
     .option(

@@ -31,7 +31,7 @@ export interface IpReconcileFlags extends IpCommonFlags {
   network?: string[];
   fix?: boolean;
   yes?: boolean;
-  /** LXD's unix socket (default: LXD's own default). */
+  /** LXD's unix socket (default: lxdSocketCandidates' order). */
   socket?: string;
   /** OpenNebula's XML-RPC endpoint (default $ONE_XMLRPC, or the --lab's providerOptions). */
   endpoint?: string;

@@ -18,6 +18,7 @@ import { ipProbeCommand } from "./ip-probe.js";
 import { ipReconcileCommand } from "./ip-reconcile.js";
 import { ipReleaseCommand } from "./ip-release.js";
 import { ipReserveCommand } from "./ip-reserve.js";
+import { LXD_SOCKET_HELP } from "./lxd-socket-help.js";
 
 /** `labgate ip allocate|release|list|reserve|probe|log`. */
 export function registerIpCommands(program: Command): void {
@@ -159,7 +160,7 @@ export function registerIpCommands(program: Command): void {
         "only this network (repeatable; default: every configured network and every network in the ledger)",
         (value: string, previous: string[] = []) => [...previous, value],
       )
-      .option("--socket <path>", "LXD's unix socket (default: LXD's)")
+      .option("--socket <path>", LXD_SOCKET_HELP)
       .option(
         "--endpoint <url>",
         "OpenNebula XML-RPC endpoint (default $ONE_XMLRPC or the --lab's; session from ONE_SESSION/ONE_AUTH)",

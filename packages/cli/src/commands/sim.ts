@@ -13,6 +13,7 @@ import {
 import type { Command } from "commander";
 import { createOutput } from "../output.js";
 import { type LabIo, processIo } from "./lab-context.js";
+import { LXD_SOCKET_HELP } from "./lxd-socket-help.js";
 
 export interface SimOpenNebulaFlags {
   listen?: string;
@@ -52,7 +53,7 @@ export function registerSimCommands(program: Command): void {
     .option("--lxd", "run VMs as real LXD containers on this machine")
     .option("--one-version <version>", `behave like OpenNebula ${VERSIONS.join(" | ")}`, "6.8")
     .option("--image <alias>", `LXD image of the containers (with --lxd; default ${SIM_DEFAULT_IMAGE})`)
-    .option("--socket <path>", "LXD unix socket (default: LXD_SOCKET, snap, /var/lib/lxd)")
+    .option("--socket <path>", LXD_SOCKET_HELP)
     .option("--user <name>", "the simulator's admin user", "oneadmin")
     .option("--json", "print the endpoint and auth file as JSON on stdout")
     .action(async (flags: SimOpenNebulaFlags) => {
