@@ -6,7 +6,8 @@ import {
   toTemplateXml,
   waitForVnetReady,
 } from "@labgate/core";
-import type { LabStep, StepContext } from "../../engine/step.js";
+import type { StepCall, StepDescription } from "../../engine/plan-step.js";
+import type { LabStep } from "../../engine/step.js";
 import type { OneLabRuntime } from "./one-lab-runtime.js";
 import { oneIpRecord } from "./one-records.js";
 
@@ -86,11 +87,17 @@ export function addressesStep(rt: OneLabRuntime): LabStep<undefined> {
   };
 }
 
-function vnetTemplate(rt: OneLabRuntime, ctx: StepContext): string {
+/**
+ * one.vn.allocate(template, cluster -1) for the addresses the address step recorded: the call shown (the ranges
+ * filled in once they are known) and the template apply sends come from here.
+ */
+function vnetAllocation(
+  rt: OneLabRuntime,
+  addresses: { ip: string; netmask: string; gateway: string; dns: string[] }[],
+) {
   const o = rt.options;
-  const addresses = [...rt.addresses(ctx).values()];
   const first = addresses[0];
-  return toTemplateXml({
+  const template = toTemplateXml({
     NAME: o.vnetName,
     VN_MAD: o.vnMad,
     BRIDGE: o.bridge,
@@ -102,25 +109,30 @@ function vnetTemplate(rt: OneLabRuntime, ctx: StepContext): string {
     // One single-address range per VM: exactly the addresses the pool gave out, nothing more.
     AR: addresses.map((a) => ({ TYPE: "IP4", IP: a.ip, SIZE: 1 })),
   });
+  const ranges = addresses.length
+    ? addresses.map((a) => `AR=[TYPE=IP4,IP=${a.ip},SIZE=1]`).join(" ")
+    : "AR=[TYPE=IP4,IP=..,SIZE=1]...";
+  const call: StepCall = {
+    display: `one.vn.allocate(<TEMPLATE NAME=${o.vnetName} VN_MAD=${o.vnMad} BRIDGE=${o.bridge} ${ranges}>, -1)`,
+    kind: "xmlrpc",
+  };
+  return { call, params: [template, -1] as const };
 }
 
 /** The virtual network `vnet-lxd` with an address range made of the pool's addresses. */
 export function vnetStep(rt: OneLabRuntime): LabStep<{ vnetId?: number }> {
   const o = rt.options;
+  const describe = (addresses: Parameters<typeof vnetAllocation>[1]): StepDescription => ({
+    id: "one-vnet",
+    title: `Create virtual network ${o.vnetName} on bridge ${o.bridge}`,
+    why: `OpenNebula hands addresses to VMs from a virtual network's address ranges (AR). ${o.vnetName} is attached to the host bridge ${o.bridge} and contains only the static addresses reserved in the previous step, so OpenNebula can never give a VM an address someone else uses.`,
+    calls: [vnetAllocation(rt, addresses).call],
+    undoCalls: [{ display: "one.vn.delete(ID)", kind: "xmlrpc" }],
+    diagnostics: [`onevnet show ${o.vnetName}`, `ip link show ${o.bridge}  # on the host`],
+  });
   return {
-    description: {
-      id: "one-vnet",
-      title: `Create virtual network ${o.vnetName} on bridge ${o.bridge}`,
-      why: `OpenNebula hands addresses to VMs from a virtual network's address ranges (AR). ${o.vnetName} is attached to the host bridge ${o.bridge} and contains only the static addresses reserved in the previous step, so OpenNebula can never give a VM an address someone else uses.`,
-      calls: [
-        {
-          display: `one.vn.allocate(<TEMPLATE NAME=${o.vnetName} VN_MAD=${o.vnMad} BRIDGE=${o.bridge} AR=[TYPE=IP4,IP=..,SIZE=1]...>, -1)`,
-          kind: "xmlrpc",
-        },
-      ],
-      undoCalls: [{ display: "one.vn.delete(ID)", kind: "xmlrpc" }],
-      diagnostics: [`onevnet show ${o.vnetName}`, `ip link show ${o.bridge}  # on the host`],
-    },
+    description: describe([]),
+    current: (ctx) => describe([...rt.addresses(ctx).values()]),
     actions: {
       async check(ctx) {
         const vnet = await rt.client(ctx).findVnet(o.vnetName);
@@ -135,7 +147,8 @@ export function vnetStep(rt: OneLabRuntime): LabStep<{ vnetId?: number }> {
         const client = rt.client(ctx);
         let id = found.facts.vnetId;
         if (id === undefined) {
-          id = await client.vnAllocate(vnetTemplate(rt, ctx), -1);
+          const [template, cluster] = vnetAllocation(rt, [...rt.addresses(ctx).values()]).params;
+          id = await client.vnAllocate(template, cluster);
           await ctx.record({
             kind: "one-vnet",
             id: String(id),

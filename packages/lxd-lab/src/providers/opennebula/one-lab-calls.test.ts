@@ -125,6 +125,14 @@ describe("OpenNebula lab: the plan's XML-RPC calls are the calls oned received",
       expect(display).toContain(`NIC IP=${ip},`);
     }
 
+    // The vnet as shown holds one range per recorded address, as the template oned received does.
+    const vnet = made.find((c) => c.method === "one.vn.allocate")?.params[0];
+    const vnetShown = shown.find((d) => d.id === "one-vnet")?.calls[0]?.display;
+    for (const ip of known.filter((r) => r.kind === "ip").map((r) => r.id)) {
+      expect(vnet).toContain(`<IP>${ip}</IP>`);
+      expect(vnetShown).toContain(`AR=[TYPE=IP4,IP=${ip},SIZE=1]`);
+    }
+
     // lab down undoes in reverse plan order: each step's planned undo calls, nothing else changed.
     const before = sim.calls.length;
     expect((await down()).complete).toBe(true);
