@@ -133,6 +133,15 @@ describe("bench step on the real local lab (python3 apps, HAProxy)", () => {
     // The result says which lab it measured: provider, topology and the hash of the config the LB
     // was started from (read here from the file itself); `bench run --lab` computes the same.
     firstResult = result as unknown as BenchResult;
+    // The call the plan showed is the load that was sent: rebuilt here from the options the result recorded.
+    const sent = firstResult.options;
+    const planned = describePlan(localProvider, spec).steps.find((s) => s.id === "bench")?.commands;
+    expect(planned).toEqual([
+      `labgate bench ${sent.url} -X ${sent.method} -H 'Content-Type: ${sent.headers["Content-Type"]}' ` +
+        `--body '<${sent.body?.bytes}-byte review>' -d ${sent.durationMs / 1000}s -c ${sent.connections}` +
+        `${sent.rate === null ? "" : ` --rate ${sent.rate}`}${firstResult.slos.map((x) => ` --slo '${x.expression}'`).join("")}` +
+        " --out <state>/reports/bench-<time>",
+    ]);
     const config = await readFile(localPaths.haproxyConfig(stateDir), "utf8");
     const fingerprint = {
       name: "benchstep",

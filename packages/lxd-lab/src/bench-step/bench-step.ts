@@ -1,12 +1,19 @@
 import { join } from "node:path";
-import { type BenchResult, parseSlos, runBench, writeReports } from "@labgate/bench";
+import { type BenchResult, runBench, writeReports } from "@labgate/bench";
 import { LabStateStore } from "../engine/lab-state.js";
-import type { ResourceHealth, Step, StepContext } from "../engine/step.js";
+import type { StepCall } from "../engine/plan-step.js";
+import type { LabStep, ResourceHealth, StepContext } from "../engine/step.js";
 import { LabSlosNotMetError, StepFailedError } from "../errors.js";
 import type { LabSpec } from "../spec/lab-spec.js";
 import { httpProbe } from "../verify/http-probe.js";
 import { BENCH_REQUEST, benchSettings, benchStepSlos, benchUrl, describeLoad } from "./bench-settings.js";
-import { labBenchOptions, logBenchOutcome, removeBenchReports } from "./lab-bench-run.js";
+import {
+  type LabBenchRequest,
+  labBenchOptions,
+  labBenchRequest,
+  logBenchOutcome,
+  removeBenchReports,
+} from "./lab-bench-run.js";
 import { benchLabFingerprint, type LbConfigReader } from "./lab-fingerprint.js";
 
 export const BENCH_STEP_ID = "bench";
@@ -40,98 +47,113 @@ export interface LabBenchRecord {
   };
 }
 
+/** The request as the equivalent `labgate bench` command line (the body's size instead of the body). */
+function benchCall(r: LabBenchRequest): StepCall {
+  const bytes = Buffer.byteLength(r.body);
+  return {
+    kind: "http",
+    display:
+      `labgate bench ${r.url} -X ${r.method} -H 'Content-Type: ${r.contentType}' --body '<${bytes}-byte review>' ` +
+      `-d ${r.durationMs / 1000}s -c ${r.connections}${r.rate !== undefined ? ` --rate ${r.rate}` : ""}` +
+      `${r.slos.map((x) => ` --slo '${x}'`).join("")} --out <state>/reports/bench-<time>`,
+  };
+}
+
 /**
  * The lab's last step: a short benchmark through the exposed LB with the spec's SLOs (POST /predict,
  * the service's real work). Prints observed against each SLO, keeps the summary and the report path
  * in the lab state, and fails (exit 1) when an SLO is missed. Skipped with `bench: {enabled: false}`.
  */
-export function benchStep(spec: LabSpec, endpoint: string, readLbConfig?: LbConfigReader): Step {
+export function benchStep(
+  spec: LabSpec,
+  endpoint: string,
+  readLbConfig?: LbConfigReader,
+): LabStep<undefined> {
   const s = benchSettings(spec);
-  const url = benchUrl(endpoint);
-  const judged = benchStepSlos(spec);
-  const slos = judged.length ? judged.join(", ") : "none";
+  const request = labBenchRequest(s, benchUrl(endpoint), benchStepSlos(spec));
+  const { url } = request;
+  const slos = request.slos.length ? request.slos.join(", ") : "none";
   const key = settingsKey(spec, url);
-  const bodyBytes = Buffer.byteLength(BENCH_REQUEST.body);
+  const bodyBytes = Buffer.byteLength(request.body);
   return {
-    id: BENCH_STEP_ID,
-    title: `Benchmark ${url} for ${describeLoad(s)} against the SLOs (${slos})`,
-    why:
-      "The lab exists to answer one question with numbers: does the service behind the load balancer meet its SLOs? " +
-      `This sends ${BENCH_REQUEST.method} /${BENCH_REQUEST.path} (one sentiment prediction, ${bodyBytes}-byte JSON body) ` +
-      `through the exposed LB for ${describeLoad(s)} after a ${s.warmupMs} ms warm-up, then compares what it observed with ` +
-      `each SLO. The summary and the report's path are kept in the lab state (\`labgate lab status\` shows them); ` +
-      "duration, connections and rate come from `bench:` in the lab spec.",
-    commands: [
-      `labgate bench ${url} -X ${BENCH_REQUEST.method} -H 'Content-Type: ${BENCH_REQUEST.contentType}' --body '<${bodyBytes}-byte review>' ` +
-        `-d ${s.durationMs / 1000}s -c ${s.connections}${s.rate !== undefined ? ` --rate ${s.rate}` : ""}` +
-        `${judged.map((x) => ` --slo '${x}'`).join("")} --out <state>/reports/bench-<time>`,
-    ],
-    diagnostics: [
-      `curl -si -X ${BENCH_REQUEST.method} -H 'Content-Type: ${BENCH_REQUEST.contentType}' -d '${BENCH_REQUEST.body}' ${url}`,
-      "labgate lab status",
-      "labgate lab verify",
-    ],
-    async check(ctx) {
-      const last = lastBench(ctx);
-      if (last?.status !== "done") return { done: false, detail: "no benchmark has run yet" };
-      if (last.settingsKey !== key)
-        return { done: false, detail: "the bench settings, SLOs or URL changed since the last run" };
-      if (last.slosPassed === false)
-        return { done: false, detail: `the last run missed its SLOs: ${failedSlos(last)}` };
-      const live = await answersNow(`${new URL("health", endpoint)}`, ctx.signal);
-      if (live) return { done: false, detail: `the LB does not answer now (${live}): measure again` };
-      return { done: true, detail: describeBench(last) };
+    description: {
+      id: BENCH_STEP_ID,
+      title: `Benchmark ${url} for ${describeLoad(s)} against the SLOs (${slos})`,
+      why:
+        "The lab exists to answer one question with numbers: does the service behind the load balancer meet its SLOs? " +
+        `This sends ${BENCH_REQUEST.method} /${BENCH_REQUEST.path} (one sentiment prediction, ${bodyBytes}-byte JSON body) ` +
+        `through the exposed LB for ${describeLoad(s)} after a ${s.warmupMs} ms warm-up, then compares what it observed with ` +
+        `each SLO. The summary and the report's path are kept in the lab state (\`labgate lab status\` shows them); ` +
+        "duration, connections and rate come from `bench:` in the lab spec.",
+      calls: [benchCall(request)],
+      diagnostics: [
+        `curl -si -X ${BENCH_REQUEST.method} -H 'Content-Type: ${BENCH_REQUEST.contentType}' -d '${BENCH_REQUEST.body}' ${url}`,
+        "labgate lab status",
+        "labgate lab verify",
+      ],
     },
-    async apply(ctx) {
-      const parsed = parseSlos(benchStepSlos(ctx.spec));
-      const startedAt = new Date();
-      const reportDir = join(ctx.stateDir, "reports", `bench-${stamp(startedAt)}`);
-      // Intent first: an interrupted run still leaves its report dir findable (and removable by undo).
-      const record: LabBenchRecord = {
-        status: "running",
-        settingsKey: key,
-        url,
-        load: describeLoad(s),
-        startedAt: startedAt.toISOString(),
-        reportDir,
-      };
-      await save(ctx, record);
-      ctx.log(`bench: ${BENCH_REQUEST.method} ${url}, ${describeLoad(s)}, SLOs: ${slos}`);
-      const result = await runBench(
-        labBenchOptions(s, url, ctx.signal, parsed, await benchLabFingerprint(ctx, readLbConfig)),
-      );
-      const reports = await writeReports(result, reportDir);
-      const done = finished(record, result, reports);
-      await save(ctx, done);
-      logBenchOutcome(ctx.log, "bench", result, done, reports);
-      ctx.signal.throwIfAborted();
-    },
-    async verify(ctx) {
-      const last = lastBench(ctx);
-      if (last?.status !== "done" || !last.summary) {
-        throw new StepFailedError(BENCH_STEP_ID, "No finished benchmark is recorded for this lab.", {
-          hint: "Run `labgate lab up --step bench`.",
-        });
-      }
-      if (last.summary.ok === 0) {
-        throw new LabSlosNotMetError(
-          `None of the ${last.summary.requests} benchmark requests got a good answer (HTTP ${JSON.stringify(last.summary.statusCodes)}).`,
-          `Try one request by hand: curl -si -X ${BENCH_REQUEST.method} -H 'Content-Type: ${BENCH_REQUEST.contentType}' -d '${BENCH_REQUEST.body}' ${url}`,
-          { report: last.reports?.reportHtml },
+    actions: {
+      async check(ctx) {
+        const last = lastBench(ctx);
+        if (last?.status !== "done") return { done: false, detail: "no benchmark has run yet" };
+        if (last.settingsKey !== key)
+          return { done: false, detail: "the bench settings, SLOs or URL changed since the last run" };
+        if (last.slosPassed === false)
+          return { done: false, detail: `the last run missed its SLOs: ${failedSlos(last)}` };
+        const live = await answersNow(`${new URL("health", endpoint)}`, ctx.signal);
+        if (live) return { done: false, detail: `the LB does not answer now (${live}): measure again` };
+        return { done: true, detail: describeBench(last) };
+      },
+      async apply(ctx) {
+        const startedAt = new Date();
+        const reportDir = join(ctx.stateDir, "reports", `bench-${stamp(startedAt)}`);
+        // Intent first: an interrupted run still leaves its report dir findable (and removable by undo).
+        const record: LabBenchRecord = {
+          status: "running",
+          settingsKey: key,
+          url,
+          load: describeLoad(s),
+          startedAt: startedAt.toISOString(),
+          reportDir,
+        };
+        await save(ctx, record);
+        ctx.log(`bench: ${request.method} ${url}, ${describeLoad(s)}, SLOs: ${slos}`);
+        const result = await runBench(
+          labBenchOptions(request, ctx.signal, await benchLabFingerprint(ctx, readLbConfig)),
         );
-      }
-      if (last.slosPassed === false) {
-        throw new LabSlosNotMetError(
-          `The lab does not meet its SLOs: ${failedSlos(last)}.`,
-          `Read the report ${last.reports?.reportHtml ?? last.reportDir}; \`labgate lab up\` measures again.`,
-          { slos: last.slos, report: last.reports?.reportHtml },
-        );
-      }
-    },
-    async undo(ctx) {
-      const last = lastBench(ctx);
-      if (!last) return;
-      await removeBenchReports(ctx, last, RECORD_KIND, RECORD_ID);
+        const reports = await writeReports(result, reportDir);
+        const done = finished(record, result, reports);
+        await save(ctx, done);
+        logBenchOutcome(ctx.log, "bench", result, done, reports);
+        ctx.signal.throwIfAborted();
+      },
+      async verify(ctx) {
+        const last = lastBench(ctx);
+        if (last?.status !== "done" || !last.summary) {
+          throw new StepFailedError(BENCH_STEP_ID, "No finished benchmark is recorded for this lab.", {
+            hint: "Run `labgate lab up --step bench`.",
+          });
+        }
+        if (last.summary.ok === 0) {
+          throw new LabSlosNotMetError(
+            `None of the ${last.summary.requests} benchmark requests got a good answer (HTTP ${JSON.stringify(last.summary.statusCodes)}).`,
+            `Try one request by hand: curl -si -X ${BENCH_REQUEST.method} -H 'Content-Type: ${BENCH_REQUEST.contentType}' -d '${BENCH_REQUEST.body}' ${url}`,
+            { report: last.reports?.reportHtml },
+          );
+        }
+        if (last.slosPassed === false) {
+          throw new LabSlosNotMetError(
+            `The lab does not meet its SLOs: ${failedSlos(last)}.`,
+            `Read the report ${last.reports?.reportHtml ?? last.reportDir}; \`labgate lab up\` measures again.`,
+            { slos: last.slos, report: last.reports?.reportHtml },
+          );
+        }
+      },
+      async undo(ctx) {
+        const last = lastBench(ctx);
+        if (!last) return;
+        await removeBenchReports(ctx, last, RECORD_KIND, RECORD_ID);
+      },
     },
   };
 }

@@ -1,15 +1,22 @@
 import { join } from "node:path";
-import { parseSlos, writeReports } from "@labgate/bench";
-import type { LabProvider, ResourceHealth, Step, StepContext } from "../engine/step.js";
+import { writeReports } from "@labgate/bench";
+import type { StepCall } from "../engine/plan-step.js";
+import type { LabProvider, LabStep, ResourceHealth, StepContext } from "../engine/step.js";
 import { LabSlosNotMetError, StepFailedError } from "../errors.js";
 import { describeFault, parseFaults } from "../faults/fault-spec.js";
 import { labFaultActuator } from "../faults/lab-faults.js";
 import { describeHealthCheck, expectedDetectionMs, labHealthCheck } from "../spec/health-check.js";
 import type { LabSpec } from "../spec/lab-spec.js";
-import { BENCH_REQUEST, benchSettings, benchUrl, describeLoad } from "./bench-settings.js";
+import { benchSettings, benchUrl, describeLoad } from "./bench-settings.js";
 import { answersNow, describeBench, failedSlos, finished, type LabBenchRecord, stamp } from "./bench-step.js";
 import { runFaultBench } from "./fault-bench.js";
-import { labBenchOptions, logBenchOutcome, removeBenchReports } from "./lab-bench-run.js";
+import {
+  type LabBenchRequest,
+  labBenchOptions,
+  labBenchRequest,
+  logBenchOutcome,
+  removeBenchReports,
+} from "./lab-bench-run.js";
 import { benchLabFingerprint } from "./lab-fingerprint.js";
 import { lbWatchTarget } from "./lb-watch-target.js";
 import { assertFaultActionsSupported } from "./provider-fault-actions.js";
@@ -44,143 +51,157 @@ export interface LabFailoverRecord extends LabBenchRecord {
  * fault is undone at its window's end, on Ctrl-C and on error. Refused at plan time when the provider
  * has no action for one of the faults.
  */
-export function failoverStep(spec: LabSpec, provider: LabProvider, endpoint: string): Step {
+export function failoverStep(spec: LabSpec, provider: LabProvider, endpoint: string): LabStep<undefined> {
   const faults = spec.faults ?? [];
   assertFaultActionsSupported(spec, faults);
   const parsedFaults = parseFaults(faults);
   const s = benchSettings(spec);
-  const url = benchUrl(endpoint);
+  // Every SLO of the spec, the fault metrics too: this run has fault windows to judge them on.
+  const request = labBenchRequest(s, benchUrl(endpoint), spec.slos);
+  const { url } = request;
   const check = labHealthCheck(spec);
   const slos = spec.slos.length ? spec.slos.join(", ") : "none";
   const key = JSON.stringify([url, s.durationMs, s.connections, s.rate ?? null, spec.slos, faults, check]);
   return {
-    id: FAILOVER_STEP_ID,
-    title: `Failover check: ${describeLoad(s)} through ${url} while ${parsedFaults.map(describeFault).join("; ")}, against the SLOs (${slos})`,
-    why:
-      "Two apps sit behind HAProxy so that one may fail. This runs the bench again while the spec's faults happen " +
-      "(each applied at its offset into the measured run and undone at its end, or at once on Ctrl-C or error), " +
-      "then measures each fault window: errors, p99 against the baseline before it, detection (fault start → last error) " +
-      `and recovery. HAProxy checks every ${check.intervalMs} ms and takes a backend out after ${check.fall} failed checks ` +
-      `(${describeHealthCheck(check)}, lb.healthCheck), so a stopped backend's expected detection is about ` +
-      `${expectedDetectionMs(check)} ms. Nothing in the lab is changed for good: there is nothing to undo but the report.`,
-    commands: [
-      `labgate bench run --lab --url ${url} -m ${BENCH_REQUEST.method} -H 'Content-Type: ${BENCH_REQUEST.contentType}' --body '<review>' ` +
-        `-d ${s.durationMs / 1000}s -w ${s.warmupMs}ms -c ${s.connections}${s.rate !== undefined ? ` --rate ${s.rate}` : ""}` +
-        `${faults.map((f) => ` --fault '${f}'`).join("")}${spec.slos.map((x) => ` --slo '${x}'`).join("")} --yes --out <state>/reports/failover-<time>`,
-    ],
-    diagnostics: [
-      `curl -s 'http://<LB address>:${spec.lb.statsPort}/stats;csv'   # every server UP after the check (status column)`,
-      "labgate lab status",
-    ],
-    async check(ctx) {
-      const last = lastFailover(ctx);
-      if (last?.status !== "done") return { done: false, detail: "no failover check has run yet" };
-      if (last.aborted) return { done: false, detail: "the last failover check was interrupted" };
-      if (last.settingsKey !== key)
-        return {
-          done: false,
-          detail: "the faults, health checks, bench settings or SLOs changed since the last run",
-        };
-      if (last.slosPassed === false)
-        return { done: false, detail: `the last run missed its SLOs: ${failedSlos(last)}` };
-      const live = await answersNow(`${new URL("health", endpoint)}`, ctx.signal);
-      if (live) return { done: false, detail: `the LB does not answer now (${live}): check again` };
-      return { done: true, detail: describeFailover(last) };
+    description: {
+      id: FAILOVER_STEP_ID,
+      title: `Failover check: ${describeLoad(s)} through ${url} while ${parsedFaults.map(describeFault).join("; ")}, against the SLOs (${slos})`,
+      why:
+        "Two apps sit behind HAProxy so that one may fail. This runs the bench again while the spec's faults happen " +
+        "(each applied at its offset into the measured run and undone at its end, or at once on Ctrl-C or error), " +
+        "then measures each fault window: errors, p99 against the baseline before it, detection (fault start → last error) " +
+        `and recovery. HAProxy checks every ${check.intervalMs} ms and takes a backend out after ${check.fall} failed checks ` +
+        `(${describeHealthCheck(check)}, lb.healthCheck), so a stopped backend's expected detection is about ` +
+        `${expectedDetectionMs(check)} ms. Nothing in the lab is changed for good: there is nothing to undo but the report.`,
+      calls: [failoverCall(request, faults)],
+      diagnostics: [
+        `curl -s 'http://<LB address>:${spec.lb.statsPort}/stats;csv'   # every server UP after the check (status column)`,
+        "labgate lab status",
+      ],
     },
-    async apply(ctx) {
-      const parsedSlos = parseSlos(ctx.spec.slos);
-      // Every target and action is checked before anything runs: a refused fault costs no measurement.
-      const actuator = await labFaultActuator(
-        { spec: ctx.spec, provider, stateDir: ctx.stateDir },
-        ctx.log,
-        ctx.signal,
-        parsedFaults,
-      );
-      for (const f of parsedFaults) actuator(f);
-      const startedAt = new Date();
-      const reportDir = join(ctx.stateDir, "reports", `failover-${stamp(startedAt)}`);
-      const record: LabFailoverRecord = {
-        status: "running",
-        settingsKey: key,
-        url,
-        load: describeLoad(s),
-        startedAt: startedAt.toISOString(),
-        reportDir,
-        faults,
-        healthCheck: describeHealthCheck(check),
-      };
-      await save(ctx, record);
-      ctx.log(`failover: ${BENCH_REQUEST.method} ${url}, ${describeLoad(s)}, faults: ${faults.join("; ")}`);
-      const lbWatch = lbWatchTarget(ctx, provider.name);
-      const {
-        result,
-        faultWindows,
-        faults: records,
-      } = await runFaultBench({
-        options: labBenchOptions(
-          s,
-          url,
+    actions: {
+      async check(ctx) {
+        const last = lastFailover(ctx);
+        if (last?.status !== "done") return { done: false, detail: "no failover check has run yet" };
+        if (last.aborted) return { done: false, detail: "the last failover check was interrupted" };
+        if (last.settingsKey !== key)
+          return {
+            done: false,
+            detail: "the faults, health checks, bench settings or SLOs changed since the last run",
+          };
+        if (last.slosPassed === false)
+          return { done: false, detail: `the last run missed its SLOs: ${failedSlos(last)}` };
+        const live = await answersNow(`${new URL("health", endpoint)}`, ctx.signal);
+        if (live) return { done: false, detail: `the LB does not answer now (${live}): check again` };
+        return { done: true, detail: describeFailover(last) };
+      },
+      async apply(ctx) {
+        // Every target and action is checked before anything runs: a refused fault costs no measurement.
+        const actuator = await labFaultActuator(
+          { spec: ctx.spec, provider, stateDir: ctx.stateDir },
+          ctx.log,
           ctx.signal,
-          parsedSlos,
-          await benchLabFingerprint(ctx, provider.lbConfig?.bind(provider)),
-        ),
-        prepared: { faults: parsedFaults, actuator },
-        faultSignal: ctx.signal,
-        healthCheck: check,
-        ...(lbWatch ? { lbWatch } : {}),
-        log: ctx.log,
-      });
-      const applied = (records ?? []).filter((r) => r.appliedAtMs !== null);
-      const reports = await writeReports(result, reportDir);
-      const ms = (us: number | null) => (us === null ? null : Math.round(us / 10) / 100);
-      const done: LabFailoverRecord = {
-        ...record,
-        ...finished(record, result, reports),
-        faults,
-        healthCheck: record.healthCheck,
-        windows: (faultWindows ?? []).map((w, i) => ({
-          fault: w.label,
-          errors: w.errors,
-          errorSharePct: w.errorSharePct,
-          p99Ms: ms(w.p99Us),
-          detectionMs: w.detectionMs,
-          expectedDetectionMs: applied[i]?.expectedDetectionMs ?? null,
-          lbDownAfterMs: applied[i]?.lbDownAfterMs ?? null,
-          recoveryMs: w.recoveryMs,
-        })),
-      };
-      await save(ctx, done);
-      logBenchOutcome(ctx.log, "failover", result, done, reports);
-      ctx.signal.throwIfAborted();
-    },
-    async verify(ctx) {
-      const last = lastFailover(ctx);
-      if (last?.status !== "done" || !last.summary) {
-        throw new StepFailedError(FAILOVER_STEP_ID, "No finished failover check is recorded for this lab.", {
-          hint: "Run `labgate lab up --step failover`.",
+          parsedFaults,
+        );
+        for (const f of parsedFaults) actuator(f);
+        const startedAt = new Date();
+        const reportDir = join(ctx.stateDir, "reports", `failover-${stamp(startedAt)}`);
+        const record: LabFailoverRecord = {
+          status: "running",
+          settingsKey: key,
+          url,
+          load: describeLoad(s),
+          startedAt: startedAt.toISOString(),
+          reportDir,
+          faults,
+          healthCheck: describeHealthCheck(check),
+        };
+        await save(ctx, record);
+        ctx.log(`failover: ${request.method} ${url}, ${describeLoad(s)}, faults: ${faults.join("; ")}`);
+        const lbWatch = lbWatchTarget(ctx, provider.name);
+        const {
+          result,
+          faultWindows,
+          faults: records,
+        } = await runFaultBench({
+          options: labBenchOptions(
+            request,
+            ctx.signal,
+            await benchLabFingerprint(ctx, provider.lbConfig?.bind(provider)),
+          ),
+          prepared: { faults: parsedFaults, actuator },
+          faultSignal: ctx.signal,
+          healthCheck: check,
+          ...(lbWatch ? { lbWatch } : {}),
+          log: ctx.log,
         });
-      }
-      if (last.summary.ok === 0) {
-        throw new LabSlosNotMetError(
-          `None of the ${last.summary.requests} requests of the failover check got a good answer (HTTP ${JSON.stringify(last.summary.statusCodes)}).`,
-          "Check the lab first: `labgate lab status`, then `labgate lab up` checks again.",
-          { report: last.reports?.reportHtml },
-        );
-      }
-      if (last.slosPassed === false) {
-        throw new LabSlosNotMetError(
-          `The lab does not meet its SLOs under faults (${last.faults.join("; ")}): ${failedSlos(last)}.`,
-          `Read the fault table in ${last.reports?.reportHtml ?? last.reportDir}; faster health checks (lb.healthCheck) shorten detection. \`labgate lab up\` checks again.`,
-          { slos: last.slos, report: last.reports?.reportHtml },
-        );
-      }
+        const applied = (records ?? []).filter((r) => r.appliedAtMs !== null);
+        const reports = await writeReports(result, reportDir);
+        const ms = (us: number | null) => (us === null ? null : Math.round(us / 10) / 100);
+        const done: LabFailoverRecord = {
+          ...record,
+          ...finished(record, result, reports),
+          faults,
+          healthCheck: record.healthCheck,
+          windows: (faultWindows ?? []).map((w, i) => ({
+            fault: w.label,
+            errors: w.errors,
+            errorSharePct: w.errorSharePct,
+            p99Ms: ms(w.p99Us),
+            detectionMs: w.detectionMs,
+            expectedDetectionMs: applied[i]?.expectedDetectionMs ?? null,
+            lbDownAfterMs: applied[i]?.lbDownAfterMs ?? null,
+            recoveryMs: w.recoveryMs,
+          })),
+        };
+        await save(ctx, done);
+        logBenchOutcome(ctx.log, "failover", result, done, reports);
+        ctx.signal.throwIfAborted();
+      },
+      async verify(ctx) {
+        const last = lastFailover(ctx);
+        if (last?.status !== "done" || !last.summary) {
+          throw new StepFailedError(
+            FAILOVER_STEP_ID,
+            "No finished failover check is recorded for this lab.",
+            {
+              hint: "Run `labgate lab up --step failover`.",
+            },
+          );
+        }
+        if (last.summary.ok === 0) {
+          throw new LabSlosNotMetError(
+            `None of the ${last.summary.requests} requests of the failover check got a good answer (HTTP ${JSON.stringify(last.summary.statusCodes)}).`,
+            "Check the lab first: `labgate lab status`, then `labgate lab up` checks again.",
+            { report: last.reports?.reportHtml },
+          );
+        }
+        if (last.slosPassed === false) {
+          throw new LabSlosNotMetError(
+            `The lab does not meet its SLOs under faults (${last.faults.join("; ")}): ${failedSlos(last)}.`,
+            `Read the fault table in ${last.reports?.reportHtml ?? last.reportDir}; faster health checks (lb.healthCheck) shorten detection. \`labgate lab up\` checks again.`,
+            { slos: last.slos, report: last.reports?.reportHtml },
+          );
+        }
+      },
+      async undo(ctx) {
+        // The faults were undone when their windows ended: only the report this step wrote is removed.
+        const last = lastFailover(ctx);
+        if (!last) return;
+        await removeBenchReports(ctx, last, RECORD_KIND, RECORD_ID);
+      },
     },
-    async undo(ctx) {
-      // The faults were undone when their windows ended: only the report this step wrote is removed.
-      const last = lastFailover(ctx);
-      if (!last) return;
-      await removeBenchReports(ctx, last, RECORD_KIND, RECORD_ID);
-    },
+  };
+}
+
+/** The run as the equivalent `labgate bench run --lab` command line, from the request apply sends. */
+function failoverCall(r: LabBenchRequest, faults: readonly string[]): StepCall {
+  return {
+    kind: "http",
+    display:
+      `labgate bench run --lab --url ${r.url} -m ${r.method} -H 'Content-Type: ${r.contentType}' --body '<review>' ` +
+      `-d ${r.durationMs / 1000}s -w ${r.warmupMs}ms -c ${r.connections}${r.rate !== undefined ? ` --rate ${r.rate}` : ""}` +
+      `${faults.map((f) => ` --fault '${f}'`).join("")}${r.slos.map((x) => ` --slo '${x}'`).join("")} --yes --out <state>/reports/failover-<time>`,
   };
 }
 

@@ -5,31 +5,66 @@ import {
   type BenchResult,
   formatMeasurementText,
   type LabFingerprint,
+  parseSlos,
   type Slo,
 } from "@labgate/bench";
 import type { StepContext } from "../engine/step.js";
 import { BENCH_REQUEST, type ResolvedBenchSettings } from "./bench-settings.js";
 import { type LabBenchRecord, observedVsSlo } from "./bench-step.js";
 
-/** What the bench and failover steps measure: the lab's POST /predict with the spec's load, SLOs and lab fingerprint. */
-export function labBenchOptions(
+/**
+ * What a bench-like step sends, fixed when it is planned: apply measures with exactly this, and the
+ * step's planned call is rendered from it, so the plan cannot show another load than the one sent.
+ */
+export interface LabBenchRequest {
+  url: string;
+  method: string;
+  contentType: string;
+  body: string;
+  connections: number;
+  durationMs: number;
+  warmupMs: number;
+  rate?: number;
+  /** The SLO expressions judged, as the spec writes them. */
+  slos: readonly string[];
+}
+
+/** The lab's POST /predict with the spec's load and these SLOs. */
+export function labBenchRequest(
   s: ResolvedBenchSettings,
   url: string,
-  signal: AbortSignal,
-  slos: readonly Slo[],
-  lab: LabFingerprint,
-): BenchOptions & { slos: readonly Slo[] } {
+  slos: readonly string[],
+): LabBenchRequest {
   return {
     url,
     method: BENCH_REQUEST.method,
-    headers: { "Content-Type": BENCH_REQUEST.contentType },
+    contentType: BENCH_REQUEST.contentType,
     body: BENCH_REQUEST.body,
     connections: s.connections,
     durationMs: s.durationMs,
     warmupMs: s.warmupMs,
     ...(s.rate !== undefined ? { rate: s.rate } : {}),
+    slos: [...slos],
+  };
+}
+
+/** What the bench and failover steps measure: the planned request, with this run's signal and lab fingerprint. */
+export function labBenchOptions(
+  r: LabBenchRequest,
+  signal: AbortSignal,
+  lab: LabFingerprint,
+): BenchOptions & { slos: readonly Slo[] } {
+  return {
+    url: r.url,
+    method: r.method,
+    headers: { "Content-Type": r.contentType },
+    body: r.body,
+    connections: r.connections,
+    durationMs: r.durationMs,
+    warmupMs: r.warmupMs,
+    ...(r.rate !== undefined ? { rate: r.rate } : {}),
     signal,
-    slos,
+    slos: parseSlos(r.slos),
     // Which lab this measured: `bench compare` warns when two results come from different labs.
     lab,
   };
