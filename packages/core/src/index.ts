@@ -24,6 +24,7 @@ export {
   type StopProcessNodeOptions,
   startProcessNode,
   stopProcessNode,
+  waitForProcessNode,
 } from "./adapters/local-process.js";
 export { LxdAdapter, type LxdAdapterOptions } from "./adapters/lxd.js";
 export {

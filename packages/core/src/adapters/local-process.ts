@@ -3,6 +3,7 @@ import { connect } from "node:net";
 import { dirname } from "node:path";
 import { isGone, type ProcStat, readProcStat } from "../process/proc-stat.js";
 import { spawnDetached } from "../process/spawn-detached.js";
+import type { WaitOptions } from "./types.js";
 import { pollUntil } from "./wait.js";
 
 /**
@@ -64,6 +65,25 @@ export async function processRunning(pid: number): Promise<boolean> {
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
   return !isGone(await readProcStat(pid));
+}
+
+/**
+ * Polls `ready` (the caller's notion: a port accepts, /health answers) while the node is still the process
+ * that was started. Throws PLATFORM_WAIT_FAILED at once when it has exited, PLATFORM_WAIT_TIMEOUT after the
+ * timeout, INTERRUPTED when the signal aborts (pollUntil's errors).
+ */
+export async function waitForProcessNode(
+  node: ProcessNode,
+  ready: () => Promise<boolean>,
+  what: string,
+  options: WaitOptions = {},
+): Promise<void> {
+  await pollUntil(
+    what,
+    async () => ((await ownedProcess(node)) ? ((await ready()) ? "ready" : "starting") : "exited"),
+    (state) => state === "ready",
+    { ...options, failed: (state) => (state === "exited" ? "the node no longer exists" : undefined) },
+  );
 }
 
 /** Signals the process group the node leads (its children too), or the process alone if it has none. */

@@ -2,7 +2,8 @@ import { join, resolve } from "node:path";
 import { DEFAULT_DEPLOY_STATE_DIR } from "../deploy-rules/deploy-state.js";
 import type { Finding } from "../deploy-rules/findings.js";
 import type { DeploySpec } from "../deploy-rules/spec.js";
-import { CommandNotFoundError, PlatformApiError } from "../errors.js";
+import { CommandNotFoundError, LabgateError, PlatformApiError } from "../errors.js";
+import { ExitCode } from "../exit-codes.js";
 import { isGone, type ProcStat } from "../process/proc-stat.js";
 import { displayQuote } from "../runner/shell-quote.js";
 import {
@@ -13,6 +14,7 @@ import {
   signalNode,
   startProcessNode,
   stopProcessNode,
+  waitForProcessNode,
 } from "./local-process.js";
 import { OptionReader } from "./options.js";
 import type {
@@ -26,7 +28,7 @@ import type {
   ResolvedSpec,
   WaitOptions,
 } from "./types.js";
-import { pollUntil, waitForRunning } from "./wait.js";
+import { pollUntil } from "./wait.js";
 
 export interface LocalAdapterOptions {
   /** platform_options.local: command (argv, {ip} and {name} substituted), ready_port, log_dir. */
@@ -216,11 +218,28 @@ export class LocalAdapter implements PlatformAdapter {
     );
   }
 
-  waitUntilRunning(ref: NodeRef, options: WaitOptions = {}): Promise<NodeInfo> {
-    return waitForRunning(() => this.get(ref), ref, {
-      intervalMs: this.options.pollIntervalMs ?? 200,
-      ...options,
-    });
+  async waitUntilRunning(ref: NodeRef, options: WaitOptions = {}): Promise<NodeInfo> {
+    const what = `Waiting for local node ${ref.name} (${ref.id}) to run`;
+    const started = ref.location?.started;
+    let info: NodeInfo | undefined;
+    if (started) {
+      // Running: the process is ours, not paused, and accepts connections on its ready_port (get()).
+      await waitForProcessNode(
+        { pid: Number(ref.id), startTime: started },
+        async () => {
+          info = await this.get(ref);
+          return info?.state === "running";
+        },
+        what,
+        { intervalMs: this.options.pollIntervalMs ?? 200, ...options },
+      );
+    }
+    if (!info) {
+      throw new LabgateError("PLATFORM_WAIT_FAILED", `${what}: the node no longer exists`, {
+        exitCode: ExitCode.EXTERNAL,
+      });
+    }
+    return info;
   }
 
   /** Signals are delivered asynchronously: wait until /proc shows their effect. */

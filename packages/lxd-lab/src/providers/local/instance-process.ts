@@ -1,10 +1,17 @@
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { logTail, ownedProcess, type ProcessNode, startProcessNode, stopProcessNode } from "@labgate/core";
+import {
+  logTail,
+  ownedProcess,
+  type ProcessNode,
+  startProcessNode,
+  stopProcessNode,
+  waitForProcessNode,
+} from "@labgate/core";
 import type { ResourceRecord, StepContext } from "../../engine/step.js";
 import { PortInUseError, StepFailedError } from "../../errors.js";
 import { headerValue, httpProbe } from "../../verify/http-probe.js";
 import { labAddress, localOptions, localPaths } from "./local-lab.js";
-import { waitFor, waitForPortFree } from "./local-process.js";
+import { waitForPortFree } from "./local-process.js";
 import { canListen, describePortOwners, findPortOwners } from "./port-owner.js";
 
 /** What a step needs to know to start, find and stop one of the lab's processes. */
@@ -129,22 +136,17 @@ export async function startManagedProcess(ctx: StepContext, p: ManagedProcess): 
   });
   await writeFile(pidFile, `${pid}\n`, { mode: 0o600 });
   ctx.log(`${p.name}: started pid ${pid}; waiting for it to answer (log: ${logFile})`);
-  let exited = false;
-  const ok = await waitFor(
-    async () => {
-      // Ours by start time, not by argv: right after spawn, a wrapper (e.g. a pyenv shim) may still be exec'ing.
-      if (!(await ownedProcess(node))) {
-        exited = true;
-        return true;
-      }
-      return p.healthy(ctx);
-    },
-    options.startTimeoutMs,
-    ctx.signal,
-    150,
-  );
-  if (exited) throw await exitedAtStart(p, logFile, pid);
-  if (!ok) {
+  try {
+    // Ours by start time, not by argv: right after spawn, a wrapper (e.g. a pyenv shim) may still be exec'ing.
+    await waitForProcessNode(node, () => p.healthy(ctx), `Waiting for ${p.name} (pid ${pid}) to answer`, {
+      timeoutMs: options.startTimeoutMs,
+      intervalMs: 150,
+      signal: ctx.signal,
+    });
+  } catch (error) {
+    const code = ctx.signal.aborted ? undefined : (error as { code?: unknown }).code;
+    if (code === "PLATFORM_WAIT_FAILED") throw await exitedAtStart(p, logFile, pid);
+    if (code !== "PLATFORM_WAIT_TIMEOUT") throw error;
     throw new StepFailedError(
       p.stepId,
       `${p.name} (pid ${pid}) did not become healthy within ${options.startTimeoutMs} ms. Last log lines:\n${await logTail(logFile, 15)}`,

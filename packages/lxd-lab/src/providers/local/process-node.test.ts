@@ -48,6 +48,7 @@ describe("the local lab and the local deploy platform share one process-node cod
     for (const user of ["instance-process.ts", "adapters/local.ts"]) {
       expect(text(user), user).toMatch(/\bstartProcessNode\(/);
       expect(text(user), user).toMatch(/\bstopProcessNode\(/);
+      expect(text(user), user).toMatch(/\bwaitForProcessNode\(/);
     }
     expect(text("instance-process.ts")).toMatch(/\bownedProcess\(/);
   });
