@@ -9,6 +9,7 @@ import { labStatus } from "../engine/lab-status.js";
 import { describePlan } from "../engine/plan-view.js";
 import { labDown, labUp } from "../engine/run-lab.js";
 import { fetchHaproxyServerStatus } from "../haproxy/stats-csv.js";
+import { localOptions } from "../providers/local/local-lab.js";
 import { isRunning } from "../providers/local/local-process.js";
 import { localProvider } from "../providers/local/local-provider.js";
 import { defaultLabSpec } from "../spec/default-lab-spec.js";
@@ -85,6 +86,25 @@ describe("failover step: planned only with faults:, refused at plan time when th
     // With host access, drain and delay run inside the containers through the host.
     const withHost = { ...onOne, providerOptions: { hostAccess: "local" } };
     expect(() => assertFaultActionsSupported(withHost, ["drain app1 at 1s for 1s"])).not.toThrow();
+    // The options are read by the provider's own reader: a wrongly typed one is refused as the provider
+    // refuses it, never taken for "no host access" or "no namespaces".
+    const unclear = { ...onOne, providerOptions: { hostAccess: "locally" } };
+    expect(() => assertFaultActionsSupported(unclear, ["stop app1 at 1s for 1s"])).toThrow(
+      expect.objectContaining({ code: "ONE_OPTION_INVALID" }),
+    );
+    const local = parseLabSpec({ faults: ["delay 50ms app1 at 1s for 1s"] }, "lab.yaml");
+    const typo = { ...local, providerOptions: { netns: "yes" } };
+    const refused = (() => {
+      try {
+        localOptions(typo);
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(refused).toMatchObject({ exitCode: 2 });
+    expect(() => assertFaultActionsSupported(typo, local.faults ?? [])).toThrow(
+      expect.objectContaining({ code: (refused as { code: string }).code }),
+    );
   });
 });
 

@@ -42,11 +42,16 @@ describe("where the LB's server states are read during faults", () => {
       kind: "address",
       id: o.lb.instance,
       stepId: "allocate-addresses",
-      data: { ip: "10.20.0.13" },
+      data: { ip: "10.20.0.13", prefix: 24, gateway: "10.20.0.1", dns: ["10.20.0.1"] },
     };
     const t = lbWatchTarget(ctxWith(spec, [address]), "lxd");
     expect(t?.statsUrl).toBe(`http://10.20.0.13:${o.statsPort}/stats;csv`);
     expect(t?.serverOf("app2")).toBe("edge-app2");
+    // The record is read as the LXD provider reads it: an unusable address is refused, naming the field.
+    const corrupt = { ...address, data: { ...address.data, ip: 42 } };
+    expect(() => lbWatchTarget(ctxWith(spec, [corrupt]), "lxd")).toThrow(
+      expect.objectContaining({ code: "STATE_CORRUPT", details: expect.objectContaining({ field: "ip" }) }),
+    );
   });
 
   it("OpenNebula: not watched (the LB VM's stats port is not forwarded here)", () => {

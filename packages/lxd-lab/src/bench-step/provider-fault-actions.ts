@@ -1,5 +1,7 @@
 import { PreconditionError } from "@labgate/core";
 import { FAULT_ACTIONS, type FaultAction, parseFaults } from "../faults/fault-spec.js";
+import { localOptions } from "../providers/local/local-lab.js";
+import { oneLabOptions } from "../providers/opennebula/one-lab-options.js";
 import type { LabSpec } from "../spec/lab-spec.js";
 
 const PROCESS_AND_LB: readonly FaultAction[] = ["stop", "kill", "pause", "drain", "maint"];
@@ -10,19 +12,19 @@ const PROCESS_AND_LB: readonly FaultAction[] = ["stop", "kill", "pause", "drain"
  * netem only when the apps run in their own network namespaces, `providerOptions.netns`),
  * faults/lxd-faults.ts (instance stop/freeze, runtime API in the LB container, tc netem in the app
  * container), faults/one-faults.ts (VM poweroff, poweroff-hard, suspend; the runtime API and tc netem
- * inside the containers only with host access: providerOptions.ssh or hostAccess: local).
+ * inside the containers only with host access: providerOptions.ssh or hostAccess: local). The options
+ * are read by each provider's own typed reader, so a wrongly typed one is refused here as the provider
+ * refuses it, not taken for "off".
  */
-export function faultActionsFor(spec: Pick<LabSpec, "provider" | "providerOptions">): readonly FaultAction[] {
+export function faultActionsFor(spec: LabSpec): readonly FaultAction[] {
   switch (spec.provider) {
     case "local":
-      return spec.providerOptions?.["netns"] === true ? FAULT_ACTIONS : PROCESS_AND_LB;
+      return localOptions(spec).netns ? FAULT_ACTIONS : PROCESS_AND_LB;
     case "lxd":
       return FAULT_ACTIONS;
     case "opennebula":
       // drain/maint/delay/loss run inside the VMs' containers through the host (faults/one-faults.ts).
-      return spec.providerOptions?.["ssh"] !== undefined || spec.providerOptions?.["hostAccess"] === "local"
-        ? FAULT_ACTIONS
-        : ["stop", "kill", "pause"];
+      return oneLabOptions(spec).hostAccess !== "none" ? FAULT_ACTIONS : ["stop", "kill", "pause"];
     default:
       return [];
   }
