@@ -74,7 +74,10 @@ export function registerLabCommands(program: Command): void {
       ),
   )
     .option("-y, --yes", "answer yes at every confirmation gate")
-    .option("--dry-run", "print the whole plan and run nothing")
+    .option(
+      "--dry-run",
+      "show each step and what its check finds now (would run, already done); change nothing",
+    )
     .option("--step <id>", "run only this step")
     .option("--from <id>", "start at this step (earlier steps are not touched)")
     .option(
@@ -120,7 +123,7 @@ export function registerLabCommands(program: Command): void {
       .description("Undo every step in reverse order and remove the lab's state: nothing left behind."),
   )
     .option("-y, --yes", "answer yes at every confirmation gate")
-    .option("--dry-run", "print what would be undone and run nothing")
+    .option("--dry-run", "show what would be undone, in order, with its undo calls; change nothing")
     .option("--step <id>", "undo only this step")
     .action(async (flags: LabFlags) => {
       process.exitCode = await labDownCommand(flags);
@@ -238,7 +241,17 @@ async function dryRun(flags: LabFlags, io: LabIo, target: LabTarget, action: "up
     }`,
   );
   const result = await withInterrupt(io, (signal) =>
-    labDryRun({ ...target, signal, log: (l) => out.verbose(l), step: flags.step, from: flags.from }, action),
+    labDryRun(
+      {
+        ...target,
+        signal,
+        log: (l) => out.verbose(l),
+        step: flags.step,
+        from: flags.from,
+        replace: flags.replace,
+      },
+      action,
+    ),
   );
   // Read after the run: the dry run wrote nothing, so this is the state it looked at.
   const recorded = (await new LabStateStore(target.stateDir).load())?.steps ?? {};

@@ -80,8 +80,32 @@ describe("labDryRun", () => {
     expect(result.steps[1]?.detail).toMatch(/^removes process \d+$/);
     expect(events).toEqual([]);
     expect(await readFile(join(stateDir, "state.json"), "utf8")).toBe(before);
+    // Without state nothing ran: nothing to preview, whatever --step names.
+    const none = await labDryRun({ provider, spec, stateDir: join(root, "none"), step: "nope" }, "down");
+    expect(none.steps).toEqual([]);
     // --step picks one step to preview.
     const one = await labDryRun({ provider, spec, stateDir, step: "make-dir" }, "down");
     expect(one.steps.map((s) => s.id)).toEqual(["make-dir"]);
+  });
+
+  it("up --replace: the replaced step would run whatever its check says; a step outside the run is refused", async () => {
+    const provider = fakeProvider({ events });
+    await labUp({ provider, spec, stateDir, gate: autoYesGate() });
+    const result = await labDryRun({ provider, spec, stateDir, replace: "write-config" }, "up");
+    expect(result.steps.map((s) => `${s.id}:${s.outcome}`)).toEqual([
+      "make-dir:already-done",
+      "write-config:would-run",
+      "start-server:already-done",
+      "write-marker:already-done",
+    ]);
+    expect(result.steps[1]?.detail).toBe(
+      "replaced: undone, then applied again (now: config.json is current)",
+    );
+    await expect(
+      labDryRun({ provider, spec, stateDir, step: "make-dir", replace: "write-config" }, "up"),
+    ).rejects.toMatchObject({ code: "STEP_SELECTION", exitCode: 2 });
+    await expect(labDryRun({ provider, spec, stateDir, replace: "nope" }, "up")).rejects.toMatchObject({
+      code: "UNKNOWN_STEP",
+    });
   });
 });

@@ -2,8 +2,15 @@ import { LabInternalError } from "../errors.js";
 import { refusingGate } from "./gate.js";
 import { LabStateStore } from "./lab-state.js";
 import type { PlanOutcomeKind } from "./plan-step.js";
-import { describeKnown, type LabPlan, type PlannedStep, plannedStep, planSteps } from "./plan-view.js";
-import { assertSameLab, type LabRunOptions, labRun } from "./run-lab.js";
+import {
+  describeKnown,
+  type LabPlan,
+  type PlannedStep,
+  plannedStep,
+  planSteps,
+  selectSteps,
+} from "./plan-view.js";
+import { assertSameLab, checkReplace, type LabRunOptions, labRun } from "./run-lab.js";
 import { runPlan } from "./run-plan.js";
 import type { LabStep, StepContext } from "./step.js";
 
@@ -29,7 +36,7 @@ export interface LabDryRun extends LabPlan {
  * Nothing is run, recorded, locked or asked: a check that tried to record would be a bug, and is refused.
  */
 export async function labDryRun(
-  options: Omit<LabRunOptions, "gate" | "replace">,
+  options: Omit<LabRunOptions, "gate">,
   action: "up" | "down",
 ): Promise<LabDryRun> {
   const { provider, spec } = options;
@@ -38,6 +45,11 @@ export async function labDryRun(
   assertSameLab(existing, spec, provider, options.stateDir);
   // Without state nothing ran here: nothing to undo, even for a spec whose plan() refuses its options.
   const all = action === "down" && existing === undefined ? [] : planSteps(provider, spec);
+  const replace = action === "up" ? options.replace : undefined;
+  if (replace !== undefined) {
+    const described = all.map((s) => s.description);
+    checkReplace(described, selectSteps(described, options), replace);
+  }
   const base = labRun({ ...options, gate: refusingGate() }, store, all, `labgate lab ${action}`);
   const result = await runPlan(all, {
     ...base,
@@ -57,10 +69,15 @@ export async function labDryRun(
     steps: result.steps.map((o) => {
       const i = at.get(o.id) as number;
       const d = describeKnown(all[i] as LabStep, spec, known);
+      // --replace runs the step whatever its check says: undone first, then applied again.
+      const replaced = o.id === replace;
+      const detail = replaced
+        ? `replaced: undone, then applied again${o.detail ? ` (now: ${o.detail})` : ""}`
+        : o.detail;
       return {
         ...plannedStep(d, i + 1),
-        outcome: o.outcome,
-        ...(o.detail ? { detail: o.detail } : {}),
+        outcome: replaced && o.outcome === "already-done" ? "would-run" : o.outcome,
+        ...(detail ? { detail } : {}),
         ...(action === "down" ? { undoCommands: (d.undoCalls ?? []).map((c) => c.display) } : {}),
       };
     }),

@@ -272,7 +272,7 @@ export function assertSameLab(
 }
 
 /** --replace must name a step of this lab that is part of this run. */
-function checkReplace(
+export function checkReplace(
   all: StepDescription[],
   selected: StepDescription[],
   replace: string | undefined,
