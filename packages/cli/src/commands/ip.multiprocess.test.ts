@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { isProcessAlive, readLedger } from "@labgate/core";
+import { isProcessAlive, pollUntil, readLedger } from "@labgate/core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ensureBuiltCli } from "../test-support/built-cli.js";
 
@@ -57,16 +57,6 @@ function start(
 }
 
 const run = (args: string[], env?: Record<string, string>) => start(args, env).done;
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 beforeAll(() => {
   bin = ensureBuiltCli();
@@ -135,13 +125,17 @@ describe("labgate ip across processes", () => {
       LABGATE_TEST_HOLD_LOCK_MS: "60000",
     });
     const lockPath = `${statePath}.lock`;
-    await waitFor(
-      "the victim to hold the lock",
+    // Held means linked AND its temp file removed: the lock appears a moment before tryCreate's cleanup,
+    // and a kill in between would leave state.json.lock.<pid>.<hex> behind (not what this test is about).
+    await pollUntil(
+      "Waiting for the victim to hold the lock",
       async () => {
         const owner = await readFile(lockPath, "utf8").catch(() => undefined);
-        return owner && JSON.parse(owner).pid === victim.child.pid ? true : undefined;
+        const temp = (await readdir(dir)).some((name) => name.startsWith("state.json.lock."));
+        return owner !== undefined && JSON.parse(owner).pid === victim.child.pid && !temp;
       },
-      20_000,
+      (held) => held,
+      { timeoutMs: 20_000, intervalMs: 20 },
     );
     victim.child.kill("SIGKILL");
     expect(await victim.done).toMatchObject({ signal: "SIGKILL" });

@@ -1,6 +1,6 @@
 import { access } from "node:fs/promises";
 import { PassThrough } from "node:stream";
-import { ExitCode, OpenNebulaClient } from "@labgate/core";
+import { ExitCode, OpenNebulaClient, pollUntil } from "@labgate/core";
 import { describe, expect, it } from "vitest";
 import { parseListen, type SimOpenNebulaResult, simOpenNebulaCommand } from "./sim.js";
 
@@ -22,13 +22,13 @@ function io(signal: AbortSignal) {
   };
 }
 
+/** `fn`'s first defined answer, polled every 25 ms for 5 s. */
 async function until<T>(fn: () => T | undefined): Promise<T> {
-  for (let i = 0; i < 200; i++) {
-    const v = fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error("timed out");
+  const done = (v: T | undefined): v is T => v !== undefined;
+  return (await pollUntil("Waiting for the simulator's output", async () => fn(), done, {
+    timeoutMs: 5_000,
+    intervalMs: 25,
+  })) as T;
 }
 
 describe("labgate sim opennebula", () => {
