@@ -5,6 +5,7 @@ import {
   toTemplateXml,
   type XmlNode,
 } from "@labgate/core";
+import type { StepCall } from "../../engine/plan-step.js";
 import type { LabStep } from "../../engine/step.js";
 import { oneContext, PAYLOAD_DELIVERY, userDataFor } from "./one-context.js";
 import type { OneLabRuntime } from "./one-lab-runtime.js";
@@ -20,6 +21,11 @@ export function vmTemplate(
   role: "app" | "lb",
   userData: string,
 ): TemplateObject {
+  return { ...templateShape(rt, name, role), CONTEXT: oneContext(rt, userData) };
+}
+
+/** The template without its CONTEXT (which carries the payload, known at apply): what the plan shows. */
+function templateShape(rt: OneLabRuntime, name: string, role: "app" | "lb") {
   const o = rt.options;
   return {
     NAME: name,
@@ -34,8 +40,17 @@ export function vmTemplate(
     // Containers only on container hosts (as the marketplace templates pin them): without it the scheduler may
     // pick a KVM host, where a container root file system does not boot. "lx*" matches lxd (≤ 6.8) and lxc.
     SCHED_REQUIREMENTS: 'HYPERVISOR="lx*"',
-    CONTEXT: oneContext(rt, userData),
   };
+}
+
+/** one.template.allocate(template): the call shown and the template apply sends, from the same shape. */
+function templateAllocation(rt: OneLabRuntime, name: string, role: "app" | "lb") {
+  const t = templateShape(rt, name, role);
+  const call: StepCall = {
+    display: `one.template.allocate(<TEMPLATE NAME=${t.NAME} DISK=[IMAGE=${t.DISK.IMAGE}] NIC=[NETWORK=${t.NIC.NETWORK}] SCHED_REQUIREMENTS=${t.SCHED_REQUIREMENTS} CONTEXT=[NETWORK=YES, SSH_PUBLIC_KEY=..., START_SCRIPT_BASE64=<payload script>]>)`,
+    kind: "xmlrpc",
+  };
+  return { call, template: (userData: string) => toTemplateXml(vmTemplate(rt, name, role, userData)) };
 }
 
 function contextProblem(context: XmlNode): string | undefined {
@@ -48,17 +63,13 @@ function contextProblem(context: XmlNode): string | undefined {
 export function templateStep(rt: OneLabRuntime, role: "app" | "lb"): LabStep<{ exists: boolean }> {
   const name = role === "app" ? rt.options.appTemplate : rt.options.lbTemplate;
   const id = role === "app" ? "one-template-app" : "one-template-lb";
+  const allocation = templateAllocation(rt, name, role);
   return {
     description: {
       id,
       title: `Create VM template ${name}`,
       why: `A VM template says what every ${role === "app" ? "app instance" : "load balancer"} is made of: the image, one NIC on ${rt.options.vnetName}, and the CONTEXT section (NETWORK="YES" so the address is configured inside the container, your SSH key, and the payload as ${PAYLOAD_DELIVERY}). SCHED_REQUIREMENTS HYPERVISOR="lx*" keeps the VMs off KVM hosts.`,
-      calls: [
-        {
-          display: `one.template.allocate(<TEMPLATE NAME=${name} DISK=[IMAGE=${rt.options.imageName}] NIC=[NETWORK=${rt.options.vnetName}] SCHED_REQUIREMENTS=HYPERVISOR="lx*" CONTEXT=[NETWORK=YES, SSH_PUBLIC_KEY=..., START_SCRIPT_BASE64=<payload script>]>)`,
-          kind: "xmlrpc",
-        },
-      ],
+      calls: [allocation.call],
       undoCalls: [{ display: "one.template.delete(ID, false)", kind: "xmlrpc" }],
       diagnostics: [`onetemplate show ${name}`],
     },
@@ -73,7 +84,7 @@ export function templateStep(rt: OneLabRuntime, role: "app" | "lb"): LabStep<{ e
         const client = rt.client(ctx);
         if (found.facts.exists) return;
         const userData = await userDataFor(rt, ctx, role === "app" ? rt.options.apps[0]! : rt.options.lb);
-        const tid = await client.templateAllocate(toTemplateXml(vmTemplate(rt, name, role, userData)));
+        const tid = await client.templateAllocate(allocation.template(userData));
         ctx.log(`  ${name}: payload delivered as ${PAYLOAD_DELIVERY}`);
         await ctx.record({ kind: "one-template", id: String(tid), stepId: id, data: { name } });
       },
