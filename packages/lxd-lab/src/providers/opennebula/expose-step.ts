@@ -188,6 +188,18 @@ function exposeCalls(rt: OneLabRuntime, lbIp = "LBIP"): StepCall[] {
   ];
 }
 
+/** What undo runs on the host, as shown at the undo gate. */
+function exposeUndoCalls(rt: OneLabRuntime, lbIp = "LBIP"): StepCall[] {
+  const e = rt.options.expose!;
+  const host = (display: string): StepCall => ({ display, kind: "command", where: "host" });
+  return [
+    host(`lxc config device remove one-LBID ${EXPOSE_DEVICE}  # LXD host`),
+    host(
+      `iptables -t nat -D PREROUTING|OUTPUT -p tcp -d ${e.address} --dport ${e.port} -j DNAT --to-destination ${lbIp}:${rt.options.lb.port}  # LXC host`,
+    ),
+  ];
+}
+
 async function forwardPresent(runner: HostRunner, plan: ExposePlan, ctx: StepContext) {
   return runner.run(plan.check[0], plan.check[1], { sudo: true, allowFailure: true, signal: ctx.signal });
 }
@@ -199,6 +211,7 @@ export function exposeStep(rt: OneLabRuntime): LabStep<ExposeFacts> {
     title: `Expose the load balancer on the host at ${e.address}:${e.port}`,
     why: "The lab network lives on a bridge inside the host; to reach the load balancer from your machine, the host forwards a port to it. On LXD hosts (OpenNebula ≤ 6.8) this is an LXD proxy device on the LB container; on LXC hosts (6.10+) an iptables DNAT rule on the host.",
     calls: exposeCalls(rt, lbIp),
+    undoCalls: exposeUndoCalls(rt, lbIp),
   });
   return {
     description: describe(),

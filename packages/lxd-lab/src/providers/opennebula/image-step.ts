@@ -52,9 +52,7 @@ export function imageStep(rt: OneLabRuntime): LabStep<{ imageId?: number }> {
               `one.marketapppool.info(-2, -1, -1)  # find "${source.app} - LX*"`,
               `one.image.allocate(<TEMPLATE NAME=${o.imageName} FROM_APP=<app id> …app template>, ${o.datastoreId})  # only if missing; = onemarketapp export`,
             ]
-          : [
-              `one.image.allocate(<TEMPLATE NAME=${o.imageName} PATH=${source.path} TYPE=OS>, ${o.datastoreId})  # only if missing`,
-            ]),
+          : [pathImageAllocation(rt, source.path).display]),
       ].map(xmlrpc),
       undoCalls: [xmlrpc("one.image.delete(ID)  # only an image this lab registered")],
       diagnostics: [
@@ -119,15 +117,24 @@ export function imageStep(rt: OneLabRuntime): LabStep<{ imageId?: number }> {
   };
 }
 
+/** one.image.allocate(template, datastore) of an image from a PATH: what the plan shows and what apply sends. */
+function pathImageAllocation(rt: OneLabRuntime, path: string) {
+  const o = rt.options;
+  const image = { NAME: o.imageName, PATH: path, TYPE: "OS" };
+  const template = toTemplateXml({ ...image, DESCRIPTION: `labgate lab ${o.lab}` });
+  return {
+    display: `one.image.allocate(<TEMPLATE NAME=${image.NAME} PATH=${image.PATH} TYPE=${image.TYPE}>, ${o.datastoreId})  # only if missing`,
+    params: [template, o.datastoreId] as const,
+  };
+}
+
 async function createImage(rt: OneLabRuntime, ctx: StepContext, client: OpenNebulaClient): Promise<number> {
   const o = rt.options;
   const source = o.imageSource;
   const description = `labgate lab ${o.lab}`;
   if (source.kind === "path") {
-    return client.imageAllocate(
-      toTemplateXml({ NAME: o.imageName, PATH: source.path, TYPE: "OS", DESCRIPTION: description }),
-      o.datastoreId,
-    );
+    const [template, datastore] = pathImageAllocation(rt, source.path).params;
+    return client.imageAllocate(template, datastore);
   }
   const app = await marketApp(rt, client, source.app);
   ctx.log(
