@@ -5,17 +5,22 @@ import type { StepCall, StepDescription } from "../../engine/plan-step.js";
 import type { LabStep, ResourceRecord, StepContext } from "../../engine/step.js";
 import { StepFailedError } from "../../errors.js";
 import { configFileDrift } from "../../haproxy/live-config.js";
-import { execOrFail, hasCloudInit } from "./instance-exec.js";
-import { BOOT_HOOK_DIR } from "./instance-network.js";
+import { CLOUD_INIT_PROBE, CLOUD_INIT_WAIT, execCall, execOrFail, hasCloudInit } from "./instance-exec.js";
 import { fillKnown, PAYLOAD_HASH_DATA_KEY } from "./known-values.js";
 import { LAB_MARKER_KEY, type LxdInstancePlan, type LxdLabOptions } from "./lxd-lab-options.js";
 import type { LxdClientFactory } from "./lxd-runtime.js";
 import { plannedPayloadMode, type ResolvedPayload, resolvePayloadMode } from "./payload-mode.js";
+import {
+  hashPatch,
+  hashPatchCall,
+  PAYLOAD_HASH_KEY,
+  type PayloadLayout,
+  payloadPush,
+  payloadUndoCalls,
+} from "./payload-push.js";
 import { notRunning } from "./running-state.js";
-import { lxdUndoCalls } from "./undo-calls.js";
 
-/** Instance config key holding the hash of the payload last deployed: a changed payload is redeployed. */
-export const PAYLOAD_HASH_KEY = "user.labgate.payload-hash";
+export { PAYLOAD_HASH_KEY } from "./payload-push.js";
 
 export interface PayloadFileSpec {
   path: string;
@@ -23,15 +28,9 @@ export interface PayloadFileSpec {
   mode?: number;
 }
 
-/** What runs in an instance: files, the script that (re)starts it, and how to tell it works. */
-export interface InstancePayload {
+/** What runs in an instance: the files of its layout with their contents, and how to tell it works. */
+export interface InstancePayload extends Omit<PayloadLayout, "files"> {
   files: PayloadFileSpec[];
-  /** Path of the start script among `files`; run now and, as a boot hook, at every boot. */
-  startScript: string;
-  /** Boot hook name under /etc/labgate/boot.d, e.g. "50-app.sh". */
-  bootHook: string;
-  /** Stops what the start script started (undo). */
-  stopCommand: string[];
   /** undefined when healthy, else what is wrong. Read-only, from the host over the bridge. */
   probe(signal: AbortSignal): Promise<string | undefined>;
   /**
@@ -57,9 +56,13 @@ export interface DeployStepOptions {
   clientFor: LxdClientFactory;
   title: string;
   why: string;
+  /** Where the payload goes: what the plan shows before the payload is rendered. */
+  layout: PayloadLayout;
   payload: (ctx: StepContext) => Promise<InstancePayload>;
-  /** Extra command lines for the plan view. */
-  commands: string[];
+  /** The health probe as the plan shows it, e.g. `GET http://<NAME address>:8000/health`. */
+  probe: string;
+  /** What the service is called in the undo plan ("app", "HAProxy"). */
+  service: string;
 }
 
 export function payloadHash(payload: InstancePayload): string {
@@ -86,27 +89,31 @@ export interface DeployFacts {
 function deployCalls(
   o: LxdLabOptions,
   plan: LxdInstancePlan,
-  commands: string[],
+  layout: PayloadLayout,
+  probe: string,
   known: ResourceRecord[],
 ): StepCall[] {
   // With cloud-init the payload arrived in cloud-init.user-data at first boot: the step waits for it
   // and checks; pushing through the API is only the fallback when cloud-init did not bring it up.
   const viaCloudInit = plannedPayloadMode(o) === "cloud-init";
-  const lines = [
+  const calls: StepCall[] = [
     ...(viaCloudInit
       ? [
-          `POST /1.0/instances/${plan.instance}/exec {"command":["sh","-c","cloud-init status --wait || true"]}   # the payload came in cloud-init.user-data`,
-          `# only if it does not answer after cloud-init (or on a later redeploy):`,
+          execCall(plan.instance, CLOUD_INIT_PROBE, "first deploy: does the image have cloud-init?"),
+          execCall(plan.instance, CLOUD_INIT_WAIT, "the payload came in cloud-init.user-data"),
+          { display: "# only if it does not answer after cloud-init (or on a later redeploy):" },
         ]
       : []),
-    ...commands,
-    `PATCH /1.0/instances/${plan.instance} {"config":{"${PAYLOAD_HASH_KEY}":"<hash>"}}   # sha256 of the payload, first 16 hex`,
+    ...payloadPush(plan.instance, layout).calls,
+    { kind: "probe", display: probe },
+    hashPatchCall(plan.instance, "<hash>", "sha256 of the payload, first 16 hex"),
   ];
-  return fillKnown(lines, known, plan.instance).map((display) =>
-    display.startsWith("#")
-      ? { display }
-      : { kind: display.startsWith("GET http") ? "probe" : "http", display },
+  const filled = fillKnown(
+    calls.map((c) => c.display),
+    known,
+    plan.instance,
   );
+  return calls.map((c, i) => ({ ...c, display: filled[i] ?? c.display }));
 }
 
 /**
@@ -120,8 +127,10 @@ export function deployStep({
   clientFor,
   title,
   why,
+  layout,
   payload,
-  commands,
+  probe,
+  service,
 }: DeployStepOptions): LabStep<DeployFacts> {
   const id = `deploy-${plan.name}`;
 
@@ -157,8 +166,8 @@ export function deployStep({
     id,
     title,
     why,
-    calls: deployCalls(o, plan, commands, []),
-    undoCalls: lxdUndoCalls(o, id) ?? [],
+    calls: deployCalls(o, plan, layout, probe, []),
+    undoCalls: payloadUndoCalls(plan.instance, layout, service),
     diagnostics: [
       `lxc exec ${plan.instance} -- sh -c 'tail -30 /var/log/labgate*.log /var/log/labgate/*.log'`,
       `lxc exec ${plan.instance} -- ss -ltnp`,
@@ -166,7 +175,7 @@ export function deployStep({
   };
   return {
     description,
-    current: (ctx) => ({ ...description, calls: deployCalls(o, plan, commands, ctx.resources()) }),
+    current: (ctx) => ({ ...description, calls: deployCalls(o, plan, layout, probe, ctx.resources()) }),
     actions: {
       async check(ctx) {
         const facts = await state(ctx);
@@ -187,37 +196,25 @@ export function deployStep({
         let healthy = false;
         if (mode === "cloud-init" && !deployed && (await hasCloudInit(client, plan.instance, wait))) {
           ctx.log(`${plan.instance}: waiting for cloud-init to finish`);
-          await client.exec(plan.instance, ["sh", "-c", "cloud-init status --wait || true"], wait);
+          await client.exec(plan.instance, CLOUD_INIT_WAIT, wait);
           healthy = (await waitHealthy(p, 30_000, ctx.signal)) === undefined;
           if (!healthy)
             ctx.log(`${plan.instance}: cloud-init did not bring it up; pushing the payload instead`);
         }
         if (!healthy) {
-          const dirs = [
-            ...new Set([
-              ...p.files.map((f) => f.path.slice(0, f.path.lastIndexOf("/")) || "/"),
-              BOOT_HOOK_DIR,
-            ]),
-          ];
-          await execOrFail(client, plan.instance, ["mkdir", "-p", ...dirs], id, wait);
+          const push = payloadPush(plan.instance, p);
+          await execOrFail(client, plan.instance, push.mkdir, id, wait);
           for (const f of p.files)
             await client.pushFile(plan.instance, f.path, f.content, { mode: f.mode ?? 0o644 });
-          await client.pushFile(
-            plan.instance,
-            `${BOOT_HOOK_DIR}/${p.bootHook}`,
-            `#!/bin/sh\nsh ${p.startScript}\n`,
-            {
-              mode: 0o755,
-            },
-          );
-          const out = await execOrFail(client, plan.instance, ["sh", p.startScript], id, wait);
+          await client.pushFile(plan.instance, push.hook.path, push.hook.content, { mode: 0o755 });
+          const out = await execOrFail(client, plan.instance, push.run, id, wait);
           if (out.trim()) ctx.log(`${plan.instance}: ${out.trim().split("\n").slice(-1)[0]}`);
           if (drift.length)
             ctx.log(
               `${id}: repaired: pushed ${p.files.length} payload files into ${plan.instance} and re-ran ${p.startScript}`,
             );
         }
-        await client.patchInstance(plan.instance, { config: { [PAYLOAD_HASH_KEY]: want } }, wait);
+        await client.patchInstance(plan.instance, hashPatch(want), wait);
         // Kept on the container's record too, so plans and gates show the hash instead of a placeholder.
         await setRecordedHash(ctx, plan.instance, want);
       },
@@ -234,12 +231,11 @@ export function deployStep({
         const client = clientFor(o);
         const instance = await client.getInstance(plan.instance);
         if (!instance || instance.config[LAB_MARKER_KEY] !== o.lab || instance.status !== "Running") return;
-        const p = await payload(ctx);
         const wait = { timeoutMs: o.timeoutMs, signal: ctx.signal };
-        await client.exec(plan.instance, p.stopCommand, wait);
-        await client.exec(plan.instance, ["rm", "-f", `${BOOT_HOOK_DIR}/${p.bootHook}`], wait);
+        await client.exec(plan.instance, layout.stopCommand, wait);
+        await client.exec(plan.instance, ["rm", "-f", payloadPush(plan.instance, layout).hook.path], wait);
         // LXD removes a config key when it is set to "".
-        await client.patchInstance(plan.instance, { config: { [PAYLOAD_HASH_KEY]: "" } }, wait);
+        await client.patchInstance(plan.instance, hashPatch(""), wait);
         await setRecordedHash(ctx, plan.instance, undefined);
       },
     },

@@ -8,9 +8,14 @@ export interface LxdWait {
   signal: AbortSignal;
 }
 
+/** Asks the instance whether its image has cloud-init. */
+export const CLOUD_INIT_PROBE = ["sh", "-c", "command -v cloud-init"];
+/** Waits until cloud-init has finished (its result is judged by the health probe, not by its exit code). */
+export const CLOUD_INIT_WAIT = ["sh", "-c", "cloud-init status --wait || true"];
+
 /** Whether the instance's image really has cloud-init (a "cloud-init" spec on a plain image falls back to push). */
 export async function hasCloudInit(client: LxdClient, instance: string, wait: LxdWait): Promise<boolean> {
-  return (await client.exec(instance, ["sh", "-c", "command -v cloud-init"], wait)).exitCode === 0;
+  return (await client.exec(instance, CLOUD_INIT_PROBE, wait)).exitCode === 0;
 }
 
 /** `POST /1.0/instances/NAME/exec {"command":[...]}`: how an exec is shown, from the argv it sends. */

@@ -16,7 +16,7 @@ import {
 import { APP_INSTALL_DIR, APP_SERVICE_NAME } from "../../payload/app-cloud-init.js";
 import { SENTIMENT_APP_FILES } from "../../payload/sentiment-app.js";
 import { resolveImageRef } from "./image-source.js";
-import { type ScriptRun, scriptRun } from "./instance-exec.js";
+import { CLOUD_INIT_PROBE, execCall, type ScriptRun, scriptRun } from "./instance-exec.js";
 import {
   cloudInitNetwork,
   NETWORK_HOOK,
@@ -129,6 +129,11 @@ export function launchCalls(o: LxdLabOptions, plan: LxdInstancePlan, address?: S
       "# (LXD without the cloud_init API extension: the same values under user.network-config / user.user-data)",
     ),
     startCall(plan.instance),
+    execCall(
+      plan.instance,
+      CLOUD_INIT_PROBE,
+      "does the image have cloud-init? if not, the network script is pushed as in the push variant",
+    ),
     note(
       `GET /1.0/instances/${plan.instance}/state until eth0 has ${address?.ip ?? "<address>"}   # cloud-init applies the network-config at first boot`,
     ),

@@ -21,13 +21,31 @@ import {
   buildAppCloudInit,
   renderAppSetupScript,
 } from "../../payload/app-cloud-init.js";
-import { readSentimentAppFiles } from "../../payload/sentiment-app.js";
+import { readSentimentAppFiles, SENTIMENT_APP_FILES } from "../../payload/sentiment-app.js";
 import { headerValue, httpProbe } from "../../verify/http-probe.js";
 import type { InstancePayload } from "./deploy-step.js";
 import type { LxdInstancePlan, LxdLabOptions } from "./lxd-lab-options.js";
 import { recordedAddress } from "./lxd-runtime.js";
+import type { PayloadLayout } from "./payload-push.js";
 
 export const APP_SETUP_SCRIPT = "/usr/local/sbin/labgate-app-setup.sh";
+
+/** Where the app's payload goes in its container: the app files, then its setup script (run now and at boot). */
+export function appLayout(): PayloadLayout {
+  return {
+    files: [
+      ...SENTIMENT_APP_FILES.map((name) => ({ path: `${APP_INSTALL_DIR}/${name}` })),
+      { path: APP_SETUP_SCRIPT, note: "starts the app and waits for GET /health" },
+    ],
+    startScript: APP_SETUP_SCRIPT,
+    bootHook: "50-app.sh",
+    stopCommand: [
+      "sh",
+      "-c",
+      `pkill -F /run/${APP_SERVICE_NAME}.pid; rm -f /run/${APP_SERVICE_NAME}.pid; true`,
+    ],
+  };
+}
 
 /** The sentiment app in one container, started by the payload's own setup script. */
 export async function appPayload(
@@ -44,16 +62,10 @@ export async function appPayload(
     installDir: APP_INSTALL_DIR,
   });
   return {
+    ...appLayout(),
     files: [
       ...files.map((f) => ({ path: `${APP_INSTALL_DIR}/${f.name}`, content: f.content })),
       { path: APP_SETUP_SCRIPT, content: script, mode: 0o755 },
-    ],
-    startScript: APP_SETUP_SCRIPT,
-    bootHook: "50-app.sh",
-    stopCommand: [
-      "sh",
-      "-c",
-      `pkill -F /run/${APP_SERVICE_NAME}.pid; rm -f /run/${APP_SERVICE_NAME}.pid; true`,
     ],
     probe: (signal) => probeServedBy(`http://${ip}:${plan.port}/health`, [plan.instance], signal),
   };
@@ -73,6 +85,27 @@ export function lbHaproxyOptions(ctx: StepContext, o: LxdLabOptions, stepId: str
   return haproxyOptionsFromSpec(ctx.spec, backends, { bindAddress: "0.0.0.0", statsSocket: LB_STATS_SOCKET });
 }
 
+/** Where the LB's payload goes: the rendered config, its fallback without the Prometheus exporter, the setup script. */
+export function lbLayout(o: LxdLabOptions): PayloadLayout {
+  return {
+    files: [
+      {
+        path: LB_CONFIG_STAGING_PATH,
+        note: `rendered: ${o.apps.map((a) => `server ${a.instance} <address>:${a.port} check`).join(", ")}`,
+      },
+      { path: LB_FALLBACK_CONFIG_PATH, note: "the same without the Prometheus exporter" },
+      { path: LB_SETUP_SCRIPT_PATH, note: "haproxy -c, then start" },
+    ],
+    startScript: LB_SETUP_SCRIPT_PATH,
+    bootHook: "60-haproxy.sh",
+    stopCommand: [
+      "sh",
+      "-c",
+      "[ -f /run/haproxy.pid ] && kill $(cat /run/haproxy.pid); rm -f /run/haproxy.pid; true",
+    ],
+  };
+}
+
 /** HAProxy in the LB container with the config the lab engine renders, checked by `haproxy -c` before use. */
 export async function lbPayload(
   ctx: StepContext,
@@ -82,13 +115,12 @@ export async function lbPayload(
   const options = lbHaproxyOptions(ctx, o, stepId);
   const ip = recordedAddress(ctx, o.lb.instance, stepId).ip;
   return {
+    ...lbLayout(o),
     files: [
       { path: LB_CONFIG_STAGING_PATH, content: renderHaproxyConfig({ ...options, prometheus: true }) },
       { path: LB_FALLBACK_CONFIG_PATH, content: renderHaproxyConfig({ ...options, prometheus: false }) },
       { path: LB_SETUP_SCRIPT_PATH, content: renderLbSetupScript(options.port), mode: 0o755 },
     ],
-    startScript: LB_SETUP_SCRIPT_PATH,
-    bootHook: "60-haproxy.sh",
     // The setup script installs the staged config (or its fallback) as the one HAProxy reads.
     installed: [{ path: LB_INSTALLED_CONFIG_PATH, from: [LB_CONFIG_STAGING_PATH, LB_FALLBACK_CONFIG_PATH] }],
     async liveDrift(signal) {
@@ -99,11 +131,6 @@ export async function lbPayload(
       );
       return live ? haproxyLiveDrift(live, options) : [];
     },
-    stopCommand: [
-      "sh",
-      "-c",
-      "[ -f /run/haproxy.pid ] && kill $(cat /run/haproxy.pid); rm -f /run/haproxy.pid; true",
-    ],
     through: o.apps.map((a) => a.instance),
     probeLocal: (signal) => probeHaproxyStats(`http://${ip}:${o.statsPort}${HAPROXY_STATS_PATH}`, signal),
     async probe(signal) {

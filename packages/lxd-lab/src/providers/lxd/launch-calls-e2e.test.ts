@@ -13,10 +13,11 @@ import { createLxdProvider } from "./lxd-provider.js";
 import { failUnlessUsable, lxdE2eState } from "./test-support/lxd-e2e-env.js";
 
 /**
- * The LXD lab's plan shows the requests its steps send: create-network and launch-app1 (push variant)
- * run against the real daemon through a transport that records every request, and the mutating ones
+ * The LXD lab's plan shows the requests its steps send: create-network, launch-app1 and deploy-app1 (push
+ * variant) run against the real daemon through a transport that records every request, and the mutating ones
  * (method, path, JSON body) are compared with the step's planned calls; so are undo's with its undo calls.
- * Gated like the other LXD suites. Traffic: only LXD's socket (no container address is contacted).
+ * Gated like the other LXD suites. Traffic: LXD's socket, and deploy's health probe to the container on
+ * the bridge this test creates.
  * Subnet 10.20.80.0–10.20.89.0 (lxd-e2e uses 100–202, the cloud-init suite 20–79).
  */
 const image = process.env.LABGATE_LXD_IMAGE ?? "labgate/debian-bookworm";
@@ -141,7 +142,7 @@ describe.skipIf(!state.ok)(
       await rm(stateDir, { recursive: true, force: true });
     }, 120_000);
 
-    it("create-network, launch-app1 and their undo send exactly the planned requests", async () => {
+    it("create-network, launch-app1, deploy-app1 and their undo send exactly the planned requests", async () => {
       const network = step("create-network");
       expectSameRequests(await applied(network), planned(network.description.calls));
 
@@ -168,6 +169,22 @@ describe.skipIf(!state.ok)(
 
       // A second check finds it done: what was created is what the step wants (no drift from its own body).
       expect((await launch.actions.check(ctx())).done).toBe(true);
+
+      // deploy-app1 pushes the files its plan lists, runs the start script, records the hash it shows.
+      const deploy = step("deploy-app1");
+      const before = planned(deploy.current?.(ctx()).calls ?? []);
+      const pushed = await applied(deploy);
+      const after = planned(deploy.current?.(ctx()).calls ?? []);
+      expect(after.map((r) => `${r.method} ${r.path}`)).toEqual(before.map((r) => `${r.method} ${r.path}`));
+      expectSameRequests(pushed, after);
+      expect(pushed.filter((r) => r.path.includes("/files?path=")).map((r) => r.path.split("=")[1])).toEqual([
+        "/opt/labgate/sentiment-app/app.py",
+        "/opt/labgate/sentiment-app/sentiment_model.py",
+        "/opt/labgate/sentiment-app/lexicon.txt",
+        "/usr/local/sbin/labgate-app-setup.sh",
+        "/etc/labgate/boot.d/50-app.sh",
+      ]);
+      expectSameRequests(await undone(deploy), planned(deploy.description.undoCalls ?? []));
 
       expectSameRequests(await undone(launch), planned(launch.description.undoCalls ?? []));
       expect(await plain.getInstance(`${lab}-app1`)).toBeUndefined();

@@ -18,8 +18,10 @@ import { deployStep } from "./deploy-step.js";
 import { exposeDevice, exposeStep, exposeUrl } from "./expose-step.js";
 import { instanceAddress, instanceStep } from "./instance-step.js";
 import {
+  appLayout,
   appPayload,
   appUserData,
+  lbLayout,
   lbPayload,
   lbUserData,
   probeHaproxyStats,
@@ -71,12 +73,10 @@ export function createLxdProvider(options: LxdProviderOptions = {}): LabProvider
               `The app (python3 standard library, no install) is copied into ${app.instance} and started by its setup ` +
               "script, which also waits until GET /health answers. Every answer carries X-Served-By with the container's " +
               "name, so the load balancer's split is visible.",
-            commands: [
-              `POST /1.0/instances/${app.instance}/files?path=/opt/labgate/sentiment-app/{app.py,sentiment_model.py,lexicon.txt}`,
-              `POST /1.0/instances/${app.instance}/exec {"command":["sh","/usr/local/sbin/labgate-app-setup.sh"]}`,
-              `GET http://<${app.instance} address>:${app.port}/health`,
-            ],
+            layout: appLayout(),
             payload: (ctx) => appPayload(ctx, app, `deploy-${app.name}`),
+            probe: `GET http://<${app.instance} address>:${app.port}/health`,
+            service: "app",
           }),
         );
       }
@@ -96,12 +96,10 @@ export function createLxdProvider(options: LxdProviderOptions = {}): LabProvider
             "HAProxy balances round robin over the app containers by their static addresses, health-checks GET /health " +
             "every second and serves its stats page. The config is rendered by labgate from the lab spec and checked " +
             "with `haproxy -c` inside the container before it is used.",
-          commands: [
-            `POST /1.0/instances/${o.lb.instance}/files?path=/etc/labgate/haproxy.cfg   # rendered: ${o.apps.map((a) => `server ${a.instance} <address>:${a.port} check`).join(", ")}`,
-            `POST /1.0/instances/${o.lb.instance}/exec {"command":["sh","/usr/local/sbin/labgate-lb-setup.sh"]}   # haproxy -c, then start`,
-            `GET http://<${o.lb.instance} address>:${o.statsPort}/stats`,
-          ],
+          layout: lbLayout(o),
           payload: (ctx) => lbPayload(ctx, o, `deploy-${o.lb.name}`),
+          probe: `GET http://<${o.lb.instance} address>:${o.statsPort}/stats`,
+          service: "HAProxy",
         }),
         exposeStep(o, clientFor),
         roundRobinStep(o, clientFor),

@@ -42,9 +42,14 @@ describe("LXD plans show the truth", () => {
       expect(text).toContain('"cloud-init.user-data"');
       expect(text).toContain("runcmd: sh /usr/local/sbin/labgate-app-setup.sh");
       expect(text).not.toContain(NETWORK_HOOK);
-      expect(text).not.toContain("/exec");
-      const deploy = describePlan(provider, s).steps.find((x) => x.id === "deploy-app1")?.commands[0];
-      expect(deploy).toContain("cloud-init status --wait");
+      // The one exec asks the image for cloud-init (apply pushes the network script only when it has none).
+      expect(text.match(/\/exec .*/g)).toEqual([
+        expect.stringContaining('"command":["sh","-c","command -v cloud-init"]'),
+      ]);
+      const deploy = describePlan(provider, s).steps.find((x) => x.id === "deploy-app1")?.commands;
+      // First deploy: ask the image for cloud-init, wait for it; the push calls follow only as the fallback.
+      expect(deploy?.[0]).toContain('"command":["sh","-c","command -v cloud-init"]');
+      expect(deploy?.[1]).toContain("cloud-init status --wait");
     }
   });
 

@@ -1,8 +1,5 @@
 import type { StepCall } from "../../engine/plan-step.js";
-import { BOOT_HOOK_DIR } from "./instance-network.js";
 import { EXPOSE_DEVICE, type LxdLabOptions } from "./lxd-lab-options.js";
-
-const PAYLOAD_HASH_KEY = "user.labgate.payload-hash";
 
 /**
  * The calls each LXD step's undo makes, as shown at the undo gate (the same order as its `undo`). Every
@@ -27,12 +24,6 @@ function undoDisplays(o: LxdLabOptions, stepId: string): string[] | undefined {
       return [
         `PUT /1.0/instances/${plan.instance}/state {"action":"stop","force":true}   ${marker}`,
         `DELETE /1.0/instances/${plan.instance}`,
-      ];
-    if (stepId === `deploy-${plan.name}`)
-      return [
-        `POST /1.0/instances/${plan.instance}/exec   # stop the ${plan.role === "lb" ? "HAProxy" : "app"} service (if the container runs)`,
-        `POST /1.0/instances/${plan.instance}/exec {"command":["rm","-f","${BOOT_HOOK_DIR}/<boot hook>"]}`,
-        `PATCH /1.0/instances/${plan.instance} {"config":{"${PAYLOAD_HASH_KEY}":""}}`,
       ];
   }
   return undefined;
