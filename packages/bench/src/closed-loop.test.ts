@@ -1,18 +1,8 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { repairAutocannonClient } from "./autocannon-client-repair.js";
 import { runBench } from "./run-bench.js";
-import { startTarget, type Target } from "./test-support/target.js";
+import { testTarget } from "./test-support/test-target.js";
 import type { SeriesPoint } from "./types.js";
-
-const targets: Target[] = [];
-async function target(config: Parameters<typeof startTarget>[0]): Promise<Target> {
-  const t = await startTarget(config);
-  targets.push(t);
-  return t;
-}
-afterEach(async () => {
-  await Promise.all(targets.splice(0).map((t) => t.stop()));
-});
 
 /**
  * Little's law: in a closed loop every connection always has exactly one request in flight, so
@@ -26,7 +16,7 @@ function inFlight(rps: number, meanUs: number): number {
 
 describe("closed loop against targets that close or lose connections", () => {
   it("measures a Connection: close server correctly: no lost requests, latencies consistent with the load", async () => {
-    const t = await target({
+    const t = await testTarget({
       connectionClose: true,
       backends: ["web1", "web2"],
       backendDelayMs: { web1: 5, web2: 5 },
@@ -44,7 +34,7 @@ describe("closed loop against targets that close or lose connections", () => {
   });
 
   it("keeps measuring correctly after the target restarts mid-run", async () => {
-    const t = await target({ downAfterMs: 700, downForMs: 600 });
+    const t = await testTarget({ downAfterMs: 700, downForMs: 600 });
     const r = await runBench({ url: t.url, connections: 2, durationMs: 3000 });
     expect(r.requests.connectionErrors).toBeGreaterThan(0);
     expect(Object.keys(r.requests.errorsByCode)).toContain("ECONNREFUSED");
@@ -56,7 +46,7 @@ describe("closed loop against targets that close or lose connections", () => {
   });
 
   it("counts a response that never completes as a timeout, not as a response", async () => {
-    const t = await target({ drip: true });
+    const t = await testTarget({ drip: true });
     const r = await runBench({ url: t.url, connections: 2, durationMs: 2500, timeoutMs: 1000 });
     expect(r.requests.responses).toBe(0);
     expect(r.requests.timeouts).toBeGreaterThanOrEqual(2);

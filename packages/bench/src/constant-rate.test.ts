@@ -1,17 +1,11 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runBench } from "./run-bench.js";
 import { parseSlos } from "./slo.js";
-import { startTarget, type Target } from "./test-support/target.js";
-
-const targets: Target[] = [];
-afterEach(async () => {
-  await Promise.all(targets.splice(0).map((t) => t.stop()));
-});
+import { testTarget } from "./test-support/test-target.js";
 
 describe("constant rate timeouts", () => {
   it("times out a response that trickles in forever (a deadline, not an idle timeout)", async () => {
-    const t = await startTarget({ drip: true });
-    targets.push(t);
+    const t = await testTarget({ drip: true });
     // A byte every 100 ms keeps an idle timer from ever firing; every request must still fail.
     const r = await runBench({
       url: t.url,

@@ -1,14 +1,9 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { preciseLoop } from "./precise-loop.js";
 import { runBench } from "./run-bench.js";
 import { parseSlos } from "./slo.js";
-import { startTarget, type Target } from "./test-support/target.js";
+import { testTarget } from "./test-support/test-target.js";
 import { startThreadStats } from "./thread-stats.js";
-
-const targets: Target[] = [];
-afterEach(async () => {
-  await Promise.all(targets.splice(0).map((t) => t.stop()));
-});
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 /** Above this share of waiting for a CPU, lateness says more about the machine than about the loop. */
@@ -39,8 +34,7 @@ describe("precise schedule", () => {
   });
 
   it("sends at 5k req/s with the generator's own lag under 100 µs at p50, reported and usable as an SLO", async (ctx) => {
-    const t = await startTarget({});
-    targets.push(t);
+    const t = await testTarget({});
     const r = await runBench({
       url: t.url,
       rate: 5000,

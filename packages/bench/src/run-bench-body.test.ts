@@ -3,18 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { runBench } from "./run-bench.js";
-import { requestSignature, startTarget, type Target } from "./test-support/target.js";
+import { requestSignature, type Target } from "./test-support/target.js";
+import { testTarget } from "./test-support/test-target.js";
 import { writeReports } from "./write-reports.js";
 
-const targets: Target[] = [];
 const dirs: string[] = [];
-async function target(): Promise<Target> {
-  const t = await startTarget({ backends: ["web1", "web2"] });
-  targets.push(t);
-  return t;
-}
+const target = (): Promise<Target> => testTarget({ backends: ["web1", "web2"] });
 afterEach(async () => {
-  await Promise.all(targets.splice(0).map((t) => t.stop()));
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 });
 

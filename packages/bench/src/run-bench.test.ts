@@ -1,23 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { decodeHistogram } from "./histogram.js";
 import { runBench } from "./run-bench.js";
 import { parseSlos } from "./slo.js";
-import { startTarget, type Target } from "./test-support/target.js";
 import { tempDir } from "./test-support/temp-dir.js";
+import { testTarget } from "./test-support/test-target.js";
 import type { BenchProgress } from "./types.js";
 import { writeReports } from "./write-reports.js";
-
-const targets: Target[] = [];
-async function target(config: Parameters<typeof startTarget>[0]): Promise<Target> {
-  const t = await startTarget(config);
-  targets.push(t);
-  return t;
-}
-afterEach(async () => {
-  await Promise.all(targets.splice(0).map((t) => t.stop()));
-});
 
 describe("runBench against real loopback servers", () => {
   it("constant rate reveals a stall that the service-time and closed-loop views under-report (coordinated omission)", async () => {
@@ -25,7 +15,7 @@ describe("runBench against real loopback servers", () => {
     // during each stall wait for the connection: their latency from the schedule is up to 200 ms.
     // 3 s: the stalls at 1 s and 2 s and their queues end inside the window even when a loaded
     // machine delays the sends (in 2 s, a late generator pushed the one stall and its queue past it).
-    const t = await target({ stallEvery: 100, stallMs: 200 });
+    const t = await testTarget({ stallEvery: 100, stallMs: 200 });
     const open = await runBench({ url: t.url, rate: 100, connections: 1, durationMs: 3000 });
     expect(open.options.mode).toBe("constant-rate");
     expect(open.latencyBasis).toBe("scheduled-send");
@@ -51,7 +41,7 @@ describe("runBench against real loopback servers", () => {
   });
 
   it("splits responses per backend in closed loop and matches what the server counted", async () => {
-    const t = await target({ backends: ["web1", "web2"], backendDelayMs: { web2: 4 } });
+    const t = await testTarget({ backends: ["web1", "web2"], backendDelayMs: { web2: 4 } });
     const r = await runBench({
       url: t.url,
       connections: 4,
@@ -86,7 +76,7 @@ describe("runBench against real loopback servers", () => {
   it("closed loop dilutes a stall in the overall percentiles, but the per-backend split shows where it is", async () => {
     // Every 100th request stalls 200 ms and the alternating backends put every stall on web1: 2% of
     // web1's answers, 1% of all. In closed loop the other connections carry on meanwhile.
-    const t = await target({ stallEvery: 100, stallMs: 200, backends: ["web1", "web2"] });
+    const t = await testTarget({ stallEvery: 100, stallMs: 200, backends: ["web1", "web2"] });
     const r = await runBench({ url: t.url, connections: 4, durationMs: 2000 });
     const [web1, web2] = r.backends.entries;
     expect([web1?.name, web2?.name]).toEqual(["web1", "web2"]);
@@ -99,7 +89,7 @@ describe("runBench against real loopback servers", () => {
   });
 
   it("reads a custom backend header in constant-rate mode", async () => {
-    const t = await target({ backends: ["a", "b", "c"], backendHeader: "X-Backend" });
+    const t = await testTarget({ backends: ["a", "b", "c"], backendHeader: "X-Backend" });
     const r = await runBench({ url: t.url, rate: 150, durationMs: 1000, backendHeader: "x-backend" });
     expect(r.backends.entries.map((b) => b.name)).toEqual(["a", "b", "c"]);
     for (const b of r.backends.entries) expect(b.sharePct).toBeGreaterThan(30);
@@ -108,7 +98,7 @@ describe("runBench against real loopback servers", () => {
   it("survives a target that dies mid-run: errors counted, report written, SLOs fail", async () => {
     const dir = await tempDir("labgate-bench-dead-");
     for (const rate of [undefined, 200]) {
-      const t = await target({ dieAfterMs: 500 });
+      const t = await testTarget({ dieAfterMs: 500 });
       const progress: BenchProgress[] = [];
       const r = await runBench(
         {
@@ -149,7 +139,7 @@ describe("runBench against real loopback servers", () => {
   it("excludes the warm-up: a slow start does not reach the measured percentiles", async () => {
     // The target labels what it served in its slow first 300 ms "cold", the rest "warm": whether a
     // cold answer was counted is then a fact, not a latency threshold a loaded machine could cross.
-    const cold = await target({ slowForMs: 300, slowDelayMs: 60, labelCold: true });
+    const cold = await testTarget({ slowForMs: 300, slowDelayMs: 60, labelCold: true });
     const withWarmup = await runBench({ url: cold.url, connections: 2, warmupMs: 800, durationMs: 800 });
     expect(withWarmup.backends.entries.map((b) => b.name)).toEqual(["warm"]);
     expect(withWarmup.requests.responses).toBeGreaterThan(0);
@@ -157,14 +147,14 @@ describe("runBench against real loopback servers", () => {
     expect(withWarmup.series.points[0]!.maxUs).toBeGreaterThanOrEqual(55_000);
     expect(withWarmup.measuredMs).toBe(800);
 
-    const fresh = await target({ slowForMs: 300, slowDelayMs: 60, labelCold: true });
+    const fresh = await testTarget({ slowForMs: 300, slowDelayMs: 60, labelCold: true });
     const noWarmup = await runBench({ url: fresh.url, connections: 2, durationMs: 800 });
     expect(noWarmup.backends.entries.map((b) => b.name)).toEqual(["cold", "warm"]);
     expect(noWarmup.latency.maxUs).toBeGreaterThanOrEqual(55_000);
   });
 
   it("counts timeouts separately from connection errors", async () => {
-    const t = await target({ stallEvery: 1, stallMs: 3000 });
+    const t = await testTarget({ stallEvery: 1, stallMs: 3000 });
     const r = await runBench({ url: t.url, rate: 20, connections: 5, durationMs: 500, timeoutMs: 300 });
     expect(r.requests.timeouts).toBeGreaterThanOrEqual(8);
     expect(r.requests.responses).toBe(0);
@@ -173,7 +163,7 @@ describe("runBench against real loopback servers", () => {
   });
 
   it("sends request headers and method but keeps credentials out of the result and reports", async () => {
-    const t = await target({});
+    const t = await testTarget({});
     const secret = "s3cr3t-bench-token";
     const r = await runBench({
       url: t.url,
@@ -194,7 +184,7 @@ describe("runBench against real loopback servers", () => {
   });
 
   it("stops early on abort and says so", async () => {
-    const t = await target({});
+    const t = await testTarget({});
     const controller = new AbortController();
     // Aborted 300 ms or more into the run (the engine threads' start-up is not part of it), at the
     // first progress tick past it: on a loaded machine that tick may come late, so every figure

@@ -3,27 +3,17 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer as createHttpsServer } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { formatResultText } from "./format.js";
 import { decodeHistogram } from "./histogram.js";
 import { runBench } from "./run-bench.js";
-import { startTarget, type Target } from "./test-support/target.js";
-
-const targets: Target[] = [];
-async function target(config: Parameters<typeof startTarget>[0]): Promise<Target> {
-  const t = await startTarget(config);
-  targets.push(t);
-  return t;
-}
-afterEach(async () => {
-  await Promise.all(targets.splice(0).map((t) => t.stop()));
-});
+import { testTarget } from "./test-support/test-target.js";
 
 const within = (a: number, b: number, pct: number) => Math.abs(a - b) / Math.max(a, b) <= pct / 100;
 
 describe("undici engine", () => {
   it("agrees with the autocannon reference engine on a fixed-delay target (p50 within 5%), closed loop and constant rate", async () => {
-    const t = await target({ backends: ["web1"], backendDelayMs: { web1: 20 } });
+    const t = await testTarget({ backends: ["web1"], backendDelayMs: { web1: 20 } });
     // Interleaved rounds, best p50 of each: on a shared machine one round can be slowed by others'
     // work; the least-disturbed round of each engine is the comparable figure.
     const best = async (base: Parameters<typeof runBench>[0]) => {
@@ -55,7 +45,7 @@ describe("undici engine", () => {
 // The same engine core under both clients: what it promises must hold for each.
 describe.each(["net", "undici"] as const)("labgate engine on %s", (engine) => {
   it("merges its threads exactly: counts, histograms and the per-backend split match what the target served", async () => {
-    const t = await target({ backends: ["web1", "web2"], backendDelayMs: { web2: 3 } });
+    const t = await testTarget({ backends: ["web1", "web2"], backendDelayMs: { web2: 3 } });
     const r = await runBench({ url: t.url, engine, connections: 6, workers: 3, durationMs: 1500 });
     expect(r.generator.engine).toBe(engine);
     expect(r.generator.workers).toBe(3);
@@ -126,7 +116,7 @@ describe.each(["net", "undici"] as const)("labgate engine on %s", (engine) => {
   // would never return, so the test's own timeout is the bound; timeouts inside the 1.5 s window
   // show the 400 ms deadline held (a wall-clock bound would only measure the machine's load).
   it("times out a whole exchange, not an idle socket: a trickling body fails at --timeout", async () => {
-    const t = await target({ drip: true });
+    const t = await testTarget({ drip: true });
     const r = await runBench({ url: t.url, engine, connections: 2, durationMs: 1500, timeoutMs: 400 });
     expect(r.requests.timeouts).toBeGreaterThanOrEqual(2);
     expect(r.requests.errorsByCode["ETIMEDOUT"]).toBe(r.requests.timeouts);
