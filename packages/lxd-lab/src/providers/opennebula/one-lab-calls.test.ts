@@ -139,11 +139,16 @@ describe("OpenNebula lab: the plan's XML-RPC calls are the calls oned received",
     const undone = sim.calls.slice(before).filter((c) => c.ok && !reads(c.method));
     const plannedDown = shown.toReversed().flatMap((d) => xmlrpc(d.undoCalls ?? []));
     expect(undone.map((c) => c.method)).toEqual(plannedDown.filter((m) => !reads(m)));
-    expect(undone.filter((c) => c.method === "one.vm.action").map((c) => c.params[0])).toEqual([
-      "terminate-hard",
-      "terminate-hard",
-      "terminate-hard",
-    ]);
+    // Each terminate-hard names the VM the undo gate showed (the ids recorded by lab up).
+    const shownTerminates = shown
+      .toReversed()
+      .flatMap((d) => (d.undoCalls ?? []).map((c) => c.display).filter((x) => x.startsWith("one.vm.action")));
+    expect(
+      undone
+        .filter((c) => c.method === "one.vm.action")
+        .map((c) => `one.vm.action("${c.params[0]}", ${c.params[1]})  # until DONE`),
+    ).toEqual(shownTerminates);
+    expect(shownTerminates).toHaveLength(3);
   }, 60_000);
 });
 

@@ -50,7 +50,10 @@ function instantiateCall(rt: OneLabRuntime, inst: OneInstancePlan, ip: string | 
 }
 
 const WAIT_RUNNING: StepCall = { display: "one.vm.info(ID)  # until ACTIVE/RUNNING", kind: "xmlrpc" };
-const TERMINATE: StepCall = { display: 'one.vm.action("terminate-hard", ID)  # until DONE', kind: "xmlrpc" };
+/** What undo sends for each VM: the recorded ids once known. */
+function terminateCall(vmId = "ID"): StepCall {
+  return { display: `one.vm.action("terminate-hard", ${vmId})  # until DONE`, kind: "xmlrpc" };
+}
 
 function ipOf(rt: OneLabRuntime, ctx: StepContext, inst: OneInstancePlan): string {
   const ip = rt.addresses(ctx).get(inst.name)?.ip;
@@ -78,7 +81,7 @@ export interface InstanceFacts {
 export function instanceStep(rt: OneLabRuntime, inst: OneInstancePlan): LabStep<InstanceFacts> {
   const template = templateOf(rt, inst);
   const id = `one-vm-${inst.name}`;
-  const describe = (ip: string | undefined): StepDescription => ({
+  const describe = (ip: string | undefined, vmIds: string[] = []): StepDescription => ({
     id,
     title: `Start ${inst.role === "app" ? "app" : "load balancer"} VM ${inst.vmName} and wait for RUNNING`,
     why:
@@ -86,7 +89,7 @@ export function instanceStep(rt: OneLabRuntime, inst: OneInstancePlan): LabStep<
         ? `Instantiates ${template} as ${inst.vmName} with its static address. Its payload (START_SCRIPT_BASE64, which every OpenNebula context version runs) installs the sentiment app, which answers on port ${inst.port} with X-Served-By: ${inst.name}. The VM ID is saved before waiting, so an interrupted run resumes on the same VM.`
         : `Instantiates ${template} as ${inst.vmName}. Its payload (START_SCRIPT_BASE64) installs HAProxy with a config rendered from the lab spec: port ${inst.port}, balance roundrobin over the apps' addresses, health checks on /health.`,
     calls: [instantiateCall(rt, inst, ip), WAIT_RUNNING],
-    undoCalls: [TERMINATE],
+    undoCalls: vmIds.length ? vmIds.map(terminateCall) : [terminateCall()],
     diagnostics: [
       `onevm show ${inst.vmName}`,
       "tail -n 50 /var/log/one/VMID.log  # on the front-end",
@@ -95,7 +98,14 @@ export function instanceStep(rt: OneLabRuntime, inst: OneInstancePlan): LabStep<
   });
   return {
     description: describe(undefined),
-    current: (ctx) => describe(rt.addresses(ctx).get(inst.name)?.ip),
+    current: (ctx) =>
+      describe(
+        rt.addresses(ctx).get(inst.name)?.ip,
+        ctx
+          .resources("one-vm")
+          .filter((r) => r.stepId === id)
+          .map((r) => r.id),
+      ),
     actions: {
       async check(ctx) {
         const named = (await rt.client(ctx).vmPool()).filter((v) => v.name === inst.vmName);
