@@ -26,6 +26,9 @@ const CONFIG = {
 
 let dir: string;
 let files: string[];
+/** `labgate ip allocate` on the seed network, with this test's pool and ledger files. */
+const allocate = (owner: string, ...flags: string[]) =>
+  cli(["ip", "allocate", "--network", "192.168.3.0/24", "--owner", owner, ...files, ...flags]);
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), "labgate-ipcli-"));
   await writeFile(join(dir, "pools.json"), JSON.stringify(CONFIG));
@@ -37,16 +40,7 @@ afterEach(async () => {
 
 describe("labgate ip allocate", () => {
   it("--json prints one object with everything a static network config needs", async () => {
-    const r = await cli([
-      "ip",
-      "allocate",
-      "--network",
-      "192.168.3.0/24",
-      "--owner",
-      "web1",
-      ...files,
-      "--json",
-    ]);
+    const r = await allocate("web1", "--json");
     expect(r.code).toBe(ExitCode.OK);
     expect(JSON.parse(r.stdout)).toEqual({
       ip: "192.168.3.30",
@@ -63,12 +57,12 @@ describe("labgate ip allocate", () => {
   });
 
   it("prints one readable line on stdout and explanations on stderr; a second call returns the same address", async () => {
-    const first = await cli(["ip", "allocate", "--network", "192.168.3.0/24", "--owner", "web1", ...files]);
+    const first = await allocate("web1");
     expect(first.stdout).toBe(
       "192.168.3.30/24 netmask 255.255.255.0 gateway 192.168.3.1 dns 8.8.8.8,8.8.4.4 owner web1 source pool\n",
     );
     expect(first.stderr).toContain(join(dir, "state.json"));
-    const again = await cli(["ip", "allocate", "--network", "192.168.3.0/24", "--owner", "web1", ...files]);
+    const again = await allocate("web1");
     expect(again.stdout).toBe(first.stdout);
     expect(again.stderr).toContain("already holds 192.168.3.30");
   });
@@ -112,7 +106,7 @@ describe("labgate ip allocate", () => {
       join(dir, "pools.json"),
       JSON.stringify({ networks: [{ ...CONFIG.networks[0], gateway: "192.168.4.1" }] }),
     );
-    const r = await cli(["ip", "allocate", "--network", "192.168.3.0/24", "--owner", "x", ...files]);
+    const r = await allocate("x");
     expect(r.code).toBe(ExitCode.INVALID_INPUT);
     expect(r.stderr).toContain(`${join(dir, "pools.json")}: network 192.168.3.0/24, field "gateway"`);
   });
@@ -134,7 +128,7 @@ describe("labgate ip allocate", () => {
 
   it("exits 3 for a corrupt ledger and leaves it as it was", async () => {
     await writeFile(join(dir, "state.json"), "{ not json");
-    const r = await cli(["ip", "allocate", "--network", "192.168.3.0/24", "--owner", "x", ...files]);
+    const r = await allocate("x");
     expect(r.code).toBe(ExitCode.STATE);
     expect(r.stderr).toContain(join(dir, "state.json"));
     expect(await readFile(join(dir, "state.json"), "utf8")).toBe("{ not json");
@@ -148,7 +142,7 @@ describe("labgate ip allocate", () => {
 
 describe("labgate ip list / reserve / release", () => {
   it("lists as a table, filters, and prints a JSON array with --json", async () => {
-    await cli(["ip", "allocate", "--network", "192.168.3.0/24", "--owner", "web1", ...files]);
+    await allocate("web1");
     await cli(["ip", "allocate", "--network", "172.20.0.0/16", "--owner", "web2", ...files]);
     const table = await cli(["ip", "list", ...files]);
     const lines = table.stdout.trimEnd().split("\n");
@@ -185,16 +179,7 @@ describe("labgate ip list / reserve / release", () => {
       reserved: true,
       owner: "printer",
     });
-    const a = await cli([
-      "ip",
-      "allocate",
-      "--network",
-      "192.168.3.0/24",
-      "--owner",
-      "web1",
-      ...files,
-      "--json",
-    ]);
+    const a = await allocate("web1", "--json");
     expect(JSON.parse(a.stdout).ip).toBe("192.168.3.31");
     const taken = await cli(["ip", "reserve", "--ip", "192.168.3.31", "--owner", "other", ...files]);
     expect(taken.code).toBe(ExitCode.INVALID_INPUT);
@@ -204,7 +189,7 @@ describe("labgate ip list / reserve / release", () => {
   });
 
   it("release --owner frees all of an owner's addresses; an unknown owner exits 2", async () => {
-    await cli(["ip", "allocate", "--network", "192.168.3.0/24", "--owner", "web1", ...files]);
+    await allocate("web1");
     await cli(["ip", "allocate", "--network", "172.20.0.0/16", "--owner", "web1", ...files]);
     const r = await cli(["ip", "release", "--owner", "web1", ...files]);
     expect(r.code).toBe(0);
@@ -215,16 +200,7 @@ describe("labgate ip list / reserve / release", () => {
   });
 
   it("--dry-run shows what allocate, reserve and release would do and writes nothing", async () => {
-    const a = await cli([
-      "ip",
-      "allocate",
-      "--network",
-      "192.168.3.0/24",
-      "--owner",
-      "web1",
-      ...files,
-      "--dry-run",
-    ]);
+    const a = await allocate("web1", "--dry-run");
     expect(a.stdout).toContain("192.168.3.30/24");
     expect(a.stderr).toContain("Would allocate 192.168.3.30");
     expect(a.stderr).toContain("nothing was written");
@@ -241,7 +217,7 @@ describe("labgate ip list / reserve / release", () => {
     ]);
     expect(JSON.parse(r.stdout)).toMatchObject({ ip: "192.168.3.99", reserved: true });
     await expect(readFile(join(dir, "state.json"), "utf8")).rejects.toMatchObject({ code: "ENOENT" });
-    await cli(["ip", "allocate", "--network", "192.168.3.0/24", "--owner", "web1", ...files]);
+    await allocate("web1");
     const before = await readFile(join(dir, "state.json"), "utf8");
     const rel = await cli(["ip", "release", "--owner", "web1", ...files, "--dry-run", "--json"]);
     expect(JSON.parse(rel.stdout)).toMatchObject([{ ip: "192.168.3.30" }]);
