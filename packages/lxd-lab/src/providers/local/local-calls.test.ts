@@ -11,22 +11,17 @@ import { describeKnown, planSteps } from "../../engine/plan-view.js";
 import { labDown, labUp } from "../../engine/run-lab.js";
 import { createStepContext } from "../../engine/step-context.js";
 import { sentimentAppEntry } from "../../payload/sentiment-app.js";
-import { defaultLabSpec } from "../../spec/default-lab-spec.js";
 import type { LabSpec } from "../../spec/lab-spec.js";
 import { freePorts } from "../../test-support/free-ports.js";
 import { isRunning, waitFor } from "./local-process.js";
 import { localProvider } from "./local-provider.js";
+import { localSpecOnPorts } from "./test-support/local-spec.js";
 
-function spec(name: string, [a, b, lb, stats]: number[], python: string): LabSpec {
-  const base = defaultLabSpec();
-  return {
-    ...base,
-    name,
-    apps: { ...base.apps, ports: [a!, b!] },
-    lb: { ...base.lb, port: lb!, statsPort: stats! },
+function spec(name: string, ports: number[], python: string): LabSpec {
+  return localSpecOnPorts(name, ports, {
     providerOptions: { python, verifyRequests: 4 },
     bench: { enabled: false },
-  };
+  });
 }
 
 /** The argv the kernel holds for a process: what was really executed. */

@@ -11,25 +11,20 @@ import { describePlan } from "../../engine/plan-view.js";
 import { labDown, labUp } from "../../engine/run-lab.js";
 import type { ResourceRecord } from "../../engine/step.js";
 import { detectHaproxy } from "../../haproxy/haproxy-binary.js";
-import { defaultLabSpec } from "../../spec/default-lab-spec.js";
 import type { LabSpec } from "../../spec/lab-spec.js";
 import { freePorts } from "../../test-support/free-ports.js";
 import { headerValue, httpProbe } from "../../verify/http-probe.js";
 import { isRunning } from "./local-process.js";
 import { localProvider } from "./local-provider.js";
 import { canListen } from "./port-owner.js";
+import { localSpecOnPorts } from "./test-support/local-spec.js";
 
-function specWithPorts(name: string, [a, b, lb, stats]: number[]): LabSpec {
-  const spec = defaultLabSpec();
-  return {
-    ...spec,
-    name,
-    apps: { ...spec.apps, ports: [a!, b!] },
-    lb: { ...spec.lb, port: lb!, statsPort: stats! },
+function specWithPorts(name: string, ports: number[]): LabSpec {
+  return localSpecOnPorts(name, ports, {
     providerOptions: { verifyRequests: 20 },
     // A short final bench: the numbers are not asserted here, only that the step ran (bench-step tests do).
     bench: { durationMs: 1_000, connections: 2 },
-  };
+  });
 }
 
 async function recordedProcesses(stateDir: string, spec: LabSpec): Promise<ResourceRecord[]> {

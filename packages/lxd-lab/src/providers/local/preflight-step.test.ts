@@ -6,26 +6,19 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { autoYesGate } from "../../engine/gate.js";
 import { LabStateStore } from "../../engine/lab-state.js";
 import { labDown, labUp } from "../../engine/run-lab.js";
-import { defaultLabSpec } from "../../spec/default-lab-spec.js";
 import type { LabSpec } from "../../spec/lab-spec.js";
 import { freePorts } from "../../test-support/free-ports.js";
 import { isRunning } from "./local-process.js";
 import { localProvider } from "./local-provider.js";
 import { addressesConflict, decodeProcAddress } from "./port-owner.js";
+import { localSpecOnPorts } from "./test-support/local-spec.js";
 
-function specWithPorts(name: string, [a, b, lb, stats]: number[]): LabSpec {
-  const spec = defaultLabSpec();
+function specWithPorts(name: string, ports: number[]): LabSpec {
   // No final bench here: these tests are about what preflight lets through.
-  return Object.assign(
-    {
-      ...spec,
-      name,
-      apps: { ...spec.apps, ports: [a!, b!] },
-      lb: { ...spec.lb, port: lb!, statsPort: stats! },
-      providerOptions: { verifyRequests: 8 },
-    },
-    { bench: { durationMs: 500, connections: 1, enabled: false } },
-  );
+  return localSpecOnPorts(name, ports, {
+    providerOptions: { verifyRequests: 8 },
+    bench: { durationMs: 500, connections: 1, enabled: false },
+  });
 }
 
 function listen(host: string, port: number): Promise<Server> {
