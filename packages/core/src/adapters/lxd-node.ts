@@ -177,7 +177,7 @@ export function waitLxdNodeRunning(
   options: WaitOptions = {},
 ): Promise<{ status: string; state: NodeState; addresses: string[] }> {
   return pollUntil(
-    `Waiting for lxd node ${name} (${name}) to run`,
+    `Waiting for lxd node ${name} to run`,
     () => lxdNodeState(client, name),
     (s) => s?.state === "running",
     {

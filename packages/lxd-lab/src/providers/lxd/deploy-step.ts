@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
-import type { LxdClient } from "@labgate/core";
-import { sleep } from "@labgate/core";
+import { getLxdInstance, type LxdClient, sleep } from "@labgate/core";
 import type { StepCall, StepDescription } from "../../engine/plan-step.js";
 import type { LabStep, ResourceRecord, StepContext } from "../../engine/step.js";
 import { StepFailedError } from "../../errors.js";
@@ -138,7 +137,7 @@ export function deployStep({
     const client = clientFor(o);
     const p = await payload(ctx);
     const want = payloadHash(p);
-    const instance = await client.getInstance(plan.instance);
+    const instance = await getLxdInstance(client, plan.instance);
     const have = instance?.config[PAYLOAD_HASH_KEY];
     const mode = await resolvePayloadMode(client, o);
     const facts: DeployFacts = { payload: p, want, deployed: have, drift: [], mode };
@@ -229,7 +228,7 @@ export function deployStep({
       },
       async undo(ctx) {
         const client = clientFor(o);
-        const instance = await client.getInstance(plan.instance);
+        const instance = await getLxdInstance(client, plan.instance);
         if (!instance || instance.config[LAB_MARKER_KEY] !== o.lab || instance.status !== "Running") return;
         const wait = { timeoutMs: o.timeoutMs, signal: ctx.signal };
         await client.exec(plan.instance, layout.stopCommand, wait);

@@ -1,5 +1,5 @@
-import { deviceDrift, type LxdDevice, PreconditionError } from "@labgate/core";
-import type { StepDescription } from "../../engine/plan-step.js";
+import { deviceDrift, getLxdInstance, type LxdDevice, PreconditionError } from "@labgate/core";
+import type { StepCall, StepDescription } from "../../engine/plan-step.js";
 import type { LabStep } from "../../engine/step.js";
 import { PortInUseError, StepFailedError } from "../../errors.js";
 import { canListen, describePortOwners, findPortOwners } from "../local/port-owner.js";
@@ -22,6 +22,14 @@ export function exposeUrl(o: LxdLabOptions): string {
   return `http://${o.expose.address}:${o.expose.port}/`;
 }
 
+/** LXD's PATCH merges devices: the client removes one with a PUT of the instance without it (removeDevice). */
+export function removeDeviceCall(o: LxdLabOptions): StepCall {
+  return {
+    kind: "http",
+    display: `PUT /1.0/instances/${o.lb.instance}   # the instance as it is, without device ${EXPOSE_DEVICE}`,
+  };
+}
+
 /** What check saw of the LB container: whether it is there and this lab's, and whether it has a device of that name. */
 export interface ExposeFacts {
   lb?: { ours: boolean; hasDevice: boolean };
@@ -32,7 +40,7 @@ export function exposeStep(o: LxdLabOptions, clientFor: LxdClientFactory): LabSt
   const device = exposeDevice(o);
   const patch = { devices: { [EXPOSE_DEVICE]: device } };
   const inspect = async () => {
-    const instance = await clientFor(o).getInstance(o.lb.instance);
+    const instance = await getLxdInstance(clientFor(o), o.lb.instance);
     const drift = instance ? deviceDrift({ [EXPOSE_DEVICE]: device }, instance.devices) : [EXPOSE_DEVICE];
     return { instance, present: drift.length === 0 };
   };
@@ -54,6 +62,11 @@ export function exposeStep(o: LxdLabOptions, clientFor: LxdClientFactory): LabSt
   };
   return {
     description,
+    // A device of that name with other settings is removed first (a PUT of the instance without it).
+    current: (_ctx, found) =>
+      found && !found.done && found.facts.lb?.hasDevice
+        ? { ...description, calls: [removeDeviceCall(o), ...description.calls] }
+        : description,
     actions: {
       async check() {
         const { instance, present } = await inspect();
@@ -120,7 +133,7 @@ export function exposeStep(o: LxdLabOptions, clientFor: LxdClientFactory): LabSt
       },
       async undo(ctx) {
         const client = clientFor(o);
-        const instance = await client.getInstance(o.lb.instance);
+        const instance = await getLxdInstance(client, o.lb.instance);
         if (instance && instance.config[LAB_MARKER_KEY] === o.lab) {
           await client.removeDevice(o.lb.instance, EXPOSE_DEVICE, { signal: ctx.signal });
         }

@@ -1,3 +1,4 @@
+import { getLxdInstance } from "@labgate/core";
 import { benchSettings } from "../../bench-step/bench-settings.js";
 import { benchHealth, benchStep } from "../../bench-step/bench-step.js";
 import { toLabStep } from "../../engine/legacy-step.js";
@@ -130,7 +131,7 @@ export function createLxdProvider(options: LxdProviderOptions = {}): LabProvider
             detail: network ? `${network.config["ipv4.address"]} (${network.status ?? "?"})` : "missing",
           });
         } else if (r.kind === "container") {
-          const instance = await client.getInstance(r.id);
+          const instance = await getLxdInstance(client, r.id);
           if (!instance) {
             health.push({ kind: r.kind, id: r.id, health: "unhealthy", detail: "missing" });
             return health;
@@ -168,7 +169,7 @@ export function createLxdProvider(options: LxdProviderOptions = {}): LabProvider
             detail: `${live.status} ${live.ips.join(", ") || "no IPv4"}${problem ? `: ${problem}` : answered}`,
           });
         } else if (r.kind === "proxy-device") {
-          const instance = await client.getInstance(o.lb.instance);
+          const instance = await getLxdInstance(client, o.lb.instance);
           const device = instance?.devices[EXPOSE_DEVICE];
           const want = exposeDevice(o);
           health.push({

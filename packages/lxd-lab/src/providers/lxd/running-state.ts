@@ -1,4 +1,4 @@
-import type { LxdClient } from "@labgate/core";
+import { getLxdInstance, type LxdClient } from "@labgate/core";
 import type { Found } from "../../engine/plan-step.js";
 import type { LabStep, StepContext } from "../../engine/step.js";
 
@@ -10,7 +10,7 @@ import type { LabStep, StepContext } from "../../engine/step.js";
 export async function notRunning(client: LxdClient, instances: string[]): Promise<string[]> {
   const found = await Promise.all(
     instances.map(async (name) => {
-      const instance = await client.getInstance(name);
+      const instance = await getLxdInstance(client, name);
       if (!instance) return `${name} is missing`;
       return instance.status === "Running" ? undefined : `${name} is ${instance.status}`;
     }),

@@ -18,7 +18,9 @@ function undoDisplays(o: LxdLabOptions, stepId: string): string[] | undefined {
       `release ${[...o.apps, o.lb].map((p) => p.instance).join(", ")} from the lab's IP ledger (<state>)`,
     ];
   if (stepId === "expose-lb")
-    return [`PATCH /1.0/instances/${o.lb.instance}   # remove device ${EXPOSE_DEVICE} ${marker}`];
+    return [
+      `PUT /1.0/instances/${o.lb.instance}   # remove device ${EXPOSE_DEVICE}: the instance without it ${marker}`,
+    ];
   for (const plan of [...o.apps, o.lb]) {
     if (stepId === `launch-${plan.name}`)
       return [
