@@ -1,3 +1,4 @@
+import { wrapText } from "@labgate/core/text";
 import type {
   LabDryRunStep,
   LabPlan,
@@ -7,19 +8,6 @@ import type {
   PlannedStep,
   StepRecord,
 } from "@labgate/lxd-lab";
-
-const wrapText = (text: string, width: number): string[] => {
-  const lines: string[] = [];
-  let line = "";
-  for (const word of text.split(/\s+/).filter(Boolean)) {
-    if (line && line.length + 1 + word.length > width) {
-      lines.push(line);
-      line = word;
-    } else line = line ? `${line} ${word}` : word;
-  }
-  if (line) lines.push(line);
-  return lines;
-};
 
 /** A step as `lab plan` shows it; a dry run adds what the runner found (and, for down, the undo calls). */
 type ShownStep = PlannedStep & Partial<Pick<LabDryRunStep, "outcome" | "detail" | "undoCommands">>;

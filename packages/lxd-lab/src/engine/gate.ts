@@ -1,4 +1,5 @@
 import { createInterface, type Interface } from "node:readline";
+import { wrapText } from "@labgate/core/text";
 import { LabInterruptedError, NotConfirmedError } from "../errors.js";
 import type { StepDescription } from "./plan-step.js";
 
@@ -161,7 +162,7 @@ export function explainStep({ step, action }: GateRequest): string {
     "",
     `  ${step.title} (${step.id})`,
     "",
-    ...wrap(step.why, 76).map((l) => `  ${l}`),
+    ...wrapText(step.why, 76).map((l) => `  ${l}`),
     "",
   ];
   if (step.manual) {
@@ -190,21 +191,6 @@ export function explainStep({ step, action }: GateRequest): string {
     "",
   );
   return `${out.join("\n")}\n`;
-}
-
-export function wrap(text: string, width: number): string[] {
-  const lines: string[] = [];
-  for (const paragraph of text.split(/\n/)) {
-    let line = "";
-    for (const word of paragraph.split(/\s+/).filter(Boolean)) {
-      if (line && line.length + 1 + word.length > width) {
-        lines.push(line);
-        line = word;
-      } else line = line ? `${line} ${word}` : word;
-    }
-    lines.push(line);
-  }
-  return lines;
 }
 
 interface LineReader {

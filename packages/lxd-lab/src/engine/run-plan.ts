@@ -1,6 +1,7 @@
 import { InvalidInputError, LabgateError } from "@labgate/core";
+import { wrapText } from "@labgate/core/text";
 import { LabInterruptedError, NotConfirmedError } from "../errors.js";
-import { type GateAction, wrap } from "./gate.js";
+import type { GateAction } from "./gate.js";
 import type {
   Found,
   PlanOutcome,
@@ -404,7 +405,7 @@ export function showDescription(
   const verb = action === "undo" ? "undo " : extras.replacing ? "replace " : "";
   const out = [
     `── step ${index}/${total}: ${verb}${d.id} — ${d.title}`,
-    ...wrap(d.why, 96).map((l) => `   ${l}`),
+    ...wrapText(d.why, 96).map((l) => `   ${l}`),
   ];
   if (action === "undo" || extras.replacing) {
     const owned = extras.owned ?? [];
