@@ -1,4 +1,4 @@
-import { processRunning } from "@labgate/core";
+import { pollUntil, processRunning } from "@labgate/core";
 import { canListen } from "./port-owner.js";
 
 /** Alive and not a zombie (core's process node check; the faults read it too). */
@@ -11,17 +11,25 @@ export function waitForPortFree(address: string, port: number, timeoutMs = 5_000
   return waitFor(() => canListen(address, port), timeoutMs);
 }
 
+/**
+ * Polls `condition` until it holds (true) or `timeoutMs` passes (false), on core's pollUntil; the signal
+ * aborts the wait (INTERRUPTED).
+ */
 export async function waitFor(
   condition: () => Promise<boolean>,
   timeoutMs: number,
   signal?: AbortSignal,
   intervalMs = 100,
 ): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    signal?.throwIfAborted();
-    if (await condition()) return true;
-    if (Date.now() >= deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  try {
+    await pollUntil("Waiting for the local lab", condition, (ok) => ok, {
+      timeoutMs,
+      intervalMs,
+      ...(signal ? { signal } : {}),
+    });
+    return true;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "PLATFORM_WAIT_TIMEOUT") return false;
+    throw error;
   }
 }
