@@ -26,6 +26,14 @@ export function execCall(instance: string, command: string[], comment?: string):
   };
 }
 
+/** `POST /1.0/instances/NAME/files?path=PATH`: a file pushed into an instance, as shown. */
+export function filesCall(instance: string, path: string, note?: string): StepCall {
+  return {
+    kind: "http",
+    display: `POST /1.0/instances/${instance}/files?path=${path}${note ? `   # ${note}` : ""}`,
+  };
+}
+
 /** A shell script pushed into an instance (its directory made first) and run: the calls and their argv, once. */
 export interface ScriptRun {
   instance: string;
@@ -36,9 +44,17 @@ export interface ScriptRun {
   calls: StepCall[];
 }
 
+/** `mkdir -p` of the directories the files go to, and of the boot hook directory. */
+export function mkdirFor(paths: string[]): string[] {
+  return [
+    "mkdir",
+    "-p",
+    ...new Set([...paths.map((p) => p.slice(0, p.lastIndexOf("/")) || "/"), BOOT_HOOK_DIR]),
+  ];
+}
+
 export function scriptRun(instance: string, path: string, content: string, summary: string): ScriptRun {
-  const dir = path.slice(0, path.lastIndexOf("/")) || "/";
-  const mkdir = ["mkdir", "-p", ...new Set([dir, BOOT_HOOK_DIR])];
+  const mkdir = mkdirFor([path]);
   const run = ["sh", path];
   return {
     instance,
@@ -46,11 +62,7 @@ export function scriptRun(instance: string, path: string, content: string, summa
     content,
     mkdir,
     run,
-    calls: [
-      execCall(instance, mkdir),
-      { kind: "http", display: `POST /1.0/instances/${instance}/files?path=${path}   # ${summary}` },
-      execCall(instance, run),
-    ],
+    calls: [execCall(instance, mkdir), filesCall(instance, path, summary), execCall(instance, run)],
   };
 }
 

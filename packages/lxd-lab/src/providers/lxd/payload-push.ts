@@ -1,5 +1,5 @@
 import type { StepCall } from "../../engine/plan-step.js";
-import { execCall } from "./instance-exec.js";
+import { execCall, filesCall, mkdirFor } from "./instance-exec.js";
 import { BOOT_HOOK_DIR } from "./instance-network.js";
 
 /** Instance config key holding the hash of the payload last deployed: a changed payload is redeployed. */
@@ -29,28 +29,20 @@ export interface PayloadPush {
 }
 
 export function payloadPush(instance: string, layout: Omit<PayloadLayout, "stopCommand">): PayloadPush {
-  const dirs = new Set([
-    ...layout.files.map((f) => f.path.slice(0, f.path.lastIndexOf("/")) || "/"),
-    BOOT_HOOK_DIR,
-  ]);
-  const mkdir = ["mkdir", "-p", ...dirs];
+  const mkdir = mkdirFor(layout.files.map((f) => f.path));
   const hook = {
     path: `${BOOT_HOOK_DIR}/${layout.bootHook}`,
     content: `#!/bin/sh\nsh ${layout.startScript}\n`,
   };
   const run = ["sh", layout.startScript];
-  const file = (path: string, note?: string): StepCall => ({
-    kind: "http",
-    display: `POST /1.0/instances/${instance}/files?path=${path}${note ? `   # ${note}` : ""}`,
-  });
   return {
     mkdir,
     hook,
     run,
     calls: [
       execCall(instance, mkdir),
-      ...layout.files.map((f) => file(f.path, f.note)),
-      file(hook.path, `boot hook: sh ${layout.startScript}`),
+      ...layout.files.map((f) => filesCall(instance, f.path, f.note)),
+      filesCall(instance, hook.path, `boot hook: sh ${layout.startScript}`),
       execCall(instance, run),
     ],
   };
