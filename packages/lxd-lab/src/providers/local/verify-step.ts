@@ -4,7 +4,7 @@ import { StepFailedError } from "../../errors.js";
 import { fetchHaproxyServerStatus } from "../../haproxy/stats-csv.js";
 import type { LabSpec } from "../../spec/lab-spec.js";
 import { formatRoundRobinReport, type RoundRobinReport, verifyRoundRobin } from "../../verify/round-robin.js";
-import { healthUrl } from "./app-steps.js";
+import { appStepId, healthUrl } from "./app-steps.js";
 import { answers } from "./instance-process.js";
 import { LB_STEP_ID } from "./lb-step.js";
 import {
@@ -85,7 +85,7 @@ export function verifyRoundRobinStep(spec: LabSpec): LabStep<undefined> {
       ),
     ],
     diagnostics: [`curl -s '${statsCsvUrl(address, spec)}' | cut -d, -f1,2,18,37`, "labgate lab status"],
-    needs: [...localApps(spec).map((app) => `start-${app.name}`), LB_STEP_ID],
+    needs: [...localApps(spec).map(appStepId), LB_STEP_ID],
   });
   return {
     description: describe(bindAddress),
