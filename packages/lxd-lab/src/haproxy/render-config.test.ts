@@ -73,6 +73,29 @@ describe("renderHaproxyConfig", () => {
     ).toThrow(/used twice/);
     expect(() => renderHaproxyConfig({ ...base, healthPath: "/he alth" })).toThrow(/healthPath/);
   });
+
+  it("refuses digits-and-dots that are no IPv4 address, which libc would read as octal or not at all", () => {
+    const backend = (address: string) => ({ ...base, backends: [{ name: "app1", address, port: 8000 }] });
+    expect(() => renderHaproxyConfig(backend("010.0.0.1"))).toThrow(
+      expect.objectContaining({
+        code: "HAPROXY_OPTIONS_INVALID",
+        message: expect.stringMatching(/backends\[0\]\.address: "010\.0\.0\.1" .*leading zero/),
+        cause: expect.objectContaining({ code: "INVALID_ADDRESS" }),
+      }),
+    );
+    expect(() => renderHaproxyConfig(backend("256.1.1.1"))).toThrow(
+      /backends\[0\]\.address: .*larger than 255/,
+    );
+    expect(() => renderHaproxyConfig(backend("10.0.1"))).toThrow(/four dot-separated numbers/);
+    expect(() => renderHaproxyConfig({ ...base, bindAddress: "127.0.0.01" })).toThrow(
+      /bindAddress: .*leading zero/,
+    );
+    // A valid address needs no resolver; a host name does.
+    expect(renderHaproxyConfig(backend("10.0.0.1"))).not.toContain("init-addr");
+    expect(renderHaproxyConfig(backend("app1.lab.invalid"))).toContain(
+      "default-server init-addr last,libc,none",
+    );
+  });
 });
 
 describe("rendered configs pass the real haproxy -c", () => {

@@ -1,4 +1,4 @@
-import { InvalidInputError } from "@labgate/core";
+import { InvalidInputError, isValidIpv4, parseIpv4 } from "@labgate/core";
 import { labHealthCheck } from "../spec/health-check.js";
 import type { LabSpec } from "../spec/lab-spec.js";
 
@@ -174,10 +174,11 @@ export function renderHaproxyConfig(options: HaproxyConfigOptions): string {
   return lines.join("\n");
 
   function validateOptions(o: HaproxyConfigOptions): void {
-    const bad = (field: string, message: string) =>
+    const bad = (field: string, message: string, cause?: unknown) =>
       new InvalidInputError("HAPROXY_OPTIONS_INVALID", `HAProxy config: ${field}: ${message}`, {
         hint: "Fix the lab spec (lb, apps) so the load balancer can be configured.",
         details: { field },
+        cause,
       });
     if (o.backends.length === 0)
       throw bad("backends", "at least one app server is needed behind the load balancer");
@@ -185,6 +186,7 @@ export function renderHaproxyConfig(options: HaproxyConfigOptions): string {
     checkPort("statsPort", o.statsPort);
     if (o.port === o.statsPort) throw bad("statsPort", `must differ from the LB port ${o.port}`);
     if (!HOST_RE.test(o.bindAddress)) throw bad("bindAddress", `"${o.bindAddress}" is not an address`);
+    checkDottedQuad("bindAddress", o.bindAddress);
     if (o.statsSocket !== undefined && !SOCKET_RE.test(o.statsSocket)) {
       throw bad(
         "statsSocket",
@@ -201,6 +203,7 @@ export function renderHaproxyConfig(options: HaproxyConfigOptions): string {
       if (seen.has(b.name)) throw bad(`backends[${i}].name`, `"${b.name}" is used twice`);
       seen.add(b.name);
       if (!HOST_RE.test(b.address)) throw bad(`backends[${i}].address`, `"${b.address}" is not an address`);
+      checkDottedQuad(`backends[${i}].address`, b.address);
       checkPort(`backends[${i}].port`, b.port);
     }
     for (const [field, value] of [
@@ -216,6 +219,16 @@ export function renderHaproxyConfig(options: HaproxyConfigOptions): string {
       if (!Number.isInteger(port) || port < 1 || port > 65_535)
         throw bad(field, `${port} is not a TCP port (1-65535)`);
     }
+    // Digits and dots only is meant as an IPv4 address, never a host name: HAProxy hands what
+    // inet_pton refuses to libc, which reads 010.0.0.1 as octal (8.0.0.1) and fails on 256.1.1.1.
+    function checkDottedQuad(field: string, address: string): void {
+      if (!/^[0-9.]+$/.test(address)) return;
+      try {
+        parseIpv4(address);
+      } catch (err) {
+        throw bad(field, (err as Error).message, err);
+      }
+    }
   }
 }
 
@@ -230,7 +243,7 @@ function sanitizeProxyName(name: string): string {
 }
 
 function isIpAddress(address: string): boolean {
-  return /^\d{1,3}(\.\d{1,3}){3}$/.test(address) || address.includes(":");
+  return isValidIpv4(address) || address.includes(":");
 }
 
 function formatBindAddress(address: string): string {
