@@ -16,7 +16,7 @@ import { defaultLabSpec } from "../spec/default-lab-spec.js";
 import type { LabSpec } from "../spec/lab-spec.js";
 import { parseLabSpec } from "../spec/parse-lab-spec.js";
 import { freePorts } from "../test-support/free-ports.js";
-import { describeBench, type LabBenchRecord } from "./bench-step.js";
+import { benchHealth, describeBench, type LabBenchRecord, lastBench } from "./bench-step.js";
 import { labFingerprintFromState, labTopology } from "./lab-fingerprint.js";
 
 async function benchRecord(stateDir: string, spec: LabSpec): Promise<LabBenchRecord | undefined> {
@@ -71,6 +71,32 @@ describe("bench step: what status says of the last run", () => {
       statusCodes: { "200": 10 },
     },
   };
+
+  it("reads the record through its typed reader: a hand-edited status or report path is STATE_CORRUPT", () => {
+    const ctx = (data: Record<string, unknown>) => ({
+      resources: (kind?: string) =>
+        kind === undefined || kind === "bench" ? [{ kind: "bench", id: "last", stepId: "bench", data }] : [],
+    });
+    const record = {
+      ...base,
+      reports: { resultJson: "/tmp/r/a.json", reportMd: "/tmp/r/a.md", reportHtml: "/tmp/r/a.html" },
+    };
+    expect(lastBench(ctx({ ...record }))).toEqual(record);
+    expect(benchHealth(ctx({ ...record }))[0]?.health).toBe("healthy");
+    expect(() => lastBench(ctx({ ...record, status: "finished" }))).toThrow(
+      expect.objectContaining({
+        code: "STATE_CORRUPT",
+        details: expect.objectContaining({ field: "status" }),
+      }),
+    );
+    expect(() => benchHealth(ctx({ ...record, reports: { ...record.reports, reportHtml: 5 } }))).toThrow(
+      expect.objectContaining({
+        code: "STATE_CORRUPT",
+        details: expect.objectContaining({ field: "reports.reportHtml" }),
+      }),
+    );
+    expect(() => lastBench(ctx({ ...record, reportDir: undefined }))).toThrow(/has no reportDir/);
+  });
 
   it("keeps the verdict of a busy generator's run but says its numbers may describe the generator", () => {
     expect(describeBench(base)).toMatch(/^SLOs met at /);

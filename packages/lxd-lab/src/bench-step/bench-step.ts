@@ -6,6 +6,7 @@ import type { LabStep, ResourceHealth, StepContext } from "../engine/step.js";
 import { LabSlosNotMetError, StepFailedError } from "../errors.js";
 import type { LabSpec } from "../spec/lab-spec.js";
 import { httpProbe } from "../verify/http-probe.js";
+import { labBenchRecord } from "./bench-records.js";
 import { BENCH_REQUEST, benchSettings, benchStepSlos, benchUrl, describeLoad } from "./bench-settings.js";
 import {
   type LabBenchRequest,
@@ -160,7 +161,8 @@ export function benchStep(
 
 /** The last bench run recorded in the lab state, if any. */
 export function lastBench(ctx: Pick<StepContext, "resources">): LabBenchRecord | undefined {
-  return ctx.resources(RECORD_KIND).find((r) => r.id === RECORD_ID)?.data as LabBenchRecord | undefined;
+  const record = ctx.resources(RECORD_KIND).find((r) => r.id === RECORD_ID);
+  return record && labBenchRecord(record);
 }
 
 /** The last bench run recorded in a lab's state directory (for the demo and other callers). */
@@ -174,7 +176,7 @@ export async function loadLabBench(
   const rec = store
     .snapshot(lab, provider)
     .resources.find((r) => r.kind === RECORD_KIND && r.id === RECORD_ID);
-  return rec?.data as LabBenchRecord | undefined;
+  return rec && labBenchRecord(rec);
 }
 
 /** For `lab status`: the last result, healthy when every SLO was met. */

@@ -7,6 +7,7 @@ import { describeFault, parseFaults } from "../faults/fault-spec.js";
 import { labFaultActuator } from "../faults/lab-faults.js";
 import { describeHealthCheck, expectedDetectionMs, labHealthCheck } from "../spec/health-check.js";
 import type { LabSpec } from "../spec/lab-spec.js";
+import { labFailoverRecord } from "./bench-records.js";
 import { benchSettings, benchUrl, describeLoad } from "./bench-settings.js";
 import { answersNow, describeBench, failedSlos, finished, type LabBenchRecord, stamp } from "./bench-step.js";
 import { runFaultBench } from "./fault-bench.js";
@@ -206,7 +207,8 @@ function failoverCall(r: LabBenchRequest, faults: readonly string[]): StepCall {
 }
 
 export function lastFailover(ctx: Pick<StepContext, "resources">): LabFailoverRecord | undefined {
-  return ctx.resources(RECORD_KIND).find((r) => r.id === RECORD_ID)?.data as LabFailoverRecord | undefined;
+  const record = ctx.resources(RECORD_KIND).find((r) => r.id === RECORD_ID);
+  return record && labFailoverRecord(record);
 }
 
 /** For `lab status`: the last failover verdict, healthy when every SLO held under the faults. */
