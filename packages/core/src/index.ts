@@ -75,7 +75,7 @@ export type {
   WaitOptions as AdapterWaitOptions,
 } from "./adapters/types.js";
 export { INTENT_KEY } from "./adapters/types.js";
-export { pollUntil, waitForRunning } from "./adapters/wait.js";
+export { type PollOptions, pollUntil, waitForRunning } from "./adapters/wait.js";
 export { checkDeployment } from "./deploy-rules/check-deployment.js";
 export { type DeploySpecDocument, deploySpecJsonSchema } from "./deploy-rules/deploy-spec-schema.js";
 export {

@@ -277,6 +277,23 @@ describe("OpenNebulaClient against the simulator", () => {
     expect(seen).toEqual(["ERROR"]);
   });
 
+  it("a wait past its deadline is ONE_TIMEOUT (exit TIMEOUT) naming the last state oned reported", async () => {
+    const { client } = await start({ hosts: [{ name: "broken", fails: true }] });
+    const seen: string[] = [];
+    const late = (await waitForHostMonitored(client, 0, {
+      intervalMs: 10,
+      timeoutMs: 80,
+      errorGraceMs: 60_000,
+      onProgress: (s) => seen.push(s),
+    }).catch((x: unknown) => x)) as OpenNebulaError;
+    expect(late).toMatchObject({
+      code: "ONE_TIMEOUT",
+      exitCode: ExitCode.TIMEOUT,
+      message: "Host 0 is still ERROR after 0 s.",
+    });
+    expect(seen).toEqual(["ERROR"]);
+  });
+
   it("refuses to instantiate a VM whose image is missing or not READY yet, taking no lease", async () => {
     const { client, sim } = await start({ hosts: [{ name: "h" }] });
     await client.vnAllocate(

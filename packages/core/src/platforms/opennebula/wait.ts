@@ -1,6 +1,6 @@
+import { pollUntil } from "../../adapters/wait.js";
 import { LabgateError, OpenNebulaError } from "../../errors.js";
 import { ExitCode } from "../../exit-codes.js";
-import { sleep } from "../../util/sleep.js";
 import type { OpenNebulaClient } from "./client.js";
 import type { OneHost, OneImage, OneVm, OneVnet } from "./documents.js";
 import { isLcmFailure } from "./states.js";
@@ -27,32 +27,36 @@ function interrupted(): LabgateError {
 
 type Verdict<T> = { done: true; value: T } | { done: false; state: string } | { failed: OpenNebulaError };
 
+/** core's pollUntil with OpenNebula's verdicts: progress on each state change, ONE_TIMEOUT naming the last state. */
 async function poll<T>(what: string, fetchOnce: () => Promise<Verdict<T>>, options: WaitOptions): Promise<T> {
-  const timeoutMs = options.timeoutMs ?? 300_000;
-  const intervalMs = options.intervalMs ?? 2_000;
-  const deadline = Date.now() + timeoutMs;
   let last = "";
-  for (;;) {
-    if (options.signal?.aborted) throw interrupted();
-    const verdict = await fetchOnce();
-    if ("failed" in verdict) throw verdict.failed;
-    if (verdict.done) return verdict.value;
-    if (verdict.state !== last) {
-      last = verdict.state;
-      options.onProgress?.(verdict.state);
-    }
-    if (Date.now() + intervalMs > deadline) {
-      throw new OpenNebulaError(
-        "ONE_TIMEOUT",
-        `${what} is still ${last} after ${Math.round(timeoutMs / 1000)} s.`,
-        {
-          exitCode: ExitCode.TIMEOUT,
-          hint: "OpenNebula is slow or stuck: look at the resource in Sunstone or with the one* CLI, then re-run to resume.",
-        },
-      );
-    }
-    await sleep(intervalMs, options.signal, interrupted);
-  }
+  const verdict = await pollUntil(
+    what,
+    async () => {
+      const v = await fetchOnce();
+      if ("state" in v && v.state !== last) {
+        last = v.state;
+        options.onProgress?.(v.state);
+      }
+      return v;
+    },
+    (v): v is { done: true; value: T } => "done" in v && v.done,
+    {
+      ...options,
+      failed: (v) => ("failed" in v ? v.failed : undefined),
+      timedOut: (_, timeoutMs) =>
+        new OpenNebulaError(
+          "ONE_TIMEOUT",
+          `${what} is still ${last} after ${Math.round(timeoutMs / 1000)} s.`,
+          {
+            exitCode: ExitCode.TIMEOUT,
+            hint: "OpenNebula is slow or stuck: look at the resource in Sunstone or with the one* CLI, then re-run to resume.",
+          },
+        ),
+      interrupted,
+    },
+  );
+  return verdict.value;
 }
 
 /** Waits for ACTIVE/RUNNING; BOOT_FAILURE, PROLOG_FAILURE, FAILED or DONE end the wait with ONE_VM_FAILED. */
