@@ -1,4 +1,4 @@
-import { type LxdClient, PreconditionError } from "@labgate/core";
+import { type LxdClient, PreconditionError, pollUntil } from "@labgate/core";
 import type { StepContext } from "../engine/step.js";
 import { FaultActionError, HaproxyRuntimeError } from "../errors.js";
 import { LB_STATS_SOCKET } from "../haproxy/lb-cloud-init.js";
@@ -160,18 +160,21 @@ function instanceStopFault(fault: FaultSpec, app: LxdInstancePlan, deps: StopDep
 }
 
 async function waitReady(name: string, deps: StopDeps): Promise<void> {
-  const deadline = Date.now() + deps.timeoutMs;
-  let problem: string | undefined = "not probed";
-  while (Date.now() < deadline) {
-    problem = await deps.ready(AbortSignal.timeout(5_000));
-    if (problem === undefined) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new FaultActionError(
-    "FAULT_NOT_READY",
-    `${name} runs again but its app does not answer: ${problem}`,
-    `Look at the app inside it (\`lxc exec ${name} -- journalctl -b\`); \`labgate lab up\` repairs it.`,
-    { instance: name, problem, timeoutMs: deps.timeoutMs },
+  await pollUntil(
+    `${name} to answer again`,
+    () => deps.ready(AbortSignal.timeout(5_000)),
+    (problem) => problem === undefined,
+    {
+      timeoutMs: deps.timeoutMs,
+      intervalMs: 200,
+      timedOut: (problem) =>
+        new FaultActionError(
+          "FAULT_NOT_READY",
+          `${name} runs again but its app does not answer: ${problem}`,
+          `Look at the app inside it (\`lxc exec ${name} -- journalctl -b\`); \`labgate lab up\` repairs it.`,
+          { instance: name, problem, timeoutMs: deps.timeoutMs },
+        ),
+    },
   );
 }
 

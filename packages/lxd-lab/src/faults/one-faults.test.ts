@@ -16,7 +16,7 @@ import type { LabSpec } from "../spec/lab-spec.js";
 import { runFaults } from "./fault-runner.js";
 import { parseFault } from "./fault-spec.js";
 import { faultGateStep, labFaultActuator } from "./lab-faults.js";
-import { oneFaultActuator, oneFaultCalls } from "./one-faults.js";
+import { type OneFaultDeps, oneFaultActuator, oneFaultCalls } from "./one-faults.js";
 
 /**
  * Faults on an OpenNebula lab against the simulator, whose one.vm.action follows
@@ -86,7 +86,7 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-async function actuator() {
+async function actuator(deps: Partial<OneFaultDeps> = {}) {
   const store = new LabStateStore(stateDir);
   await store.load();
   const ctx = createStepContext(
@@ -103,6 +103,7 @@ async function actuator() {
       probed.push(`${app.name} ${ip}:${app.port}`);
       return undefined;
     },
+    ...deps,
   });
 }
 
@@ -138,6 +139,29 @@ describe("OpenNebula fault actions (simulator)", () => {
       expect(await label("lab-app2")).toBe("ACTIVE/RUNNING");
     });
   }
+
+  it("an app that does not answer after resume is FAULT_NOT_READY with the last problem seen, once the wait is over", async () => {
+    let asked = 0;
+    const act = await actuator({
+      timeoutMs: 150,
+      pollIntervalMs: 10,
+      ready: async () => `connection refused (try ${++asked})`,
+    });
+    const handle = act(parseFault("pause app1 at 0s for 1s"));
+    await handle.apply();
+    const error = await handle.undo().catch((e: unknown) => e);
+    expect(await label("lab-app1")).toBe("ACTIVE/RUNNING");
+    expect(asked).toBeGreaterThan(1);
+    expect(error).toMatchObject({
+      code: "FAULT_NOT_READY",
+      message: expect.stringMatching(
+        new RegExp(
+          `^lab-app1 \\(VM \\d+\\) runs again but its app does not answer: connection refused \\(try ${asked}\\)`,
+        ),
+      ),
+      details: { problem: `connection refused (try ${asked})`, timeoutMs: 150 },
+    });
+  });
 
   it("the runner undoes a suspend on abort (Ctrl-C) and the VM runs again", async () => {
     const act = await actuator();

@@ -2,8 +2,8 @@ import {
   type OneVm,
   type OpenNebulaClient,
   PreconditionError,
+  pollUntil,
   type Runner,
-  sleep,
   waitForVmRunning,
 } from "@labgate/core";
 import type { StepContext } from "../engine/step.js";
@@ -162,30 +162,32 @@ function oneVmFault(
     return vm;
   };
   /** Polls until the VM leaves the transient states of its last action (SHUTDOWN_POWEROFF, SAVE_SUSPEND ...). */
-  const settle = async (want: readonly string[]): Promise<OneVm> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const vm = await info();
-      if (want.includes(vm.stateName) || want.includes(vm.label)) return vm;
-      if (vm.lcmStateName.endsWith("_FAILURE") || ["FAILED", "DONE"].includes(vm.stateName)) {
-        throw new FaultActionError(
-          "FAULT_NOT_IN_EFFECT",
-          `${app.vmName} (VM ${vmId}) is ${vm.label}${vm.error ? `: ${vm.error}` : ""}`,
-          `Read the VM's log (\`onevm show ${vmId}\`, /var/log/one/${vmId}.log on the front-end); \`onevm recover\` or \`labgate lab up\` brings it back.`,
-          { vmId, vm: app.vmName, state: vm.label, ...(vm.error ? { error: vm.error } : {}) },
-        );
-      }
-      if (Date.now() > deadline) {
-        throw new FaultActionError(
-          "FAULT_NOT_IN_EFFECT",
-          `${app.vmName} (VM ${vmId}) is still ${vm.label} after ${Math.round(timeoutMs / 1000)} s`,
-          "The OpenNebula host may be slow or its driver stuck: look at `onevm show` and raise the lab's waitTimeoutMs if it is only slow.",
-          { vmId, vm: app.vmName, state: vm.label, timeoutMs },
-        );
-      }
-      await sleep(interval);
-    }
-  };
+  const settle = (want: readonly string[]): Promise<OneVm> =>
+    pollUntil(
+      `${app.vmName} (VM ${vmId}) to settle`,
+      info,
+      (vm) => want.includes(vm.stateName) || want.includes(vm.label),
+      {
+        timeoutMs,
+        intervalMs: interval,
+        failed: (vm) =>
+          vm.lcmStateName.endsWith("_FAILURE") || ["FAILED", "DONE"].includes(vm.stateName)
+            ? new FaultActionError(
+                "FAULT_NOT_IN_EFFECT",
+                `${app.vmName} (VM ${vmId}) is ${vm.label}${vm.error ? `: ${vm.error}` : ""}`,
+                `Read the VM's log (\`onevm show ${vmId}\`, /var/log/one/${vmId}.log on the front-end); \`onevm recover\` or \`labgate lab up\` brings it back.`,
+                { vmId, vm: app.vmName, state: vm.label, ...(vm.error ? { error: vm.error } : {}) },
+              )
+            : undefined,
+        timedOut: (vm) =>
+          new FaultActionError(
+            "FAULT_NOT_IN_EFFECT",
+            `${app.vmName} (VM ${vmId}) is still ${vm.label} after ${Math.round(timeoutMs / 1000)} s`,
+            "The OpenNebula host may be slow or its driver stuck: look at `onevm show` and raise the lab's waitTimeoutMs if it is only slow.",
+            { vmId, vm: app.vmName, state: vm.label, timeoutMs },
+          ),
+      },
+    );
   return {
     async apply() {
       const vm = await info();
@@ -214,21 +216,23 @@ function oneVmFault(
           { vmId, vm: app.vmName },
         );
       }
-      const deadline = Date.now() + timeoutMs;
       const ready = deps.ready ?? probeApp;
-      for (;;) {
-        const problem = await ready(app, ip, AbortSignal.timeout(5_000));
-        if (problem === undefined) return;
-        if (Date.now() > deadline) {
-          throw new FaultActionError(
-            "FAULT_NOT_READY",
-            `${app.vmName} (VM ${vmId}) runs again but its app does not answer: ${problem}`,
-            `Look at the app inside the VM (${ip}:${app.port}/health); \`labgate lab up\` repairs it.`,
-            { vmId, vm: app.vmName, ip, problem, timeoutMs },
-          );
-        }
-        await sleep(interval);
-      }
+      await pollUntil(
+        `${app.vmName} (VM ${vmId}) to answer again`,
+        () => ready(app, ip, AbortSignal.timeout(5_000)),
+        (problem) => problem === undefined,
+        {
+          timeoutMs,
+          intervalMs: interval,
+          timedOut: (problem) =>
+            new FaultActionError(
+              "FAULT_NOT_READY",
+              `${app.vmName} (VM ${vmId}) runs again but its app does not answer: ${problem}`,
+              `Look at the app inside the VM (${ip}:${app.port}/health); \`labgate lab up\` repairs it.`,
+              { vmId, vm: app.vmName, ip, problem, timeoutMs },
+            ),
+        },
+      );
     },
   };
 }
