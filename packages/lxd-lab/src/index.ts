@@ -106,7 +106,6 @@ export {
   type ResourceStatusView,
   type StepStatusView,
 } from "./engine/lab-status.js";
-export { describeStep, fromLegacyStep, providerStepId, toLabStep } from "./engine/legacy-step.js";
 export {
   isManualStep,
   MANUAL_RESOURCE,
@@ -147,16 +146,13 @@ export {
 } from "./engine/run-lab.js";
 export { runPlan, showDescription } from "./engine/run-plan.js";
 export type {
-  CheckResult,
   HealthState,
   LabProvider,
   LabStep,
   LabVerifyOptions,
   LabVerifyResult,
-  ProviderStep,
   ResourceHealth,
   ResourceRecord,
-  Step,
   StepContext,
 } from "./engine/step.js";
 export { createStepContext } from "./engine/step-context.js";

@@ -1,5 +1,4 @@
 import { labEndpoint } from "../engine/lab-status.js";
-import { providerStepId } from "../engine/legacy-step.js";
 import type { LabProvider, ResourceHealth, StepContext } from "../engine/step.js";
 import type { LabSpec } from "../spec/lab-spec.js";
 import { benchSettings } from "./bench-settings.js";
@@ -20,10 +19,10 @@ export function withBenchStep(provider: LabProvider): LabProvider {
     plan(spec: LabSpec) {
       const steps = provider.plan(spec);
       const endpoint = labEndpoint(provider, spec);
-      if (benchSettings(spec).enabled && !steps.some((s) => providerStepId(s) === BENCH_STEP_ID))
+      if (benchSettings(spec).enabled && !steps.some((s) => s.description.id === BENCH_STEP_ID))
         steps.push(benchStep(spec, endpoint, provider.lbConfig?.bind(provider)));
       // With `faults:` the lab ends with the failover check (refused here when the provider cannot do a fault).
-      if (spec.faults?.length && !steps.some((s) => providerStepId(s) === FAILOVER_STEP_ID))
+      if (spec.faults?.length && !steps.some((s) => s.description.id === FAILOVER_STEP_ID))
         steps.push(failoverStep(spec, provider, endpoint));
       return steps;
     },

@@ -3,7 +3,6 @@ import { ExitCode, isLabgateError, redact } from "@labgate/core";
 import { BENCH_STEP_ID, loadLabBench } from "../bench-step/bench-step.js";
 import { autoYesGate, type Gate } from "../engine/gate.js";
 import { labVerify } from "../engine/lab-status.js";
-import { providerStepId } from "../engine/legacy-step.js";
 import { labDown, labUp } from "../engine/run-lab.js";
 import type { LabProvider } from "../engine/step.js";
 import { type DemoPhase, type DemoPhaseId, type DemoPhaseInput, demoPhases } from "./demo-phases.js";
@@ -157,7 +156,7 @@ async function teardown(demo: Demo): Promise<{ error: unknown } | undefined> {
 function withoutBench(provider: LabProvider): LabProvider {
   return {
     ...provider,
-    plan: (spec) => provider.plan(spec).filter((s) => providerStepId(s) !== BENCH_STEP_ID),
+    plan: (spec) => provider.plan(spec).filter((s) => s.description.id !== BENCH_STEP_ID),
   };
 }
 

@@ -1,6 +1,5 @@
 import { InvalidInputError, LabgateError } from "@labgate/core";
 import type { LabSpec } from "../spec/lab-spec.js";
-import { toLabStep } from "./legacy-step.js";
 import type { StepDescription } from "./plan-step.js";
 import type { LabProvider, LabStep, ResourceRecord, StepContext } from "./step.js";
 
@@ -22,7 +21,7 @@ export interface LabPlan {
 
 /** Pure: the provider's plan for this spec in the one step model, checked for duplicate ids. */
 export function planSteps(provider: LabProvider, spec: LabSpec): LabStep[] {
-  const steps = provider.plan(spec).map(toLabStep);
+  const steps = provider.plan(spec);
   const seen = new Set<string>();
   for (const { description: step } of steps) {
     if (seen.has(step.id)) {

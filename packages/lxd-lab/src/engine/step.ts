@@ -2,66 +2,12 @@ import type { LabSpec } from "../spec/lab-spec.js";
 import type { PlanStep } from "./plan-step.js";
 
 /**
- * The step contract every provider implements. A lab is a list of steps computed by a pure
- * `plan(spec)`; the engine shows each step, asks at the gate, then runs check → apply → verify and
- * records progress. `undo` runs in reverse order on `lab down`.
+ * A lab step: the one step model (plan-step.ts) over the lab's context. A lab is a list of steps computed
+ * by a pure `plan(spec)`; the runner shows each description, asks at the gate, then runs check → apply →
+ * verify and records progress; `undo` runs in reverse order on `lab down`.
  */
 // biome-ignore lint/suspicious/noExplicitAny: a plan mixes steps whose facts differ; each step is typed where it is built.
-export interface Step<F = any> {
-  /** Stable id, kebab-case, unique in the plan (e.g. "create-vnet", "launch-app1"). */
-  id: string;
-  title: string;
-  /** One paragraph for a person learning as they go: why this step exists and what it changes. */
-  why: string;
-  /** The exact commands or API calls the step will make, as the user would type or read them. */
-  commands: string[];
-  /**
-   * `commands` with what the lab state already records filled in (allocated addresses, deployed
-   * hashes) instead of placeholders. Pure; the gate, `lab plan` and `--dry-run` show it when given.
-   */
-  commandsFor?(known: ResourceRecord[]): string[];
-  /** Is the step already done? Makes re-running a lab change nothing. */
-  check(ctx: StepContext): Promise<CheckResult<F>>;
-  /**
-   * `found` is what `check` returned in this run (the engine always passes it), so apply acts on what was
-   * seen instead of inspecting again; a direct caller may leave it out.
-   */
-  apply(ctx: StepContext, found?: CheckResult<F>): Promise<void>;
-  /** Proves the step worked (e.g. the app answers /health); throws a StepFailedError otherwise. */
-  verify(ctx: StepContext): Promise<void>;
-  /** Removes what this step created (and only that); must succeed if there is nothing to remove. */
-  undo(ctx: StepContext): Promise<void>;
-  /** What to try next when the step fails, shown in the failure output. */
-  diagnostics?: string[];
-  /**
-   * A check that changes nothing on the machines (preflight, verify): `lab down` does not ask before
-   * "undoing" it (its undo only forgets its record), and a failed check is not recorded in a new lab.
-   */
-  readOnly?: boolean;
-  /**
-   * Ids of earlier steps this one needs (its inputs). Skipping one of them, or starting after it with
-   * --from/--step while it is not done, is warned about at the gate. Undeclared: every earlier step that
-   * is not read-only.
-   */
-  needs?: string[];
-  /** The exact calls `undo` makes, shown at the undo gate (as `commands` is at the apply gate). */
-  undoCommands?: string[];
-}
-
-/** A lab step in the one step model (plan-step.ts): a pure description and its actions over the lab's context. */
-// biome-ignore lint/suspicious/noExplicitAny: a plan mixes steps whose facts differ; each step is typed where it is built.
 export type LabStep<F = any> = PlanStep<StepContext, F>;
-
-/** What a provider plans. Old-shape `Step`s are adapted to `LabStep` (legacy-step.ts) until every provider has moved. */
-export type ProviderStep = Step | LabStep;
-
-export interface CheckResult<F = unknown> {
-  done: boolean;
-  /** What was found, e.g. "container app1 is RUNNING with 10.20.0.30". */
-  detail?: string;
-  /** What apply needs of what was seen (a pid, a finding), typed by the step. */
-  facts?: F;
-}
 
 /** A resource a step created, recorded in the lab state as soon as its id is known. */
 export interface ResourceRecord {
@@ -94,7 +40,7 @@ export interface StepContext {
 export interface LabProvider {
   readonly name: string;
   /** Pure: the ordered steps for this spec. No I/O. */
-  plan(spec: LabSpec): ProviderStep[];
+  plan(spec: LabSpec): LabStep[];
   /**
    * Optional, for `lab status`: the live health of the recorded resources (ctx.resources()).
    * Resources left out are shown as "unknown". Read-only: must not change anything.

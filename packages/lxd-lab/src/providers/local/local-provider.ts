@@ -3,9 +3,9 @@ import { benchSettings } from "../../bench-step/bench-settings.js";
 import { benchHealth, benchStep } from "../../bench-step/bench-step.js";
 import type {
   LabProvider,
+  LabStep,
   LabVerifyOptions,
   LabVerifyResult,
-  ProviderStep,
   ResourceHealth,
   StepContext,
 } from "../../engine/step.js";
@@ -29,7 +29,7 @@ import { runLocalRoundRobin, VERIFY_STEP_ID, verifyRoundRobinStep } from "./veri
  */
 export const localProvider: LabProvider = {
   name: "local",
-  plan(spec: LabSpec): ProviderStep[] {
+  plan(spec: LabSpec): LabStep[] {
     // Each step declares what it needs: skipping the address warns about every start; the verify needs every process.
     return [
       preflightStep(spec),

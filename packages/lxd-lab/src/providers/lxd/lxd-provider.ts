@@ -1,7 +1,6 @@
 import { getLxdInstance } from "@labgate/core";
 import { benchSettings } from "../../bench-step/bench-settings.js";
 import { benchHealth, benchStep } from "../../bench-step/bench-step.js";
-import { toLabStep } from "../../engine/legacy-step.js";
 import type {
   LabProvider,
   LabStep,
@@ -107,8 +106,7 @@ export function createLxdProvider(options: LxdProviderOptions = {}): LabProvider
       );
       if (benchSettings(spec).enabled)
         steps.push(
-          // toLabStep: the bench step may still be an old-shape Step (bench-step/ is converted on its own).
-          checkRunningFirst(toLabStep(benchStep(spec, exposeUrl(o), lbConfig)), () => clientFor(o), [
+          checkRunningFirst(benchStep(spec, exposeUrl(o), lbConfig), () => clientFor(o), [
             o.lb.instance,
             ...o.apps.map((a) => a.instance),
           ]),

@@ -13,7 +13,7 @@ import {
   type SshRunnerOptions,
   sleep,
 } from "@labgate/core";
-import type { LabVerifyResult, ProviderStep, StepContext } from "../../engine/step.js";
+import type { LabStep, LabVerifyResult, StepContext } from "../../engine/step.js";
 import type { PayloadFile } from "../../payload/sentiment-app.js";
 import { formatRoundRobinReport, verifyRoundRobin } from "../../verify/round-robin.js";
 import type { OneLabOptions } from "./one-lab-options.js";
@@ -53,7 +53,7 @@ export interface OneLabDeps {
    * Host preparation steps (LXD installed, oneadmin in the lxd group, snap home fix ...) run
    * before the host is added; default: host-prep's hostPrepSteps. `runner` is lazy: no SSH at plan time.
    */
-  hostPrepSteps?: (options: OneLabOptions, runner: (ctx: StepContext) => HostRunner) => ProviderStep[];
+  hostPrepSteps?: (options: OneLabOptions, runner: (ctx: StepContext) => HostRunner) => LabStep[];
   payloadFiles?: () => Promise<PayloadFile[]>;
 }
 

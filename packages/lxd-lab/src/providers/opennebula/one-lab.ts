@@ -1,9 +1,9 @@
 import { InvalidInputError, oneNodeState, PreconditionError } from "@labgate/core";
 import type {
   LabProvider,
+  LabStep,
   LabVerifyOptions,
   LabVerifyResult,
-  ProviderStep,
   ResourceHealth,
   StepContext,
 } from "../../engine/step.js";
@@ -40,10 +40,10 @@ export function createOpenNebulaProvider(deps: OneLabDeps = {}): LabProvider {
   };
   return {
     name: "opennebula",
-    plan(spec: LabSpec): ProviderStep[] {
+    plan(spec: LabSpec): LabStep[] {
       const rt = runtime(spec);
       const o = rt.options;
-      const steps: ProviderStep[] = [preflightStep(rt)];
+      const steps: LabStep[] = [preflightStep(rt)];
       // Before any command runs on the host over SSH: its key verified (or accepted at this step's gate).
       if (o.ssh) steps.push(sshAccessStep(rt));
       if (o.hostAccess !== "none" && o.hostPrep) {
