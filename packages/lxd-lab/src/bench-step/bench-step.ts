@@ -5,7 +5,6 @@ import type { StepCall } from "../engine/plan-step.js";
 import type { LabStep, ResourceHealth, StepContext } from "../engine/step.js";
 import { LabSlosNotMetError, StepFailedError } from "../errors.js";
 import type { LabSpec } from "../spec/lab-spec.js";
-import { httpProbe } from "../verify/http-probe.js";
 import { labBenchRecord } from "./bench-records.js";
 import { BENCH_REQUEST, benchSettings, benchStepSlos, benchUrl, describeLoad } from "./bench-settings.js";
 import {
@@ -16,10 +15,10 @@ import {
   removeBenchReports,
 } from "./lab-bench-run.js";
 import { benchLabFingerprint, type LbConfigReader } from "./lab-fingerprint.js";
+import { failedSlos, lastRun, RUN_RECORD_ID, recheckFinishedRun, runHealth, saveRun } from "./last-run.js";
 
 export const BENCH_STEP_ID = "bench";
 const RECORD_KIND = "bench";
-const RECORD_ID = "last";
 
 /** What the lab state keeps of the last bench run (resource kind "bench", id "last"). */
 export interface LabBenchRecord {
@@ -99,11 +98,7 @@ export function benchStep(
         if (last?.status !== "done") return { done: false, detail: "no benchmark has run yet" };
         if (last.settingsKey !== key)
           return { done: false, detail: "the bench settings, SLOs or URL changed since the last run" };
-        if (last.slosPassed === false)
-          return { done: false, detail: `the last run missed its SLOs: ${failedSlos(last)}` };
-        const live = await answersNow(`${new URL("health", endpoint)}`, ctx.signal);
-        if (live) return { done: false, detail: `the LB does not answer now (${live}): measure again` };
-        return { done: true, detail: describeBench(last) };
+        return recheckFinishedRun(last, endpoint, ctx.signal, "measure again", describeBench(last));
       },
       async apply(ctx) {
         const startedAt = new Date();
@@ -153,7 +148,7 @@ export function benchStep(
       async undo(ctx) {
         const last = lastBench(ctx);
         if (!last) return;
-        await removeBenchReports(ctx, last, RECORD_KIND, RECORD_ID);
+        await removeBenchReports(ctx, last, RECORD_KIND, RUN_RECORD_ID);
       },
     },
   };
@@ -161,8 +156,7 @@ export function benchStep(
 
 /** The last bench run recorded in the lab state, if any. */
 export function lastBench(ctx: Pick<StepContext, "resources">): LabBenchRecord | undefined {
-  const record = ctx.resources(RECORD_KIND).find((r) => r.id === RECORD_ID);
-  return record && labBenchRecord(record);
+  return lastRun(ctx, RECORD_KIND, labBenchRecord);
 }
 
 /** The last bench run recorded in a lab's state directory (for the demo and other callers). */
@@ -175,31 +169,13 @@ export async function loadLabBench(
   await store.load();
   const rec = store
     .snapshot(lab, provider)
-    .resources.find((r) => r.kind === RECORD_KIND && r.id === RECORD_ID);
+    .resources.find((r) => r.kind === RECORD_KIND && r.id === RUN_RECORD_ID);
   return rec && labBenchRecord(rec);
 }
 
 /** For `lab status`: the last result, healthy when every SLO was met. */
 export function benchHealth(ctx: Pick<StepContext, "resources">): ResourceHealth[] {
-  const last = lastBench(ctx);
-  if (!last) return [];
-  if (last.status !== "done")
-    return [
-      {
-        kind: "bench",
-        id: RECORD_ID,
-        health: "unknown",
-        detail: `started ${last.startedAt}, never finished`,
-      },
-    ];
-  return [
-    {
-      kind: "bench",
-      id: RECORD_ID,
-      health: last.slosPassed === false || last.summary?.ok === 0 ? "unhealthy" : "healthy",
-      detail: describeBench(last),
-    },
-  ];
+  return runHealth(RECORD_KIND, lastBench(ctx), describeBench);
 }
 
 /** One line per SLO: "  PASS  p99<250ms  observed 12.3 ms". */
@@ -269,36 +245,13 @@ export function finished(
   };
 }
 
-async function save(ctx: StepContext, record: LabBenchRecord): Promise<void> {
-  await ctx.record({
-    kind: RECORD_KIND,
-    id: RECORD_ID,
-    stepId: BENCH_STEP_ID,
-    data: record as unknown as Record<string, unknown>,
-  });
-}
-
-export function failedSlos(last: LabBenchRecord): string {
-  return (last.slos ?? [])
-    .filter((x) => !x.pass)
-    .map((x) => `${x.expression} observed ${x.observed}`)
-    .join(", ");
+function save(ctx: StepContext, record: LabBenchRecord): Promise<void> {
+  return saveRun(ctx, RECORD_KIND, BENCH_STEP_ID, record);
 }
 
 function settingsKey(spec: LabSpec, url: string): string {
   const s = benchSettings(spec);
   return JSON.stringify([url, s.durationMs, s.connections, s.rate ?? null, benchStepSlos(spec)]);
-}
-
-/** undefined when the LB answers GET url with 200 now; else what went wrong. */
-export async function answersNow(url: string, signal: AbortSignal): Promise<string | undefined> {
-  try {
-    const res = await httpProbe(url, { timeoutMs: 2_000, signal });
-    return res.status === 200 ? undefined : `GET ${url} answered HTTP ${res.status}`;
-  } catch (error) {
-    if (signal.aborted) throw error;
-    return `GET ${url} failed: ${(error as Error).message}`;
-  }
 }
 
 export function stamp(d: Date): string {

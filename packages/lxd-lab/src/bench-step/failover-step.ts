@@ -9,7 +9,7 @@ import { describeHealthCheck, expectedDetectionMs, labHealthCheck } from "../spe
 import type { LabSpec } from "../spec/lab-spec.js";
 import { labFailoverRecord } from "./bench-records.js";
 import { benchSettings, benchUrl, describeLoad } from "./bench-settings.js";
-import { answersNow, describeBench, failedSlos, finished, type LabBenchRecord, stamp } from "./bench-step.js";
+import { describeBench, finished, type LabBenchRecord, stamp } from "./bench-step.js";
 import { runFaultBench } from "./fault-bench.js";
 import {
   type LabBenchRequest,
@@ -19,12 +19,12 @@ import {
   removeBenchReports,
 } from "./lab-bench-run.js";
 import { benchLabFingerprint } from "./lab-fingerprint.js";
+import { failedSlos, lastRun, RUN_RECORD_ID, recheckFinishedRun, runHealth, saveRun } from "./last-run.js";
 import { lbWatchTarget } from "./lb-watch-target.js";
 import { assertFaultActionsSupported } from "./provider-fault-actions.js";
 
 export const FAILOVER_STEP_ID = "failover";
 const RECORD_KIND = "failover";
-const RECORD_ID = "last";
 
 /** What the lab state keeps of the last failover check (resource kind "failover", id "last"). */
 export interface LabFailoverRecord extends LabBenchRecord {
@@ -90,11 +90,7 @@ export function failoverStep(spec: LabSpec, provider: LabProvider, endpoint: str
             done: false,
             detail: "the faults, health checks, bench settings or SLOs changed since the last run",
           };
-        if (last.slosPassed === false)
-          return { done: false, detail: `the last run missed its SLOs: ${failedSlos(last)}` };
-        const live = await answersNow(`${new URL("health", endpoint)}`, ctx.signal);
-        if (live) return { done: false, detail: `the LB does not answer now (${live}): check again` };
-        return { done: true, detail: describeFailover(last) };
+        return recheckFinishedRun(last, endpoint, ctx.signal, "check again", describeFailover(last));
       },
       async apply(ctx) {
         // Every target and action is checked before anything runs: a refused fault costs no measurement.
@@ -189,7 +185,7 @@ export function failoverStep(spec: LabSpec, provider: LabProvider, endpoint: str
         // The faults were undone when their windows ended: only the report this step wrote is removed.
         const last = lastFailover(ctx);
         if (!last) return;
-        await removeBenchReports(ctx, last, RECORD_KIND, RECORD_ID);
+        await removeBenchReports(ctx, last, RECORD_KIND, RUN_RECORD_ID);
       },
     },
   };
@@ -207,35 +203,17 @@ function failoverCall(r: LabBenchRequest, faults: readonly string[]): StepCall {
 }
 
 export function lastFailover(ctx: Pick<StepContext, "resources">): LabFailoverRecord | undefined {
-  const record = ctx.resources(RECORD_KIND).find((r) => r.id === RECORD_ID);
-  return record && labFailoverRecord(record);
+  return lastRun(ctx, RECORD_KIND, labFailoverRecord);
 }
 
 /** For `lab status`: the last failover verdict, healthy when every SLO held under the faults. */
 export function failoverHealth(ctx: Pick<StepContext, "resources">): ResourceHealth[] {
-  const last = lastFailover(ctx);
-  if (!last) return [];
-  if (last.status !== "done")
-    return [
-      {
-        kind: RECORD_KIND,
-        id: RECORD_ID,
-        health: "unknown",
-        detail: `started ${last.startedAt}, never finished`,
-      },
-    ];
-  return [
-    {
-      kind: RECORD_KIND,
-      id: RECORD_ID,
-      health: last.aborted
-        ? "unknown"
-        : last.slosPassed === false || last.summary?.ok === 0
-          ? "unhealthy"
-          : "healthy",
-      detail: `${last.aborted ? "INTERRUPTED (not a verdict) " : ""}${describeFailover(last)}`,
-    },
-  ];
+  return runHealth(
+    RECORD_KIND,
+    lastFailover(ctx),
+    (last) => `${last.aborted ? "INTERRUPTED (not a verdict) " : ""}${describeFailover(last)}`,
+    (last) => last.aborted === true,
+  );
 }
 
 /** "under stop app2 from 1s to 3s (inter 1s fall 2 rise 1): detection 2.0s (expected 2.0s), recovery 1.0s; SLOs met at ..." */
@@ -251,11 +229,6 @@ export function describeFailover(last: LabFailoverRecord): string {
   return `under ${last.faults.join("; ")} (${last.healthCheck})${windows ? ` [${windows}]` : ""}: ${describeBench(last)}`;
 }
 
-async function save(ctx: StepContext, record: LabFailoverRecord): Promise<void> {
-  await ctx.record({
-    kind: RECORD_KIND,
-    id: RECORD_ID,
-    stepId: FAILOVER_STEP_ID,
-    data: record as unknown as Record<string, unknown>,
-  });
+function save(ctx: StepContext, record: LabFailoverRecord): Promise<void> {
+  return saveRun(ctx, RECORD_KIND, FAILOVER_STEP_ID, record);
 }
