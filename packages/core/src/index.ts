@@ -253,10 +253,14 @@ export type {
 } from "./ip-pool/types.js";
 export { configDrift, deviceDrift, isLxdManagedKey } from "./platforms/lxd/config-diff.js";
 export {
+  instanceStateBody,
+  instanceStateCall,
   LxdClient,
   type LxdExecOptions,
   type LxdImageImportOptions,
   type LxdPushFileOptions,
+  type LxdStateAction,
+  type LxdStateOptions,
   type LxdWaitOptions,
 } from "./platforms/lxd/lxd-client.js";
 export {

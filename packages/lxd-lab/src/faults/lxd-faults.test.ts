@@ -31,15 +31,15 @@ describe("LXD fault actions: targets and the calls the gate shows", () => {
   it("lists the REST calls and commands that apply and undo each action", () => {
     const calls = (text: string) => lxdFaultCalls(spec, parseFault(text));
     expect(calls("stop app2 at 1s for 2s")).toEqual({
-      apply: 'PUT /1.0/instances/flt-app2/state {"action":"stop","force":false}',
-      undo: 'PUT /1.0/instances/flt-app2/state {"action":"start"}; GET http://<flt-app2 address>:8001/health until 200',
+      apply: 'PUT /1.0/instances/flt-app2/state {"action":"stop","force":false,"timeout":30}',
+      undo: 'PUT /1.0/instances/flt-app2/state {"action":"start","force":false,"timeout":30}; GET http://<flt-app2 address>:8001/health until 200',
     });
     expect(calls("kill app1 at 1s for 2s").apply).toBe(
-      'PUT /1.0/instances/flt-app1/state {"action":"stop","force":true}',
+      'PUT /1.0/instances/flt-app1/state {"action":"stop","force":true,"timeout":30}',
     );
     expect(calls("pause app2 at 1s for 2s")).toEqual({
-      apply: 'PUT /1.0/instances/flt-app2/state {"action":"freeze"}',
-      undo: 'PUT /1.0/instances/flt-app2/state {"action":"unfreeze"}',
+      apply: 'PUT /1.0/instances/flt-app2/state {"action":"freeze","force":false,"timeout":30}',
+      undo: 'PUT /1.0/instances/flt-app2/state {"action":"unfreeze","force":false,"timeout":30}',
     });
     expect(calls("maint app2 at 1s for 2s")).toEqual({
       apply:
@@ -64,7 +64,7 @@ describe("LXD fault actions: targets and the calls the gate shows", () => {
       expect(step.description.calls).toEqual([
         {
           display:
-            'pause app2 from 1s to 3s: PUT /1.0/instances/flt-app2/state {"action":"freeze"}; then PUT /1.0/instances/flt-app2/state {"action":"unfreeze"}',
+            'pause app2 from 1s to 3s: PUT /1.0/instances/flt-app2/state {"action":"freeze","force":false,"timeout":30}; then PUT /1.0/instances/flt-app2/state {"action":"unfreeze","force":false,"timeout":30}',
           kind: "http",
           where: "lxd",
         },

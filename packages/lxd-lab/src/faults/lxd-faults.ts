@@ -1,4 +1,10 @@
-import { type LxdClient, PreconditionError, pollUntil } from "@labgate/core";
+import {
+  instanceStateCall,
+  type LxdClient,
+  type LxdStateOptions,
+  PreconditionError,
+  pollUntil,
+} from "@labgate/core";
 import type { StepContext } from "../engine/step.js";
 import { FaultActionError, HaproxyRuntimeError } from "../errors.js";
 import { LB_STATS_SOCKET } from "../haproxy/lb-cloud-init.js";
@@ -126,17 +132,18 @@ interface StopDeps {
  * force (LXD kills the container at once). Done when LXD reports Stopped. Undo starts it when it is not
  * running and waits until the app answers again (the image's boot hooks restore its address and app).
  */
+/** What stop and kill send (and the gate shows): kill forces, stop gives init 30 s to shut down. */
+function stopOptions(fault: FaultSpec): LxdStateOptions {
+  return { force: fault.action === "kill", timeoutSeconds: 30 };
+}
+
 function instanceStopFault(fault: FaultSpec, app: LxdInstancePlan, deps: StopDeps): FaultHandle {
   const { client } = deps;
   const name = app.instance;
   return {
     async apply() {
       await assertRunning(client, name, fault.action === "kill" ? "killed" : "stopped");
-      await client.setInstanceState(name, "stop", {
-        force: fault.action === "kill",
-        timeoutSeconds: 30,
-        timeoutMs: 60_000,
-      });
+      await client.setInstanceState(name, "stop", { ...stopOptions(fault), timeoutMs: 60_000 });
       const after = (await client.getInstance(name))?.status;
       if (after !== "Stopped") throw notInEffect(name, after, "stopped");
     },
@@ -264,7 +271,6 @@ export function lxdFaultCalls(spec: LabSpec, fault: FaultSpec): { apply: string;
   const o = lxdLabOptions(spec);
   const app = o.apps.find((a) => a.name === fault.target || a.instance === fault.target);
   const name = app?.instance ?? fault.target;
-  const state = (body: string) => `PUT /1.0/instances/${name}/state ${body}`;
   const exec = (instance: string, argv: string[]) =>
     `POST /1.0/instances/${instance}/exec ${JSON.stringify({ command: argv })}`;
   const runtime = (admin: string) =>
@@ -273,11 +279,11 @@ export function lxdFaultCalls(spec: LabSpec, fault: FaultSpec): { apply: string;
     case "stop":
     case "kill":
       return {
-        apply: state(`{"action":"stop","force":${fault.action === "kill"}}`),
-        undo: `${state('{"action":"start"}')}; GET http://<${name} address>:${app?.port ?? "<port>"}/health until 200`,
+        apply: instanceStateCall(name, "stop", stopOptions(fault)),
+        undo: `${instanceStateCall(name, "start")}; GET http://<${name} address>:${app?.port ?? "<port>"}/health until 200`,
       };
     case "pause":
-      return { apply: state('{"action":"freeze"}'), undo: state('{"action":"unfreeze"}') };
+      return { apply: instanceStateCall(name, "freeze"), undo: instanceStateCall(name, "unfreeze") };
     case "drain":
     case "maint":
       return { apply: runtime(fault.action), undo: runtime("ready") };

@@ -52,6 +52,26 @@ export interface LxdImageImportOptions extends LxdWaitOptions {
 
 const enc = encodeURIComponent;
 
+export type LxdStateAction = "start" | "stop" | "restart" | "freeze" | "unfreeze";
+export interface LxdStateOptions {
+  force?: boolean;
+  timeoutSeconds?: number;
+}
+
+/** The body of PUT /1.0/instances/NAME/state: what setInstanceState sends, and what a plan shows of it. */
+export function instanceStateBody(action: LxdStateAction, options: LxdStateOptions = {}) {
+  return { action, force: options.force ?? false, timeout: options.timeoutSeconds ?? 30 };
+}
+
+/** `PUT /1.0/instances/NAME/state {...}` with the body setInstanceState sends for these options. */
+export function instanceStateCall(
+  name: string,
+  action: LxdStateAction,
+  options: LxdStateOptions = {},
+): string {
+  return `PUT /1.0/instances/${name}/state ${JSON.stringify(instanceStateBody(action, options))}`;
+}
+
 /**
  * Typed client of the LXD REST API over its unix socket. Every call is one documented endpoint;
  * async endpoints wait on their operation (`/1.0/operations/ID/wait`) and turn a failure into
@@ -252,15 +272,11 @@ export class LxdClient {
   /** start / stop / restart; `force` kills instead of asking init to shut down. */
   async setInstanceState(
     name: string,
-    action: "start" | "stop" | "restart" | "freeze" | "unfreeze",
-    options: LxdWaitOptions & { force?: boolean; timeoutSeconds?: number } = {},
+    action: LxdStateAction,
+    options: LxdWaitOptions & LxdStateOptions = {},
   ): Promise<void> {
     await this.async(
-      {
-        method: "PUT",
-        path: `/1.0/instances/${enc(name)}/state`,
-        body: { action, force: options.force ?? false, timeout: options.timeoutSeconds ?? 30 },
-      },
+      { method: "PUT", path: `/1.0/instances/${enc(name)}/state`, body: instanceStateBody(action, options) },
       options,
     );
   }

@@ -1,4 +1,5 @@
 import {
+  instanceStateCall,
   LXD_CLOUD_INIT_KEYS,
   type LxdClient,
   type LxdDevices,
@@ -90,7 +91,7 @@ export function createCall(body: LxdInstancesPost, keys?: CloudInitKeys): StepCa
 }
 
 export function startCall(instance: string): StepCall {
-  return { kind: "http", display: `PUT /1.0/instances/${instance}/state {"action":"start"}` };
+  return { kind: "http", display: instanceStateCall(instance, "start") };
 }
 
 /** Static address for images without cloud-init: the script pushed into the instance, run now and kept as a boot hook. */

@@ -1,3 +1,4 @@
+import { instanceStateCall } from "@labgate/core";
 import type { StepCall } from "../../engine/plan-step.js";
 import { EXPOSE_DEVICE, type LxdLabOptions } from "./lxd-lab-options.js";
 
@@ -24,7 +25,7 @@ function undoDisplays(o: LxdLabOptions, stepId: string): string[] | undefined {
   for (const plan of [...o.apps, o.lb]) {
     if (stepId === `launch-${plan.name}`)
       return [
-        `PUT /1.0/instances/${plan.instance}/state {"action":"stop","force":true}   ${marker}`,
+        `${instanceStateCall(plan.instance, "stop", { force: true })}   ${marker}`,
         `DELETE /1.0/instances/${plan.instance}`,
       ];
   }
