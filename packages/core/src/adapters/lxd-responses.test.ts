@@ -10,8 +10,7 @@ import {
 } from "../platforms/lxd/test-support/fake-lxd-socket.js";
 import { LxdAdapter } from "./lxd.js";
 import { failure } from "./test-support/bad-answers.js";
-import { specStaticNetwork } from "./test-support/static-network.js";
-import type { ResolvedSpec } from "./types.js";
+import { lxdBridgedSpec } from "./test-support/lxd-bridged-spec.js";
 
 const HTML_LOGIN = {
   status: 200,
@@ -20,16 +19,7 @@ const HTML_LOGIN = {
 };
 const NOT_XML = { status: 200, raw: "<<<not xml" };
 
-const spec: ResolvedSpec = {
-  name: "shape-ct",
-  platform: "lxd",
-  os: { family: "linux" },
-  cores: 1,
-  memory_mib: 512,
-  image: { ref: "ubuntu/22.04" },
-  network: { cidr: "192.168.3.0/24", attach: "labbr0" },
-  resolvedNetwork: { ...specStaticNetwork("192.168.3.31"), attach: "labbr0" },
-};
+const spec = lxdBridgedSpec("shape-ct", "ubuntu/22.04");
 
 const runningState = {
   status: "Running",

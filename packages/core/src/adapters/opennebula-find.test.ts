@@ -3,18 +3,9 @@ import { OpenNebulaClient } from "../platforms/opennebula/client.js";
 import { OneSimulator } from "../platforms/opennebula/sim/one-simulator.js";
 import { toTemplateXml } from "../platforms/opennebula/template-xml.js";
 import { OpenNebulaAdapter } from "./opennebula.js";
-import { seedOneLab } from "./test-support/one-lab-seed.js";
-import type { NodeRef, ResolvedNetwork, ResolvedSpec } from "./types.js";
-
-const net = {
-  mode: "static",
-  ip: "192.168.3.34",
-  prefix: 24,
-  netmask: "255.255.255.0",
-  gateway: "192.168.3.1",
-  dns: ["8.8.8.8"],
-  source: "pool",
-} satisfies ResolvedNetwork as ResolvedNetwork;
+import { oneLabVmSpec, seedOneLab } from "./test-support/one-lab-seed.js";
+import { poolStaticNetwork } from "./test-support/static-network.js";
+import type { NodeRef } from "./types.js";
 
 describe("OpenNebulaAdapter finds what an interrupted apply made by its claim (OpenNebula simulator)", () => {
   it("the claimed VM only, also while it is dying (destroy waits for DONE); DONE VMs and foreign ones never", async () => {
@@ -23,17 +14,7 @@ describe("OpenNebulaAdapter finds what an interrupted apply made by its claim (O
     try {
       const client = new OpenNebulaClient({ endpoint, session: "oneadmin:opennebula" });
       const tpl = await seedOneLab(client);
-      const spec: ResolvedSpec = {
-        name: "find-vm",
-        platform: "opennebula",
-        os: { family: "linux" },
-        cores: 1,
-        memory_mib: 512,
-        template_id: String(tpl),
-        network: { cidr: "192.168.3.0/24" },
-        resolvedNetwork: net,
-        platform_options: { opennebula: { network: "lab" } },
-      };
+      const spec = oneLabVmSpec("find-vm", tpl, poolStaticNetwork("192.168.3.34", ["8.8.8.8"]));
       const adapter = new OpenNebulaAdapter({ spec, client, pollIntervalMs: 5 });
       const intents: NodeRef[] = [];
       const ref = await adapter.create(spec, { beforeMutation: async (r) => void intents.push(r) });

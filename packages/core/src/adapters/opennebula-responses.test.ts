@@ -10,9 +10,8 @@ import {
 import { OpenNebulaAdapter } from "./opennebula.js";
 import { failure, NOT_XML } from "./test-support/bad-answers.js";
 import { type SimReply, startSim } from "./test-support/http-sim.js";
-import { seedOneLab } from "./test-support/one-lab-seed.js";
+import { oneLabVmSpec, seedOneLab } from "./test-support/one-lab-seed.js";
 import { specStaticNetwork } from "./test-support/static-network.js";
-import type { ResolvedSpec } from "./types.js";
 
 const HTML_LOGIN: SimReply = {
   status: 200,
@@ -53,17 +52,7 @@ async function proxiedSimulator(replace: (method: string) => SimReply | undefine
   const setup = new OpenNebulaClient({ endpoint, session: "oneadmin:opennebula" });
   const template = await seedOneLab(setup);
   const client = new OpenNebulaClient({ endpoint: `${proxy.url}/RPC2`, session: "oneadmin:opennebula" });
-  const spec: ResolvedSpec = {
-    name: "shape-one",
-    platform: "opennebula",
-    os: { family: "linux" },
-    cores: 1,
-    memory_mib: 512,
-    template_id: String(template),
-    network: { cidr: "192.168.3.0/24" },
-    resolvedNetwork: specStaticNetwork("192.168.3.33"),
-    platform_options: { opennebula: { network: "lab" } },
-  };
+  const spec = oneLabVmSpec("shape-one", template, specStaticNetwork("192.168.3.33"));
   return {
     adapter: new OpenNebulaAdapter({ spec, client, pollIntervalMs: 5 }),
     spec,

@@ -6,18 +6,11 @@ import { OpenNebulaClient } from "../platforms/opennebula/client.js";
 import { OneSimulator } from "../platforms/opennebula/sim/one-simulator.js";
 import { LxdAdapter } from "./lxd.js";
 import { OpenNebulaAdapter } from "./opennebula.js";
-import { seedOneLab } from "./test-support/one-lab-seed.js";
-import type { ResolvedNetwork, ResolvedSpec } from "./types.js";
+import { oneLabVmSpec, seedOneLab } from "./test-support/one-lab-seed.js";
+import { poolStaticNetwork } from "./test-support/static-network.js";
+import type { ResolvedSpec } from "./types.js";
 
-const staticNet = {
-  mode: "static",
-  ip: "192.168.3.33",
-  prefix: 24,
-  netmask: "255.255.255.0",
-  gateway: "192.168.3.1",
-  dns: ["8.8.8.8", "8.8.4.4"],
-  source: "pool",
-} satisfies ResolvedNetwork as ResolvedNetwork;
+const staticNet = poolStaticNetwork("192.168.3.33", ["8.8.8.8", "8.8.4.4"]);
 
 describe("OpenNebulaAdapter wraps the XML-RPC client (against the OpenNebula simulator)", () => {
   it("instantiates the template with the fixed IP on the NIC and ETH0_* context, waits, terminates", async () => {
@@ -26,17 +19,7 @@ describe("OpenNebulaAdapter wraps the XML-RPC client (against the OpenNebula sim
     try {
       const client = new OpenNebulaClient({ endpoint, session: "oneadmin:opennebula" });
       const tpl = await seedOneLab(client);
-      const spec: ResolvedSpec = {
-        name: "one-vm",
-        platform: "opennebula",
-        os: { family: "linux" },
-        cores: 2,
-        memory_mib: 2048,
-        template_id: String(tpl),
-        network: { cidr: "192.168.3.0/24" },
-        resolvedNetwork: staticNet,
-        platform_options: { opennebula: { network: "lab" } },
-      };
+      const spec = oneLabVmSpec("one-vm", tpl, staticNet, { cores: 2, memory_mib: 2048 });
       const adapter = new OpenNebulaAdapter({ spec, client, pollIntervalMs: 5 });
       expect(adapter.validate(spec)).toEqual([]);
       const extra = adapter.extraTemplate(spec);

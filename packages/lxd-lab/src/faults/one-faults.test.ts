@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { IpPool, OpenNebulaClient } from "@labgate/core";
+import { OpenNebulaClient } from "@labgate/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OneSimulator } from "../../../core/src/platforms/opennebula/sim/one-simulator.js";
 import { autoYesGate } from "../engine/gate.js";
@@ -12,6 +12,7 @@ import { createOpenNebulaProvider } from "../providers/opennebula/one-lab.js";
 import { oneLabOptions } from "../providers/opennebula/one-lab-options.js";
 import { defaultVerify } from "../providers/opennebula/one-lab-runtime.js";
 import { type LoopbackLb, startLoopbackLb } from "../providers/opennebula/test-support/loopback-lb.js";
+import { simLabPool, simLabSpec } from "../providers/opennebula/test-support/sim-lab.js";
 import type { LabSpec } from "../spec/lab-spec.js";
 import { runFaults } from "./fault-runner.js";
 import { parseFault } from "./fault-spec.js";
@@ -39,37 +40,8 @@ beforeAll(async () => {
   lb = await startLoopbackLb(root, ["app1", "app2"]);
   sim = new OneSimulator({ users: { oneadmin: PASSWORD }, hosts: [{ name: "lxd-host" }] });
   const endpoint = await sim.start();
-  spec = {
-    name: "lab",
-    provider: "opennebula",
-    network: { cidr: "192.168.3.0/24", dhcp: false, gateway: "192.168.3.1" },
-    apps: { count: 2, ports: [8000, 8001], namePrefix: "app" },
-    lb: { port: 8080, statsPort: 8404, name: "lb" },
-    image: "ubuntu:22.04",
-    slos: [],
-    providerOptions: {
-      endpoint,
-      session: `oneadmin:${PASSWORD}`,
-      pollIntervalMs: 5,
-      waitTimeoutMs: 5_000,
-      hostErrorGraceMs: 100,
-      sshPublicKey: "ssh-ed25519 AAAAC3Nza test@lab",
-    },
-  };
-  const pool = new IpPool({
-    config: {
-      networks: [
-        {
-          cidr: "192.168.3.0/24",
-          gateway: "192.168.3.1",
-          dns: ["192.168.3.1"],
-          dhcp: false,
-          pools: [{ start: "192.168.3.100", end: "192.168.3.120" }],
-        },
-      ],
-    },
-    statePath: join(root, "ip-pool.json"),
-  });
+  spec = simLabSpec({ endpoint, session: `oneadmin:${PASSWORD}`, hostErrorGraceMs: 100 });
+  const pool = simLabPool(root);
   const provider = createOpenNebulaProvider({
     addressPool: () => pool,
     verify: (target, ctx) => defaultVerify({ ...target, url: lb.url }, ctx),

@@ -1,8 +1,8 @@
-import { LXD_CLOUD_INIT_KEYS, LxdAdapter, type ResolvedSpec } from "@labgate/core";
+import { LXD_CLOUD_INIT_KEYS, LxdAdapter } from "@labgate/core";
 import { describe, expect, it, vi } from "vitest";
 import { parse } from "yaml";
 import * as lxdNode from "../../../../core/src/adapters/lxd-node.js";
-import { specStaticNetwork } from "../../../../core/src/adapters/test-support/static-network.js";
+import { lxdBridgedSpec } from "../../../../core/src/adapters/test-support/lxd-bridged-spec.js";
 import { parseLabSpec } from "../../spec/parse-lab-spec.js";
 import { launchBody } from "./instance-launch.js";
 import { LAB_MARKER_KEY, lxdLabOptions, ROLE_KEY } from "./lxd-lab-options.js";
@@ -14,16 +14,7 @@ vi.mock("../../../../core/src/adapters/lxd-node.js", async (real) => {
   return { ...mod, lxdNodeBody: vi.fn(mod.lxdNodeBody) };
 });
 
-const deploySpec: ResolvedSpec = {
-  name: "web1",
-  platform: "lxd",
-  os: { family: "linux" },
-  cores: 1,
-  memory_mib: 512,
-  image: { ref: "labgate/debian-bookworm-cloud" },
-  network: { cidr: "192.168.3.0/24", attach: "labbr0" },
-  resolvedNetwork: { ...specStaticNetwork("192.168.3.31"), attach: "labbr0" },
-};
+const deploySpec = lxdBridgedSpec("web1", "labgate/debian-bookworm-cloud");
 
 const o = lxdLabOptions(
   parseLabSpec({ name: "nodes", provider: "lxd", network: { cidr: "10.20.0.0/24" } }, "node-body"),

@@ -1,27 +1,22 @@
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  IpPool,
-  OpenNebulaAdapter,
-  OpenNebulaClient,
-  oneVmInstantiation,
-  type ResolvedSpec,
-} from "@labgate/core";
+import { OpenNebulaAdapter, OpenNebulaClient, oneVmInstantiation } from "@labgate/core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { seedOneLab } from "../../../../core/src/adapters/test-support/one-lab-seed.js";
+import { oneLabVmSpec, seedOneLab } from "../../../../core/src/adapters/test-support/one-lab-seed.js";
+import { poolStaticNetwork } from "../../../../core/src/adapters/test-support/static-network.js";
 import { OneSimulator } from "../../../../core/src/platforms/opennebula/sim/one-simulator.js";
 import { autoYesGate } from "../../engine/gate.js";
 import type { StepCall } from "../../engine/plan-step.js";
 import { describeKnown, planSteps } from "../../engine/plan-view.js";
 import { labDown, labUp } from "../../engine/run-lab.js";
 import type { ResourceRecord, StepContext } from "../../engine/step.js";
-import type { LabSpec } from "../../spec/lab-spec.js";
 import { userDataFor } from "./one-context.js";
 import { createOpenNebulaProvider } from "./one-lab.js";
 import { oneLabOptions } from "./one-lab-options.js";
 import { defaultVerify, OneLabRuntime } from "./one-lab-runtime.js";
 import { type LoopbackLb, startLoopbackLb } from "./test-support/loopback-lb.js";
+import { simLabPool, simLabSpec } from "./test-support/sim-lab.js";
 import { instanceNode } from "./vm-steps.js";
 
 const PASSWORD = "Op3nNebula-calls";
@@ -50,36 +45,12 @@ afterEach(async () => {
 /** A lab on the simulated oned; verification goes to the loopback HAProxy, as simulated VMs serve no HTTP. */
 async function lab() {
   const endpoint = await sim.start();
-  const spec: LabSpec = {
-    name: "lab",
-    provider: "opennebula",
-    network: { cidr: "192.168.3.0/24", dhcp: false, gateway: "192.168.3.1" },
-    apps: { count: 2, ports: [8000, 8001], namePrefix: "app" },
-    lb: { port: 8080, statsPort: 8404, name: "lb" },
-    image: "ubuntu:22.04",
-    slos: [],
-    providerOptions: {
-      endpoint,
-      session: `oneadmin:${PASSWORD}`,
-      pollIntervalMs: 5,
-      waitTimeoutMs: 5_000,
-      sshPublicKey: "ssh-ed25519 AAAAC3Nza calls@lab",
-    },
-  };
-  const pool = new IpPool({
-    config: {
-      networks: [
-        {
-          cidr: "192.168.3.0/24",
-          gateway: "192.168.3.1",
-          dns: ["192.168.3.1"],
-          dhcp: false,
-          pools: [{ start: "192.168.3.100", end: "192.168.3.120" }],
-        },
-      ],
-    },
-    statePath: join(root, "ip-pool.json"),
+  const spec = simLabSpec({
+    endpoint,
+    session: `oneadmin:${PASSWORD}`,
+    sshPublicKey: "ssh-ed25519 AAAAC3Nza calls@lab",
   });
+  const pool = simLabPool(root);
   const provider = createOpenNebulaProvider({
     addressPool: () => pool,
     verify: (target, ctx) => defaultVerify({ ...target, url: lb.url }, ctx),
@@ -158,25 +129,7 @@ describe("lab and deploy create OpenNebula VMs through the same core function", 
     expect((await up()).complete).toBe(true);
     const client = new OpenNebulaClient({ endpoint, session: `oneadmin:${PASSWORD}`, env: {} });
     const template = await seedOneLab(client);
-    const deploy: ResolvedSpec = {
-      name: "deploy-vm",
-      platform: "opennebula",
-      os: { family: "linux" },
-      cores: 1,
-      memory_mib: 512,
-      template_id: String(template),
-      network: { cidr: "192.168.3.0/24" },
-      resolvedNetwork: {
-        mode: "static",
-        ip: "192.168.3.34",
-        prefix: 24,
-        netmask: "255.255.255.0",
-        gateway: "192.168.3.1",
-        dns: ["8.8.8.8"],
-        source: "pool",
-      },
-      platform_options: { opennebula: { network: "lab" } },
-    };
+    const deploy = oneLabVmSpec("deploy-vm", template, poolStaticNetwork("192.168.3.34", ["8.8.8.8"]));
     const adapter = new OpenNebulaAdapter({ spec: deploy, client, pollIntervalMs: 5 });
     const ref = await adapter.create(deploy);
     await adapter.waitUntilRunning(ref, { timeoutMs: 5_000, intervalMs: 5 });

@@ -4,7 +4,6 @@ import { join } from "node:path";
 import {
   clearRegisteredSecrets,
   ExitCode,
-  IpPool,
   type LabgateError,
   OpenNebulaClient,
   REDACTED,
@@ -24,6 +23,7 @@ import type { LabSpec } from "../../spec/lab-spec.js";
 import { createOpenNebulaProvider } from "./one-lab.js";
 import { defaultVerify, type OneLabDeps, type VerifyTarget } from "./one-lab-runtime.js";
 import { type LoopbackLb, startLoopbackLb } from "./test-support/loopback-lb.js";
+import { simLabPool, simLabSpec } from "./test-support/sim-lab.js";
 
 const PASSWORD = "Op3nNebula-s3cret";
 let root: string;
@@ -91,43 +91,11 @@ async function setup(
   const endpoint = await sim.start();
   // `expose` belongs to lb, everything else to providerOptions.
   const { expose, ...providerOptions } = options;
-  const spec: LabSpec = {
-    name: "lab",
-    provider: "opennebula",
-    network: { cidr: "192.168.3.0/24", dhcp: false, gateway: "192.168.3.1" },
-    apps: { count: 2, ports: [8000, 8001], namePrefix: "app" },
-    lb: {
-      port: 8080,
-      statsPort: 8404,
-      name: "lb",
-      ...(expose ? { expose: expose as { address: string; port: number } } : {}),
-    },
-    image: "ubuntu:22.04",
-    slos: [],
-    providerOptions: {
-      endpoint,
-      ...(session ? { session } : {}),
-      pollIntervalMs: 5,
-      waitTimeoutMs: 5_000,
-      hostErrorGraceMs: 100,
-      sshPublicKey: "ssh-ed25519 AAAAC3Nza test@lab",
-      ...providerOptions,
-    },
-  };
-  const pool = new IpPool({
-    config: {
-      networks: [
-        {
-          cidr: "192.168.3.0/24",
-          gateway: "192.168.3.1",
-          dns: ["192.168.3.1"],
-          dhcp: false,
-          pools: [{ start: "192.168.3.100", end: "192.168.3.120" }],
-        },
-      ],
-    },
-    statePath: join(root, "ip-pool.json"),
-  });
+  const spec = simLabSpec(
+    { endpoint, ...(session ? { session } : {}), hostErrorGraceMs: 100, ...providerOptions },
+    expose ? { expose: expose as { address: string; port: number } } : {},
+  );
+  const pool = simLabPool(root);
   const provider = createOpenNebulaProvider({
     addressPool: () => pool,
     // Host preparation is tested in host-prep/ (its probes over a real sshd, its changes on a host model); here the runner is a recorder.
