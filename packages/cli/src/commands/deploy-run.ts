@@ -171,22 +171,32 @@ async function dryRunDestroy(
   steps: PlanStep<DeployContext>[],
 ): Promise<number> {
   const { out, ctx } = run;
-  const result = await runPlan(steps, {
-    ctx,
-    store,
-    gate: deployGate(() => "", true, run.io),
-    mode: "dry-run",
-    dryRunOf: "undo",
-    log: (m) => out.verbose(m),
-    step: run.step,
-    resume: run.command("destroy"),
-    noun: "deployment",
-  });
+  const result = await dryRunPlan(run, store, steps, "destroy");
   const view = stepViews(steps, result).filter((s) => store.status(s.id) !== undefined);
   out.result({ platform: ctx.platform, mode: "dry-run", action: "destroy", steps: view }, () =>
     formatSteps(view, "destroy"),
   );
   return ExitCode.OK;
+}
+
+/** runPlan's dry run (nothing is written or created) of apply, or of undo for destroy; no gate is asked. */
+function dryRunPlan(
+  run: DeployRun,
+  store: DeployPlanStore,
+  steps: PlanStep<DeployContext>[],
+  action: "apply" | "destroy",
+): Promise<RunPlanResult> {
+  return runPlan(steps, {
+    ctx: run.ctx,
+    store,
+    gate: deployGate(() => "", true, run.io),
+    mode: "dry-run",
+    ...(action === "destroy" ? { dryRunOf: "undo" as const } : {}),
+    log: (m) => run.out.verbose(m),
+    step: run.step,
+    resume: run.command(action),
+    noun: "deployment",
+  });
 }
 
 /** Each outcome with its step's description; the calls are the ones the runner reported (apply's, or undo's). */
@@ -208,16 +218,7 @@ async function dryRunApply(
   plan: Awaited<ReturnType<typeof planDeploymentSteps>>["plan"],
 ): Promise<number> {
   const { out, ctx } = run;
-  const result = await runPlan(steps, {
-    ctx,
-    store,
-    gate: deployGate(() => "", true, run.io),
-    mode: "dry-run",
-    log: (m) => out.verbose(m),
-    step: run.step,
-    resume: run.command("apply"),
-    noun: "deployment",
-  });
+  const result = await dryRunPlan(run, store, steps, "apply");
   const view = stepViews(steps, result);
   out.result({ platform: ctx.platform, mode: "dry-run", action: "apply", plan, steps: view }, () =>
     formatSteps(view, "apply", plan),

@@ -161,17 +161,12 @@ export async function deployCommand(
     return reportFindings(out, findings, specPath, platform);
   }
   const statePath = deployStatePath(stateDir, platform, spec.name);
+  // What plan shows and apply/destroy run against: the same node, pool, state file and timeout.
+  const target = { adapter, spec, platform, pool, statePath, timeoutMs: timeoutMs(flags) };
   if (action === "plan") {
     for (const f of findings) if (f.severity !== "error") out.info(formatFinding(f));
     // The steps `deploy apply` runs, from the same code (their calls are the adapter's plan); nothing is checked.
-    const { plan, steps } = await planDeploymentSteps({
-      adapter,
-      spec,
-      platform,
-      pool,
-      statePath,
-      timeoutMs: timeoutMs(flags),
-    });
+    const { plan, steps } = await planDeploymentSteps(target);
     const descriptions = steps.map((s) => s.description);
     const recorded = await readDeployRecord(statePath);
     if (recorded?.status === "creating")
@@ -194,12 +189,7 @@ export async function deployCommand(
   const run: DeployRun = {
     out,
     ctx: {
-      adapter,
-      spec,
-      platform,
-      pool,
-      statePath,
-      timeoutMs: timeoutMs(flags),
+      ...target,
       log: (line) => out.info(line),
       warn: (line) => out.warn(line),
       report: emptyDeployReport(),
