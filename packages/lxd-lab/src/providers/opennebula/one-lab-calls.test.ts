@@ -15,24 +15,19 @@ import { userDataFor } from "./one-context.js";
 import { createOpenNebulaProvider } from "./one-lab.js";
 import { oneLabOptions } from "./one-lab-options.js";
 import { defaultVerify, OneLabRuntime } from "./one-lab-runtime.js";
-import { type LoopbackLb, startLoopbackLb } from "./test-support/loopback-lb.js";
+import { type LoopbackLb, startTempLoopbackLb } from "./test-support/loopback-lb.js";
 import { simLabPool, simLabSpec } from "./test-support/sim-lab.js";
 import { instanceNode } from "./vm-steps.js";
 
 const PASSWORD = "Op3nNebula-calls";
 let root: string;
-let lbDir: string;
 let lb: LoopbackLb;
 let sim: OneSimulator;
 
 beforeAll(async () => {
-  lbDir = await mkdtemp(join(tmpdir(), "one-calls-lb-"));
-  lb = await startLoopbackLb(lbDir, ["app1", "app2"]);
+  lb = await startTempLoopbackLb("one-calls-lb-", ["app1", "app2"]);
 });
-afterAll(async () => {
-  await lb?.stop();
-  await rm(lbDir, { recursive: true, force: true });
-});
+afterAll(() => lb?.stop());
 beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), "one-calls-"));
   sim = new OneSimulator({ users: { oneadmin: PASSWORD }, hosts: [{ name: "lxd-host" }] });

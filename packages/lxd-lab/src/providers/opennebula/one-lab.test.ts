@@ -22,25 +22,20 @@ import type { LabStep } from "../../engine/step.js";
 import type { LabSpec } from "../../spec/lab-spec.js";
 import { createOpenNebulaProvider } from "./one-lab.js";
 import { defaultVerify, type OneLabDeps, type VerifyTarget } from "./one-lab-runtime.js";
-import { type LoopbackLb, startLoopbackLb } from "./test-support/loopback-lb.js";
+import { type LoopbackLb, startTempLoopbackLb } from "./test-support/loopback-lb.js";
 import { simLabPool, simLabSpec } from "./test-support/sim-lab.js";
 
 const PASSWORD = "Op3nNebula-s3cret";
 let root: string;
 let sim: OneSimulator | undefined;
 let lb: LoopbackLb;
-let lbDir: string;
 let logs: string[];
 let verifyTargets: VerifyTarget[];
 
 beforeAll(async () => {
-  lbDir = await mkdtemp(join(tmpdir(), "one-lb-"));
-  lb = await startLoopbackLb(lbDir, ["app1", "app2"]);
+  lb = await startTempLoopbackLb("one-lb-", ["app1", "app2"]);
 });
-afterAll(async () => {
-  await lb?.stop();
-  await rm(lbDir, { recursive: true, force: true });
-});
+afterAll(() => lb?.stop());
 beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), "one-lab-"));
   logs = [];

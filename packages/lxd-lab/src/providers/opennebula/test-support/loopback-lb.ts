@@ -1,6 +1,7 @@
-import { writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { renderHaproxyConfig } from "../../../haproxy/render-config.js";
@@ -71,6 +72,22 @@ export async function startLoopbackLb(dir: string, names: string[]): Promise<Loo
         s.closeAllConnections();
         await new Promise<void>((r) => s.close(() => r()));
       }
+    },
+  };
+}
+
+/** startLoopbackLb in a temp dir of its own (name starting with `prefix`), which stop() removes. */
+export async function startTempLoopbackLb(prefix: string, names: string[]): Promise<LoopbackLb> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const lb = await startLoopbackLb(dir, names).catch(async (e: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  });
+  return {
+    url: lb.url,
+    async stop() {
+      await lb.stop();
+      await rm(dir, { recursive: true, force: true });
     },
   };
 }
