@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ExitCode } from "@labgate/core";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startProxmoxSim } from "../../../core/src/adapters/test-support/proxmox-sim.js";
+import { writeUnnamedIntent } from "../../../core/src/deploy-rules/test-support/interrupted-record.js";
 import { seedNetwork } from "../../../core/src/ip-pool/test-support/seed-network.js";
 import { ensureBuiltCli } from "../test-support/built-cli.js";
 import { runCliInProcess as cli } from "../test-support/in-process-cli.js";
@@ -169,18 +170,7 @@ describe("deploy apply killed with SIGKILL right after the clone call", () => {
         platform_options: { local: { command: [process.execPath, "-e", "setInterval(() => {}, 1000)"] } },
       }),
     );
-    await mkdir(state, { recursive: true });
-    await writeFile(
-      join(state, "local-node1.json"),
-      JSON.stringify({
-        version: 1,
-        status: "creating",
-        ref: { platform: "local", id: "", name: "node1" },
-        network: { mode: "dhcp" },
-        ipOwner: "deploy/local/node1",
-        createdAt: new Date().toISOString(),
-      }),
-    );
+    await writeUnnamedIntent(join(state, "local-node1.json"), "local", "node1");
     for (const action of ["apply", "destroy"]) {
       const r = await cli(["deploy", action, localSpec, "-p", "local", "--yes", "--state-dir", state]);
       expect(r.code, r.stderr).toBe(ExitCode.STATE);

@@ -1,5 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   type DeploySpec,
@@ -11,8 +10,10 @@ import {
   ProxmoxAdapter,
   readDeployRecord,
 } from "@labgate/core";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { tempDir } from "../../../bench/src/test-support/temp-dir.js";
 import { startProxmoxSim } from "../../../core/src/adapters/test-support/proxmox-sim.js";
+import { writeUnnamedIntent } from "../../../core/src/deploy-rules/test-support/interrupted-record.js";
 import { seedNetwork } from "../../../core/src/ip-pool/test-support/seed-network.js";
 import type { Gate, GateRequest } from "../engine/gate.js";
 import { runPlan } from "../engine/run-plan.js";
@@ -69,20 +70,35 @@ async function apply(d: Deployment, gate: Gate, log: string[] = [], timeoutMs = 
   });
 }
 
+/** node1 on the local platform: a process running `script` (node -e) on a loopback pool address; ledger, record and logs in dir. */
+function localDeployment(
+  dir: string,
+  script = "setInterval(() => {}, 1000)",
+): Deployment & { adapter: LocalAdapter } {
+  const spec: DeploySpec = {
+    name: "node1",
+    platform: "local",
+    os: { family: "linux" },
+    cores: 1,
+    memory_mib: 128,
+    network: {},
+    platform_options: { local: { command: [process.execPath, "-e", script], log_dir: dir } },
+  };
+  return {
+    adapter: new LocalAdapter({ spec, pollIntervalMs: 20 }),
+    spec,
+    pool: new IpPool({ config: localLoopbackPoolConfig(), statePath: join(dir, "ledger.json") }),
+    statePath: join(dir, "local-node1.json"),
+  };
+}
+
 const outcomes = (r: Awaited<ReturnType<typeof apply>>) => r.steps.map((s) => `${s.id}:${s.outcome}`);
 const callsShownFor = (asked: GateRequest[], id: string) =>
   asked.filter((r) => r.step.id === id).flatMap((r) => r.step.calls.map((c) => c.display));
 
 describe("a resumed deploy apply finds its node stopped: wait-running starts it, then waits", () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), "labgate-deploy-resume-"));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-
   it("on the Proxmox simulator: the VM shut down between two runs is started once, nothing is cloned again", async () => {
+    const dir = await tempDir("labgate-deploy-resume-");
     const token = { PROXMOX_TOKEN_ID: "labgate@pve!resume", PROXMOX_TOKEN_SECRET: "a1b2c3d4-resume-secret" };
     /** While set, the simulator says every VM is stopped (a guest that does not come up). */
     let reportStopped = true;
@@ -155,24 +171,8 @@ describe("a resumed deploy apply finds its node stopped: wait-running starts it,
   }, 60_000);
 
   it("on the local platform: the paused process is resumed (SIGCONT) and the step waits until it runs", async () => {
-    const spec: DeploySpec = {
-      name: "node1",
-      platform: "local",
-      os: { family: "linux" },
-      cores: 1,
-      memory_mib: 128,
-      network: {},
-      platform_options: {
-        local: { command: [process.execPath, "-e", "setInterval(() => {}, 1000)"], log_dir: dir },
-      },
-    };
-    const adapter = new LocalAdapter({ spec, pollIntervalMs: 20 });
-    const d: Deployment = {
-      adapter,
-      spec,
-      pool: new IpPool({ config: localLoopbackPoolConfig(), statePath: join(dir, "ledger.json") }),
-      statePath: join(dir, "local-node1.json"),
-    };
+    const d = localDeployment(await tempDir("labgate-deploy-resume-"));
+    const { adapter } = d;
     let ref: NodeRef | undefined;
     try {
       expect(outcomes(await apply(d, answeringGate().gate))).toContain("wait-running:already-done");
@@ -194,34 +194,9 @@ describe("a resumed deploy apply finds its node stopped: wait-running starts it,
 });
 
 describe("wait-running starts only the node the record still names", () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), "labgate-deploy-restart-"));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-
   it("local: a record replaced while the gate asked is refused (DEPLOY_RECORD_INCOMPLETE); the stopped node stays stopped", async () => {
-    const spec: DeploySpec = {
-      name: "node1",
-      platform: "local",
-      os: { family: "linux" },
-      cores: 1,
-      memory_mib: 128,
-      network: {},
-      platform_options: {
-        local: { command: [process.execPath, "-e", "setInterval(() => {}, 1000)"], log_dir: dir },
-      },
-    };
-    const adapter = new LocalAdapter({ spec, pollIntervalMs: 20 });
-    const statePath = join(dir, "local-node1.json");
-    const d: Deployment = {
-      adapter,
-      spec,
-      pool: new IpPool({ config: localLoopbackPoolConfig(), statePath: join(dir, "ledger.json") }),
-      statePath,
-    };
+    const d = localDeployment(await tempDir("labgate-deploy-restart-"));
+    const { adapter, statePath } = d;
     let ref: NodeRef | undefined;
     try {
       await apply(d, answeringGate().gate);
@@ -253,46 +228,20 @@ describe("wait-running starts only the node the record still names", () => {
 });
 
 describe("an interrupted apply nobody can resume (no findByName, no id) is refused before the ledger is written", () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), "labgate-deploy-refuse-"));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-
   it("local: DEPLOY_INTERRUPTED_UNKNOWN from reserve-address's check; ledger, record and directory unchanged", async () => {
-    const spec: DeploySpec = {
-      name: "node1",
-      platform: "local",
-      os: { family: "linux" },
-      cores: 1,
-      memory_mib: 128,
-      network: {},
-      platform_options: { local: { command: [process.execPath, "-e", "0"], log_dir: dir } },
-    };
-    const pool = new IpPool({ config: localLoopbackPoolConfig(), statePath: join(dir, "ledger.json") });
+    const dir = await tempDir("labgate-deploy-refuse-");
+    const d = localDeployment(dir, "0");
+    const { pool, statePath } = d;
     // The ledger holds someone else's address; the interrupted apply's own was released by hand.
     await pool.allocate("loopback", "someone-else");
-    const statePath = join(dir, "local-node1.json");
-    await writeFile(
-      statePath,
-      JSON.stringify({
-        version: 1,
-        status: "creating",
-        ref: { platform: "local", id: "", name: "node1" },
-        network: { mode: "dhcp" },
-        ipOwner: "deploy/local/node1",
-        createdAt: "2026-12-07T00:00:00.000Z",
-      }),
-    );
+    await writeUnnamedIntent(statePath, "local", "node1", "2026-12-07T00:00:00.000Z");
     const before = {
       ledger: await readFile(join(dir, "ledger.json")),
       record: await readFile(statePath),
       files: (await readdir(dir)).sort(),
     };
     const { gate, asked } = answeringGate();
-    const refused = apply({ adapter: new LocalAdapter({ spec }), spec, pool, statePath }, gate);
+    const refused = apply(d, gate);
     await expect(refused).rejects.toMatchObject({
       stepId: "reserve-address",
       cause: { code: "DEPLOY_INTERRUPTED_UNKNOWN" },

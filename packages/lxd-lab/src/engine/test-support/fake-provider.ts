@@ -122,12 +122,7 @@ export function fakeProvider(options: FakeProviderOptions): LabProvider {
         events.push("apply:start-server");
         const portFile = join(work(ctx), "port");
         // A server that does not answer is replaced: stop it, drop its record and port file first.
-        for (const r of ctx.resources("process")) {
-          if (isProcessAlive(Number(r.id))) process.kill(Number(r.id), "SIGTERM");
-          // Wait for it to be gone: a server still starting could write its port file after we remove it.
-          await waitFor(async () => !isProcessAlive(Number(r.id)), ctx.signal);
-          await ctx.forget(r.kind, r.id);
-        }
+        await stopRecordedServers(ctx);
         await rm(portFile, { force: true });
         const child = spawn(process.execPath, ["-e", SERVER, portFile], { detached: true, stdio: "ignore" });
         child.unref();
@@ -152,12 +147,7 @@ export function fakeProvider(options: FakeProviderOptions): LabProvider {
       },
       async undo(ctx) {
         events.push("undo:start-server");
-        for (const r of ctx.resources("process")) {
-          const pid = Number(r.id);
-          if (isProcessAlive(pid)) process.kill(pid, "SIGTERM");
-          await waitFor(async () => !isProcessAlive(pid), ctx.signal);
-          await ctx.forget(r.kind, r.id);
-        }
+        await stopRecordedServers(ctx);
         await rm(join(work(ctx), "port"), { force: true });
       },
     },
@@ -265,6 +255,16 @@ export function fakeProvider(options: FakeProviderOptions): LabProvider {
 
 function configText(ctx: StepContext): string {
   return JSON.stringify({ ports: ctx.spec.apps.ports });
+}
+
+/** Stops every server the state records and forgets it, waiting until each is gone: one still starting could write its port file later. */
+async function stopRecordedServers(ctx: StepContext): Promise<void> {
+  for (const r of ctx.resources("process")) {
+    const pid = Number(r.id);
+    if (isProcessAlive(pid)) process.kill(pid, "SIGTERM");
+    await waitFor(async () => !isProcessAlive(pid), ctx.signal);
+    await ctx.forget(r.kind, r.id);
+  }
 }
 
 async function serverHealth(ctx: StepContext): Promise<string | undefined> {
