@@ -1,4 +1,3 @@
-import { join } from "node:path";
 import { type BenchResult, runBench, writeReports } from "@labgate/bench";
 import { LabStateStore } from "../engine/lab-state.js";
 import type { StepCall } from "../engine/plan-step.js";
@@ -15,7 +14,15 @@ import {
   removeBenchReports,
 } from "./lab-bench-run.js";
 import { benchLabFingerprint, type LbConfigReader } from "./lab-fingerprint.js";
-import { failedSlos, lastRun, RUN_RECORD_ID, recheckFinishedRun, runHealth, saveRun } from "./last-run.js";
+import {
+  failedSlos,
+  lastRun,
+  RUN_RECORD_ID,
+  recheckFinishedRun,
+  runHealth,
+  runningRecord,
+  saveRun,
+} from "./last-run.js";
 
 export const BENCH_STEP_ID = "bench";
 const RECORD_KIND = "bench";
@@ -101,23 +108,17 @@ export function benchStep(
         return recheckFinishedRun(last, endpoint, ctx.signal, "measure again", describeBench(last));
       },
       async apply(ctx) {
-        const startedAt = new Date();
-        const reportDir = join(ctx.stateDir, "reports", `bench-${stamp(startedAt)}`);
-        // Intent first: an interrupted run still leaves its report dir findable (and removable by undo).
-        const record: LabBenchRecord = {
-          status: "running",
+        const record = runningRecord(ctx.stateDir, RECORD_KIND, {
           settingsKey: key,
           url,
           load: describeLoad(s),
-          startedAt: startedAt.toISOString(),
-          reportDir,
-        };
+        });
         await save(ctx, record);
         ctx.log(`bench: ${request.method} ${url}, ${describeLoad(s)}, SLOs: ${slos}`);
         const result = await runBench(
           labBenchOptions(request, ctx.signal, await benchLabFingerprint(ctx, readLbConfig)),
         );
-        const reports = await writeReports(result, reportDir);
+        const reports = await writeReports(result, record.reportDir);
         const done = finished(record, result, reports);
         await save(ctx, done);
         logBenchOutcome(ctx.log, "bench", result, done, reports);
@@ -252,8 +253,4 @@ function save(ctx: StepContext, record: LabBenchRecord): Promise<void> {
 function settingsKey(spec: LabSpec, url: string): string {
   const s = benchSettings(spec);
   return JSON.stringify([url, s.durationMs, s.connections, s.rate ?? null, benchStepSlos(spec)]);
-}
-
-export function stamp(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").replace("T", "-");
 }

@@ -1,4 +1,3 @@
-import { join } from "node:path";
 import { writeReports } from "@labgate/bench";
 import type { StepCall } from "../engine/plan-step.js";
 import type { LabProvider, LabStep, ResourceHealth, StepContext } from "../engine/step.js";
@@ -9,7 +8,7 @@ import { describeHealthCheck, expectedDetectionMs, labHealthCheck } from "../spe
 import type { LabSpec } from "../spec/lab-spec.js";
 import { labFailoverRecord } from "./bench-records.js";
 import { benchSettings, benchUrl, describeLoad } from "./bench-settings.js";
-import { describeBench, finished, type LabBenchRecord, stamp } from "./bench-step.js";
+import { describeBench, finished, type LabBenchRecord } from "./bench-step.js";
 import { runFaultBench } from "./fault-bench.js";
 import {
   type LabBenchRequest,
@@ -19,7 +18,15 @@ import {
   removeBenchReports,
 } from "./lab-bench-run.js";
 import { benchLabFingerprint } from "./lab-fingerprint.js";
-import { failedSlos, lastRun, RUN_RECORD_ID, recheckFinishedRun, runHealth, saveRun } from "./last-run.js";
+import {
+  failedSlos,
+  lastRun,
+  RUN_RECORD_ID,
+  recheckFinishedRun,
+  runHealth,
+  runningRecord,
+  saveRun,
+} from "./last-run.js";
 import { lbWatchTarget } from "./lb-watch-target.js";
 import { assertFaultActionsSupported } from "./provider-fault-actions.js";
 
@@ -101,15 +108,8 @@ export function failoverStep(spec: LabSpec, provider: LabProvider, endpoint: str
           parsedFaults,
         );
         for (const f of parsedFaults) actuator(f);
-        const startedAt = new Date();
-        const reportDir = join(ctx.stateDir, "reports", `failover-${stamp(startedAt)}`);
         const record: LabFailoverRecord = {
-          status: "running",
-          settingsKey: key,
-          url,
-          load: describeLoad(s),
-          startedAt: startedAt.toISOString(),
-          reportDir,
+          ...runningRecord(ctx.stateDir, RECORD_KIND, { settingsKey: key, url, load: describeLoad(s) }),
           faults,
           healthCheck: describeHealthCheck(check),
         };
@@ -133,7 +133,7 @@ export function failoverStep(spec: LabSpec, provider: LabProvider, endpoint: str
           log: ctx.log,
         });
         const applied = (records ?? []).filter((r) => r.appliedAtMs !== null);
-        const reports = await writeReports(result, reportDir);
+        const reports = await writeReports(result, record.reportDir);
         const ms = (us: number | null) => (us === null ? null : Math.round(us / 10) / 100);
         const done: LabFailoverRecord = {
           ...record,

@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import type { ResourceHealth, ResourceRecord, StepContext } from "../engine/step.js";
 import { httpProbe } from "../verify/http-probe.js";
 import type { LabBenchRecord } from "./bench-step.js";
@@ -16,6 +17,24 @@ export function lastRun<R extends LabBenchRecord>(
 ): R | undefined {
   const record = ctx.resources(kind).find((r) => r.id === RUN_RECORD_ID);
   return record && read(record);
+}
+
+/**
+ * The intent a run saves before it measures, its report dir named after its kind and start time: an
+ * interrupted run still leaves that dir findable (and removable by undo).
+ */
+export function runningRecord(
+  stateDir: string,
+  kind: string,
+  fields: Pick<LabBenchRecord, "settingsKey" | "url" | "load">,
+): LabBenchRecord {
+  const startedAt = new Date();
+  return {
+    status: "running",
+    ...fields,
+    startedAt: startedAt.toISOString(),
+    reportDir: join(stateDir, "reports", `${kind}-${stamp(startedAt)}`),
+  };
 }
 
 export async function saveRun(
@@ -95,4 +114,8 @@ export async function answersNow(url: string, signal: AbortSignal): Promise<stri
     if (signal.aborted) throw error;
     return `GET ${url} failed: ${(error as Error).message}`;
   }
+}
+
+function stamp(d: Date): string {
+  return d.toISOString().replace(/[-:]/g, "").replace(/\..*$/, "").replace("T", "-");
 }
