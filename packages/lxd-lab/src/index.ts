@@ -1,3 +1,4 @@
+export { type LabBenchRecord, observedVsSlo } from "./bench-step/bench-record.js";
 export {
   BENCH_DEFAULTS,
   BENCH_REQUEST,
@@ -14,10 +15,8 @@ export {
   benchHealth,
   benchStep,
   describeBench,
-  type LabBenchRecord,
   lastBench,
   loadLabBench,
-  observedVsSlo,
 } from "./bench-step/bench-step.js";
 export {
   describeFailover,

@@ -1,7 +1,7 @@
 import { StateError } from "@labgate/core";
 import type { ResourceRecord } from "../engine/step.js";
 import { RecordData } from "../providers/record-data.js";
-import type { LabBenchRecord } from "./bench-step.js";
+import type { LabBenchRecord } from "./bench-record.js";
 import type { LabFailoverRecord } from "./failover-step.js";
 
 /**

@@ -16,7 +16,8 @@ import { defaultLabSpec } from "../spec/default-lab-spec.js";
 import type { LabSpec } from "../spec/lab-spec.js";
 import { parseLabSpec } from "../spec/parse-lab-spec.js";
 import { freePorts } from "../test-support/free-ports.js";
-import { benchHealth, describeBench, type LabBenchRecord, lastBench } from "./bench-step.js";
+import type { LabBenchRecord } from "./bench-record.js";
+import { benchHealth, describeBench, lastBench } from "./bench-step.js";
 import { labFingerprintFromState, labTopology } from "./lab-fingerprint.js";
 
 async function benchRecord(stateDir: string, spec: LabSpec): Promise<LabBenchRecord | undefined> {

@@ -4,6 +4,7 @@ import type { StepCall } from "../engine/plan-step.js";
 import type { LabStep, ResourceHealth, StepContext } from "../engine/step.js";
 import { LabSlosNotMetError, StepFailedError } from "../errors.js";
 import type { LabSpec } from "../spec/lab-spec.js";
+import type { LabBenchRecord } from "./bench-record.js";
 import { labBenchRecord } from "./bench-records.js";
 import { BENCH_REQUEST, benchSettings, benchStepSlos, benchUrl, describeLoad } from "./bench-settings.js";
 import {
@@ -26,33 +27,6 @@ import {
 
 export const BENCH_STEP_ID = "bench";
 const RECORD_KIND = "bench";
-
-/** What the lab state keeps of the last bench run (resource kind "bench", id "last"). */
-export interface LabBenchRecord {
-  status: "running" | "done";
-  /** Same key → same settings, SLOs and URL as the spec now has. */
-  settingsKey: string;
-  url: string;
-  load: string;
-  startedAt: string;
-  finishedAt?: string;
-  reportDir: string;
-  reports?: { resultJson: string; reportMd: string; reportHtml: string; hlog?: string; metrics?: string };
-  slos?: { expression: string; pass: boolean; observed: string }[];
-  slosPassed?: boolean | null;
-  /** Why the generator's own numbers may not describe the lab (bench's trust notes); absent when trustworthy. */
-  untrustworthy?: string[];
-  aborted?: boolean;
-  summary?: {
-    requests: number;
-    ok: number;
-    errorRatePct: number;
-    rps: number;
-    p50Ms: number;
-    p99Ms: number;
-    statusCodes: Record<string, number>;
-  };
-}
 
 /** The request as the equivalent `labgate bench` command line (the body's size instead of the body). */
 function benchCall(r: LabBenchRequest): StepCall {
@@ -177,15 +151,6 @@ export async function loadLabBench(
 /** For `lab status`: the last result, healthy when every SLO was met. */
 export function benchHealth(ctx: Pick<StepContext, "resources">): ResourceHealth[] {
   return runHealth(RECORD_KIND, lastBench(ctx), describeBench);
-}
-
-/** One line per SLO: "  PASS  p99<250ms  observed 12.3 ms". */
-export function observedVsSlo(last: LabBenchRecord): string[] {
-  if (!last.slos?.length) return ["  (no SLOs in the lab spec: nothing to compare)"];
-  return [
-    "observed vs SLO:",
-    ...last.slos.map((x) => `  ${x.pass ? "PASS" : "FAIL"}  ${x.expression}  observed ${x.observed}`),
-  ];
 }
 
 export function describeBench(last: LabBenchRecord): string {

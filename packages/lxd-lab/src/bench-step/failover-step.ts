@@ -6,9 +6,10 @@ import { describeFault, parseFaults } from "../faults/fault-spec.js";
 import { labFaultActuator } from "../faults/lab-faults.js";
 import { describeHealthCheck, expectedDetectionMs, labHealthCheck } from "../spec/health-check.js";
 import type { LabSpec } from "../spec/lab-spec.js";
+import type { LabBenchRecord } from "./bench-record.js";
 import { labFailoverRecord } from "./bench-records.js";
 import { benchSettings, benchUrl, describeLoad } from "./bench-settings.js";
-import { describeBench, finished, type LabBenchRecord } from "./bench-step.js";
+import { describeBench, finished } from "./bench-step.js";
 import { runFaultBench } from "./fault-bench.js";
 import {
   type LabBenchRequest,

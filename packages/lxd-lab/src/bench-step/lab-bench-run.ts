@@ -9,8 +9,8 @@ import {
   type Slo,
 } from "@labgate/bench";
 import type { StepContext } from "../engine/step.js";
+import { type LabBenchRecord, observedVsSlo } from "./bench-record.js";
 import { BENCH_REQUEST, type ResolvedBenchSettings } from "./bench-settings.js";
-import { type LabBenchRecord, observedVsSlo } from "./bench-step.js";
 
 /**
  * What a bench-like step sends, fixed when it is planned: apply measures with exactly this, and the

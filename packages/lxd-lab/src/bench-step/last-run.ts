@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { ResourceHealth, ResourceRecord, StepContext } from "../engine/step.js";
 import { httpProbe } from "../verify/http-probe.js";
-import type { LabBenchRecord } from "./bench-step.js";
+import type { LabBenchRecord } from "./bench-record.js";
 
 /**
  * What the bench and failover steps share about their last run: both keep one record (id "last") of their

@@ -1,6 +1,6 @@
 import { copyFile, mkdir } from "node:fs/promises";
+import type { LabBenchRecord } from "../bench-step/bench-record.js";
 import { BENCH_REQUEST } from "../bench-step/bench-settings.js";
-import type { LabBenchRecord } from "../bench-step/bench-step.js";
 import { demoReportFiles } from "./demo-phases.js";
 import type { DemoBench } from "./demo-result.js";
 

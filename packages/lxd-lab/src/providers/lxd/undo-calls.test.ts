@@ -22,7 +22,9 @@ describe("undo gates show the calls undo makes", () => {
       expect.stringMatching(/^DELETE \/1\.0\/networks\/\S+ .*user\.labgate\.lab=undodemo/),
     ]);
     expect(undo["launch-app1"]).toEqual([
-      expect.stringMatching(/^PUT \/1\.0\/instances\/undodemo-app1\/state \{"action":"stop","force":true,"timeout":30\}/),
+      expect.stringMatching(
+        /^PUT \/1\.0\/instances\/undodemo-app1\/state \{"action":"stop","force":true,"timeout":30\}/,
+      ),
       "DELETE /1.0/instances/undodemo-app1",
     ]);
     expect(undo["deploy-lb"]?.join("\n")).toContain("stop the HAProxy service");
