@@ -10,8 +10,8 @@ import {
   planSteps,
   selectSteps,
 } from "./plan-view.js";
-import { assertSameLab, checkReplace, type LabRunOptions, labRun } from "./run-lab.js";
-import { runPlan } from "./run-plan.js";
+import { assertSameLab, type LabRunOptions, labRun } from "./run-lab.js";
+import { checkReplace, runPlan } from "./run-plan.js";
 import type { LabStep, StepContext } from "./step.js";
 
 /** A step of `lab up|down --dry-run`: as `lab plan` shows it, with what the runner found. */
@@ -48,7 +48,7 @@ export async function labDryRun(
   const replace = action === "up" ? options.replace : undefined;
   if (replace !== undefined) {
     const described = all.map((s) => s.description);
-    checkReplace(described, selectSteps(described, options), replace);
+    checkReplace(described, selectSteps(described, options), replace, "lab", "labgate lab plan");
   }
   const base = labRun({ ...options, gate: refusingGate() }, store, all, `labgate lab ${action}`);
   const result = await runPlan(all, {

@@ -1,12 +1,12 @@
 import { join } from "node:path";
-import { acquireFileLock, InvalidInputError, StateError } from "@labgate/core";
+import { acquireFileLock, StateError } from "@labgate/core";
 import type { LabSpec } from "../spec/lab-spec.js";
 import { recordedSpec } from "../spec/recorded-spec.js";
 import type { Gate } from "./gate.js";
 import { type LabState, LabStateStore, type StepRecord } from "./lab-state.js";
 import type { PlanOutcome, PlanStore, RunPlanOptions, StepDescription } from "./plan-step.js";
 import { planSteps, selectSteps } from "./plan-view.js";
-import { runPlan } from "./run-plan.js";
+import { checkReplace, runPlan } from "./run-plan.js";
 import type { LabProvider, LabStep, StepContext } from "./step.js";
 import { createStepContext } from "./step-context.js";
 import { fillStateDir } from "./step-failure.js";
@@ -72,7 +72,7 @@ export async function labUp(options: LabRunOptions): Promise<LabRunResult> {
   const { provider, spec } = options;
   const all = planSteps(provider, spec);
   const steps = selectSteps(descriptions(all), options);
-  checkReplace(descriptions(all), steps, options.replace);
+  checkReplace(descriptions(all), steps, options.replace, "lab", "labgate lab plan");
   const store = new LabStateStore(options.stateDir);
   const existing = await store.load();
   assertSameLab(existing, spec, provider, options.stateDir);
@@ -269,28 +269,6 @@ export function assertSameLab(
       details: { stateDir, lab: spec.name, otherLab: state.lab, otherProvider: state.provider },
     },
   );
-}
-
-/** --replace must name a step of this lab that is part of this run. */
-export function checkReplace(
-  all: StepDescription[],
-  selected: StepDescription[],
-  replace: string | undefined,
-): void {
-  if (replace === undefined) return;
-  if (!all.some((s) => s.id === replace)) {
-    throw new InvalidInputError("UNKNOWN_STEP", `This lab has no step "${replace}" to replace.`, {
-      hint: `Step ids: ${all.map((s) => s.id).join(", ")} (see \`labgate lab plan\`).`,
-      details: { step: replace, known: all.map((s) => s.id) },
-    });
-  }
-  if (!selected.some((s) => s.id === replace)) {
-    throw new InvalidInputError(
-      "STEP_SELECTION",
-      `--replace ${replace} names a step outside this run (--step/--from leave it out).`,
-      { hint: `Drop --step/--from, or use --step ${replace} --replace ${replace}.` },
-    );
-  }
 }
 
 /**

@@ -92,7 +92,13 @@ class PlanRun<C> {
   async apply(): Promise<RunPlanResult> {
     const { o } = this;
     const selected = this.select(o);
-    checkReplace(this.all, selected, o.replace, o.noun ?? "plan");
+    checkReplace(
+      this.all,
+      selected.map((s) => s.description),
+      o.replace,
+      o.noun ?? "plan",
+      o.planCommand,
+    );
     for (const [i, step] of selected.entries()) {
       const d = step.description;
       this.throwIfAborted(d, "before it started");
@@ -341,20 +347,24 @@ function assertUniqueIds<C>(steps: PlanStep<C>[]): void {
   }
 }
 
-/** --replace must name a step of this plan that is part of this run. */
-function checkReplace(
+/**
+ * --replace must name a step of this plan that is part of this run. Callers that refuse before they touch
+ * anything (a lab, before its state dir exists) call it first; runPlan checks again.
+ */
+export function checkReplace(
   all: StepDescription[],
-  selected: PlanStep<unknown>[],
+  selected: StepDescription[],
   replace: string | undefined,
   noun: string,
+  planCommand?: string,
 ): void {
   if (replace === undefined) return;
   if (!all.some((s) => s.id === replace))
     throw new InvalidInputError("UNKNOWN_STEP", `This ${noun} has no step "${replace}" to replace.`, {
-      hint: `Step ids: ${all.map((s) => s.id).join(", ")}.`,
+      hint: `Step ids: ${all.map((s) => s.id).join(", ")}${planCommand ? ` (see \`${planCommand}\`)` : ""}.`,
       details: { step: replace, known: all.map((s) => s.id) },
     });
-  if (!selected.some((s) => s.description.id === replace))
+  if (!selected.some((s) => s.id === replace))
     throw new InvalidInputError(
       "STEP_SELECTION",
       `--replace ${replace} names a step outside this run (--step/--from leave it out).`,
